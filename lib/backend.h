@@ -1,0 +1,152 @@
+/* backend.h: the one interface between the network graph (lib/nn/) and a device.
+ *
+ * A backend is a table of function pointers plus an opaque context. Device memory is handed around as
+ * `float *` device pointers: the graph may do pointer arithmetic on them (views into one allocation)
+ * but never dereferences them; only upload/download move data between host and device.
+ * All tensors are float32 NCHW. Shapes are given as N (batch), C (channels), H, W.
+ *
+ * The gradient rule (as llm.c): parameter gradients ACCUMULATE (+=); activation gradients are
+ * written (=) unless the op takes `acc` and it is 1, then they accumulate (+=). This is cuDNN's
+ * beta = 0 / 1.
+ *
+ * 'same' padding is TensorFlow's: out = ceil(in / stride), total = max((out-1)*stride + k - in, 0),
+ * the top/left side gets total/2 (floor), the bottom/right side the rest. See fn_same().
+ *
+ * Backends: lib/cpu/ (fn_cpu_backend_new), cuda/ (libfn-cuda.so, entry point fn_cuda_backend_new,
+ * loaded with dlopen by fn_backend_open). Nothing here includes a CUDA header. */
+#ifndef FN_BACKEND_H
+#define FN_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+
+enum fn_act { FN_ACT_RELU = 0, FN_ACT_LEAKY = 1, FN_ACT_SIGMOID = 2 };
+
+/* TensorFlow 'same': output size and padding before (top/left) for one axis */
+static inline int fn_same(int in, int k, int stride, int *pad_lo) {
+    int out = (in + stride - 1) / stride;
+    int total = (out - 1) * stride + k - in;
+    if (total < 0) total = 0;
+    if (pad_lo) *pad_lo = total / 2;
+    return out;
+}
+
+typedef struct fn_backend fn_backend;
+struct fn_backend {
+    const char *name; /* "cpu", "cuda" */
+    char device[128]; /* human-readable: "CPU (2 threads, OpenBLAS)", "NVIDIA H100 ..." */
+    void *ctx;
+
+    void (*destroy)(fn_backend *be);
+    /* memory: alloc returns zeroed device memory for n floats (NULL when out of memory) */
+    float *(*alloc)(void *ctx, size_t n);
+    void (*free)(void *ctx, float *p);
+    void (*upload)(void *ctx, float *dst, const float *host, size_t n);
+    void (*download)(void *ctx, float *host, const float *src, size_t n);
+    void (*copy)(void *ctx, float *dst, const float *src, size_t n);
+    void (*fill)(void *ctx, float *dst, float v, size_t n);
+    void (*sync)(void *ctx); /* wait for queued work (no-op on the CPU) */
+
+    /* convolution, square kernel k (1, 2, 3, 7), stride s (1, 2), TF 'same' padding.
+     * x [N,Ci,H,W], w [Co,Ci,k,k] (OIHW), b [Co] or NULL, y [N,Co,Ho,Wo], Ho = ceil(H/s).
+     * 1x1 kernels with stride 2 sample the even rows/columns (that is 'same' with total pad 0). */
+    void (*conv_fwd)(void *ctx, const float *x, const float *w, const float *b, float *y,
+                     int N, int Ci, int H, int W, int Co, int k, int s);
+    void (*conv_bwd_data)(void *ctx, const float *dy, const float *w, float *dx,
+                          int N, int Ci, int H, int W, int Co, int k, int s, int acc);
+    void (*conv_bwd_filter)(void *ctx, const float *x, const float *dy, float *dw, /* dw += */
+                            int N, int Ci, int H, int W, int Co, int k, int s);
+    void (*conv_bwd_bias)(void *ctx, const float *dy, float *db, int N, int Co, int HWo); /* db += */
+
+    /* batch norm per channel over N*HW, biased batch variance for normalising.
+     * train: y = gamma*(x-mean)*invstd + beta; saves mean[C], invstd[C] = 1/sqrt(var+eps);
+     *   running = (1-momentum)*running + momentum*batch, running_var taking the unbiased variance
+     *   (var * m/(m-1), m = N*HW). momentum = 0.01 is Keras's 0.99.
+     * infer: y = gamma*(x-rmean)/sqrt(rvar+eps) + beta.
+     * bwd: dx (= or += by acc), dgamma += , dbeta += . */
+    void (*bn_fwd_train)(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                         float *mean, float *invstd, float *rmean, float *rvar,
+                         int N, int C, int HW, float momentum, float eps);
+    void (*bn_fwd_infer)(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                         const float *rmean, const float *rvar, int N, int C, int HW, float eps);
+    void (*bn_bwd)(void *ctx, const float *x, const float *dy, const float *gamma,
+                   const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
+                   int N, int C, int HW, int acc);
+
+    /* activations, elementwise over n: relu, leaky relu (slope alpha), sigmoid. y may alias x.
+     * bwd takes the forward OUTPUT y (enough for all three: relu/leaky by sign, sigmoid y(1-y)). */
+    void (*act_fwd)(void *ctx, int act, const float *x, float *y, size_t n, float alpha);
+    void (*act_bwd)(void *ctx, int act, const float *y, const float *dy, float *dx, size_t n,
+                    float alpha, int acc);
+
+    /* y = a + b (y may alias a or b); y = a * b elementwise (acc: y += a*b) */
+    void (*add)(void *ctx, const float *a, const float *b, float *y, size_t n);
+    void (*mul)(void *ctx, const float *a, const float *b, float *y, size_t n, int acc);
+    /* y += alpha * x */
+    void (*axpy)(void *ctx, float alpha, const float *x, float *y, size_t n);
+
+    /* channel concat: a [N,Ca,HW], b [N,Cb,HW] -> y [N,Ca+Cb,HW]; split is its backward:
+     * dy [N,Ca+Cb,HW] -> da, db (each = or += by acc; either may be NULL to skip) */
+    void (*concat)(void *ctx, const float *a, const float *b, float *y, int N, int Ca, int Cb, int HW);
+    void (*split)(void *ctx, const float *dy, float *da, float *db, int N, int Ca, int Cb, int HW,
+                  int acc);
+
+    /* nearest 2x upsampling: x [N,C,H,W] -> y [N,C,2H,2W]; bwd sums each 2x2 block into dx */
+    void (*up2_fwd)(void *ctx, const float *x, float *y, int N, int C, int H, int W);
+    void (*up2_bwd)(void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc);
+
+    /* squeeze-and-excitation: pool[N,C] = mean over HW of x; hid[N,Cr] = relu(pool wa^T);
+     * gate[N,C] = sigmoid(hid wb^T); y = x * gate (channel-wise). wa [Cr,C], wb [C,Cr], no bias.
+     * fwd saves pool, hid, gate for bwd. bwd: dx (= or += by acc), dwa +=, dwb +=. */
+    void (*se_fwd)(void *ctx, const float *x, const float *wa, const float *wb, float *y,
+                   float *pool, float *hid, float *gate, int N, int C, int HW, int Cr);
+    void (*se_bwd)(void *ctx, const float *x, const float *dy, const float *wa, const float *wb,
+                   const float *pool, const float *hid, const float *gate,
+                   float *dx, float *dwa, float *dwb, int N, int C, int HW, int Cr, int acc);
+
+    /* inverted dropout with rate p: keep element i when fn_dropout_u(seed, i) >= p, scale 1/(1-p).
+     * mask[n] receives 0 or 1/(1-p); bwd: dx = dy * mask (= or += by acc). */
+    void (*dropout_fwd)(void *ctx, const float *x, float *y, float *mask, size_t n, float p,
+                        uint64_t seed);
+    void (*dropout_bwd)(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc);
+
+    /* soft Dice loss per image, averaged: loss = 1 - mean_n (2 sum(p t) + smooth)/(sum p + sum t + smooth).
+     * p, t [N,HW]; returns the loss to the host; dp (may be NULL) receives d loss / d p (=). */
+    float (*dice_loss)(void *ctx, const float *p, const float *t, float *dp, int N, int HW,
+                       float smooth);
+
+    /* sum of squares of x (host result), for L2 penalties and gradient norms */
+    double (*sumsq)(void *ctx, const float *x, size_t n);
+
+    /* Adam, bias-corrected, step t >= 1 (TF/PyTorch form):
+     *   g' = g + 2*l2*w;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;
+     *   w -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+     * l2 is the penalty weight lambda of lambda*sum(w^2) (0 for none). g is left unchanged. */
+    void (*adam)(void *ctx, float *w, const float *g, float *m, float *v, size_t n, float lr,
+                 float b1, float b2, float eps, float l2, long t);
+};
+
+/* the dropout hash: a uniform in [0,1) from (seed, i), identical on every backend */
+static inline float fn_dropout_u(uint64_t seed, uint64_t i) {
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
+
+/* the CPU backend (lib/cpu/); threads <= 0: OpenMP's default */
+fn_backend *fn_cpu_backend_new(int threads, fn_err *e);
+
+/* Open a backend by name: "cpu", "cuda", "cuda:N", "auto" (cuda when libfn-cuda.so loads and finds a
+ * device, else cpu). For "auto", *note (may be NULL) receives a line saying which was chosen and why
+ * (e.g. "no GPU (libfn-cuda.so: not found); using the CPU"). "cuda" without a usable GPU fails. */
+fn_backend *fn_backend_open(const char *device, int threads, char *note, size_t note_len, fn_err *e);
+void fn_backend_close(fn_backend *be);
+
+/* the one symbol libfn-cuda.so exports */
+typedef fn_backend *(*fn_cuda_backend_new_fn)(int device_index, fn_err *e);
+#define FN_CUDA_ENTRY "fn_cuda_backend_new"
+
+#endif
