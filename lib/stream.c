@@ -1,0 +1,493 @@
+/* stream.c: reading and writing fn frames (msgpack maps) on file descriptors.
+ *
+ * Reading uses msgpack-c's streaming unpacker, fed with whatever read() returns, so partial reads
+ * from pipes are fine. Values of unknown keys and meta entries are kept re-packed from the parsed
+ * object: for any stream written by a standard (minimal-encoding) msgpack packer that is the same
+ * bytes as were read. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <msgpack.h>
+#include "stream.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "fn streams are little-endian and this code assumes a little-endian host"
+#endif
+
+#define READ_CHUNK (1u << 20)
+
+struct fn_reader {
+    int fd;
+    char *name;
+    long frames;
+    int eof;
+    msgpack_unpacker unp;
+    msgpack_unpacked res;
+};
+
+/* ---- frames ------------------------------------------------------------------------------------ */
+
+void fn_frame_init(fn_frame *f) { memset(f, 0, sizeof *f); }
+
+static void raw_free(fn_raw *r, int n) {
+    for (int i = 0; i < n; i++) {
+        free(r[i].key);
+        free(r[i].val);
+    }
+    free(r);
+}
+
+void fn_frame_clear(fn_frame *f) {
+    free(f->id);
+    fn_tensor_free(f->image);
+    fn_tensor_free(f->mask);
+    fn_tensor_free(f->pred);
+    raw_free(f->meta, f->nmeta);
+    raw_free(f->extra, f->nextra);
+    fn_frame_init(f);
+}
+
+static int raw_copy(fn_raw **dst, const fn_raw *src, int n) {
+    *dst = NULL;
+    if (!n) return 0;
+    if (!(*dst = calloc(n, sizeof **dst))) return -1;
+    for (int i = 0; i < n; i++) {
+        (*dst)[i].key = strdup(src[i].key);
+        (*dst)[i].val = malloc(src[i].len ? src[i].len : 1);
+        (*dst)[i].len = src[i].len;
+        if (!(*dst)[i].key || !(*dst)[i].val) return -1;
+        memcpy((*dst)[i].val, src[i].val, src[i].len);
+    }
+    return 0;
+}
+
+int fn_frame_copy(fn_frame *dst, const fn_frame *src, fn_err *e) {
+    fn_frame_init(dst);
+    dst->has_meta = src->has_meta;
+    dst->nmeta = src->nmeta;
+    dst->nextra = src->nextra;
+    int bad = (src->id && !(dst->id = strdup(src->id)));
+    const fn_tensor *s[3] = {src->image, src->mask, src->pred};
+    fn_tensor **d[3] = {&dst->image, &dst->mask, &dst->pred};
+    for (int i = 0; i < 3 && !bad; i++)
+        if (s[i] && !(*d[i] = fn_tensor_clone(s[i], e))) bad = 1;
+    if (!bad && (raw_copy(&dst->meta, src->meta, src->nmeta) || raw_copy(&dst->extra, src->extra, src->nextra)))
+        bad = 1;
+    if (bad) {
+        fn_frame_clear(dst);
+        return fn_seterr(e, "out of memory copying a frame");
+    }
+    return 0;
+}
+
+int fn_frame_set_id(fn_frame *f, const char *id, fn_err *e) {
+    char *s = strdup(id);
+    if (!s) return fn_seterr(e, "out of memory");
+    free(f->id);
+    f->id = s;
+    return 0;
+}
+
+void fn_frame_set_tensor(fn_tensor **slot, fn_tensor *t) {
+    if (*slot != t) fn_tensor_free(*slot);
+    *slot = t;
+}
+
+/* ---- meta -------------------------------------------------------------------------------------- */
+
+static fn_raw *meta_find(const fn_frame *f, const char *key) {
+    for (int i = 0; i < f->nmeta; i++)
+        if (!strcmp(f->meta[i].key, key)) return &f->meta[i];
+    return NULL;
+}
+
+static int meta_unpack(const fn_raw *r, msgpack_unpacked *u) {
+    msgpack_unpacked_init(u);
+    size_t off = 0;
+    if (msgpack_unpack_next(u, (const char *)r->val, r->len, &off) != MSGPACK_UNPACK_SUCCESS) {
+        msgpack_unpacked_destroy(u);
+        return -1;
+    }
+    return 0;
+}
+
+int fn_meta_get_str(const fn_frame *f, const char *key, char *buf, size_t n) {
+    fn_raw *r = meta_find(f, key);
+    msgpack_unpacked u;
+    if (!r || meta_unpack(r, &u)) return -1;
+    int rc = -1;
+    if (u.data.type == MSGPACK_OBJECT_STR && n > 0) {
+        size_t l = u.data.via.str.size < n - 1 ? u.data.via.str.size : n - 1;
+        memcpy(buf, u.data.via.str.ptr, l);
+        buf[l] = 0;
+        rc = 0;
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int fn_meta_get_int(const fn_frame *f, const char *key, int64_t *v) {
+    fn_raw *r = meta_find(f, key);
+    msgpack_unpacked u;
+    if (!r || meta_unpack(r, &u)) return -1;
+    int rc = 0;
+    if (u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER && u.data.via.u64 <= INT64_MAX) *v = (int64_t)u.data.via.u64;
+    else if (u.data.type == MSGPACK_OBJECT_NEGATIVE_INTEGER) *v = u.data.via.i64;
+    else rc = -1;
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int fn_meta_get_num(const fn_frame *f, const char *key, double *v) {
+    fn_raw *r = meta_find(f, key);
+    msgpack_unpacked u;
+    if (!r || meta_unpack(r, &u)) return -1;
+    int rc = 0;
+    switch (u.data.type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *v = (double)u.data.via.u64; break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *v = (double)u.data.via.i64; break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *v = u.data.via.f64; break;
+    default: rc = -1;
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+/* put a packed value under key, replacing in place or appending; takes ownership of val */
+static int meta_put(fn_frame *f, const char *key, msgpack_sbuffer *sb, fn_err *e) {
+    fn_raw *r = meta_find(f, key);
+    if (!r) {
+        fn_raw *m = realloc(f->meta, (f->nmeta + 1) * sizeof *m);
+        if (!m) goto nomem;
+        f->meta = m;
+        r = &m[f->nmeta];
+        if (!(r->key = strdup(key))) goto nomem;
+        r->val = NULL;
+        f->nmeta++;
+    }
+    free(r->val);
+    r->val = (unsigned char *)sb->data;
+    r->len = sb->size;
+    f->has_meta = 1;
+    return 0;
+nomem:
+    msgpack_sbuffer_destroy(sb);
+    return fn_seterr(e, "out of memory");
+}
+
+int fn_meta_set_str(fn_frame *f, const char *key, const char *v, fn_err *e) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    size_t n = strlen(v);
+    msgpack_pack_str(&pk, n);
+    msgpack_pack_str_body(&pk, v, n);
+    return meta_put(f, key, &sb, e);
+}
+
+int fn_meta_set_int(fn_frame *f, const char *key, int64_t v, fn_err *e) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_int64(&pk, v);
+    return meta_put(f, key, &sb, e);
+}
+
+int fn_meta_set_num(fn_frame *f, const char *key, double v, fn_err *e) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_double(&pk, v);
+    return meta_put(f, key, &sb, e);
+}
+
+int fn_meta_del(fn_frame *f, const char *key) {
+    fn_raw *r = meta_find(f, key);
+    if (!r) return -1;
+    free(r->key);
+    free(r->val);
+    int i = (int)(r - f->meta);
+    memmove(r, r + 1, (f->nmeta - i - 1) * sizeof *r);
+    f->nmeta--;
+    return 0;
+}
+
+/* ---- decoding one frame from a parsed object -------------------------------------------------- */
+
+static int key_is(const msgpack_object *k, const char *s) {
+    size_t n = strlen(s);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && !memcmp(k->via.str.ptr, s, n);
+}
+
+static char *obj_strdup(const msgpack_object *o) {
+    char *s = malloc(o->via.str.size + 1);
+    if (s) {
+        memcpy(s, o->via.str.ptr, o->via.str.size);
+        s[o->via.str.size] = 0;
+    }
+    return s;
+}
+
+static int pack_obj(const msgpack_object *o, fn_raw *r, const msgpack_object *key) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, *o);
+    r->val = (unsigned char *)sb.data;
+    r->len = sb.size;
+    r->key = obj_strdup(key);
+    return r->key && (r->val || !sb.size) ? 0 : -1;
+}
+
+/* a tensor map {"dtype","shape","data"}; what names the key in messages */
+static int decode_tensor(const msgpack_object *o, const char *what, fn_tensor **out, fn_err *e) {
+    if (o->type != MSGPACK_OBJECT_MAP) return fn_seterr(e, "'%s' is not a tensor map", what);
+    const msgpack_object *dt = NULL, *sh = NULL, *da = NULL;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        if (key_is(&kv->key, "dtype")) dt = &kv->val;
+        else if (key_is(&kv->key, "shape")) sh = &kv->val;
+        else if (key_is(&kv->key, "data")) da = &kv->val;
+    }
+    if (!dt || !sh || !da) return fn_seterr(e, "'%s' lacks %s", what, !dt ? "dtype" : !sh ? "shape" : "data");
+    char dts[8] = "";
+    fn_dtype t;
+    if (dt->type == MSGPACK_OBJECT_STR && dt->via.str.size < sizeof dts) memcpy(dts, dt->via.str.ptr, dt->via.str.size);
+    if (fn_dtype_parse(dts, &t)) return fn_seterr(e, "'%s' has an unknown dtype (u8, u16 or f32)", what);
+    if (sh->type != MSGPACK_OBJECT_ARRAY || sh->via.array.size != 3)
+        return fn_seterr(e, "'%s' shape is not [C, H, W]", what);
+    int64_t d[3];
+    for (int i = 0; i < 3; i++) {
+        const msgpack_object *v = &sh->via.array.ptr[i];
+        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return fn_seterr(e, "'%s' shape is not 3 positive integers", what);
+        d[i] = v->via.u64 > INT_MAX ? INT_MAX : (int64_t)v->via.u64;
+    }
+    if (d[0] < 1 || d[1] < 1 || d[2] < 1 || d[0] > FN_MAX_C || d[1] > FN_MAX_HW || d[2] > FN_MAX_HW)
+        return fn_seterr(e, "'%s' shape [%lld,%lld,%lld] is outside the limits (C <= %d, H, W <= %d)", what,
+                         (long long)d[0], (long long)d[1], (long long)d[2], FN_MAX_C, FN_MAX_HW);
+    if (da->type != MSGPACK_OBJECT_BIN) return fn_seterr(e, "'%s' data is not binary", what);
+    size_t want = (size_t)d[0] * d[1] * d[2] * fn_dtype_size(t);
+    if (da->via.bin.size != want)
+        return fn_seterr(e, "'%s' data has %u bytes, shape [%lld,%lld,%lld] %s needs %zu", what, da->via.bin.size,
+                         (long long)d[0], (long long)d[1], (long long)d[2], dts, want);
+    fn_tensor *x = fn_tensor_new(t, (int)d[0], (int)d[1], (int)d[2], e);
+    if (!x) return -1;
+    memcpy(x->data, da->via.bin.ptr, want);
+    *out = x;
+    return 0;
+}
+
+static int decode_frame(const msgpack_object *o, fn_frame *f, fn_err *e) {
+    if (o->type != MSGPACK_OBJECT_MAP) return fn_seterr(e, "not a frame (a msgpack map)");
+    uint32_t n = o->via.map.size;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR) return fn_seterr(e, "a key is not a string");
+        if (key_is(k, "id")) {
+            if (v->type != MSGPACK_OBJECT_STR || !v->via.str.size) return fn_seterr(e, "'id' is not a non-empty string");
+            free(f->id);
+            if (!(f->id = obj_strdup(v))) return fn_seterr(e, "out of memory");
+        } else if (key_is(k, "image") || key_is(k, "mask") || key_is(k, "pred")) {
+            fn_tensor **slot = key_is(k, "image") ? &f->image : key_is(k, "mask") ? &f->mask : &f->pred;
+            const char *nm = slot == &f->image ? "image" : slot == &f->mask ? "mask" : "pred";
+            fn_tensor *t = NULL;
+            if (decode_tensor(v, nm, &t, e)) return -1;
+            fn_frame_set_tensor(slot, t);
+        } else if (key_is(k, "meta")) {
+            if (v->type != MSGPACK_OBJECT_MAP) return fn_seterr(e, "'meta' is not a map");
+            f->has_meta = 1;
+            uint32_t m = v->via.map.size;
+            raw_free(f->meta, f->nmeta);
+            f->nmeta = 0;
+            if (!(f->meta = calloc(m ? m : 1, sizeof *f->meta))) return fn_seterr(e, "out of memory");
+            for (uint32_t j = 0; j < m; j++) {
+                if (v->via.map.ptr[j].key.type != MSGPACK_OBJECT_STR) return fn_seterr(e, "a 'meta' key is not a string");
+                if (pack_obj(&v->via.map.ptr[j].val, &f->meta[j], &v->via.map.ptr[j].key)) return fn_seterr(e, "out of memory");
+                f->nmeta++;
+            }
+        } else {
+            fn_raw *x = realloc(f->extra, (f->nextra + 1) * sizeof *x);
+            if (!x) return fn_seterr(e, "out of memory");
+            f->extra = x;
+            memset(&x[f->nextra], 0, sizeof *x);
+            f->nextra++;
+            if (pack_obj(v, &x[f->nextra - 1], k)) return fn_seterr(e, "out of memory");
+        }
+    }
+    if (!f->id) return fn_seterr(e, "frame has no 'id'");
+    if (f->mask && (f->mask->dtype != FN_U8 || f->mask->c != 1))
+        return fn_seterr(e, "'mask' must be u8 with 1 channel, got %s with %d", fn_dtype_name(f->mask->dtype), f->mask->c);
+    if (f->pred && (f->pred->dtype != FN_F32 || f->pred->c != 1))
+        return fn_seterr(e, "'pred' must be f32 with 1 channel, got %s with %d", fn_dtype_name(f->pred->dtype), f->pred->c);
+    return 0;
+}
+
+/* ---- reader ------------------------------------------------------------------------------------ */
+
+fn_reader *fn_reader_open(int fd, const char *name, fn_err *e) {
+    fn_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->name = strdup(name)) || !msgpack_unpacker_init(&r->unp, READ_CHUNK)) {
+        if (r) free(r->name);
+        free(r);
+        fn_seterr(e, "out of memory");
+        return NULL;
+    }
+    msgpack_unpacked_init(&r->res);
+    r->fd = fd;
+    return r;
+}
+
+fn_reader *fn_reader_open_path(const char *path, fn_err *e) {
+    if (!path || !strcmp(path, "-")) return fn_reader_open(0, "stdin", e);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fn_seterr(e, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    fn_reader *r = fn_reader_open(fd, path, e);
+    if (!r) close(fd);
+    return r;
+}
+
+int fn_reader_next(fn_reader *r, fn_frame *f, fn_err *e) {
+    fn_frame_init(f);
+    long no = r->frames + 1;
+    for (;;) {
+        msgpack_unpack_return rc = msgpack_unpacker_next(&r->unp, &r->res);
+        if (rc == MSGPACK_UNPACK_SUCCESS) {
+            if (decode_frame(&r->res.data, f, e)) {
+                char why[sizeof e->msg];
+                snprintf(why, sizeof why, "%s", e ? e->msg : "");
+                fn_frame_clear(f);
+                return fn_seterr(e, "%s: frame %ld: %s", r->name, no, why);
+            }
+            r->frames++;
+            return 1;
+        }
+        if (rc == MSGPACK_UNPACK_PARSE_ERROR)
+            return fn_seterr(e, "%s: frame %ld: malformed msgpack (not an fn stream?)", r->name, no);
+        if (rc == MSGPACK_UNPACK_NOMEM_ERROR)
+            return fn_seterr(e, "%s: frame %ld: malformed or too large (out of memory)", r->name, no);
+        if (msgpack_unpacker_message_size(&r->unp) > FN_MAX_FRAME_BYTES)
+            return fn_seterr(e, "%s: frame %ld: larger than %zu bytes", r->name, no, FN_MAX_FRAME_BYTES);
+        if (r->eof) {
+            if (r->unp.used > r->unp.off || msgpack_unpacker_message_size(&r->unp) > 0)
+                return fn_seterr(e, "%s: frame %ld: truncated (the stream ends inside a frame)", r->name, no);
+            return 0;
+        }
+        if (!msgpack_unpacker_reserve_buffer(&r->unp, READ_CHUNK))
+            return fn_seterr(e, "%s: frame %ld: out of memory", r->name, no);
+        ssize_t got;
+        do got = read(r->fd, msgpack_unpacker_buffer(&r->unp), msgpack_unpacker_buffer_capacity(&r->unp));
+        while (got < 0 && errno == EINTR);
+        if (got < 0) return fn_seterr(e, "%s: %s", r->name, strerror(errno));
+        if (got == 0) r->eof = 1;
+        else msgpack_unpacker_buffer_consumed(&r->unp, (size_t)got);
+    }
+}
+
+long fn_reader_count(const fn_reader *r) { return r->frames; }
+const char *fn_reader_name(const fn_reader *r) { return r->name; }
+
+void fn_reader_close(fn_reader *r) {
+    if (!r) return;
+    msgpack_unpacked_destroy(&r->res);
+    msgpack_unpacker_destroy(&r->unp);
+    if (r->fd > 0) close(r->fd);
+    free(r->name);
+    free(r);
+}
+
+/* ---- writer ------------------------------------------------------------------------------------ */
+
+static void pack_cstr(msgpack_packer *pk, const char *s) {
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_tensor(msgpack_packer *pk, const char *key, const fn_tensor *t) {
+    pack_cstr(pk, key);
+    msgpack_pack_map(pk, 3);
+    pack_cstr(pk, "dtype");
+    pack_cstr(pk, fn_dtype_name(t->dtype));
+    pack_cstr(pk, "shape");
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_int(pk, t->c);
+    msgpack_pack_int(pk, t->h);
+    msgpack_pack_int(pk, t->w);
+    pack_cstr(pk, "data");
+    size_t n = fn_tensor_bytes(t);
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, t->data, n);
+}
+
+static void pack_raw(msgpack_sbuffer *sb, msgpack_packer *pk, const fn_raw *r) {
+    pack_cstr(pk, r->key);
+    msgpack_sbuffer_write(sb, (const char *)r->val, r->len);
+}
+
+int fn_frame_pack(const fn_frame *f, unsigned char **buf, size_t *len, fn_err *e) {
+    if (!f->id) return fn_seterr(e, "internal: frame without id");
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    size_t est = 256 + (f->image ? fn_tensor_bytes(f->image) : 0) + (f->mask ? fn_tensor_bytes(f->mask) : 0) +
+                 (f->pred ? fn_tensor_bytes(f->pred) : 0);
+    msgpack_sbuffer_init(&sb);
+    if (!(sb.data = malloc(est))) return fn_seterr(e, "out of memory");
+    sb.alloc = est;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    uint32_t n = 1 + !!f->image + !!f->mask + !!f->pred + !!f->has_meta + (uint32_t)f->nextra;
+    msgpack_pack_map(&pk, n);
+    pack_cstr(&pk, "id");
+    pack_cstr(&pk, f->id);
+    if (f->image) pack_tensor(&pk, "image", f->image);
+    if (f->mask) pack_tensor(&pk, "mask", f->mask);
+    if (f->pred) pack_tensor(&pk, "pred", f->pred);
+    if (f->has_meta) {
+        pack_cstr(&pk, "meta");
+        msgpack_pack_map(&pk, (uint32_t)f->nmeta);
+        for (int i = 0; i < f->nmeta; i++) pack_raw(&sb, &pk, &f->meta[i]);
+    }
+    for (int i = 0; i < f->nextra; i++) pack_raw(&sb, &pk, &f->extra[i]);
+    if (!sb.data) return fn_seterr(e, "out of memory");
+    *buf = (unsigned char *)sb.data;
+    *len = sb.size;
+    return 0;
+}
+
+int fn_write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int fn_frame_write(int fd, const fn_frame *f, fn_err *e) {
+    unsigned char *buf;
+    size_t len;
+    if (fn_frame_pack(f, &buf, &len, e)) return -1;
+    int rc = fn_write_all(fd, buf, len);
+    int err = errno;
+    free(buf);
+    if (rc) {
+        errno = err;
+        return fn_seterr(e, "write error: %s", strerror(err));
+    }
+    return 0;
+}
