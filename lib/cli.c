@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
 
@@ -52,6 +53,11 @@ static int tmp_create(const char *path, char **tmp, fn_err *e) {
     if (!(*tmp = malloc(n))) return fn_seterr(e, "out of memory");
     snprintf(*tmp, n, "%s.tmpXXXXXX", path);
     int fd = mkstemp(*tmp);
+    if (fd >= 0) { /* mkstemp makes 0600: give the file the mode a plain creat() would */
+        mode_t um = umask(022);
+        umask(um);
+        if (fchmod(fd, 0666 & ~um)) { /* not fatal */ }
+    }
     if (fd < 0) {
         fn_seterr(e, "%s: %s", path, strerror(errno));
         free(*tmp);

@@ -1,0 +1,398 @@
+#!/usr/bin/env bats
+# fn-read: image files, folders and TSV lists to frames; masks paired by name; bad input; real data
+
+load test_helper
+
+PY=/usr/bin/python3
+
+# print "id image-dtype image-shape [mask-dtype mask-shape mask-values] orig_h orig_w" per frame
+describe() {
+  $PY -c '
+import sys, msgpack
+for f in msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False, max_buffer_size=1 << 31):
+    im, m = f["image"], f["meta"]
+    s = [f["id"], im["dtype"], str(im["shape"])]
+    if "mask" in f:
+        mk = f["mask"]
+        s += [mk["dtype"], str(mk["shape"]), str(sorted(set(mk["data"])))]
+    print(" ".join(s + [str(m["orig_h"]), str(m["orig_w"])]))
+' "$1"
+}
+
+# small images of every format, written with Pillow: imgs/ and masks/
+fixtures() {
+  mkdir -p imgs masks
+  $PY -c '
+import numpy as np
+from PIL import Image
+y, x = np.mgrid[0:20, 0:30]
+g = (x * 8 + y).astype(np.uint8)
+rgb = np.stack([g, 255 - g, (x * y % 256).astype(np.uint8)], axis=2)
+Image.fromarray(g).save("imgs/a.png")
+Image.fromarray(rgb).save("imgs/b.jpg", quality=95)
+Image.fromarray(rgb).save("imgs/c.tif", compression="tiff_lzw")
+Image.fromarray(g).convert("P").save("imgs/d.gif")
+m = np.zeros((20, 30), np.uint8); m[5:15, 10:20] = 150; m[0:3, 0:3] = 250
+for n in ["a", "b", "c", "d", "big"]:
+    Image.fromarray(m).save("masks/%s_seg.png" % n)
+Image.fromarray(rgb).save("imgs/big.png")
+'
+  echo "not an image" > imgs/notes.txt
+}
+
+@test "fn-read --help starts with the usage lines and exits 0" {
+  run fn-read --help
+  assert_success
+  assert_line --index 0 "usage: fn-read [options] FILE|DIR..."
+  assert_line --index 1 "usage: fn-read [options] --list LIST.tsv [FILE|DIR...]"
+}
+
+@test "fn-read --version" {
+  run fn-read --version
+  assert_success
+  assert_output --regexp '^fn-read [0-9]+\.[0-9]+'
+}
+
+@test "usage errors exit 2: no input, bad option values, exclusive options" {
+  run --separate-stderr fn-read
+  assert_equal "$status" 2
+  run --separate-stderr fn-read --size-hint 12 x.png
+  assert_equal "$status" 2
+  run --separate-stderr fn-read --mask-values 1,a x.png
+  assert_equal "$status" 2
+  run --separate-stderr fn-read --mask-values 1 --mask-threshold 2 x.png
+  assert_equal "$status" 2
+  run --separate-stderr fn-read --gray --rgb x.png
+  assert_equal "$status" 2
+  run --separate-stderr fn-read --mask-suffix _x x.png
+  assert_equal "$status" 2
+}
+
+@test "a folder: image files sorted by name, other files skipped, every format decoded" {
+  fixtures
+  fn-read imgs > s.fns
+  run describe s.fns
+  assert_success
+  assert_output - <<'OUT'
+a u8 [1, 20, 30] 20 30
+b u8 [3, 20, 30] 20 30
+big u8 [3, 20, 30] 20 30
+c u8 [3, 20, 30] 20 30
+d u8 [1, 20, 30] 20 30
+OUT
+}
+
+@test "pixels equal Pillow's decoding; meta src names the file" {
+  fixtures
+  fn-read imgs/c.tif imgs/a.png imgs/d.gif -o s.fns
+  $PY -c '
+import sys, msgpack, numpy as np
+from PIL import Image
+for f in msgpack.Unpacker(open("s.fns", "rb"), raw=False):
+    t = f["image"]
+    a = np.frombuffer(t["data"], np.uint8).reshape(t["shape"])
+    ref = np.asarray(Image.open(f["meta"]["src"]).convert("L" if t["shape"][0] == 1 else "RGB"))
+    ref = ref[None] if ref.ndim == 2 else ref.transpose(2, 0, 1)
+    assert (a == ref).all(), f["id"]
+    assert f["meta"]["src"] == "imgs/" + f["id"] + {"c": ".tif", "a": ".png", "d": ".gif"}[f["id"]]
+'
+}
+
+@test "format comes from the bytes, not the name" {
+  fixtures
+  cp imgs/b.jpg imgs/fake.png
+  run describe <(fn-read imgs/fake.png)
+  assert_success
+  assert_output "fake u8 [3, 20, 30] 20 30"
+}
+
+@test "masks by name with --mask-suffix; default foreground is any non-zero" {
+  fixtures
+  run describe <(fn-read imgs --masks masks --mask-suffix _seg)
+  assert_success
+  assert_line --index 0 "a u8 [1, 20, 30] u8 [1, 20, 30] [0, 1] 20 30"
+  assert_equal "${#lines[@]}" 5
+  fn-read imgs/a.png --masks masks -s _seg > s.fns
+  $PY -c '
+import msgpack
+f = next(msgpack.Unpacker(open("s.fns", "rb"), raw=False))
+m = f["mask"]["data"]
+assert sum(m) == 100 + 9, sum(m)
+assert f["meta"]["mask_src"] == "masks/a_seg.png"
+'
+}
+
+@test "--mask-values picks labels; --mask-threshold keeps values >= T" {
+  fixtures
+  fn-read imgs/a.png --masks masks -s _seg --mask-values 150 > v.fns
+  fn-read imgs/a.png --masks masks -s _seg --mask-threshold 200 > t.fns
+  $PY -c '
+import msgpack
+v = next(msgpack.Unpacker(open("v.fns", "rb"), raw=False))["mask"]["data"]
+t = next(msgpack.Unpacker(open("t.fns", "rb"), raw=False))["mask"]["data"]
+assert sum(v) == 100 and sum(t) == 9, (sum(v), sum(t))
+'
+}
+
+@test "a mask of any image extension pairs, two candidates are an error" {
+  fixtures
+  mkdir m2
+  cp masks/a_seg.png m2/a.gif.png
+  $PY -c '
+from PIL import Image
+Image.open("masks/a_seg.png").save("m2/a.tif")'
+  run describe <(fn-read imgs/a.png --masks m2)
+  assert_output "a u8 [1, 20, 30] u8 [1, 20, 30] [0, 1] 20 30"
+  cp masks/a_seg.png m2/a.png
+  run --separate-stderr fn-read imgs/a.png --masks m2
+  assert_one_line_error fn-read
+  assert_output ""
+  [[ "$stderr" == *"more than one mask"* ]]
+}
+
+@test "a missing mask is an error before any output, unless --allow-missing-masks" {
+  fixtures
+  rm masks/c_seg.png
+  run --separate-stderr fn-read imgs --masks masks -s _seg
+  assert_one_line_error fn-read
+  assert_output ""
+  [[ "$stderr" == "fn-read: imgs/c.tif: no mask c_seg.* in the mask folder"* ]]
+  run describe <(fn-read imgs --masks masks -s _seg --allow-missing-masks)
+  assert_line --index 3 "c u8 [3, 20, 30] 20 30"
+  assert_line --index 4 "d u8 [1, 20, 30] u8 [1, 20, 30] [0, 1] 20 30"
+}
+
+@test "--list: image<TAB>mask lines relative to the list's folder, comments and blank lines skipped" {
+  fixtures
+  mkdir lists
+  printf '# a comment\n../imgs/b.jpg\t../masks/b_seg.png\n\n%s/imgs/a.png\t../masks/a_seg.png\r\n' "$T" > lists/l.tsv
+  run describe <(fn-read --list lists/l.tsv)
+  assert_success
+  assert_output - <<'OUT'
+b u8 [3, 20, 30] u8 [1, 20, 30] [0, 1] 20 30
+a u8 [1, 20, 30] u8 [1, 20, 30] [0, 1] 20 30
+OUT
+  printf '../imgs/d.gif\n' >> lists/l.tsv
+  run --separate-stderr fn-read --list lists/l.tsv
+  assert_one_line_error fn-read
+  [[ "$stderr" == *"lists/../imgs/d.gif: no mask in the list"* ]]
+  run describe <(fn-read --list lists/l.tsv --allow-missing-masks)
+  assert_line --index 2 "d u8 [1, 20, 30] 20 30"
+  run describe <(printf '%s/imgs/a.png\n' "$T" | fn-read --list -)
+  assert_output "a u8 [1, 20, 30] 20 30"
+}
+
+@test "--gray and --rgb convert the images, not the masks" {
+  fixtures
+  run describe <(fn-read --gray imgs/b.jpg imgs/c.tif imgs/a.png)
+  assert_output - <<'OUT'
+b u8 [1, 20, 30] 20 30
+c u8 [1, 20, 30] 20 30
+a u8 [1, 20, 30] 20 30
+OUT
+  run describe <(fn-read --rgb imgs/a.png --masks masks -s _seg)
+  assert_output "a u8 [3, 20, 30] u8 [1, 20, 30] [0, 1] 20 30"
+}
+
+@test "--size-hint: a JPEG decodes at 1/2, 1/4 or 1/8 size (>= the hint), its mask follows, orig size kept" {
+  $PY -c '
+import numpy as np
+from PIL import Image
+a = np.zeros((200, 320, 3), np.uint8); a[..., 0] = 200
+Image.fromarray(a).save("p.jpg")
+m = np.zeros((200, 320), np.uint8); m[40:120, 80:200] = 255
+Image.fromarray(m).save("p_m.png")'
+  run describe <(fn-read --size-hint 50x64 p.jpg --masks . -s _m)
+  assert_output "p u8 [3, 50, 80] u8 [1, 50, 80] [0, 1] 200 320"
+  run describe <(fn-read --size-hint 51x64 p.jpg)
+  assert_output "p u8 [3, 100, 160] 200 320"
+  fn-read --size-hint 50x64 p.jpg --masks . -s _m > s.fns
+  $PY -c '
+import msgpack
+f = next(msgpack.Unpacker(open("s.fns", "rb"), raw=False))
+assert sum(f["mask"]["data"]) == 20 * 30, sum(f["mask"]["data"])'
+}
+
+@test "a multi-page TIFF gives one frame per page, ids name#0, name#1" {
+  $PY -c '
+from PIL import Image
+import numpy as np
+pages = [Image.fromarray(np.full((8, 9), k * 40, np.uint8)) for k in range(3)]
+pages[0].save("stack.tif", save_all=True, append_images=pages[1:])'
+  run describe <(fn-read stack.tif)
+  assert_output - <<'OUT'
+stack#0 u8 [1, 8, 9] 8 9
+stack#1 u8 [1, 8, 9] 8 9
+stack#2 u8 [1, 8, 9] 8 9
+OUT
+}
+
+@test "16-bit PNG and float TIFF keep their dtype" {
+  $PY -c '
+from PIL import Image
+import numpy as np
+Image.fromarray(np.arange(600, dtype=np.uint16).reshape(20, 30) * 100).save("u16.png")
+Image.fromarray((np.arange(600, dtype=np.float32).reshape(20, 30) - 300) / 7).save("f.tif")'
+  fn-read u16.png f.tif > s.fns
+  run describe s.fns
+  assert_output - <<'OUT'
+u16 u16 [1, 20, 30] 20 30
+f f32 [1, 20, 30] 20 30
+OUT
+  $PY -c '
+import msgpack, numpy as np
+fr = list(msgpack.Unpacker(open("s.fns", "rb"), raw=False))
+assert (np.frombuffer(fr[0]["image"]["data"], "<u2") == np.arange(600) * 100).all()
+assert (np.frombuffer(fr[1]["image"]["data"], "<f4") == (np.arange(600, dtype=np.float32) - 300) / 7).all()'
+}
+
+@test "image/mask size mismatch: one line naming both, frames before it intact" {
+  fixtures
+  $PY -c '
+from PIL import Image
+Image.new("L", (31, 20)).save("masks/b_seg.png")'
+  run --separate-stderr bash -c 'fn-read imgs/a.png imgs/b.jpg --masks masks -s _seg -j 1 > part.fns'
+  assert_one_line_error fn-read
+  assert_equal "$stderr" "fn-read: masks/b_seg.png: mask is 20x31 but image imgs/b.jpg is 20x30"
+  run describe part.fns
+  assert_output "a u8 [1, 20, 30] u8 [1, 20, 30] [0, 1] 20 30"
+}
+
+@test "truncated PNG, JPEG, TIFF, GIF: a one-line error naming the file, earlier frames whole" {
+  fixtures
+  for f in big.png b.jpg c.tif d.gif; do
+    mkdir -p "cut_$f"
+    cp imgs/a.png "cut_$f/0.png"
+    head -c "$(( $(stat -c %s "imgs/$f") / 2 ))" "imgs/$f" > "cut_$f/$f"
+    run --separate-stderr bash -c "fn-read cut_$f > part.fns"
+    assert_one_line_error fn-read
+    [[ "$stderr" == "fn-read: cut_$f/$f: corrupt "* ]] || fail "$stderr"
+    run describe part.fns
+    assert_output "0 u8 [1, 20, 30] 20 30"
+  done
+}
+
+@test "unreadable, missing and non-image files are one-line errors" {
+  fixtures
+  run --separate-stderr fn-read imgs/nope.png
+  assert_one_line_error fn-read
+  assert_equal "$stderr" "fn-read: imgs/nope.png: No such file or directory"
+  run --separate-stderr fn-read imgs/notes.txt
+  assert_one_line_error fn-read
+  assert_equal "$stderr" "fn-read: imgs/notes.txt: not a PNG/JPEG/TIFF/GIF file"
+  printf 'imgs\n' > l.tsv
+  run --separate-stderr fn-read --list l.tsv
+  assert_one_line_error fn-read
+  assert_equal "$stderr" "fn-read: imgs: Is a directory"
+  run --separate-stderr fn-read --masks nodir imgs
+  assert_one_line_error fn-read
+  if [ "$(id -u)" != 0 ]; then
+    chmod 000 imgs/a.png
+    run --separate-stderr fn-read imgs/a.png
+    assert_one_line_error fn-read
+    assert_equal "$stderr" "fn-read: imgs/a.png: Permission denied"
+  fi
+}
+
+@test "-o FILE is written whole or not at all" {
+  fixtures
+  fn-read imgs -o out.fns
+  [ "$(describe out.fns | wc -l)" -eq 5 ]
+  head -c 100 imgs/big.png > imgs/e.png
+  run --separate-stderr fn-read imgs -o bad.fns
+  assert_one_line_error fn-read
+  [ ! -e bad.fns ]
+  [ -z "$(ls | grep tmp)" ]
+}
+
+@test "threads do not change the output" {
+  fixtures
+  fn-read imgs --masks masks -s _seg -j 1 > a.fns
+  fn-read imgs --masks masks -s _seg -j 3 > b.fns
+  cmp a.fns b.fns
+}
+
+@test "fn-read | head -c 100: quiet on a closed pipe" {
+  $PY -c '
+from PIL import Image
+import numpy as np
+for k in range(8):
+    Image.fromarray(np.full((300, 300, 3), k, np.uint8)).save("p%d.png" % k)'
+  bash -c 'fn-read p*.png 2> err | head -c 100 > /dev/null'
+  [ ! -s err ] || fail "stderr: $(cat err)"
+}
+
+@test "a stream is never written to a terminal" {
+  command -v script > /dev/null || skip "script(1) not available"
+  fixtures
+  run script -qec "fn-read imgs/a.png" /dev/null
+  assert_equal "$status" 1
+  assert_output --partial "fn-read: refusing to write a binary stream to a terminal"
+}
+
+# ---- real data (../shared/data) ---------------------------------------------------------------------
+
+# check a stream of a real set: N frames, image dtype/channels, masks binary with both values present
+check_set() {
+  $PY -c '
+import sys, msgpack
+n, chans = int(sys.argv[2]), int(sys.argv[3])
+count = 0
+for f in msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False, max_buffer_size=1 << 31):
+    im, mk, m = f["image"], f["mask"], f["meta"]
+    assert im["dtype"] == "u8" and im["shape"][0] == chans, (f["id"], im["shape"])
+    assert mk["dtype"] == "u8" and mk["shape"] == [1] + im["shape"][1:], (f["id"], mk["shape"])
+    assert [m["orig_h"], m["orig_w"]] == im["shape"][1:]
+    assert set(mk["data"]) == {0, 1}, (f["id"], set(mk["data"]))
+    count += 1
+    print(f["id"], im["shape"][1], im["shape"][2])
+assert count == n, count
+' "$@"
+}
+
+@test "real data: isic2017-sample, 68 RGB JPEGs with _segmentation masks" {
+  need_data isic2017-sample
+  D=$FN_DATA/isic2017-sample
+  fn-read "$D/images" --masks "$D/masks" --mask-suffix _segmentation > s.fns
+  run check_set s.fns 68 3
+  assert_success
+  assert_line --index 0 "ISIC_0001769 2016 3024"
+  [ "$(printf '%s\n' "$output" | grep -c ' 3024$')" -eq 4 ]
+  [ "$(printf '%s\n' "$output" | grep -c ' 1024$')" -eq 64 ]
+}
+
+@test "real data: jsrt_lung, 197 gray PNGs, lungs = labels 150,200" {
+  need_data jsrt_lung
+  D=$FN_DATA/jsrt_lung
+  fn-read "$D/images" --masks "$D/masks" --mask-values 150,200 > s.fns
+  run check_set s.fns 197 1
+  assert_success
+  [ "$(printf '%s\n' "$output" | grep -c ' 224 224$')" -eq 197 ]
+}
+
+@test "real data: isbi2012_membrane, 24 gray PNGs" {
+  need_data isbi2012_membrane
+  D=$FN_DATA/isbi2012_membrane
+  fn-read "$D/images" --masks "$D/masks" > s.fns
+  run check_set s.fns 24 1
+  assert_success
+  [ "$(printf '%s\n' "$output" | grep -c ' 512 512$')" -eq 24 ]
+}
+
+@test "real data: drive, 20 RGB LZW TIFFs with GIF masks" {
+  need_data drive
+  D=$FN_DATA/drive
+  fn-read "$D/images" --masks "$D/masks" > s.fns
+  run check_set s.fns 20 3
+  assert_success
+  assert_line --index 0 "21_training 584 565"
+  [ "$(printf '%s\n' "$output" | grep -c ' 584 565$')" -eq 20 ]
+}
+
+@test "real data: kvasir_seg, 5 RGB JPEGs with RGB JPEG masks thresholded at 128" {
+  need_data kvasir_seg
+  D=$FN_DATA/kvasir_seg
+  fn-read "$D/images" --masks "$D/masks" --mask-threshold 128 > s.fns
+  run check_set s.fns 5 3
+  assert_success
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env bats
+# fn-write: frames to PNG/TIFF files named by id; overlays; bad input
+
+load test_helper
+
+PY=/usr/bin/python3
+
+# a stream of small frames of every dtype, written with Python's msgpack
+mkstream() {
+  $PY -c '
+import sys, msgpack, numpy as np
+def t(a):
+    a = np.asarray(a)
+    a = a[None] if a.ndim == 2 else a
+    return {"dtype": {"uint8": "u8", "uint16": "u16", "float32": "f32"}[a.dtype.name],
+            "shape": list(a.shape), "data": a.astype(a.dtype.newbyteorder("<")).tobytes()}
+y, x = np.mgrid[0:20, 0:30]
+g = (x * 8 + y).astype(np.uint8)
+m = ((x > 8) & (x < 20) & (y > 4) & (y < 15)).astype(np.uint8)
+p = (x / 29.0).astype(np.float32)
+frames = [
+  {"id": "s1", "image": t(g), "mask": t(m), "pred": t(p), "meta": {"src": "x"}},
+  {"id": "s2", "image": t(np.stack([g, 255 - g, g // 2])), "mask": t(m)},
+  {"id": "f", "image": t(((x - y) / 4.0).astype(np.float32))},
+  {"id": "u", "image": t((x * 1000 + y).astype(np.uint16))},
+  {"id": "a/b", "image": t(g)},
+]
+with open(sys.argv[1], "wb") as f:
+    for fr in frames:
+        f.write(msgpack.packb(fr, use_bin_type=True))
+' "$1"
+}
+
+@test "fn-write --help starts with the usage line and exits 0" {
+  run fn-write --help
+  assert_success
+  assert_line --index 0 "usage: fn-write [options] DIR [FILE]"
+}
+
+@test "fn-write --version" {
+  run fn-write --version
+  assert_success
+  assert_output --regexp '^fn-write [0-9]+\.[0-9]+'
+}
+
+@test "usage errors exit 2" {
+  run --separate-stderr fn-write
+  assert_equal "$status" 2
+  run --separate-stderr fn-write --format jpeg out
+  assert_equal "$status" 2
+  run --separate-stderr fn-write --keys image,foo out
+  assert_equal "$status" 2
+  run --separate-stderr fn-write out a b
+  assert_equal "$status" 2
+}
+
+@test "image, mask and pred as ID_KEY.png in a new folder; no temporary files left" {
+  mkstream s.fns
+  fn-write out/sub s.fns
+  run ls out/sub
+  assert_output - <<'OUT'
+a_b_image.png
+f_image.png
+s1_image.png
+s1_mask.png
+s1_pred.png
+s2_image.png
+s2_mask.png
+u_image.png
+OUT
+}
+
+@test "pixels: u8 as is, masks 0/255, pred x255, f32 min-max to 8 bits, u16 as 16-bit PNG" {
+  mkstream s.fns
+  fn-write out < s.fns
+  $PY -c '
+import numpy as np
+from PIL import Image
+y, x = np.mgrid[0:20, 0:30]
+g = (x * 8 + y).astype(np.uint8)
+m = ((x > 8) & (x < 20) & (y > 4) & (y < 15))
+a = lambda n: np.asarray(Image.open("out/" + n))
+assert (a("s1_image.png") == g).all()
+assert (a("s2_image.png") == np.stack([g, 255 - g, g // 2], 2)).all()
+assert (a("s1_mask.png") == m * 255).all()
+assert (a("s1_pred.png") == np.rint(x / 29.0 * 255)).all()
+f = a("f_image.png"); v = (x - y) / 4.0
+assert f.dtype == np.uint8 and f[0, 29] == 255 and f[19, 0] == 0
+assert np.abs(f - (v - v.min()) / (v.max() - v.min()) * 255).max() <= 0.51
+u = Image.open("out/u_image.png")
+assert u.mode.startswith("I"), u.mode
+assert (np.asarray(u) == x * 1000 + y).all()
+'
+}
+
+@test "fn-read reads back what fn-write wrote" {
+  mkstream s.fns
+  fn-write out s.fns
+  fn-read out/s2_image.png out/u_image.png > back.fns
+  $PY -c '
+import msgpack
+a = list(msgpack.Unpacker(open("s.fns", "rb"), raw=False))
+b = list(msgpack.Unpacker(open("back.fns", "rb"), raw=False))
+assert b[0]["image"] == a[1]["image"] and b[0]["id"] == "s2_image"
+assert b[1]["image"] == a[3]["image"]
+'
+}
+
+@test "--format tiff keeps f32 images and predictions as they are" {
+  mkstream s.fns
+  fn-write --format tiff out s.fns
+  [ -f out/f_image.tif ] && [ -f out/s1_pred.tif ] && [ -f out/s1_mask.tif ]
+  fn-write --format tiff --keys image out2 s.fns
+  [ -f out2/s1_image.tif ] && [ ! -e out2/s1_pred.tif ]
+  fn-read out/f_image.tif out/s1_pred.tif > back.fns
+  $PY -c '
+import msgpack
+a = list(msgpack.Unpacker(open("s.fns", "rb"), raw=False))
+b = list(msgpack.Unpacker(open("back.fns", "rb"), raw=False))
+assert b[0]["image"] == a[2]["image"]
+assert b[1]["image"] == a[0]["pred"]
+'
+}
+
+@test "--overlay: one montage per frame, input | truth | prediction; only overlays unless --keys" {
+  mkstream s.fns
+  fn-write --overlay out s.fns
+  run ls out
+  assert_output - <<'OUT'
+a_b_overlay.png
+f_overlay.png
+s1_overlay.png
+s2_overlay.png
+u_overlay.png
+OUT
+  $PY -c '
+import numpy as np
+from PIL import Image
+o = np.asarray(Image.open("out/s1_overlay.png"))
+assert o.shape == (20, 3 * 30 + 2 * 4, 3), o.shape
+assert (o[:, 30:34] == 255).all()                      # the gap
+assert (o[:, :30, 0] == o[:, :30, 1]).all()             # input panel: grey
+assert o[10, 34 + 14, 1] > o[10, 34 + 14, 0]            # truth panel: green inside the mask
+assert o[10, 68 + 25, 0] > o[10, 68 + 25, 1]            # prediction panel: red where pred >= 0.5
+assert (o[10, 68 + 2] == o[10, 2]).all()                # ... and untouched where pred < 0.5
+assert Image.open("out/s2_overlay.png").size == (64, 20)   # no pred: two panels
+assert Image.open("out/f_overlay.png").size == (30, 20)
+'
+  fn-write --overlay --keys mask out2 s.fns
+  [ -f out2/s1_overlay.png ] && [ -f out2/s1_mask.png ] && [ ! -e out2/s1_image.png ]
+}
+
+@test "a truncated stream: one-line error, the files of earlier frames written" {
+  mkstream s.fns
+  head -c "$(( $(stat -c %s s.fns) - 10 ))" s.fns > cut.fns
+  run --separate-stderr fn-write out cut.fns
+  assert_one_line_error fn-write
+  [[ "$stderr" == "fn-write: cut.fns: frame 5"* ]] || fail "$stderr"
+  [ -f out/u_image.png ] && [ ! -e out/a_b_image.png ]
+  [ -z "$(ls out | grep tmp)" ]
+}
+
+@test "bad input: DIR is a file, a 2-channel image as PNG, a missing input" {
+  mkstream s.fns
+  touch file
+  run --separate-stderr fn-write file s.fns
+  assert_one_line_error fn-write
+  $PY -c '
+import msgpack
+open("c2.fns", "wb").write(msgpack.packb({"id": "c2", "image": {"dtype": "u8", "shape": [2, 2, 2], "data": bytes(8)}}))'
+  run --separate-stderr fn-write out c2.fns
+  assert_one_line_error fn-write
+  assert_equal "$stderr" "fn-write: c2: image has 2 channels; PNG holds 1 or 3 (try --format tiff)"
+  fn-write --format tiff out c2.fns
+  [ -f out/c2_image.tif ]
+  run --separate-stderr fn-write out missing.fns
+  assert_one_line_error fn-write
+}
+
+@test "real data: DRIVE TIFFs written as PNG equal the originals; an overlay per sample" {
+  need_data drive
+  D=$FN_DATA/drive
+  fn-read "$D/images/21_training.tif" "$D/images/22_training.tif" --masks "$D/masks" | fn-write --overlay --keys image,mask out
+  $PY -c '
+import sys, numpy as np
+from PIL import Image
+for n in ("21_training", "22_training"):
+    assert (np.asarray(Image.open("out/%s_image.png" % n)) == np.asarray(Image.open(sys.argv[1] + "/images/%s.tif" % n))).all()
+    assert set(np.unique(np.asarray(Image.open("out/%s_mask.png" % n)))) == {0, 255}
+    assert Image.open("out/%s_overlay.png" % n).size == (2 * 565 + 4, 584)
+' "$D"
+}
