@@ -26,17 +26,18 @@ endif
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
-BUILD   := $(BUILD)-san
+override BUILD := $(BUILD)-san
 endif
 LDFLAGS += -fopenmp
 LDLIBS  += $(PKGLIBS) -lmsgpackc -lgif -lm -ldl -lpthread
 
-LIB_SRC  := $(wildcard lib/*.c lib/cpu/*.c lib/nn/*.c)
+LIB_SRC  := $(wildcard lib/*.c lib/cpu/*.c lib/nn/*.c lib/train/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBFN    := $(BUILD)/libfn.a
 CMD_SRC  := $(wildcard cmd/fn-*.c)
 TOOLS    := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
 SCRIPTS  := $(wildcard pipelines/fn-parallel)
+SCRIPTS_B := $(SCRIPTS:pipelines/%=$(BUILD)/bin/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS_T  := $(wildcard tests/tools/*.c)
@@ -45,7 +46,12 @@ MANS     := $(wildcard man/*.1 man/*.5 man/*.7)
 
 .PHONY: all tools test test-unit test-bats test-long check-golden demo bench install clean cuda test-gpu
 all: tools
-tools: $(TOOLS) $(TOOLS_TB)
+tools: $(TOOLS) $(TOOLS_TB) $(SCRIPTS_B)
+
+# scripts sit beside the tools in the build tree too, so tests and recipes find them on one PATH
+$(SCRIPTS_B): $(BUILD)/bin/%: pipelines/%
+	@mkdir -p $(dir $@)
+	install -m 755 $< $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,6 +90,55 @@ test-long: tools
 check-golden: $(BUILD)/tests/check-golden
 	@if [ -f "$(GOLDEN)" ]; then $(BUILD)/tests/check-golden "$(GOLDEN)"; \
 	 else echo "check-golden: $(GOLDEN) not found: skipped"; fi
+
+# the CUDA backend (optional, in no other target) ------------------------------------------------
+#   make cuda      $(BUILD)/libfn-cuda.so from cuda/*.cu (needs nvcc and cuDNN, not a GPU)
+#   make test-gpu  CUDA-vs-CPU parity of every op and the golden check on the GPU (tests/gpu/);
+#                  without a usable GPU it checks that "auto" falls back to the CPU and says skipped
+# NVCC, CUDNN_INCLUDE, CUDNN_LIB are found in /usr/local/cuda or /usr/{include,lib}/x86_64-linux-gnu,
+# or given on the command line. tests/gpu/check.sh is the one script to run on a GPU machine.
+NVCC          ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA_HOME     ?= $(if $(NVCC),$(patsubst %/bin/nvcc,%,$(NVCC)),/usr/local/cuda)
+CUDNN_INCLUDE ?= $(firstword $(foreach d,$(CUDA_HOME)/include /usr/include/x86_64-linux-gnu /usr/include,$(if $(wildcard $(d)/cudnn.h),$(d))))
+CUDNN_LIB     ?= $(firstword $(foreach d,$(CUDA_HOME)/lib64 /usr/lib/x86_64-linux-gnu /usr/lib64,$(if $(wildcard $(d)/libcudnn.so $(d)/libcudnn.so.9),$(d))))
+CUDNN_LINK    := $(if $(wildcard $(CUDNN_LIB)/libcudnn.so),-lcudnn,-l:libcudnn.so.9)
+CUDA_ARCH     ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVFLAGS       ?= -O3 -std=c++17 --fmad=false -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Wno-unused-parameter
+NVFLAGS       += $(if $(filter 1,$(WERROR)),-Werror all-warnings)
+CU_SRC := $(wildcard cuda/*.cu)
+CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+GPU_SRC := $(wildcard tests/gpu/*.c)
+GPU_OBJ := $(GPU_SRC:%.c=$(BUILD)/obj/%.o)
+# gpu-check links the third-party libraries statically: it runs on GPU machines without the -dev packages
+GPU_LDLIBS ?= $(filter -L%,$(PKGLIBS)) -Wl,--as-needed -Wl,-Bstatic -ljansson -lmsgpackc -lopenblas -lgfortran \
+              -lquadmath -lgomp -Wl,-Bdynamic -lm -ldl -lpthread
+
+.PHONY: cuda-need
+cuda: $(BUILD)/libfn-cuda.so
+
+cuda-need:
+	@test -n "$(NVCC)" || { echo "make cuda: nvcc not found: put CUDA's bin folder on PATH or set NVCC=/path/to/nvcc" >&2; exit 1; }
+	@test -n "$(CUDNN_INCLUDE)" || { echo "make cuda: cudnn.h not found in $(CUDA_HOME)/include or /usr/include[/x86_64-linux-gnu]: set CUDNN_INCLUDE=DIR" >&2; exit 1; }
+	@test -n "$(CUDNN_LIB)" || { echo "make cuda: libcudnn.so not found in $(CUDA_HOME)/lib64 or /usr/lib/x86_64-linux-gnu: set CUDNN_LIB=DIR" >&2; exit 1; }
+
+$(BUILD)/obj/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h) lib/backend.h lib/err.h | cuda-need
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) $(CUDA_ARCH) -Ilib -I$(CUDNN_INCLUDE) -c $< -o $@
+
+$(BUILD)/libfn-cuda.so: $(CU_OBJ) | cuda-need
+	$(NVCC) -shared $(CUDA_ARCH) -cudart static -o $@ $(CU_OBJ) -L$(CUDNN_LIB) $(CUDNN_LINK) \
+	  -Xlinker --exclude-libs,ALL -Xlinker --no-undefined -Xlinker -rpath,$(CUDNN_LIB)
+
+$(BUILD)/tests/gpu-check: $(GPU_OBJ) $(LIBFN)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(GPU_OBJ) $(LIBFN) $(GPU_LDLIBS)
+
+test-gpu: cuda $(BUILD)/tests/gpu-check
+	@if $(BUILD)/tests/gpu-check open cuda; then \
+	  $(BUILD)/tests/gpu-check parity && \
+	  if [ -f "$(GOLDEN)" ]; then $(BUILD)/tests/gpu-check golden --device cuda "$(GOLDEN)"; \
+	  else echo "test-gpu: $(GOLDEN) not found: golden check skipped"; fi; \
+	else $(BUILD)/tests/gpu-check open auto && echo "test-gpu: no usable GPU: GPU checks skipped"; fi
 
 # the demo and the benchmarks ----------------------------------------------------------------------
 demo: tools

@@ -1,9 +1,9 @@
 /* stream.c: reading and writing fn frames (msgpack maps) on file descriptors.
  *
  * Reading uses msgpack-c's streaming unpacker, fed with whatever read() returns, so partial reads
- * from pipes are fine. Values of unknown keys and meta entries are kept re-packed from the parsed
- * object: for any stream written by a standard (minimal-encoding) msgpack packer that is the same
- * bytes as were read. */
+ * from pipes are fine; a small framing scanner finds where each frame ends first (see fn_scan).
+ * Values of unknown keys and meta entries are kept re-packed from the parsed object: for any stream
+ * written by a standard (minimal-encoding) msgpack packer that is the same bytes as were read. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,11 +19,31 @@
 
 #define READ_CHUNK (1u << 20)
 
+/* The framing scanner: walks the msgpack structure of the bytes as they arrive, without building
+ * anything, to find where each frame ends. The unpacker is only asked for a frame once the scanner
+ * has seen all of it, so every array or map length it allocates for is backed by bytes that were
+ * really read (a few bytes that claim a 2^32-element array cannot make it allocate 64 GiB), and it
+ * parses each frame in one go, which keeps it from copying a partly parsed frame on every read. */
+#define SCAN_DEPTH 32 /* msgpack-c's limit (MSGPACK_EMBED_STACK_SIZE) */
+
+typedef struct {
+    uint64_t skip;          /* payload bytes still to pass over */
+    unsigned char hdr[9];   /* a header split across reads */
+    int hlen, hneed;
+    int depth;              /* open non-empty containers */
+    uint64_t left[SCAN_DEPTH]; /* items still to come in each */
+    uint64_t msg;           /* bytes of the frame being scanned so far */
+    int bad;                /* 1: not msgpack, 2: nested too deeply, 3: frame too large */
+} fn_scan;
+
 struct fn_reader {
     int fd;
     char *name;
     long frames;
+    uint64_t bytes;
     int eof;
+    long ready; /* whole frames in the unpacker's buffer, not yet returned */
+    fn_scan scan;
     msgpack_unpacker unp;
     msgpack_unpacked res;
 };
@@ -357,12 +377,111 @@ fn_reader *fn_reader_open_path(const char *path, fn_err *e) {
     return r;
 }
 
+/* one item (a scalar, a string, or a container's last item) is complete: close finished containers;
+ * returns 1 when that completed a whole frame */
+static int scan_item_done(fn_scan *s) {
+    while (s->depth > 0) {
+        if (--s->left[s->depth - 1] > 0) return 0;
+        s->depth--;
+    }
+    return 1;
+}
+
+/* the bytes of the header that starts with type byte b (b included) */
+static int scan_hlen(unsigned b) {
+    switch (b) {
+    case 0xc4: case 0xd9: return 2;             /* bin8, str8: 1 length byte */
+    case 0xc5: case 0xda: case 0xdc: case 0xde: return 3; /* 16-bit lengths and counts */
+    case 0xc6: case 0xdb: case 0xdd: case 0xdf: return 5; /* 32-bit */
+    case 0xc7: return 2;                        /* ext8: length, then type in the payload */
+    case 0xc8: return 3;
+    case 0xc9: return 5;
+    default: return 1;
+    }
+}
+
+static uint64_t be(const unsigned char *p, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = v << 8 | p[i];
+    return v;
+}
+
+/* act on the complete header in s->hdr: returns 1 if it completed a frame, 0 if not, -1 on a byte that
+ * msgpack never uses, -2 when containers nest too deeply */
+static int scan_header(fn_scan *s) {
+    const unsigned char *h = s->hdr;
+    unsigned b = h[0];
+    uint64_t n = 0;
+    int container = 0; /* 1 array, 2 map */
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return scan_item_done(s);
+    if (b == 0xc1) return -1;
+    if (b >= 0x80 && b <= 0x8f) n = b & 0x0f, container = 2;
+    else if (b >= 0x90 && b <= 0x9f) n = b & 0x0f, container = 1;
+    else if (b >= 0xa0 && b <= 0xbf) s->skip = b & 0x1f;
+    else if (b == 0xca) s->skip = 4;
+    else if (b == 0xcb) s->skip = 8;
+    else if (b >= 0xcc && b <= 0xcf) s->skip = 1u << (b - 0xcc);
+    else if (b >= 0xd0 && b <= 0xd3) s->skip = 1u << (b - 0xd0);
+    else if (b >= 0xd4 && b <= 0xd8) s->skip = 1 + (1u << (b - 0xd4)); /* fixext: type + data */
+    else if (b == 0xc4 || b == 0xc5 || b == 0xc6 || b == 0xd9 || b == 0xda || b == 0xdb)
+        s->skip = be(h + 1, s->hneed - 1);
+    else if (b == 0xc7 || b == 0xc8 || b == 0xc9) s->skip = be(h + 1, s->hneed - 1) + 1;
+    else if (b == 0xdc || b == 0xdd) n = be(h + 1, s->hneed - 1), container = 1;
+    else n = be(h + 1, s->hneed - 1), container = 2; /* 0xde, 0xdf */
+    if (container) {
+        if (n == 0) return scan_item_done(s);
+        if (s->depth == SCAN_DEPTH) return -2;
+        s->left[s->depth++] = container == 2 ? 2 * n : n;
+        return 0;
+    }
+    return s->skip ? 0 : scan_item_done(s);
+}
+
+/* scan n new bytes; returns the number of frames they complete (before an error, if s->bad is set) */
+static long scan_feed(fn_scan *s, const unsigned char *p, size_t n) {
+    long done = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t start = i;
+        int rc = 0;
+        if (s->skip) {
+            size_t k = n - i < s->skip ? n - i : (size_t)s->skip;
+            s->skip -= k;
+            i += k;
+            if (!s->skip) rc = scan_item_done(s);
+        } else {
+            if (!s->hlen) s->hneed = scan_hlen(p[i]);
+            while (i < n && s->hlen < s->hneed) s->hdr[s->hlen++] = p[i++];
+            if (s->hlen == s->hneed) {
+                s->hlen = 0;
+                rc = scan_header(s);
+            }
+        }
+        s->msg += i - start;
+        if (rc < 0 || s->msg > FN_MAX_FRAME_BYTES) {
+            s->bad = rc == -1 ? 1 : rc == -2 ? 2 : 3;
+            return done;
+        }
+        if (rc == 1) {
+            done++;
+            s->msg = 0;
+        }
+    }
+    return done;
+}
+
 int fn_reader_next(fn_reader *r, fn_frame *f, fn_err *e) {
     fn_frame_init(f);
     long no = r->frames + 1;
     for (;;) {
-        msgpack_unpack_return rc = msgpack_unpacker_next(&r->unp, &r->res);
-        if (rc == MSGPACK_UNPACK_SUCCESS) {
+        if (r->ready > 0) {
+            size_t len = 0;
+            msgpack_unpack_return rc = msgpack_unpacker_next_with_size(&r->unp, &r->res, &len);
+            if (rc == MSGPACK_UNPACK_NOMEM_ERROR)
+                return fn_seterr(e, "%s: frame %ld: out of memory (or nested too deeply)", r->name, no);
+            if (rc != MSGPACK_UNPACK_SUCCESS)
+                return fn_seterr(e, "%s: frame %ld: malformed msgpack (not an fn stream?)", r->name, no);
+            r->ready--;
             if (decode_frame(&r->res.data, f, e)) {
                 char why[sizeof e->msg];
                 snprintf(why, sizeof why, "%s", e ? e->msg : "");
@@ -370,16 +489,17 @@ int fn_reader_next(fn_reader *r, fn_frame *f, fn_err *e) {
                 return fn_seterr(e, "%s: frame %ld: %s", r->name, no, why);
             }
             r->frames++;
+            r->bytes += len;
             return 1;
         }
-        if (rc == MSGPACK_UNPACK_PARSE_ERROR)
+        if (r->scan.bad == 1)
             return fn_seterr(e, "%s: frame %ld: malformed msgpack (not an fn stream?)", r->name, no);
-        if (rc == MSGPACK_UNPACK_NOMEM_ERROR)
-            return fn_seterr(e, "%s: frame %ld: malformed or too large (out of memory)", r->name, no);
-        if (msgpack_unpacker_message_size(&r->unp) > FN_MAX_FRAME_BYTES)
+        if (r->scan.bad == 2)
+            return fn_seterr(e, "%s: frame %ld: nested deeper than %d levels", r->name, no, SCAN_DEPTH);
+        if (r->scan.bad == 3)
             return fn_seterr(e, "%s: frame %ld: larger than %zu bytes", r->name, no, FN_MAX_FRAME_BYTES);
         if (r->eof) {
-            if (r->unp.used > r->unp.off || msgpack_unpacker_message_size(&r->unp) > 0)
+            if (r->scan.msg > 0)
                 return fn_seterr(e, "%s: frame %ld: truncated (the stream ends inside a frame)", r->name, no);
             return 0;
         }
@@ -389,12 +509,18 @@ int fn_reader_next(fn_reader *r, fn_frame *f, fn_err *e) {
         do got = read(r->fd, msgpack_unpacker_buffer(&r->unp), msgpack_unpacker_buffer_capacity(&r->unp));
         while (got < 0 && errno == EINTR);
         if (got < 0) return fn_seterr(e, "%s: %s", r->name, strerror(errno));
-        if (got == 0) r->eof = 1;
-        else msgpack_unpacker_buffer_consumed(&r->unp, (size_t)got);
+        if (got == 0) {
+            r->eof = 1;
+            continue;
+        }
+        r->ready += scan_feed(&r->scan, (const unsigned char *)msgpack_unpacker_buffer(&r->unp), (size_t)got);
+        msgpack_unpacker_buffer_consumed(&r->unp, (size_t)got);
+        if (r->scan.bad) r->eof = 1; /* read no further: return the whole frames before, then the error */
     }
 }
 
 long fn_reader_count(const fn_reader *r) { return r->frames; }
+uint64_t fn_reader_bytes(const fn_reader *r) { return r->bytes; }
 const char *fn_reader_name(const fn_reader *r) { return r->name; }
 
 void fn_reader_close(fn_reader *r) {

@@ -55,6 +55,7 @@ fn_reader *fn_reader_open(int fd, const char *name, fn_err *e);
 fn_reader *fn_reader_open_path(const char *path, fn_err *e); /* "-" is stdin */
 int fn_reader_next(fn_reader *r, fn_frame *f, fn_err *e);
 long fn_reader_count(const fn_reader *r); /* frames returned so far */
+uint64_t fn_reader_bytes(const fn_reader *r); /* stream bytes of the frames returned so far */
 const char *fn_reader_name(const fn_reader *r);
 void fn_reader_close(fn_reader *r); /* closes the fd unless it is 0 */
 

@@ -79,11 +79,38 @@ fn_tensor *fn_tensor_to_f32(const fn_tensor *t, fn_err *e) {
     return r;
 }
 
+/* typed loops: integer tensors need no finiteness test and sum exactly in 64 bits */
 size_t fn_tensor_stats(const fn_tensor *t, double *min, double *max, double *mean) {
     size_t n = fn_tensor_numel(t), bad = 0, good = 0;
+    if (t->dtype == FN_U8 || t->dtype == FN_U16) {
+        unsigned lo = 65535, hi = 0;
+        uint64_t sum = 0;
+        if (t->dtype == FN_U8) {
+            const uint8_t *d = t->data;
+            for (size_t i = 0; i < n; i++) {
+                unsigned v = d[i];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+                sum += v;
+            }
+        } else {
+            const uint16_t *d = t->data;
+            for (size_t i = 0; i < n; i++) {
+                unsigned v = d[i];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+                sum += v;
+            }
+        }
+        *min = n ? lo : 0;
+        *max = n ? hi : 0;
+        *mean = n ? (double)sum / n : 0;
+        return 0;
+    }
+    const float *d = t->data;
     double lo = INFINITY, hi = -INFINITY, sum = 0;
     for (size_t i = 0; i < n; i++) {
-        double v = fn_tensor_get(t, i);
+        double v = d[i];
         if (!isfinite(v)) { bad++; continue; }
         if (v < lo) lo = v;
         if (v > hi) hi = v;
