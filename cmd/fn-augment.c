@@ -1,0 +1,206 @@
+/* fn-augment: write K randomly augmented copies of every frame (ids ID~1 .. ID~K).
+ *
+ * Copy k of the frame at position i of the stream depends only on (--seed, i, k) and the options
+ * (counter-based RNG streams, lib/augment.c), so the output bytes do not depend on how the pipe is
+ * chunked. One geometric transform (flips, rotation, zoom) is applied to image (bilinear), mask
+ * (nearest) and pred (bilinear); intensity ops touch the image only. Meta: aug (the ops drawn), aug_copy. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "augment.h"
+#include "cli.h"
+
+static const char *prog = "fn-augment";
+
+static const char usage[] =
+    "usage: fn-augment [options] [FILE]\n"
+    "\n"
+    "Write K augmented copies of each frame of FILE (default stdin), with ids ID~1 .. ID~K. Each op\n"
+    "happens with probability P (default 1 where ':P' may be given). Amounts for brightness and noise\n"
+    "are fractions of the dtype's range (255 for u8, 65535 for u16, 1 for f32).\n"
+    "\n"
+    "  -n, --copies K             copies per input frame (default 1)\n"
+    "  -k, --keep-original        also write each input frame unchanged, before its copies\n"
+    "  -S, --seed S               seed, a non-negative integer (default 0)\n"
+    "      --hflip P              mirror left-right with probability P\n"
+    "      --vflip P              mirror top-bottom with probability P\n"
+    "      --rotate DEG[:P]       rotate by an angle uniform in [-DEG, DEG] degrees\n"
+    "      --zoom LO,HI[:P]       scale about the centre by a factor uniform in [LO, HI]\n"
+    "      --channel-shift P      reverse the channel order (RGB <-> BGR) with probability P\n"
+    "      --brightness B[:P]     add a value uniform in [-B, B]\n"
+    "      --contrast C[:P]       scale about the image mean by a factor uniform in [1-C, 1+C]\n"
+    "      --gamma G[:P]          gamma log-uniform in [1/(1+G), 1+G]\n"
+    "      --noise SIGMA[:P]      add Gaussian noise of standard deviation SIGMA\n"
+    "  -o, --output FILE          write to FILE (atomically) instead of stdout\n"
+    "  -h, --help                 show this help and exit\n"
+    "      --version              show the version and exit\n";
+
+struct cmdline {
+    long copies;
+    int keep_original;
+    uint64_t seed;
+    fn_aug_opts aug;
+    const char *input, *output;
+};
+
+/* "P" */
+static double parse_p(const char *opt, const char *s) {
+    double p;
+    if (fn_parse_double(s, &p) || p < 0 || p > 1) fn_usage_die(prog, "bad probability '%s' for --%s", s, opt);
+    return p;
+}
+
+/* "V[:P]" or, with two values, "LO,HI[:P]": fills v (n values) and returns P (1 when absent) */
+static double parse_vp(const char *opt, const char *s, double *v, int n) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *colon = strchr(buf, ':');
+    double p = 1.0;
+    if (colon) {
+        *colon = 0;
+        p = parse_p(opt, colon + 1);
+    }
+    int got;
+    if (fn_parse_list(buf, v, n, &got) || got != n)
+        fn_usage_die(prog, "bad value '%s' for --%s (want %s[:P])", s, opt, n == 2 ? "LO,HI" : "X");
+    return p;
+}
+
+static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
+    enum { OPT_HFLIP = 256, OPT_VFLIP, OPT_ROTATE, OPT_ZOOM, OPT_CHSHIFT, OPT_BRIGHT, OPT_CONTRAST, OPT_GAMMA,
+           OPT_NOISE, OPT_VERSION };
+    static const struct option opts[] = {
+        {"copies", required_argument, 0, 'n'},     {"keep-original", no_argument, 0, 'k'},
+        {"seed", required_argument, 0, 'S'},       {"hflip", required_argument, 0, OPT_HFLIP},
+        {"vflip", required_argument, 0, OPT_VFLIP}, {"rotate", required_argument, 0, OPT_ROTATE},
+        {"zoom", required_argument, 0, OPT_ZOOM},  {"channel-shift", required_argument, 0, OPT_CHSHIFT},
+        {"brightness", required_argument, 0, OPT_BRIGHT}, {"contrast", required_argument, 0, OPT_CONTRAST},
+        {"gamma", required_argument, 0, OPT_GAMMA}, {"noise", required_argument, 0, OPT_NOISE},
+        {"output", required_argument, 0, 'o'},     {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, OPT_VERSION},  {0, 0, 0, 0},
+    };
+    *cl = (struct cmdline){.copies = 1, .input = "-"};
+    fn_aug_opts *a = &cl->aug;
+    long v;
+    double x[2];
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":n:kS:o:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'n':
+            if (fn_parse_int(optarg, 0, 100000, &cl->copies)) fn_usage_die(prog, "bad copy count '%s'", optarg);
+            break;
+        case 'k': cl->keep_original = 1; break;
+        case 'S':
+            if (fn_parse_int(optarg, 0, LONG_MAX, &v)) fn_usage_die(prog, "bad seed '%s'", optarg);
+            cl->seed = (uint64_t)v;
+            break;
+        case OPT_HFLIP: a->hflip_p = parse_p("hflip", optarg); break;
+        case OPT_VFLIP: a->vflip_p = parse_p("vflip", optarg); break;
+        case OPT_CHSHIFT: a->chshift_p = parse_p("channel-shift", optarg); break;
+        case OPT_ROTATE:
+            a->rotate_p = parse_vp("rotate", optarg, x, 1);
+            if (x[0] < 0 || x[0] > 180) fn_usage_die(prog, "rotation must be 0 to 180 degrees, not '%s'", optarg);
+            a->rotate = x[0];
+            break;
+        case OPT_ZOOM:
+            a->zoom_p = parse_vp("zoom", optarg, x, 2);
+            if (x[0] <= 0 || x[1] < x[0] || x[1] > 100) fn_usage_die(prog, "bad zoom range '%s' (want 0 < LO <= HI)", optarg);
+            a->zoom_lo = x[0], a->zoom_hi = x[1];
+            break;
+        case OPT_BRIGHT:
+            a->bright_p = parse_vp("brightness", optarg, x, 1);
+            if (x[0] < 0) fn_usage_die(prog, "brightness must be >= 0, not '%s'", optarg);
+            a->bright = x[0];
+            break;
+        case OPT_CONTRAST:
+            a->contrast_p = parse_vp("contrast", optarg, x, 1);
+            if (x[0] < 0 || x[0] >= 1) fn_usage_die(prog, "contrast must be in [0, 1), not '%s'", optarg);
+            a->contrast = x[0];
+            break;
+        case OPT_GAMMA:
+            a->gamma_p = parse_vp("gamma", optarg, x, 1);
+            if (x[0] < 0 || x[0] > 10) fn_usage_die(prog, "gamma must be in [0, 10], not '%s'", optarg);
+            a->gamma = x[0];
+            break;
+        case OPT_NOISE:
+            a->noise_p = parse_vp("noise", optarg, x, 1);
+            if (x[0] < 0) fn_usage_die(prog, "noise must be >= 0, not '%s'", optarg);
+            a->noise = x[0];
+            break;
+        case 'o': cl->output = optarg; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case OPT_VERSION: fn_version(prog);
+        case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
+        default: fn_usage_die(prog, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (cl->copies == 0 && !cl->keep_original) fn_usage_die(prog, "-n 0 writes nothing without --keep-original");
+    if (optind < argc) cl->input = argv[optind++];
+    if (optind < argc) fn_usage_die(prog, "unexpected operand '%s'", argv[optind]);
+}
+
+/* copy k (1-based) of frame number i (0-based) into c */
+static int make_copy(const struct cmdline *cl, const fn_frame *f, long i, long k, fn_frame *c, fn_err *e) {
+    if (f->mask && f->image && (f->mask->h != f->image->h || f->mask->w != f->image->w))
+        return fn_seterr(e, "mask is %dx%d but image is %dx%d", f->mask->h, f->mask->w, f->image->h, f->image->w);
+    if (f->pred && f->image && (f->pred->h != f->image->h || f->pred->w != f->image->w))
+        return fn_seterr(e, "pred is %dx%d but image is %dx%d", f->pred->h, f->pred->w, f->image->h, f->image->w);
+    if (fn_frame_copy(c, f, e)) return -1;
+    char id[4096], ops[512];
+    snprintf(id, sizeof id, "%s~%ld", f->id, k);
+    fn_aug_draw d;
+    fn_aug_draw_ops(&cl->aug, cl->seed, (uint64_t)i, (uint64_t)k, &d);
+    if (fn_frame_set_id(c, id, e)) return -1;
+    if (fn_aug_is_geometric(&d)) {
+        if (c->image && fn_aug_geometric(&d, &c->image, 0, e)) return -1;
+        if (c->mask && fn_aug_geometric(&d, &c->mask, 1, e)) return -1;
+        if (c->pred && fn_aug_geometric(&d, &c->pred, 0, e)) return -1;
+    }
+    if (c->image && fn_aug_intensity(&d, c->image, e)) return -1;
+    fn_aug_describe(&d, ops, sizeof ops);
+    return fn_meta_set_str(c, "aug", ops, e) || fn_meta_set_int(c, "aug_copy", k, e);
+}
+
+int main(int argc, char **argv) {
+    struct cmdline cl;
+    fn_err e;
+    fn_out out;
+    signal(SIGPIPE, SIG_DFL);
+    parse_cmdline(argc, argv, &cl);
+
+    fn_reader *r = fn_reader_open_path(cl.input, &e);
+    if (!r) fn_die(prog, "%s", e.msg);
+    if (fn_out_open(&out, cl.output, &e)) fn_die(prog, "%s", e.msg);
+    fn_frame f, c;
+    int rc;
+    for (long i = 0; (rc = fn_reader_next(r, &f, &e)) == 1; i++) {
+        if (cl.keep_original && fn_out_write(&out, &f, &e)) {
+            fn_out_abort(&out);
+            fn_die(prog, "%s", e.msg);
+        }
+        for (long k = 1; k <= cl.copies; k++) {
+            fn_frame_init(&c);
+            if (make_copy(&cl, &f, i, k, &c, &e)) {
+                fn_out_abort(&out);
+                fn_die(prog, "%s: frame %ld (%s): %s", fn_reader_name(r), i + 1, f.id, e.msg);
+            }
+            if (fn_out_write(&out, &c, &e)) {
+                fn_out_abort(&out);
+                fn_die(prog, "%s", e.msg);
+            }
+            fn_frame_clear(&c);
+        }
+        fn_frame_clear(&f);
+    }
+    if (rc < 0) {
+        fn_out_abort(&out);
+        fn_die(prog, "%s", e.msg);
+    }
+    fn_reader_close(r);
+    if (fn_out_close(&out, &e)) fn_die(prog, "%s", e.msg);
+    return 0;
+}

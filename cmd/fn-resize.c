@@ -1,0 +1,282 @@
+/* fn-resize: resize the image, mask and pred of every frame, or restore them to the original size.
+ *
+ * Images and preds: antialiased bilinear (Pillow's BILINEAR); masks: nearest, or bilinear then
+ * threshold 0.5. Meta: orig_h/orig_w (set when absent), resize_from_h/resize_from_w, and with
+ * --keep-aspect the padding pad_top/pad_left/pad_bottom/pad_right. --restore undoes the padding and
+ * resizes back to orig_h x orig_w. */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "resample.h"
+
+static const char *prog = "fn-resize";
+
+static const char usage[] =
+    "usage: fn-resize [options] HxW [FILE]\n"
+    "usage: fn-resize [options] --scale F|--max-side N [FILE]\n"
+    "usage: fn-resize [options] --restore [FILE]\n"
+    "\n"
+    "Resize the image, mask and pred of each frame of FILE (default stdin) to HxW, by a factor, or so\n"
+    "that the longer side is at most N; or restore them to the size recorded in meta (orig_h, orig_w).\n"
+    "Images and preds: antialiased bilinear (as Pillow's BILINEAR); masks: nearest neighbour.\n"
+    "\n"
+    "  -s, --scale F          multiply both sides by F (> 0)\n"
+    "  -m, --max-side N       shrink so that the longer side is N (smaller frames pass unchanged)\n"
+    "  -k, --keep-aspect      fit inside HxW keeping the aspect ratio, pad with 0 (centred)\n"
+    "      --mask-mode MODE   nearest (default) or bilinear (then threshold 0.5)\n"
+    "  -r, --restore          resize back to orig_h x orig_w, removing --keep-aspect padding\n"
+    "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
+    "  -h, --help             show this help and exit\n"
+    "      --version          show the version and exit\n";
+
+enum { MODE_SIZE, MODE_SCALE, MODE_MAXSIDE, MODE_RESTORE };
+
+struct cmdline {
+    int mode;
+    int h, w;         /* MODE_SIZE */
+    double scale;     /* MODE_SCALE */
+    long max_side;    /* MODE_MAXSIDE */
+    int keep_aspect;
+    int mask_bilinear;
+    const char *input, *output;
+};
+
+static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
+    enum { OPT_MASK_MODE = 256, OPT_VERSION };
+    static const struct option opts[] = {
+        {"scale", required_argument, 0, 's'},         {"max-side", required_argument, 0, 'm'},
+        {"keep-aspect", no_argument, 0, 'k'},         {"mask-mode", required_argument, 0, OPT_MASK_MODE},
+        {"restore", no_argument, 0, 'r'},             {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},                {"version", no_argument, 0, OPT_VERSION},
+        {0, 0, 0, 0},
+    };
+    *cl = (struct cmdline){.mode = -1, .input = "-"};
+    int o, nmodes = 0;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":s:m:kro:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 's':
+            if (fn_parse_double(optarg, &cl->scale) || cl->scale <= 0 || cl->scale > 1000)
+                fn_usage_die(prog, "bad scale '%s' (want a number > 0)", optarg);
+            cl->mode = MODE_SCALE, nmodes++;
+            break;
+        case 'm':
+            if (fn_parse_int(optarg, 1, FN_MAX_HW, &cl->max_side)) fn_usage_die(prog, "bad max side '%s'", optarg);
+            cl->mode = MODE_MAXSIDE, nmodes++;
+            break;
+        case 'k': cl->keep_aspect = 1; break;
+        case OPT_MASK_MODE:
+            if (!strcmp(optarg, "nearest")) cl->mask_bilinear = 0;
+            else if (!strcmp(optarg, "bilinear")) cl->mask_bilinear = 1;
+            else fn_usage_die(prog, "mask mode must be nearest or bilinear, not '%s'", optarg);
+            break;
+        case 'r': cl->mode = MODE_RESTORE, nmodes++; break;
+        case 'o': cl->output = optarg; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case OPT_VERSION: fn_version(prog);
+        case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
+        default: fn_usage_die(prog, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (nmodes > 1) fn_usage_die(prog, "--scale, --max-side and --restore exclude each other");
+    if (cl->mode < 0) {
+        if (optind >= argc) fn_usage_die(prog, "missing size HxW");
+        if (fn_parse_size(argv[optind], &cl->h, &cl->w))
+            fn_usage_die(prog, "bad size '%s' (want HxW, e.g. 256x256)", argv[optind]);
+        cl->mode = MODE_SIZE;
+        optind++;
+    }
+    if (cl->keep_aspect && cl->mode != MODE_SIZE) fn_usage_die(prog, "--keep-aspect needs a size HxW");
+    if (optind < argc) cl->input = argv[optind++];
+    if (optind < argc) fn_usage_die(prog, "unexpected operand '%s'", argv[optind]);
+}
+
+/* ---- resamplers, cached by size pair and filter ------------------------------------------------- */
+
+#define NCACHE 6
+struct cache {
+    fn_resampler *r[NCACHE];
+    int next;
+};
+
+static const fn_resampler *get_rs(struct cache *c, int ih, int iw, int oh, int ow, fn_rs_filter f, fn_err *e) {
+    for (int i = 0; i < NCACHE; i++) {
+        const fn_resampler *r = c->r[i];
+        if (r && r->in_h == ih && r->in_w == iw && r->out_h == oh && r->out_w == ow && r->filter == f) return r;
+    }
+    fn_resampler *r = fn_resampler_new(ih, iw, oh, ow, f, e);
+    if (!r) return NULL;
+    fn_resampler_free(c->r[c->next]);
+    c->r[c->next] = r;
+    c->next = (c->next + 1) % NCACHE;
+    return r;
+}
+
+/* resize *t to oh x ow: linear (dtype kept), nearest, or a mask by bilinear then >= 0.5 */
+enum { KIND_LINEAR, KIND_NEAREST, KIND_MASK_BILINEAR };
+static int resize_slot(struct cache *c, fn_tensor **t, int oh, int ow, int kind, fn_err *e) {
+    fn_tensor *in = *t;
+    if (in->h == oh && in->w == ow) return 0;
+    const fn_resampler *r = get_rs(c, in->h, in->w, oh, ow, kind == KIND_NEAREST ? FN_RS_NEAREST : FN_RS_LINEAR, e);
+    if (!r) return -1;
+    fn_tensor *src = in, *bin = NULL;
+    if (kind == KIND_MASK_BILINEAR) { /* 0/1 floats, so any non-zero label counts as foreground */
+        if (!(bin = fn_tensor_new(FN_F32, in->c, in->h, in->w, e))) return -1;
+        size_t n = fn_tensor_numel(in);
+        for (size_t i = 0; i < n; i++) ((float *)bin->data)[i] = fn_tensor_get(in, i) != 0 ? 1.0f : 0.0f;
+        src = bin;
+    }
+    fn_tensor *out = fn_tensor_new(src->dtype, in->c, oh, ow, e);
+    if (!out || fn_resampler_run(r, src, out, e)) {
+        fn_tensor_free(out);
+        fn_tensor_free(bin);
+        return -1;
+    }
+    if (kind == KIND_MASK_BILINEAR) {
+        fn_tensor *m = fn_tensor_new(FN_U8, in->c, oh, ow, e);
+        if (!m) {
+            fn_tensor_free(out);
+            fn_tensor_free(bin);
+            return -1;
+        }
+        size_t n = fn_tensor_numel(m);
+        for (size_t i = 0; i < n; i++) ((uint8_t *)m->data)[i] = ((float *)out->data)[i] >= 0.5f;
+        fn_tensor_free(out);
+        fn_tensor_free(bin);
+        out = m;
+    }
+    fn_frame_set_tensor(t, out);
+    return 0;
+}
+
+static int pad_slot(fn_tensor **t, int top, int left, int h, int w, fn_err *e) {
+    fn_tensor *p = fn_pad(*t, top, left, h, w, e);
+    if (!p) return -1;
+    fn_frame_set_tensor(t, p);
+    return 0;
+}
+
+static int crop_slot(fn_tensor **t, int top, int left, int h, int w, fn_err *e) {
+    fn_tensor *p = fn_crop(*t, top, left, h, w, e);
+    if (!p) return -1;
+    fn_frame_set_tensor(t, p);
+    return 0;
+}
+
+/* ---- one frame -------------------------------------------------------------------------------- */
+
+static const char *const pad_keys[4] = {"pad_top", "pad_left", "pad_bottom", "pad_right"};
+
+static long lround_pos(double v) {
+    long r = lround(v);
+    return r < 1 ? 1 : r > FN_MAX_HW ? FN_MAX_HW : r;
+}
+
+static int do_frame(const struct cmdline *cl, struct cache *c, fn_frame *f, fn_err *e) {
+    fn_tensor **slot[3] = {&f->image, &f->mask, &f->pred};
+    const int kinds[3] = {KIND_LINEAR, cl->mask_bilinear ? KIND_MASK_BILINEAR : KIND_NEAREST, KIND_LINEAR};
+    const char *names[3] = {"image", "mask", "pred"};
+    int h = 0, w = 0;
+    const char *first = NULL;
+    for (int k = 0; k < 3; k++) {
+        fn_tensor *t = *slot[k];
+        if (!t) continue;
+        if (!first) first = names[k], h = t->h, w = t->w;
+        else if (t->h != h || t->w != w)
+            return fn_seterr(e, "%s is %dx%d but %s is %dx%d", names[k], t->h, t->w, first, h, w);
+    }
+    if (!first) return 0; /* nothing to resize */
+    int64_t pad[4] = {0, 0, 0, 0};
+    int padded = 0;
+    for (int i = 0; i < 4; i++) padded |= !fn_meta_get_int(f, pad_keys[i], &pad[i]);
+
+    if (cl->mode == MODE_RESTORE) {
+        int64_t oh, ow;
+        if (fn_meta_get_int(f, "orig_h", &oh) || fn_meta_get_int(f, "orig_w", &ow))
+            return fn_seterr(e, "no orig_h/orig_w in meta to restore to");
+        if (oh < 1 || ow < 1 || oh > FN_MAX_HW || ow > FN_MAX_HW)
+            return fn_seterr(e, "bad orig_h/orig_w %lldx%lld in meta", (long long)oh, (long long)ow);
+        if (padded) {
+            int64_t ch = h - pad[0] - pad[2], cw = w - pad[1] - pad[3];
+            if (pad[0] < 0 || pad[1] < 0 || pad[2] < 0 || pad[3] < 0 || ch < 1 || cw < 1)
+                return fn_seterr(e, "padding in meta does not fit the %dx%d frame", h, w);
+            for (int k = 0; k < 3; k++)
+                if (*slot[k] && crop_slot(slot[k], (int)pad[0], (int)pad[1], (int)ch, (int)cw, e)) return -1;
+            for (int i = 0; i < 4; i++) fn_meta_del(f, pad_keys[i]);
+        }
+        const int rk[3] = {KIND_LINEAR, KIND_NEAREST, KIND_LINEAR};
+        for (int k = 0; k < 3; k++)
+            if (*slot[k] && resize_slot(c, slot[k], (int)oh, (int)ow, rk[k], e)) return -1;
+        return 0;
+    }
+
+    if (padded) return fn_seterr(e, "frame is already padded by fn-resize --keep-aspect (restore it first)");
+    int oh = cl->h, ow = cl->w, top = 0, left = 0, ch, cw;
+    if (cl->mode == MODE_SCALE) oh = (int)lround_pos(h * cl->scale), ow = (int)lround_pos(w * cl->scale);
+    else if (cl->mode == MODE_MAXSIDE) {
+        int m = h > w ? h : w;
+        double s = m > cl->max_side ? (double)cl->max_side / m : 1.0;
+        oh = s < 1 ? (int)lround_pos(h * s) : h, ow = s < 1 ? (int)lround_pos(w * s) : w;
+    }
+    ch = oh, cw = ow;
+    if (cl->keep_aspect) {
+        double s = fmin((double)oh / h, (double)ow / w);
+        ch = (int)lround_pos(h * s), cw = (int)lround_pos(w * s);
+        if (ch > oh) ch = oh;
+        if (cw > ow) cw = ow;
+        top = (oh - ch) / 2, left = (ow - cw) / 2;
+    }
+    for (int k = 0; k < 3; k++)
+        if (*slot[k] && resize_slot(c, slot[k], ch, cw, kinds[k], e)) return -1;
+    if (cl->keep_aspect)
+        for (int k = 0; k < 3; k++)
+            if (*slot[k] && pad_slot(slot[k], top, left, oh, ow, e)) return -1;
+    int64_t x;
+    if (fn_meta_get_int(f, "orig_h", &x) || fn_meta_get_int(f, "orig_w", &x))
+        if (fn_meta_set_int(f, "orig_h", h, e) || fn_meta_set_int(f, "orig_w", w, e)) return -1;
+    if (fn_meta_set_int(f, "resize_from_h", h, e) || fn_meta_set_int(f, "resize_from_w", w, e)) return -1;
+    if (cl->keep_aspect) {
+        const int64_t pv[4] = {top, left, oh - ch - top, ow - cw - left};
+        for (int i = 0; i < 4; i++)
+            if (fn_meta_set_int(f, pad_keys[i], pv[i], e)) return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    struct cmdline cl;
+    struct cache cache = {0};
+    fn_err e;
+    fn_out out;
+    signal(SIGPIPE, SIG_DFL);
+    parse_cmdline(argc, argv, &cl);
+
+    fn_reader *r = fn_reader_open_path(cl.input, &e);
+    if (!r) fn_die(prog, "%s", e.msg);
+    if (fn_out_open(&out, cl.output, &e)) fn_die(prog, "%s", e.msg);
+    fn_frame f;
+    int rc;
+    while ((rc = fn_reader_next(r, &f, &e)) == 1) {
+        if (do_frame(&cl, &cache, &f, &e)) {
+            fn_out_abort(&out);
+            fn_die(prog, "%s: frame %ld (%s): %s", fn_reader_name(r), fn_reader_count(r), f.id, e.msg);
+        }
+        if (fn_out_write(&out, &f, &e)) {
+            fn_out_abort(&out);
+            fn_die(prog, "%s", e.msg);
+        }
+        fn_frame_clear(&f);
+    }
+    if (rc < 0) {
+        fn_out_abort(&out);
+        fn_die(prog, "%s", e.msg);
+    }
+    fn_reader_close(r);
+    for (int i = 0; i < NCACHE; i++) fn_resampler_free(cache.r[i]);
+    if (fn_out_close(&out, &e)) fn_die(prog, "%s", e.msg);
+    return 0;
+}

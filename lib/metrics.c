@@ -1,0 +1,177 @@
+/* metrics.c: confusion counts, Dice/Jaccard and the pooled rates, exact EDT and HD95. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics.h"
+
+int fn_confusion_count(const fn_tensor *pred, const fn_tensor *mask, double threshold, fn_confusion *c,
+                       uint8_t *pb, uint8_t *mb, fn_err *e) {
+    if (pred->dtype != FN_F32) return fn_seterr(e, "pred is %s, not f32", fn_dtype_name(pred->dtype));
+    if (mask->dtype != FN_U8) return fn_seterr(e, "mask is %s, not u8", fn_dtype_name(mask->dtype));
+    if (pred->c != 1 || mask->c != 1)
+        return fn_seterr(e, "pred and mask must have one channel (pred %d, mask %d)", pred->c, mask->c);
+    if (pred->h != mask->h || pred->w != mask->w)
+        return fn_seterr(e, "pred is %dx%d but mask is %dx%d", pred->h, pred->w, mask->h, mask->w);
+    size_t n = (size_t)pred->h * pred->w;
+    const float *p = pred->data;
+    const uint8_t *m = mask->data;
+    float t = (float)threshold;
+    uint64_t tp = 0, fp = 0, fn = 0, nan = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = p[i];
+        nan += !isfinite(v);
+        int a = v > t, b = m[i] != 0;
+        tp += a & b;
+        fp += a & (!b);
+        fn += (!a) & b;
+        if (pb) pb[i] = (uint8_t)a;
+        if (mb) mb[i] = (uint8_t)b;
+    }
+    if (nan) return fn_seterr(e, "pred holds %llu NaN or infinite values", (unsigned long long)nan);
+    c->tp = tp, c->fp = fp, c->fn = fn, c->tn = n - tp - fp - fn;
+    return 0;
+}
+
+void fn_confusion_add(fn_confusion *s, const fn_confusion *c) {
+    s->tp += c->tp, s->fp += c->fp, s->fn += c->fn, s->tn += c->tn;
+}
+
+double fn_dice(const fn_confusion *c) {
+    uint64_t d = 2 * c->tp + c->fp + c->fn;
+    return d ? 2.0 * c->tp / d : 1.0;
+}
+
+double fn_jaccard(const fn_confusion *c) {
+    uint64_t d = c->tp + c->fp + c->fn;
+    return d ? (double)c->tp / d : 1.0;
+}
+
+double fn_accuracy(const fn_confusion *c) {
+    uint64_t n = c->tp + c->fp + c->fn + c->tn;
+    return n ? (double)(c->tp + c->tn) / n : NAN;
+}
+
+double fn_sensitivity(const fn_confusion *c) { return c->tp + c->fn ? (double)c->tp / (c->tp + c->fn) : NAN; }
+double fn_specificity(const fn_confusion *c) { return c->tn + c->fp ? (double)c->tn / (c->tn + c->fp) : NAN; }
+
+/* 1-D squared distance transform of f[0..n-1] into d (Felzenszwalb & Huttenlocher 2012); v, z scratch */
+static void edt1(const double *f, int n, double *d, int *v, double *z) {
+    int k = 0;
+    int first = -1;
+    for (int q = 0; q < n; q++)
+        if (isfinite(f[q])) {
+            first = q;
+            break;
+        }
+    if (first < 0) {
+        for (int q = 0; q < n; q++) d[q] = INFINITY;
+        return;
+    }
+    v[0] = first;
+    z[0] = -INFINITY;
+    z[1] = INFINITY;
+    for (int q = first + 1; q < n; q++) {
+        if (!isfinite(f[q])) continue;
+        double s;
+        for (;;) {
+            int p = v[k];
+            s = ((f[q] + (double)q * q) - (f[p] + (double)p * p)) / (2.0 * (q - p));
+            if (s <= z[k] && k > 0) k--;
+            else break;
+        }
+        k++;
+        v[k] = q;
+        z[k] = s;
+        z[k + 1] = INFINITY;
+    }
+    k = 0;
+    for (int q = 0; q < n; q++) {
+        while (z[k + 1] < q) k++;
+        double dq = q - v[k];
+        d[q] = dq * dq + f[v[k]];
+    }
+}
+
+int fn_edt_sq(const uint8_t *src, int h, int w, double *d, fn_err *e) {
+    int n = h > w ? h : w;
+    double *f = calloc((size_t)n, sizeof(double)), *o = malloc(sizeof(double) * (size_t)n);
+    double *z = malloc(sizeof(double) * (size_t)(n + 1));
+    int *v = malloc(sizeof(int) * (size_t)n);
+    if (!f || !o || !z || !v) {
+        free(f), free(o), free(z), free(v);
+        return fn_seterr(e, "out of memory");
+    }
+    for (int x = 0; x < w; x++) { /* columns */
+        for (int y = 0; y < h; y++) f[y] = src[(size_t)y * w + x] ? 0.0 : INFINITY;
+        edt1(f, h, o, v, z);
+        for (int y = 0; y < h; y++) d[(size_t)y * w + x] = o[y];
+    }
+    for (int y = 0; y < h; y++) { /* rows */
+        double *row = d + (size_t)y * w;
+        memcpy(f, row, sizeof(double) * (size_t)w);
+        edt1(f, w, row, v, z);
+    }
+    free(f), free(o), free(z), free(v);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double fn_percentile(double *v, size_t n, double p) {
+    if (n == 0) return NAN;
+    qsort(v, n, sizeof *v, cmp_double);
+    double pos = p / 100.0 * (double)(n - 1);
+    size_t i = (size_t)floor(pos);
+    if (i >= n - 1) return v[n - 1];
+    double fr = pos - (double)i;
+    return v[i] + fr * (v[i + 1] - v[i]);
+}
+
+/* boundary: foreground pixels with a 4-neighbour that is background or outside the image */
+static size_t boundary(const uint8_t *a, int h, int w, uint8_t *bd) {
+    size_t n = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            int b = a[i] && (y == 0 || x == 0 || y == h - 1 || x == w - 1 || !a[i - 1] || !a[i + 1] || !a[i - w] ||
+                             !a[i + w]);
+            bd[i] = (uint8_t)b;
+            n += (size_t)b;
+        }
+    return n;
+}
+
+double fn_hd95(const uint8_t *a, const uint8_t *b, int h, int w, fn_err *e) {
+    size_t n = (size_t)h * w;
+    uint8_t *ba = malloc(n), *bb = malloc(n);
+    double *da = malloc(sizeof(double) * n), *db = malloc(sizeof(double) * n);
+    double r = NAN;
+    if (!ba || !bb || !da || !db) {
+        fn_seterr(e, "out of memory");
+        goto done;
+    }
+    size_t na = boundary(a, h, w, ba), nb = boundary(b, h, w, bb);
+    if (!na || !nb) {
+        r = !na && !nb ? 0.0 : NAN;
+        goto done;
+    }
+    if (fn_edt_sq(ba, h, w, da, e) || fn_edt_sq(bb, h, w, db, e)) goto done;
+    double *all = malloc(sizeof(double) * (na + nb));
+    if (!all) {
+        fn_seterr(e, "out of memory");
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ba[i]) all[k++] = sqrt(db[i]);
+        if (bb[i]) all[k++] = sqrt(da[i]);
+    }
+    r = fn_percentile(all, k, 95.0);
+    free(all);
+done:
+    free(ba), free(bb), free(da), free(db);
+    return r;
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""fnframes.py: make and read fn streams from Python, for the Bats tests (msgpack + numpy + PIL).
+
+  fnframes.py images OUT FILE...        decode image files with Pillow into frames (image u8 [C,H,W])
+  fnframes.py dump FILE                 print id, keys and shapes of each frame
+
+As a module: read(path) -> list of dicts with numpy arrays; write(path, frames); tensor(arr)."""
+import sys
+
+import msgpack
+import numpy as np
+
+DT = {"u8": np.uint8, "u16": np.uint16, "f32": np.float32}
+NAMES = {np.dtype(np.uint8): "u8", np.dtype(np.uint16): "u16", np.dtype(np.float32): "f32"}
+
+
+def tensor(a):
+    a = np.asarray(a)
+    if a.ndim == 2:
+        a = a[None]
+    a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<")))
+    return {"dtype": NAMES[np.dtype(a.dtype.name)], "shape": list(a.shape), "data": a.tobytes()}
+
+
+def array(t):
+    return np.frombuffer(t["data"], dtype=np.dtype(DT[t["dtype"]]).newbyteorder("<")).reshape(t["shape"])
+
+
+def read(path):
+    out = []
+    with (sys.stdin.buffer if path == "-" else open(path, "rb")) as f:
+        for fr in msgpack.Unpacker(f, raw=False):
+            for k in ("image", "mask", "pred"):
+                if k in fr:
+                    fr[k] = array(fr[k])
+            out.append(fr)
+    return out
+
+
+def write(path, frames):
+    with (sys.stdout.buffer if path == "-" else open(path, "wb")) as f:
+        for fr in frames:
+            fr = dict(fr)
+            for k in ("image", "mask", "pred"):
+                if k in fr and isinstance(fr[k], np.ndarray):
+                    fr[k] = tensor(fr[k])
+            f.write(msgpack.packb(fr, use_bin_type=True))
+
+
+def main(argv):
+    if argv[1] == "images":
+        from PIL import Image
+        import os
+        frames = []
+        for p in argv[3:]:
+            im = np.asarray(Image.open(p))
+            im = im[None] if im.ndim == 2 else im.transpose(2, 0, 1)
+            frames.append({"id": os.path.splitext(os.path.basename(p))[0], "image": im,
+                           "meta": {"src": p, "orig_h": im.shape[1], "orig_w": im.shape[2]}})
+        write(argv[2], frames)
+    elif argv[1] == "dump":
+        for fr in read(argv[2]):
+            print(fr["id"], " ".join("%s:%s%s" % (k, fr[k].dtype, list(fr[k].shape))
+                                     for k in ("image", "mask", "pred") if k in fr))
+    else:
+        sys.exit("fnframes.py: unknown command " + argv[1])
+
+
+if __name__ == "__main__":
+    main(sys.argv)
