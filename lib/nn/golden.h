@@ -1,0 +1,31 @@
+/* golden.h: the whole-network check of shared/design/golden.md, on any backend.
+ *
+ * fn_golden_run reads a golden file (the batch shape from its `input` tensor), fills a net on `be` by
+ * golden.md's formula, checks the file's input and target against the same formula, runs the
+ * training-mode forward (dropout off), the Dice loss, the backward pass, one Adam step (lr 1e-3,
+ * betas 0.9/0.999, eps 1e-7, no L2) and the inference forward, and measures every field's relative
+ * error ||ours - ref|| / ||ref|| (NaN when a value is not finite). Used by tests/tools/check-golden and
+ * the unit tests; the CUDA backend's checks can call it too. */
+#ifndef FN_GOLDEN_H
+#define FN_GOLDEN_H
+
+#include "backend.h"
+#include "err.h"
+
+enum { FN_GOLDEN_INPUT, FN_GOLDEN_TARGET, FN_GOLDEN_OUTPUT_TRAIN, FN_GOLDEN_LOSS, FN_GOLDEN_GRAD_L2,
+       FN_GOLDEN_GRAD_SAMPLE, FN_GOLDEN_OUTPUT_EVAL, FN_GOLDEN_NFIELDS };
+
+/* field names and the tolerances of golden.md (the input and target are exact formulas: 1e-6) */
+extern const char *const fn_golden_field[FN_GOLDEN_NFIELDS];
+extern const double fn_golden_tol[FN_GOLDEN_NFIELDS];
+
+typedef struct fn_golden_result {
+    int N, C, H, W;                    /* the batch of the file */
+    double err[FN_GOLDEN_NFIELDS];     /* relative errors */
+    int pass;                          /* every err below its tolerance (NaN fails) */
+} fn_golden_result;
+
+/* 0 when the comparison ran (see r->pass for the verdict), -1 on a bad file or a failure (e set) */
+int fn_golden_run(fn_backend *be, const char *path, fn_golden_result *r, fn_err *e);
+
+#endif

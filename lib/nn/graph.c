@@ -1,0 +1,363 @@
+/* graph.c: running the tape. Each op type is a pair op_fwd/op_bwd over the backend; the arena of
+ * activations (and, for training, their gradients) is planned from the tensors' lifetimes.
+ *
+ * Gradient rule (lib/backend.h): parameter gradients accumulate; an activation gradient is written by
+ * the first op that reaches it in the backward pass (the last reader in the forward) and accumulated
+ * by the others: net->gw[t] says whether tensor t's gradient has been written yet.
+ *
+ * Timeline for the plan: forward op i runs at time i, its backward at time 2*nops-1-i; the loss sits at
+ * time nops, with the backward of the last op. A value lives from its op to its last reader (forward
+ * or backward); a gradient from the backward of its last reader to the backward of its producer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "nn/net.h"
+
+#define ALIGN 64 /* floats: 256 bytes */
+
+static size_t hw(const fn_net *n, int t) {
+    int l = n->T[t].lvl;
+    return (size_t)(n->pH >> l) * (size_t)(n->pW >> l);
+}
+
+size_t fn_graph_tsize(const fn_net *n, int t) {
+    return (size_t)n->pN * (size_t)n->T[t].C * hw(n, t);
+}
+
+static int root(const fn_net *n, int t) { return n->T[t].alias >= 0 ? n->T[t].alias : t; }
+
+/* which inputs an op's backward reads: bit 0 x, bit 1 x2, bit 2 its own output y */
+static int bwd_reads(const fn_op *o) {
+    switch (o->type) {
+    case OP_CONV: case OP_BN: case OP_SE: return 1;
+    case OP_MUL: return 3;
+    case OP_ACT: return 4;
+    default: return 0;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* the plan: greedy by size, first fit in address among buffers whose lifetimes overlap */
+
+typedef struct { size_t size, off; int start, end, t, grad; } item;
+
+static int by_size(const void *a, const void *b) {
+    const item *x = a, *y = b;
+    if (x->size != y->size) return x->size < y->size ? 1 : -1;
+    return x->start - y->start;
+}
+
+static int by_off(const void *a, const void *b) {
+    const item *x = *(item *const *)a, *y = *(item *const *)b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static size_t place(item *it, int n) {
+    qsort(it, (size_t)n, sizeof *it, by_size);
+    item **ov = malloc(sizeof *ov * (size_t)(n ? n : 1));
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        int m = 0;
+        for (int j = 0; j < i; j++)
+            if (it[j].start <= it[i].end && it[i].start <= it[j].end) ov[m++] = &it[j];
+        qsort(ov, (size_t)m, sizeof *ov, by_off);
+        size_t cand = 0;
+        for (int j = 0; j < m; j++) {
+            if (cand + it[i].size <= ov[j]->off) break;
+            if (ov[j]->off + ov[j]->size > cand) cand = ov[j]->off + ov[j]->size;
+        }
+        it[i].off = cand;
+        if (cand + it[i].size > total) total = cand + it[i].size;
+    }
+    free(ov);
+    return total;
+}
+
+/* extend the lifetime [s[t], e[t]] to cover time */
+static void use(int *s, int *e, int t, int time) {
+    if (time < s[t]) s[t] = time;
+    if (time > e[t]) e[t] = time;
+}
+
+static size_t up_align(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
+
+int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
+    fn_backend *be = n->be;
+    int nops = n->no, nt = n->nt;
+    n->pN = N; n->pH = H; n->pW = W; n->ptrain = train;
+    int *vs = malloc(sizeof *vs * (size_t)nt * 4), *ve = vs + nt, *gs = vs + 2 * nt, *ge = vs + 3 * nt;
+    item *it = malloc(sizeof *it * (size_t)nt * 2);
+    if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
+    for (int t = 0; t < nt; t++) { vs[t] = gs[t] = 1 << 30; ve[t] = ge[t] = -1; }
+    for (int i = 0; i < nops; i++) {
+        const fn_op *o = &n->O[i];
+        int bt = 2 * nops - 1 - i, r = bwd_reads(o);
+        int ins[2] = { o->x, o->x2 };
+        for (int k = 0; k < 2; k++) {
+            if (ins[k] < 0) continue;
+            use(vs, ve, root(n, ins[k]), i);
+            if (train && (r >> k & 1)) use(vs, ve, root(n, ins[k]), bt);
+            if (train && !n->T[ins[k]].nograd) use(gs, ge, ins[k], bt);
+        }
+        if (o->y >= 0) {
+            use(vs, ve, root(n, o->y), i);
+            if (train && (r & 4)) use(vs, ve, root(n, o->y), bt);
+            if (train && !n->T[o->y].nograd) use(gs, ge, o->y, bt);
+        }
+        if (train && o->mask >= 0) { use(vs, ve, o->mask, i); use(vs, ve, o->mask, bt); }
+    }
+    /* the output is read by the download (inference) or the loss */
+    use(vs, ve, root(n, n->out), train ? nops : nops - 1);
+    if (train) use(gs, ge, n->out, nops);
+    int ni = 0;
+    for (int t = 0; t < nt; t++) {
+        if (ve[t] >= 0 && n->T[t].alias < 0)
+            it[ni++] = (item){ up_align(fn_graph_tsize(n, t)), 0, vs[t], ve[t], t, 0 };
+        if (train && ge[t] >= 0)
+            it[ni++] = (item){ up_align(fn_graph_tsize(n, t)), 0, gs[t], ge[t], t, 1 };
+    }
+    size_t total = place(it, ni);
+    free(vs);
+
+    /* aux: bn mean, invstd [C] each; se pool [N,C], hid [N,Cr], gate [N,C]; the target [N,1,H,W] */
+    size_t aux = 0;
+    for (int i = 0; i < nops; i++) {
+        fn_op *o = &n->O[i];
+        int C = n->T[o->x < 0 ? 0 : o->x].C;
+        if (o->type == OP_BN) { o->aux = aux; aux += up_align(2 * (size_t)C); }
+        if (o->type == OP_SE) { o->aux = aux; aux += up_align((size_t)N * (2 * (size_t)C + (size_t)o->Cr)); }
+    }
+    n->target_off = aux;
+    aux += up_align((size_t)N * H * W);
+
+    if (total > n->arena_cap) {
+        if (n->arena) be->free(be->ctx, n->arena);
+        n->arena = be->alloc(be->ctx, total);
+        n->arena_cap = n->arena ? total : 0;
+    }
+    if (aux > n->aux_cap) {
+        if (n->aux) be->free(be->ctx, n->aux);
+        n->aux = be->alloc(be->ctx, aux);
+        n->aux_cap = n->aux ? aux : 0;
+    }
+    if (!n->arena || !n->aux) {
+        free(it);
+        n->pN = 0;
+        return fn_seterr(e, "out of memory for the activations of a batch of %d at %dx%d (%.1f GB)", N, H, W,
+                         (double)(total + aux) * 4 / 1e9);
+    }
+    n->arena_used = total;
+    n->aux_used = aux;
+    for (int t = 0; t < nt; t++) n->T[t].v = n->T[t].g = NULL;
+    for (int i = 0; i < ni; i++) {
+        if (it[i].grad) n->T[it[i].t].g = n->arena + it[i].off;
+        else n->T[it[i].t].v = n->arena + it[i].off;
+    }
+    for (int t = 0; t < nt; t++)
+        if (n->T[t].alias >= 0) n->T[t].v = n->T[n->T[t].alias].v;
+    free(it);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* the ops, forward and backward */
+
+#define V(t) (n->T[t].v)
+#define G(t) (n->T[t].g)
+#define PAR(i) (n->params + n->P[i].offset)
+#define GRD(i) (n->grads + n->P[i].offset)
+
+/* gradient accumulate flag for tensor t, marking it written */
+static int acc(fn_net *n, int t) {
+    int a = n->gw[t];
+    n->gw[t] = 1;
+    return a;
+}
+
+static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
+    fn_backend *be = n->be;
+    void *c = be->ctx;
+    int N = n->pN;
+    switch (o->type) {
+    case OP_INPUT:
+        break;
+    case OP_CONV: {
+        const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
+        be->conv_fwd(c, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(o->y),
+                     N, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s);
+        break;
+    }
+    case OP_BN: {
+        int C = n->T[o->x].C;
+        float *rm = n->stats + n->S[2 * o->bn].offset, *rv = n->stats + n->S[2 * o->bn + 1].offset;
+        if (train)
+            be->bn_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), n->aux + o->aux, n->aux + o->aux + C,
+                             rm, rv, N, C, (int)hw(n, o->x), FN_BN_MOMENTUM, FN_BN_EPS);
+        else
+            be->bn_fwd_infer(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), rm, rv, N, C, (int)hw(n, o->x), FN_BN_EPS);
+        break;
+    }
+    case OP_ACT:
+        be->act_fwd(c, o->act, V(o->x), V(o->y), fn_graph_tsize(n, o->x), o->alpha);
+        break;
+    case OP_ADD:
+        be->add(c, V(o->x), V(o->x2), V(o->y), fn_graph_tsize(n, o->y));
+        break;
+    case OP_MUL:
+        be->mul(c, V(o->x), V(o->x2), V(o->y), fn_graph_tsize(n, o->y), 0);
+        break;
+    case OP_CONCAT:
+        be->concat(c, V(o->x), V(o->x2), V(o->y), N, n->T[o->x].C, n->T[o->x2].C, (int)hw(n, o->y));
+        break;
+    case OP_UP2:
+        be->up2_fwd(c, V(o->x), V(o->y), N, n->T[o->x].C, n->pH >> n->T[o->x].lvl, n->pW >> n->T[o->x].lvl);
+        break;
+    case OP_SE: {
+        int C = n->T[o->x].C;
+        float *pool = n->aux + o->aux, *hid = pool + (size_t)N * C, *gate = hid + (size_t)N * o->Cr;
+        be->se_fwd(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), pool, hid, gate, N, C, (int)hw(n, o->x), o->Cr);
+        break;
+    }
+    case OP_DROPOUT:
+        if (n->drop_used > 0)
+            be->dropout_fwd(c, V(o->x), V(o->y), V(o->mask), fn_graph_tsize(n, o->x), n->dropout, seed);
+        else
+            be->copy(c, V(o->y), V(o->x), fn_graph_tsize(n, o->x));
+        break;
+    }
+}
+
+/* dst (=|+=) src */
+static void pass(fn_net *n, int t, const float *src, size_t len) {
+    if (acc(n, t)) n->be->axpy(n->be->ctx, 1.0f, src, G(t), len);
+    else n->be->copy(n->be->ctx, G(t), src, len);
+}
+
+static void op_bwd(fn_net *n, const fn_op *o) {
+    fn_backend *be = n->be;
+    void *c = be->ctx;
+    int N = n->pN;
+    switch (o->type) {
+    case OP_INPUT:
+        break;
+    case OP_CONV: {
+        const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
+        int H = n->pH >> x->lvl, W = n->pW >> x->lvl;
+        be->conv_bwd_filter(c, V(o->x), G(o->y), GRD(o->p0), N, x->C, H, W, y->C, o->k, o->s);
+        if (o->p1 >= 0) be->conv_bwd_bias(c, G(o->y), GRD(o->p1), N, y->C, (int)hw(n, o->y));
+        if (!x->nograd)
+            be->conv_bwd_data(c, G(o->y), PAR(o->p0), G(o->x), N, x->C, H, W, y->C, o->k, o->s, acc(n, o->x));
+        break;
+    }
+    case OP_BN: {
+        int C = n->T[o->x].C;
+        be->bn_bwd(c, V(o->x), G(o->y), PAR(o->p0), n->aux + o->aux, n->aux + o->aux + C, G(o->x),
+                   GRD(o->p0), GRD(o->p1), N, C, (int)hw(n, o->x), acc(n, o->x));
+        break;
+    }
+    case OP_ACT:
+        be->act_bwd(c, o->act, V(o->y), G(o->y), G(o->x), fn_graph_tsize(n, o->y), o->alpha, acc(n, o->x));
+        break;
+    case OP_ADD:
+        pass(n, o->x, G(o->y), fn_graph_tsize(n, o->y));
+        pass(n, o->x2, G(o->y), fn_graph_tsize(n, o->y));
+        break;
+    case OP_MUL: {
+        size_t len = fn_graph_tsize(n, o->y);
+        be->mul(c, G(o->y), V(o->x2), G(o->x), len, acc(n, o->x));
+        be->mul(c, G(o->y), V(o->x), G(o->x2), len, acc(n, o->x2));
+        break;
+    }
+    case OP_CONCAT: {
+        int Ca = n->T[o->x].C, Cb = n->T[o->x2].C, HW = (int)hw(n, o->y);
+        int aa = acc(n, o->x), ab = acc(n, o->x2);
+        if (aa == ab) {
+            be->split(c, G(o->y), G(o->x), G(o->x2), N, Ca, Cb, HW, aa);
+        } else {
+            be->split(c, G(o->y), G(o->x), NULL, N, Ca, Cb, HW, aa);
+            be->split(c, G(o->y), NULL, G(o->x2), N, Ca, Cb, HW, ab);
+        }
+        break;
+    }
+    case OP_UP2:
+        be->up2_bwd(c, G(o->y), G(o->x), N, n->T[o->x].C, n->pH >> n->T[o->x].lvl, n->pW >> n->T[o->x].lvl,
+                    acc(n, o->x));
+        break;
+    case OP_SE: {
+        int C = n->T[o->x].C;
+        float *pool = n->aux + o->aux, *hid = pool + (size_t)N * C, *gate = hid + (size_t)N * o->Cr;
+        be->se_bwd(c, V(o->x), G(o->y), PAR(o->p0), PAR(o->p1), pool, hid, gate, G(o->x), GRD(o->p0), GRD(o->p1),
+                   N, C, (int)hw(n, o->x), o->Cr, acc(n, o->x));
+        break;
+    }
+    case OP_DROPOUT:
+        if (n->drop_used > 0)
+            be->dropout_bwd(c, G(o->y), V(o->mask), G(o->x), fn_graph_tsize(n, o->x), acc(n, o->x));
+        else
+            pass(n, o->x, G(o->y), fn_graph_tsize(n, o->x));
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* profiling */
+
+static const char *op_names[] = { "input", "conv", "batchnorm", "activation", "add", "mul", "concat",
+                                  "upsample", "se", "dropout" };
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* multiply-adds of a conv forward (backward data and filter: the same each) */
+static double conv_flop(const fn_net *n, const fn_op *o) {
+    return 2.0 * (double)fn_graph_tsize(n, o->y) * n->T[o->x].C * o->k * o->k;
+}
+
+static void prof(fn_net *n, const fn_op *o, int dir, double t0) {
+    n->be->sync(n->be->ctx);
+    n->prof_s[o->type][dir] += now() - t0;
+    n->prof_n[o->type][dir]++;
+    if (o->type == OP_CONV) n->prof_flop[o->type][dir] += conv_flop(n, o) * (dir ? 2 : 1);
+}
+
+void fn_net_set_profile(fn_net *n, int on) { n->prof_on = on; }
+void fn_net_profile_reset(fn_net *n) {
+    memset(n->prof_s, 0, sizeof n->prof_s);
+    memset(n->prof_n, 0, sizeof n->prof_n);
+    memset(n->prof_flop, 0, sizeof n->prof_flop);
+}
+
+int fn_net_profile(const fn_net *n, fn_net_prof *out, int max) {
+    int k = 0;
+    for (int d = 0; d < 2; d++)
+        for (int t = 0; t < (int)(sizeof op_names / sizeof *op_names); t++) {
+            if (!n->prof_n[t][d] || k >= max) continue;
+            snprintf(out[k].what, sizeof out[k].what, "%s %s", op_names[t], d ? "bwd" : "fwd");
+            out[k].seconds = n->prof_s[t][d];
+            out[k].gflop = n->prof_flop[t][d] * 1e-9;
+            out[k].calls = n->prof_n[t][d];
+            k++;
+        }
+    return k;
+}
+
+void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
+    n->drop_used = train ? n->dropout : 0;
+    for (int i = 0; i < n->no; i++) {
+        double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
+        op_fwd(n, &n->O[i], train, seed);
+        if (n->prof_on) prof(n, &n->O[i], 0, t0);
+    }
+}
+
+void fn_graph_backward(fn_net *n) {
+    for (int i = n->no - 1; i >= 0; i--) {
+        double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
+        op_bwd(n, &n->O[i]);
+        if (n->prof_on) prof(n, &n->O[i], 1, t0);
+    }
+}

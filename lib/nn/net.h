@@ -1,0 +1,81 @@
+/* net.h (internal to lib/nn/): the net as a tape of ops over planned tensors.
+ *
+ * focusnet.c describes the graph once (builder calls in forward order, which also register the
+ * parameters in canonical order); graph.c runs the tape forward and backward through the backend, one
+ * paired op_fwd/op_bwd per op type, and plans the activation arena from the tensors' lifetimes. */
+#ifndef FN_NN_NET_H
+#define FN_NN_NET_H
+
+#include "nn/focusnet.h"
+
+/* a tensor of the tape: [N, C, H >> lvl, W >> lvl] */
+typedef struct fn_tdesc {
+    int C, lvl;
+    int alias;      /* value storage of this tensor (in-place op), or -1 */
+    int nograd;     /* no gradient is needed (the input, the dropout mask) */
+    int train_only; /* exists only in training (the dropout mask) */
+    int producer;   /* op index */
+    char what[32];  /* for messages: "m5.out" */
+    /* planned */
+    float *v, *g;
+} fn_tdesc;
+
+typedef enum {
+    OP_INPUT = 0, OP_CONV, OP_BN, OP_ACT, OP_ADD, OP_MUL, OP_CONCAT, OP_UP2, OP_SE, OP_DROPOUT
+} fn_op_type;
+
+typedef struct fn_op {
+    fn_op_type type;
+    int x, x2, y;   /* tensors (x2 -1 when unused) */
+    int p0, p1;     /* params: conv w, b (-1: none); bn gamma, beta; se wa, wb */
+    int k, s;       /* conv kernel, stride */
+    int act;        /* enum fn_act */
+    float alpha;    /* leaky slope */
+    int bn;         /* batch-norm index: statistics 2*bn (mean), 2*bn+1 (var) */
+    int Cr;         /* se hidden width */
+    int mask;       /* dropout mask tensor */
+    size_t aux;     /* offset (floats) into the aux allocation: bn mean, invstd; se pool, hid, gate */
+} fn_op;
+
+struct fn_net {
+    fn_backend *be;
+    fn_net_config cfg;
+    float dropout;
+    float drop_used; /* the rate of the last training forward */
+
+    fn_param_info *P, *S;
+    int np, capp, ns, caps;
+    size_t numel, snumel;
+    float *params, *grads, *adam_m, *adam_v, *stats; /* device */
+    long step;
+
+    fn_tdesc *T;
+    int nt, capt;
+    fn_op *O;
+    int no, capo;
+    int in, out;  /* input [N,cin,H,W] and probability [N,1,H,W] tensors */
+    int nbn;
+    int fail;     /* a builder step ran out of memory */
+
+    /* the plan */
+    int pN, pH, pW, ptrain;
+    float *arena, *aux;
+    size_t arena_cap, aux_cap; /* floats allocated */
+    size_t arena_used, aux_used;
+    size_t target_off;         /* in aux: the target [N,1,H,W] */
+    int fwd_train_ok;          /* the arena holds a training forward for backward */
+    unsigned char *gw;         /* per tensor: gradient written in this backward */
+
+    /* profiling: [op type][0 forward, 1 backward] */
+    int prof_on;
+    double prof_s[16][2], prof_flop[16][2];
+    long prof_n[16][2];
+};
+
+/* graph.c */
+int fn_graph_plan(fn_net *net, int N, int H, int W, int train, fn_err *e);
+void fn_graph_forward(fn_net *net, int train, uint64_t seed);
+void fn_graph_backward(fn_net *net);
+size_t fn_graph_tsize(const fn_net *net, int t);
+
+#endif

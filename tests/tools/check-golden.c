@@ -1,0 +1,57 @@
+/* check-golden: the whole FocusNet against a golden file (shared/design/golden.md).
+ *
+ * usage: check-golden [--device DEV] [--threads N] FILE...
+ *
+ * DEV is cpu (the default), cuda, cuda:N or auto, as fn-train's --device. For each FILE: fills the
+ * parameters by golden.md's formula, checks the file's input and target against the same formula, runs
+ * the training-mode forward (dropout off), the Dice loss, the backward pass, one Adam step (lr 1e-3,
+ * betas 0.9/0.999, eps 1e-7, no L2) and the inference forward, and prints each field's relative error
+ * ||ours - ref|| / ||ref||. Exit 0 when all are within golden.md's tolerances, 1 otherwise (NaN never
+ * passes), 2 on a usage error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backend.h"
+#include "nn/golden.h"
+
+#define USAGE "usage: check-golden [--device DEV] [--threads N] FILE...\n"
+
+int main(int argc, char **argv) {
+    const char *dev = "cpu";
+    int threads = 0, nfiles = 0;
+    char **files = calloc((size_t)argc, sizeof *files);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) dev = argv[++i];
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { printf(USAGE); return 0; }
+        else if (argv[i][0] == '-' && argv[i][1]) { fprintf(stderr, "check-golden: unknown option %s\n" USAGE, argv[i]); return 2; }
+        else files[nfiles++] = argv[i];
+    }
+    if (!nfiles) { fprintf(stderr, USAGE); return 2; }
+
+    fn_err e = { { 0 } };
+    char note[256] = "";
+    fn_backend *be = fn_backend_open(dev, threads, note, sizeof note, &e);
+    if (!be) { fprintf(stderr, "check-golden: %s\n", e.msg); return 1; }
+    if (note[0]) printf("%s\n", note);
+    int ok = 1;
+    for (int f = 0; f < nfiles; f++) {
+        fn_golden_result r;
+        if (fn_golden_run(be, files[f], &r, &e)) {
+            fprintf(stderr, "check-golden: %s\n", e.msg);
+            ok = 0;
+            continue;
+        }
+        printf("golden %s: input [%d,%d,%d,%d], %s\n", files[f], r.N, r.C, r.H, r.W, be->device);
+        for (int k = 0; k < FN_GOLDEN_NFIELDS; k++) {
+            int good = r.err[k] < fn_golden_tol[k]; /* false for NaN */
+            printf("  %-24s rel err %.3e  (tolerance %.0e)  %s\n", fn_golden_field[k], r.err[k], fn_golden_tol[k],
+                   good ? "ok" : "FAIL");
+        }
+        printf("check-golden: %s %s\n", files[f], r.pass ? "passed" : "FAILED");
+        ok &= r.pass;
+    }
+    fn_backend_close(be);
+    free(files);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,531 @@
+/* test_nn.c: the FocusNet graph (parameter table, widths, forward/backward sanity, determinism, a
+ * directional gradient check), the safetensors reader/writer and the model file. The exact function
+ * and its gradients are checked against the golden file by tests/tools/check-golden.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "backend.h"
+#include "check.h"
+#include "nn/focusnet.h"
+#include "nn/golden.h"
+#include "nn/model.h"
+#include "safetensors.h"
+
+/* focusnet-params.txt, 3-channel input */
+static const char *expect[] = {
+    "a0.weight 32x3x3x3", "a0bn.weight 32", "a0bn.bias 32", "a1.bn1.weight 32", "a1.bn1.bias 32",
+    "a1.c1.weight 32x32x3x3", "a1.c1.bias 32", "a1.proj.weight 32x32x1x1", "a1.proj.bias 32",
+    "a1.bn2.weight 32", "a1.bn2.bias 32", "a1.c2.weight 32x32x3x3", "a1.c2.bias 32", "a2.c1.weight 64x32x3x3",
+    "a2.c1.bias 64", "a2.proj.weight 64x32x1x1", "a2.proj.bias 64", "a2.bn2.weight 64", "a2.bn2.bias 64",
+    "a2.c2.weight 64x64x3x3", "a2.c2.bias 64", "a3.bn1.weight 64", "a3.bn1.bias 64", "a3.c1.weight 64x64x3x3",
+    "a3.c1.bias 64", "a3.proj.weight 64x64x1x1", "a3.proj.bias 64", "a3.bn2.weight 64", "a3.bn2.bias 64",
+    "a3.c2.weight 64x64x3x3", "a3.c2.bias 64", "a4.c1.weight 128x64x3x3", "a4.c1.bias 128",
+    "a4.proj.weight 128x64x1x1", "a4.proj.bias 128", "a4.bn2.weight 128", "a4.bn2.bias 128",
+    "a4.c2.weight 128x128x3x3", "a4.c2.bias 128", "a5.bn1.weight 128", "a5.bn1.bias 128",
+    "a5.c1.weight 128x128x3x3", "a5.c1.bias 128", "a5.proj.weight 128x128x1x1", "a5.proj.bias 128",
+    "a5.bn2.weight 128", "a5.bn2.bias 128", "a5.c2.weight 128x128x3x3", "a5.c2.bias 128",
+    "a6.c1.weight 256x128x3x3", "a6.c1.bias 256", "a6.proj.weight 256x128x1x1", "a6.proj.bias 256",
+    "a6.bn2.weight 256", "a6.bn2.bias 256", "a6.c2.weight 256x256x3x3", "a6.c2.bias 256",
+    "a7.conv.weight 256x256x2x2", "a7.conv.bias 256", "d5.c1.weight 256x384x3x3", "d5.c1.bias 256",
+    "d5.proj.weight 256x384x1x1", "d5.proj.bias 256", "d5.bn2.weight 256", "d5.bn2.bias 256",
+    "d5.c2.weight 256x256x3x3", "d5.c2.bias 256", "a9.conv.weight 128x256x2x2", "a9.conv.bias 128",
+    "d6.c1.weight 128x192x3x3", "d6.c1.bias 128", "d6.proj.weight 128x192x1x1", "d6.proj.bias 128",
+    "d6.bn2.weight 128", "d6.bn2.bias 128", "d6.c2.weight 128x128x3x3", "d6.c2.bias 128",
+    "a11.conv.weight 64x128x2x2", "a11.conv.bias 64", "d7.c1.weight 64x96x3x3", "d7.c1.bias 64",
+    "d7.proj.weight 64x96x1x1", "d7.proj.bias 64", "d7.bn2.weight 64", "d7.bn2.bias 64",
+    "d7.c2.weight 64x64x3x3", "d7.c2.bias 64", "m0.weight 64x3x7x7", "m0.bias 64", "m0bn.weight 64",
+    "m0bn.bias 64", "m1.c1.weight 64x64x3x3", "m1.c1.bias 64", "m1.bn2.weight 64", "m1.bn2.bias 64",
+    "m1.c2.weight 64x64x3x3", "m1.c2.bias 64", "m1a.a.weight 4x64", "m1a.b.weight 64x4", "m1b.a.weight 4x64",
+    "m1b.b.weight 64x4", "m2.bn1.weight 64", "m2.bn1.bias 64", "m2.c1.weight 64x64x3x3", "m2.c1.bias 64",
+    "m2.proj.weight 64x64x1x1", "m2.proj.bias 64", "m2.bn2.weight 64", "m2.bn2.bias 64",
+    "m2.c2.weight 64x64x3x3", "m2.c2.bias 64", "m3.c1.weight 128x64x3x3", "m3.c1.bias 128",
+    "m3.proj.weight 128x64x1x1", "m3.proj.bias 128", "m3.bn2.weight 128", "m3.bn2.bias 128",
+    "m3.c2.weight 128x128x3x3", "m3.c2.bias 128", "m3a.a.weight 8x128", "m3a.b.weight 128x8",
+    "m3b.a.weight 8x128", "m3b.b.weight 128x8", "m4.bn1.weight 128", "m4.bn1.bias 128",
+    "m4.c1.weight 128x128x3x3", "m4.c1.bias 128", "m4.proj.weight 128x128x1x1", "m4.proj.bias 128",
+    "m4.bn2.weight 128", "m4.bn2.bias 128", "m4.c2.weight 128x128x3x3", "m4.c2.bias 128",
+    "m5.c1.weight 256x128x3x3", "m5.c1.bias 256", "m5.proj.weight 256x128x1x1", "m5.proj.bias 256",
+    "m5.bn2.weight 256", "m5.bn2.bias 256", "m5.c2.weight 256x256x3x3", "m5.c2.bias 256",
+    "m5a.a.weight 16x256", "m5a.b.weight 256x16", "m5b.a.weight 16x256", "m5b.b.weight 256x16",
+    "m6.bn1.weight 256", "m6.bn1.bias 256", "m6.c1.weight 256x256x3x3", "m6.c1.bias 256",
+    "m6.proj.weight 256x256x1x1", "m6.proj.bias 256", "m6.bn2.weight 256", "m6.bn2.bias 256",
+    "m6.c2.weight 256x256x3x3", "m6.c2.bias 256", "m7.c1.weight 512x256x3x3", "m7.c1.bias 512",
+    "m7.proj.weight 512x256x1x1", "m7.proj.bias 512", "m7.bn2.weight 512", "m7.bn2.bias 512",
+    "m7.c2.weight 512x512x3x3", "m7.c2.bias 512", "m7se.a.weight 32x512", "m7se.b.weight 512x32",
+    "m8.bn1.weight 512", "m8.bn1.bias 512", "m8.c1.weight 512x512x3x3", "m8.c1.bias 512",
+    "m8.proj.weight 512x512x1x1", "m8.proj.bias 512", "m8.bn2.weight 512", "m8.bn2.bias 512",
+    "m8.c2.weight 512x512x3x3", "m8.c2.bias 512", "m9.conv.weight 256x512x2x2", "m9.conv.bias 256",
+    "m10.c1.weight 256x512x3x3", "m10.c1.bias 256", "m10.proj.weight 256x512x1x1", "m10.proj.bias 256",
+    "m10.bn2.weight 256", "m10.bn2.bias 256", "m10.c2.weight 256x256x3x3", "m10.c2.bias 256",
+    "m11.conv.weight 128x256x2x2", "m11.conv.bias 128", "m12.c1.weight 128x256x3x3", "m12.c1.bias 128",
+    "m12.proj.weight 128x256x1x1", "m12.proj.bias 128", "m12.bn2.weight 128", "m12.bn2.bias 128",
+    "m12.c2.weight 128x128x3x3", "m12.c2.bias 128", "m13.conv.weight 64x128x2x2", "m13.conv.bias 64",
+    "m14.c1.weight 64x128x3x3", "m14.c1.bias 64", "m14.proj.weight 64x128x1x1", "m14.proj.bias 64",
+    "m14.bn2.weight 64", "m14.bn2.bias 64", "m14.c2.weight 64x64x3x3", "m14.c2.bias 64",
+    "m15.conv.weight 32x64x2x2", "m15.conv.bias 32", "m16.c1.weight 32x96x3x3", "m16.c1.bias 32",
+    "m16.proj.weight 32x96x1x1", "m16.proj.bias 32", "m16.bn2.weight 32", "m16.bn2.bias 32",
+    "m16.c2.weight 32x32x3x3", "m16.c2.bias 32", "m17.c1.weight 16x32x3x3", "m17.c1.bias 16",
+    "m17.proj.weight 16x32x1x1", "m17.proj.bias 16", "m17.bn2.weight 16", "m17.bn2.bias 16",
+    "m17.c2.weight 16x16x3x3", "m17.c2.bias 16", "m18.c1.weight 4x16x3x3", "m18.c1.bias 4",
+    "m18.proj.weight 4x16x1x1", "m18.proj.bias 4", "m18.bn2.weight 4", "m18.bn2.bias 4",
+    "m18.c2.weight 4x4x3x3", "m18.c2.bias 4", "out.weight 1x4x1x1", "out.bias 1",
+};
+
+static fn_backend *be;
+static char tmpdir[256];
+
+static fn_net *mknet(int cin, float width) {
+    fn_err e;
+    fn_net_config c = { cin, width };
+    fn_net *n = fn_net_new(be, &c, &e);
+    if (!n) fprintf(stderr, "  fn_net_new: %s\n", e.msg);
+    return n;
+}
+
+static void shape_str(const fn_param_info *p, char *b, size_t n) {
+    size_t l = 0;
+    for (int d = 0; d < p->ndim; d++) l += (size_t)snprintf(b + l, n - l, d ? "x%d" : "%d", p->shape[d]);
+}
+
+static void test_param_table_cin3(void) {
+    fn_net *n = mknet(3, 1.0f);
+    CHECK(n);
+    if (!n) return;
+    int cnt = (int)(sizeof expect / sizeof *expect);
+    CHECKF(fn_net_nparams(n) == 233, "%d tensors", fn_net_nparams(n));
+    CHECKF(fn_net_numel(n) == 18933497, "%zu values", fn_net_numel(n));
+    size_t off = 0;
+    for (int i = 0; i < cnt && i < fn_net_nparams(n); i++) {
+        const fn_param_info *p = fn_net_param(n, i);
+        char line[96], sh[48];
+        shape_str(p, sh, sizeof sh);
+        snprintf(line, sizeof line, "%s %s", p->name, sh);
+        CHECKF(!strcmp(line, expect[i]), "tensor %d: %s, expected %s", i, line, expect[i]);
+        CHECK(p->offset == off);
+        off += p->numel;
+        CHECK(fn_net_find_param(n, p->name) == i);
+    }
+    /* running statistics: 2 per BN, 9,640 values, named after the BN */
+    CHECKF(fn_net_stats_numel(n) == 9640, "%zu", fn_net_stats_numel(n));
+    CHECK(!strcmp(fn_net_stat(n, 0)->name, "a0bn.running_mean"));
+    CHECK(!strcmp(fn_net_stat(n, 1)->name, "a0bn.running_var"));
+    CHECK(fn_net_find_stat(n, "m18.bn2.running_var") == fn_net_nstats(n) - 1);
+    int bn = 0;
+    for (int i = 0; i < fn_net_nparams(n); i++) bn += fn_net_param(n, i)->kind == FN_P_BN_GAMMA;
+    CHECK(fn_net_nstats(n) == 2 * bn);
+    /* the L2 penalties of focusnet.md section 1 */
+    for (int i = 0; i < fn_net_nparams(n); i++) {
+        const fn_param_info *p = fn_net_param(n, i);
+        float want = 0;
+        size_t l = strlen(p->name);
+        if (!strcmp(p->name, "a0.weight")) want = 5e-4f;
+        else if (!strcmp(p->name, "m0.weight")) want = 1e-4f;
+        else if (l > 10 && (!strcmp(p->name + l - 10, ".c1.weight") || !strcmp(p->name + l - 10, ".c2.weight"))) want = 1e-4f;
+        else if (l > 12 && !strcmp(p->name + l - 12, ".proj.weight")) want = 1e-4f;
+        CHECKF(p->l2 == want, "%s l2 %g", p->name, (double)p->l2);
+    }
+    fn_net_free(n);
+}
+
+static void test_param_table_cin1(void) {
+    fn_net *n = mknet(1, 1.0f);
+    CHECK(n);
+    if (!n) return;
+    CHECK(fn_net_nparams(n) == 233);
+    CHECKF(fn_net_numel(n) == 18926649, "%zu values", fn_net_numel(n));
+    const fn_param_info *a0 = fn_net_param(n, fn_net_find_param(n, "a0.weight"));
+    const fn_param_info *m0 = fn_net_param(n, fn_net_find_param(n, "m0.weight"));
+    CHECK(a0->shape[0] == 32 && a0->shape[1] == 1 && a0->shape[2] == 3 && a0->fan_in == 9);
+    CHECK(m0->shape[0] == 64 && m0->shape[1] == 1 && m0->shape[2] == 7 && m0->fan_in == 49);
+    fn_net_free(n);
+}
+
+static int shape_of(fn_net *n, const char *name, int d) {
+    int i = fn_net_find_param(n, name);
+    return i < 0 ? -1 : fn_net_param(n, i)->shape[d];
+}
+
+static void test_width(void) {
+    fn_net *h = mknet(3, 0.5f), *q = mknet(3, 0.1f), *t = mknet(2, 0.0005f);
+    CHECK(h && q && t);
+    if (!h || !q || !t) return;
+    CHECK(fn_net_nparams(h) == 233);
+    CHECK(shape_of(h, "a0.weight", 0) == 16);
+    CHECK(shape_of(h, "m7.c1.weight", 0) == 256 && shape_of(h, "m7.c1.weight", 1) == 128);
+    CHECK(shape_of(h, "m7se.a.weight", 0) == 16 && shape_of(h, "m7se.a.weight", 1) == 256);
+    CHECK(shape_of(h, "d5.c1.weight", 1) == 64 + 128);
+    CHECK(shape_of(h, "out.weight", 0) == 1 && shape_of(h, "out.weight", 1) == 2);
+    CHECK(fn_net_numel(h) > 18933497 / 5 && fn_net_numel(h) < 18933497 / 3);
+    /* SE keeps C/16 >= 1 */
+    CHECK(shape_of(q, "m1a.a.weight", 0) == 1 && shape_of(q, "m1a.a.weight", 1) == 6);
+    CHECK(shape_of(q, "m7se.a.weight", 0) == 3);
+    /* every channel count 1: shortcuts between equal widths become identities */
+    CHECK(shape_of(t, "a0.weight", 0) == 1 && shape_of(t, "m8.c2.weight", 0) == 1);
+    CHECK(fn_net_find_param(t, "m17.proj.weight") < 0 && fn_net_find_param(t, "m8.proj.weight") >= 0);
+    CHECK(fn_net_nparams(t) < 233);
+    for (int i = 0; i < fn_net_nparams(t); i++) CHECK(fn_net_param(t, i)->numel >= 1);
+    fn_net_free(h);
+    fn_net_free(q);
+    fn_net_free(t);
+}
+
+static void test_golden_u(void) {
+    CHECK(fn_golden_u("input", 0) == 0.9519175291061401);
+    CHECK(fn_golden_u("input", 12345) == 0.2110508680343628);
+    CHECK(fn_golden_u("a0.weight", 7) == -0.8321796655654907);
+}
+
+static void test_init_he(void) {
+    fn_net *n = mknet(3, 0.25f);
+    fn_err e;
+    if (!n) { CHECK(0); return; }
+    CHECK(fn_net_init_he(n, 7, &e) == 0);
+    float *p = malloc(sizeof *p * fn_net_numel(n)), *q = malloc(sizeof *q * fn_net_numel(n));
+    fn_net_get(n, FN_BUF_PARAMS, p, &e);
+    fn_net_init_he(n, 7, &e);
+    fn_net_get(n, FN_BUF_PARAMS, q, &e);
+    CHECK(!memcmp(p, q, sizeof *p * fn_net_numel(n)));
+    const fn_param_info *w = fn_net_param(n, fn_net_find_param(n, "m8.c2.weight"));
+    double sd = sqrt(2.0 / w->fan_in), s = 0, s2 = 0, mx = 0;
+    for (size_t j = 0; j < w->numel; j++) {
+        double v = p[w->offset + j];
+        s += v; s2 += v * v;
+        if (fabs(v) > mx) mx = fabs(v);
+    }
+    double mean = s / w->numel, std = sqrt(s2 / w->numel - mean * mean);
+    CHECKF(fabs(mean) < 0.05 * sd, "mean %g", mean);
+    CHECKF(std > 0.83 * sd && std < 0.93 * sd, "std %g of %g", std, sd); /* truncation at 2 sd: 0.88 */
+    CHECK(mx <= 2 * sd * 1.0001);
+    const fn_param_info *g = fn_net_param(n, fn_net_find_param(n, "m8.bn2.weight"));
+    const fn_param_info *b = fn_net_param(n, fn_net_find_param(n, "m8.c2.bias"));
+    CHECK(p[g->offset] == 1.0f && p[b->offset] == 0.0f);
+    fn_net_init_he(n, 8, &e);
+    fn_net_get(n, FN_BUF_PARAMS, q, &e);
+    CHECK(memcmp(p, q, sizeof *p * fn_net_numel(n)));
+    free(p);
+    free(q);
+    fn_net_free(n);
+}
+
+/* a small net on a small non-square batch */
+enum { TN = 2, TC = 2, TH = 32, TW = 48 };
+
+static void fill_batch(float *x, float *t) {
+    for (int i = 0; i < TN * TC * TH * TW; i++) x[i] = (float)fn_golden_u("x", (uint64_t)i);
+    for (int i = 0; i < TN * TH * TW; i++) t[i] = fn_golden_u("t", (uint64_t)i) > 0.3 ? 1.0f : 0.0f;
+}
+
+static int finite_all(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++) if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+static void test_train_step(void) {
+    fn_err e;
+    fn_net *n = mknet(TC, 0.125f);
+    if (!n) { CHECK(0); return; }
+    fn_net_init_he(n, 1, &e);
+    static float x[TN * TC * TH * TW], t[TN * TH * TW], y[TN * TH * TW], y2[TN * TH * TW], y3[TN * TH * TW];
+    fill_batch(x, t);
+    size_t np = fn_net_numel(n);
+    float *g = malloc(sizeof *g * np), *g2 = malloc(sizeof *g2 * np), *p0 = malloc(sizeof *p0 * np), *p1 = malloc(sizeof *p1 * np);
+    float loss = -1, loss2 = -1;
+    CHECK(fn_net_backward(n, t, &loss, &e) == -1); /* no forward yet */
+    CHECK(fn_net_forward(n, x, TN, TH, TW, 1, 5, y, &e) == 0);
+    CHECK(finite_all(y, TN * TH * TW));
+    int inside = 1;
+    for (int i = 0; i < TN * TH * TW; i++) inside &= y[i] > 0 && y[i] < 1;
+    CHECK(inside);
+    CHECK(fn_net_backward(n, t, &loss, &e) == 0);
+    CHECK(loss > 0 && loss < 1);
+    fn_net_get(n, FN_BUF_GRADS, g, &e);
+    CHECK(finite_all(g, np));
+    double gn = 0;
+    for (size_t i = 0; i < np; i++) gn += (double)g[i] * g[i];
+    CHECK(gn > 0);
+    /* the same forward and backward again: identical loss and gradients */
+    CHECK(fn_net_forward(n, x, TN, TH, TW, 1, 5, y2, &e) == 0);
+    CHECK(fn_net_backward(n, t, &loss2, &e) == 0);
+    fn_net_get(n, FN_BUF_GRADS, g2, &e);
+    CHECK(loss == loss2 && !memcmp(y, y2, sizeof y) && !memcmp(g, g2, sizeof *g * np));
+    /* a different dropout seed gives a different output */
+    CHECK(fn_net_forward(n, x, TN, TH, TW, 1, 6, y2, &e) == 0);
+    CHECK(memcmp(y, y2, sizeof y));
+    /* Adam moves the parameters; the L2 penalty is positive */
+    fn_net_get(n, FN_BUF_PARAMS, p0, &e);
+    CHECK(fn_net_adam_step(n, 1e-3f, 0.9f, 0.999f, 1e-7f, 1, &e) == 0);
+    CHECK(fn_net_step(n) == 1);
+    fn_net_get(n, FN_BUF_PARAMS, p1, &e);
+    CHECK(memcmp(p0, p1, sizeof *p0 * np));
+    CHECK(fn_net_l2_penalty(n) > 0);
+    /* inference on the training plan and on a fresh inference plan: the same output */
+    CHECK(fn_net_forward(n, x, TN, TH, TW, 0, 0, y2, &e) == 0);
+    CHECK(finite_all(y2, TN * TH * TW));
+    CHECK(fn_net_backward(n, t, &loss, &e) == -1); /* inference forwards keep nothing */
+    fn_model_meta m;
+    fn_model_meta_init(&m);
+    char path[300];
+    snprintf(path, sizeof path, "%s/step.safetensors", tmpdir);
+    CHECK(fn_model_save(n, path, &m, &e) == 0);
+    fn_net *l = fn_model_load(be, path, NULL, &e);
+    CHECK(l);
+    if (l) {
+        CHECK(fn_net_forward(l, x, TN, TH, TW, 0, 0, y3, &e) == 0);
+        CHECK(!memcmp(y2, y3, sizeof y2));
+        fn_net_free(l);
+    }
+    /* bad shapes */
+    CHECK(fn_net_forward(n, x, TN, 24, TW, 0, 0, y2, &e) == -1 && strstr(e.msg, "multiples of 16"));
+    free(g); free(g2); free(p0); free(p1);
+    fn_net_free(n);
+}
+
+/* d loss / d t along the gradient direction, by central differences, against ||g||^2 */
+static void test_directional_gradient(void) {
+    fn_err e;
+    fn_net *n = mknet(TC, 0.125f);
+    if (!n) { CHECK(0); return; }
+    fn_net_init_he(n, 3, &e);
+    fn_net_set_dropout(n, 0);
+    static float x[TN * TC * TH * TW], t[TN * TH * TW];
+    fill_batch(x, t);
+    size_t np = fn_net_numel(n);
+    float *g = malloc(sizeof *g * np), *p = malloc(sizeof *p * np), *q = malloc(sizeof *q * np);
+    float l0, lp, lm;
+    fn_net_forward(n, x, TN, TH, TW, 1, 0, NULL, &e);
+    fn_net_backward(n, t, &l0, &e);
+    fn_net_get(n, FN_BUF_GRADS, g, &e);
+    fn_net_get(n, FN_BUF_PARAMS, p, &e);
+    double gn = 0;
+    for (size_t i = 0; i < np; i++) gn += (double)g[i] * g[i];
+    gn = sqrt(gn);
+    double h = 5e-4; /* along the unit gradient direction; ReLU kinks make larger steps inexact */
+    for (size_t i = 0; i < np; i++) q[i] = (float)(p[i] + h * g[i] / gn);
+    fn_net_set(n, FN_BUF_PARAMS, q, &e);
+    fn_net_forward(n, x, TN, TH, TW, 1, 0, NULL, &e);
+    fn_net_backward(n, t, &lp, &e);
+    for (size_t i = 0; i < np; i++) q[i] = (float)(p[i] - h * g[i] / gn);
+    fn_net_set(n, FN_BUF_PARAMS, q, &e);
+    fn_net_forward(n, x, TN, TH, TW, 1, 0, NULL, &e);
+    fn_net_backward(n, t, &lm, &e);
+    double fd = ((double)lp - lm) / (2 * h);
+    if (getenv("FN_TEST_VERBOSE")) fprintf(stderr, "  directional: finite difference %g, gradient norm %g\n", fd, gn);
+    CHECKF(fabs(fd - gn) < 0.03 * gn, "finite difference %g, gradient norm %g", fd, gn);
+    free(g); free(p); free(q);
+    fn_net_free(n);
+}
+
+static void test_model_roundtrip(void) {
+    fn_err e;
+    fn_net *n = mknet(3, 0.25f);
+    if (!n) { CHECK(0); return; }
+    fn_net_init_he(n, 11, &e);
+    /* make the running statistics non-trivial */
+    static float x[2 * 3 * 32 * 32];
+    for (int i = 0; i < 2 * 3 * 32 * 32; i++) x[i] = (float)fn_golden_u("rt", (uint64_t)i);
+    CHECK(fn_net_forward(n, x, 2, 32, 32, 1, 1, NULL, &e) == 0);
+    fn_model_meta m;
+    fn_model_meta_init(&m);
+    strcpy(m.norm_mode, "scalar");
+    strcpy(m.norm_mean, "0.5");
+    strcpy(m.norm_std, "0.25");
+    m.epoch = 17;
+    m.val_loss = 0.1234567;
+    strcpy(m.options, "--epochs 80 --batch 8 --lr 0.001 \"quoted\" \\ ünï");
+    char path[300];
+    snprintf(path, sizeof path, "%s/m.safetensors", tmpdir);
+    CHECK(fn_model_save(n, path, &m, &e) == 0);
+    fn_model_meta r;
+    fn_net *l = fn_model_load(be, path, &r, &e);
+    CHECKF(l, "%s", e.msg);
+    if (!l) { fn_net_free(n); return; }
+    CHECK(fn_net_cfg(l)->cin == 3 && fn_net_cfg(l)->width == 0.25f);
+    CHECK(fn_net_numel(l) == fn_net_numel(n) && fn_net_stats_numel(l) == fn_net_stats_numel(n));
+    size_t np = fn_net_numel(n), ns = fn_net_stats_numel(n);
+    float *a = malloc(sizeof *a * (np + ns)), *b = malloc(sizeof *b * (np + ns));
+    fn_net_get(n, FN_BUF_PARAMS, a, &e);
+    fn_net_get(n, FN_BUF_STATS, a + np, &e);
+    fn_net_get(l, FN_BUF_PARAMS, b, &e);
+    fn_net_get(l, FN_BUF_STATS, b + np, &e);
+    CHECK(!memcmp(a, b, sizeof *a * (np + ns)));
+    int moved = 0;
+    for (size_t i = 0; i < ns; i++) moved |= a[np + i] != 0.0f && a[np + i] != 1.0f;
+    CHECK(moved);
+    CHECK(!strcmp(r.norm_mode, "scalar") && !strcmp(r.norm_mean, "0.5") && !strcmp(r.norm_std, "0.25"));
+    CHECK(r.epoch == 17 && r.val_loss == 0.1234567);
+    CHECK(!strcmp(r.options, m.options));
+    /* the raw file: metadata and canonical names */
+    fn_st st;
+    CHECK(fn_st_read(&st, path, &e) == 0);
+    CHECK(!strcmp(fn_st_meta(&st, "format"), "fn-model") && !strcmp(fn_st_meta(&st, "version"), "1"));
+    CHECK(!strcmp(fn_st_meta(&st, "arch"), "focusnet") && !strcmp(fn_st_meta(&st, "in_channels"), "3"));
+    const fn_st_tensor *w = fn_st_find(&st, "m0.weight"), *rv = fn_st_find(&st, "m0bn.running_var");
+    CHECK(w && w->ndim == 4 && w->shape[0] == 16 && w->shape[1] == 3 && w->shape[2] == 7 && w->shape[3] == 7);
+    CHECK(rv && rv->ndim == 1 && rv->shape[0] == 16);
+    CHECK(st.n == fn_net_nparams(n) + fn_net_nstats(n));
+    fn_st_free(&st);
+    /* the header is padded to 8 bytes */
+    FILE *f = fopen(path, "rb");
+    unsigned char h8[8];
+    CHECK(f && fread(h8, 1, 8, f) == 8);
+    if (f) fclose(f);
+    CHECK(h8[0] % 8 == 0);
+    free(a); free(b);
+    fn_net_free(l);
+    fn_net_free(n);
+}
+
+static void write_bytes(const char *path, const void *b, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (f) { fwrite(b, 1, n, f); fclose(f); }
+}
+
+static void write_header(const char *path, const char *json, size_t extra) {
+    size_t l = strlen(json);
+    unsigned char *b = calloc(1, 8 + l + extra);
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)l >> (8 * i));
+    memcpy(b + 8, json, l);
+    write_bytes(path, b, 8 + l + extra);
+    free(b);
+}
+
+static int load_fails(const char *path, const char *want) {
+    fn_err e = { { 0 } };
+    fn_net *n = fn_model_load(be, path, NULL, &e);
+    if (n) { fn_net_free(n); return 0; }
+    if (!strstr(e.msg, path) || !strstr(e.msg, want)) {
+        fprintf(stderr, "  message: %s (wanted %s)\n", e.msg, want);
+        return 0;
+    }
+    return 1;
+}
+
+static void test_model_bad_files(void) {
+    fn_err e;
+    char good[300], p[300];
+    snprintf(good, sizeof good, "%s/m.safetensors", tmpdir);
+    fn_net *n = mknet(1, 0.125f);
+    if (!n) { CHECK(0); return; }
+    fn_net_init_he(n, 1, &e);
+    CHECK(fn_model_save(n, good, NULL, &e) == 0);
+    fn_net_free(n);
+    FILE *f = fopen(good, "rb");
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len);
+    CHECK(fread(b, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/cut.safetensors", tmpdir);
+    write_bytes(p, b, (size_t)len - 100);
+    CHECK(load_fails(p, "truncated"));
+    write_bytes(p, b, 200);
+    CHECK(load_fails(p, "truncated"));
+    write_bytes(p, b, 5);
+    CHECK(load_fails(p, "truncated"));
+    free(b);
+    snprintf(p, sizeof p, "%s/text.safetensors", tmpdir);
+    write_bytes(p, "hello, this is not a model at all\n", 34);
+    CHECK(load_fails(p, "not a safetensors file"));
+    snprintf(p, sizeof p, "%s/nojson.safetensors", tmpdir);
+    write_header(p, "{\"a\": [1, 2", 0);
+    CHECK(load_fails(p, "not JSON"));
+    snprintf(p, sizeof p, "%s/foreign.safetensors", tmpdir);
+    write_header(p, "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
+    CHECK(load_fails(p, "not an fn model"));
+    snprintf(p, sizeof p, "%s/f16.safetensors", tmpdir);
+    write_header(p, "{\"w\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4);
+    CHECK(load_fails(p, "dtype F16"));
+    snprintf(p, sizeof p, "%s/range.safetensors", tmpdir);
+    write_header(p, "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8);
+    CHECK(load_fails(p, "truncated"));
+    snprintf(p, sizeof p, "%s/future.safetensors", tmpdir);
+    write_header(p, "{\"__metadata__\":{\"format\":\"fn-model\",\"version\":\"9\",\"arch\":\"focusnet\",\"in_channels\":\"1\"}}", 0);
+    CHECK(load_fails(p, "newer"));
+    snprintf(p, sizeof p, "%s/empty.safetensors", tmpdir);
+    write_header(p, "{\"__metadata__\":{\"format\":\"fn-model\",\"version\":\"1\",\"arch\":\"focusnet\",\"in_channels\":\"1\",\"width\":\"0.125\"}}", 0);
+    CHECK(load_fails(p, "missing"));
+    snprintf(p, sizeof p, "%s/absent.safetensors", tmpdir);
+    CHECK(load_fails(p, "No such file"));
+}
+
+static void test_safetensors_rw(void) {
+    fn_err e;
+    char p[300];
+    snprintf(p, sizeof p, "%s/t.safetensors", tmpdir);
+    float a[6] = { 1, 2, 3, 4, 5, -0.0f }, s[1] = { 3.5f };
+    fn_st w = { 0 };
+    CHECK(fn_st_add(&w, "a", 2, (int64_t[]){ 2, 3 }, a, &e) == 0);
+    CHECK(fn_st_add(&w, "s", 0, NULL, s, &e) == 0);
+    CHECK(fn_st_add(&w, "e", 1, (int64_t[]){ 0 }, NULL, &e) == 0);
+    CHECK(fn_st_add(&w, "a", 1, (int64_t[]){ 1 }, a, &e) == -1);
+    CHECK(fn_st_set_meta(&w, "k", "v", &e) == 0);
+    CHECK(fn_st_set_meta(&w, "k", "v2", &e) == 0);
+    CHECK(fn_st_write(&w, p, &e) == 0);
+    fn_st_free(&w);
+    fn_st r;
+    CHECK(fn_st_read(&r, p, &e) == 0);
+    const fn_st_tensor *ta = fn_st_find(&r, "a"), *ts = fn_st_find(&r, "s"), *te = fn_st_find(&r, "e");
+    CHECK(ta && ta->ndim == 2 && ta->shape[1] == 3 && !memcmp(ta->data, a, sizeof a));
+    CHECK(ts && ts->ndim == 0 && ts->numel == 1 && ts->data[0] == 3.5f);
+    CHECK(te && te->numel == 0);
+    CHECK(!strcmp(fn_st_meta(&r, "k"), "v2") && !fn_st_meta(&r, "x"));
+    fn_st_free(&r);
+    /* no temporary left behind */
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", tmpdir);
+    CHECK(system(cmd) != 0);
+}
+
+/* the whole network against the fixture tests/golden (3 channels, 48x32), and a tampered copy failing */
+static void test_golden_fixture(void) {
+    const char *path = "tests/golden/focusnet_c3_2x48x32.safetensors";
+    if (access(path, R_OK)) { printf("  (no %s: run from the repository root)\n", path); return; }
+    fn_err e;
+    fn_golden_result r;
+    CHECKF(fn_golden_run(be, path, &r, &e) == 0, "%s", e.msg);
+    CHECK(r.N == 2 && r.C == 3 && r.H == 48 && r.W == 32);
+    for (int k = 0; k < FN_GOLDEN_NFIELDS; k++)
+        CHECKF(r.err[k] < fn_golden_tol[k], "%s %g", fn_golden_field[k], r.err[k]);
+    CHECK(r.pass);
+    /* a NaN in the reference output fails the check */
+    fn_st st, w = { 0 };
+    CHECK(fn_st_read(&st, path, &e) == 0);
+    for (int i = 0; i < st.n; i++) {
+        if (!strcmp(st.t[i].name, "output_eval_after_adam")) st.t[i].data[5] = NAN;
+        fn_st_add(&w, st.t[i].name, st.t[i].ndim, st.t[i].shape, st.t[i].data, &e);
+    }
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/nan.safetensors", tmpdir);
+    CHECK(fn_st_write(&w, bad, &e) == 0);
+    CHECK(fn_golden_run(be, bad, &r, &e) == 0);
+    CHECK(!r.pass && isnan(r.err[FN_GOLDEN_OUTPUT_EVAL]) && r.err[FN_GOLDEN_OUTPUT_TRAIN] < 1e-4);
+    fn_st_free(&w);
+    fn_st_free(&st);
+}
+
+int main(void) {
+    fn_err e;
+    be = fn_cpu_backend_new(0, &e);
+    if (!be) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/fn-test-nn.XXXXXX");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    RUN(test_golden_u);
+    RUN(test_param_table_cin3);
+    RUN(test_param_table_cin1);
+    RUN(test_width);
+    RUN(test_init_he);
+    RUN(test_safetensors_rw);
+    RUN(test_model_roundtrip);
+    RUN(test_model_bad_files);
+    RUN(test_train_step);
+    RUN(test_directional_gradient);
+    RUN(test_golden_fixture);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
+    be->destroy(be);
+    return check_report();
+}
