@@ -101,7 +101,7 @@ NVCC          ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cud
 CUDA_HOME     ?= $(if $(NVCC),$(patsubst %/bin/nvcc,%,$(NVCC)),/usr/local/cuda)
 CUDNN_INCLUDE ?= $(firstword $(foreach d,$(CUDA_HOME)/include /usr/include/x86_64-linux-gnu /usr/include,$(if $(wildcard $(d)/cudnn.h),$(d))))
 CUDNN_LIB     ?= $(firstword $(foreach d,$(CUDA_HOME)/lib64 /usr/lib/x86_64-linux-gnu /usr/lib64,$(if $(wildcard $(d)/libcudnn.so $(d)/libcudnn.so.9),$(d))))
-CUDNN_LINK    := $(if $(wildcard $(CUDNN_LIB)/libcudnn.so),-lcudnn,-l:libcudnn.so.9)
+CUDNN_LINK    ?= $(if $(wildcard $(CUDNN_LIB)/libcudnn.so),-lcudnn,-l:libcudnn.so.9)
 CUDA_ARCH     ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVFLAGS       ?= -O3 -std=c++17 --fmad=false -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Wno-unused-parameter
 NVFLAGS       += $(if $(filter 1,$(WERROR)),-Werror all-warnings)
@@ -131,7 +131,7 @@ $(BUILD)/libfn-cuda.so: $(CU_OBJ) | cuda-need
 
 $(BUILD)/tests/gpu-check: $(GPU_OBJ) $(LIBFN)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(GPU_OBJ) $(LIBFN) $(GPU_LDLIBS)
+	$(CC) $(filter-out -fopenmp,$(LDFLAGS)) -o $@ $(GPU_OBJ) $(LIBFN) $(GPU_LDLIBS)
 
 test-gpu: cuda $(BUILD)/tests/gpu-check
 	@if $(BUILD)/tests/gpu-check open cuda; then \

@@ -23,8 +23,15 @@
 
 enum fn_act { FN_ACT_RELU = 0, FN_ACT_LEAKY = 1, FN_ACT_SIGMOID = 2 };
 
+/* the inline helpers below are compiled for the GPU too when nvcc reads this header (cuda/) */
+#ifdef __CUDACC__
+#define FN_HOSTDEV __host__ __device__
+#else
+#define FN_HOSTDEV
+#endif
+
 /* TensorFlow 'same': output size and padding before (top/left) for one axis */
-static inline int fn_same(int in, int k, int stride, int *pad_lo) {
+static inline FN_HOSTDEV int fn_same(int in, int k, int stride, int *pad_lo) {
     int out = (in + stride - 1) / stride;
     int total = (out - 1) * stride + k - in;
     if (total < 0) total = 0;
@@ -128,7 +135,7 @@ struct fn_backend {
 };
 
 /* the dropout hash: a uniform in [0,1) from (seed, i), identical on every backend */
-static inline float fn_dropout_u(uint64_t seed, uint64_t i) {
+static inline FN_HOSTDEV float fn_dropout_u(uint64_t seed, uint64_t i) {
     uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;

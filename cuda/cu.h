@@ -1,0 +1,168 @@
+/* cu.h: the CUDA backend's private header (for the .cu files in cuda/; the graph sees lib/backend.h).
+ *
+ * One context per backend: the device, one stream on which everything is queued in order, the cuDNN
+ * handle, the convolution plans (descriptors and chosen algorithms per shape), and scratch buffers that
+ * grow as needed. No global mutable state.
+ *
+ * Numerics: float32 NCHW throughout, TF32 off unless FN_CUDA_TF32=1 in the environment when the backend
+ * is created (cuDNN CUDNN_FMA_MATH, i.e. true fp32). Reductions (batch-norm statistics, bias gradients,
+ * SE pools, Dice, sums of squares) are our own kernels: a fixed split of the work per shape, each
+ * thread summing in double, a fixed-order tree in each block and a fixed-order sum of the block
+ * partials, so that results are bitwise reproducible. Convolutions use only deterministic cuDNN
+ * algorithms unless FN_CUDA_NONDET=1. FN_CUDA_FIND=0 picks algorithms by cuDNN's heuristics instead of
+ * timing them (cudnnFind*), which makes the first step of a new shape faster. FN_CUDA_VERBOSE=1 prints
+ * each algorithm choice on stderr.
+ *
+ * The ops have no error path (lib/backend.h): a CUDA or cuDNN failure inside one prints a line on
+ * stderr and aborts, as the CPU backend does when out of memory. */
+#ifndef FN_CU_H
+#define FN_CU_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+extern "C" {
+#include "backend.h"
+}
+
+#define CU_THREADS 256 /* threads per block in every kernel */
+
+/* scratch buffers of the context, one per use so that an op may hold several at once */
+enum {
+    CU_SCR_WS = 0, /* cuDNN workspace */
+    CU_SCR_PAD,    /* padded copy of a conv input, or the padded dx of backward-data */
+    CU_SCR_RED,    /* double partial sums of the reductions */
+    CU_SCR_COEF,   /* per-channel float coefficients (batch norm), per-image (Dice) */
+    CU_SCR_SE,     /* SE backward temporaries */
+    CU_SCR_N
+};
+
+struct cu_conv_plan; /* conv.cu */
+
+typedef struct cu_ctx {
+    int dev;
+    cudaStream_t stream;
+    cudnnHandle_t dnn;
+    int tf32;   /* allow TF32 tensor cores in convolutions */
+    int nondet; /* allow non-deterministic convolution algorithms */
+    int find;   /* time the algorithms (cudnnFind*) rather than ask the heuristics */
+    size_t ws_limit; /* largest cuDNN workspace an algorithm may ask for */
+    void *scr[CU_SCR_N];
+    size_t scr_cap[CU_SCR_N];
+    double *host_res; /* pinned host memory for results of reductions (16 doubles) */
+    struct cu_conv_plan **plans;
+    int nplans, plans_cap;
+} cu_ctx;
+
+/* failure inside an op: message and abort */
+void cu_fail(const char *what, const char *why, const char *file, int line) __attribute__((noreturn));
+
+#define CK(call)                                                                                   \
+    do {                                                                                           \
+        cudaError_t ck_err_ = (call);                                                              \
+        if (ck_err_ != cudaSuccess) cu_fail(#call, cudaGetErrorString(ck_err_), __FILE__, __LINE__); \
+    } while (0)
+#define DK(call)                                                                                   \
+    do {                                                                                           \
+        cudnnStatus_t dk_st_ = (call);                                                             \
+        if (dk_st_ != CUDNN_STATUS_SUCCESS) cu_fail(#call, cudnnGetErrorString(dk_st_), __FILE__, __LINE__); \
+    } while (0)
+/* after a kernel launch */
+#define KCHECK() CK(cudaGetLastError())
+
+/* the context of an op (and the device made current when it is not device 0) */
+static inline cu_ctx *cu_enter(void *ctx) {
+    cu_ctx *c = (cu_ctx *)ctx;
+    if (c->dev != 0) CK(cudaSetDevice(c->dev));
+    return c;
+}
+
+/* scratch buffer `slot` of at least `bytes` (grown when needed; old contents are lost) */
+void *cu_scratch(cu_ctx *c, int slot, size_t bytes);
+
+/* blocks for a grid-stride loop over n elements */
+static inline unsigned cu_blocks(size_t n) {
+    size_t b = (n + CU_THREADS - 1) / CU_THREADS;
+    if (b < 1) b = 1;
+    if (b > 8192) b = 8192;
+    return (unsigned)b;
+}
+
+/* the sum of v over the block (blockDim.x == CU_THREADS), valid in thread 0; sh: 32 doubles of shared
+ * memory. Every thread of the block must call it. Fixed order: deterministic. */
+static __device__ __forceinline__ double cu_block_sum(double v, double *sh) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    if (lane == 0) sh[wid] = v;
+    __syncthreads();
+    v = threadIdx.x < (CU_THREADS >> 5) ? sh[threadIdx.x] : 0.0;
+    __syncthreads(); /* sh may be used again right after */
+    if (wid == 0)
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* how a per-channel (or per-image) reduction over N planes of HW values is split into blocks: each
+ * channel gets `splits` blocks, block j sums positions [j*chunk, (j+1)*chunk) of every plane */
+typedef struct cu_split {
+    int splits;
+    int chunk;
+} cu_split;
+cu_split cu_split_for(int C, int HW);
+
+/* per-channel sums over x [N,C,HW] (a, b may be the same tensor):
+ *   mode 0: part[c][j] = { sum a }
+ *   mode 1: part[c][j] = { sum a, sum a^2 }
+ *   mode 2: part[c][j] = { sum a, sum a*(b - center[c]) }
+ * part: splits*C entries of 2 doubles (CU_SCR_RED); returns the split used. */
+cu_split cu_chan_sums(cu_ctx *c, int mode, const float *a, const float *b, const float *center,
+                      int N, int C, int HW, double *part);
+
+/* the backend's functions (cuda.cu fills the table) */
+void cu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
+                 int N, int Ci, int H, int W, int Co, int k, int s);
+void cu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
+                      int N, int Ci, int H, int W, int Co, int k, int s, int acc);
+void cu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
+                        int N, int Ci, int H, int W, int Co, int k, int s);
+void cu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int HWo);
+void cu_conv_plans_free(cu_ctx *c);
+
+void cu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                     float *mean, float *invstd, float *rmean, float *rvar,
+                     int N, int C, int HW, float momentum, float eps);
+void cu_bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                     const float *rmean, const float *rvar, int N, int C, int HW, float eps);
+void cu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
+               const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
+               int N, int C, int HW, int acc);
+
+void cu_fill(void *ctx, float *dst, float v, size_t n);
+void cu_act_fwd(void *ctx, int act, const float *x, float *y, size_t n, float alpha);
+void cu_act_bwd(void *ctx, int act, const float *y, const float *dy, float *dx, size_t n,
+                float alpha, int acc);
+void cu_add(void *ctx, const float *a, const float *b, float *y, size_t n);
+void cu_mul(void *ctx, const float *a, const float *b, float *y, size_t n, int acc);
+void cu_axpy(void *ctx, float alpha, const float *x, float *y, size_t n);
+void cu_concat(void *ctx, const float *a, const float *b, float *y, int N, int Ca, int Cb, int HW);
+void cu_split_op(void *ctx, const float *dy, float *da, float *db, int N, int Ca, int Cb, int HW, int acc);
+void cu_up2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W);
+void cu_up2_bwd(void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc);
+void cu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed);
+void cu_dropout_bwd(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc);
+
+void cu_se_fwd(void *ctx, const float *x, const float *wa, const float *wb, float *y,
+               float *pool, float *hid, float *gate, int N, int C, int HW, int Cr);
+void cu_se_bwd(void *ctx, const float *x, const float *dy, const float *wa, const float *wb,
+               const float *pool, const float *hid, const float *gate,
+               float *dx, float *dwa, float *dwb, int N, int C, int HW, int Cr, int acc);
+
+float cu_dice_loss(void *ctx, const float *p, const float *t, float *dp, int N, int HW, float smooth);
+double cu_sumsq(void *ctx, const float *x, size_t n);
+
+void cu_adam(void *ctx, float *w, const float *g, float *m, float *v, size_t n, float lr,
+             float b1, float b2, float eps, float l2, long t);
+
+#endif
