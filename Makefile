@@ -44,9 +44,15 @@ TOOLS_T  := $(wildcard tests/tools/*.c)
 TOOLS_TB := $(TOOLS_T:tests/tools/%.c=$(BUILD)/tests/%)
 MANS     := $(wildcard man/*.1 man/*.5 man/*.7)
 
-.PHONY: all tools test test-unit test-bats test-long check-golden demo bench install clean cuda test-gpu
+.PHONY: all tools test test-unit test-bats test-long test-valgrind check-golden demo bench install clean cuda test-gpu
 all: tools
-tools: $(TOOLS) $(TOOLS_TB) $(SCRIPTS_B)
+tools: $(BUILD)/.deps-ok $(TOOLS) $(TOOLS_TB) $(SCRIPTS_B)
+
+# say exactly what to apt-get install when a Debian package of .ci/deps is missing
+$(BUILD)/.deps-ok: .ci/deps
+	@sh .ci/check-deps
+	@mkdir -p $(dir $@) && touch $@
+$(LIB_OBJ): | $(BUILD)/.deps-ok
 
 # scripts sit beside the tools in the build tree too, so tests and recipes find them on one PATH
 $(SCRIPTS_B): $(BUILD)/bin/%: pipelines/%
@@ -86,6 +92,10 @@ test-bats: tools
 test-long: tools
 	FN_BIN=$(abspath $(BUILD)/bin) FN_TESTBIN=$(abspath $(BUILD)/tests) FN_SHARED=$(abspath $(SHARED)) \
 	  FN_LONG=1 bats tests/bats
+
+# every finished tool under valgrind on small good and bad inputs (not part of `make test`: ~1 minute)
+test-valgrind: tools
+	FN_BIN=$(abspath $(BUILD)/bin) FN_SHARED=$(abspath $(SHARED)) bash tests/valgrind.sh
 
 check-golden: $(BUILD)/tests/check-golden
 	@if [ -f "$(GOLDEN)" ]; then $(BUILD)/tests/check-golden "$(GOLDEN)"; \

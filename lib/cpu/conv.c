@@ -1,0 +1,275 @@
+/* conv.c: 2-D convolution on the CPU: forward, backward-data, backward-filter, backward-bias.
+ *
+ * TensorFlow 'same' padding (fn_same): pad_top/left = floor(total/2), the rest bottom/right.
+ * Method: the output of each image is cut into tiles of whole output rows; a tile's im2col matrix
+ * col [K, np] (K = Ci*k*k in OIHW order, np = tile pixels) is built in the thread's workspace, small
+ * enough to stay in cache, and one single-threaded SGEMM per tile does the arithmetic:
+ *   forward        y[Co, np]    = w[Co, K] col[K, np] (+ bias)
+ *   backward-data  dcol[K, np]  = w^T dy[Co, np], then col2im adds dcol into dx
+ *   backward-filter dw[Co, K]  += dy[Co, np] col^T   (per-thread partial sums, then a fixed-order sum)
+ * 1x1 stride-1 convolutions use x and dx in place of col (no copy).
+ * Tiles run in parallel on the context's OpenMP threads. In backward-data, neighbouring tiles of one
+ * image overlap in dx (the k-1 halo rows), so there the threads split the input channels instead. */
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+#include <cblas.h>
+#include "backend.h"
+#include "cpu.h"
+
+typedef struct geom {
+    int N, Ci, H, W, Co, k, s;
+    int Ho, Wo, pt, pl; /* output size, 'same' padding before */
+    int K;              /* Ci*k*k: rows of col */
+    size_t HW, HWo;
+    int R, tiles; /* output rows per tile, tiles per image */
+    int direct;   /* 1x1 stride 1: col is x itself */
+} geom;
+
+/* im2col tile target: about this many floats of col (fits the per-core L2 cache) */
+#define TILE_FLOATS 131072
+#define TILE_MIN_PIX 128
+#define TILE_MAX_PIX 2048
+
+static void geom_init(geom *g, int N, int Ci, int H, int W, int Co, int k, int s, int threads) {
+    g->N = N, g->Ci = Ci, g->H = H, g->W = W, g->Co = Co, g->k = k, g->s = s;
+    g->Ho = fn_same(H, k, s, &g->pt);
+    g->Wo = fn_same(W, k, s, &g->pl);
+    g->K = Ci * k * k;
+    g->HW = (size_t)H * W;
+    g->HWo = (size_t)g->Ho * g->Wo;
+    g->direct = k == 1 && s == 1;
+
+    if (g->Ho <= 0 || g->Wo <= 0) { /* nothing to compute */
+        g->R = 1, g->tiles = 0;
+        return;
+    }
+    /* pixels per tile from the col size, then whole rows; enough tiles to feed every thread */
+    long pix = TILE_FLOATS / (g->K > 0 ? g->K : 1);
+    if (pix < TILE_MIN_PIX) pix = TILE_MIN_PIX;
+    if (pix > TILE_MAX_PIX) pix = TILE_MAX_PIX;
+    long want = ((long)g->HWo + pix - 1) / pix; /* tiles per image */
+    if (want < 1) want = 1;
+    if ((long)N * want < threads) want = (threads + N - 1) / N;
+    /* prefer a total that divides evenly among the threads */
+    for (long t = want; t < 2 * want && t <= g->Ho; t++)
+        if ((N * t) % threads == 0) {
+            want = t;
+            break;
+        }
+    if (want > g->Ho) want = g->Ho;
+    int R = (int)((g->Ho + want - 1) / want);
+    if (R > g->Ho) R = g->Ho;
+    g->R = R;
+    g->tiles = (g->Ho + R - 1) / R;
+}
+
+/* output columns ow in [lo, hi) read input columns ow*s + off inside [0, W) */
+static void valid_cols(const geom *g, int off, int *lo, int *hi) {
+    int s = g->s;
+    int l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int h = (g->W - 1 - off) < 0 ? 0 : (g->W - 1 - off) / s + 1;
+    if (h > g->Wo) h = g->Wo;
+    if (h < l) h = l;
+    *lo = l, *hi = h;
+}
+
+/* col [K, np] of output rows [oh0, oh1) of one image x [Ci,H,W] */
+static void im2col(const geom *g, const float *x, int oh0, int oh1, float *col) {
+    const int k = g->k, s = g->s, Wo = g->Wo, W = g->W, H = g->H;
+    const size_t np = (size_t)(oh1 - oh0) * Wo;
+    for (int ci = 0; ci < g->Ci; ci++)
+        for (int kh = 0; kh < k; kh++)
+            for (int kw = 0; kw < k; kw++) {
+                float *d = col + ((size_t)(ci * k + kh) * k + kw) * np;
+                int off = kw - g->pl, lo, hi;
+                valid_cols(g, off, &lo, &hi);
+                for (int oh = oh0; oh < oh1; oh++, d += Wo) {
+                    int ih = oh * s + kh - g->pt;
+                    if (ih < 0 || ih >= H) {
+                        memset(d, 0, (size_t)Wo * sizeof(float));
+                        continue;
+                    }
+                    const float *src = x + ((size_t)ci * H + ih) * W + off;
+                    for (int ow = 0; ow < lo; ow++) d[ow] = 0;
+                    if (s == 1)
+                        memcpy(d + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s];
+                    for (int ow = hi; ow < Wo; ow++) d[ow] = 0;
+                }
+            }
+}
+
+/* dx [cn,H,W] += col2im of dcol [cn*k*k, np] for output rows [oh0, oh1) (cn channels) */
+static void col2im(const geom *g, const float *dcol, int cn, int oh0, int oh1, float *dx) {
+    const int k = g->k, s = g->s, Wo = g->Wo, W = g->W, H = g->H;
+    const size_t np = (size_t)(oh1 - oh0) * Wo;
+    for (int ci = 0; ci < cn; ci++)
+        for (int kh = 0; kh < k; kh++)
+            for (int kw = 0; kw < k; kw++) {
+                const float *d = dcol + ((size_t)(ci * k + kh) * k + kw) * np;
+                int off = kw - g->pl, lo, hi;
+                valid_cols(g, off, &lo, &hi);
+                for (int oh = oh0; oh < oh1; oh++, d += Wo) {
+                    int ih = oh * s + kh - g->pt;
+                    if (ih < 0 || ih >= H) continue;
+                    float *dst = dx + ((size_t)ci * H + ih) * W + off;
+                    if (s == 1)
+                        for (int ow = lo; ow < hi; ow++) dst[ow] += d[ow];
+                    else
+                        for (int ow = lo; ow < hi; ow++) dst[ow * s] += d[ow];
+                }
+            }
+}
+
+static void tile_rows(const geom *g, int t, int *oh0, int *oh1) {
+    *oh0 = t * g->R;
+    *oh1 = *oh0 + g->R < g->Ho ? *oh0 + g->R : g->Ho;
+}
+
+/* forward ------------------------------------------------------------------------------------------ */
+
+void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
+                  int N, int Ci, int H, int W, int Co, int k, int s) {
+    cpu_ctx *c = ctx;
+    geom g;
+    geom_init(&g, N, Ci, H, W, Co, k, s, c->threads);
+    const int items = N * g.tiles;
+#pragma omp parallel num_threads(c->threads)
+    {
+        const int tid = omp_get_thread_num();
+        float *col = g.direct ? NULL : cpu_ws(c, tid, (size_t)g.K * g.R * g.Wo);
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < items; i++) {
+            int n = i / g.tiles, oh0, oh1;
+            tile_rows(&g, i % g.tiles, &oh0, &oh1);
+            const int np = (oh1 - oh0) * g.Wo;
+            const float *xn = x + (size_t)n * Ci * g.HW;
+            float *yt = y + (size_t)n * Co * g.HWo + (size_t)oh0 * g.Wo; /* [Co, np], row stride HWo */
+            for (int co = 0; co < Co; co++) {
+                float v = b ? b[co] : 0.0f, *r = yt + (size_t)co * g.HWo;
+                for (int p = 0; p < np; p++) r[p] = v;
+            }
+            const float *B = col;
+            int ldb = np;
+            if (g.direct) {
+                B = xn + (size_t)oh0 * W, ldb = (int)g.HW;
+            } else {
+                im2col(&g, xn, oh0, oh1, col);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f,
+                        yt, (int)g.HWo);
+        }
+    }
+}
+
+/* backward-data ------------------------------------------------------------------------------------ */
+
+/* Work items are (image, block of input channels): col2im of a block touches only its own channels of
+ * dx, so items never collide, and each runs the tiles of its image in order (fixed summation order).
+ * Several channel blocks per image feed every thread when the batch is small. */
+void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
+                       int N, int Ci, int H, int W, int Co, int k, int s, int acc) {
+    cpu_ctx *c = ctx;
+    geom g;
+    geom_init(&g, N, Ci, H, W, Co, k, s, c->threads);
+    const int kk = k * k;
+    int nb = N % c->threads == 0 ? 1 : c->threads; /* channel blocks per image */
+    if (nb > Ci) nb = Ci;
+    const int items = N * nb;
+#pragma omp parallel num_threads(c->threads)
+    {
+        const int tid = omp_get_thread_num();
+        float *dcol = g.direct ? NULL : cpu_ws(c, tid, (size_t)(Ci / nb + 1) * kk * g.R * g.Wo);
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < items; i++) {
+            const int n = i / nb, blk = i % nb;
+            const int ci0 = (int)((long)Ci * blk / nb), ci1 = (int)((long)Ci * (blk + 1) / nb);
+            const int cib = ci1 - ci0;
+            const float *wb = w + (size_t)ci0 * kk; /* columns [ci0*kk, ci1*kk) of w [Co, K] */
+            float *dxb = dx + ((size_t)n * Ci + ci0) * g.HW;
+            if (!acc && !g.direct) memset(dxb, 0, (size_t)cib * g.HW * sizeof(float));
+            for (int t = 0; t < g.tiles; t++) {
+                int oh0, oh1;
+                tile_rows(&g, t, &oh0, &oh1);
+                const int np = (oh1 - oh0) * g.Wo;
+                const float *dyt = dy + (size_t)n * Co * g.HWo + (size_t)oh0 * g.Wo; /* [Co, np] */
+                if (g.direct) { /* tiles cover dx once: the GEMM writes (acc 0) or adds (acc 1) */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cib, np, Co, 1.0f, wb, g.K, dyt,
+                                (int)g.HWo, acc ? 1.0f : 0.0f, dxb + (size_t)oh0 * W, (int)g.HW);
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cib * kk, np, Co, 1.0f, wb, g.K, dyt,
+                                (int)g.HWo, 0.0f, dcol, np);
+                    col2im(&g, dcol, cib, oh0, oh1, dxb);
+                }
+            }
+        }
+    }
+}
+
+/* backward-filter ---------------------------------------------------------------------------------- */
+
+void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
+                         int N, int Ci, int H, int W, int Co, int k, int s) {
+    cpu_ctx *c = ctx;
+    geom g;
+    geom_init(&g, N, Ci, H, W, Co, k, s, c->threads);
+    const int items = N * g.tiles;
+    const size_t nw = (size_t)Co * g.K;
+    if (c->part_cap < nw * c->threads) {
+        free(c->part);
+        c->part_cap = nw * c->threads;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, c->part_cap * sizeof(float))) cpu_oom(c->part_cap * sizeof(float));
+        c->part = p;
+    }
+    int nt = 1;
+#pragma omp parallel num_threads(c->threads)
+    {
+        const int tid = omp_get_thread_num();
+#pragma omp single
+        nt = omp_get_num_threads();
+        /* implicit barrier: nt is set */
+        float *part = c->part + (size_t)tid * nw;
+        memset(part, 0, nw * sizeof(float));
+        float *col = g.direct ? NULL : cpu_ws(c, tid, (size_t)g.K * g.R * g.Wo);
+        /* a fixed contiguous share of the tiles per thread: the partial sums do not depend on timing */
+        const int i0 = (int)((long)items * tid / nt), i1 = (int)((long)items * (tid + 1) / nt);
+        for (int i = i0; i < i1; i++) {
+            int n = i / g.tiles, oh0, oh1;
+            tile_rows(&g, i % g.tiles, &oh0, &oh1);
+            const int np = (oh1 - oh0) * g.Wo;
+            const float *xn = x + (size_t)n * Ci * g.HW;
+            const float *dyt = dy + (size_t)n * Co * g.HWo + (size_t)oh0 * g.Wo; /* [Co, np] */
+            const float *B = col;
+            int ldb = np;
+            if (g.direct) {
+                B = xn + (size_t)oh0 * W, ldb = (int)g.HW;
+            } else {
+                im2col(&g, xn, oh0, oh1, col);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, g.K, np, 1.0f, dyt, (int)g.HWo, B, ldb,
+                        1.0f, part, g.K);
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (size_t j = 0; j < nw; j++) {
+            float sum = c->part[j];
+            for (int t = 1; t < nt; t++) sum += c->part[(size_t)t * nw + j];
+            dw[j] += sum;
+        }
+    }
+}
+
+/* backward-bias ------------------------------------------------------------------------------------ */
+
+void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int HWo) {
+    cpu_ctx *c = ctx;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int co = 0; co < Co; co++) {
+        double sum = 0;
+        for (int n = 0; n < N; n++) sum += cpu_sum(dy + ((size_t)n * Co + co) * HWo, (size_t)HWo);
+        db[co] += (float)sum;
+    }
+}

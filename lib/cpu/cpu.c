@@ -1,0 +1,167 @@
+/* cpu.c: the CPU backend: its context, memory, shared helpers and the function table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+#include <cblas.h>
+#include "backend.h"
+#include "cpu.h"
+
+#define BIG 262144 /* element count above which memory ops run on all threads */
+
+void cpu_oom(size_t bytes) {
+    fprintf(stderr, "fn: CPU backend: out of memory (%zu bytes of workspace)\n", bytes);
+    abort();
+}
+
+float *cpu_ws(cpu_ctx *c, int tid, size_t n) {
+    if (c->ws_cap[tid] < n) {
+        free(c->ws[tid]);
+        size_t cap = n + n / 4;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, cap * sizeof(float))) cpu_oom(cap * sizeof(float));
+        c->ws[tid] = p;
+        c->ws_cap[tid] = cap;
+    }
+    return c->ws[tid];
+}
+
+#define SUM_BLOCK 4096
+
+double cpu_sum(const float *x, size_t n) {
+    double total = 0;
+    for (size_t i0 = 0; i0 < n; i0 += SUM_BLOCK) {
+        size_t m = n - i0 < SUM_BLOCK ? n - i0 : SUM_BLOCK;
+        const float *p = x + i0;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < m; i++) s += p[i];
+        total += s;
+    }
+    return total;
+}
+
+double cpu_dot(const float *a, const float *b, size_t n) {
+    double total = 0;
+    for (size_t i0 = 0; i0 < n; i0 += SUM_BLOCK) {
+        size_t m = n - i0 < SUM_BLOCK ? n - i0 : SUM_BLOCK;
+        const float *p = a + i0, *q = b + i0;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < m; i++) s += p[i] * q[i];
+        total += s;
+    }
+    return total;
+}
+
+/* memory ------------------------------------------------------------------------------------------ */
+
+static float *cpu_alloc(void *ctx, size_t n) {
+    cpu_ctx *c = ctx;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float))) return NULL;
+    float *f = p;
+    if (n < BIG) {
+        memset(f, 0, n * sizeof(float));
+    } else {
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+        for (size_t i = 0; i < n; i += BIG) memset(f + i, 0, (n - i < BIG ? n - i : BIG) * sizeof(float));
+    }
+    return f;
+}
+
+static void cpu_free(void *ctx, float *p) { free(p); }
+
+static void cpu_copy(void *ctx, float *dst, const float *src, size_t n) {
+    cpu_ctx *c = ctx;
+    if (dst == src || n == 0) return;
+    if (n < BIG) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (size_t i = 0; i < n; i += BIG) memcpy(dst + i, src + i, (n - i < BIG ? n - i : BIG) * sizeof(float));
+}
+
+static void cpu_fill(void *ctx, float *dst, float v, size_t n) {
+    cpu_ctx *c = ctx;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (n >= BIG)
+    for (size_t i = 0; i < n; i++) dst[i] = v;
+}
+
+static void cpu_sync(void *ctx) {}
+
+/* the table ------------------------------------------------------------------------------------- */
+
+static void cpu_destroy(fn_backend *be) {
+    if (!be) return;
+    cpu_ctx *c = be->ctx;
+    if (c) {
+        for (int t = 0; t < c->threads; t++) free(c->ws[t]);
+        free(c->ws);
+        free(c->ws_cap);
+        free(c->part);
+        free(c);
+    }
+    free(be);
+}
+
+fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
+    if (threads <= 0) threads = omp_get_max_threads();
+    if (threads < 1) threads = 1;
+    fn_backend *be = calloc(1, sizeof *be);
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (c) {
+        c->threads = threads;
+        c->ws = calloc((size_t)threads, sizeof *c->ws);
+        c->ws_cap = calloc((size_t)threads, sizeof *c->ws_cap);
+    }
+    if (!be || !c || !c->ws || !c->ws_cap) {
+        if (c) {
+            free(c->ws);
+            free(c->ws_cap);
+        }
+        free(c);
+        free(be);
+        fn_seterr(e, "out of memory creating the CPU backend");
+        return NULL;
+    }
+    /* our OpenMP threads call single-threaded BLAS on disjoint tiles (process-wide OpenBLAS setting) */
+    openblas_set_num_threads(1);
+
+    be->name = "cpu";
+    snprintf(be->device, sizeof be->device, "CPU (%d thread%s, OpenBLAS)", threads, threads == 1 ? "" : "s");
+    be->ctx = c;
+    be->destroy = cpu_destroy;
+    be->alloc = cpu_alloc;
+    be->free = cpu_free;
+    be->upload = cpu_copy;
+    be->download = cpu_copy;
+    be->copy = cpu_copy;
+    be->fill = cpu_fill;
+    be->sync = cpu_sync;
+    be->conv_fwd = cpu_conv_fwd;
+    be->conv_bwd_data = cpu_conv_bwd_data;
+    be->conv_bwd_filter = cpu_conv_bwd_filter;
+    be->conv_bwd_bias = cpu_conv_bwd_bias;
+    be->bn_fwd_train = cpu_bn_fwd_train;
+    be->bn_fwd_infer = cpu_bn_fwd_infer;
+    be->bn_bwd = cpu_bn_bwd;
+    be->act_fwd = cpu_act_fwd;
+    be->act_bwd = cpu_act_bwd;
+    be->add = cpu_add;
+    be->mul = cpu_mul;
+    be->axpy = cpu_axpy;
+    be->concat = cpu_concat;
+    be->split = cpu_split;
+    be->up2_fwd = cpu_up2_fwd;
+    be->up2_bwd = cpu_up2_bwd;
+    be->se_fwd = cpu_se_fwd;
+    be->se_bwd = cpu_se_bwd;
+    be->dropout_fwd = cpu_dropout_fwd;
+    be->dropout_bwd = cpu_dropout_bwd;
+    be->dice_loss = cpu_dice_loss;
+    be->sumsq = cpu_sumsq;
+    be->adam = cpu_adam;
+    return be;
+}

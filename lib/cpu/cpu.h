@@ -1,0 +1,104 @@
+/* cpu.h: the CPU backend's private header (lib/cpu/ only; the graph sees lib/backend.h).
+ *
+ * Device pointers are host pointers. Every op runs on ctx->threads OpenMP threads; OpenBLAS is kept
+ * single-threaded (openblas_set_num_threads(1)) and called from inside our parallel regions on
+ * disjoint tiles, which avoids oversubscribing the cores with two thread pools.
+ *
+ * Determinism: every reduction has a fixed partition of work and a fixed summation order, so two runs
+ * with the same thread count give bitwise identical results. Most ops (all but conv_bwd_filter) are even
+ * independent of the thread count.
+ *
+ * The context is not safe for concurrent calls from several threads (it owns the workspaces). */
+#ifndef FN_CPU_H
+#define FN_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cpu_ctx {
+    int threads;       /* OpenMP threads for every op */
+    float **ws;        /* [threads] per-thread workspace (im2col tiles, copies) */
+    size_t *ws_cap;    /* [threads] floats allocated in ws[t] */
+    float *part;       /* [threads * Co*K] conv_bwd_filter partial sums */
+    size_t part_cap;
+} cpu_ctx;
+
+/* the workspace of thread tid, at least n floats (grown as needed; aborts when out of memory) */
+float *cpu_ws(cpu_ctx *c, int tid, size_t n);
+/* aborts the program with a message: the ops have no error path, and a workspace of a few MB failing
+ * means the machine is out of memory */
+void cpu_oom(size_t bytes) __attribute__((noreturn));
+
+/* sum of n floats: float SIMD lanes over fixed blocks, the blocks summed in double (deterministic) */
+double cpu_sum(const float *x, size_t n);
+/* sum of a[i]*b[i], the same way */
+double cpu_dot(const float *a, const float *b, size_t n);
+
+/* e^x for x in [-87, 88] (the caller clamps) with a Cephes polynomial, about 1 ulp; NaN stays NaN.
+ * Written to vectorize under omp simd (no branches). */
+static inline float cpu_expf(float x) {
+    const float t = x * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23: rounds x/ln2 to an integer */
+    const float n = t - 12582912.0f;
+    union { float f; uint32_t u; } ti = {t}, sc;
+    float r = x - n * 0.693359375f; /* ln 2 in two parts */
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    sc.u = (ti.u - 0x4B400000u + 127u) << 23; /* 2^n (unsigned: NaN bits wrap, no UB) */
+    return p * sc.f;
+}
+
+/* conv.c */
+void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
+                  int N, int Ci, int H, int W, int Co, int k, int s);
+void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
+                       int N, int Ci, int H, int W, int Co, int k, int s, int acc);
+void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
+                         int N, int Ci, int H, int W, int Co, int k, int s);
+void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int HWo);
+
+/* norm.c */
+void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                      float *mean, float *invstd, float *rmean, float *rvar,
+                      int N, int C, int HW, float momentum, float eps);
+void cpu_bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                      const float *rmean, const float *rvar, int N, int C, int HW, float eps);
+void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
+                const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
+                int N, int C, int HW, int acc);
+
+/* elementwise.c */
+void cpu_act_fwd(void *ctx, int act, const float *x, float *y, size_t n, float alpha);
+void cpu_act_bwd(void *ctx, int act, const float *y, const float *dy, float *dx, size_t n,
+                 float alpha, int acc);
+void cpu_add(void *ctx, const float *a, const float *b, float *y, size_t n);
+void cpu_mul(void *ctx, const float *a, const float *b, float *y, size_t n, int acc);
+void cpu_axpy(void *ctx, float alpha, const float *x, float *y, size_t n);
+void cpu_concat(void *ctx, const float *a, const float *b, float *y, int N, int Ca, int Cb, int HW);
+void cpu_split(void *ctx, const float *dy, float *da, float *db, int N, int Ca, int Cb, int HW, int acc);
+void cpu_up2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W);
+void cpu_up2_bwd(void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc);
+void cpu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed);
+void cpu_dropout_bwd(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc);
+
+/* se.c */
+void cpu_se_fwd(void *ctx, const float *x, const float *wa, const float *wb, float *y,
+                float *pool, float *hid, float *gate, int N, int C, int HW, int Cr);
+void cpu_se_bwd(void *ctx, const float *x, const float *dy, const float *wa, const float *wb,
+                const float *pool, const float *hid, const float *gate,
+                float *dx, float *dwa, float *dwb, int N, int C, int HW, int Cr, int acc);
+
+/* loss.c */
+float cpu_dice_loss(void *ctx, const float *p, const float *t, float *dp, int N, int HW, float smooth);
+double cpu_sumsq(void *ctx, const float *x, size_t n);
+
+/* adam.c */
+void cpu_adam(void *ctx, float *w, const float *g, float *m, float *v, size_t n, float lr,
+              float b1, float b2, float eps, float l2, long t);
+
+#endif

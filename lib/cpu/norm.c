@@ -1,0 +1,104 @@
+/* norm.c: batch normalisation on the CPU (per channel over N*HW), one thread per channel at a time,
+ * statistics summed in double in a fixed order (deterministic, independent of the thread count). */
+#include <math.h>
+#include <stddef.h>
+#include "cpu.h"
+
+/* x [N,C,HW], y [N,C,HW]; mean, invstd [C] (saved for bwd); rmean, rvar [C] updated */
+void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                      float *mean, float *invstd, float *rmean, float *rvar,
+                      int N, int C, int HW, float momentum, float eps) {
+    cpu_ctx *c = ctx;
+    const double m = (double)N * HW;
+#pragma omp parallel for num_threads(c->threads) schedule(dynamic, 1)
+    for (int ch = 0; ch < C; ch++) {
+        double sum = 0;
+        for (int n = 0; n < N; n++) sum += cpu_sum(x + ((size_t)n * C + ch) * HW, (size_t)HW);
+        const double mu = sum / m;
+        const float muf = (float)mu;
+        double ss = 0; /* two-pass variance: sum of squared deviations */
+        for (int n = 0; n < N; n++) {
+            const float *xp = x + ((size_t)n * C + ch) * HW;
+            for (int i0 = 0; i0 < HW; i0 += 4096) {
+                int i1 = i0 + 4096 < HW ? i0 + 4096 : HW;
+                float s = 0;
+#pragma omp simd reduction(+ : s)
+                for (int i = i0; i < i1; i++) s += (xp[i] - muf) * (xp[i] - muf);
+                ss += s;
+            }
+        }
+        /* the deviations were taken from the float mean: correct for its rounding */
+        const double var = ss / m - (mu - muf) * (mu - muf);
+        const double is = 1.0 / sqrt(var + eps);
+        mean[ch] = muf;
+        invstd[ch] = (float)is;
+        const float scale = gamma[ch] * (float)is, shift = beta[ch] - muf * scale;
+        for (int n = 0; n < N; n++) {
+            const float *xp = x + ((size_t)n * C + ch) * HW;
+            float *yp = y + ((size_t)n * C + ch) * HW;
+#pragma omp simd
+            for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+        }
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mu);
+        rvar[ch] = (float)((1.0 - momentum) * rvar[ch] + momentum * unbiased);
+    }
+}
+
+void cpu_bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                      const float *rmean, const float *rvar, int N, int C, int HW, float eps) {
+    cpu_ctx *c = ctx;
+#pragma omp parallel for num_threads(c->threads) schedule(static) collapse(2)
+    for (int n = 0; n < N; n++)
+        for (int ch = 0; ch < C; ch++) {
+            const float scale = (float)(gamma[ch] / sqrt((double)rvar[ch] + eps));
+            const float shift = beta[ch] - rmean[ch] * scale;
+            const float *xp = x + ((size_t)n * C + ch) * HW;
+            float *yp = y + ((size_t)n * C + ch) * HW;
+#pragma omp simd
+            for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+        }
+}
+
+/* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)), xhat = (x-mean)*invstd;
+ * dgamma += sum(dy*xhat), dbeta += sum(dy). dx may alias dy (acc = 0). */
+void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
+                const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
+                int N, int C, int HW, int acc) {
+    cpu_ctx *c = ctx;
+    const double m = (double)N * HW;
+#pragma omp parallel for num_threads(c->threads) schedule(dynamic, 1)
+    for (int ch = 0; ch < C; ch++) {
+        const float mu = mean[ch], is = invstd[ch];
+        double sdy = 0, sdyx = 0; /* sum dy, sum dy*(x-mean) */
+        for (int n = 0; n < N; n++) {
+            const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy + ((size_t)n * C + ch) * HW;
+            sdy += cpu_sum(dp, (size_t)HW);
+            for (int i0 = 0; i0 < HW; i0 += 4096) {
+                int i1 = i0 + 4096 < HW ? i0 + 4096 : HW;
+                float s = 0;
+#pragma omp simd reduction(+ : s)
+                for (int i = i0; i < i1; i++) s += dp[i] * (xp[i] - mu);
+                sdyx += s;
+            }
+        }
+        const double sdxh = sdyx * is; /* sum dy*xhat */
+        dbeta[ch] += (float)sdy;
+        dgamma[ch] += (float)sdxh;
+        /* dx = a*dy + b*(x-mean) + cst */
+        const float a = gamma[ch] * is;
+        const float bb = (float)(-(double)gamma[ch] * is * is * is * sdyx / m);
+        const float cst = (float)(-(double)gamma[ch] * is * sdy / m);
+        for (int n = 0; n < N; n++) {
+            const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy + ((size_t)n * C + ch) * HW;
+            float *o = dx + ((size_t)n * C + ch) * HW;
+            if (acc) {
+#pragma omp simd
+                for (int i = 0; i < HW; i++) o[i] += a * dp[i] + bb * (xp[i] - mu) + cst;
+            } else {
+#pragma omp simd
+                for (int i = 0; i < HW; i++) o[i] = a * dp[i] + bb * (xp[i] - mu) + cst;
+            }
+        }
+    }
+}

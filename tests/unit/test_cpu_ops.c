@@ -1,0 +1,795 @@
+/* test_cpu_ops.c: every op of the CPU backend against finite differences of a random linear functional
+ * L = sum(r * y) (central differences), against naive double-precision references (convolution with
+ * explicit TensorFlow 'same' padding, batch-norm running statistics, Adam, Dice), the acc = 1 paths,
+ * and bitwise determinism. FD_VERBOSE=1 prints how close each finite-difference check came to its tolerance. */
+#include <stdint.h>
+#include <stdlib.h>
+#include "backend.h"
+#include "check.h"
+
+static fn_backend *be;
+
+/* test RNG ---------------------------------------------------------------------------------------- */
+static uint64_t rs = 0x1234567;
+static uint64_t rnext(void) {
+    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+    return rs;
+}
+static double runif(void) { return (double)(rnext() >> 11) * (1.0 / 9007199254740992.0); }
+static float rnorm(void) {
+    double u = runif() + 1e-12, v = runif();
+    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
+}
+static float *buf(size_t n) {
+    float *p = be->alloc(be->ctx, n);
+    if (!p) abort();
+    return p;
+}
+static float *rbuf(size_t n) {
+    float *p = buf(n);
+    for (size_t i = 0; i < n; i++) p[i] = rnorm();
+    return p;
+}
+static void bfree(float *p) { be->free(be->ctx, p); }
+static double dotd(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* finite differences ------------------------------------------------------------------------------ */
+typedef double (*loss_fn)(void *st);
+
+/* central differences of f with respect to p[i] on up to nsamp indices, against the analytic g[i]:
+ * |fd - g| <= atol + rtol * max(|fd|, |g|). Returns the number of mismatches (and prints the first). */
+static int fd_check(const char *what, loss_fn f, void *st, float *p, const float *g, size_t n, size_t nsamp,
+                    float h, double atol, double rtol) {
+    int bad = 0;
+    double worst = 0, worst_abs = 0;
+    for (size_t j = 0; j < (n < nsamp ? n : nsamp); j++) {
+        size_t i = n <= nsamp ? j : (size_t)(rnext() % n);
+        float old = p[i], hi = h * fmaxf(1.0f, fabsf(old));
+        float up = old + hi, dn = old - hi;
+        p[i] = up;
+        double lp = f(st);
+        p[i] = dn;
+        double lm = f(st);
+        p[i] = old;
+        double fd = (lp - lm) / ((double)up - (double)dn);
+        double tol = atol + rtol * fmax(fabs(fd), fabs((double)g[i]));
+        worst = fmax(worst, fabs(fd - g[i]) / tol);
+        worst_abs = fmax(worst_abs, fabs(fd - g[i]));
+        if (!(fabs(fd - g[i]) <= tol)) {
+            if (!bad) fprintf(stderr, "  %s[%zu]: finite difference %.6g, analytic %.6g\n", what, i, fd, (double)g[i]);
+            bad++;
+        }
+    }
+    f(st); /* leave the outputs of the unperturbed inputs behind */
+    if (getenv("FD_VERBOSE")) fprintf(stderr, "  %-10s worst error %.3g of the tolerance (%.3g)\n", what, worst, worst_abs);
+    return bad;
+}
+
+static double max_rel_diff(const float *a, const double *b, size_t n) {
+    double scale = 1e-3, worst = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(b[i]));
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(a[i] - b[i]) / scale);
+    return worst;
+}
+
+/* convolution ------------------------------------------------------------------------------------- */
+
+/* TF 'same', written out again independently of fn_same */
+static void tf_same(int in, int k, int s, int *out, int *pad_top) {
+    *out = (in + s - 1) / s;
+    int total = (*out - 1) * s + k - in;
+    if (total < 0) total = 0;
+    *pad_top = total / 2;
+}
+
+typedef struct conv_case {
+    int N, Ci, H, W, Co, k, s, Ho, Wo;
+    float *x, *w, *b, *y, *r;
+} conv_case;
+
+/* y, dx, dw in double by direct loops (any of them may be NULL) */
+static void conv_naive(const conv_case *c, const float *x, const float *w, const float *b, const float *dy,
+                       double *y, double *dx, double *dw) {
+    int Ho, Wo, pt, pl;
+    tf_same(c->H, c->k, c->s, &Ho, &pt);
+    tf_same(c->W, c->k, c->s, &Wo, &pl);
+    if (y)
+        for (int i = 0; i < c->N * c->Co * Ho * Wo; i++) y[i] = 0;
+    if (dx)
+        for (int i = 0; i < c->N * c->Ci * c->H * c->W; i++) dx[i] = 0;
+    if (dw)
+        for (int i = 0; i < c->Co * c->Ci * c->k * c->k; i++) dw[i] = 0;
+    for (int n = 0; n < c->N; n++)
+        for (int co = 0; co < c->Co; co++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    size_t yi = (((size_t)n * c->Co + co) * Ho + oh) * Wo + ow;
+                    double acc = b ? b[co] : 0;
+                    for (int ci = 0; ci < c->Ci; ci++)
+                        for (int kh = 0; kh < c->k; kh++)
+                            for (int kw = 0; kw < c->k; kw++) {
+                                int ih = oh * c->s + kh - pt, iw = ow * c->s + kw - pl;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
+                                size_t xi = (((size_t)n * c->Ci + ci) * c->H + ih) * c->W + iw;
+                                size_t wi = (((size_t)co * c->Ci + ci) * c->k + kh) * c->k + kw;
+                                acc += (double)w[wi] * x[xi];
+                                if (dx) dx[xi] += (double)w[wi] * dy[yi];
+                                if (dw) dw[wi] += (double)x[xi] * dy[yi];
+                            }
+                    if (y) y[yi] = acc;
+                }
+}
+
+static double conv_loss(void *st) {
+    conv_case *c = st;
+    be->conv_fwd(be->ctx, c->x, c->w, c->b, c->y, c->N, c->Ci, c->H, c->W, c->Co, c->k, c->s);
+    return dotd(c->r, c->y, (size_t)c->N * c->Co * c->Ho * c->Wo);
+}
+
+/* one geometry: forward against the naive loop, gradients against finite differences and the naive
+ * loop, the acc paths, and determinism. fd: run the finite differences (small cases) */
+static void conv_one(int N, int Ci, int H, int W, int Co, int k, int s, int fd) {
+    conv_case c = {N, Ci, H, W, Co, k, s, 0, 0, NULL, NULL, NULL, NULL, NULL};
+    int pt, pl;
+    tf_same(H, k, s, &c.Ho, &pt);
+    tf_same(W, k, s, &c.Wo, &pl);
+    const size_t nx = (size_t)N * Ci * H * W, nw = (size_t)Co * Ci * k * k, ny = (size_t)N * Co * c.Ho * c.Wo;
+    c.x = rbuf(nx), c.w = rbuf(nw), c.b = rbuf((size_t)Co), c.y = buf(ny), c.r = rbuf(ny);
+    double *yref = malloc(ny * sizeof *yref), *dxref = malloc(nx * sizeof *dxref),
+           *dwref = malloc(nw * sizeof *dwref);
+    conv_naive(&c, c.x, c.w, c.b, c.r, yref, dxref, dwref);
+    char what[96];
+    snprintf(what, sizeof what, "conv N%d Ci%d %dx%d Co%d k%d s%d", N, Ci, H, W, Co, k, s);
+
+    be->conv_fwd(be->ctx, c.x, c.w, c.b, c.y, N, Ci, H, W, Co, k, s);
+    double e = max_rel_diff(c.y, yref, ny);
+    CHECKF(e < 1e-5, "%s: forward vs naive: %g", what, e);
+    /* no bias */
+    float *y2 = buf(ny);
+    double *yref2 = malloc(ny * sizeof *yref2);
+    conv_naive(&c, c.x, c.w, NULL, c.r, yref2, NULL, NULL);
+    be->conv_fwd(be->ctx, c.x, c.w, NULL, y2, N, Ci, H, W, Co, k, s);
+    e = max_rel_diff(y2, yref2, ny);
+    CHECKF(e < 1e-5, "%s: forward without bias vs naive: %g", what, e);
+
+    /* analytic gradients of L = sum r*y */
+    float *dx = buf(nx), *dw = buf(nw), *db = buf((size_t)Co);
+    be->fill(be->ctx, dx, NAN, nx); /* acc = 0 must overwrite */
+    be->conv_bwd_data(be->ctx, c.r, c.w, dx, N, Ci, H, W, Co, k, s, 0);
+    be->conv_bwd_filter(be->ctx, c.x, c.r, dw, N, Ci, H, W, Co, k, s);
+    be->conv_bwd_bias(be->ctx, c.r, db, N, Co, c.Ho * c.Wo);
+    e = max_rel_diff(dx, dxref, nx);
+    CHECKF(e < 1e-5, "%s: dx vs naive: %g", what, e);
+    e = max_rel_diff(dw, dwref, nw);
+    CHECKF(e < 1e-5, "%s: dw vs naive: %g", what, e);
+    for (int co = 0; co < Co; co++) {
+        double s0 = 0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < c.Ho * c.Wo; i++) s0 += c.r[((size_t)n * Co + co) * c.Ho * c.Wo + i];
+        CHECKF(fabs(db[co] - s0) <= 1e-4 * (1 + fabs(s0)), "%s: db[%d] %g vs %g", what, co, db[co], s0);
+    }
+    if (fd) {
+        CHECKF(fd_check("dx", conv_loss, &c, c.x, dx, nx, 48, 1e-2f, 1e-3, 2e-3) == 0, "%s", what);
+        CHECKF(fd_check("dw", conv_loss, &c, c.w, dw, nw, 48, 1e-2f, 1e-3, 2e-3) == 0, "%s", what);
+        CHECKF(fd_check("db", conv_loss, &c, c.b, db, (size_t)Co, 48, 1e-2f, 1e-3, 2e-3) == 0, "%s", what);
+    }
+
+    /* acc = 1: dx += ; dw += ; db += */
+    float *dx2 = rbuf(nx), *dx0 = buf(nx);
+    be->copy(be->ctx, dx0, dx2, nx);
+    be->conv_bwd_data(be->ctx, c.r, c.w, dx2, N, Ci, H, W, Co, k, s, 1);
+    int bad = 0;
+    for (size_t i = 0; i < nx; i++) bad += !(fabs(dx2[i] - (dx0[i] + dx[i])) <= 1e-4 * (1 + fabs(dx0[i])));
+    CHECKF(bad == 0, "%s: bwd_data acc=1: %d wrong", what, bad);
+    float *dw2 = buf(nw);
+    be->copy(be->ctx, dw2, dw, nw);
+    be->conv_bwd_filter(be->ctx, c.x, c.r, dw2, N, Ci, H, W, Co, k, s);
+    bad = 0;
+    for (size_t i = 0; i < nw; i++) bad += !(fabs(dw2[i] - 2 * dw[i]) <= 1e-4 * (1 + fabs(dw[i])));
+    CHECKF(bad == 0, "%s: bwd_filter accumulates: %d wrong", what, bad);
+
+    /* determinism: the same call twice gives the same bits */
+    be->conv_fwd(be->ctx, c.x, c.w, c.b, y2, N, Ci, H, W, Co, k, s);
+    CHECKF(memcmp(y2, c.y, ny * sizeof(float)) == 0, "%s: forward not deterministic", what);
+    be->conv_bwd_data(be->ctx, c.r, c.w, dx0, N, Ci, H, W, Co, k, s, 0);
+    CHECKF(memcmp(dx0, dx, nx * sizeof(float)) == 0, "%s: bwd_data not deterministic", what);
+    be->fill(be->ctx, dw2, 0, nw);
+    be->conv_bwd_filter(be->ctx, c.x, c.r, dw2, N, Ci, H, W, Co, k, s);
+    CHECKF(memcmp(dw2, dw, nw * sizeof(float)) == 0, "%s: bwd_filter not deterministic", what);
+
+    bfree(c.x), bfree(c.w), bfree(c.b), bfree(c.y), bfree(c.r), bfree(y2), bfree(dx), bfree(dw), bfree(db);
+    bfree(dx2), bfree(dx0), bfree(dw2);
+    free(yref), free(yref2), free(dxref), free(dwref);
+}
+
+static void test_same_geometry(void) {
+    int out, pad;
+    CHECK(fn_same(256, 3, 2, &pad) == 128 && pad == 0); /* 0 top, 1 bottom */
+    CHECK(fn_same(256, 3, 1, &pad) == 256 && pad == 1);
+    CHECK(fn_same(256, 7, 1, &pad) == 256 && pad == 3);
+    CHECK(fn_same(256, 2, 1, &pad) == 256 && pad == 0); /* 0 top, 1 bottom */
+    CHECK(fn_same(256, 1, 2, &pad) == 128 && pad == 0);
+    CHECK(fn_same(7, 3, 2, &pad) == 4 && pad == 1);
+    tf_same(7, 2, 2, &out, &pad);
+    CHECK(out == 4 && pad == 0);
+    /* 3x3 stride 2 on 8x8: output (i, j) reads input rows/columns 2i..2i+2 (a delta at (2,2) reaches
+     * outputs (0,0) with tap (2,2), (0,1) with tap (2,0), (1,0) with tap (0,2), (1,1) with tap (0,0)) */
+    float *x = buf(64), *w = buf(9), *y = buf(16);
+    x[2 * 8 + 2] = 1;
+    for (int i = 0; i < 9; i++) w[i] = (float)(i + 1);
+    be->conv_fwd(be->ctx, x, w, NULL, y, 1, 1, 8, 8, 1, 3, 2);
+    CHECK(y[0] == 9 && y[1] == 7 && y[1 * 4 + 0] == 3 && y[1 * 4 + 1] == 1);
+    int nz = 0;
+    for (int i = 0; i < 16; i++) nz += y[i] != 0;
+    CHECK(nz == 4);
+    /* 2x2 stride 1: output i reads inputs i and i+1 */
+    float *w2 = buf(4), *y2 = buf(64);
+    for (int i = 0; i < 4; i++) w2[i] = (float)(i + 1);
+    be->conv_fwd(be->ctx, x, w2, NULL, y2, 1, 1, 8, 8, 1, 2, 1);
+    CHECK(y2[2 * 8 + 2] == 1 && y2[1 * 8 + 1] == 4 && y2[1 * 8 + 2] == 3 && y2[2 * 8 + 1] == 2);
+    bfree(x), bfree(w), bfree(y), bfree(w2), bfree(y2);
+}
+
+static void test_conv_small(void) {
+    const int ks[] = {1, 2, 3, 7}, sizes[][2] = {{8, 8}, {7, 9}, {5, 6}};
+    for (int ki = 0; ki < 4; ki++)
+        for (int s = 1; s <= 2; s++)
+            for (int si = 0; si < 3; si++) conv_one(2, 3, sizes[si][0], sizes[si][1], 4, ks[ki], s, 1);
+}
+
+/* bigger shapes: several tiles per image, the even/odd tile phases of bwd_data, per-thread partials */
+static void test_conv_tiled(void) {
+    conv_one(2, 40, 37, 41, 8, 3, 1, 0);
+    conv_one(2, 40, 37, 41, 8, 3, 2, 0);
+    conv_one(1, 24, 30, 33, 6, 7, 1, 0);
+    conv_one(3, 64, 16, 16, 20, 1, 1, 0);
+    conv_one(3, 64, 16, 17, 20, 1, 2, 0);
+    conv_one(2, 64, 12, 20, 16, 2, 1, 0);
+    conv_one(1, 200, 4, 4, 8, 3, 1, 0);
+}
+
+/* batch norm ------------------------------------------------------------------------------------- */
+typedef struct bn_case {
+    int N, C, HW;
+    float *x, *g, *b, *y, *mean, *is, *rm, *rv, *r;
+} bn_case;
+
+static double bn_loss(void *st) {
+    bn_case *c = st;
+    be->bn_fwd_train(be->ctx, c->x, c->g, c->b, c->y, c->mean, c->is, c->rm, c->rv, c->N, c->C, c->HW, 0.01f,
+                     1e-3f);
+    return dotd(c->r, c->y, (size_t)c->N * c->C * c->HW);
+}
+
+static void test_bn(void) {
+    bn_case c = {3, 4, 30, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const size_t n = (size_t)c.N * c.C * c.HW;
+    c.x = rbuf(n), c.g = rbuf(4), c.b = rbuf(4), c.y = buf(n), c.mean = buf(4), c.is = buf(4);
+    c.rm = rbuf(4), c.rv = buf(4), c.r = rbuf(n);
+    for (int i = 0; i < 4; i++) c.rv[i] = 0.5f + (float)runif();
+    for (size_t i = 0; i < n; i++) c.x[i] = c.x[i] * 2 + 1;
+    float rm0[4], rv0[4];
+    memcpy(rm0, c.rm, sizeof rm0), memcpy(rv0, c.rv, sizeof rv0);
+    bn_loss(&c);
+
+    /* statistics, output and running averages against the formulas */
+    const int m = c.N * c.HW;
+    for (int ch = 0; ch < 4; ch++) {
+        double mu = 0, var = 0;
+        for (int k = 0; k < c.N; k++)
+            for (int i = 0; i < c.HW; i++) mu += c.x[((size_t)k * 4 + ch) * c.HW + i];
+        mu /= m;
+        for (int k = 0; k < c.N; k++)
+            for (int i = 0; i < c.HW; i++) {
+                double d = c.x[((size_t)k * 4 + ch) * c.HW + i] - mu;
+                var += d * d;
+            }
+        var /= m;
+        CHECK_NEAR(c.mean[ch], mu, 1e-5);
+        CHECK_NEAR(c.is[ch], 1 / sqrt(var + 1e-3), 1e-5);
+        CHECK_NEAR(c.rm[ch], 0.99 * rm0[ch] + 0.01 * mu, 1e-6);
+        CHECK_NEAR(c.rv[ch], 0.99 * rv0[ch] + 0.01 * var * m / (m - 1), 1e-6);
+        for (int k = 0; k < c.N; k++)
+            for (int i = 0; i < c.HW; i++) {
+                size_t j = ((size_t)k * 4 + ch) * c.HW + i;
+                CHECK_NEAR(c.y[j], c.g[ch] * (c.x[j] - mu) / sqrt(var + 1e-3) + c.b[ch], 1e-4);
+            }
+    }
+    /* inference with running statistics */
+    float *yi = buf(n);
+    be->bn_fwd_infer(be->ctx, c.x, c.g, c.b, yi, c.rm, c.rv, c.N, c.C, c.HW, 1e-3f);
+    int bad = 0;
+    for (size_t j = 0; j < n; j++) {
+        int ch = (int)(j / c.HW % 4);
+        double ref = c.g[ch] * (c.x[j] - c.rm[ch]) / sqrt(c.rv[ch] + 1e-3) + c.b[ch];
+        bad += !(fabs(yi[j] - ref) <= 1e-4 * (1 + fabs(ref)));
+    }
+    CHECK(bad == 0);
+
+    /* gradients */
+    float *dx = buf(n), *dg = buf(4), *db = buf(4);
+    be->fill(be->ctx, dx, NAN, n);
+    be->bn_bwd(be->ctx, c.x, c.r, c.g, c.mean, c.is, dx, dg, db, c.N, c.C, c.HW, 0);
+    CHECK(fd_check("bn dx", bn_loss, &c, c.x, dx, n, n, 1e-2f, 2e-4, 2e-3) == 0);
+    CHECK(fd_check("bn dgamma", bn_loss, &c, c.g, dg, 4, 4, 1e-2f, 2e-4, 2e-3) == 0);
+    CHECK(fd_check("bn dbeta", bn_loss, &c, c.b, db, 4, 4, 1e-2f, 2e-4, 2e-3) == 0);
+    /* acc = 1 and parameter accumulation */
+    float *dx2 = rbuf(n), dg2[4], db2[4];
+    float *dx0 = buf(n);
+    be->copy(be->ctx, dx0, dx2, n);
+    memcpy(dg2, dg, sizeof dg2), memcpy(db2, db, sizeof db2);
+    be->bn_bwd(be->ctx, c.x, c.r, c.g, c.mean, c.is, dx2, dg, db, c.N, c.C, c.HW, 1);
+    bad = 0;
+    for (size_t j = 0; j < n; j++) bad += !(fabs(dx2[j] - (dx0[j] + dx[j])) <= 1e-5 * (1 + fabs(dx0[j])));
+    CHECK(bad == 0);
+    for (int ch = 0; ch < 4; ch++) {
+        CHECK_NEAR(dg[ch], 2 * dg2[ch], 1e-5 * (1 + fabs(dg2[ch])));
+        CHECK_NEAR(db[ch], 2 * db2[ch], 1e-5 * (1 + fabs(db2[ch])));
+    }
+    bfree(c.x), bfree(c.g), bfree(c.b), bfree(c.y), bfree(c.mean), bfree(c.is), bfree(c.rm), bfree(c.rv);
+    bfree(c.r), bfree(yi), bfree(dx), bfree(dg), bfree(db), bfree(dx2), bfree(dx0);
+}
+
+/* activations ------------------------------------------------------------------------------------ */
+typedef struct act_case {
+    int act;
+    size_t n;
+    float *x, *y, *r;
+} act_case;
+
+static double act_loss(void *st) {
+    act_case *c = st;
+    be->act_fwd(be->ctx, c->act, c->x, c->y, c->n, 0.3f);
+    return dotd(c->r, c->y, c->n);
+}
+
+static void test_act(void) {
+    const char *names[] = {"relu", "leaky", "sigmoid"};
+    for (int act = 0; act < 3; act++) {
+        act_case c = {act, 200, rbuf(200), buf(200), rbuf(200)};
+        for (size_t i = 0; i < c.n; i++)
+            if (fabsf(c.x[i]) < 0.05f) c.x[i] = 0.5f; /* away from the kink */
+        act_loss(&c);
+        for (size_t i = 0; i < c.n; i++) {
+            float x = c.x[i];
+            double ref = act == 0 ? (x > 0 ? x : 0) : act == 1 ? (x > 0 ? x : 0.3 * x) : 1 / (1 + exp(-x));
+            CHECKF(fabs(c.y[i] - ref) <= 1e-6, "%s(%g) = %g, not %g", names[act], x, c.y[i], ref);
+        }
+        float *dx = buf(c.n);
+        be->act_bwd(be->ctx, act, c.y, c.r, dx, c.n, 0.3f, 0);
+        CHECKF(fd_check(names[act], act_loss, &c, c.x, dx, c.n, 200, 1e-3f, 1e-3, 1e-2) == 0, "%s", names[act]);
+        /* acc = 1 */
+        float *dx2 = buf(c.n);
+        be->fill(be->ctx, dx2, 1.0f, c.n);
+        be->act_bwd(be->ctx, act, c.y, c.r, dx2, c.n, 0.3f, 1);
+        int bad = 0;
+        for (size_t i = 0; i < c.n; i++) bad += fabsf(dx2[i] - (1 + dx[i])) > 1e-6f;
+        CHECK(bad == 0);
+        /* in place: y aliases x */
+        float *z = buf(c.n);
+        be->copy(be->ctx, z, c.x, c.n);
+        be->act_fwd(be->ctx, act, z, z, c.n, 0.3f);
+        CHECK(memcmp(z, c.y, c.n * sizeof(float)) == 0);
+        bfree(c.x), bfree(c.y), bfree(c.r), bfree(dx), bfree(dx2), bfree(z);
+    }
+}
+
+/* the sigmoid over its whole range (the CPU backend has its own vectorized exp) */
+static void test_sigmoid_range(void) {
+    const size_t n = 400001;
+    float *x = buf(n), *y = buf(n);
+    for (size_t i = 0; i < n; i++) x[i] = -100.0f + 200.0f * (float)i / (float)(n - 1);
+    x[0] = -1e30f, x[1] = 1e30f, x[2] = -INFINITY, x[3] = INFINITY, x[4] = NAN;
+    be->act_fwd(be->ctx, FN_ACT_SIGMOID, x, y, n, 0);
+    double worst = 0;
+    for (size_t i = 5; i < n; i++) {
+        double ref = 1 / (1 + exp(-(double)x[i]));
+        if (x[i] > -80) /* relative: the small tail counts too; below, saturated near 0 */
+            worst = fmax(worst, fabs(y[i] - ref) / ref);
+        else
+            worst = fmax(worst, fabs(y[i] - ref) * 1e30);
+    }
+    CHECKF(worst < 1e-6, "worst relative error %g", worst);
+    CHECK(y[0] >= 0 && y[0] < 1e-37f && y[1] == 1.0f && y[2] >= 0 && y[2] < 1e-37f && y[3] == 1.0f);
+    CHECK(isnan(y[4]));
+    bfree(x), bfree(y);
+}
+
+/* add, mul, axpy --------------------------------------------------------------------------------- */
+typedef struct mul_case {
+    size_t n;
+    float *a, *b, *y, *r;
+} mul_case;
+
+static double mul_loss(void *st) {
+    mul_case *c = st;
+    be->mul(be->ctx, c->a, c->b, c->y, c->n, 0);
+    return dotd(c->r, c->y, c->n);
+}
+
+static void test_add_mul_axpy(void) {
+    const size_t n = 100000; /* past the threading threshold */
+    float *a = rbuf(n), *b = rbuf(n), *y = buf(n);
+    be->add(be->ctx, a, b, y, n);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad += y[i] != a[i] + b[i];
+    CHECK(bad == 0);
+    be->mul(be->ctx, a, b, y, n, 0);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += y[i] != a[i] * b[i];
+    CHECK(bad == 0);
+    be->mul(be->ctx, a, b, y, n, 1);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += y[i] != a[i] * b[i] + a[i] * b[i];
+    CHECK(bad == 0);
+    be->copy(be->ctx, y, b, n);
+    be->axpy(be->ctx, 0.5f, a, y, n);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += y[i] != b[i] + 0.5f * a[i];
+    CHECK(bad == 0);
+    be->add(be->ctx, y, a, y, n); /* aliasing */
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += y[i] != (b[i] + 0.5f * a[i]) + a[i];
+    CHECK(bad == 0);
+    /* gradient of mul: dL/da = r*b, computed with mul itself */
+    mul_case c = {50, a, b, y, rbuf(50)};
+    float *da = buf(50), *dbb = buf(50);
+    be->mul(be->ctx, c.r, b, da, 50, 0);
+    be->mul(be->ctx, c.r, a, dbb, 50, 0);
+    CHECK(fd_check("mul da", mul_loss, &c, a, da, 50, 50, 1e-2f, 1e-4, 1e-3) == 0);
+    CHECK(fd_check("mul db", mul_loss, &c, b, dbb, 50, 50, 1e-2f, 1e-4, 1e-3) == 0);
+    bfree(a), bfree(b), bfree(y), bfree(c.r), bfree(da), bfree(dbb);
+}
+
+/* concat / split --------------------------------------------------------------------------------- */
+typedef struct cat_case {
+    int N, Ca, Cb, HW;
+    float *a, *b, *y, *r;
+} cat_case;
+
+static double cat_loss(void *st) {
+    cat_case *c = st;
+    be->concat(be->ctx, c->a, c->b, c->y, c->N, c->Ca, c->Cb, c->HW);
+    return dotd(c->r, c->y, (size_t)c->N * (c->Ca + c->Cb) * c->HW);
+}
+
+static void test_concat_split(void) {
+    cat_case c = {2, 3, 2, 7, NULL, NULL, NULL, NULL};
+    const size_t na = 2 * 3 * 7, nb = 2 * 2 * 7, ny = na + nb;
+    c.a = rbuf(na), c.b = rbuf(nb), c.y = buf(ny), c.r = rbuf(ny);
+    cat_loss(&c);
+    CHECK(c.y[0] == c.a[0] && c.y[21] == c.b[0] && c.y[35] == c.a[21] && c.y[ny - 1] == c.b[nb - 1]);
+    float *da = buf(na), *db = buf(nb);
+    be->split(be->ctx, c.r, da, db, 2, 3, 2, 7, 0);
+    CHECK(fd_check("split da", cat_loss, &c, c.a, da, na, na, 1e-2f, 1e-4, 1e-3) == 0);
+    CHECK(fd_check("split db", cat_loss, &c, c.b, db, nb, nb, 1e-2f, 1e-4, 1e-3) == 0);
+    /* acc = 1, and a NULL side */
+    float *db2 = buf(nb);
+    be->fill(be->ctx, db2, 1.0f, nb);
+    be->split(be->ctx, c.r, NULL, db2, 2, 3, 2, 7, 1);
+    int bad = 0;
+    for (size_t i = 0; i < nb; i++) bad += db2[i] != 1.0f + db[i];
+    CHECK(bad == 0);
+    bfree(c.a), bfree(c.b), bfree(c.y), bfree(c.r), bfree(da), bfree(db), bfree(db2);
+}
+
+/* up2 ------------------------------------------------------------------------------------------- */
+typedef struct up_case {
+    int N, C, H, W;
+    float *x, *y, *r;
+} up_case;
+
+static double up_loss(void *st) {
+    up_case *c = st;
+    be->up2_fwd(be->ctx, c->x, c->y, c->N, c->C, c->H, c->W);
+    return dotd(c->r, c->y, (size_t)c->N * c->C * 4 * c->H * c->W);
+}
+
+static void test_up2(void) {
+    up_case c = {2, 3, 3, 5, NULL, NULL, NULL};
+    const size_t nx = 2 * 3 * 3 * 5, ny = 4 * nx;
+    c.x = rbuf(nx), c.y = buf(ny), c.r = rbuf(ny);
+    up_loss(&c);
+    int bad = 0;
+    for (int p = 0; p < 6; p++)
+        for (int h = 0; h < 6; h++)
+            for (int w = 0; w < 10; w++) bad += c.y[(p * 6 + h) * 10 + w] != c.x[(p * 3 + h / 2) * 5 + w / 2];
+    CHECK(bad == 0);
+    float *dx = buf(nx);
+    be->up2_bwd(be->ctx, c.r, dx, 2, 3, 3, 5, 0);
+    CHECK(fd_check("up2 dx", up_loss, &c, c.x, dx, nx, nx, 1e-2f, 1e-4, 1e-3) == 0);
+    float *dx2 = buf(nx);
+    be->fill(be->ctx, dx2, 2.0f, nx);
+    be->up2_bwd(be->ctx, c.r, dx2, 2, 3, 3, 5, 1);
+    bad = 0;
+    for (size_t i = 0; i < nx; i++) bad += fabsf(dx2[i] - (2 + dx[i])) > 1e-6f;
+    CHECK(bad == 0);
+    bfree(c.x), bfree(c.y), bfree(c.r), bfree(dx), bfree(dx2);
+}
+
+/* SE -------------------------------------------------------------------------------------------- */
+typedef struct se_case {
+    int N, C, HW, Cr;
+    float *x, *wa, *wb, *y, *pool, *hid, *gate, *r;
+} se_case;
+
+static double se_loss(void *st) {
+    se_case *c = st;
+    be->se_fwd(be->ctx, c->x, c->wa, c->wb, c->y, c->pool, c->hid, c->gate, c->N, c->C, c->HW, c->Cr);
+    return dotd(c->r, c->y, (size_t)c->N * c->C * c->HW);
+}
+
+static void test_se(void) {
+    se_case c = {2, 6, 10, 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const size_t n = 2 * 6 * 10;
+    c.x = rbuf(n), c.wa = rbuf(18), c.wb = rbuf(18), c.y = buf(n), c.pool = buf(12), c.hid = buf(6);
+    c.gate = buf(12), c.r = rbuf(n);
+    for (size_t i = 0; i < n; i++) c.x[i] += 0.5f; /* positive pools: live ReLUs */
+    se_loss(&c);
+    /* forward against the formula */
+    for (int k = 0; k < 2; k++) {
+        double pool[6], hid[3];
+        for (int ch = 0; ch < 6; ch++) pool[ch] = 0;
+        for (int ch = 0; ch < 6; ch++)
+            for (int i = 0; i < 10; i++) pool[ch] += c.x[(k * 6 + ch) * 10 + i] / 10.0;
+        for (int r = 0; r < 3; r++) {
+            double s = 0;
+            for (int ch = 0; ch < 6; ch++) s += pool[ch] * c.wa[r * 6 + ch];
+            hid[r] = s > 0 ? s : 0;
+        }
+        for (int ch = 0; ch < 6; ch++) {
+            double s = 0;
+            for (int r = 0; r < 3; r++) s += hid[r] * c.wb[ch * 3 + r];
+            double g = 1 / (1 + exp(-s));
+            CHECK_NEAR(c.gate[k * 6 + ch], g, 1e-6);
+            for (int i = 0; i < 10; i++) CHECK_NEAR(c.y[(k * 6 + ch) * 10 + i], c.x[(k * 6 + ch) * 10 + i] * g, 1e-5);
+        }
+    }
+    float *dx = buf(n), *dwa = buf(18), *dwb = buf(18);
+    be->se_bwd(be->ctx, c.x, c.r, c.wa, c.wb, c.pool, c.hid, c.gate, dx, dwa, dwb, 2, 6, 10, 3, 0);
+    CHECK(fd_check("se dx", se_loss, &c, c.x, dx, n, n, 1e-2f, 3e-4, 3e-3) == 0);
+    CHECK(fd_check("se dwa", se_loss, &c, c.wa, dwa, 18, 18, 1e-2f, 3e-4, 3e-3) == 0);
+    CHECK(fd_check("se dwb", se_loss, &c, c.wb, dwb, 18, 18, 1e-2f, 3e-4, 3e-3) == 0);
+    /* acc = 1, and the parameter gradients accumulate */
+    float *dx2 = buf(n), dwa0[18];
+    memcpy(dwa0, dwa, sizeof dwa0);
+    be->fill(be->ctx, dx2, -1.0f, n);
+    be->se_bwd(be->ctx, c.x, c.r, c.wa, c.wb, c.pool, c.hid, c.gate, dx2, dwa, dwb, 2, 6, 10, 3, 1);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad += fabsf(dx2[i] - (dx[i] - 1)) > 1e-5f;
+    for (int i = 0; i < 18; i++) bad += fabsf(dwa[i] - 2 * dwa0[i]) > 1e-5f * (1 + fabsf(dwa0[i]));
+    CHECK(bad == 0);
+    bfree(c.x), bfree(c.wa), bfree(c.wb), bfree(c.y), bfree(c.pool), bfree(c.hid), bfree(c.gate), bfree(c.r);
+    bfree(dx), bfree(dwa), bfree(dwb), bfree(dx2);
+}
+
+/* dropout ---------------------------------------------------------------------------------------- */
+static void test_dropout(void) {
+    const size_t n = 100000;
+    const float p = 0.2f;
+    float *x = rbuf(n), *y = buf(n), *mask = buf(n);
+    be->dropout_fwd(be->ctx, x, y, mask, n, p, 42);
+    size_t kept = 0;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float m = fn_dropout_u(42, i) >= p ? 1.0f / (1.0f - p) : 0.0f;
+        bad += mask[i] != m || y[i] != x[i] * m;
+        kept += m != 0;
+    }
+    CHECK(bad == 0);
+    CHECKF(fabs((double)kept / n - 0.8) < 0.01, "kept %zu of %zu", kept, n);
+    float *dy = rbuf(n), *dx = buf(n);
+    be->dropout_bwd(be->ctx, dy, mask, dx, n, 0);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += dx[i] != dy[i] * mask[i];
+    CHECK(bad == 0);
+    be->dropout_bwd(be->ctx, dy, mask, dx, n, 1);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += dx[i] != dy[i] * mask[i] + dy[i] * mask[i];
+    CHECK(bad == 0);
+    /* another seed, another mask; p = 0 keeps everything */
+    float *m2 = buf(n);
+    be->dropout_fwd(be->ctx, x, y, m2, n, p, 43);
+    CHECK(memcmp(m2, mask, n * sizeof(float)) != 0);
+    be->dropout_fwd(be->ctx, x, y, m2, n, 0.0f, 43);
+    CHECK(memcmp(y, x, n * sizeof(float)) == 0);
+    bfree(x), bfree(y), bfree(mask), bfree(dy), bfree(dx), bfree(m2);
+}
+
+/* Dice ------------------------------------------------------------------------------------------- */
+typedef struct dice_case {
+    int N, HW;
+    float *p, *t;
+} dice_case;
+
+static double dice_loss(void *st) {
+    dice_case *c = st;
+    return be->dice_loss(be->ctx, c->p, c->t, NULL, c->N, c->HW, 1.0f);
+}
+
+static void test_dice(void) {
+    dice_case c = {3, 40, NULL, NULL};
+    const size_t n = 120;
+    c.p = buf(n), c.t = buf(n);
+    for (size_t i = 0; i < n; i++) {
+        c.p[i] = (float)(0.05 + 0.9 * runif());
+        c.t[i] = runif() < 0.4 ? 1.0f : i % 7 == 0 ? 0.5f : 0.0f;
+    }
+    float *tb = buf(n); /* binary */
+    for (size_t i = 0; i < n; i++) tb[i] = c.t[i] == 1.0f;
+    float *dp = buf(n);
+    float loss = be->dice_loss(be->ctx, c.p, c.t, dp, 3, 40, 1.0f);
+    double ref = 0;
+    for (int k = 0; k < 3; k++) {
+        double I = 0, S = 0;
+        for (int i = 0; i < 40; i++) I += (double)c.p[k * 40 + i] * c.t[k * 40 + i], S += c.p[k * 40 + i] + c.t[k * 40 + i];
+        ref += (2 * I + 1) / (S + 1);
+    }
+    ref = 1 - ref / 3;
+    CHECK_NEAR(loss, ref, 1e-6);
+    /* the loss is returned as a float: use a larger step */
+    CHECK(fd_check("dice dp", dice_loss, &c, c.p, dp, n, n, 2e-2f, 2e-4, 2e-2) == 0);
+    /* a perfect prediction has loss 0 */
+    float l0 = be->dice_loss(be->ctx, tb, tb, NULL, 3, 40, 1.0f);
+    CHECK(l0 > -1e-6f && l0 < 0.01f);
+    bfree(c.p), bfree(c.t), bfree(dp), bfree(tb);
+}
+
+/* sumsq, adam, memory ---------------------------------------------------------------------------- */
+static void test_sumsq(void) {
+    const size_t n = 300001;
+    float *x = rbuf(n);
+    double ref = 0;
+    for (size_t i = 0; i < n; i++) ref += (double)x[i] * x[i];
+    double s = be->sumsq(be->ctx, x, n);
+    CHECKF(fabs(s - ref) <= 1e-6 * ref, "%.9g vs %.9g", s, ref);
+    CHECK_NEAR(be->sumsq(be->ctx, x, 3), (double)x[0] * x[0] + (double)x[1] * x[1] + (double)x[2] * x[2], 1e-5);
+    CHECK(be->sumsq(be->ctx, x, n) == s); /* deterministic */
+    CHECK(be->sumsq(be->ctx, x, 0) == 0);
+    bfree(x);
+}
+
+static void test_adam(void) {
+    const size_t n = 50000;
+    for (int withl2 = 0; withl2 < 2; withl2++) {
+        const float l2 = withl2 ? 1e-2f : 0.0f, lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-7f;
+        float *w = rbuf(n), *m = buf(n), *v = buf(n), *g = buf(n);
+        double *wr = malloc(n * sizeof *wr), *mr = calloc(n, sizeof *mr), *vr = calloc(n, sizeof *vr);
+        for (size_t i = 0; i < n; i++) wr[i] = w[i];
+        int bad = 0;
+        for (long t = 1; t <= 3; t++) {
+            for (size_t i = 0; i < n; i++) g[i] = rnorm() * (i % 3 == 0 ? 1e-4f : 1.0f);
+            float g0 = g[7];
+            be->adam(be->ctx, w, g, m, v, n, lr, b1, b2, eps, l2, t);
+            CHECK(g[7] == g0); /* g unchanged */
+            for (size_t i = 0; i < n; i++) {
+                double gi = g[i] + 2.0 * l2 * wr[i];
+                mr[i] = b1 * mr[i] + (1 - b1) * gi;
+                vr[i] = b2 * vr[i] + (1 - b2) * gi * gi;
+                double mh = mr[i] / (1 - pow(b1, t)), vh = vr[i] / (1 - pow(b2, t));
+                wr[i] -= lr * mh / (sqrt(vh) + eps);
+                int b = !(fabs(w[i] - wr[i]) <= 1e-6 * (1 + fabs(wr[i])));
+                b += !(fabs(m[i] - mr[i]) <= 1e-7 + 1e-5 * fabs(mr[i])); /* m cancels: absolute */
+                if (b && !bad) fprintf(stderr, "  t %ld i %zu: w %.9g vs %.9g, m %.9g vs %.9g\n", t, i, w[i], wr[i], m[i], mr[i]);
+                bad += b;
+            }
+        }
+        CHECKF(bad == 0, "adam l2=%g: %d mismatches", l2, bad);
+        bfree(w), bfree(m), bfree(v), bfree(g);
+        free(wr), free(mr), free(vr);
+    }
+}
+
+static void test_memory(void) {
+    const size_t n = 1000000;
+    float *a = buf(n), *b = buf(n);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad += a[i] != 0;
+    CHECK(bad == 0);
+    float *h = malloc(n * sizeof *h);
+    for (size_t i = 0; i < n; i++) h[i] = (float)i;
+    be->upload(be->ctx, a, h, n);
+    be->copy(be->ctx, b, a, n);
+    memset(h, 0, n * sizeof *h);
+    be->download(be->ctx, h, b, n);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += h[i] != (float)i;
+    CHECK(bad == 0);
+    be->fill(be->ctx, b, 3.5f, n);
+    CHECK(b[0] == 3.5f && b[n - 1] == 3.5f);
+    be->sync(be->ctx);
+    free(h);
+    bfree(a), bfree(b);
+    CHECK(strcmp(be->name, "cpu") == 0 && strstr(be->device, "CPU") != NULL);
+}
+
+/* a second backend with another thread count gives the same results as the first (bit-identical for
+ * the thread-count-independent ops, within rounding for convolution) */
+static void test_threads(void) {
+    fn_err e;
+    fn_backend *b1 = fn_cpu_backend_new(1, &e), *b3 = fn_cpu_backend_new(3, &e);
+    CHECK(b1 && b3);
+    if (!b1 || !b3) return;
+    const int N = 2, C = 32, H = 24, W = 20, Co = 16;
+    const size_t nx = (size_t)N * C * H * W, ny = (size_t)N * Co * H * W;
+    float *x = rbuf(nx), *w = rbuf((size_t)Co * C * 9), *y1 = buf(nx), *y3 = buf(nx); /* nx > ny */
+    b1->conv_fwd(b1->ctx, x, w, NULL, y1, N, C, H, W, Co, 3, 1);
+    b3->conv_fwd(b3->ctx, x, w, NULL, y3, N, C, H, W, Co, 3, 1);
+    double worst = 0;
+    for (size_t i = 0; i < ny; i++) worst = fmax(worst, fabs(y1[i] - y3[i]) / (1 + fabs(y1[i])));
+    CHECKF(worst < 1e-5, "%g", worst);
+    /* backward-data: 3 threads split the channels of each image of the batch of 2 */
+    float *dx1 = buf(nx), *dx3 = buf(nx);
+    b1->conv_bwd_data(b1->ctx, y1, w, dx1, N, C, H, W, Co, 3, 1, 0);
+    b3->conv_bwd_data(b3->ctx, y1, w, dx3, N, C, H, W, Co, 3, 1, 0);
+    worst = 0;
+    double big = 0;
+    for (size_t i = 0; i < nx; i++) big = fmax(big, fabs(dx1[i]));
+    for (size_t i = 0; i < nx; i++) worst = fmax(worst, fabs(dx1[i] - dx3[i]) / big);
+    CHECKF(worst < 1e-6, "%g", worst);
+    bfree(dx1), bfree(dx3);
+    float g[32], bt[32], m1[32], i1[32], m3[32], i3[32], rm[32] = {0}, rv[32] = {0};
+    for (int i = 0; i < 32; i++) g[i] = 1, bt[i] = 0;
+    b1->bn_fwd_train(b1->ctx, x, g, bt, y1, m1, i1, rm, rv, N, C, H * W, 0.01f, 1e-3f);
+    b3->bn_fwd_train(b3->ctx, x, g, bt, y3, m3, i3, rm, rv, N, C, H * W, 0.01f, 1e-3f);
+    CHECK(memcmp(y1, y3, nx * sizeof(float)) == 0);
+    CHECK(b1->sumsq(b1->ctx, x, nx) == b3->sumsq(b3->ctx, x, nx));
+    bfree(x), bfree(w), bfree(y1), bfree(y3);
+    fn_backend_close(b1);
+    fn_backend_close(b3);
+}
+
+static void test_backend_open(void) {
+    fn_err e = {{0}};
+    char note[256];
+    fn_backend *b = fn_backend_open("cpu", 2, note, sizeof note, &e);
+    CHECK(b && strcmp(b->name, "cpu") == 0);
+    fn_backend_close(b);
+    setenv("FN_CUDA_LIB", "/nonexistent/libfn-cuda.so", 1);
+    b = fn_backend_open("auto", 1, note, sizeof note, &e);
+    CHECK(b && strcmp(b->name, "cpu") == 0);
+    CHECKF(strncmp(note, "no GPU (", 8) == 0 && strstr(note, "using the CPU"), "%s", note);
+    fn_backend_close(b);
+    b = fn_backend_open("cuda", 1, note, sizeof note, &e);
+    CHECK(b == NULL);
+    CHECKF(strncmp(e.msg, "no usable GPU: ", 15) == 0, "%s", e.msg);
+    b = fn_backend_open("cuda:1", 1, note, sizeof note, &e);
+    CHECK(b == NULL && strncmp(e.msg, "no usable GPU: ", 15) == 0);
+    b = fn_backend_open("gpu", 1, note, sizeof note, &e);
+    CHECK(b == NULL && strstr(e.msg, "unknown device") != NULL);
+    b = fn_backend_open("cuda:x", 1, note, sizeof note, &e);
+    CHECK(b == NULL && strstr(e.msg, "unknown device") != NULL);
+    unsetenv("FN_CUDA_LIB");
+}
+
+int main(void) {
+    fn_err e;
+    be = fn_cpu_backend_new(2, &e);
+    if (!be) {
+        fprintf(stderr, "test_cpu_ops: %s\n", e.msg);
+        return 1;
+    }
+    RUN(test_memory);
+    RUN(test_same_geometry);
+    RUN(test_conv_small);
+    RUN(test_conv_tiled);
+    RUN(test_bn);
+    RUN(test_act);
+    RUN(test_sigmoid_range);
+    RUN(test_add_mul_axpy);
+    RUN(test_concat_split);
+    RUN(test_up2);
+    RUN(test_se);
+    RUN(test_dropout);
+    RUN(test_dice);
+    RUN(test_sumsq);
+    RUN(test_adam);
+    RUN(test_threads);
+    RUN(test_backend_open);
+    fn_backend_close(be);
+    return check_report();
+}
