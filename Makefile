@@ -1,6 +1,7 @@
 # fn: FocusNet segmentation as composable Unix filters.
 #   make            build every tool into build/bin
 #   make test       unit tests, gradient checks, golden check, Bats CLI tests (no GPU needed)
+#   make test-valgrind  the finished tools under valgrind on small inputs (~1 min; not in make test)
 #   make demo       synthetic data through the whole pipeline
 #   make bench      benchmarks that print figures
 #   make install PREFIX=/usr/local
@@ -58,6 +59,10 @@ $(LIB_OBJ): | $(BUILD)/.deps-ok
 $(SCRIPTS_B): $(BUILD)/bin/%: pipelines/%
 	@mkdir -p $(dir $@)
 	install -m 755 $< $@
+
+# keep the objects of tools and tests (make would delete them as intermediates and recompile them
+# on every relink)
+.SECONDARY:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -5,7 +5,6 @@
  * chunked. One geometric transform (flips, rotation, zoom) is applied to image (bilinear), mask
  * (nearest) and pred (bilinear); intensity ops touch the image only. Meta: aug (the ops drawn), aug_copy. */
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +83,6 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     };
     *cl = (struct cmdline){.copies = 1, .input = "-"};
     fn_aug_opts *a = &cl->aug;
-    long v;
     double x[2];
     int o;
     opterr = 0;
@@ -95,8 +93,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             break;
         case 'k': cl->keep_original = 1; break;
         case 'S':
-            if (fn_parse_int(optarg, 0, LONG_MAX, &v)) fn_usage_die(prog, "bad seed '%s'", optarg);
-            cl->seed = (uint64_t)v;
+            if (fn_parse_seed(optarg, &cl->seed)) fn_usage_die(prog, "bad seed '%s'", optarg);
             break;
         case OPT_HFLIP: a->hflip_p = parse_p("hflip", optarg); break;
         case OPT_VFLIP: a->vflip_p = parse_p("vflip", optarg); break;
@@ -134,13 +131,11 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         case 'o': cl->output = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case OPT_VERSION: fn_version(prog);
-        case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: fn_usage_die(prog, "unknown option '%s'", argv[optind - 1]);
+        default: fn_usage_getopt(prog, o, argv);
         }
     }
     if (cl->copies == 0 && !cl->keep_original) fn_usage_die(prog, "-n 0 writes nothing without --keep-original");
-    if (optind < argc) cl->input = argv[optind++];
-    if (optind < argc) fn_usage_die(prog, "unexpected operand '%s'", argv[optind]);
+    cl->input = fn_input_operand(prog, argc, argv);
 }
 
 /* copy k (1-based) of frame number i (0-based) into c */
@@ -165,42 +160,33 @@ static int make_copy(const struct cmdline *cl, const fn_frame *f, long i, long k
     return fn_meta_set_str(c, "aug", ops, e) || fn_meta_set_int(c, "aug_copy", k, e);
 }
 
+struct job {
+    const struct cmdline *cl;
+    long index; /* of the frame in the stream, from 0 */
+};
+
+/* the original (with --keep-original) and the copies of one frame; f itself is not written again */
+static int augment_frame(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
+    struct job *j = ctx;
+    long i = j->index++;
+    if (j->cl->keep_original && fn_out_write(out, f, e)) return FN_FRAME_FAIL;
+    for (long k = 1; k <= j->cl->copies; k++) {
+        fn_frame c;
+        fn_frame_init(&c);
+        if (make_copy(j->cl, f, i, k, &c, e)) return FN_FRAME_BAD;
+        int bad = fn_out_write(out, &c, e);
+        fn_frame_clear(&c);
+        if (bad) return FN_FRAME_FAIL;
+    }
+    return FN_FRAME_DONE;
+}
+
 int main(int argc, char **argv) {
     struct cmdline cl;
-    fn_err e;
-    fn_out out;
     signal(SIGPIPE, SIG_DFL);
     parse_cmdline(argc, argv, &cl);
 
-    fn_reader *r = fn_reader_open_path(cl.input, &e);
-    if (!r) fn_die(prog, "%s", e.msg);
-    if (fn_out_open(&out, cl.output, &e)) fn_die(prog, "%s", e.msg);
-    fn_frame f, c;
-    int rc;
-    for (long i = 0; (rc = fn_reader_next(r, &f, &e)) == 1; i++) {
-        if (cl.keep_original && fn_out_write(&out, &f, &e)) {
-            fn_out_abort(&out);
-            fn_die(prog, "%s", e.msg);
-        }
-        for (long k = 1; k <= cl.copies; k++) {
-            fn_frame_init(&c);
-            if (make_copy(&cl, &f, i, k, &c, &e)) {
-                fn_out_abort(&out);
-                fn_die(prog, "%s: frame %ld (%s): %s", fn_reader_name(r), i + 1, f.id, e.msg);
-            }
-            if (fn_out_write(&out, &c, &e)) {
-                fn_out_abort(&out);
-                fn_die(prog, "%s", e.msg);
-            }
-            fn_frame_clear(&c);
-        }
-        fn_frame_clear(&f);
-    }
-    if (rc < 0) {
-        fn_out_abort(&out);
-        fn_die(prog, "%s", e.msg);
-    }
-    fn_reader_close(r);
-    if (fn_out_close(&out, &e)) fn_die(prog, "%s", e.msg);
+    struct job j = {.cl = &cl};
+    fn_filter_main(prog, cl.input, cl.output, augment_frame, &j);
     return 0;
 }

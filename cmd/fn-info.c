@@ -42,8 +42,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         case 'j': cl->json = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': fn_version(prog);
-        case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: fn_usage_die(prog, "unknown option '%s'", argv[optind - 1]);
+        default: fn_usage_getopt(prog, o, argv);
         }
     }
     cl->inputs = optind < argc ? argv + optind : stdin_only;

@@ -75,16 +75,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         case 'o': cl->output = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case OPT_VERSION: fn_version(prog);
-        case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: fn_usage_die(prog, "unknown option '%s'", argv[optind - 1]);
+        default: fn_usage_getopt(prog, o, argv);
         }
     }
     if (nmodes != 1) fn_usage_die(prog, "give exactly one of --fit, --stats and --per-image");
     if (cl->clip && cl->mode != MODE_FIT) fn_usage_die(prog, "--clip-percentile goes with --fit");
     if (cl->per_channel && cl->mode == MODE_STATS)
         fn_usage_die(prog, "--per-channel goes with --fit or --per-image (the stats file says its mode)");
-    if (optind < argc) cl->input = argv[optind++];
-    if (optind < argc) fn_usage_die(prog, "unexpected operand '%s'", argv[optind]);
+    cl->input = fn_input_operand(prog, argc, argv);
 }
 
 /* record s in meta: one number, or comma-separated per-channel values */
@@ -156,6 +154,16 @@ static int fit(const struct cmdline *cl, fn_normstats *s) {
     return fd;
 }
 
+struct job {
+    const struct cmdline *cl;
+    const fn_normstats *s;
+};
+
+static int normalize_frame(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
+    struct job *j = ctx;
+    return do_frame(j->cl, j->s, f, e) ? FN_FRAME_BAD : FN_FRAME_WRITE;
+}
+
 int main(int argc, char **argv) {
     struct cmdline cl;
     fn_normstats s;
@@ -176,24 +184,7 @@ int main(int argc, char **argv) {
     }
     if (!r) fn_die(prog, "%s", e.msg);
     if (!to_stdout && fn_out_open(&out, cl.output, &e)) fn_die(prog, "%s", e.msg);
-    fn_frame f;
-    int rc;
-    while ((rc = fn_reader_next(r, &f, &e)) == 1) {
-        if (do_frame(&cl, &s, &f, &e)) {
-            fn_out_abort(&out);
-            DIE_FRAME(r, f, e);
-        }
-        if (fn_out_write(&out, &f, &e)) {
-            fn_out_abort(&out);
-            fn_die(prog, "%s", e.msg);
-        }
-        fn_frame_clear(&f);
-    }
-    if (rc < 0) {
-        fn_out_abort(&out);
-        fn_die(prog, "%s", e.msg);
-    }
-    fn_reader_close(r);
-    if (fn_out_close(&out, &e)) fn_die(prog, "%s", e.msg);
+    struct job j = {.cl = &cl, .s = &s};
+    fn_filter_run(prog, r, &out, normalize_frame, &j);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "codec.h"
 #include "imglist.h"
 #include "mask.h"
+#include "ordered.h"
 
 static const char *prog = "fn-read";
 
@@ -61,7 +63,7 @@ static void parse(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
     o->threads = omp_get_max_threads() < 4 ? omp_get_max_threads() : 4;
     int c;
-    while ((c = getopt_long(argc, argv, "l:m:s:o:j:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":l:m:s:o:j:h", lo, NULL)) != -1) {
         switch (c) {
         case 'l': o->list = optarg; break;
         case 'm': o->masks = optarg; break;
@@ -96,7 +98,7 @@ static void parse(int argc, char **argv, options *o) {
             break;
         case 'h': usage();
         case O_VERSION: fn_version(prog);
-        default: fn_usage_die(prog, "unknown option");
+        default: fn_usage_getopt(prog, c, argv);
         }
     }
     if (o->rule.nvalues && o->rule.has_threshold)
@@ -178,47 +180,63 @@ static int load_item(const fn_item *it, const options *o, fn_frame **frames, int
     return bad ? -1 : 0;
 }
 
+/* the decoded frames of one item, between a decoding thread and the writer */
+typedef struct decoded {
+    fn_frame *frames;
+    int n;
+} decoded;
+
+typedef struct job {
+    const options *o;
+    const fn_items *items;
+    fn_out *out;
+} job;
+
+static void drop_decoded(void *ctx, void *res) {
+    decoded *d = res;
+    for (int k = 0; k < d->n; k++) fn_frame_clear(&d->frames[k]);
+    free(d->frames);
+    free(d);
+}
+
+static int decode_item(void *ctx, int i, void **res, fn_err *e) {
+    const job *j = ctx;
+    decoded *d = malloc(sizeof *d);
+    if (!d) return fn_seterr(e, "out of memory");
+    if (load_item(&j->items->v[i], j->o, &d->frames, &d->n, e)) {
+        free(d);
+        return -1;
+    }
+    *res = d;
+    return 0;
+}
+
+static int write_item(void *ctx, int i, void *res, fn_err *e) {
+    const job *j = ctx;
+    decoded *d = res;
+    int rc = 0;
+    for (int k = 0; !rc && k < d->n; k++) rc = fn_out_write(j->out, &d->frames[k], e);
+    drop_decoded(ctx, d);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     /* frames are big and short-lived: keep freed memory for the next one instead of unmapping it
      * and faulting fresh pages in again (a quarter of the time on 1024-px JPEGs otherwise) */
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     options o;
+    signal(SIGPIPE, SIG_DFL);
     parse(argc, argv, &o);
     fn_items items = {0};
     collect(&o, &items);
     fn_out out;
     fn_err e;
     if (fn_out_open(&out, o.out, &e)) fn_die(prog, "%s", e.msg);
-    /* threads decode items as they come; the frames are written in item order (at most one item
-     * per thread is held); after a failure no new item is started */
-    int failed = 0;
-#pragma omp parallel for ordered schedule(dynamic, 1) num_threads(o.threads)
-    for (int i = 0; i < items.n; i++) {
-        int stop;
-#pragma omp atomic read
-        stop = failed;
-        fn_frame *frames = NULL;
-        int n = 0, bad = 0;
-        fn_err ie;
-        if (!stop) bad = load_item(&items.v[i], &o, &frames, &n, &ie);
-#pragma omp ordered
-        {
-            if (!failed && bad) {
-                e = ie;
-#pragma omp atomic write
-                failed = 1;
-            }
-            for (int k = 0; k < n; k++)
-                if (!failed && fn_out_write(&out, &frames[k], &e)) {
-#pragma omp atomic write
-                    failed = 1;
-                }
-        }
-        for (int k = 0; k < n; k++) fn_frame_clear(&frames[k]);
-        free(frames);
-    }
-    if (failed) {
+    /* threads decode items as they come; the frames are written in item order; after a failure no
+     * new item is started and the frames of the items before it are written whole */
+    job j = {&o, &items, &out};
+    if (fn_ordered_map(items.n, o.threads, decode_item, write_item, drop_decoded, &j, &e)) {
         fn_out_abort(&out);
         fn_die(prog, "%s", e.msg);
     }

@@ -78,8 +78,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         case 'o': cl->output = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case OPT_VERSION: fn_version(prog);
-        case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: fn_usage_die(prog, "unknown option '%s'", argv[optind - 1]);
+        default: fn_usage_getopt(prog, o, argv);
         }
     }
     if (nmodes > 1) fn_usage_die(prog, "--scale, --max-side and --restore exclude each other");
@@ -91,8 +90,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         optind++;
     }
     if (cl->keep_aspect && cl->mode != MODE_SIZE) fn_usage_die(prog, "--keep-aspect needs a size HxW");
-    if (optind < argc) cl->input = argv[optind++];
-    if (optind < argc) fn_usage_die(prog, "unexpected operand '%s'", argv[optind]);
+    cl->input = fn_input_operand(prog, argc, argv);
 }
 
 /* ---- resamplers, cached by size pair and filter ------------------------------------------------- */
@@ -247,36 +245,23 @@ static int do_frame(const struct cmdline *cl, struct cache *c, fn_frame *f, fn_e
     return 0;
 }
 
+struct job {
+    const struct cmdline *cl;
+    struct cache cache;
+};
+
+static int resize_frame(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
+    struct job *j = ctx;
+    return do_frame(j->cl, &j->cache, f, e) ? FN_FRAME_BAD : FN_FRAME_WRITE;
+}
+
 int main(int argc, char **argv) {
     struct cmdline cl;
-    struct cache cache = {0};
-    fn_err e;
-    fn_out out;
     signal(SIGPIPE, SIG_DFL);
     parse_cmdline(argc, argv, &cl);
 
-    fn_reader *r = fn_reader_open_path(cl.input, &e);
-    if (!r) fn_die(prog, "%s", e.msg);
-    if (fn_out_open(&out, cl.output, &e)) fn_die(prog, "%s", e.msg);
-    fn_frame f;
-    int rc;
-    while ((rc = fn_reader_next(r, &f, &e)) == 1) {
-        if (do_frame(&cl, &cache, &f, &e)) {
-            fn_out_abort(&out);
-            fn_die(prog, "%s: frame %ld (%s): %s", fn_reader_name(r), fn_reader_count(r), f.id, e.msg);
-        }
-        if (fn_out_write(&out, &f, &e)) {
-            fn_out_abort(&out);
-            fn_die(prog, "%s", e.msg);
-        }
-        fn_frame_clear(&f);
-    }
-    if (rc < 0) {
-        fn_out_abort(&out);
-        fn_die(prog, "%s", e.msg);
-    }
-    fn_reader_close(r);
-    for (int i = 0; i < NCACHE; i++) fn_resampler_free(cache.r[i]);
-    if (fn_out_close(&out, &e)) fn_die(prog, "%s", e.msg);
+    struct job j = {.cl = &cl};
+    fn_filter_main(prog, cl.input, cl.output, resize_frame, &j);
+    for (int i = 0; i < NCACHE; i++) fn_resampler_free(j.cache.r[i]);
     return 0;
 }

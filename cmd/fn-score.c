@@ -60,12 +60,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         case 'j': cl->json = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         case OPT_VERSION: fn_version(prog);
-        case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: fn_usage_die(prog, "unknown option '%s'", argv[optind - 1]);
+        default: fn_usage_getopt(prog, o, argv);
         }
     }
-    if (optind < argc) cl->input = argv[optind++];
-    if (optind < argc) fn_usage_die(prog, "unexpected operand '%s'", argv[optind]);
+    cl->input = fn_input_operand(prog, argc, argv);
 }
 
 struct totals {

@@ -3,7 +3,6 @@
  * The assignment depends only on (seed, id), never on the order of frames; augmented copies ID~k
  * go where ID goes (lib/split.c). Two output files are written atomically, or one part to stdout. */
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +43,6 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         {0, 0, 0, 0},
     };
     *cl = (struct cmdline){.ratio = 0.8, .part = -1, .input = "-"};
-    long v;
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":r:S:p:o:h", opts, NULL)) != -1) {
@@ -54,8 +52,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
                 fn_usage_die(prog, "bad ratio '%s' (want a number from 0 to 1)", optarg);
             break;
         case 'S':
-            if (fn_parse_int(optarg, 0, LONG_MAX, &v)) fn_usage_die(prog, "bad seed '%s'", optarg);
-            cl->seed = (uint64_t)v;
+            if (fn_parse_seed(optarg, &cl->seed)) fn_usage_die(prog, "bad seed '%s'", optarg);
             break;
         case 'p':
             if (!strcmp(optarg, "train")) cl->part = 1;
@@ -65,8 +62,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         case 'o': cl->output = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case OPT_VERSION: fn_version(prog);
-        case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: fn_usage_die(prog, "unknown option '%s'", argv[optind - 1]);
+        default: fn_usage_getopt(prog, o, argv);
         }
     }
     if (cl->part < 0) {
@@ -77,8 +73,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         if (!strcmp(cl->train, "-") || !strcmp(cl->val, "-") || !strcmp(cl->train, cl->val))
             fn_usage_die(prog, "TRAIN and VAL must be two different files (use --part for stdout)");
     }
-    if (optind < argc) cl->input = argv[optind++];
-    if (optind < argc) fn_usage_die(prog, "unexpected operand '%s'", argv[optind]);
+    cl->input = fn_input_operand(prog, argc, argv);
 }
 
 int main(int argc, char **argv) {

@@ -3,7 +3,6 @@
  * Frame i depends only on the seed, i, the size and the channels (lib/synth.c), so the output is the
  * same bytes on every machine and `-n 10` is a prefix of `-n 50`. */
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,14 +55,12 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             cl->synth.c = (int)v;
             break;
         case 'S':
-            if (fn_parse_int(optarg, 0, LONG_MAX, &v)) fn_usage_die(prog, "bad seed '%s'", optarg);
-            cl->synth.seed = (uint64_t)v;
+            if (fn_parse_seed(optarg, &cl->synth.seed)) fn_usage_die(prog, "bad seed '%s'", optarg);
             break;
         case 'o': cl->output = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': fn_version(prog);
-        case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: fn_usage_die(prog, "unknown option '%s'", argv[optind - 1]);
+        default: fn_usage_getopt(prog, o, argv);
         }
     }
     if (optind < argc) fn_usage_die(prog, "unexpected operand '%s'", argv[optind]);

@@ -60,7 +60,7 @@ static void parse(int argc, char **argv, options *o) {
                                        {0, 0, 0, 0}};
     *o = (options){.fmt = FN_FMT_PNG, .threshold = 0.5};
     int c, keys_given = 0;
-    while ((c = getopt_long(argc, argv, "f:k:t:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:k:t:h", lo, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (!strcmp(optarg, "png")) o->fmt = FN_FMT_PNG;
@@ -77,7 +77,7 @@ static void parse(int argc, char **argv, options *o) {
             break;
         case 'h': usage();
         case O_VERSION: fn_version(prog);
-        default: fn_usage_die(prog, "unknown option");
+        default: fn_usage_getopt(prog, c, argv);
         }
     }
     if (optind >= argc) fn_usage_die(prog, "no output folder given");
@@ -151,6 +151,10 @@ static int write_frame(const options *o, const fn_frame *f, fn_err *e) {
     return 0;
 }
 
+static int write_one(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
+    return write_frame(ctx, f, e) ? FN_FRAME_FAIL : FN_FRAME_DONE;
+}
+
 int main(int argc, char **argv) {
     options o;
     parse(argc, argv, &o);
@@ -158,14 +162,6 @@ int main(int argc, char **argv) {
     fn_reader *r = fn_reader_open_path(o.input, &e);
     if (!r) fn_die(prog, "%s", e.msg);
     make_dir(o.dir);
-    fn_frame f;
-    fn_frame_init(&f);
-    int rc;
-    while ((rc = fn_reader_next(r, &f, &e)) == 1) {
-        if (write_frame(&o, &f, &e)) fn_die(prog, "%s", e.msg);
-        fn_frame_clear(&f);
-    }
-    if (rc < 0) fn_die(prog, "%s", e.msg);
-    fn_reader_close(r);
+    fn_filter_run(prog, r, NULL, write_one, &o);
     return 0;
 }

@@ -87,6 +87,10 @@ int fn_items_add_path(fn_items *l, const char *path, fn_err *e) {
     int n;
     char **names = list_dir(path, &n, e);
     if (!names) return -1;
+    if (!n) {
+        free(names);
+        return fn_seterr(e, "%s: no image files (PNG, JPEG, TIFF, GIF) in this folder", path);
+    }
     int rc = 0;
     for (int i = 0; i < n; i++) {
         char *p = rc ? NULL : join(path, names[i]);

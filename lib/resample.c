@@ -256,7 +256,9 @@ static int run_linear(const fn_resampler *r, const fn_tensor *in, fn_tensor *out
     const int C = in->c, ih = r->in_h, iw = r->in_w, oh = r->out_h, ow = r->out_w;
     const int doh = iw != ow, dov = ih != oh;
     double work = (double)C * oh * ((double)iw * r->y.taps + (double)ow * r->x.taps);
-    int par = work > 4e6;
+    /* threads only for big frames: after a parallel region libgomp's idle threads spin (GOMP_SPINCOUNT,
+     * some milliseconds) before they sleep, which costs more CPU than a small frame's resize */
+    int par = work > 3e7;
     int err = 0;
 #pragma omp parallel if (par)
     {

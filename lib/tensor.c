@@ -80,28 +80,28 @@ fn_tensor *fn_tensor_to_f32(const fn_tensor *t, fn_err *e) {
 }
 
 /* typed loops: integer tensors need no finiteness test and sum exactly in 64 bits */
+#define RANGE_SUM(name, type)                                                                                          \
+    static void name(const type *d, size_t n, unsigned *lo, unsigned *hi, uint64_t *sum) {                           \
+        unsigned l = *lo, h = *hi;                                                                                     \
+        uint64_t s = 0;                                                                                                \
+        for (size_t i = 0; i < n; i++) {                                                                               \
+            unsigned v = d[i];                                                                                         \
+            l = v < l ? v : l;                                                                                         \
+            h = v > h ? v : h;                                                                                         \
+            s += v;                                                                                                    \
+        }                                                                                                              \
+        *lo = l, *hi = h, *sum += s;                                                                                   \
+    }
+RANGE_SUM(range_sum_u8, uint8_t)
+RANGE_SUM(range_sum_u16, uint16_t)
+
 size_t fn_tensor_stats(const fn_tensor *t, double *min, double *max, double *mean) {
     size_t n = fn_tensor_numel(t), bad = 0, good = 0;
     if (t->dtype == FN_U8 || t->dtype == FN_U16) {
         unsigned lo = 65535, hi = 0;
         uint64_t sum = 0;
-        if (t->dtype == FN_U8) {
-            const uint8_t *d = t->data;
-            for (size_t i = 0; i < n; i++) {
-                unsigned v = d[i];
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-                sum += v;
-            }
-        } else {
-            const uint16_t *d = t->data;
-            for (size_t i = 0; i < n; i++) {
-                unsigned v = d[i];
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-                sum += v;
-            }
-        }
+        if (t->dtype == FN_U8) range_sum_u8(t->data, n, &lo, &hi, &sum);
+        else range_sum_u16(t->data, n, &lo, &hi, &sum);
         *min = n ? lo : 0;
         *max = n ? hi : 0;
         *mean = n ? (double)sum / n : 0;

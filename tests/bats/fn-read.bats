@@ -286,6 +286,11 @@ Image.new("L", (31, 20)).save("masks/b_seg.png")'
   assert_equal "$stderr" "fn-read: imgs: Is a directory"
   run --separate-stderr fn-read --masks nodir imgs
   assert_one_line_error fn-read
+  mkdir empty && touch empty/notes.txt
+  run --separate-stderr fn-read empty
+  assert_one_line_error fn-read
+  assert_equal "$stderr" "fn-read: empty: no image files (PNG, JPEG, TIFF, GIF) in this folder"
+  assert_equal "$output" ""
   if [ "$(id -u)" != 0 ]; then
     chmod 000 imgs/a.png
     run --separate-stderr fn-read imgs/a.png

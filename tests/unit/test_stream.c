@@ -218,7 +218,7 @@ static void test_concatenated_streams(void) {
     unsigned char *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
     fn_frame f;
-    char id[8];
+    char id[16];
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof id, "f%d", i);
         make_frame(&f, id, rand_tensor(FN_U8, 1, 3 + i, 2), NULL, NULL);
@@ -750,6 +750,55 @@ static void test_out_atomic_file(void) {
     fn_frame_clear(&f);
 }
 
+/* outputs that are not regular files are written in place, never renamed over (as root, a rename
+ * onto /dev/null would replace the device); a symlink stays a symlink and its target is replaced */
+static void test_out_special_files(void) {
+    char dir[] = "/tmp/fn-test-stream.XXXXXX", fifo[128], target[128], link[128];
+    fn_err e;
+    fn_out o;
+    fn_atomic a;
+    struct stat st;
+    if (!mkdtemp(dir)) abort();
+    fn_frame f;
+    make_frame(&f, "s", rand_tensor(FN_U8, 1, 2, 2), NULL, NULL);
+
+    CHECK(!fn_out_open(&o, "/dev/null", &e));
+    CHECK(o.tmp == NULL);
+    CHECK(!fn_out_write(&o, &f, &e));
+    CHECK(!fn_out_close(&o, &e));
+    CHECK(!fn_atomic_open(&a, "/dev/null", &e));
+    fprintf(a.f, "x");
+    CHECK(!fn_atomic_commit(&a, &e));
+    CHECK(!stat("/dev/null", &st) && S_ISCHR(st.st_mode));
+
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    CHECK(!mkfifo(fifo, 0600));
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    CHECK(!fn_out_open(&o, fifo, &e));
+    CHECK(!fn_out_write(&o, &f, &e));
+    CHECK(!fn_out_close(&o, &e));
+    char buf[256];
+    CHECK(read(rd, buf, sizeof buf) > 0);
+    close(rd);
+    CHECK(!stat(fifo, &st) && S_ISFIFO(st.st_mode));
+
+    snprintf(target, sizeof target, "%s/target.fns", dir);
+    snprintf(link, sizeof link, "%s/link.fns", dir);
+    CHECK(!symlink("target.fns", link));
+    CHECK(!fn_out_open(&o, link, &e));
+    CHECK(!fn_out_write(&o, &f, &e));
+    CHECK(!fn_out_close(&o, &e));
+    CHECK(!lstat(link, &st) && S_ISLNK(st.st_mode));
+    CHECK(!stat(target, &st) && S_ISREG(st.st_mode) && st.st_size > 0);
+    CHECK(count_entries(dir) == 3);
+
+    unlink(link);
+    unlink(target);
+    unlink(fifo);
+    rmdir(dir);
+    fn_frame_clear(&f);
+}
+
 /* stdout on a terminal is refused */
 static void test_out_refuses_terminal(void) {
     int m = posix_openpt(O_RDWR | O_NOCTTY);
@@ -802,6 +851,7 @@ int main(void) {
     RUN(test_meta_get_set_del);
     RUN(test_frame_copy_is_deep);
     RUN(test_out_atomic_file);
+    RUN(test_out_special_files);
     RUN(test_out_refuses_terminal);
     return check_report();
 }
