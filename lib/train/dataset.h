@@ -1,0 +1,40 @@
+/* dataset.h: a stream of frames held in memory once, as f32, for training and validation.
+ *
+ * Every frame must have an image; a labelled set also needs a mask (C=1, same H x W, values in [0,1]).
+ * All images of one set share C, H and W; H and W are multiples of 16; no NaN or Inf anywhere.
+ * u8 and u16 images are converted to f32 by value (no rescaling), as fn-infer does. */
+#ifndef FN_TRAIN_DATASET_H
+#define FN_TRAIN_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+#include "stream.h"
+
+typedef struct fn_dataset {
+    int n, c, h, w;  /* n frames of [c,h,w] */
+    float *x;        /* [n,c,h,w] images */
+    float *y;        /* [n,1,h,w] masks (NULL for an unlabelled set) */
+    int cap;         /* frames allocated */
+    /* fn-normalize's meta of the first frame ("" when absent) */
+    char norm_mode[64], norm_mean[512], norm_std[512];
+} fn_dataset;
+
+/* Check one frame's image as a network input (present, H and W multiples of 16, finite) and convert
+ * it to f32 into dst (c*h*w floats; dst may be NULL to check only). e names the frame:
+ * "NAME: frame K (ID): what is wrong". */
+int fn_input_image(const fn_frame *f, const char *name, long k, float *dst, fn_err *e);
+
+/* a meta value as text, whether stored as a string or a number (%.17g); "" when absent */
+void fn_frame_meta_text(const fn_frame *f, const char *key, char *buf, size_t n);
+
+/* Read every frame of r into ds (zeroed first). need_mask: every frame must have a mask.
+ * An empty stream, a frame without image (or mask), a C/H/W that differs from the first frame,
+ * H or W not a multiple of 16, a NaN or Inf: -1 with e set. */
+int fn_dataset_read(fn_dataset *ds, fn_reader *r, int need_mask, fn_err *e);
+void fn_dataset_free(fn_dataset *ds);
+
+/* a 64-bit fingerprint of the shapes and values (to check that a resumed run sees the same data) */
+uint64_t fn_dataset_fingerprint(const fn_dataset *ds);
+
+#endif

@@ -1,0 +1,25 @@
+/* epoch.h: one training epoch: the shuffled batches of the epoch, each a training forward (dropout
+ * seeded by (seed, step)), the Dice loss and its backward, and one Adam step (b1 0.9, b2 0.999,
+ * eps 1e-7, with focusnet.md's L2 penalties when cfg->l2). */
+#ifndef FN_TRAIN_EPOCH_H
+#define FN_TRAIN_EPOCH_H
+
+#include "err.h"
+#include "nn/focusnet.h"
+#include "train/dataset.h"
+#include "train/state.h"
+
+#define FN_ADAM_B1 0.9f
+#define FN_ADAM_B2 0.999f
+#define FN_ADAM_EPS 1e-7f
+
+/* called after each step: step (1-based) of nsteps, the batch's Dice loss, images in the batch */
+typedef void (*fn_step_fn)(void *ctx, int step, int nsteps, double loss, int images);
+
+/* Train epoch `epoch` (1-based) over ds at learning rate lr. *mean_loss: the mean per-image Dice loss
+ * of the epoch's batches (without the L2 penalty). Returns 0; 1 when a batch's loss is NaN or Inf
+ * (the training diverged: the step is not taken and e says where); -1 on an error (e set). */
+int fn_train_epoch(fn_net *net, const fn_dataset *ds, const fn_train_config *cfg, int epoch, float lr,
+                   fn_step_fn cb, void *ctx, double *mean_loss, fn_err *e);
+
+#endif

@@ -1,0 +1,161 @@
+#!/usr/bin/env bats
+# fn-infer: pred added in batches, everything else passed through, flip TTA, clear errors.
+
+load test_helper
+
+py() { PYTHONPATH="$BATS_TEST_DIRNAME" /usr/bin/python3 "$@"; }
+
+CPU=(--device cpu --threads 1)
+
+setup_file() {
+  export D="$BATS_FILE_TMPDIR"
+  fn-synth -n 16 --size 32x32 --seed 1 -o "$D/train.fns"
+  fn-synth -n 5 --size 32x32 --seed 2 -o "$D/val.fns"
+  fn-train "${CPU[@]}" --width 0.125 --epochs 1 --val "$D/val.fns" -o "$D/m.safetensors" <"$D/train.fns"
+}
+
+@test "fn-infer --help starts with the usage line and exits 0" {
+  run fn-infer --help
+  assert_success
+  assert_line --index 0 "usage: fn-infer [options] -m MODEL [FILE]"
+}
+
+@test "fn-infer --version" {
+  run fn-infer --version
+  assert_success
+  assert_output --regexp '^fn-infer [0-9]+\.[0-9]+'
+}
+
+@test "adds pred (f32 [1,H,W] in [0,1]) to every frame and passes the rest through" {
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors" -o p.fns "$D/val.fns"
+  assert_success
+  [ -z "$stderr" ] || fail "stderr: $stderr"
+  py - "$D/val.fns" p.fns <<'PY'
+import sys, fnframes, numpy as np
+a, b = fnframes.read(sys.argv[1]), fnframes.read(sys.argv[2])
+assert len(a) == len(b) == 5
+for x, y in zip(a, b):
+    p = y.pop("pred")
+    assert p.dtype == np.float32 and p.shape == (1, 32, 32) and p.min() >= 0 and p.max() <= 1, p.shape
+    assert list(x) == list(y), (list(x), list(y))
+    for k in x:
+        assert (x[k] == y[k]).all() if isinstance(x[k], np.ndarray) else x[k] == y[k], k
+PY
+}
+
+@test "the batch size does not change the predictions; frames of other sizes keep their order" {
+  { fn-synth -n 3 --size 32x32 --seed 2; fn-synth -n 2 --size 48x64 --seed 3; fn-synth -n 2 --size 32x32 --seed 4; } >mix.fns
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --batch 1 -o b1.fns mix.fns
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --batch 8 -o b8.fns mix.fns
+  py - mix.fns b1.fns b8.fns <<'PY'
+import sys, fnframes, numpy as np
+m, a, b = (fnframes.read(p) for p in sys.argv[1:])
+assert [f["id"] for f in m] == [f["id"] for f in a] == [f["id"] for f in b]
+for f, x, y in zip(m, a, b):
+    assert x["pred"].shape == (1,) + f["image"].shape[1:]
+    assert np.abs(x["pred"] - y["pred"]).max() < 1e-5
+PY
+}
+
+@test "--tta is the mean of the predictions of the four flips, each flipped back" {
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tta -o tta.fns "$D/val.fns"
+  py - "$D/val.fns" <<'PY'
+import sys, fnframes
+fr = fnframes.read(sys.argv[1])
+for name, fl in (("h", lambda a: a[..., ::-1]), ("v", lambda a: a[..., ::-1, :]), ("hv", lambda a: a[..., ::-1, ::-1])):
+    fnframes.write(name + ".fns", [dict(f, image=fl(f["image"]), mask=fl(f["mask"])) for f in fr])
+PY
+  for f in h v hv; do fn-infer "${CPU[@]}" -m "$D/m.safetensors" -o p$f.fns $f.fns; done
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" -o p.fns "$D/val.fns"
+  py - <<'PY'
+import fnframes, numpy as np
+t = fnframes.read("tta.fns")
+p = [f["pred"] for f in fnframes.read("p.fns")]
+h = [f["pred"][..., ::-1] for f in fnframes.read("ph.fns")]
+v = [f["pred"][..., ::-1, :] for f in fnframes.read("pv.fns")]
+hv = [f["pred"][..., ::-1, ::-1] for f in fnframes.read("phv.fns")]
+for i, f in enumerate(t):
+    want = (p[i] + h[i] + v[i] + hv[i]) / 4
+    assert np.abs(f["pred"] - want).max() < 1e-5, np.abs(f["pred"] - want).max()
+PY
+}
+
+@test "a model trained on normalised data warns once about frames that are not" {
+  fn-normalize --fit st.json -o tn.fns "$D/train.fns"
+  fn-normalize --stats st.json -o vn.fns "$D/val.fns"
+  fn-train "${CPU[@]}" --width 0.125 --epochs 1 --val vn.fns -o n.safetensors <tn.fns
+  run --separate-stderr fn-infer "${CPU[@]}" -m n.safetensors -o /dev/null vn.fns
+  assert_success
+  [ -z "$stderr" ] || fail "stderr: $stderr"
+  run --separate-stderr fn-infer "${CPU[@]}" -m n.safetensors -o /dev/null "$D/val.fns"
+  assert_success
+  [[ "$stderr" == "fn-infer: warning: frame 1 (synth_0000) is normalised as 'none"* ]] || fail "$stderr"
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+}
+
+# ---- errors: one line "fn-infer: ...", exit 1 ------------------------------------------------------
+
+@test "frames whose channels differ from the model's; frames before a bad one are written whole" {
+  { fn-synth -n 2 --size 32x32; fn-synth -n 1 --size 32x32 --channels 3; } >bad.fns
+  run --separate-stderr bash -c 'fn-infer --device cpu -m "$0" bad.fns | fn-info' "$D/m.safetensors"
+  [[ "$stderr" == "fn-infer: stdin: frame 3"*"3 channels"*"takes 1"* ]] || [[ "$stderr" == "fn-infer: bad.fns: frame 3"*"3 channels"*"takes 1"* ]] || fail "$stderr"
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+  assert_line --index 0 --partial "synth_0000"$'\t'
+  assert_line --index 1 --partial "synth_0001"$'\t'
+  assert_line --index 2 --regexp '^2 frames'
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors" -o out.fns bad.fns
+  assert_one_line_error fn-infer
+  [ ! -e out.fns ]
+}
+
+@test "a height or width that is not a multiple of 16" {
+  fn-synth -n 1 --size 32x40 >odd.fns
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors" odd.fns
+  assert_one_line_error fn-infer
+  assert_output ""
+  [[ "$stderr" == *"multiples of 16"* ]]
+}
+
+@test "NaN in an image, a frame without image" {
+  fn-synth -n 1 --size 32x32 | py -c "
+import fnframes, numpy as np; fr = fnframes.read('-')
+fr[0]['image'] = fr[0]['image'].astype(np.float32); fr[0]['image'][0, 0, 0] = np.inf
+fnframes.write('inf.fns', fr)
+fnframes.write('noimg.fns', [{'id': 'x', 'mask': fr[0]['mask']}])"
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors" inf.fns
+  assert_one_line_error fn-infer
+  [[ "$stderr" == *"NaN or Inf"* ]]
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors" noimg.fns
+  assert_one_line_error fn-infer
+  [[ "$stderr" == *"no image"* ]]
+}
+
+@test "a truncated model, a file that is not a model, a missing model" {
+  head -c 5000 "$D/m.safetensors" >trunc.safetensors
+  run --separate-stderr fn-infer "${CPU[@]}" -m trunc.safetensors "$D/val.fns"
+  assert_one_line_error fn-infer
+  assert_output ""
+  [[ "$stderr" == "fn-infer: trunc.safetensors: "*"truncated"* ]] || fail "$stderr"
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/val.fns" "$D/val.fns"
+  assert_one_line_error fn-infer
+  assert_output ""
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors.state" "$D/val.fns"
+  assert_one_line_error fn-infer
+  [[ "$stderr" == *"not an fn model"* ]] || fail "$stderr"
+  run --separate-stderr fn-infer "${CPU[@]}" -m nothere.safetensors "$D/val.fns"
+  assert_one_line_error fn-infer
+}
+
+@test "--device cuda without a usable GPU" {
+  export FN_CUDA_LIB=/nonexistent/libfn-cuda.so
+  run --separate-stderr fn-infer --device cuda -m "$D/m.safetensors" "$D/val.fns"
+  assert_one_line_error fn-infer
+  [[ "$stderr" == *"no usable GPU"* ]]
+}
+
+@test "usage errors exit 2" {
+  run --separate-stderr fn-infer "$D/val.fns"
+  assert_equal "$status" 2
+  run --separate-stderr fn-infer -m "$D/m.safetensors" --batch 0 "$D/val.fns"
+  assert_equal "$status" 2
+}
