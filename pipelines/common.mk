@@ -1,0 +1,164 @@
+# common.mk: the stages every experiment recipe shares. A recipe (isic.mk, jsrt-lung.mk, ...) sets
+# its data set's defaults with ?= and includes this file; the user overrides any variable on the
+# command line:
+#
+#   make -f pipelines/isic.mk DATA=../shared/data/isic2017-sample OUT=runs/isic EPOCHS=40 WIDTH=0.5
+#
+# Stages are real files, so re-running redoes only what changed, a changed variable included (each
+# stage's options are kept in OUT/.opts/STAGE, rewritten only when they change):
+#
+#   OUT/all.fns          read DATA (IMAGES, MASKS) or the stream INPUT, resize to SIZE
+#   OUT/train.fns, val.fns        split by id hash (RATIO, SEED)
+#   OUT/stats.json, train.aug.fns normalisation fitted on the training part only (NORM), then AUG
+#   OUT/val.n.fns        validation normalised with the training statistics
+#   OUT/model.safetensors fn-train (EPOCHS, BATCH, LR, DEVICE, THREADS, PRECISION, WIDTH, ARCH, TRAIN_OPTS,
+#                        TIME_LIMIT: stop after that many seconds, keeping the best model so far);
+#                        its log: OUT/train.tsv (per epoch), OUT/train.log (stderr), OUT/train.time
+#   OUT/val.pred.fns     fn-infer (INFER_OPTS)
+#   OUT/scores.json      fn-score (SCORE_OPTS), and OUT/val.scores.tsv, one line per image
+#   OUT/test.*           the same for the folder TEST (TEST/images, TEST/masks), when given
+#   OUT/report.md        scores, training time and device, OUT/curve.png, OUT/overlays/
+#
+# Phony aliases: prepare train infer score report (the default), clean.
+
+RECIPE_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+
+# ---- variables (the recipe's defaults are set before the include; the command line wins) ---------
+NAME        ?= experiment
+OUT         ?= runs/$(NAME)
+DATA        ?=
+INPUT       ?=
+IMAGES      ?= $(DATA)/images
+MASKS       ?= $(DATA)/masks
+MASK_SUFFIX ?=
+MASK_VALUES ?=
+CHANNELS    ?=
+READ_OPTS   ?= $(if $(MASK_SUFFIX),--mask-suffix $(MASK_SUFFIX)) $(if $(MASK_VALUES),--mask-values $(MASK_VALUES)) \
+               $(if $(filter gray,$(CHANNELS)),--gray) $(if $(filter rgb,$(CHANNELS)),--rgb)
+PARALLEL    ?=
+SIZE        ?= 256x256
+RATIO       ?= 0.8
+SEED        ?= 0
+NORM        ?=
+AUG         ?=
+EPOCHS      ?= 80
+BATCH       ?= 8
+LR          ?= 1e-3
+DEVICE      ?= auto
+THREADS     ?=
+PRECISION   ?=
+WIDTH       ?=
+ARCH        ?=
+TRAIN_OPTS  ?=
+TIME_LIMIT  ?=
+INFER_OPTS  ?=
+SCORE_OPTS  ?= --hd95
+TEST        ?=
+TEST_IMAGES ?= $(TEST)/images
+TEST_MASKS  ?= $(TEST)/masks
+
+# The tools: BIN if given, else the checkout's build/bin beside this folder when built, else PATH.
+BIN ?= $(if $(wildcard $(RECIPE_DIR)../build/bin/fn-read),$(abspath $(RECIPE_DIR)../build/bin))
+ifneq ($(BIN),)
+export PATH := $(BIN):$(PATH)
+endif
+
+ifeq ($(strip $(OUT)),)
+$(error OUT must not be empty)
+endif
+
+# ---- the options of each stage, as files that change only when the options do ---------------------
+# $(call opts,STAGE,TEXT) -> OUT/.opts/STAGE, holding TEXT, rewritten (new mtime) only when TEXT changed
+opts = $(shell mkdir -p $(OUT)/.opts && t='$(subst ','\'',$(strip $2))' && \
+  { [ "$$(cat $(OUT)/.opts/$1 2>/dev/null)" = "$$t" ] || printf '%s\n' "$$t" >$(OUT)/.opts/$1; } && \
+  echo $(OUT)/.opts/$1)
+
+THREADS_OPT := $(if $(THREADS),--threads $(THREADS))
+# $(call read_cmd,IMAGES,MASKS): the command that reads a folder pair and resizes, on stdout
+read_cmd = $(if $(PARALLEL),fn-parallel $(PARALLEL) 'fn-read -j 1 {} --masks $2 $(strip $(READ_OPTS)) | fn-resize $(SIZE)' $1/*,\
+  fn-read $(if $(THREADS),-j $(THREADS)) $1 --masks $2 $(strip $(READ_OPTS)) | fn-resize $(SIZE))
+READ_CMD    := $(if $(INPUT),fn-resize $(SIZE) $(INPUT),$(call read_cmd,$(IMAGES),$(MASKS)))
+# ARCH and PRECISION go to fn-train only when set, and only if this fn-train has the option
+train_has = $(shell $(if $(BIN),$(BIN)/)fn-train --help 2>/dev/null | grep -q -e '--$1 ' && echo y)
+opt_if_supported = $(if $2,$(if $(call train_has,$1),--$1 $2,$(warning fn-train has no --$1: $1 $2 ignored)))
+TRAIN_ARGS  := --epochs $(EPOCHS) --batch $(BATCH) --lr $(LR) --seed $(SEED) --device $(DEVICE) \
+  $(THREADS_OPT) $(if $(WIDTH),--width $(WIDTH)) $(call opt_if_supported,arch,$(ARCH)) \
+  $(call opt_if_supported,precision,$(PRECISION)) $(TRAIN_OPTS)
+INFER_ARGS  := --device $(DEVICE) $(THREADS_OPT) $(INFER_OPTS)
+
+O_READ  := $(call opts,read,$(READ_CMD))
+O_SPLIT := $(call opts,split,--ratio $(RATIO) --seed $(SEED))
+O_PREP  := $(call opts,prep,fn-normalize --fit stats.json $(NORM)$(if $(strip $(AUG)), | fn-augment $(AUG) --seed $(SEED)))
+O_TRAIN := $(call opts,train,$(TRAIN_ARGS)$(if $(TIME_LIMIT), (time limit $(TIME_LIMIT) s)))
+O_INFER := $(call opts,infer,$(INFER_ARGS))
+O_SCORE := $(call opts,score,$(SCORE_OPTS))
+
+# ---- stages ---------------------------------------------------------------------------------------
+.PHONY: all prepare train infer score report clean
+all: report
+prepare: $(OUT)/train.aug.fns $(OUT)/val.n.fns $(if $(TEST),$(OUT)/test.n.fns)
+train: $(OUT)/model.safetensors
+infer: $(OUT)/val.pred.fns $(if $(TEST),$(OUT)/test.pred.fns)
+score: $(OUT)/scores.json $(if $(TEST),$(OUT)/test.scores.json)
+report: $(OUT)/report.md
+clean:
+	rm -rf $(OUT)
+
+# the data: a file is added, removed or changed -> the folder or the file is newer
+DATA_DEPS := $(if $(INPUT),$(INPUT),$(wildcard $(IMAGES) $(MASKS) $(IMAGES)/* $(MASKS)/*))
+
+$(OUT)/all.fns: $(DATA_DEPS) $(O_READ)
+	@$(if $(INPUT),test -f $(INPUT) || { echo "$(NAME): INPUT=$(INPUT) is not a file" >&2; exit 1; },\
+	  test -d $(IMAGES) -a -d $(MASKS) || { echo "$(NAME): no $(IMAGES) or $(MASKS): give DATA=folder (with images/ and masks/) or INPUT=stream" >&2; exit 1; })
+	$(READ_CMD) > $@
+
+$(OUT)/train.fns $(OUT)/val.fns &: $(OUT)/all.fns $(O_SPLIT)
+	fn-split --ratio $(RATIO) --seed $(SEED) $(OUT)/train.fns $(OUT)/val.fns $<
+	@test -s $(OUT)/train.fns -a -s $(OUT)/val.fns || { rm -f $(OUT)/train.fns $(OUT)/val.fns; \
+	  echo "$(NAME): RATIO=$(RATIO) SEED=$(SEED) leave a part of the split empty" >&2; exit 1; }
+
+# normalisation is fitted on the training part only, before augmentation
+$(OUT)/stats.json $(OUT)/train.aug.fns &: $(OUT)/train.fns $(O_PREP)
+	fn-normalize --fit $(OUT)/stats.json $(NORM) $< \
+	  $(if $(strip $(AUG)),| fn-augment $(AUG) --seed $(SEED)) -o $(OUT)/train.aug.fns
+
+$(OUT)/%.n.fns: $(OUT)/%.fns $(OUT)/stats.json
+	fn-normalize --stats $(OUT)/stats.json -o $@ $<
+
+# An interrupted training resumes from OUT/train.state if the state is newer than its inputs.
+# TIME_LIMIT=S stops fn-train after S seconds, keeping the best model of the epochs done.
+$(OUT)/model.safetensors: $(OUT)/train.aug.fns $(OUT)/val.n.fns $(O_TRAIN)
+	@state=$(OUT)/train.state; for f in $^; do [ "$$state" -nt "$$f" ] || rm -f "$$state" $(OUT)/train.log; done
+	@echo "fn-train $(strip $(TRAIN_ARGS)) --val $(OUT)/val.n.fns --log $(OUT)/train.tsv < $<"
+	@start=$$(date +%s%N); set +e; \
+	$(if $(TIME_LIMIT),timeout $(TIME_LIMIT)) fn-train $(TRAIN_ARGS) --val $(OUT)/val.n.fns --log $(OUT)/train.tsv \
+	  --resume $(OUT)/train.state --out $@ < $< 2>&1 | tee -a $(OUT)/train.log >&2; \
+	rc=$${PIPESTATUS[0]}; set -e; \
+	if [ $$rc = 124 ] && [ -n "$(TIME_LIMIT)" ] && [ -f $@ ]; then \
+	  echo "$(NAME): fn-train stopped at TIME_LIMIT=$(TIME_LIMIT) s; the best model so far is kept" | tee -a $(OUT)/train.log >&2; \
+	elif [ $$rc != 0 ]; then exit $$rc; fi; \
+	ms=$$(( ($$(date +%s%N) - start) / 1000000 )); \
+	printf 'seconds\t%d.%03d\nhost\t%s, %s CPUs, %s\n' $$((ms / 1000)) $$((ms % 1000)) "$$(uname -n)" "$$(nproc)" \
+	  "$$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1)" > $(OUT)/train.time
+
+$(OUT)/%.pred.fns: $(OUT)/%.n.fns $(OUT)/model.safetensors $(O_INFER)
+	fn-infer -m $(OUT)/model.safetensors $(INFER_ARGS) -o $@ $<
+
+# fn-score: the JSON target, and one TSV line per image in OUT/PART.scores.tsv
+score = fn-score $(SCORE_OPTS) --json --per-image $(OUT)/$1.scores.tsv $< > $@
+$(OUT)/scores.json: $(OUT)/val.pred.fns $(O_SCORE)
+	$(call score,val)
+$(OUT)/test.scores.json: $(OUT)/test.pred.fns $(O_SCORE)
+	$(call score,test)
+
+$(OUT)/test.fns: $(wildcard $(TEST_IMAGES) $(TEST_MASKS) $(TEST_IMAGES)/* $(TEST_MASKS)/*) $(O_READ)
+	$(call read_cmd,$(TEST_IMAGES),$(TEST_MASKS)) > $@
+
+$(OUT)/report.md: $(OUT)/scores.json $(OUT)/val.pred.fns $(OUT)/model.safetensors \
+    $(if $(TEST),$(OUT)/test.scores.json) $(RECIPE_DIR)report.sh
+	bash $(RECIPE_DIR)report.sh $(OUT) "$(NAME)" "$(if $(INPUT),$(INPUT),$(DATA))" "$(SIZE)"

@@ -1,0 +1,14 @@
+# drive.mk: FocusNet on the DRIVE retinal images, the vessels as the target. The 584x565 images are
+# resized to 576x576 (a multiple of 16 close to the native size, so that thin vessels survive).
+# 20 images only, so 8 samples per training image: flips, rotation and a mild zoom.
+# Scores cover the whole image: fn-score has no field-of-view mask, so the dark surround outside
+# DATA/fov counts as true negatives and raises AC and SP (DI, JI and SE do not depend on it).
+#
+#   make -f pipelines/drive.mk DATA=../shared/data/drive OUT=runs/drive
+#
+# DATA holds images/NN_training.tif and masks/NN_training.gif (255 = vessel). See common.mk.
+NAME        ?= drive
+CHANNELS    ?= rgb
+SIZE        ?= 576x576
+AUG         ?= -n 7 --keep-original --hflip 0.5 --vflip 0.5 --rotate 20 --zoom 0.9,1.1
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk

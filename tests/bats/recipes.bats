@@ -1,0 +1,161 @@
+#!/usr/bin/env bats
+# The experiment recipes (pipelines/*.mk) end to end on tiny inputs: a DATA folder laid out like the
+# real set (file names, formats, mask labels), written from fn-synth frames; 32x32, a narrow network,
+# two epochs. Then: a second `make` has nothing to do, and a changed variable redoes only its stages.
+load test_helper
+RECIPES="$BATS_TEST_DIRNAME/../../pipelines"
+PY=/usr/bin/python3
+
+# make_set LAYOUT N CHANNELS: $T/data laid out as LAYOUT (isic|jsrt|membrane|drive), N pairs of 40x36
+# (N=14 leaves 2 or 3 ids to validation with the recipes' split, seed 0, for each naming)
+make_set() {
+  local layout=$1 n=$2 c=$3 f id
+  fn-synth -n "$n" -s 40x36 -c "$c" --seed 5 | fn-write $([ "$layout" = drive ] && echo --format tiff) w
+  mkdir -p data/images data/masks
+  for f in w/*_image.*; do
+    id=$(basename "$f"); id=${id%_image.*}
+    case $layout in
+    isic) mv "$f" "data/images/$id.png"; mv "w/${id}_mask.png" "data/masks/${id}_segmentation.png" ;;
+    jsrt) mv "$f" "data/images/$id.png"; mv "w/${id}_mask.png" "data/masks/$id.png" ;;
+    membrane) mv "$f" "data/images/${id#synth_}.png"; mv "w/${id}_mask.png" "data/masks/${id#synth_}.png" ;;
+    drive) # DRIVE's numbers start at 21
+      local nn=$((10#${id#synth_} + 21))
+      mv "$f" "data/images/${nn}_training.tif"; mv "w/${id}_mask.tif" "data/masks/${nn}_training.tif" ;;
+    esac
+  done
+  case $layout in
+  jsrt) # multi-class as SCR: the target split into 150 (left half) and 200 (right half), a "heart" of 250
+    $PY - data/masks/*.png <<'EOF'
+import sys, numpy as np
+from PIL import Image
+for p in sys.argv[1:]:
+    m = np.asarray(Image.open(p)) > 0
+    out = np.zeros(m.shape, np.uint8)
+    out[:, : m.shape[1] // 2][m[:, : m.shape[1] // 2]] = 150
+    out[:, m.shape[1] // 2 :][m[:, m.shape[1] // 2 :]] = 200
+    heart = np.zeros_like(m); heart[-6:, -6:] = True
+    out[heart & ~m] = 250
+    Image.fromarray(out).save(p)
+EOF
+    ;;
+  drive) # GIF masks and field-of-view masks, as DRIVE has
+    mkdir -p data/fov
+    $PY - data/masks/*.tif <<'EOF'
+import os, sys, numpy as np
+from PIL import Image
+for p in sys.argv[1:]:
+    m = np.asarray(Image.open(p))
+    base = os.path.splitext(p)[0]
+    Image.fromarray(m).save(base + ".gif")
+    Image.fromarray(np.full(m.shape, 255, np.uint8)).save(base.replace("/masks/", "/fov/") + ".gif")
+    os.remove(p)
+EOF
+    ;;
+  esac
+}
+
+# the tiny settings every recipe test uses
+TINY="SIZE=32x32 EPOCHS=2 BATCH=4 WIDTH=0.125 THREADS=1"
+
+run_recipe() { # RECIPE [VAR=VALUE...]
+  local mk=$1
+  shift
+  make -s -f "$RECIPES/$mk" DATA="$T/data" OUT="$T/out" BIN="$FN_BIN" $TINY "$@"
+}
+
+check_outputs() {
+  local f
+  for f in all.fns train.fns val.fns stats.json train.aug.fns val.n.fns model.safetensors \
+    val.pred.fns scores.json report.md train.tsv; do
+    [ -s "out/$f" ] || fail "no out/$f"
+  done
+  grep -q '^| validation |' out/report.md || fail "no score row in report.md: $(cat out/report.md)"
+  if command -v gnuplot >/dev/null; then [ -s out/curve.png ] || fail "no curve.png"; fi
+  for f in best median worst; do [ -s "out/overlays/$f.png" ] || fail "no overlay $f"; done
+}
+
+@test "recipes: isic.mk end to end, with a TEST folder; a second make does nothing" {
+  make_set isic 14 3
+  run_recipe isic.mk TEST="$T/data" >log 2>&1 || { cat log; false; }
+  check_outputs
+  [ -s out/test.scores.json ] || fail "no test scores"
+  grep -q '^| test |' out/report.md
+  # masks paired through the _segmentation suffix, RGB kept
+  run fn-info out/all.fns
+  assert_line --partial "image u8 [3,32,32]"
+  assert_line --partial "mask u8 [1,32,32]"
+  # the paper's 3 samples per training image
+  [ "$(fn-info out/train.aug.fns | tail -n 1 | cut -d' ' -f1)" -eq $((3 * $(fn-info out/train.fns | tail -n 1 | cut -d' ' -f1))) ]
+  run_recipe isic.mk TEST="$T/data" -q
+}
+
+@test "recipes: jsrt-lung.mk end to end: mask values 150,200, gray, 8 samples per image" {
+  make_set jsrt 14 1
+  run_recipe jsrt-lung.mk >log 2>&1 || { cat log; false; }
+  check_outputs
+  # the foreground is both "lungs" and not the "heart": the masks equal fn-synth's after resizing
+  fn-synth -n 14 -s 40x36 -c 1 --seed 5 | fn-resize 32x32 | fn-info >want.txt
+  fn-info out/all.fns >got.txt
+  diff <(grep -o 'mask u8 [^	]*' want.txt) <(grep -o 'mask u8 [^	]*' got.txt)
+  [ "$(fn-info out/train.aug.fns | tail -n 1 | cut -d' ' -f1)" -eq $((8 * $(fn-info out/train.fns | tail -n 1 | cut -d' ' -f1))) ]
+  run_recipe jsrt-lung.mk -q
+}
+
+@test "recipes: membrane.mk end to end" {
+  make_set membrane 14 1
+  run_recipe membrane.mk >log 2>&1 || { cat log; false; }
+  check_outputs
+  run_recipe membrane.mk -q
+}
+
+@test "recipes: drive.mk end to end (TIFF images, GIF masks)" {
+  make_set drive 14 3
+  run_recipe drive.mk >log 2>&1 || { cat log; false; }
+  check_outputs
+  run_recipe drive.mk -q
+}
+
+@test "recipes: a changed variable redoes only the stages it touches" {
+  make_set isic 14 3
+  run_recipe isic.mk >log 2>&1 || { cat log; false; }
+  run_recipe isic.mk -q
+  t_all=$(stat -c %y out/all.fns)
+  t_aug=$(stat -c %y out/train.aug.fns)
+  # the epochs touch training and what follows, not the data preparation
+  run run_recipe isic.mk EPOCHS=3 -q
+  assert_failure
+  run_recipe isic.mk EPOCHS=3 -q prepare
+  run_recipe isic.mk EPOCHS=3 >log 2>&1 || { cat log; false; }
+  [ "$(grep -c '^[0-9]' out/train.tsv)" -eq 3 ] || fail "$(cat out/train.tsv)"
+  run_recipe isic.mk EPOCHS=3 -q
+  [ "$(stat -c %y out/train.aug.fns)" = "$t_aug" ] || fail "train.aug.fns was redone"
+  # the augmentation touches the training stream, not the read or the split
+  run run_recipe isic.mk EPOCHS=3 AUG="-n 1 --keep-original --hflip 1" -q train
+  assert_failure
+  run_recipe isic.mk EPOCHS=3 AUG="-n 1 --keep-original --hflip 1" prepare >log 2>&1 || { cat log; false; }
+  [ "$(stat -c %y out/train.aug.fns)" != "$t_aug" ] || fail "train.aug.fns was not redone"
+  [ "$(stat -c %y out/all.fns)" = "$t_all" ] || fail "all.fns was redone"
+}
+
+@test "recipes: PARALLEL= reads through fn-parallel, with the same stream" {
+  make_set isic 14 3
+  run_recipe isic.mk "$T/out/all.fns" >log 2>&1 || { cat log; false; }
+  mv out/all.fns serial.fns
+  run_recipe isic.mk PARALLEL="-j 2" "$T/out/all.fns" >log 2>&1 || { cat log; false; }
+  grep -q "fn-parallel -j 2" out/.opts/read
+  cmp serial.fns out/all.fns
+}
+
+@test "recipes: INPUT= takes a ready stream instead of a DATA folder" {
+  fn-synth -n 10 -s 48x48 -c 1 --seed 2 >in.fns
+  make -s -f "$RECIPES/membrane.mk" INPUT="$T/in.fns" OUT="$T/out" BIN="$FN_BIN" $TINY >log 2>&1 || { cat log; false; }
+  check_outputs
+  make -s -f "$RECIPES/membrane.mk" INPUT="$T/in.fns" OUT="$T/out" BIN="$FN_BIN" $TINY -q
+}
+
+@test "recipes: a missing DATA folder is a clear error" {
+  run make -s -f "$RECIPES/isic.mk" DATA="$T/nothing" OUT="$T/out" BIN="$FN_BIN" prepare
+  assert_failure
+  assert_output --partial "isic: no $T/nothing/images or $T/nothing/masks"
+  [ ! -e out/all.fns ]
+}
