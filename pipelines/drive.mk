@@ -1,6 +1,8 @@
 # drive.mk: FocusNet on the DRIVE retinal images, the vessels as the target. The 584x565 images are
 # resized to 576x576 (a multiple of 16 close to the native size, so that thin vessels survive).
-# 20 images only, so 8 samples per training image: flips, rotation and a mild zoom.
+# 20 images only, so 8 samples per training image (flips, rotation and a mild zoom) and batch 2, so
+# that batch norm's running statistics get enough steps: with batch 8 the validation Dice stayed at 0
+# (pipelines/RESULTS.md).
 # Scores cover the whole image: fn-score has no field-of-view mask, so the dark surround outside
 # DATA/fov counts as true negatives and raises AC and SP (DI, JI and SE do not depend on it).
 #
@@ -10,5 +12,6 @@
 NAME        ?= drive
 CHANNELS    ?= rgb
 SIZE        ?= 576x576
+BATCH       ?= 2
 AUG         ?= -n 7 --keep-original --hflip 0.5 --vflip 0.5 --rotate 20 --zoom 0.9,1.1
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
