@@ -3,8 +3,8 @@
 #   make -f pipelines/demo.mk BIN=build/bin OUT=runs/demo [N=16 SIZE=64x64 CHANNELS=1 SEED=1]
 #
 # Each stage is a target writing into $(OUT); make reruns only what changed.
-# Stages so far: fn-synth -> synth.fns, fn-info -> info.txt (also shown), fn-write -> png/.
-# (The neural part, fn-train | fn-infer | fn-score, comes with those tools.)
+# A look at the data: fn-synth -> synth.fns, fn-info -> info.txt (also shown), fn-write -> png/.
+# The whole pipeline (below): split, normalise, augment, train FocusNet, infer, score, overlays.
 
 BIN      ?= build/bin
 OUT      ?= runs/demo
@@ -42,7 +42,7 @@ $(OUT)/png/.done: $(OUT)/synth.fns $(wildcard $(BIN)/fn-write)
 	  echo "demo: no $(BIN)/fn-write yet: PNG step skipped"; \
 	fi
 
-# ---- the neural part (helper "train"): split, normalise, augment, train, infer, score, overlays ------
+# ---- the neural part: split, normalise, augment, train, infer, score, overlays ------------------------
 # Its own, larger synthetic set (NN_N frames of NN_SIZE), so that the stages above stay quick:
 #   nn.fns -> nn.train.fns, nn.val.fns (fn-split) -> nn.stats.json, nn.train.n.fns (fn-normalize --fit)
 #   -> nn.val.n.fns (--stats) -> nn.train.aug.fns (fn-augment) -> model.safetensors (fn-train, log
