@@ -123,6 +123,13 @@ static void col2im(const geom *g, const float *dcol, int cn, int oh0, int oh1, f
             }
 }
 
+/* 3x3 stride-1 convolutions go to winograd.c, except tiny ones (a few tiles or channels), where its
+ * transforms cost more than they save */
+static int use_winograd(const cpu_ctx *c, int N, int Ci, int H, int W, int Co, int k, int s) {
+    if (!c->winograd || k != 3 || s != 1) return 0;
+    return c->winograd == 2 || (Ci >= 8 && Co >= 8 && (long)N * H * W >= 1024);
+}
+
 static void tile_rows(const geom *g, int t, int *oh0, int *oh1) {
     *oh0 = t * g->R;
     *oh1 = *oh0 + g->R < g->Ho ? *oh0 + g->R : g->Ho;
@@ -133,6 +140,10 @@ static void tile_rows(const geom *g, int t, int *oh0, int *oh1) {
 void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
                   int N, int Ci, int H, int W, int Co, int k, int s) {
     cpu_ctx *c = ctx;
+    if (use_winograd(c, N, Ci, H, W, Co, k, s)) {
+        cpu_wino_fwd(c, x, w, b, y, N, Ci, H, W, Co);
+        return;
+    }
     geom g;
     geom_init(&g, N, Ci, H, W, Co, k, s, c->threads);
     const int items = N * g.tiles;
@@ -172,6 +183,10 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
 void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc) {
     cpu_ctx *c = ctx;
+    if (use_winograd(c, N, Ci, H, W, Co, k, s)) {
+        cpu_wino_bwd_data(c, dy, w, dx, N, Ci, H, W, Co, acc);
+        return;
+    }
     geom g;
     geom_init(&g, N, Ci, H, W, Co, k, s, c->threads);
     const int kk = k * k;
@@ -213,17 +228,15 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s) {
     cpu_ctx *c = ctx;
+    if (use_winograd(c, N, Ci, H, W, Co, k, s)) {
+        cpu_wino_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co);
+        return;
+    }
     geom g;
     geom_init(&g, N, Ci, H, W, Co, k, s, c->threads);
     const int items = N * g.tiles;
     const size_t nw = (size_t)Co * g.K;
-    if (c->part_cap < nw * c->threads) {
-        free(c->part);
-        c->part_cap = nw * c->threads;
-        void *p = NULL;
-        if (posix_memalign(&p, 64, c->part_cap * sizeof(float))) cpu_oom(c->part_cap * sizeof(float));
-        c->part = p;
-    }
+    cpu_grow(&c->part, &c->part_cap, nw * c->threads);
     int nt = 1;
 #pragma omp parallel num_threads(c->threads)
     {

@@ -14,17 +14,19 @@ void cpu_oom(size_t bytes) {
     abort();
 }
 
-float *cpu_ws(cpu_ctx *c, int tid, size_t n) {
-    if (c->ws_cap[tid] < n) {
-        free(c->ws[tid]);
-        size_t cap = n + n / 4;
+float *cpu_grow(float **buf, size_t *cap, size_t n) {
+    if (*cap < n) {
+        free(*buf);
+        *buf = NULL, *cap = 0;
+        size_t want = n + n / 4;
         void *p = NULL;
-        if (posix_memalign(&p, 64, cap * sizeof(float))) cpu_oom(cap * sizeof(float));
-        c->ws[tid] = p;
-        c->ws_cap[tid] = cap;
+        if (posix_memalign(&p, 64, want * sizeof(float))) cpu_oom(want * sizeof(float));
+        *buf = p, *cap = want;
     }
-    return c->ws[tid];
+    return *buf;
 }
+
+float *cpu_ws(cpu_ctx *c, int tid, size_t n) { return cpu_grow(&c->ws[tid], &c->ws_cap[tid], n); }
 
 #define SUM_BLOCK 4096
 
@@ -101,6 +103,7 @@ static void cpu_destroy(fn_backend *be) {
         free(c->ws);
         free(c->ws_cap);
         free(c->part);
+        free(c->wino);
         free(c);
     }
     free(be);
@@ -113,6 +116,10 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     cpu_ctx *c = calloc(1, sizeof *c);
     if (c) {
         c->threads = threads;
+        /* FN_CPU_CONV=im2col: the direct method only; =winograd: Winograd for every 3x3 stride-1
+         * convolution, even tiny ones (tests and comparisons) */
+        const char *how = getenv("FN_CPU_CONV");
+        c->winograd = !how ? 1 : strcmp(how, "im2col") == 0 ? 0 : strcmp(how, "winograd") == 0 ? 2 : 1;
         c->ws = calloc((size_t)threads, sizeof *c->ws);
         c->ws_cap = calloc((size_t)threads, sizeof *c->ws_cap);
     }

@@ -21,10 +21,16 @@ typedef struct cpu_ctx {
     size_t *ws_cap;    /* [threads] floats allocated in ws[t] */
     float *part;       /* [threads * Co*K] conv_bwd_filter partial sums */
     size_t part_cap;
+    float *wino;       /* winograd.c: transformed kernels, or backward-filter partial sums */
+    size_t wino_cap;
+    int winograd;      /* 3x3 stride-1 convolutions by Winograd F(2x2, 3x3): 0 never (FN_CPU_CONV=im2col),
+                        * 1 where it pays (the default), 2 always (FN_CPU_CONV=winograd) */
 } cpu_ctx;
 
 /* the workspace of thread tid, at least n floats (grown as needed; aborts when out of memory) */
 float *cpu_ws(cpu_ctx *c, int tid, size_t n);
+/* *buf grown to at least n floats (64-byte aligned, contents not kept; aborts when out of memory) */
+float *cpu_grow(float **buf, size_t *cap, size_t n);
 /* aborts the program with a message: the ops have no error path, and a workspace of a few MB failing
  * means the machine is out of memory */
 void cpu_oom(size_t bytes) __attribute__((noreturn));
@@ -61,6 +67,14 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s);
 void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int HWo);
+
+/* winograd.c: k 3, stride 1 (Ho = H, Wo = W); the same contracts as the conv_* ops */
+void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
+                  int N, int Ci, int H, int W, int Co);
+void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
+                       int N, int Ci, int H, int W, int Co, int acc);
+void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
+                         int N, int Ci, int H, int W, int Co);
 
 /* norm.c */
 void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,

@@ -252,6 +252,29 @@ static void test_conv_tiled(void) {
     conv_one(1, 200, 4, 4, 8, 3, 1, 0);
 }
 
+/* 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (lib/cpu/winograd.c) on every shape, even those
+ * the default sends to im2col: odd sizes (half tiles), 1-pixel images, one channel, several blocks */
+static void test_conv_winograd(void) {
+    fn_backend *keep = be;
+    fn_err e;
+    setenv("FN_CPU_CONV", "winograd", 1);
+    be = fn_cpu_backend_new(2, &e);
+    unsetenv("FN_CPU_CONV");
+    CHECK(be != NULL);
+    if (!be) {
+        be = keep;
+        return;
+    }
+    const int sizes[][2] = {{8, 8}, {7, 9}, {5, 6}, {1, 1}, {1, 4}, {3, 1}};
+    for (int si = 0; si < 6; si++) conv_one(2, 3, sizes[si][0], sizes[si][1], 4, 3, 1, 1);
+    conv_one(1, 1, 6, 5, 1, 3, 1, 1);
+    conv_one(3, 5, 9, 4, 2, 3, 1, 1);
+    conv_one(2, 40, 37, 41, 8, 3, 1, 0);
+    conv_one(1, 64, 96, 70, 48, 3, 1, 0); /* several blocks per image, runs across tile rows */
+    fn_backend_close(be);
+    be = keep;
+}
+
 /* batch norm ------------------------------------------------------------------------------------- */
 typedef struct bn_case {
     int N, C, HW;
@@ -777,6 +800,7 @@ int main(void) {
     RUN(test_same_geometry);
     RUN(test_conv_small);
     RUN(test_conv_tiled);
+    RUN(test_conv_winograd);
     RUN(test_bn);
     RUN(test_act);
     RUN(test_sigmoid_range);
