@@ -9,7 +9,9 @@
  *   backward-filter dw[Co, K]  += dy[Co, np] col^T   (per-thread partial sums, then a fixed-order sum)
  * 1x1 stride-1 convolutions use x and dx in place of col (no copy).
  * Tiles run in parallel on the context's OpenMP threads. In backward-data, neighbouring tiles of one
- * image overlap in dx (the k-1 halo rows), so there the threads split the input channels instead. */
+ * image overlap in dx (the k-1 halo rows), so there the threads split the input channels instead.
+ * 3x3 stride-1 convolutions, most of FocusNet's work, go to winograd.c (4x fewer multiplications),
+ * except tiny ones. */
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>

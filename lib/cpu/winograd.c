@@ -1,22 +1,21 @@
-/* winograd.c: 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray,
+/* winograd.c: 3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray,
  * "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): forward, backward-data and
  * backward-filter. TF 'same' padding for k 3, s 1 is one pixel on every side, as in PyTorch.
  *
- * The output of each image is cut into 2x2 tiles, th x tw of them (th = ceil(H/2)); tile (i, j) reads
- * the 4x4 input patch d at rows 2i-1 .. 2i+2 and columns 2j-1 .. 2j+2 (zeros outside). With
- *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
- *   A^T = [1 1 1 0; 0 1 -1 -1]
- * a tile's output is A^T [(G g G^T) . (B^T d B)] A, and each of the 16 points xi of the transformed
- * tile is an independent matrix product over the channels:
+ * The output of each image is cut into 4x4 tiles, th x tw of them (th = ceil(H/4)); tile (i, j) reads
+ * the 6x6 input patch d at rows 4i-1 .. 4i+4 and columns 4j-1 .. 4j+4 (zeros outside). With the B, G
+ * and A below, a tile's output is A^T [(G g G^T) . (B^T d B)] A, and each of the 36 points xi of the
+ * transformed tile is an independent matrix product over the channels:
  *   forward          M[xi] [Co, P] = U[xi] [Co, Ci] V[xi] [Ci, P]   U = G g G^T, V = B^T d B
  *                    then y tile = A^T M A (+ bias)
  *   backward-data    the forward pass on dy, with the kernel transposed (Co <-> Ci) and turned 180 degrees
  *   backward-filter  dU[xi] [Co, Ci] += E[xi] [Co, P] V[xi]^T   E = A dY A^T, then dw += G^T dU G
- * That is 16 multiplications per 4 outputs instead of 36 (2.25x fewer). The tiles of one image are
- * taken P at a time (a block, sized so that V and M stay in cache); blocks are the work items of the
- * OpenMP threads, each running 16 single-threaded SGEMMs. As in conv.c, every output has one owner and
- * a fixed summation order; backward-filter sums per-thread partials in thread order. The transforms
- * add and subtract, so results differ from the direct method by rounding only (a few ulp of the sums). */
+ * That is 36 multiplications per 16 outputs instead of 144 (4x fewer). The tiles of one image are
+ * taken P at a time (a block, sized so that V and M stay in cache), and the 36 products of a block are
+ * single-threaded SGEMMs. As in conv.c, every output has one owner and a fixed summation order, so
+ * results are deterministic for a thread count. The transforms scale by up to 8 and 1/24, so results
+ * differ from the direct method by rounding: about 1e-6 of the output's scale (tested against a
+ * double-precision loop to 1e-5, and by the golden check). */
 #include <string.h>
 #include <omp.h>
 #include <cblas.h>
@@ -24,30 +23,34 @@
 
 typedef struct wgeom {
     int N, Ci, H, W, Co; /* the forward view: Ci channels in, Co out, H x W both */
+    int m, pts;          /* output tile m x m, (m+2)^2 transformed points */
     int th, tw, T;       /* tiles: rows, columns, per image */
     int P, blocks;       /* tiles per block, blocks per image */
+    int len;             /* scratch row length: the input columns of a tile row */
 } wgeom;
 
 #define BLOCK_FLOATS (1 << 20) /* V and M of one block together: 4 MB, in the L2/L3 caches */
 
-static void wgeom_init(wgeom *g, int N, int Ci, int H, int W, int Co, int threads) {
+static void wgeom_init(wgeom *g, int m, int N, int Ci, int H, int W, int Co, int threads) {
     g->N = N, g->Ci = Ci, g->H = H, g->W = W, g->Co = Co;
-    g->th = (H + 1) / 2, g->tw = (W + 1) / 2;
+    g->m = m, g->pts = (m + 2) * (m + 2);
+    g->th = (H + m - 1) / m, g->tw = (W + m - 1) / m;
     g->T = g->th * g->tw;
-    long P = BLOCK_FLOATS / (16L * (Ci + Co));
+    g->len = m * g->tw + 2;
+    long P = BLOCK_FLOATS / ((long)g->pts * (Ci + Co));
+    if (P < 64) P = 64; /* fewer tiles make the SGEMMs too thin */
     if (P > 2048) P = 2048;
     long share = ((long)N * g->T + threads - 1) / threads; /* enough blocks to feed every thread */
     if (P > share) P = share;
     if (P > g->T) P = g->T;
-    if (P < 16) P = 16 < g->T ? 16 : g->T;
     if (P < 1) P = 1;
     g->blocks = (int)((g->T + P - 1) / P);
     g->P = (g->T + g->blocks - 1) / g->blocks; /* the same size for every block */
 }
 
-/* per-thread workspace: V [16, Cin, P], M [16, Cout, P], two scratch rows sets */
+/* per-thread workspace: V [pts, Cin, P], M [pts, Cout, P], scratch rows */
 static size_t ws_floats(const wgeom *g) {
-    return 16 * (size_t)g->P * (g->Ci + g->Co) + 8 * (size_t)(2 * g->tw + 2);
+    return (size_t)g->pts * g->P * (g->Ci + g->Co) + 16 * (size_t)g->len + 24 * (size_t)g->tw;
 }
 
 /* out[0, len) = row r of the channel src [H, W], columns c0 .. c0+len-1, zeros outside the image */
@@ -70,113 +73,102 @@ static int run_at(const wgeom *g, int p, int left, int *ti, int *j0) {
     return g->tw - *j0 < left ? g->tw - *j0 : left;
 }
 
-/* V [16, C, P] = B^T d B for tiles [p0, p0+np) of one image x [C, H, W]; buf: 8*(2*tw+2) floats */
-static void input_tf(const wgeom *g, const float *x, int C, int p0, int np, float *V, float *buf) {
-    const int H = g->H, W = g->W, len = 2 * g->tw + 2;
-    const size_t xs = (size_t)C * g->P; /* V stride between points */
-    float *d = buf, *t = buf + 4 * len; /* d: 4 input rows [4, len]; t = B^T d: [4, len] */
-    for (int ci = 0; ci < C; ci++) {
+/* F(4x4, 3x3) ------------------------------------------------------------------------------------ *
+ * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ * G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ * A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * 36 multiplications per 16 outputs (4x fewer than direct); the forward and backward-data passes. */
+
+/* V [36, C, P] = B^T d B, d the 6x6 patch of tile (i, j) at rows 4i-1 .., columns 4j-1 .., for the tiles
+ * [p0, p0+np) of one image x [C, H, W] and its channels [c0, c1) */
+static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V,
+                      float *buf) {
+    const int H = g->H, W = g->W, len = g->len;
+    const size_t xs = (size_t)C * g->P;
+    float *d = buf, *t = buf + 6 * len; /* d: 6 input rows [6, len]; t = B^T d: [6, len] */
+    for (int ci = c0; ci < c1; ci++) {
         const float *xc = x + (size_t)ci * H * W;
         for (int q = 0, n, ti, j0; q < np; q += n) {
             n = run_at(g, p0 + q, np - q, &ti, &j0);
-            const int w = 2 * n + 2;
-            for (int i = 0; i < 4; i++) gather_row(xc, H, W, 2 * ti - 1 + i, 2 * j0 - 1, w, d + i * len);
-            const float *d0 = d, *d1 = d + len, *d2 = d + 2 * len, *d3 = d + 3 * len;
-            float *t0 = t, *t1 = t + len, *t2 = t + 2 * len, *t3 = t + 3 * len;
+            const int w = 4 * n + 2;
+            for (int i = 0; i < 6; i++) gather_row(xc, H, W, 4 * ti - 1 + i, 4 * j0 - 1, w, d + i * len);
+            const float *d0 = d, *d1 = d + len, *d2 = d + 2 * len, *d3 = d + 3 * len, *d4 = d + 4 * len,
+                        *d5 = d + 5 * len;
+            float *t0 = t, *t1 = t + len, *t2 = t + 2 * len, *t3 = t + 3 * len, *t4 = t + 4 * len,
+                  *t5 = t + 5 * len;
 #pragma omp simd
             for (int c = 0; c < w; c++) {
-                t0[c] = d0[c] - d2[c];
-                t1[c] = d1[c] + d2[c];
-                t2[c] = d2[c] - d1[c];
-                t3[c] = d1[c] - d3[c];
+                t0[c] = 4 * d0[c] - 5 * d2[c] + d4[c];
+                t1[c] = -4 * (d1[c] + d2[c]) + d3[c] + d4[c];
+                t2[c] = 4 * (d1[c] - d2[c]) - d3[c] + d4[c];
+                t3[c] = 2 * (d3[c] - d1[c]) - d2[c] + d4[c];
+                t4[c] = 2 * (d1[c] - d3[c]) - d2[c] + d4[c];
+                t5[c] = 4 * d1[c] - 5 * d3[c] + d5[c];
             }
-            for (int r = 0; r < 4; r++) {
+            for (int r = 0; r < 6; r++) {
                 const float *tr = t + r * len;
-                float *v0 = V + (size_t)(r * 4) * xs + (size_t)ci * g->P + q;
-                float *v1 = v0 + xs, *v2 = v1 + xs, *v3 = v2 + xs;
+                float *v0 = V + (size_t)(r * 6) * xs + (size_t)ci * g->P + q;
+                float *v1 = v0 + xs, *v2 = v1 + xs, *v3 = v2 + xs, *v4 = v3 + xs, *v5 = v4 + xs;
 #pragma omp simd
                 for (int j = 0; j < n; j++) {
-                    const float a = tr[2 * j], b = tr[2 * j + 1], c = tr[2 * j + 2], e = tr[2 * j + 3];
-                    v0[j] = a - c;
-                    v1[j] = b + c;
-                    v2[j] = c - b;
-                    v3[j] = b - e;
+                    const float e0 = tr[4 * j], e1 = tr[4 * j + 1], e2 = tr[4 * j + 2], e3 = tr[4 * j + 3],
+                                e4 = tr[4 * j + 4], e5 = tr[4 * j + 5];
+                    v0[j] = 4 * e0 - 5 * e2 + e4;
+                    v1[j] = -4 * (e1 + e2) + e3 + e4;
+                    v2[j] = 4 * (e1 - e2) - e3 + e4;
+                    v3[j] = 2 * (e3 - e1) - e2 + e4;
+                    v4[j] = 2 * (e1 - e3) - e2 + e4;
+                    v5[j] = 4 * e1 - 5 * e3 + e5;
                 }
             }
         }
     }
 }
 
-/* E [16, C, P] = A e A^T of the 2x2 output-gradient tiles e of dy [C, H, W] (zeros outside) */
-static void grad_tf(const wgeom *g, const float *dy, int C, int p0, int np, float *E, float *buf) {
-    const int H = g->H, W = g->W, len = 2 * g->tw + 2;
+/* y [C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
+ * M [36, C, P] */
+static void output_tf4(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
+                       int acc, float *y, float *buf) {
+    const int H = g->H, W = g->W, len = g->len, tw = g->tw;
     const size_t xs = (size_t)C * g->P;
-    float *e = buf, *z = buf + 2 * len; /* e: 2 rows [2, len]; z = A e: [4, len] */
-    for (int c = 0; c < C; c++) {
-        const float *dc = dy + (size_t)c * H * W;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = run_at(g, p0 + q, np - q, &ti, &j0);
-            const int w = 2 * n;
-            gather_row(dc, H, W, 2 * ti, 2 * j0, w, e);
-            gather_row(dc, H, W, 2 * ti + 1, 2 * j0, w, e + len);
-            const float *e0 = e, *e1 = e + len;
-            float *z0 = z, *z1 = z + len, *z2 = z + 2 * len, *z3 = z + 3 * len;
-#pragma omp simd
-            for (int k = 0; k < w; k++) {
-                z0[k] = e0[k];
-                z1[k] = e0[k] + e1[k];
-                z2[k] = e0[k] - e1[k];
-                z3[k] = -e1[k];
-            }
-            for (int r = 0; r < 4; r++) {
-                const float *zr = z + r * len;
-                float *v0 = E + (size_t)(r * 4) * xs + (size_t)c * g->P + q;
-                float *v1 = v0 + xs, *v2 = v1 + xs, *v3 = v2 + xs;
-#pragma omp simd
-                for (int j = 0; j < n; j++) {
-                    const float a = zr[2 * j], b = zr[2 * j + 1];
-                    v0[j] = a;
-                    v1[j] = a + b;
-                    v2[j] = a - b;
-                    v3[j] = -b;
-                }
-            }
-        }
-    }
-}
-
-/* y [C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np) from M [16, C, P] */
-static void output_tf(const wgeom *g, const float *M, int C, int p0, int np, const float *b, int acc,
-                      float *y, float *buf) {
-    const int H = g->H, W = g->W, len = 2 * g->tw + 2;
-    const size_t xs = (size_t)C * g->P;
-    float *o0 = buf, *o1 = buf + len; /* two output rows of a run */
-    for (int c = 0; c < C; c++) {
+    float *S = buf, *o = buf + 24 * (size_t)tw; /* S = A^T m: [4, 6, tw]; o: 4 output rows [4, len] */
+    for (int c = c0; c < c1; c++) {
         float *yc = y + (size_t)c * H * W;
         const float bias = b ? b[c] : 0.0f;
         for (int q = 0, n, ti, j0; q < np; q += n) {
             n = run_at(g, p0 + q, np - q, &ti, &j0);
-            /* point k of tile j: m<k>[j] */
-            const float *m0 = M + (size_t)c * g->P + q, *m1 = m0 + xs, *m2 = m1 + xs, *m3 = m2 + xs;
-            const float *m4 = m3 + xs, *m5 = m4 + xs, *m6 = m5 + xs, *m7 = m6 + xs;
-            const float *m8 = m7 + xs, *m9 = m8 + xs, *m10 = m9 + xs, *m11 = m10 + xs;
-            const float *m12 = m11 + xs, *m13 = m12 + xs, *m14 = m13 + xs, *m15 = m14 + xs;
+            for (int k = 0; k < 6; k++) { /* column k of the 6x6 points: rows r*6 + k */
+                const float *r0 = M + (size_t)k * xs + (size_t)c * g->P + q;
+                const float *r1 = r0 + 6 * xs, *r2 = r1 + 6 * xs, *r3 = r2 + 6 * xs, *r4 = r3 + 6 * xs,
+                            *r5 = r4 + 6 * xs;
+                float *s0 = S + (size_t)k * tw, *s1 = s0 + 6 * (size_t)tw, *s2 = s1 + 6 * (size_t)tw,
+                      *s3 = s2 + 6 * (size_t)tw;
 #pragma omp simd
-            for (int j = 0; j < n; j++) {
-                /* A^T m: rows s and t */
-                const float s0 = m0[j] + m4[j] + m8[j], s1 = m1[j] + m5[j] + m9[j];
-                const float s2 = m2[j] + m6[j] + m10[j], s3 = m3[j] + m7[j] + m11[j];
-                const float t0 = m4[j] - m8[j] - m12[j], t1 = m5[j] - m9[j] - m13[j];
-                const float t2 = m6[j] - m10[j] - m14[j], t3 = m7[j] - m11[j] - m15[j];
-                o0[2 * j] = s0 + s1 + s2 + bias;
-                o0[2 * j + 1] = s1 - s2 - s3 + bias;
-                o1[2 * j] = t0 + t1 + t2 + bias;
-                o1[2 * j + 1] = t1 - t2 - t3 + bias;
+                for (int j = 0; j < n; j++) {
+                    const float u1 = r1[j] + r2[j], u2 = r1[j] - r2[j], u3 = r3[j] + r4[j], u4 = r3[j] - r4[j];
+                    s0[j] = r0[j] + u1 + u3;
+                    s1[j] = u2 + 2 * u4;
+                    s2[j] = u1 + 4 * u3;
+                    s3[j] = u2 + 8 * u4 + r5[j];
+                }
             }
-            const int c0 = 2 * j0, w = 2 * n < W - c0 ? 2 * n : W - c0;
-            for (int a = 0; a < 2 && 2 * ti + a < H; a++) {
-                float *dst = yc + (size_t)(2 * ti + a) * W + c0;
-                const float *src = a ? o1 : o0;
+            for (int a = 0; a < 4; a++) {
+                const float *e0 = S + (size_t)(a * 6) * tw, *e1 = e0 + tw, *e2 = e1 + tw, *e3 = e2 + tw,
+                            *e4 = e3 + tw, *e5 = e4 + tw;
+                float *oa = o + (size_t)a * len;
+#pragma omp simd
+                for (int j = 0; j < n; j++) {
+                    const float u1 = e1[j] + e2[j], u2 = e1[j] - e2[j], u3 = e3[j] + e4[j], u4 = e3[j] - e4[j];
+                    oa[4 * j] = e0[j] + u1 + u3 + bias;
+                    oa[4 * j + 1] = u2 + 2 * u4 + bias;
+                    oa[4 * j + 2] = u1 + 4 * u3 + bias;
+                    oa[4 * j + 3] = u2 + 8 * u4 + e5[j] + bias;
+                }
+            }
+            const int x0 = 4 * j0, w = 4 * n < W - x0 ? 4 * n : W - x0;
+            for (int a = 0; a < 4 && 4 * ti + a < H; a++) {
+                float *dst = yc + (size_t)(4 * ti + a) * W + x0;
+                const float *src = o + (size_t)a * len;
                 if (acc) {
 #pragma omp simd
                     for (int k = 0; k < w; k++) dst[k] += src[k];
@@ -188,77 +180,268 @@ static void output_tf(const wgeom *g, const float *M, int C, int p0, int np, con
     }
 }
 
-/* u [16] = G g G^T of one 3x3 kernel g (row stride 3; rot: g turned 180 degrees) */
-static void kernel_tf(const float *g9, int rot, float *u) {
-    float k[3][3], t[4][3];
-    for (int i = 0; i < 9; i++) k[i / 3][i % 3] = rot ? g9[8 - i] : g9[i];
-    for (int c = 0; c < 3; c++) {
-        t[0][c] = k[0][c];
-        t[1][c] = 0.5f * (k[0][c] + k[1][c] + k[2][c]);
-        t[2][c] = 0.5f * (k[0][c] - k[1][c] + k[2][c]);
-        t[3][c] = k[2][c];
-    }
-    for (int r = 0; r < 4; r++) {
-        u[r * 4 + 0] = t[r][0];
-        u[r * 4 + 1] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
-        u[r * 4 + 2] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
-        u[r * 4 + 3] = t[r][2];
-    }
-}
-
-/* dw [9] += G^T du G of one transformed kernel gradient du [16] */
-static void kernel_tf_adjoint(const float *du, float *dw) {
-    float t[3][4];
-    for (int c = 0; c < 4; c++) {
-        const float a = du[c], b = du[4 + c], e = du[8 + c], f = du[12 + c];
-        t[0][c] = a + 0.5f * (b + e);
-        t[1][c] = 0.5f * (b - e);
-        t[2][c] = 0.5f * (b + e) + f;
-    }
-    for (int r = 0; r < 3; r++) {
-        dw[r * 3 + 0] += t[r][0] + 0.5f * (t[r][1] + t[r][2]);
-        dw[r * 3 + 1] += 0.5f * (t[r][1] - t[r][2]);
-        dw[r * 3 + 2] += 0.5f * (t[r][1] + t[r][2]) + t[r][3];
-    }
-}
-
-/* U [16, Cout, Cin] from w [Co, Ci, 3, 3]: the forward kernel (Cout = Co), or for backward-data the
- * transposed, turned one (Cout = Ci, Cin = Co) */
-static void weights_tf(const float *w, int Co, int Ci, int bwd, float *U) {
+/* U [36, Cout, Cin] = G g G^T of every kernel g of w [Co, Ci, 3, 3]: the forward kernels (Cout = Co), or
+ * for backward-data the transposed ones turned 180 degrees (Cout = Ci, Cin = Co). Written out in full
+ * so that it vectorises along Cin. */
+static void weights_tf4(const float *w, int Co, int Ci, int bwd, float *U) {
     const int Cout = bwd ? Ci : Co, Cin = bwd ? Co : Ci;
     const size_t xs = (size_t)Cout * Cin;
+    const size_t is = bwd ? (size_t)Ci * 9 : 9; /* between the kernels of consecutive i */
+    const int r0 = bwd ? 8 : 0, d = bwd ? -1 : 1;
 #pragma omp for schedule(static)
-    for (int o = 0; o < Cout; o++)
+    for (int o = 0; o < Cout; o++) {
+        const float *g0 = w + (bwd ? (size_t)o * 9 : (size_t)o * Ci * 9);
+        float *u = U + (size_t)o * Cin;
+#pragma omp simd
         for (int i = 0; i < Cin; i++) {
-            float u[16];
-            kernel_tf(w + ((size_t)(bwd ? i * Ci + o : o * Ci + i)) * 9, bwd, u);
-            for (int k = 0; k < 16; k++) U[k * xs + (size_t)o * Cin + i] = u[k];
+            const float *g = g0 + i * is;
+            /* k: the kernel, turned 180 degrees for backward-data */
+            const float k0 = g[r0], k1 = g[r0 + d], k2 = g[r0 + 2 * d], k3 = g[r0 + 3 * d], k4 = g[r0 + 4 * d],
+                        k5 = g[r0 + 5 * d], k6 = g[r0 + 6 * d], k7 = g[r0 + 7 * d], k8 = g[r0 + 8 * d];
+            /* t = G k: [6, 3] */
+            const float t00 = k0 * (1.0f / 4);
+            const float t10 = -(k0 + k3 + k6) * (1.0f / 6);
+            const float t20 = -(k0 - k3 + k6) * (1.0f / 6);
+            const float t30 = k0 * (1.0f / 24) + k3 * (1.0f / 12) + k6 * (1.0f / 6);
+            const float t40 = k0 * (1.0f / 24) - k3 * (1.0f / 12) + k6 * (1.0f / 6);
+            const float t50 = k6;
+            const float t01 = k1 * (1.0f / 4);
+            const float t11 = -(k1 + k4 + k7) * (1.0f / 6);
+            const float t21 = -(k1 - k4 + k7) * (1.0f / 6);
+            const float t31 = k1 * (1.0f / 24) + k4 * (1.0f / 12) + k7 * (1.0f / 6);
+            const float t41 = k1 * (1.0f / 24) - k4 * (1.0f / 12) + k7 * (1.0f / 6);
+            const float t51 = k7;
+            const float t02 = k2 * (1.0f / 4);
+            const float t12 = -(k2 + k5 + k8) * (1.0f / 6);
+            const float t22 = -(k2 - k5 + k8) * (1.0f / 6);
+            const float t32 = k2 * (1.0f / 24) + k5 * (1.0f / 12) + k8 * (1.0f / 6);
+            const float t42 = k2 * (1.0f / 24) - k5 * (1.0f / 12) + k8 * (1.0f / 6);
+            const float t52 = k8;
+            /* u = t G^T: [6, 6] */
+            u[0 * xs + i] = t00 * (1.0f / 4);
+            u[1 * xs + i] = -(t00 + t01 + t02) * (1.0f / 6);
+            u[2 * xs + i] = -(t00 - t01 + t02) * (1.0f / 6);
+            u[3 * xs + i] = t00 * (1.0f / 24) + t01 * (1.0f / 12) + t02 * (1.0f / 6);
+            u[4 * xs + i] = t00 * (1.0f / 24) - t01 * (1.0f / 12) + t02 * (1.0f / 6);
+            u[5 * xs + i] = t02;
+            u[6 * xs + i] = t10 * (1.0f / 4);
+            u[7 * xs + i] = -(t10 + t11 + t12) * (1.0f / 6);
+            u[8 * xs + i] = -(t10 - t11 + t12) * (1.0f / 6);
+            u[9 * xs + i] = t10 * (1.0f / 24) + t11 * (1.0f / 12) + t12 * (1.0f / 6);
+            u[10 * xs + i] = t10 * (1.0f / 24) - t11 * (1.0f / 12) + t12 * (1.0f / 6);
+            u[11 * xs + i] = t12;
+            u[12 * xs + i] = t20 * (1.0f / 4);
+            u[13 * xs + i] = -(t20 + t21 + t22) * (1.0f / 6);
+            u[14 * xs + i] = -(t20 - t21 + t22) * (1.0f / 6);
+            u[15 * xs + i] = t20 * (1.0f / 24) + t21 * (1.0f / 12) + t22 * (1.0f / 6);
+            u[16 * xs + i] = t20 * (1.0f / 24) - t21 * (1.0f / 12) + t22 * (1.0f / 6);
+            u[17 * xs + i] = t22;
+            u[18 * xs + i] = t30 * (1.0f / 4);
+            u[19 * xs + i] = -(t30 + t31 + t32) * (1.0f / 6);
+            u[20 * xs + i] = -(t30 - t31 + t32) * (1.0f / 6);
+            u[21 * xs + i] = t30 * (1.0f / 24) + t31 * (1.0f / 12) + t32 * (1.0f / 6);
+            u[22 * xs + i] = t30 * (1.0f / 24) - t31 * (1.0f / 12) + t32 * (1.0f / 6);
+            u[23 * xs + i] = t32;
+            u[24 * xs + i] = t40 * (1.0f / 4);
+            u[25 * xs + i] = -(t40 + t41 + t42) * (1.0f / 6);
+            u[26 * xs + i] = -(t40 - t41 + t42) * (1.0f / 6);
+            u[27 * xs + i] = t40 * (1.0f / 24) + t41 * (1.0f / 12) + t42 * (1.0f / 6);
+            u[28 * xs + i] = t40 * (1.0f / 24) - t41 * (1.0f / 12) + t42 * (1.0f / 6);
+            u[29 * xs + i] = t42;
+            u[30 * xs + i] = t50 * (1.0f / 4);
+            u[31 * xs + i] = -(t50 + t51 + t52) * (1.0f / 6);
+            u[32 * xs + i] = -(t50 - t51 + t52) * (1.0f / 6);
+            u[33 * xs + i] = t50 * (1.0f / 24) + t51 * (1.0f / 12) + t52 * (1.0f / 6);
+            u[34 * xs + i] = t50 * (1.0f / 24) - t51 * (1.0f / 12) + t52 * (1.0f / 6);
+            u[35 * xs + i] = t52;
         }
+    }
 }
 
-/* y [N, Cout, H, W] = conv(x [N, Cin, H, W]) with U [16, Cout, Cin] (+ b) (acc: y +=) */
+/* dw [Co*Ci, 9] += G^T du G of every transformed kernel gradient, du = dU [36, Co*Ci] (each thread a
+ * share of the kernels; written out in full so that it vectorises; dU is overwritten) */
+static void kernels_tf4_adjoint(float *dU, size_t xs, float *dw) {
+    /* the nine results of kernel oi go to dU [0..9, oi] (read already), then into dw */
+#pragma omp for simd schedule(static)
+    for (size_t oi = 0; oi < xs; oi++) {
+        const float u0 = dU[0 * xs + oi];
+        const float u1 = dU[1 * xs + oi];
+        const float u2 = dU[2 * xs + oi];
+        const float u3 = dU[3 * xs + oi];
+        const float u4 = dU[4 * xs + oi];
+        const float u5 = dU[5 * xs + oi];
+        const float u6 = dU[6 * xs + oi];
+        const float u7 = dU[7 * xs + oi];
+        const float u8 = dU[8 * xs + oi];
+        const float u9 = dU[9 * xs + oi];
+        const float u10 = dU[10 * xs + oi];
+        const float u11 = dU[11 * xs + oi];
+        const float u12 = dU[12 * xs + oi];
+        const float u13 = dU[13 * xs + oi];
+        const float u14 = dU[14 * xs + oi];
+        const float u15 = dU[15 * xs + oi];
+        const float u16 = dU[16 * xs + oi];
+        const float u17 = dU[17 * xs + oi];
+        const float u18 = dU[18 * xs + oi];
+        const float u19 = dU[19 * xs + oi];
+        const float u20 = dU[20 * xs + oi];
+        const float u21 = dU[21 * xs + oi];
+        const float u22 = dU[22 * xs + oi];
+        const float u23 = dU[23 * xs + oi];
+        const float u24 = dU[24 * xs + oi];
+        const float u25 = dU[25 * xs + oi];
+        const float u26 = dU[26 * xs + oi];
+        const float u27 = dU[27 * xs + oi];
+        const float u28 = dU[28 * xs + oi];
+        const float u29 = dU[29 * xs + oi];
+        const float u30 = dU[30 * xs + oi];
+        const float u31 = dU[31 * xs + oi];
+        const float u32 = dU[32 * xs + oi];
+        const float u33 = dU[33 * xs + oi];
+        const float u34 = dU[34 * xs + oi];
+        const float u35 = dU[35 * xs + oi];
+        const float t00 = u0 * (1.0f / 4) - (u6 + u12) * (1.0f / 6) + (u18 + u24) * (1.0f / 24);
+        const float t10 = (u12 - u6) * (1.0f / 6) + (u18 - u24) * (1.0f / 12);
+        const float t20 = (u18 + u24 - u6 - u12) * (1.0f / 6) + u30;
+        const float t01 = u1 * (1.0f / 4) - (u7 + u13) * (1.0f / 6) + (u19 + u25) * (1.0f / 24);
+        const float t11 = (u13 - u7) * (1.0f / 6) + (u19 - u25) * (1.0f / 12);
+        const float t21 = (u19 + u25 - u7 - u13) * (1.0f / 6) + u31;
+        const float t02 = u2 * (1.0f / 4) - (u8 + u14) * (1.0f / 6) + (u20 + u26) * (1.0f / 24);
+        const float t12 = (u14 - u8) * (1.0f / 6) + (u20 - u26) * (1.0f / 12);
+        const float t22 = (u20 + u26 - u8 - u14) * (1.0f / 6) + u32;
+        const float t03 = u3 * (1.0f / 4) - (u9 + u15) * (1.0f / 6) + (u21 + u27) * (1.0f / 24);
+        const float t13 = (u15 - u9) * (1.0f / 6) + (u21 - u27) * (1.0f / 12);
+        const float t23 = (u21 + u27 - u9 - u15) * (1.0f / 6) + u33;
+        const float t04 = u4 * (1.0f / 4) - (u10 + u16) * (1.0f / 6) + (u22 + u28) * (1.0f / 24);
+        const float t14 = (u16 - u10) * (1.0f / 6) + (u22 - u28) * (1.0f / 12);
+        const float t24 = (u22 + u28 - u10 - u16) * (1.0f / 6) + u34;
+        const float t05 = u5 * (1.0f / 4) - (u11 + u17) * (1.0f / 6) + (u23 + u29) * (1.0f / 24);
+        const float t15 = (u17 - u11) * (1.0f / 6) + (u23 - u29) * (1.0f / 12);
+        const float t25 = (u23 + u29 - u11 - u17) * (1.0f / 6) + u35;
+        dU[0 * xs + oi] = t00 * (1.0f / 4) - (t01 + t02) * (1.0f / 6) + (t03 + t04) * (1.0f / 24);
+        dU[1 * xs + oi] = (t02 - t01) * (1.0f / 6) + (t03 - t04) * (1.0f / 12);
+        dU[2 * xs + oi] = (t03 + t04 - t01 - t02) * (1.0f / 6) + t05;
+        dU[3 * xs + oi] = t10 * (1.0f / 4) - (t11 + t12) * (1.0f / 6) + (t13 + t14) * (1.0f / 24);
+        dU[4 * xs + oi] = (t12 - t11) * (1.0f / 6) + (t13 - t14) * (1.0f / 12);
+        dU[5 * xs + oi] = (t13 + t14 - t11 - t12) * (1.0f / 6) + t15;
+        dU[6 * xs + oi] = t20 * (1.0f / 4) - (t21 + t22) * (1.0f / 6) + (t23 + t24) * (1.0f / 24);
+        dU[7 * xs + oi] = (t22 - t21) * (1.0f / 6) + (t23 - t24) * (1.0f / 12);
+        dU[8 * xs + oi] = (t23 + t24 - t21 - t22) * (1.0f / 6) + t25;
+    }
+#pragma omp for schedule(static)
+    for (size_t oi = 0; oi < xs; oi++)
+        for (int k = 0; k < 9; k++) dw[oi * 9 + k] += dU[k * xs + oi];
+}
+
+/* E [36, C, P] = A e A^T of the 4x4 output-gradient tiles e of dy [C, H, W] (zeros outside), channels
+ * [c0, c1), with
+ * A = (A^T)^T = [1 0 0 0; 1 1 1 1; 1 -1 1 -1; 1 2 4 8; 1 -2 4 -8; 0 0 0 1] */
+static void grad_tf4(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E,
+                     float *buf) {
+    const int H = g->H, W = g->W, len = g->len;
+    const size_t xs = (size_t)C * g->P;
+    float *e = buf, *z = buf + 4 * len; /* e: 4 rows [4, len]; z = A e: [6, len] */
+    for (int c = c0; c < c1; c++) {
+        const float *dc = dy + (size_t)c * H * W;
+        for (int q = 0, n, ti, j0; q < np; q += n) {
+            n = run_at(g, p0 + q, np - q, &ti, &j0);
+            const int w = 4 * n;
+            for (int i = 0; i < 4; i++) gather_row(dc, H, W, 4 * ti + i, 4 * j0, w, e + i * len);
+            const float *e0 = e, *e1 = e + len, *e2 = e + 2 * len, *e3 = e + 3 * len;
+            float *z0 = z, *z1 = z + len, *z2 = z + 2 * len, *z3 = z + 3 * len, *z4 = z + 4 * len,
+                  *z5 = z + 5 * len;
+#pragma omp simd
+            for (int k = 0; k < w; k++) {
+                const float u = e0[k] + e2[k], v = e1[k] + e3[k], u4 = e0[k] + 4 * e2[k], v8 = 2 * e1[k] + 8 * e3[k];
+                z0[k] = e0[k];
+                z1[k] = u + v;
+                z2[k] = u - v;
+                z3[k] = u4 + v8;
+                z4[k] = u4 - v8;
+                z5[k] = e3[k];
+            }
+            for (int r = 0; r < 6; r++) {
+                const float *zr = z + r * len;
+                float *v0 = E + (size_t)(r * 6) * xs + (size_t)c * g->P + q;
+                float *v1 = v0 + xs, *v2 = v1 + xs, *v3 = v2 + xs, *v4 = v3 + xs, *v5 = v4 + xs;
+#pragma omp simd
+                for (int j = 0; j < n; j++) {
+                    const float a0 = zr[4 * j], a1 = zr[4 * j + 1], a2 = zr[4 * j + 2], a3 = zr[4 * j + 3];
+                    const float u = a0 + a2, v = a1 + a3, u4 = a0 + 4 * a2, v8 = 2 * a1 + 8 * a3;
+                    v0[j] = a0;
+                    v1[j] = u + v;
+                    v2[j] = u - v;
+                    v3[j] = u4 + v8;
+                    v4[j] = u4 - v8;
+                    v5[j] = a3;
+                }
+            }
+        }
+    }
+}
+
+/* Two ways to share a convolution among the threads:
+ * - by blocks of tiles: each thread transforms, multiplies and transforms back whole blocks of its own
+ *   (no synchronisation; the way when there are many blocks);
+ * - by channels, for few blocks (small images): the threads go through the blocks together, each
+ *   transforming a share of the input channels, then (after a barrier) multiplying and transforming back
+ *   a share of the output channels, so no thread packs the whole of U for a few tiles. */
+static int by_channels(const wgeom *g, int threads, int Cout) {
+    return threads > 1 && (long)g->N * g->blocks < 4L * threads && Cout >= 8 * threads;
+}
+
+/* [lo, hi) = share t of nt of [0, n) */
+static void share(int n, int t, int nt, int *lo, int *hi) {
+    *lo = (int)((long)n * t / nt), *hi = (int)((long)n * (t + 1) / nt);
+}
+
+/* y [N, Cout, H, W] = the convolution of x [N, Cin, H, W] by w (the forward kernel, or with bwd the
+ * backward-data one) (+ b) (acc: y +=), by F(4x4, 3x3) */
 static void wino_apply(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Cin,
                        int H, int W, int Cout, int Co, int Ci, int bwd, int acc) {
     wgeom g;
-    wgeom_init(&g, N, Cin, H, W, Cout, c->threads);
-    const size_t nu = 16 * (size_t)Cout * Cin;
-    float *U = cpu_grow(&c->wino, &c->wino_cap, nu);
+    wgeom_init(&g, 4, N, Cin, H, W, Cout, c->threads);
+    const size_t nu = 36 * (size_t)Cout * Cin, nv = 36 * (size_t)Cin * g.P, nm = 36 * (size_t)Cout * g.P;
+    const int chan = by_channels(&g, c->threads, Cout);
+    float *U = cpu_grow(&c->wino, &c->wino_cap, nu + (chan ? nv + nm : 0));
     const int items = N * g.blocks;
 #pragma omp parallel num_threads(c->threads)
     {
-        weights_tf(w, Co, Ci, bwd, U); /* omp for: ends with a barrier */
-        float *V = cpu_ws(c, omp_get_thread_num(), ws_floats(&g));
-        float *M = V + 16 * (size_t)Cin * g.P, *buf = M + 16 * (size_t)Cout * g.P;
+        weights_tf4(w, Co, Ci, bwd, U); /* omp for: ends with a barrier */
+        const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (chan) {
+            float *V = U + nu, *M = V + nv, *buf = cpu_ws(c, tid, ws_floats(&g) - nv - nm);
+            int ci0, ci1, co0, co1;
+            share(Cin, tid, nt, &ci0, &ci1);
+            share(Cout, tid, nt, &co0, &co1);
+            for (int it = 0; it < items; it++) {
+                const int n = it / g.blocks, p0 = it % g.blocks * g.P;
+                const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
+#pragma omp barrier
+                input_tf4(&g, x + (size_t)n * Cin * H * W, Cin, ci0, ci1, p0, np, V, buf);
+#pragma omp barrier
+                if (co1 > co0)
+                    for (int k = 0; k < 36; k++)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, co1 - co0, np, Cin, 1.0f,
+                                    U + (size_t)k * Cout * Cin + (size_t)co0 * Cin, Cin,
+                                    V + (size_t)k * Cin * g.P, g.P, 0.0f,
+                                    M + (size_t)k * Cout * g.P + (size_t)co0 * g.P, g.P);
+                output_tf4(&g, M, Cout, co0, co1, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
+            }
+        } else {
+            float *V = cpu_ws(c, tid, ws_floats(&g));
+            float *M = V + nv, *buf = M + nm;
 #pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < items; it++) {
-            const int n = it / g.blocks, p0 = it % g.blocks * g.P;
-            const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
-            input_tf(&g, x + (size_t)n * Cin * H * W, Cin, p0, np, V, buf);
-            for (int k = 0; k < 16; k++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, np, Cin, 1.0f,
-                            U + (size_t)k * Cout * Cin, Cin, V + (size_t)k * Cin * g.P, g.P, 0.0f,
-                            M + (size_t)k * Cout * g.P, g.P);
-            output_tf(&g, M, Cout, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
+            for (int it = 0; it < items; it++) {
+                const int n = it / g.blocks, p0 = it % g.blocks * g.P;
+                const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
+                input_tf4(&g, x + (size_t)n * Cin * H * W, Cin, 0, Cin, p0, np, V, buf);
+                for (int k = 0; k < 36; k++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, np, Cin, 1.0f,
+                                U + (size_t)k * Cout * Cin, Cin, V + (size_t)k * Cin * g.P, g.P, 0.0f,
+                                M + (size_t)k * Cout * g.P, g.P);
+                output_tf4(&g, M, Cout, 0, Cout, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
+            }
         }
     }
 }
@@ -273,12 +456,18 @@ void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
     wino_apply(c, dy, w, NULL, dx, N, Co, H, W, Ci, Co, Ci, 1, acc);
 }
 
+/* The transformed gradient dU [36, Co, Ci] is summed over the tiles: by blocks of tiles, each thread
+ * sums a fixed contiguous share of the blocks into a partial of its own, the partials then summed in
+ * thread order; by channels, each thread owns a share of the output channels of dU. */
 void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co) {
     wgeom g;
-    wgeom_init(&g, N, Ci, H, W, Co, c->threads);
-    const size_t nu = 16 * (size_t)Co * Ci;
-    float *part = cpu_grow(&c->wino, &c->wino_cap, nu * c->threads);
+    wgeom_init(&g, 4, N, Ci, H, W, Co, c->threads);
+    const size_t nu = 36 * (size_t)Co * Ci, np1 = (size_t)Co * Ci;
+    const size_t nv = 36 * (size_t)Ci * g.P, ne = 36 * (size_t)Co * g.P;
+    const int chan = by_channels(&g, c->threads, Co);
+    const int nparts = chan ? 1 : c->threads;
+    float *part = cpu_grow(&c->wino, &c->wino_cap, nu * nparts + (chan ? nv + ne : 0));
     const int items = N * g.blocks;
     int nt = 1;
 #pragma omp parallel num_threads(c->threads)
@@ -286,31 +475,52 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
         const int tid = omp_get_thread_num();
 #pragma omp single
         nt = omp_get_num_threads();
-        float *dU = part + (size_t)tid * nu; /* [16, Co, Ci] */
-        memset(dU, 0, nu * sizeof(float));
-        float *V = cpu_ws(c, tid, ws_floats(&g));
-        float *E = V + 16 * (size_t)Ci * g.P, *buf = E + 16 * (size_t)Co * g.P;
-        /* a fixed contiguous share of the blocks per thread: the partial sums do not depend on timing */
-        const int i0 = (int)((long)items * tid / nt), i1 = (int)((long)items * (tid + 1) / nt);
-        for (int it = i0; it < i1; it++) {
-            const int n = it / g.blocks, p0 = it % g.blocks * g.P;
-            const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
-            input_tf(&g, x + (size_t)n * Ci * H * W, Ci, p0, np, V, buf);
-            grad_tf(&g, dy + (size_t)n * Co * H * W, Co, p0, np, E, buf);
-            for (int k = 0; k < 16; k++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, Ci, np, 1.0f, E + (size_t)k * Co * g.P,
-                            g.P, V + (size_t)k * Ci * g.P, g.P, 1.0f, dU + (size_t)k * Co * Ci, Ci);
+        /* implicit barrier: nt is set */
+        if (chan) {
+            float *V = part + nu, *E = V + nv, *buf = cpu_ws(c, tid, ws_floats(&g) - nv - ne);
+            int ci0, ci1, co0, co1;
+            share(Ci, tid, nt, &ci0, &ci1);
+            share(Co, tid, nt, &co0, &co1);
+            for (int k = 0; k < 36; k++)
+                memset(part + k * np1 + (size_t)co0 * Ci, 0, (size_t)(co1 - co0) * Ci * sizeof(float));
+            for (int it = 0; it < items; it++) {
+                const int n = it / g.blocks, p0 = it % g.blocks * g.P;
+                const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
+#pragma omp barrier
+                input_tf4(&g, x + (size_t)n * Ci * H * W, Ci, ci0, ci1, p0, np, V, buf);
+                grad_tf4(&g, dy + (size_t)n * Co * H * W, Co, co0, co1, p0, np, E, buf);
+#pragma omp barrier
+                if (co1 > co0)
+                    for (int k = 0; k < 36; k++)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, co1 - co0, Ci, np, 1.0f,
+                                    E + (size_t)k * Co * g.P + (size_t)co0 * g.P, g.P,
+                                    V + (size_t)k * Ci * g.P, g.P, 1.0f, part + k * np1 + (size_t)co0 * Ci, Ci);
+            }
+        } else {
+            float *dU = part + (size_t)tid * nu; /* [36, Co, Ci] */
+            memset(dU, 0, nu * sizeof(float));
+            float *V = cpu_ws(c, tid, ws_floats(&g));
+            float *E = V + nv, *buf = E + ne;
+            /* a fixed contiguous share of the blocks per thread: the sums do not depend on timing */
+            int i0, i1;
+            share(items, tid, nt, &i0, &i1);
+            for (int it = i0; it < i1; it++) {
+                const int n = it / g.blocks, p0 = it % g.blocks * g.P;
+                const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
+                input_tf4(&g, x + (size_t)n * Ci * H * W, Ci, 0, Ci, p0, np, V, buf);
+                grad_tf4(&g, dy + (size_t)n * Co * H * W, Co, 0, Co, p0, np, E, buf);
+                for (int k = 0; k < 36; k++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, Ci, np, 1.0f,
+                                E + (size_t)k * Co * g.P, g.P, V + (size_t)k * Ci * g.P, g.P, 1.0f,
+                                dU + (size_t)k * np1, Ci);
+            }
         }
 #pragma omp barrier
+        if (nparts > 1) { /* the partials summed into the first, in thread order */
 #pragma omp for schedule(static)
-        for (size_t oi = 0; oi < (size_t)Co * Ci; oi++) {
-            float du[16];
-            for (int k = 0; k < 16; k++) {
-                float s = part[k * (size_t)Co * Ci + oi];
-                for (int t = 1; t < nt; t++) s += part[(size_t)t * nu + k * (size_t)Co * Ci + oi];
-                du[k] = s;
-            }
-            kernel_tf_adjoint(du, dw + oi * 9);
+            for (size_t j = 0; j < nu; j++)
+                for (int t = 1; t < nparts; t++) part[j] += part[(size_t)t * nu + j];
         }
+        kernels_tf4_adjoint(part, np1, dw);
     }
 }
