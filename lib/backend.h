@@ -54,6 +54,11 @@ struct fn_backend {
     void (*copy)(void *ctx, float *dst, const float *src, size_t n);
     void (*fill)(void *ctx, float *dst, float v, size_t n);
     void (*sync)(void *ctx); /* wait for queued work (no-op on the CPU) */
+    /* optional (NULL: none): the forward passes that follow are training ones (1: batch statistics,
+     * a backward pass to come) or inference ones (0); a backend may choose its algorithms by it. The CPU
+     * backend runs training forwards by the direct method: Winograd's rounding, amplified by batch
+     * norm over a small batch, would move the gradients further than the golden check allows. */
+    void (*set_training)(void *ctx, int training);
 
     /* convolution, square kernel k (1, 2, 3, 7), stride s (1, 2), TF 'same' padding.
      * x [N,Ci,H,W], w [Co,Ci,k,k] (OIHW), b [Co] or NULL, y [N,Co,Ho,Wo], Ho = ceil(H/s).

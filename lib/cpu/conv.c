@@ -10,8 +10,8 @@
  * 1x1 stride-1 convolutions use x and dx in place of col (no copy).
  * Tiles run in parallel on the context's OpenMP threads. In backward-data, neighbouring tiles of one
  * image overlap in dx (the k-1 halo rows), so there the threads split the input channels instead.
- * 3x3 stride-1 convolutions, most of FocusNet's work, go to winograd.c (4x fewer multiplications),
- * except tiny ones. */
+ * 3x3 and 2x2 stride-1 convolutions, most of FocusNet's work, go to winograd.c (4x and 2.25x fewer
+ * multiplications), except tiny ones. */
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
@@ -125,10 +125,10 @@ static void col2im(const geom *g, const float *dcol, int cn, int oh0, int oh1, f
             }
 }
 
-/* 3x3 stride-1 convolutions go to winograd.c, except tiny ones (a few tiles or channels), where its
- * transforms cost more than they save */
+/* 3x3 and 2x2 stride-1 convolutions go to winograd.c, except tiny ones (a few tiles or channels), where
+ * its transforms cost more than they save */
 static int use_winograd(const cpu_ctx *c, int N, int Ci, int H, int W, int Co, int k, int s) {
-    if (!c->winograd || k != 3 || s != 1) return 0;
+    if (!c->winograd || (k != 3 && k != 2) || s != 1) return 0;
     return c->winograd == 2 || (Ci >= 8 && Co >= 8 && (long)N * H * W >= 1024);
 }
 
@@ -142,8 +142,9 @@ static void tile_rows(const geom *g, int t, int *oh0, int *oh1) {
 void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
                   int N, int Ci, int H, int W, int Co, int k, int s) {
     cpu_ctx *c = ctx;
-    if (use_winograd(c, N, Ci, H, W, Co, k, s)) {
-        cpu_wino_fwd(c, x, w, b, y, N, Ci, H, W, Co);
+    /* training forwards by the direct method (see set_training in backend.h) */
+    if (use_winograd(c, N, Ci, H, W, Co, k, s) && !(c->training && c->winograd == 1)) {
+        cpu_wino_fwd(c, x, w, b, y, N, Ci, H, W, Co, k);
         return;
     }
     geom g;
@@ -186,7 +187,7 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc) {
     cpu_ctx *c = ctx;
     if (use_winograd(c, N, Ci, H, W, Co, k, s)) {
-        cpu_wino_bwd_data(c, dy, w, dx, N, Ci, H, W, Co, acc);
+        cpu_wino_bwd_data(c, dy, w, dx, N, Ci, H, W, Co, k, acc);
         return;
     }
     geom g;
@@ -231,7 +232,7 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s) {
     cpu_ctx *c = ctx;
     if (use_winograd(c, N, Ci, H, W, Co, k, s)) {
-        cpu_wino_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co);
+        cpu_wino_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k);
         return;
     }
     geom g;

@@ -93,6 +93,8 @@ static void cpu_fill(void *ctx, float *dst, float v, size_t n) {
 
 static void cpu_sync(void *ctx) {}
 
+static void cpu_set_training(void *ctx, int training) { ((cpu_ctx *)ctx)->training = training; }
+
 /* the table ------------------------------------------------------------------------------------- */
 
 static void cpu_destroy(fn_backend *be) {
@@ -147,6 +149,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->copy = cpu_copy;
     be->fill = cpu_fill;
     be->sync = cpu_sync;
+    be->set_training = cpu_set_training;
     be->conv_fwd = cpu_conv_fwd;
     be->conv_bwd_data = cpu_conv_bwd_data;
     be->conv_bwd_filter = cpu_conv_bwd_filter;

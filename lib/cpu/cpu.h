@@ -23,8 +23,10 @@ typedef struct cpu_ctx {
     size_t part_cap;
     float *wino;       /* winograd.c: transformed kernels, or backward-filter partial sums */
     size_t wino_cap;
-    int winograd;      /* 3x3 stride-1 convolutions by Winograd F(4x4, 3x3): 0 never (FN_CPU_CONV=im2col),
-                        * 1 where it pays (the default), 2 always (FN_CPU_CONV=winograd) */
+    int winograd;      /* 3x3 and 2x2 stride-1 convolutions by Winograd: 0 never (FN_CPU_CONV=im2col),
+                        * 1 where it pays, but not in training forwards (the default),
+                        * 2 always (FN_CPU_CONV=winograd) */
+    int training;      /* set_training: the forwards that follow are training ones */
 } cpu_ctx;
 
 /* the workspace of thread tid, at least n floats (grown as needed; aborts when out of memory) */
@@ -68,13 +70,13 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s);
 void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int HWo);
 
-/* winograd.c: k 3, stride 1 (Ho = H, Wo = W) by F(4x4, 3x3); the same contracts as the conv_* ops */
+/* winograd.c: k 3 or 2, stride 1 (Ho = H, Wo = W); the same contracts as the conv_* ops */
 void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
-                  int N, int Ci, int H, int W, int Co);
+                  int N, int Ci, int H, int W, int Co, int k);
 void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
-                       int N, int Ci, int H, int W, int Co, int acc);
+                       int N, int Ci, int H, int W, int Co, int k, int acc);
 void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
-                         int N, int Ci, int H, int W, int Co);
+                         int N, int Ci, int H, int W, int Co, int k);
 
 /* norm.c */
 void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,

@@ -1,42 +1,37 @@
-/* winograd.c: 3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray,
- * "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): forward, backward-data and
- * backward-filter. TF 'same' padding for k 3, s 1 is one pixel on every side, as in PyTorch.
+/* winograd.c: 3x3 and 2x2 stride-1 convolutions by Winograd's minimal filtering (Lavin and Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", CVPR 2016): F(4x4, 3x3) (winograd_f43.c) and, for the
+ * 2x2 convolutions after each upsampling, F(3x3, 2x2) (winograd_f32.c); forward, backward-data and
+ * backward-filter, with TF 'same' padding.
  *
- * The output of each image is cut into 4x4 tiles, th x tw of them (th = ceil(H/4)); tile (i, j) reads
- * the 6x6 input patch d at rows 4i-1 .. 4i+4 and columns 4j-1 .. 4j+4 (zeros outside). With the B, G
- * and A below, a tile's output is A^T [(G g G^T) . (B^T d B)] A, and each of the 36 points xi of the
- * transformed tile is an independent matrix product over the channels:
+ * The output of each image is cut into m x m tiles, th x tw of them (th = ceil(H/m)); tile (i, j) reads
+ * the a x a input patch d (a = m + r - 1) at rows m*i - pad .., columns m*j - pad .. (zeros outside).
+ * A tile's output is A^T [(G g G^T) . (B^T d B)] A, and each of the a*a points xi of the transformed tile
+ * is an independent matrix product over the channels:
  *   forward          M[xi] [Co, P] = U[xi] [Co, Ci] V[xi] [Ci, P]   U = G g G^T, V = B^T d B
  *                    then y tile = A^T M A (+ bias)
  *   backward-data    the forward pass on dy, with the kernel transposed (Co <-> Ci) and turned 180 degrees
  *   backward-filter  dU[xi] [Co, Ci] += E[xi] [Co, P] V[xi]^T   E = A dY A^T, then dw += G^T dU G
- * That is 36 multiplications per 16 outputs instead of 144 (4x fewer). The tiles of one image are
- * taken P at a time (a block, sized so that V and M stay in cache), and the 36 products of a block are
- * single-threaded SGEMMs. As in conv.c, every output has one owner and a fixed summation order, so
- * results are deterministic for a thread count. The transforms scale by up to 8 and 1/24, so results
- * differ from the direct method by rounding: about 1e-6 of the output's scale (tested against a
- * double-precision loop to 1e-5, and by the golden check). */
+ * F(4x4, 3x3) does 36 multiplications per 16 outputs instead of 144, F(3x3, 2x2) 16 per 9 instead of
+ * 36. The tiles of one image are taken P at a time (a block, sized so that V and M stay in cache), and
+ * the a*a products of a block are single-threaded SGEMMs. As in conv.c, every output has one owner and
+ * a fixed summation order, so results are deterministic for a thread count. F(4x4, 3x3)'s transforms
+ * scale by up to 8 and 1/24, so results differ from the direct method by rounding of about 1e-6 of the
+ * output's scale (tested against a double-precision loop to 1e-5, and by the golden check). */
 #include <string.h>
 #include <omp.h>
 #include <cblas.h>
 #include "cpu.h"
-
-typedef struct wgeom {
-    int N, Ci, H, W, Co; /* the forward view: Ci channels in, Co out, H x W both */
-    int m, pts;          /* output tile m x m, (m+2)^2 transformed points */
-    int th, tw, T;       /* tiles: rows, columns, per image */
-    int P, blocks;       /* tiles per block, blocks per image */
-    int len;             /* scratch row length: the input columns of a tile row */
-} wgeom;
+#include "winograd.h"
 
 #define BLOCK_FLOATS (1 << 20) /* V and M of one block together: 4 MB, in the L2/L3 caches */
 
-static void wgeom_init(wgeom *g, int m, int N, int Ci, int H, int W, int Co, int threads) {
+static void wgeom_init(wgeom *g, const wkind *kd, int pad, int N, int Ci, int H, int W, int Co, int threads) {
+    const int m = kd->m;
     g->N = N, g->Ci = Ci, g->H = H, g->W = W, g->Co = Co;
-    g->m = m, g->pts = (m + 2) * (m + 2);
+    g->m = m, g->a = m + kd->r - 1, g->pts = g->a * g->a, g->pad = pad;
     g->th = (H + m - 1) / m, g->tw = (W + m - 1) / m;
     g->T = g->th * g->tw;
-    g->len = m * g->tw + 2;
+    g->len = m * g->tw + kd->r - 1;
     long P = BLOCK_FLOATS / ((long)g->pts * (Ci + Co));
     if (P < 64) P = 64; /* fewer tiles make the SGEMMs too thin */
     if (P > 2048) P = 2048;
@@ -48,13 +43,12 @@ static void wgeom_init(wgeom *g, int m, int N, int Ci, int H, int W, int Co, int
     g->P = (g->T + g->blocks - 1) / g->blocks; /* the same size for every block */
 }
 
-/* per-thread workspace: V [pts, Cin, P], M [pts, Cout, P], scratch rows */
-static size_t ws_floats(const wgeom *g) {
-    return (size_t)g->pts * g->P * (g->Ci + g->Co) + 16 * (size_t)g->len + 24 * (size_t)g->tw;
+/* per-thread workspace: scratch rows for the transforms (2a + m rows, an [m, a] set of runs) */
+static size_t scratch_floats(const wgeom *g) {
+    return (size_t)(2 * g->a + g->m) * g->len + (size_t)g->m * g->a * g->tw;
 }
 
-/* out[0, len) = row r of the channel src [H, W], columns c0 .. c0+len-1, zeros outside the image */
-static void gather_row(const float *src, int H, int W, int r, int c0, int len, float *out) {
+void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out) {
     if (r < 0 || r >= H) {
         memset(out, 0, (size_t)len * sizeof(float));
         return;
@@ -64,320 +58,6 @@ static void gather_row(const float *src, int H, int W, int r, int c0, int len, f
     memset(out, 0, (size_t)lo * sizeof(float));
     memcpy(out + lo, src + (size_t)r * W + c0 + lo, (size_t)(hi - lo) * sizeof(float));
     memset(out + hi, 0, (size_t)(len - hi) * sizeof(float));
-}
-
-/* The tiles of a block are walked as runs along one tile row: the run starting at tile p (at most
- * left tiles) is tile row *ti, tile columns *j0 .. *j0 + n - 1; returns n. */
-static int run_at(const wgeom *g, int p, int left, int *ti, int *j0) {
-    *ti = p / g->tw, *j0 = p % g->tw;
-    return g->tw - *j0 < left ? g->tw - *j0 : left;
-}
-
-/* F(4x4, 3x3) ------------------------------------------------------------------------------------ *
- * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
- * G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
- * A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
- * 36 multiplications per 16 outputs (4x fewer than direct); the forward and backward-data passes. */
-
-/* V [36, C, P] = B^T d B, d the 6x6 patch of tile (i, j) at rows 4i-1 .., columns 4j-1 .., for the tiles
- * [p0, p0+np) of one image x [C, H, W] and its channels [c0, c1) */
-static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V,
-                      float *buf) {
-    const int H = g->H, W = g->W, len = g->len;
-    const size_t xs = (size_t)C * g->P;
-    float *d = buf, *t = buf + 6 * len; /* d: 6 input rows [6, len]; t = B^T d: [6, len] */
-    for (int ci = c0; ci < c1; ci++) {
-        const float *xc = x + (size_t)ci * H * W;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = run_at(g, p0 + q, np - q, &ti, &j0);
-            const int w = 4 * n + 2;
-            for (int i = 0; i < 6; i++) gather_row(xc, H, W, 4 * ti - 1 + i, 4 * j0 - 1, w, d + i * len);
-            const float *d0 = d, *d1 = d + len, *d2 = d + 2 * len, *d3 = d + 3 * len, *d4 = d + 4 * len,
-                        *d5 = d + 5 * len;
-            float *t0 = t, *t1 = t + len, *t2 = t + 2 * len, *t3 = t + 3 * len, *t4 = t + 4 * len,
-                  *t5 = t + 5 * len;
-#pragma omp simd
-            for (int c = 0; c < w; c++) {
-                t0[c] = 4 * d0[c] - 5 * d2[c] + d4[c];
-                t1[c] = -4 * (d1[c] + d2[c]) + d3[c] + d4[c];
-                t2[c] = 4 * (d1[c] - d2[c]) - d3[c] + d4[c];
-                t3[c] = 2 * (d3[c] - d1[c]) - d2[c] + d4[c];
-                t4[c] = 2 * (d1[c] - d3[c]) - d2[c] + d4[c];
-                t5[c] = 4 * d1[c] - 5 * d3[c] + d5[c];
-            }
-            for (int r = 0; r < 6; r++) {
-                const float *tr = t + r * len;
-                float *v0 = V + (size_t)(r * 6) * xs + (size_t)ci * g->P + q;
-                float *v1 = v0 + xs, *v2 = v1 + xs, *v3 = v2 + xs, *v4 = v3 + xs, *v5 = v4 + xs;
-#pragma omp simd
-                for (int j = 0; j < n; j++) {
-                    const float e0 = tr[4 * j], e1 = tr[4 * j + 1], e2 = tr[4 * j + 2], e3 = tr[4 * j + 3],
-                                e4 = tr[4 * j + 4], e5 = tr[4 * j + 5];
-                    v0[j] = 4 * e0 - 5 * e2 + e4;
-                    v1[j] = -4 * (e1 + e2) + e3 + e4;
-                    v2[j] = 4 * (e1 - e2) - e3 + e4;
-                    v3[j] = 2 * (e3 - e1) - e2 + e4;
-                    v4[j] = 2 * (e1 - e3) - e2 + e4;
-                    v5[j] = 4 * e1 - 5 * e3 + e5;
-                }
-            }
-        }
-    }
-}
-
-/* y [C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
- * M [36, C, P] */
-static void output_tf4(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
-                       int acc, float *y, float *buf) {
-    const int H = g->H, W = g->W, len = g->len, tw = g->tw;
-    const size_t xs = (size_t)C * g->P;
-    float *S = buf, *o = buf + 24 * (size_t)tw; /* S = A^T m: [4, 6, tw]; o: 4 output rows [4, len] */
-    for (int c = c0; c < c1; c++) {
-        float *yc = y + (size_t)c * H * W;
-        const float bias = b ? b[c] : 0.0f;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = run_at(g, p0 + q, np - q, &ti, &j0);
-            for (int k = 0; k < 6; k++) { /* column k of the 6x6 points: rows r*6 + k */
-                const float *r0 = M + (size_t)k * xs + (size_t)c * g->P + q;
-                const float *r1 = r0 + 6 * xs, *r2 = r1 + 6 * xs, *r3 = r2 + 6 * xs, *r4 = r3 + 6 * xs,
-                            *r5 = r4 + 6 * xs;
-                float *s0 = S + (size_t)k * tw, *s1 = s0 + 6 * (size_t)tw, *s2 = s1 + 6 * (size_t)tw,
-                      *s3 = s2 + 6 * (size_t)tw;
-#pragma omp simd
-                for (int j = 0; j < n; j++) {
-                    const float u1 = r1[j] + r2[j], u2 = r1[j] - r2[j], u3 = r3[j] + r4[j], u4 = r3[j] - r4[j];
-                    s0[j] = r0[j] + u1 + u3;
-                    s1[j] = u2 + 2 * u4;
-                    s2[j] = u1 + 4 * u3;
-                    s3[j] = u2 + 8 * u4 + r5[j];
-                }
-            }
-            for (int a = 0; a < 4; a++) {
-                const float *e0 = S + (size_t)(a * 6) * tw, *e1 = e0 + tw, *e2 = e1 + tw, *e3 = e2 + tw,
-                            *e4 = e3 + tw, *e5 = e4 + tw;
-                float *oa = o + (size_t)a * len;
-#pragma omp simd
-                for (int j = 0; j < n; j++) {
-                    const float u1 = e1[j] + e2[j], u2 = e1[j] - e2[j], u3 = e3[j] + e4[j], u4 = e3[j] - e4[j];
-                    oa[4 * j] = e0[j] + u1 + u3 + bias;
-                    oa[4 * j + 1] = u2 + 2 * u4 + bias;
-                    oa[4 * j + 2] = u1 + 4 * u3 + bias;
-                    oa[4 * j + 3] = u2 + 8 * u4 + e5[j] + bias;
-                }
-            }
-            const int x0 = 4 * j0, w = 4 * n < W - x0 ? 4 * n : W - x0;
-            for (int a = 0; a < 4 && 4 * ti + a < H; a++) {
-                float *dst = yc + (size_t)(4 * ti + a) * W + x0;
-                const float *src = o + (size_t)a * len;
-                if (acc) {
-#pragma omp simd
-                    for (int k = 0; k < w; k++) dst[k] += src[k];
-                } else {
-                    memcpy(dst, src, (size_t)w * sizeof(float));
-                }
-            }
-        }
-    }
-}
-
-/* U [36, Cout, Cin] = G g G^T of every kernel g of w [Co, Ci, 3, 3]: the forward kernels (Cout = Co), or
- * for backward-data the transposed ones turned 180 degrees (Cout = Ci, Cin = Co). Written out in full
- * so that it vectorises along Cin. */
-static void weights_tf4(const float *w, int Co, int Ci, int bwd, float *U) {
-    const int Cout = bwd ? Ci : Co, Cin = bwd ? Co : Ci;
-    const size_t xs = (size_t)Cout * Cin;
-    const size_t is = bwd ? (size_t)Ci * 9 : 9; /* between the kernels of consecutive i */
-    const int r0 = bwd ? 8 : 0, d = bwd ? -1 : 1;
-#pragma omp for schedule(static)
-    for (int o = 0; o < Cout; o++) {
-        const float *g0 = w + (bwd ? (size_t)o * 9 : (size_t)o * Ci * 9);
-        float *u = U + (size_t)o * Cin;
-#pragma omp simd
-        for (int i = 0; i < Cin; i++) {
-            const float *g = g0 + i * is;
-            /* k: the kernel, turned 180 degrees for backward-data */
-            const float k0 = g[r0], k1 = g[r0 + d], k2 = g[r0 + 2 * d], k3 = g[r0 + 3 * d], k4 = g[r0 + 4 * d],
-                        k5 = g[r0 + 5 * d], k6 = g[r0 + 6 * d], k7 = g[r0 + 7 * d], k8 = g[r0 + 8 * d];
-            /* t = G k: [6, 3] */
-            const float t00 = k0 * (1.0f / 4);
-            const float t10 = -(k0 + k3 + k6) * (1.0f / 6);
-            const float t20 = -(k0 - k3 + k6) * (1.0f / 6);
-            const float t30 = k0 * (1.0f / 24) + k3 * (1.0f / 12) + k6 * (1.0f / 6);
-            const float t40 = k0 * (1.0f / 24) - k3 * (1.0f / 12) + k6 * (1.0f / 6);
-            const float t50 = k6;
-            const float t01 = k1 * (1.0f / 4);
-            const float t11 = -(k1 + k4 + k7) * (1.0f / 6);
-            const float t21 = -(k1 - k4 + k7) * (1.0f / 6);
-            const float t31 = k1 * (1.0f / 24) + k4 * (1.0f / 12) + k7 * (1.0f / 6);
-            const float t41 = k1 * (1.0f / 24) - k4 * (1.0f / 12) + k7 * (1.0f / 6);
-            const float t51 = k7;
-            const float t02 = k2 * (1.0f / 4);
-            const float t12 = -(k2 + k5 + k8) * (1.0f / 6);
-            const float t22 = -(k2 - k5 + k8) * (1.0f / 6);
-            const float t32 = k2 * (1.0f / 24) + k5 * (1.0f / 12) + k8 * (1.0f / 6);
-            const float t42 = k2 * (1.0f / 24) - k5 * (1.0f / 12) + k8 * (1.0f / 6);
-            const float t52 = k8;
-            /* u = t G^T: [6, 6] */
-            u[0 * xs + i] = t00 * (1.0f / 4);
-            u[1 * xs + i] = -(t00 + t01 + t02) * (1.0f / 6);
-            u[2 * xs + i] = -(t00 - t01 + t02) * (1.0f / 6);
-            u[3 * xs + i] = t00 * (1.0f / 24) + t01 * (1.0f / 12) + t02 * (1.0f / 6);
-            u[4 * xs + i] = t00 * (1.0f / 24) - t01 * (1.0f / 12) + t02 * (1.0f / 6);
-            u[5 * xs + i] = t02;
-            u[6 * xs + i] = t10 * (1.0f / 4);
-            u[7 * xs + i] = -(t10 + t11 + t12) * (1.0f / 6);
-            u[8 * xs + i] = -(t10 - t11 + t12) * (1.0f / 6);
-            u[9 * xs + i] = t10 * (1.0f / 24) + t11 * (1.0f / 12) + t12 * (1.0f / 6);
-            u[10 * xs + i] = t10 * (1.0f / 24) - t11 * (1.0f / 12) + t12 * (1.0f / 6);
-            u[11 * xs + i] = t12;
-            u[12 * xs + i] = t20 * (1.0f / 4);
-            u[13 * xs + i] = -(t20 + t21 + t22) * (1.0f / 6);
-            u[14 * xs + i] = -(t20 - t21 + t22) * (1.0f / 6);
-            u[15 * xs + i] = t20 * (1.0f / 24) + t21 * (1.0f / 12) + t22 * (1.0f / 6);
-            u[16 * xs + i] = t20 * (1.0f / 24) - t21 * (1.0f / 12) + t22 * (1.0f / 6);
-            u[17 * xs + i] = t22;
-            u[18 * xs + i] = t30 * (1.0f / 4);
-            u[19 * xs + i] = -(t30 + t31 + t32) * (1.0f / 6);
-            u[20 * xs + i] = -(t30 - t31 + t32) * (1.0f / 6);
-            u[21 * xs + i] = t30 * (1.0f / 24) + t31 * (1.0f / 12) + t32 * (1.0f / 6);
-            u[22 * xs + i] = t30 * (1.0f / 24) - t31 * (1.0f / 12) + t32 * (1.0f / 6);
-            u[23 * xs + i] = t32;
-            u[24 * xs + i] = t40 * (1.0f / 4);
-            u[25 * xs + i] = -(t40 + t41 + t42) * (1.0f / 6);
-            u[26 * xs + i] = -(t40 - t41 + t42) * (1.0f / 6);
-            u[27 * xs + i] = t40 * (1.0f / 24) + t41 * (1.0f / 12) + t42 * (1.0f / 6);
-            u[28 * xs + i] = t40 * (1.0f / 24) - t41 * (1.0f / 12) + t42 * (1.0f / 6);
-            u[29 * xs + i] = t42;
-            u[30 * xs + i] = t50 * (1.0f / 4);
-            u[31 * xs + i] = -(t50 + t51 + t52) * (1.0f / 6);
-            u[32 * xs + i] = -(t50 - t51 + t52) * (1.0f / 6);
-            u[33 * xs + i] = t50 * (1.0f / 24) + t51 * (1.0f / 12) + t52 * (1.0f / 6);
-            u[34 * xs + i] = t50 * (1.0f / 24) - t51 * (1.0f / 12) + t52 * (1.0f / 6);
-            u[35 * xs + i] = t52;
-        }
-    }
-}
-
-/* dw [Co*Ci, 9] += G^T du G of every transformed kernel gradient, du = dU [36, Co*Ci] (each thread a
- * share of the kernels; written out in full so that it vectorises; dU is overwritten) */
-static void kernels_tf4_adjoint(float *dU, size_t xs, float *dw) {
-    /* the nine results of kernel oi go to dU [0..9, oi] (read already), then into dw */
-#pragma omp for simd schedule(static)
-    for (size_t oi = 0; oi < xs; oi++) {
-        const float u0 = dU[0 * xs + oi];
-        const float u1 = dU[1 * xs + oi];
-        const float u2 = dU[2 * xs + oi];
-        const float u3 = dU[3 * xs + oi];
-        const float u4 = dU[4 * xs + oi];
-        const float u5 = dU[5 * xs + oi];
-        const float u6 = dU[6 * xs + oi];
-        const float u7 = dU[7 * xs + oi];
-        const float u8 = dU[8 * xs + oi];
-        const float u9 = dU[9 * xs + oi];
-        const float u10 = dU[10 * xs + oi];
-        const float u11 = dU[11 * xs + oi];
-        const float u12 = dU[12 * xs + oi];
-        const float u13 = dU[13 * xs + oi];
-        const float u14 = dU[14 * xs + oi];
-        const float u15 = dU[15 * xs + oi];
-        const float u16 = dU[16 * xs + oi];
-        const float u17 = dU[17 * xs + oi];
-        const float u18 = dU[18 * xs + oi];
-        const float u19 = dU[19 * xs + oi];
-        const float u20 = dU[20 * xs + oi];
-        const float u21 = dU[21 * xs + oi];
-        const float u22 = dU[22 * xs + oi];
-        const float u23 = dU[23 * xs + oi];
-        const float u24 = dU[24 * xs + oi];
-        const float u25 = dU[25 * xs + oi];
-        const float u26 = dU[26 * xs + oi];
-        const float u27 = dU[27 * xs + oi];
-        const float u28 = dU[28 * xs + oi];
-        const float u29 = dU[29 * xs + oi];
-        const float u30 = dU[30 * xs + oi];
-        const float u31 = dU[31 * xs + oi];
-        const float u32 = dU[32 * xs + oi];
-        const float u33 = dU[33 * xs + oi];
-        const float u34 = dU[34 * xs + oi];
-        const float u35 = dU[35 * xs + oi];
-        const float t00 = u0 * (1.0f / 4) - (u6 + u12) * (1.0f / 6) + (u18 + u24) * (1.0f / 24);
-        const float t10 = (u12 - u6) * (1.0f / 6) + (u18 - u24) * (1.0f / 12);
-        const float t20 = (u18 + u24 - u6 - u12) * (1.0f / 6) + u30;
-        const float t01 = u1 * (1.0f / 4) - (u7 + u13) * (1.0f / 6) + (u19 + u25) * (1.0f / 24);
-        const float t11 = (u13 - u7) * (1.0f / 6) + (u19 - u25) * (1.0f / 12);
-        const float t21 = (u19 + u25 - u7 - u13) * (1.0f / 6) + u31;
-        const float t02 = u2 * (1.0f / 4) - (u8 + u14) * (1.0f / 6) + (u20 + u26) * (1.0f / 24);
-        const float t12 = (u14 - u8) * (1.0f / 6) + (u20 - u26) * (1.0f / 12);
-        const float t22 = (u20 + u26 - u8 - u14) * (1.0f / 6) + u32;
-        const float t03 = u3 * (1.0f / 4) - (u9 + u15) * (1.0f / 6) + (u21 + u27) * (1.0f / 24);
-        const float t13 = (u15 - u9) * (1.0f / 6) + (u21 - u27) * (1.0f / 12);
-        const float t23 = (u21 + u27 - u9 - u15) * (1.0f / 6) + u33;
-        const float t04 = u4 * (1.0f / 4) - (u10 + u16) * (1.0f / 6) + (u22 + u28) * (1.0f / 24);
-        const float t14 = (u16 - u10) * (1.0f / 6) + (u22 - u28) * (1.0f / 12);
-        const float t24 = (u22 + u28 - u10 - u16) * (1.0f / 6) + u34;
-        const float t05 = u5 * (1.0f / 4) - (u11 + u17) * (1.0f / 6) + (u23 + u29) * (1.0f / 24);
-        const float t15 = (u17 - u11) * (1.0f / 6) + (u23 - u29) * (1.0f / 12);
-        const float t25 = (u23 + u29 - u11 - u17) * (1.0f / 6) + u35;
-        dU[0 * xs + oi] = t00 * (1.0f / 4) - (t01 + t02) * (1.0f / 6) + (t03 + t04) * (1.0f / 24);
-        dU[1 * xs + oi] = (t02 - t01) * (1.0f / 6) + (t03 - t04) * (1.0f / 12);
-        dU[2 * xs + oi] = (t03 + t04 - t01 - t02) * (1.0f / 6) + t05;
-        dU[3 * xs + oi] = t10 * (1.0f / 4) - (t11 + t12) * (1.0f / 6) + (t13 + t14) * (1.0f / 24);
-        dU[4 * xs + oi] = (t12 - t11) * (1.0f / 6) + (t13 - t14) * (1.0f / 12);
-        dU[5 * xs + oi] = (t13 + t14 - t11 - t12) * (1.0f / 6) + t15;
-        dU[6 * xs + oi] = t20 * (1.0f / 4) - (t21 + t22) * (1.0f / 6) + (t23 + t24) * (1.0f / 24);
-        dU[7 * xs + oi] = (t22 - t21) * (1.0f / 6) + (t23 - t24) * (1.0f / 12);
-        dU[8 * xs + oi] = (t23 + t24 - t21 - t22) * (1.0f / 6) + t25;
-    }
-#pragma omp for schedule(static)
-    for (size_t oi = 0; oi < xs; oi++)
-        for (int k = 0; k < 9; k++) dw[oi * 9 + k] += dU[k * xs + oi];
-}
-
-/* E [36, C, P] = A e A^T of the 4x4 output-gradient tiles e of dy [C, H, W] (zeros outside), channels
- * [c0, c1), with
- * A = (A^T)^T = [1 0 0 0; 1 1 1 1; 1 -1 1 -1; 1 2 4 8; 1 -2 4 -8; 0 0 0 1] */
-static void grad_tf4(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E,
-                     float *buf) {
-    const int H = g->H, W = g->W, len = g->len;
-    const size_t xs = (size_t)C * g->P;
-    float *e = buf, *z = buf + 4 * len; /* e: 4 rows [4, len]; z = A e: [6, len] */
-    for (int c = c0; c < c1; c++) {
-        const float *dc = dy + (size_t)c * H * W;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = run_at(g, p0 + q, np - q, &ti, &j0);
-            const int w = 4 * n;
-            for (int i = 0; i < 4; i++) gather_row(dc, H, W, 4 * ti + i, 4 * j0, w, e + i * len);
-            const float *e0 = e, *e1 = e + len, *e2 = e + 2 * len, *e3 = e + 3 * len;
-            float *z0 = z, *z1 = z + len, *z2 = z + 2 * len, *z3 = z + 3 * len, *z4 = z + 4 * len,
-                  *z5 = z + 5 * len;
-#pragma omp simd
-            for (int k = 0; k < w; k++) {
-                const float u = e0[k] + e2[k], v = e1[k] + e3[k], u4 = e0[k] + 4 * e2[k], v8 = 2 * e1[k] + 8 * e3[k];
-                z0[k] = e0[k];
-                z1[k] = u + v;
-                z2[k] = u - v;
-                z3[k] = u4 + v8;
-                z4[k] = u4 - v8;
-                z5[k] = e3[k];
-            }
-            for (int r = 0; r < 6; r++) {
-                const float *zr = z + r * len;
-                float *v0 = E + (size_t)(r * 6) * xs + (size_t)c * g->P + q;
-                float *v1 = v0 + xs, *v2 = v1 + xs, *v3 = v2 + xs, *v4 = v3 + xs, *v5 = v4 + xs;
-#pragma omp simd
-                for (int j = 0; j < n; j++) {
-                    const float a0 = zr[4 * j], a1 = zr[4 * j + 1], a2 = zr[4 * j + 2], a3 = zr[4 * j + 3];
-                    const float u = a0 + a2, v = a1 + a3, u4 = a0 + 4 * a2, v8 = 2 * a1 + 8 * a3;
-                    v0[j] = a0;
-                    v1[j] = u + v;
-                    v2[j] = u - v;
-                    v3[j] = u4 + v8;
-                    v4[j] = u4 - v8;
-                    v5[j] = a3;
-                }
-            }
-        }
-    }
 }
 
 /* Two ways to share a convolution among the threads:
@@ -396,21 +76,22 @@ static void share(int n, int t, int nt, int *lo, int *hi) {
 }
 
 /* y [N, Cout, H, W] = the convolution of x [N, Cin, H, W] by w (the forward kernel, or with bwd the
- * backward-data one) (+ b) (acc: y +=), by F(4x4, 3x3) */
-static void wino_apply(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Cin,
-                       int H, int W, int Cout, int Co, int Ci, int bwd, int acc) {
+ * backward-data one) (+ b) (acc: y +=), the patches starting pad rows and columns before their tiles */
+static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, const float *w, const float *b,
+                       float *y, int N, int Cin, int H, int W, int Cout, int Co, int Ci, int bwd, int acc) {
     wgeom g;
-    wgeom_init(&g, 4, N, Cin, H, W, Cout, c->threads);
-    const size_t nu = 36 * (size_t)Cout * Cin, nv = 36 * (size_t)Cin * g.P, nm = 36 * (size_t)Cout * g.P;
+    wgeom_init(&g, kd, pad, N, Cin, H, W, Cout, c->threads);
+    const int pts = g.pts;
+    const size_t nu = pts * (size_t)Cout * Cin, nv = pts * (size_t)Cin * g.P, nm = pts * (size_t)Cout * g.P;
     const int chan = by_channels(&g, c->threads, Cout);
     float *U = cpu_grow(&c->wino, &c->wino_cap, nu + (chan ? nv + nm : 0));
     const int items = N * g.blocks;
 #pragma omp parallel num_threads(c->threads)
     {
-        weights_tf4(w, Co, Ci, bwd, U); /* omp for: ends with a barrier */
+        kd->weights(w, Co, Ci, bwd, U); /* omp for: ends with a barrier */
         const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
         if (chan) {
-            float *V = U + nu, *M = V + nv, *buf = cpu_ws(c, tid, ws_floats(&g) - nv - nm);
+            float *V = U + nu, *M = V + nv, *buf = cpu_ws(c, tid, scratch_floats(&g));
             int ci0, ci1, co0, co1;
             share(Cin, tid, nt, &ci0, &ci1);
             share(Cout, tid, nt, &co0, &co1);
@@ -418,53 +99,67 @@ static void wino_apply(cpu_ctx *c, const float *x, const float *w, const float *
                 const int n = it / g.blocks, p0 = it % g.blocks * g.P;
                 const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
 #pragma omp barrier
-                input_tf4(&g, x + (size_t)n * Cin * H * W, Cin, ci0, ci1, p0, np, V, buf);
+                kd->input(&g, x + (size_t)n * Cin * H * W, Cin, ci0, ci1, p0, np, V, buf);
 #pragma omp barrier
                 if (co1 > co0)
-                    for (int k = 0; k < 36; k++)
+                    for (int xi = 0; xi < pts; xi++)
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, co1 - co0, np, Cin, 1.0f,
-                                    U + (size_t)k * Cout * Cin + (size_t)co0 * Cin, Cin,
-                                    V + (size_t)k * Cin * g.P, g.P, 0.0f,
-                                    M + (size_t)k * Cout * g.P + (size_t)co0 * g.P, g.P);
-                output_tf4(&g, M, Cout, co0, co1, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
+                                    U + (size_t)xi * Cout * Cin + (size_t)co0 * Cin, Cin,
+                                    V + (size_t)xi * Cin * g.P, g.P, 0.0f,
+                                    M + (size_t)xi * Cout * g.P + (size_t)co0 * g.P, g.P);
+                kd->output(&g, M, Cout, co0, co1, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
             }
         } else {
-            float *V = cpu_ws(c, tid, ws_floats(&g));
+            float *V = cpu_ws(c, tid, nv + nm + scratch_floats(&g));
             float *M = V + nv, *buf = M + nm;
 #pragma omp for schedule(dynamic, 1)
             for (int it = 0; it < items; it++) {
                 const int n = it / g.blocks, p0 = it % g.blocks * g.P;
                 const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
-                input_tf4(&g, x + (size_t)n * Cin * H * W, Cin, 0, Cin, p0, np, V, buf);
-                for (int k = 0; k < 36; k++)
+                kd->input(&g, x + (size_t)n * Cin * H * W, Cin, 0, Cin, p0, np, V, buf);
+                for (int xi = 0; xi < pts; xi++)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, np, Cin, 1.0f,
-                                U + (size_t)k * Cout * Cin, Cin, V + (size_t)k * Cin * g.P, g.P, 0.0f,
-                                M + (size_t)k * Cout * g.P, g.P);
-                output_tf4(&g, M, Cout, 0, Cout, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
+                                U + (size_t)xi * Cout * Cin, Cin, V + (size_t)xi * Cin * g.P, g.P, 0.0f,
+                                M + (size_t)xi * Cout * g.P, g.P);
+                kd->output(&g, M, Cout, 0, Cout, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
             }
         }
     }
 }
 
+/* the kind for a k x k kernel (3 or 2), and TF 'same' padding before: k 3 pads 1, k 2 pads 0 */
+static const wkind *kind_of(int k, int *pt) {
+    *pt = k == 3 ? 1 : 0;
+    return k == 3 ? &wino_f43 : &wino_f32;
+}
+
 void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
-                  int N, int Ci, int H, int W, int Co) {
-    wino_apply(c, x, w, b, y, N, Ci, H, W, Co, Co, Ci, 0, 0);
+                  int N, int Ci, int H, int W, int Co, int k) {
+    int pt;
+    const wkind *kd = kind_of(k, &pt);
+    wino_apply(c, kd, pt, x, w, b, y, N, Ci, H, W, Co, Co, Ci, 0, 0);
 }
 
+/* dx is the convolution of dy by the turned kernels with the padding on the other side: k-1-pt before */
 void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
-                       int N, int Ci, int H, int W, int Co, int acc) {
-    wino_apply(c, dy, w, NULL, dx, N, Co, H, W, Ci, Co, Ci, 1, acc);
+                       int N, int Ci, int H, int W, int Co, int k, int acc) {
+    int pt;
+    const wkind *kd = kind_of(k, &pt);
+    wino_apply(c, kd, k - 1 - pt, dy, w, NULL, dx, N, Co, H, W, Ci, Co, Ci, 1, acc);
 }
 
-/* The transformed gradient dU [36, Co, Ci] is summed over the tiles: by blocks of tiles, each thread
+/* The transformed gradient dU [pts, Co, Ci] is summed over the tiles: by blocks of tiles, each thread
  * sums a fixed contiguous share of the blocks into a partial of its own, the partials then summed in
  * thread order; by channels, each thread owns a share of the output channels of dU. */
 void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
-                         int N, int Ci, int H, int W, int Co) {
+                         int N, int Ci, int H, int W, int Co, int k) {
+    int pt;
+    const wkind *kd = kind_of(k, &pt);
     wgeom g;
-    wgeom_init(&g, 4, N, Ci, H, W, Co, c->threads);
-    const size_t nu = 36 * (size_t)Co * Ci, np1 = (size_t)Co * Ci;
-    const size_t nv = 36 * (size_t)Ci * g.P, ne = 36 * (size_t)Co * g.P;
+    wgeom_init(&g, kd, pt, N, Ci, H, W, Co, c->threads);
+    const int pts = g.pts;
+    const size_t nu = pts * (size_t)Co * Ci, np1 = (size_t)Co * Ci;
+    const size_t nv = pts * (size_t)Ci * g.P, ne = pts * (size_t)Co * g.P;
     const int chan = by_channels(&g, c->threads, Co);
     const int nparts = chan ? 1 : c->threads;
     float *part = cpu_grow(&c->wino, &c->wino_cap, nu * nparts + (chan ? nv + ne : 0));
@@ -477,29 +172,29 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
         nt = omp_get_num_threads();
         /* implicit barrier: nt is set */
         if (chan) {
-            float *V = part + nu, *E = V + nv, *buf = cpu_ws(c, tid, ws_floats(&g) - nv - ne);
+            float *V = part + nu, *E = V + nv, *buf = cpu_ws(c, tid, scratch_floats(&g));
             int ci0, ci1, co0, co1;
             share(Ci, tid, nt, &ci0, &ci1);
             share(Co, tid, nt, &co0, &co1);
-            for (int k = 0; k < 36; k++)
-                memset(part + k * np1 + (size_t)co0 * Ci, 0, (size_t)(co1 - co0) * Ci * sizeof(float));
+            for (int xi = 0; xi < pts; xi++)
+                memset(part + xi * np1 + (size_t)co0 * Ci, 0, (size_t)(co1 - co0) * Ci * sizeof(float));
             for (int it = 0; it < items; it++) {
                 const int n = it / g.blocks, p0 = it % g.blocks * g.P;
                 const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
 #pragma omp barrier
-                input_tf4(&g, x + (size_t)n * Ci * H * W, Ci, ci0, ci1, p0, np, V, buf);
-                grad_tf4(&g, dy + (size_t)n * Co * H * W, Co, co0, co1, p0, np, E, buf);
+                kd->input(&g, x + (size_t)n * Ci * H * W, Ci, ci0, ci1, p0, np, V, buf);
+                kd->grad(&g, dy + (size_t)n * Co * H * W, Co, co0, co1, p0, np, E, buf);
 #pragma omp barrier
                 if (co1 > co0)
-                    for (int k = 0; k < 36; k++)
+                    for (int xi = 0; xi < pts; xi++)
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, co1 - co0, Ci, np, 1.0f,
-                                    E + (size_t)k * Co * g.P + (size_t)co0 * g.P, g.P,
-                                    V + (size_t)k * Ci * g.P, g.P, 1.0f, part + k * np1 + (size_t)co0 * Ci, Ci);
+                                    E + (size_t)xi * Co * g.P + (size_t)co0 * g.P, g.P,
+                                    V + (size_t)xi * Ci * g.P, g.P, 1.0f, part + xi * np1 + (size_t)co0 * Ci, Ci);
             }
         } else {
-            float *dU = part + (size_t)tid * nu; /* [36, Co, Ci] */
+            float *dU = part + (size_t)tid * nu; /* [pts, Co, Ci] */
             memset(dU, 0, nu * sizeof(float));
-            float *V = cpu_ws(c, tid, ws_floats(&g));
+            float *V = cpu_ws(c, tid, nv + ne + scratch_floats(&g));
             float *E = V + nv, *buf = E + ne;
             /* a fixed contiguous share of the blocks per thread: the sums do not depend on timing */
             int i0, i1;
@@ -507,12 +202,12 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
             for (int it = i0; it < i1; it++) {
                 const int n = it / g.blocks, p0 = it % g.blocks * g.P;
                 const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
-                input_tf4(&g, x + (size_t)n * Ci * H * W, Ci, 0, Ci, p0, np, V, buf);
-                grad_tf4(&g, dy + (size_t)n * Co * H * W, Co, 0, Co, p0, np, E, buf);
-                for (int k = 0; k < 36; k++)
+                kd->input(&g, x + (size_t)n * Ci * H * W, Ci, 0, Ci, p0, np, V, buf);
+                kd->grad(&g, dy + (size_t)n * Co * H * W, Co, 0, Co, p0, np, E, buf);
+                for (int xi = 0; xi < pts; xi++)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, Ci, np, 1.0f,
-                                E + (size_t)k * Co * g.P, g.P, V + (size_t)k * Ci * g.P, g.P, 1.0f,
-                                dU + (size_t)k * np1, Ci);
+                                E + (size_t)xi * Co * g.P, g.P, V + (size_t)xi * Ci * g.P, g.P, 1.0f,
+                                dU + (size_t)xi * np1, Ci);
             }
         }
 #pragma omp barrier
@@ -521,6 +216,6 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
             for (size_t j = 0; j < nu; j++)
                 for (int t = 1; t < nparts; t++) part[j] += part[(size_t)t * nu + j];
         }
-        kernels_tf4_adjoint(part, np1, dw);
+        kd->adjoint(part, np1, dw);
     }
 }

@@ -347,6 +347,7 @@ int fn_net_profile(const fn_net *n, fn_net_prof *out, int max) {
 
 void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     n->drop_used = train ? n->dropout : 0;
+    if (n->be->set_training) n->be->set_training(n->be->ctx, train);
     for (int i = 0; i < n->no; i++) {
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
         op_fwd(n, &n->O[i], train, seed);

@@ -253,7 +253,7 @@ static void test_conv_tiled(void) {
     conv_one(1, 200, 4, 4, 8, 3, 1, 0);
 }
 
-/* 3x3 stride-1 convolutions by Winograd F(4x4, 3x3) (lib/cpu/winograd.c) on every shape, even those
+/* 3x3 and 2x2 stride-1 convolutions by Winograd (lib/cpu/winograd*.c) on every shape, even those
  * the default sends to im2col: odd sizes (half tiles), 1-pixel images, one channel, several blocks */
 static void test_conv_winograd(void) {
     fn_backend *keep = be;
@@ -267,9 +267,13 @@ static void test_conv_winograd(void) {
         return;
     }
     const int sizes[][2] = {{8, 8}, {7, 9}, {5, 6}, {1, 1}, {1, 4}, {3, 1}};
-    for (int si = 0; si < 6; si++) conv_one(2, 3, sizes[si][0], sizes[si][1], 4, 3, 1, 1);
-    conv_one(1, 1, 6, 5, 1, 3, 1, 1);
-    conv_one(3, 5, 9, 4, 2, 3, 1, 1);
+    for (int k = 2; k <= 3; k++) { /* F(3x3, 2x2) and F(4x4, 3x3) */
+        for (int si = 0; si < 6; si++) conv_one(2, 3, sizes[si][0], sizes[si][1], 4, k, 1, 1);
+        conv_one(1, 1, 6, 5, 1, k, 1, 1);
+        conv_one(3, 5, 9, 4, 2, k, 1, 1);
+    }
+    conv_one(2, 64, 12, 20, 16, 2, 1, 0);
+    conv_one(1, 40, 50, 43, 24, 2, 1, 0);
     conv_one(2, 40, 37, 41, 8, 3, 1, 0);
     conv_one(1, 64, 96, 70, 48, 3, 1, 0); /* threads split the channels; blocks span tile rows */
     conv_one(8, 16, 32, 32, 16, 3, 1, 0); /* threads take whole blocks */

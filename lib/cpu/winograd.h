@@ -1,0 +1,51 @@
+/* winograd.h: the private interface of the Winograd convolutions (lib/cpu/winograd*.c).
+ *
+ * winograd.c drives them: geometry, blocks of tiles, threads, the SGEMMs of the transformed points.
+ * A kind (winograd_f43.c, winograd_f32.c) is one F(m x m, r x r) algorithm: its transforms
+ *   V = B^T d B (input patches), y = A^T M A (output tiles), E = A e A^T (output-gradient tiles),
+ *   U = G g G^T (kernels) and dw = G^T dU G (kernel gradients),
+ * each written out in full for its matrices, so that the compiler vectorises it along the tiles or
+ * channels. */
+#ifndef FN_WINOGRAD_H
+#define FN_WINOGRAD_H
+
+#include <stddef.h>
+
+typedef struct wgeom {
+    int N, Ci, H, W, Co; /* the forward view: Ci channels in, Co out, H x W both */
+    int m, a, pts;       /* output tile m x m, input patch a x a (a = m + r - 1), a*a transformed points */
+    int pad;             /* the patch of tile (i, j) starts at row m*i - pad, column m*j - pad */
+    int th, tw, T;       /* tiles: rows, columns, per image */
+    int P, blocks;       /* tiles per block, blocks per image */
+    int len;             /* scratch row length: the input columns of a run of tiles */
+} wgeom;
+
+typedef struct wkind {
+    int m, r;
+    /* V [pts, C, P] of the tiles [p0, p0+np) of one image x [C, H, W], channels [c0, c1) */
+    void (*input)(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V, float *buf);
+    /* y [C, H, W] (=, or += with acc) from M [pts, C, P] (+ b[c]) for those tiles, channels [c0, c1) */
+    void (*output)(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
+                   int acc, float *y, float *buf);
+    /* E [pts, C, P] of the m x m tiles of dy [C, H, W] (zeros outside), channels [c0, c1) */
+    void (*grad)(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E, float *buf);
+    /* U [pts, Cout, Cin] of w [Co, Ci, r, r]: forward (Cout = Co), or for backward-data transposed and
+     * turned 180 degrees (Cout = Ci, Cin = Co). An orphaned omp for: call it from every thread. */
+    void (*weights)(const float *w, int Co, int Ci, int bwd, float *U);
+    /* dw [Co*Ci, r*r] += G^T dU G for dU [pts, Co*Ci] (overwritten). An orphaned omp for. */
+    void (*adjoint)(float *dU, size_t xs, float *dw);
+} wkind;
+
+extern const wkind wino_f43, wino_f32;
+
+/* out[0, len) = row r of the channel src [H, W], columns c0 .. c0+len-1, zeros outside the image */
+void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out);
+
+/* The tiles of a block are walked as runs along one tile row: the run starting at tile p (at most
+ * left tiles) is tile row *ti, tile columns *j0 .. *j0 + n - 1; returns n. */
+static inline int wino_run_at(const wgeom *g, int p, int left, int *ti, int *j0) {
+    *ti = p / g->tw, *j0 = p % g->tw;
+    return g->tw - *j0 < left ? g->tw - *j0 : left;
+}
+
+#endif
