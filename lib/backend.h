@@ -59,6 +59,10 @@ struct fn_backend {
      * backend runs training forwards by the direct method: Winograd's rounding, amplified by batch
      * norm over a small batch, would move the gradients further than the golden check allows. */
     void (*set_training)(void *ctx, int training);
+    /* optional (NULL: ops never fail): why an op since the last call did nothing (the CPU backend's
+     * workspace out of memory), or NULL; the message is cleared by the call. The ops have no error
+     * return; the graph asks after each forward and backward pass. */
+    const char *(*error)(void *ctx);
 
     /* convolution, square kernel k (1, 2, 3, 7), stride s (1, 2), TF 'same' padding.
      * x [N,Ci,H,W], w [Co,Ci,k,k] (OIHW), b [Co] or NULL, y [N,Co,Ho,Wo], Ho = ceil(H/s).

@@ -150,10 +150,11 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
     geom g;
     geom_init(&g, N, Ci, H, W, Co, k, s, c->threads);
     const int items = N * g.tiles;
+    if (!g.direct && cpu_reserve(c, (size_t)g.K * g.R * g.Wo)) return;
 #pragma omp parallel num_threads(c->threads)
     {
         const int tid = omp_get_thread_num();
-        float *col = g.direct ? NULL : cpu_ws(c, tid, (size_t)g.K * g.R * g.Wo);
+        float *col = g.direct ? NULL : cpu_ws(c, tid);
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < items; i++) {
             int n = i / g.tiles, oh0, oh1;
@@ -196,10 +197,11 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
     int nb = N % c->threads == 0 ? 1 : c->threads; /* channel blocks per image */
     if (nb > Ci) nb = Ci;
     const int items = N * nb;
+    if (!g.direct && cpu_reserve(c, (size_t)(Ci / nb + 1) * kk * g.R * g.Wo)) return;
 #pragma omp parallel num_threads(c->threads)
     {
         const int tid = omp_get_thread_num();
-        float *dcol = g.direct ? NULL : cpu_ws(c, tid, (size_t)(Ci / nb + 1) * kk * g.R * g.Wo);
+        float *dcol = g.direct ? NULL : cpu_ws(c, tid);
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < items; i++) {
             const int n = i / nb, blk = i % nb;
@@ -239,7 +241,8 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
     geom_init(&g, N, Ci, H, W, Co, k, s, c->threads);
     const int items = N * g.tiles;
     const size_t nw = (size_t)Co * g.K;
-    cpu_grow(&c->part, &c->part_cap, nw * c->threads);
+    if (!cpu_grow(c, &c->part, &c->part_cap, nw * c->threads)) return;
+    if (!g.direct && cpu_reserve(c, (size_t)g.K * g.R * g.Wo)) return;
     int nt = 1;
 #pragma omp parallel num_threads(c->threads)
     {
@@ -249,7 +252,7 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
         /* implicit barrier: nt is set */
         float *part = c->part + (size_t)tid * nw;
         memset(part, 0, nw * sizeof(float));
-        float *col = g.direct ? NULL : cpu_ws(c, tid, (size_t)g.K * g.R * g.Wo);
+        float *col = g.direct ? NULL : cpu_ws(c, tid);
         /* a fixed contiguous share of the tiles per thread: the partial sums do not depend on timing */
         const int i0 = (int)((long)items * tid / nt), i1 = (int)((long)items * (tid + 1) / nt);
         for (int i = i0; i < i1; i++) {

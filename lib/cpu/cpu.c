@@ -9,24 +9,34 @@
 
 #define BIG 262144 /* element count above which memory ops run on all threads */
 
-void cpu_oom(size_t bytes) {
-    fprintf(stderr, "fn: CPU backend: out of memory (%zu bytes of workspace)\n", bytes);
-    abort();
-}
-
-float *cpu_grow(float **buf, size_t *cap, size_t n) {
+float *cpu_grow(cpu_ctx *c, float **buf, size_t *cap, size_t n) {
     if (*cap < n) {
         free(*buf);
         *buf = NULL, *cap = 0;
         size_t want = n + n / 4;
         void *p = NULL;
-        if (posix_memalign(&p, 64, want * sizeof(float))) cpu_oom(want * sizeof(float));
+        if (posix_memalign(&p, 64, want * sizeof(float))) {
+            c->oom = want * sizeof(float);
+            return NULL;
+        }
         *buf = p, *cap = want;
     }
     return *buf;
 }
 
-float *cpu_ws(cpu_ctx *c, int tid, size_t n) { return cpu_grow(&c->ws[tid], &c->ws_cap[tid], n); }
+int cpu_reserve(cpu_ctx *c, size_t n) {
+    for (int t = 0; t < c->threads; t++)
+        if (!cpu_grow(c, &c->ws[t], &c->ws_cap[t], n)) return -1;
+    return 0;
+}
+
+static const char *cpu_error(void *ctx) {
+    cpu_ctx *c = ctx;
+    if (!c->oom) return NULL;
+    snprintf(c->msg, sizeof c->msg, "CPU backend out of memory (%zu MB of workspace)", (c->oom >> 20) + 1);
+    c->oom = 0;
+    return c->msg;
+}
 
 #define SUM_BLOCK 4096
 
@@ -150,6 +160,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->fill = cpu_fill;
     be->sync = cpu_sync;
     be->set_training = cpu_set_training;
+    be->error = cpu_error;
     be->conv_fwd = cpu_conv_fwd;
     be->conv_bwd_data = cpu_conv_bwd_data;
     be->conv_bwd_filter = cpu_conv_bwd_filter;

@@ -27,15 +27,19 @@ typedef struct cpu_ctx {
                         * 1 where it pays, but not in training forwards (the default),
                         * 2 always (FN_CPU_CONV=winograd) */
     int training;      /* set_training: the forwards that follow are training ones */
+    size_t oom;        /* bytes of workspace that could not be had since the last error() (0: none) */
+    char msg[96];      /* error()'s message */
 } cpu_ctx;
 
-/* the workspace of thread tid, at least n floats (grown as needed; aborts when out of memory) */
-float *cpu_ws(cpu_ctx *c, int tid, size_t n);
-/* *buf grown to at least n floats (64-byte aligned, contents not kept; aborts when out of memory) */
-float *cpu_grow(float **buf, size_t *cap, size_t n);
-/* aborts the program with a message: the ops have no error path, and a workspace of a few MB failing
- * means the machine is out of memory */
-void cpu_oom(size_t bytes) __attribute__((noreturn));
+/* Workspaces are had before an op's parallel region: when one cannot be, the op records it in c->oom
+ * and returns without computing, and the graph reports it through error(). */
+/* *buf grown to at least n floats (64-byte aligned, contents not kept); NULL (and c->oom set) when
+ * out of memory */
+float *cpu_grow(cpu_ctx *c, float **buf, size_t *cap, size_t n);
+/* every thread's workspace grown to at least n floats: 0, or -1 when out of memory */
+int cpu_reserve(cpu_ctx *c, size_t n);
+/* the workspace of thread tid (cpu_reserve'd) */
+static inline float *cpu_ws(cpu_ctx *c, int tid) { return c->ws[tid]; }
 
 /* sum of n floats: float SIMD lanes over fixed blocks, the blocks summed in double (deterministic) */
 double cpu_sum(const float *x, size_t n);

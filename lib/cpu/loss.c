@@ -1,5 +1,6 @@
 /* loss.c: the soft Dice loss and the sum of squares on the CPU, summed in double over fixed blocks
  * (deterministic, independent of the thread count). */
+#include <math.h>
 #include <stdlib.h>
 #include "cpu.h"
 
@@ -31,7 +32,10 @@ double cpu_sumsq(void *ctx, const float *x, size_t n) {
     const size_t chunks = (n + SSQ_CHUNK - 1) / SSQ_CHUNK;
     if (chunks <= 1) return cpu_dot(x, x, n);
     double *part = malloc(chunks * sizeof *part);
-    if (!part) cpu_oom(chunks * sizeof *part);
+    if (!part) {
+        c->oom = chunks * sizeof *part;
+        return NAN;
+    }
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (size_t i = 0; i < chunks; i++) {
         size_t i0 = i * SSQ_CHUNK, m = n - i0 < SSQ_CHUNK ? n - i0 : SSQ_CHUNK;

@@ -38,7 +38,8 @@ void cpu_se_bwd(void *ctx, const float *x, const float *dy, const float *wa, con
     cpu_ctx *c = ctx;
     const long planes = (long)N * C;
     /* workspace: dz_b [N,C] (d pre-sigmoid), dz_a [N,Cr] (d pre-relu), dpool [N,C] */
-    float *dzb = cpu_ws(c, 0, (size_t)planes * 2 + (size_t)N * Cr);
+    if (cpu_reserve(c, (size_t)planes * 2 + (size_t)N * Cr)) return;
+    float *dzb = cpu_ws(c, 0);
     float *dpool = dzb + planes, *dza = dpool + planes;
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (long pl = 0; pl < planes; pl++) {

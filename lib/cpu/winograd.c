@@ -84,14 +84,15 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
     const int pts = g.pts;
     const size_t nu = pts * (size_t)Cout * Cin, nv = pts * (size_t)Cin * g.P, nm = pts * (size_t)Cout * g.P;
     const int chan = by_channels(&g, c->threads, Cout);
-    float *U = cpu_grow(&c->wino, &c->wino_cap, nu + (chan ? nv + nm : 0));
+    float *U = cpu_grow(c, &c->wino, &c->wino_cap, nu + (chan ? nv + nm : 0));
+    if (!U || cpu_reserve(c, (chan ? 0 : nv + nm) + scratch_floats(&g))) return;
     const int items = N * g.blocks;
 #pragma omp parallel num_threads(c->threads)
     {
         kd->weights(w, Co, Ci, bwd, U); /* omp for: ends with a barrier */
         const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
         if (chan) {
-            float *V = U + nu, *M = V + nv, *buf = cpu_ws(c, tid, scratch_floats(&g));
+            float *V = U + nu, *M = V + nv, *buf = cpu_ws(c, tid);
             int ci0, ci1, co0, co1;
             share(Cin, tid, nt, &ci0, &ci1);
             share(Cout, tid, nt, &co0, &co1);
@@ -110,7 +111,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
                 kd->output(&g, M, Cout, co0, co1, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
             }
         } else {
-            float *V = cpu_ws(c, tid, nv + nm + scratch_floats(&g));
+            float *V = cpu_ws(c, tid);
             float *M = V + nv, *buf = M + nm;
 #pragma omp for schedule(dynamic, 1)
             for (int it = 0; it < items; it++) {
@@ -162,7 +163,8 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
     const size_t nv = pts * (size_t)Ci * g.P, ne = pts * (size_t)Co * g.P;
     const int chan = by_channels(&g, c->threads, Co);
     const int nparts = chan ? 1 : c->threads;
-    float *part = cpu_grow(&c->wino, &c->wino_cap, nu * nparts + (chan ? nv + ne : 0));
+    float *part = cpu_grow(c, &c->wino, &c->wino_cap, nu * nparts + (chan ? nv + ne : 0));
+    if (!part || cpu_reserve(c, (chan ? 0 : nv + ne) + scratch_floats(&g))) return;
     const int items = N * g.blocks;
     int nt = 1;
 #pragma omp parallel num_threads(c->threads)
@@ -172,7 +174,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
         nt = omp_get_num_threads();
         /* implicit barrier: nt is set */
         if (chan) {
-            float *V = part + nu, *E = V + nv, *buf = cpu_ws(c, tid, scratch_floats(&g));
+            float *V = part + nu, *E = V + nv, *buf = cpu_ws(c, tid);
             int ci0, ci1, co0, co1;
             share(Ci, tid, nt, &ci0, &ci1);
             share(Co, tid, nt, &co0, &co1);
@@ -194,7 +196,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
         } else {
             float *dU = part + (size_t)tid * nu; /* [pts, Co, Ci] */
             memset(dU, 0, nu * sizeof(float));
-            float *V = cpu_ws(c, tid, nv + ne + scratch_floats(&g));
+            float *V = cpu_ws(c, tid);
             float *E = V + nv, *buf = E + ne;
             /* a fixed contiguous share of the blocks per thread: the sums do not depend on timing */
             int i0, i1;

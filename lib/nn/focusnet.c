@@ -417,12 +417,19 @@ int fn_net_reserve(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     return fn_graph_plan(n, N, H, W, train, e);
 }
 
+/* an op of the last pass could not run (see error in backend.h) */
+static int backend_failed(fn_backend *be, fn_err *e) {
+    const char *why = be->error ? be->error(be->ctx) : NULL;
+    return why ? fn_seterr(e, "%s", why) : 0;
+}
+
 int fn_net_forward(fn_net *n, const float *x, int N, int H, int W, int train, uint64_t seed,
                    float *out, fn_err *e) {
     if (fn_net_reserve(n, N, H, W, train, e)) return -1;
     fn_backend *be = n->be;
     be->upload(be->ctx, n->T[n->in].v, x, fn_graph_tsize(n, n->in));
     fn_graph_forward(n, train, seed);
+    if (backend_failed(be, e)) return -1;
     n->fwd_train_ok = train;
     if (out) be->download(be->ctx, out, n->T[n->out].v, fn_graph_tsize(n, n->out));
     else be->sync(be->ctx);
@@ -441,6 +448,7 @@ int fn_net_backward(fn_net *n, const float *target, float *loss, fn_err *e) {
     be->fill(be->ctx, n->grads, 0.0f, n->numel);
     fn_graph_backward(n);
     be->sync(be->ctx);
+    if (backend_failed(be, e)) return -1;
     if (loss) *loss = l;
     return 0;
 }

@@ -9,6 +9,10 @@
 
 static fn_backend *be;
 
+/* under AddressSanitizer, a failed giant allocation returns NULL (as without it) instead of aborting */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
 /* test RNG ---------------------------------------------------------------------------------------- */
 static uint64_t rs = 0x1234567;
 static uint64_t rnext(void) {
@@ -282,6 +286,20 @@ static void test_conv_winograd(void) {
     conv_one(8, 16, 32, 32, 16, 3, 1, 0); /* threads take whole blocks */
     fn_backend_close(be);
     be = keep;
+}
+
+/* a workspace that cannot be had: the op does nothing and error() says so, once */
+static void test_out_of_memory(void) {
+    float *x = buf(65536), *dy = buf(65536), *dw = buf(1);
+    CHECK(be->error(be->ctx) == NULL);
+    /* 65536 x 65536 x 7 x 7 partial filter gradients: 840 GB per thread */
+    be->conv_bwd_filter(be->ctx, x, dy, dw, 1, 65536, 1, 1, 65536, 7, 1);
+    const char *m = be->error(be->ctx);
+    CHECKF(m && strstr(m, "out of memory"), "%s", m ? m : "(no error)");
+    CHECK(be->error(be->ctx) == NULL);
+    CHECK(dw[0] == 0);
+    conv_one(1, 4, 6, 6, 3, 7, 1, 0); /* and the backend goes on working */
+    bfree(x), bfree(dy), bfree(dw);
 }
 
 /* batch norm ------------------------------------------------------------------------------------- */
@@ -810,6 +828,7 @@ int main(void) {
     RUN(test_conv_small);
     RUN(test_conv_tiled);
     RUN(test_conv_winograd);
+    RUN(test_out_of_memory);
     RUN(test_bn);
     RUN(test_act);
     RUN(test_sigmoid_range);
