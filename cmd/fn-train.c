@@ -42,6 +42,8 @@ static const char usage[] =
     "      --plateau N     halve the rate after N epochs without a 0.001 improvement of the\n"
     "                      validation loss; 0 never (default 5)\n"
     "      --l2 on|off     the L2 weight penalties of FocusNet (default on)\n"
+    "      --bn-recompute  before each validation, recompute the batch-norm statistics as averages\n"
+    "                      over the training set (for small sets; default: the paper's running averages)\n"
     "      --seed S        seed of the initial weights, the shuffling and dropout (default 1)\n"
     "      --width F       scale every channel count of the network (default 1 = the paper)\n"
     "      --device D      auto, cpu, cuda or cuda:N (default auto)\n"
@@ -59,11 +61,11 @@ struct cmdline {
     fn_train_config cfg;
     int threads, progress;
     /* options given explicitly (a resume takes the others from its state) */
-    int given_epochs, given_batch, given_lr, given_plateau, given_l2, given_seed, given_width;
+    int given_epochs, given_batch, given_lr, given_plateau, given_l2, given_seed, given_width, given_bn;
 };
 
 enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_PLATEAU, O_L2, O_SEED, O_WIDTH, O_DEVICE, O_THREADS, O_LOG,
-       O_PROGRESS, O_STATE, O_RESUME, O_VERSION };
+       O_PROGRESS, O_STATE, O_RESUME, O_VERSION, O_BN_RECOMPUTE };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     static const struct option opts[] = {
@@ -75,7 +77,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         {"threads", required_argument, 0, O_THREADS}, {"log", required_argument, 0, O_LOG},
         {"progress", no_argument, 0, O_PROGRESS}, {"state", required_argument, 0, O_STATE},
         {"resume", required_argument, 0, O_RESUME}, {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, O_VERSION},  {0, 0, 0, 0},
+        {"version", no_argument, 0, O_VERSION},  {"bn-recompute", no_argument, 0, O_BN_RECOMPUTE},
+        {0, 0, 0, 0},
     };
     *cl = (struct cmdline){ .input = "-", .device = "auto",
                             .cfg = { .width = 1.0f, .batch = 8, .lr = 1e-3f, .patience = 5, .l2 = 1, .seed = 1,
@@ -117,6 +120,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             if (fn_parse_double(optarg, &d) || !(d > 0) || d > 64) fn_usage_die(prog, "bad --width '%s' (want 0 < F <= 64)", optarg);
             cl->cfg.width = (float)d; cl->given_width = 1;
             break;
+        case O_BN_RECOMPUTE: cl->cfg.bn_recompute = 1; cl->given_bn = 1; break;
         case O_DEVICE: cl->device = optarg; break;
         case O_THREADS:
             if (fn_parse_int(optarg, 1, 4096, &v)) fn_usage_die(prog, "bad --threads '%s'", optarg);
@@ -215,6 +219,7 @@ static void merge_resume_config(const struct cmdline *cl, fn_train_state *st) {
     if (cl->given_l2 && a->l2 != s->l2) bad = "--l2";
     if (cl->given_seed && a->seed != s->seed) bad = "--seed";
     if (cl->given_width && a->width != s->width) bad = "--width";
+    if (cl->given_bn && a->bn_recompute != s->bn_recompute) bad = "--bn-recompute";
     if (bad) fn_die(prog, "%s: %s differs from the resumed run's; a resume keeps the run's settings", cl->resume, bad);
     if (cl->given_epochs) s->epochs = a->epochs;
     /* a resume may set a new current rate; the run's own initial rate again changes nothing */
@@ -305,6 +310,7 @@ int main(int argc, char **argv) {
         int rc = fn_train_epoch(net, &train, &st.cfg, ep, lr, on_step, &pr, &tl, &e);
         if (rc < 0) fn_die(prog, "%s", e.msg);
         if (rc > 0) diverged(&e, &st);
+        if (st.cfg.bn_recompute && fn_train_bn_recompute(net, &train, st.cfg.batch, &e)) fn_die(prog, "%s", e.msg);
         if (fn_evaluate(net, &val, st.cfg.batch, &vl, &vd, &e)) fn_die(prog, "%s", e.msg);
         if (!isfinite(vl)) {
             fn_seterr(&e, "the training diverged: validation loss %g at epoch %d", vl, ep);

@@ -345,6 +345,7 @@ fn_net *fn_net_new(fn_backend *be, const fn_net_config *cfg, fn_err *e) {
     n->be = be;
     n->cfg = *cfg;
     n->dropout = FN_NET_DROPOUT;
+    n->bn_momentum = FN_BN_MOMENTUM;
     build(n);
     if (n->fail) { fn_net_free(n); fn_seterr(e, "out of memory building the graph"); return NULL; }
     n->params = be->alloc(be->ctx, n->numel);
@@ -380,6 +381,8 @@ int fn_net_nstats(const fn_net *n) { return n->ns; }
 const fn_param_info *fn_net_stat(const fn_net *n, int i) { return i >= 0 && i < n->ns ? &n->S[i] : NULL; }
 size_t fn_net_stats_numel(const fn_net *n) { return n->snumel; }
 void fn_net_set_dropout(fn_net *n, float p) { n->dropout = p < 0 ? 0 : p; }
+float fn_net_dropout(const fn_net *n) { return n->dropout; }
+void fn_net_set_bn_momentum(fn_net *n, float m) { n->bn_momentum = m; }
 long fn_net_step(const fn_net *n) { return n->step; }
 void fn_net_set_step(fn_net *n, long t) { n->step = t; }
 

@@ -87,6 +87,10 @@ double fn_golden_u(const char *name, uint64_t i);
 
 /* dropout rate after A6 in training forwards (default FN_NET_DROPOUT; 0 disables) */
 void fn_net_set_dropout(fn_net *net, float p);
+float fn_net_dropout(const fn_net *net);
+/* the batch-norm running statistics' update in training forwards: running = (1-m) running + m batch
+ * (default FN_BN_MOMENTUM; 1 replaces them by the batch's) */
+void fn_net_set_bn_momentum(fn_net *net, float m);
 
 /* Plan and allocate activation buffers for batch N at HxW: train = 1 keeps what the backward needs and
  * the activation gradients; train = 0 (inference) reuses memory aggressively. A later call with the same

@@ -193,7 +193,7 @@ static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
         float *rm = n->stats + n->S[2 * o->bn].offset, *rv = n->stats + n->S[2 * o->bn + 1].offset;
         if (train)
             be->bn_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), n->aux + o->aux, n->aux + o->aux + C,
-                             rm, rv, N, C, (int)hw(n, o->x), FN_BN_MOMENTUM, FN_BN_EPS);
+                             rm, rv, N, C, (int)hw(n, o->x), n->bn_momentum, FN_BN_EPS);
         else
             be->bn_fwd_infer(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), rm, rv, N, C, (int)hw(n, o->x), FN_BN_EPS);
         break;

@@ -41,6 +41,7 @@ struct fn_net {
     fn_backend *be;
     fn_net_config cfg;
     float dropout;
+    float bn_momentum; /* fn_net_set_bn_momentum */
     float drop_used; /* the rate of the last training forward */
 
     fn_param_info *P, *S;

@@ -36,3 +36,27 @@ out:
     free(perm); free(x); free(y);
     return rc;
 }
+
+int fn_train_bn_recompute(fn_net *net, const fn_dataset *ds, int batch, fn_err *e) {
+    const int nsteps = fn_nbatches(ds->n, batch);
+    const size_t px = (size_t)ds->c * ds->h * ds->w;
+    float *x = malloc(sizeof *x * px * (size_t)batch);
+    int *idx = malloc(sizeof *idx * (size_t)batch);
+    const float dropout = fn_net_dropout(net);
+    int rc = -1;
+    if (!x || !idx) { fn_seterr(e, "out of memory"); goto out; }
+    fn_net_set_dropout(net, 0);
+    for (int s = 0; s < nsteps; s++) {
+        const int nb = ds->n - s * batch < batch ? ds->n - s * batch : batch;
+        for (int i = 0; i < nb; i++) idx[i] = s * batch + i;
+        fn_gather(ds, idx, nb, x, NULL);
+        fn_net_set_bn_momentum(net, 1.0f / (float)(s + 1));
+        if (fn_net_forward(net, x, nb, ds->h, ds->w, 1, 0, NULL, e)) goto out;
+    }
+    rc = 0;
+out:
+    fn_net_set_bn_momentum(net, FN_BN_MOMENTUM);
+    fn_net_set_dropout(net, dropout);
+    free(x); free(idx);
+    return rc;
+}

@@ -22,4 +22,11 @@ typedef void (*fn_step_fn)(void *ctx, int step, int nsteps, double loss, int ima
 int fn_train_epoch(fn_net *net, const fn_dataset *ds, const fn_train_config *cfg, int epoch, float lr,
                    fn_step_fn cb, void *ctx, double *mean_loss, fn_err *e);
 
+/* The batch-norm running statistics recomputed as plain averages over the training set ("precise BN"):
+ * training forwards (no dropout) over the batches of ds in order, the k-th with momentum 1/k, so each
+ * running statistic ends as the mean of the batches' statistics. With the paper's momentum (0.01), a
+ * small set (20 steps an epoch) leaves them far behind the weights; this makes validation and the
+ * saved model use statistics of the current weights. 0 or -1 (e set). */
+int fn_train_bn_recompute(fn_net *net, const fn_dataset *ds, int batch, fn_err *e);
+
 #endif

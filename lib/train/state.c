@@ -14,8 +14,9 @@
 void fn_train_options_string(const fn_train_config *c, char *buf, size_t n) {
     snprintf(buf, n,
              "loss=dice optimizer=adam(0.9,0.999,1e-07) lr=%.9g batch=%d plateau=%d(0.5,0.001) l2=%s "
-             "epochs=%d seed=%" PRIu64 " width=%.9g",
-             (double)c->lr, c->batch, c->patience, c->l2 ? "on" : "off", c->epochs, c->seed, (double)c->width);
+             "epochs=%d seed=%" PRIu64 " width=%.9g%s",
+             (double)c->lr, c->batch, c->patience, c->l2 ? "on" : "off", c->epochs, c->seed, (double)c->width,
+             c->bn_recompute ? " bn=recompute" : "");
 }
 
 static const struct { const char *name; fn_net_buf buf; int stats; } bufs[] = {
@@ -51,6 +52,7 @@ int fn_state_save(const char *path, fn_net *net, const fn_train_state *st, fn_er
         metaf(&w, e, "in_channels", "%d", c->cin) || metaf(&w, e, "width", "%.9g", (double)c->width) ||
         metaf(&w, e, "batch", "%d", c->batch) || metaf(&w, e, "lr0", "%.9g", (double)c->lr) ||
         metaf(&w, e, "plateau", "%d", c->patience) || metaf(&w, e, "l2", "%d", c->l2) ||
+        metaf(&w, e, "bn_recompute", "%d", c->bn_recompute) ||
         metaf(&w, e, "seed", "%" PRIu64, c->seed) || metaf(&w, e, "epochs", "%d", c->epochs) ||
         metaf(&w, e, "epoch", "%d", st->epoch) || metaf(&w, e, "step", "%ld", st->step) ||
         metaf(&w, e, "lr", "%.9g", (double)st->sched.lr) ||
@@ -112,6 +114,11 @@ static int read_meta(const fn_st *r, const char *path, fn_train_state *st, fn_er
     c->patience = (int)v;
     if (get_int(r, path, "l2", 0, 1, &v, e)) return -1;
     c->l2 = (int)v;
+    c->bn_recompute = 0; /* absent from states written before the option */
+    if (fn_st_meta(r, "bn_recompute")) {
+        if (get_int(r, path, "bn_recompute", 0, 1, &v, e)) return -1;
+        c->bn_recompute = (int)v;
+    }
     if (get_str(r, path, "seed", &s, e)) return -1;
     c->seed = strtoull(s, NULL, 10);
     if (get_int(r, path, "epochs", 0, 1 << 24, &v, e)) return -1;

@@ -25,6 +25,7 @@ typedef struct fn_train_config {
     int l2;          /* 1: focusnet.md's L2 penalties */
     uint64_t seed;
     int epochs;      /* the total to reach */
+    int bn_recompute; /* 1: batch-norm statistics recomputed over the training set before each validation */
 } fn_train_config;
 
 typedef struct fn_train_state {

@@ -146,6 +146,32 @@ st_meta() { py -c "import json,struct,sys; f=open(sys.argv[1],'rb'); n=struct.un
   [[ "$stderr" == *"differ from those of the resumed run"* ]]
 }
 
+@test "--bn-recompute: recorded in the model and state, changes the statistics, and a resume keeps it" {
+  fn-train "${TINY[@]}" --epochs 1 --bn-recompute --val "$D/val.fns" -o bn.safetensors <"$D/train.fns"
+  run st_meta bn.safetensors options
+  assert_output --partial "width=0.125 bn=recompute"
+  # the weights are those of the plain run (the option touches only the statistics)
+  fn-train "${TINY[@]}" --epochs 1 --val "$D/val.fns" -o plain.safetensors <"$D/train.fns"
+  run py -c "
+import json, struct, sys, numpy as np
+def load(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
+    return {k: np.frombuffer(b[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], np.float32)
+            for k, v in h.items() if k != '__metadata__'}
+a, b = load('bn.safetensors'), load('plain.safetensors')
+st = [k for k in a if k.endswith('running_mean') or k.endswith('running_var')]
+w = [k for k in a if k not in st]
+print(len(st) > 0, all(np.array_equal(a[k], b[k]) for k in w), sum(not np.array_equal(a[k], b[k]) for k in st) > 0)"
+  assert_output "True True True"
+  run --separate-stderr fn-train --device cpu --epochs 2 --val "$D/val.fns" --resume bn.safetensors.state <"$D/train.fns"
+  assert_success
+  run st_meta bn.safetensors.state bn_recompute
+  assert_output 1
+  run --separate-stderr fn-train --device cpu --epochs 2 --bn-recompute --val "$D/val.fns" --resume plain.safetensors.state <"$D/train.fns"
+  assert_one_line_error fn-train
+  [[ "$stderr" == *"--bn-recompute differs"* ]]
+}
+
 @test "a diverging training stops with a message and keeps the last good model" {
   fn-train "${TINY[@]}" --epochs 1 --val "$D/val.fns" -o m.safetensors <"$D/train.fns"
   cp m.safetensors good.safetensors

@@ -1,11 +1,13 @@
 /* test_train.c: the reusable parts of fn-train and fn-infer (lib/train/): the plateau schedule,
- * epoch orders and batches, dropout seeds, the Dice functions, flips, the epochs log, and a state
- * file round trip on a tiny net (every buffer bit-exact, the settings and schedule restored). */
+ * epoch orders and batches, dropout seeds, the Dice functions, flips, the epochs log, a state
+ * file round trip on a tiny net (every buffer bit-exact, the settings and schedule restored), and the
+ * batch-norm recomputation (the running statistics become the mean of the batches' statistics). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "check.h"
 #include "train/batch.h"
+#include "train/epoch.h"
 #include "train/epochlog.h"
 #include "train/evaluate.h"
 #include "train/plateau.h"
@@ -104,7 +106,7 @@ static void test_state_roundtrip(void) {
     for (int i = 0; i < 2 * 256; i++) t[i] = fn_golden_u("t", (uint64_t)i) > 0;
     CHECK(!fn_net_forward(net, x, 2, 16, 16, 1, 9, NULL, &e) && !fn_net_backward(net, t, &loss, &e) &&
           !fn_net_adam_step(net, 1e-3f, 0.9f, 0.999f, 1e-7f, 1, &e));
-    fn_train_state st = { .cfg = { 2, 0.125f, 4, 1e-3f, 5, 1, 77, 9 }, .epoch = 3, .step = fn_net_step(net),
+    fn_train_state st = { .cfg = { 2, 0.125f, 4, 1e-3f, 5, 1, 77, 9, 1 }, .epoch = 3, .step = fn_net_step(net),
                           .best_loss = 0.123456789012345678, .best_epoch = 2, .data_fp = 0xfedcba9876543210ULL };
     fn_plateau_init(&st.sched, 1e-3f, 5);
     st.sched.lr = 2.5e-4f;
@@ -144,6 +146,41 @@ static void test_state_roundtrip(void) {
     be->destroy(be);
 }
 
+/* 3 frames in batches of 2 and 1: every running statistic ends as the mean of the two batches' */
+static void test_bn_recompute(void) {
+    fn_err e;
+    fn_backend *be = fn_cpu_backend_new(1, &e);
+    fn_net_config nc = { 2, 0.125f };
+    fn_net *net = fn_net_new(be, &nc, &e);
+    CHECK(net && !fn_net_init_he(net, 3, &e));
+    if (!net) return;
+    enum { PX = 2 * 16 * 16 };
+    static float x[3 * PX];
+    for (int i = 0; i < 3 * PX; i++) x[i] = (float)fn_golden_u("bn", (uint64_t)i);
+    fn_dataset ds = { .n = 3, .c = 2, .h = 16, .w = 16, .x = x };
+    const size_t ns = fn_net_stats_numel(net);
+    float *s1 = malloc(sizeof *s1 * ns), *s2 = malloc(sizeof *s2 * ns), *got = malloc(sizeof *got * ns);
+    /* each batch alone: momentum 1 leaves its own statistics */
+    fn_net_set_dropout(net, 0);
+    fn_net_set_bn_momentum(net, 1);
+    CHECK(!fn_net_forward(net, x, 2, 16, 16, 1, 0, NULL, &e) && !fn_net_get(net, FN_BUF_STATS, s1, &e));
+    CHECK(!fn_net_forward(net, x + 2 * PX, 1, 16, 16, 1, 0, NULL, &e) && !fn_net_get(net, FN_BUF_STATS, s2, &e));
+    fn_net_set_bn_momentum(net, FN_BN_MOMENTUM);
+    fn_net_set_dropout(net, 0.3f);
+    CHECKF(!fn_train_bn_recompute(net, &ds, 2, &e), "%s", e.msg);
+    CHECK(!fn_net_get(net, FN_BUF_STATS, got, &e));
+    int bad = 0;
+    for (size_t i = 0; i < ns; i++) {
+        double want = 0.5 * ((double)s1[i] + s2[i]);
+        bad += !(fabs(got[i] - want) <= 1e-6 * (fabs(want) + 1e-3));
+    }
+    CHECKF(bad == 0, "%d of %zu statistics", bad, ns);
+    CHECK(fn_net_dropout(net) == 0.3f); /* restored */
+    free(s1); free(s2); free(got);
+    fn_net_free(net);
+    be->destroy(be);
+}
+
 int main(void) {
     RUN(test_plateau);
     RUN(test_epoch_order);
@@ -152,5 +189,6 @@ int main(void) {
     RUN(test_flip);
     RUN(test_epochlog);
     RUN(test_state_roundtrip);
+    RUN(test_bn_recompute);
     return check_report();
 }
