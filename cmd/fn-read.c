@@ -5,13 +5,13 @@
  * one frame (a multi-page TIFF one per page, ids ID#0, ID#1...) with `image`, `mask` (u8 0/1) and
  * meta src, orig_h, orig_w (and mask_src). See man/fn-read.1. */
 #include <getopt.h>
-#include <malloc.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "heap.h"
 #include "codec.h"
 #include "imglist.h"
 #include "mask.h"
@@ -223,8 +223,7 @@ static int write_item(void *ctx, int i, void *res, fn_err *e) {
 int main(int argc, char **argv) {
     /* frames are big and short-lived: keep freed memory for the next one instead of unmapping it
      * and faulting fresh pages in again (a quarter of the time on 1024-px JPEGs otherwise) */
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    fn_heap_for_frames((size_t)32 << 20);
     options o;
     signal(SIGPIPE, SIG_DFL);
     parse(argc, argv, &o);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "heap.h"
 #include "resample.h"
 
 static const char *prog = "fn-resize";
@@ -256,6 +257,7 @@ static int resize_frame(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
 }
 
 int main(int argc, char **argv) {
+    fn_heap_for_frames((size_t)16 << 20);
     struct cmdline cl;
     signal(SIGPIPE, SIG_DFL);
     parse_cmdline(argc, argv, &cl);

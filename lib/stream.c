@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <msgpack.h>
 #include "stream.h"
 
@@ -298,8 +299,15 @@ static int decode_tensor(const msgpack_object *o, const char *what, fn_tensor **
     if (da->via.bin.size != want)
         return fn_seterr(e, "'%s' data has %u bytes, shape [%lld,%lld,%lld] %s needs %zu", what, da->via.bin.size,
                          (long long)d[0], (long long)d[1], (long long)d[2], dts, want);
-    fn_tensor *x = fn_tensor_new(t, (int)d[0], (int)d[1], (int)d[2], e);
-    if (!x) return -1;
+    /* as fn_tensor_new, without zeroing the bytes about to be copied over (the shape is checked above) */
+    fn_tensor *x = malloc(sizeof *x);
+    void *xd = x ? malloc(want) : NULL;
+    if (!xd) {
+        free(x);
+        return fn_seterr(e, "out of memory for a [%lld,%lld,%lld] %s tensor", (long long)d[0], (long long)d[1],
+                         (long long)d[2], dts);
+    }
+    *x = (fn_tensor){t, (int)d[0], (int)d[1], (int)d[2], xd};
     memcpy(x->data, da->via.bin.ptr, want);
     *out = x;
     return 0;
@@ -540,7 +548,15 @@ static void pack_cstr(msgpack_packer *pk, const char *s) {
     msgpack_pack_str_body(pk, s, n);
 }
 
-static void pack_tensor(msgpack_packer *pk, const char *key, const fn_tensor *t) {
+/* where fn_frame_write leaves out the tensors' data from the packed bytes, to send it from the tensors */
+typedef struct fn_bodies {
+    int n;
+    size_t at[3];       /* offsets in the packed bytes */
+    const void *ptr[3]; /* the data that goes there */
+    size_t len[3];
+} fn_bodies;
+
+static void pack_tensor(msgpack_packer *pk, const char *key, const fn_tensor *t, fn_bodies *bo) {
     pack_cstr(pk, key);
     msgpack_pack_map(pk, 3);
     pack_cstr(pk, "dtype");
@@ -553,7 +569,13 @@ static void pack_tensor(msgpack_packer *pk, const char *key, const fn_tensor *t)
     pack_cstr(pk, "data");
     size_t n = fn_tensor_bytes(t);
     msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, t->data, n);
+    if (bo) {
+        bo->at[bo->n] = ((msgpack_sbuffer *)pk->data)->size;
+        bo->ptr[bo->n] = t->data;
+        bo->len[bo->n++] = n;
+    } else {
+        msgpack_pack_bin_body(pk, t->data, n);
+    }
 }
 
 static void pack_raw(msgpack_sbuffer *sb, msgpack_packer *pk, const fn_raw *r) {
@@ -561,12 +583,14 @@ static void pack_raw(msgpack_sbuffer *sb, msgpack_packer *pk, const fn_raw *r) {
     msgpack_sbuffer_write(sb, (const char *)r->val, r->len);
 }
 
-int fn_frame_pack(const fn_frame *f, unsigned char **buf, size_t *len, fn_err *e) {
+/* the frame's bytes, or (bo not NULL) all but the tensors' data, which bo says where to put */
+static int pack_frame(const fn_frame *f, unsigned char **buf, size_t *len, fn_bodies *bo, fn_err *e) {
     if (!f->id) return fn_seterr(e, "internal: frame without id");
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    size_t est = 256 + (f->image ? fn_tensor_bytes(f->image) : 0) + (f->mask ? fn_tensor_bytes(f->mask) : 0) +
-                 (f->pred ? fn_tensor_bytes(f->pred) : 0);
+    size_t est = 256 + (bo ? 0
+                           : (f->image ? fn_tensor_bytes(f->image) : 0) + (f->mask ? fn_tensor_bytes(f->mask) : 0) +
+                                 (f->pred ? fn_tensor_bytes(f->pred) : 0));
     msgpack_sbuffer_init(&sb);
     if (!(sb.data = malloc(est))) return fn_seterr(e, "out of memory");
     sb.alloc = est;
@@ -575,9 +599,9 @@ int fn_frame_pack(const fn_frame *f, unsigned char **buf, size_t *len, fn_err *e
     msgpack_pack_map(&pk, n);
     pack_cstr(&pk, "id");
     pack_cstr(&pk, f->id);
-    if (f->image) pack_tensor(&pk, "image", f->image);
-    if (f->mask) pack_tensor(&pk, "mask", f->mask);
-    if (f->pred) pack_tensor(&pk, "pred", f->pred);
+    if (f->image) pack_tensor(&pk, "image", f->image, bo);
+    if (f->mask) pack_tensor(&pk, "mask", f->mask, bo);
+    if (f->pred) pack_tensor(&pk, "pred", f->pred, bo);
     if (f->has_meta) {
         pack_cstr(&pk, "meta");
         msgpack_pack_map(&pk, (uint32_t)f->nmeta);
@@ -588,6 +612,10 @@ int fn_frame_pack(const fn_frame *f, unsigned char **buf, size_t *len, fn_err *e
     *buf = (unsigned char *)sb.data;
     *len = sb.size;
     return 0;
+}
+
+int fn_frame_pack(const fn_frame *f, unsigned char **buf, size_t *len, fn_err *e) {
+    return pack_frame(f, buf, len, NULL, e);
 }
 
 int fn_write_all(int fd, const void *buf, size_t len) {
@@ -604,11 +632,36 @@ int fn_write_all(int fd, const void *buf, size_t len) {
     return 0;
 }
 
+/* all of iov[0..n), whatever the kernel takes per call; 0 or -1 with errno */
+static int writev_all(int fd, struct iovec *iov, int n) {
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) w -= (ssize_t)iov->iov_len, iov++, n--;
+        if (n > 0) iov->iov_base = (char *)iov->iov_base + w, iov->iov_len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* the bytes of fn_frame_pack, with the tensors' data written from the tensors (no copy of it) */
 int fn_frame_write(int fd, const fn_frame *f, fn_err *e) {
     unsigned char *buf;
     size_t len;
-    if (fn_frame_pack(f, &buf, &len, e)) return -1;
-    int rc = fn_write_all(fd, buf, len);
+    fn_bodies bo = {0};
+    if (pack_frame(f, &buf, &len, &bo, e)) return -1;
+    struct iovec iov[7];
+    int n = 0;
+    size_t from = 0;
+    for (int i = 0; i < bo.n; i++) {
+        iov[n++] = (struct iovec){buf + from, bo.at[i] - from};
+        iov[n++] = (struct iovec){(void *)bo.ptr[i], bo.len[i]};
+        from = bo.at[i];
+    }
+    iov[n++] = (struct iovec){buf + from, len - from};
+    int rc = writev_all(fd, iov, n);
     int err = errno;
     free(buf);
     if (rc) {

@@ -355,6 +355,107 @@ assert count == n, count
 ' "$@"
 }
 
+@test "--size-hint decodes exactly as Pillow's draft (libjpeg's DCT scaling): every subsampling, progressive, gray" {
+  $PY -c '
+import numpy as np
+from PIL import Image
+rng = np.random.default_rng(3)
+for h, w in [(683, 1024), (37, 91), (17, 16)]:
+    y, x = np.mgrid[0:h, 0:w]
+    a = np.stack([x * 255 // w, y * 255 // h, (x + y) % 256], -1) + rng.integers(-20, 20, (h, w, 3))
+    im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+    for ss in (0, 1, 2):
+        for prog in (False, True):
+            im.save("c%dx%d_s%d_p%d.jpg" % (h, w, ss, prog), quality=90, subsampling=ss, progressive=prog)
+    im.convert("L").save("g%dx%d.jpg" % (h, w), quality=90)'
+  for hint in 8x8 20x20 256x256; do
+    fn-read --size-hint $hint *.jpg > s.fns
+    run env PYTHONPATH="$BATS_TEST_DIRNAME" $PY - "$hint" *.jpg <<'PY'
+import sys, numpy as np, fnframes
+from PIL import Image
+h, w = map(int, sys.argv[1].split("x"))
+for path, f in zip(sys.argv[2:], fnframes.read("s.fns")):
+    im = Image.open(path)
+    im.draft(im.mode, (w, h))
+    a = np.asarray(im)
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    assert a.shape == f["image"].shape and (a == f["image"]).all(), (path, a.shape, f["image"].shape)
+PY
+    assert_success
+  done
+}
+
+@test "PNG: every filter, colour type and bit depth, split IDAT, ancillary chunks decode to the written samples" {
+  $PY - <<'PY'
+import zlib, struct, numpy as np
+rng = np.random.default_rng(1)
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+def paeth(a, b, c):
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    return a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+def filtered(rows, bpp, types):
+    out, prev = [], np.zeros(rows.shape[1], np.int64)
+    for r, t in zip(rows.astype(np.int64), types):
+        f = np.zeros_like(r)
+        for i in range(len(r)):
+            a = r[i - bpp] if i >= bpp else 0
+            c = prev[i - bpp] if i >= bpp else 0
+            f[i] = (r[i] - [0, a, prev[i], (a + prev[i]) // 2, paeth(a, prev[i], c)][t]) % 256
+        out.append(bytes([t]) + bytes(f.astype(np.uint8)))
+        prev = r
+    return b"".join(out)
+k = 0
+for ct, ch in [(0, 1), (2, 3), (4, 2), (6, 4)]:
+    for depth in (8, 16):
+        for h, w in [(1, 1), (3, 5), (17, 13)]:
+            bpp = ch * depth // 8
+            rows = rng.integers(0, 256, (h, w * bpp)).astype(np.uint8)
+            z = zlib.compress(filtered(rows, bpp, rng.integers(0, 5, h)), 9)
+            parts = [z[i:i + 7] for i in range(0, len(z), 7)] if k % 2 else [z]
+            png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ct, 0, 0, 0))
+                   + chunk(b"gAMA", struct.pack(">I", 45455)) + b"".join(chunk(b"IDAT", p) for p in parts)
+                   + chunk(b"tEXt", b"a\0b") + chunk(b"IEND", b""))
+            open("p%02d.png" % k, "wb").write(png)
+            s = rows.reshape(h, w, ch, depth // 8).astype(np.uint32)
+            s = s[..., 0] * 256 + s[..., 1] if depth == 16 else s[..., 0]
+            np.save("p%02d.npy" % k, s[..., :3 if ch >= 3 else 1].transpose(2, 0, 1))
+            k += 1
+PY
+  fn-read p*.png > s.fns
+  run env PYTHONPATH="$BATS_TEST_DIRNAME" $PY -c '
+import glob, numpy as np, fnframes
+fr = fnframes.read("s.fns")
+names = sorted(glob.glob("p*.npy"))
+assert len(fr) == len(names) == 24, len(fr)
+for n, f in zip(names, fr):
+    want = np.load(n)
+    assert f["image"].shape == want.shape and (f["image"] == want).all(), n'
+  assert_success
+}
+
+@test "corrupt PNGs (bad CRC, bad filter byte, short data, no IEND): one-line errors, nothing written" {
+  $PY - <<'PY'
+import zlib, struct
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 6, 5, 8, 0, 0, 0, 0))
+raw = b"".join(b"\x01" + bytes(range(r, r + 6)) for r in range(5))
+bad = chunk(b"IDAT", zlib.compress(raw))
+open("crc.png", "wb").write(head + bad[:-1] + bytes([bad[-1] ^ 1]) + chunk(b"IEND", b""))
+open("filter.png", "wb").write(head + chunk(b"IDAT", zlib.compress(b"\x07" + raw[1:])) + chunk(b"IEND", b""))
+open("short.png", "wb").write(head + chunk(b"IDAT", zlib.compress(raw[:-3])) + chunk(b"IEND", b""))
+open("noend.png", "wb").write(head + chunk(b"IDAT", zlib.compress(raw)))
+PY
+  for f in crc filter short noend; do
+    run --separate-stderr fn-read $f.png
+    assert_one_line_error fn-read
+    [[ "$stderr" == "fn-read: $f.png: corrupt PNG: "* ]] || fail "$stderr"
+    [ -z "$output" ] || fail "$f.png: wrote to stdout"
+  done
+}
+
 @test "real data: isic2017-sample, 68 RGB JPEGs with _segmentation masks" {
   need_data isic2017-sample
   D=$FN_DATA/isic2017-sample

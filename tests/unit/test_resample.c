@@ -81,7 +81,8 @@ static void test_nearest_integer_factor(void) {
     fn_tensor_free(t), fn_tensor_free(o), fn_tensor_free(b);
 }
 
-/* the u8 result equals the rounded f32 result */
+/* the u8 result equals the rounded f32 result, up to the fixed point of the u8 path (14-bit weights,
+ * 7 fraction bits between the passes) */
 static void test_dtypes_agree(void) {
     fn_tensor *t = ramp(FN_U8, 3, 61, 47), *tf = fn_tensor_to_f32(t, NULL);
     fn_tensor *a = fn_resize(t, 23, 90, FN_RS_LINEAR, -1, NULL), *b = fn_resize(tf, 23, 90, FN_RS_LINEAR, -1, NULL);
@@ -92,9 +93,45 @@ static void test_dtypes_agree(void) {
         if (d > maxd) maxd = d;
         if (dc > maxc) maxc = dc;
     }
-    CHECK(maxd <= 0.5 + 1e-3);
+    CHECK(maxd <= 0.6);
     CHECK(maxc < 1e-4);
     fn_tensor_free(t), fn_tensor_free(tf), fn_tensor_free(a), fn_tensor_free(b), fn_tensor_free(c);
+}
+
+/* the u8 path (fixed point, vector kernels with plain C for the ends of rows) on many shapes: rows
+ * narrower than a vector, 1-pixel sides, shrinks with more taps than the vector kernels take, frames
+ * big enough for threads; always within 0.6 of the f32 result, and a flat image stays flat */
+static void test_u8_sweep(void) {
+    const int shapes[][4] = {{1, 1, 7, 9},     {7, 9, 1, 1},      {3, 5, 3, 11},     {17, 13, 16, 12},
+                             {342, 512, 256, 256}, {512, 342, 256, 256}, {224, 224, 256, 256}, {584, 565, 256, 256},
+                             {40, 3000, 40, 30}, {3000, 40, 30, 40}, {2016, 3024, 100, 150}, {9, 700, 13, 5},
+                             {1000, 1000, 999, 1001}};
+    uint64_t seed = 1;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int *S = shapes[s];
+        for (int c = 1; c <= 3; c += 2) {
+            fn_tensor *t = fn_tensor_new(FN_U8, c, S[0], S[1], NULL), *flat = fn_tensor_new(FN_U8, c, S[0], S[1], NULL);
+            uint8_t *d = t->data;
+            for (size_t i = 0; i < fn_tensor_numel(t); i++) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                d[i] = (uint8_t)(s % 2 ? seed >> 56 : (i % 977) / 4);
+            }
+            memset(flat->data, 201, fn_tensor_bytes(flat));
+            fn_tensor *a = fn_resize(t, S[2], S[3], FN_RS_LINEAR, -1, NULL), *b = fn_resize(t, S[2], S[3], FN_RS_LINEAR, FN_F32, NULL);
+            fn_tensor *f = fn_resize(flat, S[2], S[3], FN_RS_LINEAR, -1, NULL);
+            CHECK(a && b && f);
+            double worst = 0;
+            int flat_ok = 1;
+            for (size_t i = 0; a && b && i < fn_tensor_numel(a); i++) {
+                double e = fabs(((uint8_t *)a->data)[i] - ((float *)b->data)[i]);
+                if (e > worst) worst = e;
+                flat_ok &= ((uint8_t *)f->data)[i] == 201;
+            }
+            CHECKF(worst <= 0.6, "%dx%d -> %dx%d: %.3f", S[0], S[1], S[2], S[3], worst);
+            CHECK(flat_ok);
+            fn_tensor_free(t), fn_tensor_free(flat), fn_tensor_free(a), fn_tensor_free(b), fn_tensor_free(f);
+        }
+    }
 }
 
 static void test_crop_pad(void) {
@@ -125,6 +162,7 @@ int main(void) {
     RUN(test_same_size_is_identity);
     RUN(test_nearest_integer_factor);
     RUN(test_dtypes_agree);
+    RUN(test_u8_sweep);
     RUN(test_crop_pad);
     RUN(test_bad_sizes);
     return check_report();
