@@ -2,7 +2,7 @@
 # resized to 576x576 (a multiple of 16 close to the native size, so that thin vessels survive).
 # 20 images only, so 8 samples per training image (flips, rotation and a mild zoom) and batch 2, so
 # that batch norm's running statistics get enough steps: with batch 8 the validation Dice stayed at 0
-# (pipelines/RESULTS.md).
+# (pipelines/RESULTS.md). The paper's batch 8 works with BATCH=8 TRAIN_OPTS=--bn-recompute.
 # Scores cover the whole image: fn-score has no field-of-view mask, so the dark surround outside
 # DATA/fov counts as true negatives and raises AC and SP (DI, JI and SE do not depend on it).
 #
