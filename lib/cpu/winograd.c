@@ -48,6 +48,20 @@ static size_t scratch_floats(const wgeom *g) {
     return (size_t)(2 * g->a + g->m) * g->len + (size_t)g->m * g->a * g->tw;
 }
 
+void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc) {
+    const int m = g->m, x0 = m * j0, w = m * n < g->W - x0 ? m * n : g->W - x0;
+    for (int a = 0; a < m && m * ti + a < g->H; a++) {
+        float *dst = y + (size_t)(m * ti + a) * g->W + x0;
+        const float *src = o + (size_t)a * g->len;
+        if (acc) {
+#pragma omp simd
+            for (int k = 0; k < w; k++) dst[k] += src[k];
+        } else {
+            memcpy(dst, src, (size_t)w * sizeof(float));
+        }
+    }
+}
+
 void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out) {
     if (r < 0 || r >= H) {
         memset(out, 0, (size_t)len * sizeof(float));

@@ -41,6 +41,10 @@ extern const wkind wino_f43, wino_f32;
 /* out[0, len) = row r of the channel src [H, W], columns c0 .. c0+len-1, zeros outside the image */
 void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out);
 
+/* the m output rows o [m, g->len] of the run of n tiles at tile row ti, tile column j0 into the channel
+ * y [H, W] (=, or += with acc), the parts outside the image left out */
+void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc);
+
 /* The tiles of a block are walked as runs along one tile row: the run starting at tile p (at most
  * left tiles) is tile row *ti, tile columns *j0 .. *j0 + n - 1; returns n. */
 static inline int wino_run_at(const wgeom *g, int p, int left, int *ti, int *j0) {

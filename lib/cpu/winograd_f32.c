@@ -79,17 +79,7 @@ static void output_tf3(const wgeom *g, const float *M, int C, int c0, int c1, in
                     oa[3 * j + 2] = u + e3[j] + bias;
                 }
             }
-            const int x0 = 3 * j0, w = 3 * n < W - x0 ? 3 * n : W - x0;
-            for (int a = 0; a < 3 && 3 * ti + a < H; a++) {
-                float *dst = yc + (size_t)(3 * ti + a) * W + x0;
-                const float *src = o + (size_t)a * len;
-                if (acc) {
-#pragma omp simd
-                    for (int k = 0; k < w; k++) dst[k] += src[k];
-                } else {
-                    memcpy(dst, src, (size_t)w * sizeof(float));
-                }
-            }
+            wino_store(g, yc, ti, j0, n, o, acc);
         }
     }
 }

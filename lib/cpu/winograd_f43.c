@@ -92,17 +92,7 @@ static void output_tf4(const wgeom *g, const float *M, int C, int c0, int c1, in
                     oa[4 * j + 3] = u2 + 8 * u4 + e5[j] + bias;
                 }
             }
-            const int x0 = 4 * j0, w = 4 * n < W - x0 ? 4 * n : W - x0;
-            for (int a = 0; a < 4 && 4 * ti + a < H; a++) {
-                float *dst = yc + (size_t)(4 * ti + a) * W + x0;
-                const float *src = o + (size_t)a * len;
-                if (acc) {
-#pragma omp simd
-                    for (int k = 0; k < w; k++) dst[k] += src[k];
-                } else {
-                    memcpy(dst, src, (size_t)w * sizeof(float));
-                }
-            }
+            wino_store(g, yc, ti, j0, n, o, acc);
         }
     }
 }
