@@ -1,6 +1,7 @@
 /* bench.c: FocusNet speed on one device, as fn-train and fn-infer run it.
  *
  * gpu-check bench [--device DEV] [--size S] [--cin C] [--train-batch N] [--infer-batch N] [--repeats R]
+ *                 [--profile]
  *
  * Defaults: cuda, 256x256, 3 channels, training batch 8, inference batch 32, 10 timed repeats after 3
  * warm-ups (the first step of a shape also chooses the cuDNN algorithms; its time is printed apart).
@@ -8,7 +9,9 @@
  * step fn_net_forward (inference) with the probabilities copied back; both include the upload of the
  * batch from host memory, as in the tools. Prints the median images/s and a last line
  *   RESULT device=... train_img_s=X infer_img_s=Y train_ms=... infer_ms=... device_mib=...
- * for tests/gpu/check.sh. FN_CUDA_TF32=1 in the environment allows TF32 (the backend says so). */
+ * for tests/gpu/check.sh. FN_CUDA_TF32=1 in the environment allows TF32 (the backend says so).
+ * --profile: then two more steps of each case with every op timed apart (a sync around each), the
+ * time per op type and direction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,19 @@
 #include "backend.h"
 #include "gpu.h"
 #include "nn/focusnet.h"
+
+static int profile;
+
+static void print_profile(const fn_net *net, const char *what) {
+    fn_net_prof p[32];
+    int k = fn_net_profile(net, p, 32);
+    double total = 0;
+    for (int i = 0; i < k; i++) total += p[i].seconds;
+    printf("profile %s (2 steps, synchronised per op):\n", what);
+    for (int i = 0; i < k; i++)
+        printf("  %-18s %8.2f ms %5.1f%% %6ld calls%s\n", p[i].what, p[i].seconds * 500, 100 * p[i].seconds / total,
+               p[i].calls / 2, "");
+}
 
 static double now(void) {
     struct timespec t;
@@ -69,6 +85,19 @@ static double run(fn_net *net, fn_backend *be, int train, int N, int S, int cin,
         fprintf(stderr, "  %s batch %d step %d: %.1f ms%s\n", train ? "train" : "infer", N, r, sec[r] * 1e3,
                 r < warm ? " (warm-up)" : "");
     }
+    if (profile) {
+        fn_net_set_profile(net, 1);
+        fn_net_profile_reset(net);
+        for (int r = 0; r < 2; r++) {
+            int rc = train ? fn_net_forward(net, x, N, S, S, 1, 0, NULL, &e) || fn_net_backward(net, t, NULL, &e) ||
+                                 fn_net_adam_step(net, 1e-4f, 0.9f, 0.999f, 1e-7f, 1, &e)
+                           : fn_net_forward(net, x, N, S, S, 0, 0, out, &e);
+            if (rc) return -1;
+        }
+        be->sync(be->ctx);
+        print_profile(net, train ? "train" : "inference");
+        fn_net_set_profile(net, 0);
+    }
     *first = sec[0];
     *bytes = fn_net_device_bytes(net);
     double med = median(sec + warm, reps);
@@ -88,6 +117,7 @@ int gpu_bench_main(int argc, char **argv) {
         else if (i + 1 < argc && !strcmp(a, "--infer-batch")) ib = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(a, "--repeats")) reps = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(a, "--warmup")) warm = atoi(argv[++i]);
+        else if (!strcmp(a, "--profile")) profile = 1;
         else {
             fprintf(stderr, "gpu-check bench: bad argument %s\n", a);
             return 2;
