@@ -161,7 +161,15 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
     c->tf32 = env_flag("FN_CUDA_TF32");
     c->nondet = env_flag("FN_CUDA_NONDET");
     c->find = getenv("FN_CUDA_FIND") ? env_flag("FN_CUDA_FIND") : 1;
-    c->ws_limit = (size_t)1 << 30;
+    /* the largest cuDNN workspace an algorithm may have: FN_CUDA_WS_MB, else a quarter of the free
+     * memory, between 256 MiB and 8 GiB (FocusNet's fastest 256x256 algorithms at batch 32 take 1.6 GiB) */
+    const char *wsmb = getenv("FN_CUDA_WS_MB");
+    size_t mem_free = 0, mem_total = 0;
+    if (cudaMemGetInfo(&mem_free, &mem_total) != cudaSuccess) mem_free = (size_t)4 << 30;
+    size_t lim = mem_free / 4;
+    if (lim < ((size_t)256 << 20)) lim = (size_t)256 << 20;
+    if (lim > ((size_t)8 << 30)) lim = (size_t)8 << 30;
+    c->ws_limit = wsmb && atol(wsmb) > 0 ? (size_t)atol(wsmb) << 20 : lim;
 
     /* a kernel must run: this catches a binary without code for this GPU, and a broken driver */
     int *probe = NULL, got = 0;
