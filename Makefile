@@ -31,6 +31,13 @@ override BUILD := $(BUILD)-san
 endif
 LDFLAGS += -fopenmp
 LDLIBS  += $(PKGLIBS) -lmsgpackc -lgif -lm -ldl -lpthread
+# oneDNN's SGEMM beside OpenBLAS's in the CPU backend (lib/cpu/cpu.c); DNNL=0 builds without it (the
+# self-contained GPU check program, which links its libraries statically: Debian has no static oneDNN)
+DNNL    ?= 1
+ifeq ($(DNNL),1)
+CFLAGS  += -DFN_DNNL
+LDLIBS  += -ldnnl
+endif
 
 LIB_SRC  := $(wildcard lib/*.c lib/cpu/*.c lib/nn/*.c lib/train/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

@@ -173,7 +173,7 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
             } else {
                 im2col(&g, xn, oh0, oh1, col);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f,
+            cpu_sgemm(c, 0, 0, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f,
                         yt, (int)g.HWo);
         }
     }
@@ -216,10 +216,10 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                 const int np = (oh1 - oh0) * g.Wo;
                 const float *dyt = dy + (size_t)n * Co * g.HWo + (size_t)oh0 * g.Wo; /* [Co, np] */
                 if (g.direct) { /* tiles cover dx once: the GEMM writes (acc 0) or adds (acc 1) */
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cib, np, Co, 1.0f, wb, g.K, dyt,
+                    cpu_sgemm(c, 1, 0, cib, np, Co, 1.0f, wb, g.K, dyt,
                                 (int)g.HWo, acc ? 1.0f : 0.0f, dxb + (size_t)oh0 * W, (int)g.HW);
                 } else {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cib * kk, np, Co, 1.0f, wb, g.K, dyt,
+                    cpu_sgemm(c, 1, 0, cib * kk, np, Co, 1.0f, wb, g.K, dyt,
                                 (int)g.HWo, 0.0f, dcol, np);
                     col2im(&g, dcol, cib, oh0, oh1, dxb);
                 }
@@ -268,7 +268,7 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
             } else {
                 im2col(&g, xn, oh0, oh1, col);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, g.K, np, 1.0f, dyt, (int)g.HWo, B, ldb,
+            cpu_sgemm(c, 0, 1, Co, g.K, np, 1.0f, dyt, (int)g.HWo, B, ldb,
                         1.0f, part, g.K);
         }
 #pragma omp barrier

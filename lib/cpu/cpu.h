@@ -29,7 +29,12 @@ typedef struct cpu_ctx {
     int training;      /* set_training: the forwards that follow are training ones */
     size_t oom;        /* bytes of workspace that could not be had since the last error() (0: none) */
     char msg[96];      /* error()'s message */
+    int gemm;          /* cpu_sgemm: 0 each kind its faster library, 1 oneDNN only, 2 OpenBLAS only */
 } cpu_ctx;
+
+/* C [M,N] = alpha op(A) op(B) + beta C, row-major, single-threaded (called inside parallel regions) */
+void cpu_sgemm(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Workspaces are had before an op's parallel region: when one cannot be, the op records it in c->oom
  * and returns without computing, and the graph reports it through error(). */

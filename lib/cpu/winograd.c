@@ -118,7 +118,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
 #pragma omp barrier
                 if (co1 > co0)
                     for (int xi = 0; xi < pts; xi++)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, co1 - co0, np, Cin, 1.0f,
+                        cpu_sgemm(c, 0, 0, co1 - co0, np, Cin, 1.0f,
                                     U + (size_t)xi * Cout * Cin + (size_t)co0 * Cin, Cin,
                                     V + (size_t)xi * Cin * g.P, g.P, 0.0f,
                                     M + (size_t)xi * Cout * g.P + (size_t)co0 * g.P, g.P);
@@ -133,7 +133,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
                 const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
                 kd->input(&g, x + (size_t)n * Cin * H * W, Cin, 0, Cin, p0, np, V, buf);
                 for (int xi = 0; xi < pts; xi++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, np, Cin, 1.0f,
+                    cpu_sgemm(c, 0, 0, Cout, np, Cin, 1.0f,
                                 U + (size_t)xi * Cout * Cin, Cin, V + (size_t)xi * Cin * g.P, g.P, 0.0f,
                                 M + (size_t)xi * Cout * g.P, g.P);
                 kd->output(&g, M, Cout, 0, Cout, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
@@ -203,7 +203,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
 #pragma omp barrier
                 if (co1 > co0)
                     for (int xi = 0; xi < pts; xi++)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, co1 - co0, Ci, np, 1.0f,
+                        cpu_sgemm(c, 0, 1, co1 - co0, Ci, np, 1.0f,
                                     E + (size_t)xi * Co * g.P + (size_t)co0 * g.P, g.P,
                                     V + (size_t)xi * Ci * g.P, g.P, 1.0f, part + xi * np1 + (size_t)co0 * Ci, Ci);
             }
@@ -221,7 +221,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
                 kd->input(&g, x + (size_t)n * Ci * H * W, Ci, 0, Ci, p0, np, V, buf);
                 kd->grad(&g, dy + (size_t)n * Co * H * W, Co, 0, Co, p0, np, E, buf);
                 for (int xi = 0; xi < pts; xi++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, Ci, np, 1.0f,
+                    cpu_sgemm(c, 0, 1, Co, Ci, np, 1.0f,
                                 E + (size_t)xi * Co * g.P, g.P, V + (size_t)xi * Ci * g.P, g.P, 1.0f,
                                 dU + (size_t)xi * np1, Ci);
             }

@@ -44,7 +44,7 @@ done
 # --- on the development machine ------------------------------------------------------------------
 if [ "$PREPARE" = 1 ]; then
     set -e
-    make -j"$(nproc)" BUILD=build-gpu cuda build-gpu/tests/gpu-check
+    make -j"$(nproc)" BUILD=build-gpu DNNL=0 cuda build-gpu/tests/gpu-check
     mkdir -p ext/gpu
     cp build-gpu/libfn-cuda.so build-gpu/tests/gpu-check ext/gpu/
     for d in golden reference; do
@@ -97,7 +97,7 @@ export FN_CUDA_LIB=$PWD/ext/gpu/libfn-cuda.so
 [ -f "$GC" ] && [ ! -x "$GC" ] && chmod +x "$GC"
 if [ ! -x "$GC" ] || [ ! -f "$FN_CUDA_LIB" ]; then
     echo "no prebuilt ext/gpu (run tests/gpu/check.sh --prepare on the development machine): building here"
-    if timeout 400 make -j16 BUILD=build-gpu cuda build-gpu/tests/gpu-check > "$TMPD/build.txt" 2>&1; then
+    if timeout 400 make -j16 BUILD=build-gpu DNNL=0 cuda build-gpu/tests/gpu-check > "$TMPD/build.txt" 2>&1; then
         GC=build-gpu/tests/gpu-check
         FN_CUDA_LIB=$PWD/build-gpu/libfn-cuda.so
     else
