@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
-#include <cblas.h>
 #include "backend.h"
 #include "cpu.h"
 
@@ -174,7 +173,7 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
                 im2col(&g, xn, oh0, oh1, col);
             }
             cpu_sgemm(c, 0, 0, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f,
-                        yt, (int)g.HWo);
+                      yt, (int)g.HWo);
         }
     }
 }
@@ -217,10 +216,10 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                 const float *dyt = dy + (size_t)n * Co * g.HWo + (size_t)oh0 * g.Wo; /* [Co, np] */
                 if (g.direct) { /* tiles cover dx once: the GEMM writes (acc 0) or adds (acc 1) */
                     cpu_sgemm(c, 1, 0, cib, np, Co, 1.0f, wb, g.K, dyt,
-                                (int)g.HWo, acc ? 1.0f : 0.0f, dxb + (size_t)oh0 * W, (int)g.HW);
+                              (int)g.HWo, acc ? 1.0f : 0.0f, dxb + (size_t)oh0 * W, (int)g.HW);
                 } else {
                     cpu_sgemm(c, 1, 0, cib * kk, np, Co, 1.0f, wb, g.K, dyt,
-                                (int)g.HWo, 0.0f, dcol, np);
+                              (int)g.HWo, 0.0f, dcol, np);
                     col2im(&g, dcol, cib, oh0, oh1, dxb);
                 }
             }
@@ -269,7 +268,7 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                 im2col(&g, xn, oh0, oh1, col);
             }
             cpu_sgemm(c, 0, 1, Co, g.K, np, 1.0f, dyt, (int)g.HWo, B, ldb,
-                        1.0f, part, g.K);
+                      1.0f, part, g.K);
         }
 #pragma omp barrier
 #pragma omp for schedule(static)

@@ -19,7 +19,6 @@
  * output's scale (tested against a double-precision loop to 1e-5, and by the golden check). */
 #include <string.h>
 #include <omp.h>
-#include <cblas.h>
 #include "cpu.h"
 #include "winograd.h"
 
@@ -119,9 +118,9 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
                 if (co1 > co0)
                     for (int xi = 0; xi < pts; xi++)
                         cpu_sgemm(c, 0, 0, co1 - co0, np, Cin, 1.0f,
-                                    U + (size_t)xi * Cout * Cin + (size_t)co0 * Cin, Cin,
-                                    V + (size_t)xi * Cin * g.P, g.P, 0.0f,
-                                    M + (size_t)xi * Cout * g.P + (size_t)co0 * g.P, g.P);
+                                  U + (size_t)xi * Cout * Cin + (size_t)co0 * Cin, Cin,
+                                  V + (size_t)xi * Cin * g.P, g.P, 0.0f,
+                                  M + (size_t)xi * Cout * g.P + (size_t)co0 * g.P, g.P);
                 kd->output(&g, M, Cout, co0, co1, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
             }
         } else {
@@ -134,8 +133,8 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
                 kd->input(&g, x + (size_t)n * Cin * H * W, Cin, 0, Cin, p0, np, V, buf);
                 for (int xi = 0; xi < pts; xi++)
                     cpu_sgemm(c, 0, 0, Cout, np, Cin, 1.0f,
-                                U + (size_t)xi * Cout * Cin, Cin, V + (size_t)xi * Cin * g.P, g.P, 0.0f,
-                                M + (size_t)xi * Cout * g.P, g.P);
+                              U + (size_t)xi * Cout * Cin, Cin, V + (size_t)xi * Cin * g.P, g.P, 0.0f,
+                              M + (size_t)xi * Cout * g.P, g.P);
                 kd->output(&g, M, Cout, 0, Cout, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
             }
         }
@@ -204,8 +203,8 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
                 if (co1 > co0)
                     for (int xi = 0; xi < pts; xi++)
                         cpu_sgemm(c, 0, 1, co1 - co0, Ci, np, 1.0f,
-                                    E + (size_t)xi * Co * g.P + (size_t)co0 * g.P, g.P,
-                                    V + (size_t)xi * Ci * g.P, g.P, 1.0f, part + xi * np1 + (size_t)co0 * Ci, Ci);
+                                  E + (size_t)xi * Co * g.P + (size_t)co0 * g.P, g.P,
+                                  V + (size_t)xi * Ci * g.P, g.P, 1.0f, part + xi * np1 + (size_t)co0 * Ci, Ci);
             }
         } else {
             float *dU = part + (size_t)tid * nu; /* [pts, Co, Ci] */
@@ -222,8 +221,8 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
                 kd->grad(&g, dy + (size_t)n * Co * H * W, Co, 0, Co, p0, np, E, buf);
                 for (int xi = 0; xi < pts; xi++)
                     cpu_sgemm(c, 0, 1, Co, Ci, np, 1.0f,
-                                E + (size_t)xi * Co * g.P, g.P, V + (size_t)xi * Ci * g.P, g.P, 1.0f,
-                                dU + (size_t)xi * np1, Ci);
+                              E + (size_t)xi * Co * g.P, g.P, V + (size_t)xi * Ci * g.P, g.P, 1.0f,
+                              dU + (size_t)xi * np1, Ci);
             }
         }
 #pragma omp barrier
