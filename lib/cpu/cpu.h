@@ -1,12 +1,13 @@
 /* cpu.h: the CPU backend's private header (lib/cpu/ only; the graph sees lib/backend.h).
  *
- * Device pointers are host pointers. Every op runs on ctx->threads OpenMP threads; OpenBLAS is kept
- * single-threaded (openblas_set_num_threads(1)) and called from inside our parallel regions on
- * disjoint tiles, which avoids oversubscribing the cores with two thread pools.
+ * Device pointers are host pointers. Every op runs on ctx->threads OpenMP threads; the SGEMMs (cpu_sgemm:
+ * oneDNN's or OpenBLAS's) are kept single-threaded (openblas_set_num_threads(1); oneDNN limited to the
+ * calling thread) and called from inside our parallel regions on disjoint tiles, which avoids
+ * oversubscribing the cores with several thread pools.
  *
  * Determinism: every reduction has a fixed partition of work and a fixed summation order, so two runs
- * with the same thread count give bitwise identical results. Most ops (all but conv_bwd_filter) are even
- * independent of the thread count.
+ * with the same thread count give bitwise identical results. Most ops (all but the convolutions, whose
+ * blocks of work follow the thread count) are even independent of the thread count.
  *
  * The context is not safe for concurrent calls from several threads (it owns the workspaces). */
 #ifndef FN_CPU_H
