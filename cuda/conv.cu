@@ -102,6 +102,7 @@ static int pick(const cu_ctx *c, const Perf *perf, int got) {
 
 static void choose(cu_ctx *c, cu_conv_plan *p, int dir) {
     int got = 0, i = -1;
+    float t_pick = -1, t_best = -1; /* ms timed by cudnnFind: the chosen algorithm, the fastest of all */
     const cudnnMathType_t m0 = base_math(c);
     DK(cudnnSetConvolutionMathType(p->cd, m0));
     if (dir == DIR_FWD) {
@@ -110,7 +111,7 @@ static void choose(cu_ctx *c, cu_conv_plan *p, int dir) {
         if (c->find &&
             cudnnFindConvolutionForwardAlgorithm(c->dnn, p->xd, p->wd, p->cd, p->yd, want, &got, perf) ==
                 CUDNN_STATUS_SUCCESS)
-            i = pick(c, perf, got);
+            i = pick(c, perf, got), t_pick = i >= 0 ? perf[i].time : -1, t_best = got > 0 ? perf[0].time : -1;
         if (i < 0 && cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, p->xd, p->wd, p->cd, p->yd, want, &got, perf) ==
                          CUDNN_STATUS_SUCCESS)
             i = pick(c, perf, got);
@@ -125,7 +126,7 @@ static void choose(cu_ctx *c, cu_conv_plan *p, int dir) {
         if (c->find &&
             cudnnFindConvolutionBackwardDataAlgorithm(c->dnn, p->wd, p->yd, p->cd, p->xd, want, &got, perf) ==
                 CUDNN_STATUS_SUCCESS)
-            i = pick(c, perf, got);
+            i = pick(c, perf, got), t_pick = i >= 0 ? perf[i].time : -1, t_best = got > 0 ? perf[0].time : -1;
         if (i < 0 &&
             cudnnGetConvolutionBackwardDataAlgorithm_v7(c->dnn, p->wd, p->yd, p->cd, p->xd, want, &got, perf) ==
                 CUDNN_STATUS_SUCCESS)
@@ -141,7 +142,7 @@ static void choose(cu_ctx *c, cu_conv_plan *p, int dir) {
         if (c->find &&
             cudnnFindConvolutionBackwardFilterAlgorithm(c->dnn, p->xd, p->yd, p->cd, p->wd, want, &got, perf) ==
                 CUDNN_STATUS_SUCCESS)
-            i = pick(c, perf, got);
+            i = pick(c, perf, got), t_pick = i >= 0 ? perf[i].time : -1, t_best = got > 0 ? perf[0].time : -1;
         if (i < 0 &&
             cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->dnn, p->xd, p->yd, p->cd, p->wd, want, &got, perf) ==
                 CUDNN_STATUS_SUCCESS)
@@ -154,10 +155,12 @@ static void choose(cu_ctx *c, cu_conv_plan *p, int dir) {
     }
     p->have[dir] = 1;
     if (getenv("FN_CUDA_VERBOSE"))
-        fprintf(stderr, "fn: CUDA conv %dx%dx%dx%d -> %d k%d s%d pad %d,%d extra %d,%d: %s algo %d math %d ws %zu%s\n",
+        fprintf(stderr,
+                "fn: CUDA conv %dx%dx%dx%d -> %d k%d s%d pad %d,%d extra %d,%d: %s algo %d math %d ws %zu%s"
+                " time %.3f ms (fastest of any kind %.3f)\n",
                 p->N, p->Ci, p->H, p->W, p->Co, p->k, p->s, p->g.pt, p->g.pl, p->g.eh, p->g.ew,
                 dir == DIR_FWD ? "fwd" : dir == DIR_DATA ? "bwd-data" : "bwd-filter", p->algo[dir], (int)p->math[dir],
-                p->ws[dir], i < 0 ? " (fallback)" : "");
+                p->ws[dir], i < 0 ? " (fallback)" : "", (double)t_pick, (double)t_best);
 }
 
 /* the plan for this shape with the algorithm of direction dir chosen and the descriptor set up for it */
