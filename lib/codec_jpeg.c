@@ -192,20 +192,6 @@ static const char *decode_raw(jpeg_ctx *c) {
     return NULL;
 }
 
-/* as fn_tensor_new(FN_U8, ...) but not zeroed: the decoder writes every byte (half a megabyte of
- * memset per 1024-px photo otherwise) */
-static fn_tensor *u8_tensor(int c, int h, int w, fn_err *e) {
-    if (c < 1 || c > FN_MAX_C || h < 1 || h > FN_MAX_HW || w < 1 || w > FN_MAX_HW) return fn_tensor_new(FN_U8, c, h, w, e);
-    fn_tensor *t = malloc(sizeof *t);
-    void *d = t ? malloc((size_t)c * h * w) : NULL;
-    if (!d) {
-        free(t);
-        return fn_tensor_new(FN_U8, c, h, w, e); /* says out of memory, or gets it after all */
-    }
-    *t = (fn_tensor){FN_U8, c, h, w, d};
-    return t;
-}
-
 /* returns NULL with c->msg set for a problem found here (not by libjpeg) */
 static const char *decode(jpeg_ctx *c, const unsigned char *buf, size_t len, const fn_decode_opts *o) {
     struct jpeg_decompress_struct *ci = &c->ci;
@@ -228,7 +214,7 @@ static const char *decode(jpeg_ctx *c, const unsigned char *buf, size_t len, con
     jpeg_start_decompress(ci);
     int n = ci->output_components, w = (int)ci->output_width, h = (int)ci->output_height;
     fn_err e;
-    if (!(c->t = u8_tensor(n, h, w, &e))) {
+    if (!(c->t = fn_tensor_alloc(FN_U8, n, h, w, &e))) { /* the decoder writes every byte */
         snprintf(c->msg, sizeof c->msg, "%s", e.msg);
         return c->msg;
     }

@@ -299,15 +299,8 @@ static int decode_tensor(const msgpack_object *o, const char *what, fn_tensor **
     if (da->via.bin.size != want)
         return fn_seterr(e, "'%s' data has %u bytes, shape [%lld,%lld,%lld] %s needs %zu", what, da->via.bin.size,
                          (long long)d[0], (long long)d[1], (long long)d[2], dts, want);
-    /* as fn_tensor_new, without zeroing the bytes about to be copied over (the shape is checked above) */
-    fn_tensor *x = malloc(sizeof *x);
-    void *xd = x ? malloc(want) : NULL;
-    if (!xd) {
-        free(x);
-        return fn_seterr(e, "out of memory for a [%lld,%lld,%lld] %s tensor", (long long)d[0], (long long)d[1],
-                         (long long)d[2], dts);
-    }
-    *x = (fn_tensor){t, (int)d[0], (int)d[1], (int)d[2], xd};
+    fn_tensor *x = fn_tensor_alloc(t, (int)d[0], (int)d[1], (int)d[2], e); /* copied over whole below */
+    if (!x) return -1;
     memcpy(x->data, da->via.bin.ptr, want);
     *out = x;
     return 0;
@@ -618,20 +611,6 @@ int fn_frame_pack(const fn_frame *f, unsigned char **buf, size_t *len, fn_err *e
     return pack_frame(f, buf, len, NULL, e);
 }
 
-int fn_write_all(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /* all of iov[0..n), whatever the kernel takes per call; 0 or -1 with errno */
 static int writev_all(int fd, struct iovec *iov, int n) {
     while (n > 0) {
@@ -644,6 +623,11 @@ static int writev_all(int fd, struct iovec *iov, int n) {
         if (n > 0) iov->iov_base = (char *)iov->iov_base + w, iov->iov_len -= (size_t)w;
     }
     return 0;
+}
+
+int fn_write_all(int fd, const void *buf, size_t len) {
+    struct iovec v = {(void *)buf, len};
+    return writev_all(fd, &v, 1);
 }
 
 /* the bytes of fn_frame_pack, with the tensors' data written from the tensors (no copy of it) */

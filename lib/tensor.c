@@ -19,7 +19,7 @@ int fn_dtype_parse(const char *s, fn_dtype *t) {
 size_t fn_tensor_numel(const fn_tensor *t) { return (size_t)t->c * t->h * t->w; }
 size_t fn_tensor_bytes(const fn_tensor *t) { return fn_tensor_numel(t) * fn_dtype_size(t->dtype); }
 
-fn_tensor *fn_tensor_new(fn_dtype dt, int c, int h, int w, fn_err *e) {
+static fn_tensor *tensor_make(fn_dtype dt, int c, int h, int w, int zero, fn_err *e) {
     if (c < 1 || h < 1 || w < 1 || c > FN_MAX_C || h > FN_MAX_HW || w > FN_MAX_HW) {
         fn_seterr(e, "bad tensor shape [%d,%d,%d] (limits: C 1..%d, H and W 1..%d)", c, h, w, FN_MAX_C,
                   FN_MAX_HW);
@@ -27,7 +27,7 @@ fn_tensor *fn_tensor_new(fn_dtype dt, int c, int h, int w, fn_err *e) {
     }
     fn_tensor *t = malloc(sizeof *t);
     size_t n = (size_t)c * h * w * fn_dtype_size(dt);
-    void *d = t ? calloc(1, n) : NULL;
+    void *d = !t ? NULL : zero ? calloc(1, n) : malloc(n ? n : 1);
     if (!d) {
         free(t);
         fn_seterr(e, "out of memory for a [%d,%d,%d] %s tensor", c, h, w, fn_dtype_name(dt));
@@ -36,6 +36,10 @@ fn_tensor *fn_tensor_new(fn_dtype dt, int c, int h, int w, fn_err *e) {
     *t = (fn_tensor){dt, c, h, w, d};
     return t;
 }
+
+fn_tensor *fn_tensor_new(fn_dtype dt, int c, int h, int w, fn_err *e) { return tensor_make(dt, c, h, w, 1, e); }
+
+fn_tensor *fn_tensor_alloc(fn_dtype dt, int c, int h, int w, fn_err *e) { return tensor_make(dt, c, h, w, 0, e); }
 
 fn_tensor *fn_tensor_clone(const fn_tensor *t, fn_err *e) {
     fn_tensor *r = fn_tensor_new(t->dtype, t->c, t->h, t->w, e);

@@ -26,6 +26,8 @@ size_t fn_tensor_bytes(const fn_tensor *t);
 
 /* new zeroed tensor; NULL (and e set) on bad shape or no memory */
 fn_tensor *fn_tensor_new(fn_dtype dt, int c, int h, int w, fn_err *e);
+/* the same, its data not zeroed: for a tensor about to be written whole (a decoder's output, a copy) */
+fn_tensor *fn_tensor_alloc(fn_dtype dt, int c, int h, int w, fn_err *e);
 fn_tensor *fn_tensor_clone(const fn_tensor *t, fn_err *e);
 void fn_tensor_free(fn_tensor *t);
 

@@ -136,6 +136,18 @@ static void tile_rows(const geom *g, int t, int *oh0, int *oh1) {
     *oh1 = *oh0 + g->R < g->Ho ? *oh0 + g->R : g->Ho;
 }
 
+/* the matrix [K, np] of output rows [oh0, oh1) of one image xn [Ci,H,W] and its row stride: x itself
+ * for direct (1x1, stride 1) convolutions, else its im2col built in col */
+static const float *tile_cols(const geom *g, const float *xn, int oh0, int oh1, float *col, int *ld) {
+    if (g->direct) {
+        *ld = (int)g->HW;
+        return xn + (size_t)oh0 * g->W;
+    }
+    im2col(g, xn, oh0, oh1, col);
+    *ld = (oh1 - oh0) * g->Wo;
+    return col;
+}
+
 /* forward ------------------------------------------------------------------------------------------ */
 
 void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
@@ -165,13 +177,8 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
                 float v = b ? b[co] : 0.0f, *r = yt + (size_t)co * g.HWo;
                 for (int p = 0; p < np; p++) r[p] = v;
             }
-            const float *B = col;
-            int ldb = np;
-            if (g.direct) {
-                B = xn + (size_t)oh0 * W, ldb = (int)g.HW;
-            } else {
-                im2col(&g, xn, oh0, oh1, col);
-            }
+            int ldb;
+            const float *B = tile_cols(&g, xn, oh0, oh1, col, &ldb);
             cpu_sgemm(c, 0, 0, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f,
                       yt, (int)g.HWo);
         }
@@ -253,20 +260,16 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
         memset(part, 0, nw * sizeof(float));
         float *col = g.direct ? NULL : cpu_ws(c, tid);
         /* a fixed contiguous share of the tiles per thread: the partial sums do not depend on timing */
-        const int i0 = (int)((long)items * tid / nt), i1 = (int)((long)items * (tid + 1) / nt);
+        int i0, i1;
+        cpu_share(items, tid, nt, &i0, &i1);
         for (int i = i0; i < i1; i++) {
             int n = i / g.tiles, oh0, oh1;
             tile_rows(&g, i % g.tiles, &oh0, &oh1);
             const int np = (oh1 - oh0) * g.Wo;
             const float *xn = x + (size_t)n * Ci * g.HW;
             const float *dyt = dy + (size_t)n * Co * g.HWo + (size_t)oh0 * g.Wo; /* [Co, np] */
-            const float *B = col;
-            int ldb = np;
-            if (g.direct) {
-                B = xn + (size_t)oh0 * W, ldb = (int)g.HW;
-            } else {
-                im2col(&g, xn, oh0, oh1, col);
-            }
+            int ldb;
+            const float *B = tile_cols(&g, xn, oh0, oh1, col, &ldb);
             cpu_sgemm(c, 0, 1, Co, g.K, np, 1.0f, dyt, (int)g.HWo, B, ldb,
                       1.0f, part, g.K);
         }

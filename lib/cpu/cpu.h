@@ -44,6 +44,11 @@ void cpu_sgemm(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K, flo
 float *cpu_grow(cpu_ctx *c, float **buf, size_t *cap, size_t n);
 /* every thread's workspace grown to at least n floats: 0, or -1 when out of memory */
 int cpu_reserve(cpu_ctx *c, size_t n);
+/* [lo, hi) = share t of nt of [0, n): a fixed contiguous part, so that sums do not depend on timing */
+static inline void cpu_share(int n, int t, int nt, int *lo, int *hi) {
+    *lo = (int)((long)n * t / nt), *hi = (int)((long)n * (t + 1) / nt);
+}
+
 /* the workspace of thread tid (cpu_reserve'd) */
 static inline float *cpu_ws(cpu_ctx *c, int tid) { return c->ws[tid]; }
 

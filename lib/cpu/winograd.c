@@ -83,11 +83,6 @@ static int by_channels(const wgeom *g, int threads, int Cout) {
     return threads > 1 && (long)g->N * g->blocks < 4L * threads && Cout >= 8 * threads;
 }
 
-/* [lo, hi) = share t of nt of [0, n) */
-static void share(int n, int t, int nt, int *lo, int *hi) {
-    *lo = (int)((long)n * t / nt), *hi = (int)((long)n * (t + 1) / nt);
-}
-
 /* y [N, Cout, H, W] = the convolution of x [N, Cin, H, W] by w (the forward kernel, or with bwd the
  * backward-data one) (+ b) (acc: y +=), the patches starting pad rows and columns before their tiles */
 static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, const float *w, const float *b,
@@ -107,8 +102,8 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
         if (chan) {
             float *V = U + nu, *M = V + nv, *buf = cpu_ws(c, tid);
             int ci0, ci1, co0, co1;
-            share(Cin, tid, nt, &ci0, &ci1);
-            share(Cout, tid, nt, &co0, &co1);
+            cpu_share(Cin, tid, nt, &ci0, &ci1);
+            cpu_share(Cout, tid, nt, &co0, &co1);
             for (int it = 0; it < items; it++) {
                 const int n = it / g.blocks, p0 = it % g.blocks * g.P;
                 const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
@@ -189,8 +184,8 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
         if (chan) {
             float *V = part + nu, *E = V + nv, *buf = cpu_ws(c, tid);
             int ci0, ci1, co0, co1;
-            share(Ci, tid, nt, &ci0, &ci1);
-            share(Co, tid, nt, &co0, &co1);
+            cpu_share(Ci, tid, nt, &ci0, &ci1);
+            cpu_share(Co, tid, nt, &co0, &co1);
             for (int xi = 0; xi < pts; xi++)
                 memset(part + xi * np1 + (size_t)co0 * Ci, 0, (size_t)(co1 - co0) * Ci * sizeof(float));
             for (int it = 0; it < items; it++) {
@@ -213,7 +208,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
             float *E = V + nv, *buf = E + ne;
             /* a fixed contiguous share of the blocks per thread: the sums do not depend on timing */
             int i0, i1;
-            share(items, tid, nt, &i0, &i1);
+            cpu_share(items, tid, nt, &i0, &i1);
             for (int it = i0; it < i1; it++) {
                 const int n = it / g.blocks, p0 = it % g.blocks * g.P;
                 const int np = g.T - p0 < g.P ? g.T - p0 : g.P;

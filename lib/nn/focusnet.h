@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "backend.h"
 #include "err.h"
 
@@ -123,6 +124,8 @@ typedef struct fn_net_prof { char what[24]; double seconds, gflop; long calls; }
 void fn_net_set_profile(fn_net *net, int on);
 int fn_net_profile(const fn_net *net, fn_net_prof *out, int max);
 void fn_net_profile_reset(fn_net *net);
+/* the totals as a table on f, per run of `runs`: op, seconds, share, calls, GFLOP/s where counted */
+void fn_net_profile_print(const fn_net *net, FILE *f, int runs);
 
 /* Host copies of whole allocations, for checkpoints. Sizes: fn_net_numel floats for PARAMS, GRADS,
  * ADAM_M, ADAM_V; fn_net_stats_numel for STATS. Offsets as in the tables. set on GRADS/ADAM_* allocates

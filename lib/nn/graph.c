@@ -345,6 +345,19 @@ int fn_net_profile(const fn_net *n, fn_net_prof *out, int max) {
     return k;
 }
 
+void fn_net_profile_print(const fn_net *n, FILE *f, int runs) {
+    fn_net_prof p[32];
+    int k = fn_net_profile(n, p, 32);
+    double tot = 0;
+    for (int i = 0; i < k; i++) tot += p[i].seconds;
+    for (int i = 0; i < k; i++) {
+        fprintf(f, "    %-16s %8.3f s %5.1f%% %5ld calls", p[i].what, p[i].seconds / runs,
+                tot > 0 ? 100 * p[i].seconds / tot : 0.0, p[i].calls / runs);
+        if (p[i].gflop > 0) fprintf(f, " %6.1f GFLOP/s", p[i].gflop / p[i].seconds);
+        fputc('\n', f);
+    }
+}
+
 void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     n->drop_used = train ? n->dropout : 0;
     if (n->be->set_training) n->be->set_training(n->be->ctx, train);

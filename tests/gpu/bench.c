@@ -22,17 +22,6 @@
 
 static int profile;
 
-static void print_profile(const fn_net *net, const char *what) {
-    fn_net_prof p[32];
-    int k = fn_net_profile(net, p, 32);
-    double total = 0;
-    for (int i = 0; i < k; i++) total += p[i].seconds;
-    printf("profile %s (2 steps, synchronised per op):\n", what);
-    for (int i = 0; i < k; i++)
-        printf("  %-18s %8.2f ms %5.1f%% %6ld calls%s\n", p[i].what, p[i].seconds * 500, 100 * p[i].seconds / total,
-               p[i].calls / 2, "");
-}
-
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -95,7 +84,8 @@ static double run(fn_net *net, fn_backend *be, int train, int N, int S, int cin,
             if (rc) return -1;
         }
         be->sync(be->ctx);
-        print_profile(net, train ? "train" : "inference");
+        printf("profile %s (per step, synchronised per op):\n", train ? "train" : "inference");
+        fn_net_profile_print(net, stdout, 2);
         fn_net_set_profile(net, 0);
     }
     *first = sec[0];

@@ -46,20 +46,6 @@ static int parse_case(const char *s, bcase *c) {
 /* in the child: run the case, write the median seconds per batch to fd */
 static int profile;
 
-/* time per op type, per timed run, on stderr */
-static void print_profile(const fn_net *net, int runs) {
-    fn_net_prof p[32];
-    int k = fn_net_profile(net, p, 32);
-    double tot = 0;
-    for (int i = 0; i < k; i++) tot += p[i].seconds;
-    for (int i = 0; i < k; i++) {
-        fprintf(stderr, "    %-16s %8.3f s %5.1f%% %5ld calls", p[i].what, p[i].seconds / runs, 100 * p[i].seconds / tot,
-                p[i].calls / runs);
-        if (p[i].gflop > 0) fprintf(stderr, " %6.1f GFLOP/s", p[i].gflop / p[i].seconds);
-        fputc('\n', stderr);
-    }
-}
-
 static int run_case(const bcase *c, int threads, int repeats, float width, int fd) {
     fn_err e;
     fn_backend *be = fn_cpu_backend_new(threads, &e);
@@ -86,7 +72,7 @@ static int run_case(const bcase *c, int threads, int repeats, float width, int f
         sec[r] = now() - t0;
         fprintf(stderr, "  %s %s %.3f s\n", c->name, r ? "repeat" : "warm-up", sec[r]);
     }
-    if (profile) print_profile(net, repeats);
+    if (profile) fn_net_profile_print(net, stderr, repeats); /* time per op type, per timed run */
     qsort(sec + 1, (size_t)repeats, sizeof *sec, cmp_d);
     double med = repeats % 2 ? sec[1 + repeats / 2] : 0.5 * (sec[repeats / 2] + sec[1 + repeats / 2]);
     if (write(fd, &med, sizeof med) != sizeof med) return 1;
