@@ -13,6 +13,7 @@
 #include "nn/model.h"
 #include "train/dataset.h"
 #include "train/predict.h"
+#include "train/tile.h"
 
 static const char *prog = "fn-infer";
 
@@ -20,11 +21,15 @@ static const char usage[] =
     "usage: fn-infer [options] -m MODEL [FILE]\n"
     "\n"
     "Add the prediction of MODEL (pred, f32 probabilities [1,H,W]) to each frame of FILE or stdin.\n"
-    "Images must have the model's channel count and H, W multiples of 16.\n"
+    "Images must have the model's channel count; any H x W (padded by reflection to multiples of 16\n"
+    "and cropped back, or run in overlapping tiles with --tile).\n"
     "\n"
     "  -m, --model MODEL   the model file written by fn-train (required)\n"
     "  -b, --batch N       frames per forward pass (default 8)\n"
     "      --tta           average the predictions over flips (none, horizontal, vertical, both)\n"
+    "      --tile HxW      sliding window: tiles of HxW (multiples of 16, at most the image's size)\n"
+    "                      blended with Gaussian weights; --batch counts tiles\n"
+    "      --overlap F     overlap of neighbouring tiles, 0 <= F < 1 (default 0.5)\n"
     "      --device D      auto, cpu, cuda or cuda:N (default auto)\n"
     "      --threads N     CPU threads (default: all)\n"
     "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
@@ -34,9 +39,11 @@ static const char usage[] =
 struct cmdline {
     const char *input, *model, *output, *device;
     int batch, tta, threads;
+    int tile_h, tile_w, overlap_set;
+    double overlap;
 };
 
-enum { O_TTA = 256, O_DEVICE, O_THREADS, O_VERSION };
+enum { O_TTA = 256, O_DEVICE, O_THREADS, O_VERSION, O_TILE, O_OVERLAP };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     static const struct option opts[] = {
@@ -44,9 +51,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         {"tta", no_argument, 0, O_TTA},       {"device", required_argument, 0, O_DEVICE},
         {"threads", required_argument, 0, O_THREADS}, {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},        {"version", no_argument, 0, O_VERSION},
+        {"tile", required_argument, 0, O_TILE}, {"overlap", required_argument, 0, O_OVERLAP},
         {0, 0, 0, 0},
     };
-    *cl = (struct cmdline){ .input = "-", .device = "auto", .batch = 8 };
+    *cl = (struct cmdline){ .input = "-", .device = "auto", .batch = 8, .overlap = 0.5 };
     long v;
     int o;
     opterr = 0;
@@ -64,6 +72,15 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             cl->threads = (int)v;
             break;
         case 'o': cl->output = optarg; break;
+        case O_TILE:
+            if (fn_parse_size(optarg, &cl->tile_h, &cl->tile_w) || cl->tile_h % 16 || cl->tile_w % 16)
+                fn_usage_die(prog, "bad --tile '%s' (want HxW, multiples of 16)", optarg);
+            break;
+        case O_OVERLAP:
+            if (fn_parse_double(optarg, &cl->overlap) || !(cl->overlap >= 0 && cl->overlap < 1))
+                fn_usage_die(prog, "bad --overlap '%s' (want 0 <= F < 1)", optarg);
+            cl->overlap_set = 1;
+            break;
         case 'h': fputs(usage, stdout); exit(0);
         case O_VERSION: fn_version(prog);
         case ':': fn_usage_die(prog, "option '%s' needs a value", argv[optind - 1]);
@@ -73,6 +90,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     if (optind < argc) cl->input = argv[optind++];
     if (optind < argc) fn_usage_die(prog, "unexpected operand '%s'", argv[optind]);
     if (!cl->model) fn_usage_die(prog, "-m/--model MODEL is required");
+    if (cl->overlap_set && !cl->tile_h) fn_usage_die(prog, "--overlap needs --tile");
 }
 
 /* frames waiting for their forward pass: all of one H x W */
@@ -82,11 +100,11 @@ typedef struct {
     float *x, *y; /* [cap,cin,h,w] inputs, [cap,1,h,w] predictions */
 } pending;
 
-static void batch_run(pending *p, fn_net *net, int tta, fn_out *out) {
+static void batch_run(pending *p, fn_net *net, const fn_infer_opts *io, fn_out *out) {
     fn_err e;
     if (!p->n) return;
     size_t hw = (size_t)p->h * p->w;
-    if (fn_predict(net, p->x, p->n, p->h, p->w, tta, p->y, &e)) {
+    if (fn_infer_images(net, p->x, p->n, p->h, p->w, io, p->y, &e)) {
         fn_out_abort(out);
         fn_die(prog, "%s", e.msg);
     }
@@ -99,6 +117,13 @@ static void batch_run(pending *p, fn_net *net, int tta, fn_out *out) {
         fn_frame_clear(&p->f[i]);
     }
     p->n = 0;
+}
+
+/* frames per batch: tiled, as many frames as their tiles fill --batch (at least one) */
+static int tiled_cap(const struct cmdline *cl, int h, int w) {
+    if (!cl->tile_h) return cl->batch;
+    long tiles = (long)fn_tile_starts(h, cl->tile_h, cl->overlap, NULL) * fn_tile_starts(w, cl->tile_w, cl->overlap, NULL);
+    return tiles >= cl->batch ? 1 : (int)(cl->batch / tiles);
 }
 
 /* the first frame whose normalisation differs from the model's gets one warning */
@@ -134,6 +159,7 @@ int main(int argc, char **argv) {
     fn_out out;
     if (!r || fn_out_open(&out, cl.output, &e)) fn_die(prog, "%s", e.msg);
     pending p = { .cap = cl.batch };
+    const fn_infer_opts io = { cl.tile_h, cl.tile_w, cl.overlap, cl.tta, cl.batch };
     if (!(p.f = calloc((size_t)cl.batch, sizeof *p.f))) fn_die(prog, "out of memory");
     int rc, warned = 0;
     fn_frame f;
@@ -143,35 +169,39 @@ int main(int argc, char **argv) {
         if (f.image && f.image->c != cin)
             fn_seterr(&e, "%s: frame %ld (%s): image has %d channels, the model %s takes %d", fn_reader_name(r), k,
                       f.id, f.image->c, cl.model, cin);
-        else if (fn_input_image(&f, fn_reader_name(r), k, NULL, &e) == 0)
+        else if (f.image && cl.tile_h && (f.image->h < cl.tile_h || f.image->w < cl.tile_w))
+            fn_seterr(&e, "%s: frame %ld (%s): tile %dx%d is larger than the %dx%d image", fn_reader_name(r), k,
+                      f.id, cl.tile_h, cl.tile_w, f.image->h, f.image->w);
+        else if (fn_infer_input(&f, fn_reader_name(r), k, NULL, &e) == 0)
             e.msg[0] = 0;
         if (e.msg[0]) { /* frames before a bad one are written whole */
-            batch_run(&p, net, cl.tta, &out);
+            batch_run(&p, net, &io, &out);
             fn_out_abort(&out);
             fn_die(prog, "%s", e.msg);
         }
         check_norm(&f, &meta, k, &warned);
-        if (p.n && (f.image->h != p.h || f.image->w != p.w)) batch_run(&p, net, cl.tta, &out);
+        if (p.n && (f.image->h != p.h || f.image->w != p.w)) batch_run(&p, net, &io, &out);
         if (!p.n && (f.image->h != p.h || f.image->w != p.w)) {
             p.h = f.image->h;
             p.w = f.image->w;
+            p.cap = tiled_cap(&cl, p.h, p.w);
             free(p.x);
             free(p.y);
             p.x = malloc(sizeof(float) * (size_t)p.cap * cin * p.h * p.w);
             p.y = malloc(sizeof(float) * (size_t)p.cap * p.h * p.w);
             if (!p.x || !p.y) fn_die(prog, "out of memory for a batch of %d frames of %dx%d", p.cap, p.h, p.w);
         }
-        fn_input_image(&f, fn_reader_name(r), k, p.x + (size_t)p.n * cin * p.h * p.w, &e);
+        fn_infer_input(&f, fn_reader_name(r), k, p.x + (size_t)p.n * cin * p.h * p.w, &e);
         p.f[p.n++] = f;
         fn_frame_init(&f);
-        if (p.n == p.cap) batch_run(&p, net, cl.tta, &out);
+        if (p.n == p.cap) batch_run(&p, net, &io, &out);
     }
     if (rc < 0) {
-        batch_run(&p, net, cl.tta, &out);
+        batch_run(&p, net, &io, &out);
         fn_out_abort(&out);
         fn_die(prog, "%s", e.msg);
     }
-    batch_run(&p, net, cl.tta, &out);
+    batch_run(&p, net, &io, &out);
     if (fn_out_close(&out, &e)) fn_die(prog, "%s", e.msg);
     fn_reader_close(r);
     free(p.f); free(p.x); free(p.y);

@@ -66,6 +66,7 @@ void fn_frame_clear(fn_frame *f) {
     fn_tensor_free(f->image);
     fn_tensor_free(f->mask);
     fn_tensor_free(f->pred);
+    fn_tensor_free(f->roi);
     raw_free(f->meta, f->nmeta);
     raw_free(f->extra, f->nextra);
     fn_frame_init(f);
@@ -91,9 +92,9 @@ int fn_frame_copy(fn_frame *dst, const fn_frame *src, fn_err *e) {
     dst->nmeta = src->nmeta;
     dst->nextra = src->nextra;
     int bad = (src->id && !(dst->id = strdup(src->id)));
-    const fn_tensor *s[3] = {src->image, src->mask, src->pred};
-    fn_tensor **d[3] = {&dst->image, &dst->mask, &dst->pred};
-    for (int i = 0; i < 3 && !bad; i++)
+    const fn_tensor *s[4] = {src->image, src->mask, src->pred, src->roi};
+    fn_tensor **d[4] = {&dst->image, &dst->mask, &dst->pred, &dst->roi};
+    for (int i = 0; i < 4 && !bad; i++)
         if (s[i] && !(*d[i] = fn_tensor_clone(s[i], e))) bad = 1;
     if (!bad && (raw_copy(&dst->meta, src->meta, src->nmeta) || raw_copy(&dst->extra, src->extra, src->nextra)))
         bad = 1;
@@ -316,9 +317,10 @@ static int decode_frame(const msgpack_object *o, fn_frame *f, fn_err *e) {
             if (v->type != MSGPACK_OBJECT_STR || !v->via.str.size) return fn_seterr(e, "'id' is not a non-empty string");
             free(f->id);
             if (!(f->id = obj_strdup(v))) return fn_seterr(e, "out of memory");
-        } else if (key_is(k, "image") || key_is(k, "mask") || key_is(k, "pred")) {
-            fn_tensor **slot = key_is(k, "image") ? &f->image : key_is(k, "mask") ? &f->mask : &f->pred;
-            const char *nm = slot == &f->image ? "image" : slot == &f->mask ? "mask" : "pred";
+        } else if (key_is(k, "image") || key_is(k, "mask") || key_is(k, "pred") || key_is(k, "roi")) {
+            fn_tensor **slot = key_is(k, "image") ? &f->image : key_is(k, "mask") ? &f->mask
+                             : key_is(k, "pred")  ? &f->pred  : &f->roi;
+            const char *nm = slot == &f->image ? "image" : slot == &f->mask ? "mask" : slot == &f->pred ? "pred" : "roi";
             fn_tensor *t = NULL;
             if (decode_tensor(v, nm, &t, e)) return -1;
             fn_frame_set_tensor(slot, t);
@@ -348,6 +350,8 @@ static int decode_frame(const msgpack_object *o, fn_frame *f, fn_err *e) {
         return fn_seterr(e, "'mask' must be u8 with 1 channel, got %s with %d", fn_dtype_name(f->mask->dtype), f->mask->c);
     if (f->pred && (f->pred->dtype != FN_F32 || f->pred->c != 1))
         return fn_seterr(e, "'pred' must be f32 with 1 channel, got %s with %d", fn_dtype_name(f->pred->dtype), f->pred->c);
+    if (f->roi && (f->roi->dtype != FN_U8 || f->roi->c != 1))
+        return fn_seterr(e, "'roi' must be u8 with 1 channel, got %s with %d", fn_dtype_name(f->roi->dtype), f->roi->c);
     return 0;
 }
 
@@ -544,9 +548,9 @@ static void pack_cstr(msgpack_packer *pk, const char *s) {
 /* where fn_frame_write leaves out the tensors' data from the packed bytes, to send it from the tensors */
 typedef struct fn_bodies {
     int n;
-    size_t at[3];       /* offsets in the packed bytes */
-    const void *ptr[3]; /* the data that goes there */
-    size_t len[3];
+    size_t at[4];       /* offsets in the packed bytes */
+    const void *ptr[4]; /* the data that goes there */
+    size_t len[4];
 } fn_bodies;
 
 static void pack_tensor(msgpack_packer *pk, const char *key, const fn_tensor *t, fn_bodies *bo) {
@@ -583,18 +587,19 @@ static int pack_frame(const fn_frame *f, unsigned char **buf, size_t *len, fn_bo
     msgpack_packer pk;
     size_t est = 256 + (bo ? 0
                            : (f->image ? fn_tensor_bytes(f->image) : 0) + (f->mask ? fn_tensor_bytes(f->mask) : 0) +
-                                 (f->pred ? fn_tensor_bytes(f->pred) : 0));
+                                 (f->pred ? fn_tensor_bytes(f->pred) : 0) + (f->roi ? fn_tensor_bytes(f->roi) : 0));
     msgpack_sbuffer_init(&sb);
     if (!(sb.data = malloc(est))) return fn_seterr(e, "out of memory");
     sb.alloc = est;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    uint32_t n = 1 + !!f->image + !!f->mask + !!f->pred + !!f->has_meta + (uint32_t)f->nextra;
+    uint32_t n = 1 + !!f->image + !!f->mask + !!f->pred + !!f->roi + !!f->has_meta + (uint32_t)f->nextra;
     msgpack_pack_map(&pk, n);
     pack_cstr(&pk, "id");
     pack_cstr(&pk, f->id);
     if (f->image) pack_tensor(&pk, "image", f->image, bo);
     if (f->mask) pack_tensor(&pk, "mask", f->mask, bo);
     if (f->pred) pack_tensor(&pk, "pred", f->pred, bo);
+    if (f->roi) pack_tensor(&pk, "roi", f->roi, bo);
     if (f->has_meta) {
         pack_cstr(&pk, "meta");
         msgpack_pack_map(&pk, (uint32_t)f->nmeta);
@@ -636,7 +641,7 @@ int fn_frame_write(int fd, const fn_frame *f, fn_err *e) {
     size_t len;
     fn_bodies bo = {0};
     if (pack_frame(f, &buf, &len, &bo, e)) return -1;
-    struct iovec iov[7];
+    struct iovec iov[9];
     int n = 0;
     size_t from = 0;
     for (int i = 0; i < bo.n; i++) {
@@ -652,5 +657,74 @@ int fn_frame_write(int fd, const fn_frame *f, fn_err *e) {
         errno = err;
         return fn_seterr(e, "write error: %s", strerror(err));
     }
+    return 0;
+}
+
+/* ---- tensors under extra keys ------------------------------------------------------------------ */
+
+static int extra_find(const fn_frame *f, const char *key) {
+    for (int i = 0; i < f->nextra; i++)
+        if (!strcmp(f->extra[i].key, key)) return i;
+    return -1;
+}
+
+int fn_frame_has_key(const fn_frame *f, const char *key) { return extra_find(f, key) >= 0; }
+
+int fn_frame_take_tensor(fn_frame *f, const char *key, fn_tensor **t, fn_err *e) {
+    int i = extra_find(f, key);
+    *t = NULL;
+    if (i < 0) return 0;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = msgpack_unpack_next(&u, (const char *)f->extra[i].val, f->extra[i].len, &off) == MSGPACK_UNPACK_SUCCESS
+                 ? decode_tensor(&u.data, key, t, e)
+                 : fn_seterr(e, "'%s' is not a tensor map", key);
+    msgpack_unpacked_destroy(&u);
+    if (rc) return -1;
+    free(f->extra[i].key);
+    free(f->extra[i].val);
+    memmove(&f->extra[i], &f->extra[i + 1], (size_t)(f->nextra - i - 1) * sizeof *f->extra);
+    f->nextra--;
+    return 1;
+}
+
+int fn_frame_put_tensor(fn_frame *f, const char *key, const fn_tensor *t, fn_err *e) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack_tensor(&pk, key, t, NULL);
+    size_t klen = 0; /* pack_tensor packs the key first: keep only the value */
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (sb.data && msgpack_unpack_next(&u, sb.data, sb.size, &klen) != MSGPACK_UNPACK_SUCCESS) klen = 0;
+    msgpack_unpacked_destroy(&u);
+    char *k = strdup(key);
+    unsigned char *v = sb.data && klen ? malloc(sb.size - klen) : NULL;
+    if (!k || !v) {
+        free(k);
+        free(v);
+        msgpack_sbuffer_destroy(&sb);
+        return fn_seterr(e, "out of memory");
+    }
+    memcpy(v, sb.data + klen, sb.size - klen);
+    size_t vlen = sb.size - klen;
+    msgpack_sbuffer_destroy(&sb);
+    int i = extra_find(f, key);
+    if (i < 0) {
+        fn_raw *x = realloc(f->extra, (size_t)(f->nextra + 1) * sizeof *x);
+        if (!x) {
+            free(k);
+            free(v);
+            return fn_seterr(e, "out of memory");
+        }
+        f->extra = x;
+        i = f->nextra++;
+    } else {
+        free(f->extra[i].key);
+        free(f->extra[i].val);
+    }
+    f->extra[i] = (fn_raw){k, v, vlen};
     return 0;
 }

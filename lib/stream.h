@@ -24,6 +24,7 @@ typedef struct fn_raw {
 typedef struct fn_frame {
     char *id;                   /* required */
     fn_tensor *image, *mask, *pred; /* NULL when absent */
+    fn_tensor *roi;             /* region of interest (u8 0/1, C=1, the mask's size), NULL when absent */
     int has_meta;               /* meta key present (possibly empty) */
     fn_raw *meta; int nmeta;    /* meta entries in order */
     fn_raw *extra; int nextra;  /* unknown keys in order */
@@ -64,5 +65,12 @@ void fn_reader_close(fn_reader *r); /* closes the fd unless it is 0 */
 int fn_frame_pack(const fn_frame *f, unsigned char **buf, size_t *len, fn_err *e);
 int fn_frame_write(int fd, const fn_frame *f, fn_err *e);
 int fn_write_all(int fd, const void *buf, size_t len); /* 0 or -1 with errno */
+
+/* Tensors kept under keys of their own among the extra keys (fn-resize's native_mask, native_roi):
+ * fn_frame_take_tensor decodes and removes key (1 found, *t set; 0 absent; -1 e set: not a tensor);
+ * fn_frame_put_tensor packs t under key, replacing any value it had (t stays the caller's). */
+int fn_frame_take_tensor(fn_frame *f, const char *key, fn_tensor **t, fn_err *e);
+int fn_frame_put_tensor(fn_frame *f, const char *key, const fn_tensor *t, fn_err *e);
+int fn_frame_has_key(const fn_frame *f, const char *key); /* among the extra keys */
 
 #endif

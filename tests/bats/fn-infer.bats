@@ -108,12 +108,57 @@ PY
   [ ! -e out.fns ]
 }
 
-@test "a height or width that is not a multiple of 16" {
-  fn-synth -n 1 --size 32x40 >odd.fns
-  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors" odd.fns
-  assert_one_line_error fn-infer
-  assert_output ""
-  [[ "$stderr" == *"multiples of 16"* ]]
+@test "any H x W: reflect-padded to multiples of 16 and cropped back" {
+  fn-synth -n 2 --size 21x37 --seed 5 >odd.fns
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors" -o p.fns odd.fns
+  assert_success
+  # the same as the prediction of the image padded by numpy's reflect (bottom, right), cropped
+  py - odd.fns <<'PY'
+import sys, fnframes, numpy as np
+fr = fnframes.read(sys.argv[1])
+fnframes.write("padded.fns", [dict(f, image=np.pad(f["image"], ((0, 0), (0, 11), (0, 11)), mode="reflect"),
+                                   mask=np.pad(f["mask"], ((0, 0), (0, 11), (0, 11)))) for f in fr])
+PY
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" -o pp.fns padded.fns
+  py - <<'PY'
+import fnframes, numpy as np
+a, b = fnframes.read("p.fns"), fnframes.read("pp.fns")
+for x, y in zip(a, b):
+    assert x["pred"].shape == (1, 21, 37), x["pred"].shape
+    assert (x["pred"] == y["pred"][:, :21, :37]).all()
+PY
+}
+
+@test "--tile: an image that fits one tile gets the untiled pred, with --tta and --batch too" {
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tta --batch 3 -o a.fns "$D/val.fns"
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tta --batch 3 --tile 32x32 --overlap 0.25 -o b.fns "$D/val.fns"
+  cmp a.fns b.fns
+}
+
+@test "--tile on larger images: overlapping tiles blended; --batch counts tiles and keeps the result" {
+  { fn-synth -n 2 --size 64x96 --seed 6; fn-synth -n 1 --size 37x50 --seed 7; } >big.fns
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tile 32x32 --batch 1 -o t1.fns big.fns
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tile 32x32 --overlap 0.5 --batch 7 -o t7.fns big.fns
+  assert_success
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tile 32x32 --overlap 0 --tta -o t0.fns big.fns
+  py - big.fns <<'PY'
+import sys, fnframes, numpy as np
+m, a, b, c = (fnframes.read(p) for p in (sys.argv[1], "t1.fns", "t7.fns", "t0.fns"))
+assert [f["id"] for f in m] == [f["id"] for f in a] == [f["id"] for f in b]
+for f, x, y, z in zip(m, a, b, c):
+    assert x["pred"].shape == (1,) + f["image"].shape[1:] == z["pred"].shape
+    assert 0 <= x["pred"].min() and x["pred"].max() <= 1 and np.isfinite(z["pred"]).all()
+    assert np.abs(x["pred"] - y["pred"]).max() < 1e-4  # rounding of batched convolutions
+PY
+}
+
+@test "--tile larger than an image: one line naming the frame; frames before it are written whole" {
+  { fn-synth -n 1 --size 64x64; fn-synth -n 1 --size 32x32 --seed 3; } >two.fns
+  run --separate-stderr bash -c 'fn-infer --device cpu -m "$0" --tile 48x48 two.fns | fn-info' "$D/m.safetensors"
+  [[ "$stderr" == "fn-infer: two.fns: frame 2 (synth_0000): tile 48x48 is larger than the 32x32 image"* ]] || fail "$stderr"
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+  assert_line --index 0 --partial "synth_0000"$'\t'
+  assert_line --index 1 --regexp '^1 frames?'
 }
 
 @test "NaN in an image, a frame without image" {
@@ -158,4 +203,10 @@ fnframes.write('noimg.fns', [{'id': 'x', 'mask': fr[0]['mask']}])"
   assert_equal "$status" 2
   run --separate-stderr fn-infer -m "$D/m.safetensors" --batch 0 "$D/val.fns"
   assert_equal "$status" 2
+  for bad in "--tile 30x32" "--tile 32" "--tile 0x16" "--tile 32x32 --overlap 1" "--tile 32x32 --overlap -0.1" \
+             "--tile 32x32 --overlap x" "--overlap 0.5"; do
+    run --separate-stderr fn-infer -m "$D/m.safetensors" $bad "$D/val.fns"
+    assert_equal "$status" 2
+    assert_output ""
+  done
 }
