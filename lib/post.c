@@ -1,0 +1,219 @@
+/* post.c: connected-component post-processing on row runs (see post.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "post.h"
+
+typedef struct run {
+    int y, s, e; /* row, first column, one past the last */
+} run;
+
+typedef struct runs {
+    run *r;
+    int n, cap;
+    int *row;    /* [h+1]: the runs of row y are r[row[y]..row[y+1]) */
+    int *parent; /* [n] union-find, then the component of each run */
+} runs;
+
+static int push(runs *R, int y, int s, int e) {
+    if (R->n == R->cap) {
+        int cap = R->cap ? 2 * R->cap : 1024;
+        run *x = realloc(R->r, sizeof *x * (size_t)cap);
+        if (!x) return -1;
+        R->r = x, R->cap = cap;
+    }
+    R->r[R->n++] = (run){y, s, e};
+    return 0;
+}
+
+static void runs_free(runs *R) {
+    free(R->r);
+    free(R->row);
+    free(R->parent);
+    memset(R, 0, sizeof *R);
+}
+
+/* the foreground runs of a row of floats (p > t) or of bytes (non-zero) */
+static int scan_f32(runs *R, const float *p, int y, int w, float t) {
+    int j = 0;
+    while (j < w) {
+        while (j < w && !(p[j] > t)) j++;
+        if (j == w) break;
+        int s = j;
+        while (j < w && p[j] > t) j++;
+        if (push(R, y, s, j)) return -1;
+    }
+    return 0;
+}
+
+static int scan_u8(runs *R, const uint8_t *b, int y, int w) {
+    int j = 0;
+    while (j < w) {
+        while (j + 8 <= w) { /* skip background 8 bytes at a time */
+            uint64_t v;
+            memcpy(&v, b + j, 8);
+            if (v) break;
+            j += 8;
+        }
+        while (j < w && !b[j]) j++;
+        if (j == w) break;
+        int s = j;
+        while (j < w && b[j]) j++;
+        if (push(R, y, s, j)) return -1;
+    }
+    return 0;
+}
+
+static int find(int *p, int i) {
+    while (p[i] != i) i = p[i] = p[p[i]];
+    return i;
+}
+
+/* union-find over runs touching in consecutive rows; afterwards parent[i] is a component index
+ * 0..ncomp-1 in raster order of first appearance. Returns ncomp, or -1 out of memory. */
+static int label(runs *R, int h, int conn) {
+    int n = R->n, d = conn == 8 ? 1 : 0; /* 8-connected runs may touch diagonally */
+    if (!(R->parent = malloc(sizeof *R->parent * (size_t)(n ? n : 1)))) return -1;
+    for (int i = 0; i < n; i++) R->parent[i] = i;
+    for (int y = 1; y < h; y++) {
+        int i = R->row[y - 1], ie = R->row[y], j = R->row[y], je = R->row[y + 1];
+        while (i < ie && j < je) {
+            const run *a = &R->r[i], *b = &R->r[j];
+            if (a->s < b->e + d && b->s < a->e + d) {
+                int ra = find(R->parent, i), rb = find(R->parent, j);
+                if (ra != rb) R->parent[ra > rb ? ra : rb] = ra < rb ? ra : rb;
+            }
+            if (a->e < b->e) i++;
+            else j++;
+        }
+    }
+    /* every link points to a smaller index, so in raster order a run's parent already holds its
+     * component when the run is reached; roots (the first run of each component) number them */
+    int nc = 0;
+    for (int i = 0; i < n; i++) {
+        int p = R->parent[i];
+        R->parent[i] = p == i ? nc++ : R->parent[p];
+    }
+    return nc;
+}
+
+/* the row index of the runs (row[y] .. row[y+1]) */
+static int index_rows(runs *R, int h) {
+    free(R->row);
+    if (!(R->row = malloc(sizeof *R->row * (size_t)(h + 1)))) return -1;
+    int k = 0;
+    for (int y = 0; y <= h; y++) {
+        while (k < R->n && R->r[k].y < y) k++;
+        R->row[y] = k;
+    }
+    return 0;
+}
+
+static int cmp_size_desc(const void *a, const void *b, void *sz) {
+    const int64_t *s = sz;
+    int x = *(const int *)a, y = *(const int *)b;
+    return s[x] != s[y] ? (s[x] < s[y] ? 1 : -1) : (x > y) - (x < y);
+}
+
+/* the whole pipeline on the foreground runs F of an h x w image; F ends as the output's runs plus
+ * hole runs in H. */
+static int process(runs *F, runs *Hl, int h, int w, const fn_post_opts *o, fn_post_stats *st) {
+    if (index_rows(F, h)) return -1;
+    int nc = label(F, h, o->conn);
+    if (nc < 0) return -1;
+    st->components = nc;
+    if (o->min_size > 0 || o->largest > 0) {
+        int64_t *size = calloc((size_t)(nc ? nc : 1), sizeof *size);
+        int *order = malloc(sizeof *order * (size_t)(nc ? nc : 1));
+        uint8_t *keep = malloc((size_t)(nc ? nc : 1));
+        if (!size || !order || !keep) {
+            free(size), free(order), free(keep);
+            return -1;
+        }
+        for (int i = 0; i < F->n; i++) size[F->parent[i]] += F->r[i].e - F->r[i].s;
+        int nk = 0;
+        for (int c = 0; c < nc; c++) {
+            keep[c] = size[c] >= o->min_size;
+            if (keep[c]) order[nk++] = c;
+        }
+        if (o->largest > 0 && nk > o->largest) {
+            qsort_r(order, (size_t)nk, sizeof *order, cmp_size_desc, size);
+            for (int k = o->largest; k < nk; k++) keep[order[k]] = 0;
+        }
+        int m = 0;
+        for (int i = 0; i < F->n; i++)
+            if (keep[F->parent[i]]) F->r[m++] = F->r[i];
+        for (int c = 0; c < nc; c++) st->removed += !keep[c];
+        F->n = m;
+        free(size), free(order), free(keep);
+        free(F->parent), F->parent = NULL;
+        if (index_rows(F, h)) return -1;
+    }
+    if (!o->fill_holes) return 0;
+    /* the background runs: the gaps between the foreground runs of each row */
+    for (int y = 0; y < h; y++) {
+        int x = 0;
+        for (int i = F->row[y]; i < F->row[y + 1]; i++) {
+            if (F->r[i].s > x && push(Hl, y, x, F->r[i].s)) return -1;
+            x = F->r[i].e;
+        }
+        if (x < w && push(Hl, y, x, w)) return -1;
+    }
+    if (index_rows(Hl, h)) return -1;
+    int nb = label(Hl, h, o->conn == 8 ? 4 : 8);
+    if (nb < 0) return -1;
+    uint8_t *border = calloc((size_t)(nb ? nb : 1), 1);
+    if (!border) return -1;
+    for (int i = 0; i < Hl->n; i++) {
+        const run *r = &Hl->r[i];
+        if (r->y == 0 || r->y == h - 1 || r->s == 0 || r->e == w) border[Hl->parent[i]] = 1;
+    }
+    int m = 0;
+    for (int i = 0; i < Hl->n; i++)
+        if (!border[Hl->parent[i]]) Hl->r[m++] = Hl->r[i];
+    Hl->n = m;
+    for (int c = 0; c < nb; c++) st->holes += !border[c];
+    free(border);
+    return 0;
+}
+
+/* rows of the result: zero, then ones over the runs of F and H */
+#define WRITE_RUNS(T, dst, one)                                                                    \
+    do {                                                                                           \
+        memset(dst, 0, sizeof(T) * (size_t)h * w);                                                 \
+        const runs *lists[2] = {&F, &Hl};                                                          \
+        for (int l = 0; l < 2; l++)                                                                \
+            for (int i = 0; i < lists[l]->n; i++) {                                                \
+                const run *r = &lists[l]->r[i];                                                    \
+                T *row = dst + (size_t)r->y * w;                                                   \
+                for (int x = r->s; x < r->e; x++) row[x] = one;                                    \
+            }                                                                                      \
+    } while (0)
+
+int fn_post_f32(float *p, int h, int w, const fn_post_opts *o, fn_post_stats *st, fn_err *e) {
+    runs F = {0}, Hl = {0};
+    fn_post_stats s0 = {0};
+    int rc = 0;
+    float t = (float)o->threshold;
+    for (int y = 0; y < h && !rc; y++) rc = scan_f32(&F, p + (size_t)y * w, y, w, t);
+    if (!rc) rc = process(&F, &Hl, h, w, o, &s0);
+    if (!rc) WRITE_RUNS(float, p, 1.0f);
+    runs_free(&F);
+    runs_free(&Hl);
+    if (rc) return fn_seterr(e, "out of memory for the components of a %dx%d image", h, w);
+    if (st) *st = s0;
+    return 0;
+}
+
+int fn_post_u8(uint8_t *b, int h, int w, const fn_post_opts *o, fn_post_stats *st, fn_err *e) {
+    runs F = {0}, Hl = {0};
+    fn_post_stats s0 = {0};
+    int rc = 0;
+    for (int y = 0; y < h && !rc; y++) rc = scan_u8(&F, b + (size_t)y * w, y, w);
+    if (!rc) rc = process(&F, &Hl, h, w, o, &s0);
+    if (!rc) WRITE_RUNS(uint8_t, b, 1);
+    runs_free(&F);
+    runs_free(&Hl);
+    if (rc) return fn_seterr(e, "out of memory for the components of a %dx%d image", h, w);
+    if (st) *st = s0;
+    return 0;
+}
