@@ -32,6 +32,32 @@ int fn_confusion_count(const fn_tensor *pred, const fn_tensor *mask, double thre
     return 0;
 }
 
+int fn_confusion_count_roi(const fn_tensor *pred, const fn_tensor *mask, const fn_tensor *roi, double threshold,
+                           fn_confusion *c, uint8_t *pb, uint8_t *mb, fn_err *e) {
+    if (fn_confusion_count(pred, mask, threshold, c, pb, mb, e)) return -1;
+    if (!roi) return 0;
+    if (roi->dtype != FN_U8 || roi->c != 1) return fn_seterr(e, "roi is %s with %d channels, not u8 with 1",
+                                                             fn_dtype_name(roi->dtype), roi->c);
+    if (roi->h != pred->h || roi->w != pred->w)
+        return fn_seterr(e, "roi is %dx%d but pred is %dx%d", roi->h, roi->w, pred->h, pred->w);
+    size_t n = (size_t)pred->h * pred->w;
+    const float *p = pred->data;
+    const uint8_t *m = mask->data, *r = roi->data;
+    float t = (float)threshold;
+    uint64_t tp = 0, fp = 0, fn = 0, in = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = r[i] != 0, a = (p[i] > t) & k, b = (m[i] != 0) & k;
+        in += (uint64_t)k;
+        tp += a & b;
+        fp += a & (!b);
+        fn += (!a) & b;
+        if (pb) pb[i] = (uint8_t)a;
+        if (mb) mb[i] = (uint8_t)b;
+    }
+    c->tp = tp, c->fp = fp, c->fn = fn, c->tn = in - tp - fp - fn;
+    return 0;
+}
+
 void fn_confusion_add(fn_confusion *s, const fn_confusion *c) {
     s->tp += c->tp, s->fp += c->fp, s->fn += c->fn, s->tn += c->tn;
 }

@@ -17,6 +17,10 @@ typedef struct fn_confusion {
  * binary maps (H*W bytes each, 0/1) when pb/mb are not NULL. 0, or -1 with e set (dtype, shape, NaN). */
 int fn_confusion_count(const fn_tensor *pred, const fn_tensor *mask, double threshold, fn_confusion *c,
                        uint8_t *pb, uint8_t *mb, fn_err *e);
+/* the same counting only the pixels where roi (u8, C=1, the same H x W; NULL: all) is non-zero; the
+ * binary maps are 0 outside it */
+int fn_confusion_count_roi(const fn_tensor *pred, const fn_tensor *mask, const fn_tensor *roi, double threshold,
+                           fn_confusion *c, uint8_t *pb, uint8_t *mb, fn_err *e);
 void fn_confusion_add(fn_confusion *sum, const fn_confusion *c);
 
 /* Dice 2TP/(2TP+FP+FN) and Jaccard TP/(TP+FP+FN); 1 when truth and prediction are both empty */

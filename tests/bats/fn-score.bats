@@ -33,13 +33,13 @@ SQ='np.pad(np.ones((4, 4)), 2)'
   mkframes p.fns "[('p', $SQ, $SQ * 0.9)]"
   run fn-score --json --hd95 p.fns
   assert_success
-  assert_output '{"frames":1,"dice":1.000000,"jaccard":1.000000,"accuracy":1.000000,"sensitivity":1.000000,"specificity":1.000000,"hd95":0.000000,"hd95_frames":1}'
+  assert_output '{"frames":1,"dice":1.000000,"jaccard":1.000000,"accuracy":1.000000,"sensitivity":1.000000,"specificity":1.000000,"hd95":0.000000,"hd95_frames":1,"dice_median":1.000000,"dice_worst":1.000000,"dice_worst_id":"p","jaccard_median":1.000000,"jaccard_worst":1.000000,"jaccard_worst_id":"p"}'
 }
 
 @test "empty truth and empty prediction: Dice and Jaccard 1, sensitivity undefined (null)" {
   mkframes e.fns "[('e', np.zeros((6, 6)), np.zeros((6, 6)))]"
   run fn-score --json e.fns
-  assert_output '{"frames":1,"dice":1.000000,"jaccard":1.000000,"accuracy":1.000000,"sensitivity":null,"specificity":1.000000}'
+  assert_output '{"frames":1,"dice":1.000000,"jaccard":1.000000,"accuracy":1.000000,"sensitivity":null,"specificity":1.000000,"dice_median":1.000000,"dice_worst":1.000000,"dice_worst_id":"e","jaccard_median":1.000000,"jaccard_worst":1.000000,"jaccard_worst_id":"e"}'
   run fn-score e.fns
   assert_line --index 4 "sensitivity  nan"
 }
@@ -47,14 +47,14 @@ SQ='np.pad(np.ones((4, 4)), 2)'
 @test "disjoint: all zeros" {
   mkframes d.fns "[('d', np.hstack([np.ones((4, 2)), np.zeros((4, 2))]), np.hstack([np.zeros((4, 2)), np.ones((4, 2))]))]"
   run fn-score --json d.fns
-  assert_output '{"frames":1,"dice":0.000000,"jaccard":0.000000,"accuracy":0.000000,"sensitivity":0.000000,"specificity":0.000000}'
+  assert_output '{"frames":1,"dice":0.000000,"jaccard":0.000000,"accuracy":0.000000,"sensitivity":0.000000,"specificity":0.000000,"dice_median":0.000000,"dice_worst":0.000000,"dice_worst_id":"d","jaccard_median":0.000000,"jaccard_worst":0.000000,"jaccard_worst_id":"d"}'
 }
 
 @test "partial overlap (a 4x4 square shifted by one column): Dice 0.75, Jaccard 0.6; p = 0.5 is background" {
   mkframes o.fns "[('o', $SQ, np.roll($SQ, 1, axis=1) * 0.8)]"
   run fn-score --json o.fns
   # TP 12, FP 4, FN 4, TN 44 of 64
-  assert_output '{"frames":1,"dice":0.750000,"jaccard":0.600000,"accuracy":0.875000,"sensitivity":0.750000,"specificity":0.916667}'
+  assert_output '{"frames":1,"dice":0.750000,"jaccard":0.600000,"accuracy":0.875000,"sensitivity":0.750000,"specificity":0.916667,"dice_median":0.750000,"dice_worst":0.750000,"dice_worst_id":"o","jaccard_median":0.600000,"jaccard_worst":0.600000,"jaccard_worst_id":"o"}'
   mkframes h.fns "[('h', $SQ, $SQ * 0.5)]"
   run fn-score --json h.fns
   assert_output --partial '"dice":0.000000'
@@ -155,7 +155,8 @@ PY
 
 @test "usage errors exit 2 and print nothing" {
   mkframes p.fns "[('p', $SQ, $SQ)]"
-  for args in "--threshold 2" "--threshold x" "--threshold -0.1" "--bogus" "p.fns extra"; do
+  for args in "--threshold 2" "--threshold x" "--threshold -0.1" "--bogus" "p.fns extra" "--jaccard-threshold 1.5" \
+              "--jaccard-threshold x" "--ci-samples 5" "--ci-samples x" "--seed -1" "--seed x"; do
     run --separate-stderr fn-score $args p.fns
     [ "$status" -eq 2 ] || fail "fn-score $args: status $status"
     [ -z "$output" ] || fail "fn-score $args printed: $output"
@@ -172,9 +173,10 @@ fnframes.write("u8pred.fns", [{"id": "a", "mask": m, "pred": m}])
 fnframes.write("f32mask.fns", [{"id": "a", "mask": p, "pred": p}])
 fnframes.write("size.fns", [{"id": "a", "mask": m, "pred": np.ones((1, 8, 9), np.float32)}])
 q = p.copy(); q[0, 3, 3] = np.nan
-fnframes.write("nan.fns", [{"id": "a", "mask": m, "pred": p}, {"id": "b", "mask": m, "pred": q}])'
+fnframes.write("nan.fns", [{"id": "a", "mask": m, "pred": p}, {"id": "b", "mask": m, "pred": q}])
+fnframes.write("roisize.fns", [{"id": "a", "mask": m, "pred": p, "roi": np.ones((1, 8, 9), np.uint8)}])'
   : > empty.fns
-  for f in nopred nomask u8pred f32mask size nan empty; do
+  for f in nopred nomask u8pred f32mask size roisize nan empty; do
     run --separate-stderr fn-score --per-image per.tsv $f.fns
     assert_one_line_error fn-score
     [ -z "$output" ] || fail "$f: printed $output"
@@ -186,4 +188,67 @@ fnframes.write("nan.fns", [{"id": "a", "mask": m, "pred": p}, {"id": "b", "mask"
   [[ "$stderr" == *"frame 2 (b)"*NaN* ]] || fail "$stderr"
   run --separate-stderr fn-score size.fns
   [[ "$stderr" == *"8x9"*"8x8"* ]] || fail "$stderr"
+  run --separate-stderr fn-score roisize.fns
+  [[ "$stderr" == *"frame 1 (a): roi is 8x9 but pred is 8x8" ]] || fail "$stderr"
+}
+
+# ---- challenge figures and regions of interest ----------------------------------------------------
+
+@test "median and worst per-image Dice and Jaccard; --jaccard-threshold counts JI under T as 0" {
+  # Jaccard 1, 0.6, 0.6 / 0.8 ... : a perfect frame, the shifted square, and a half-overlap
+  mkframes m.fns "[('a', $SQ, $SQ), ('b', $SQ, np.roll($SQ, 1, axis=1)), ('c', $SQ, np.roll($SQ, 2, axis=1))]"
+  run fn-score --json --jaccard-threshold 0.65 m.fns
+  assert_success
+  # per image: Dice 1, 0.75, 0.5; Jaccard 1, 0.6, 1/3; thresholded at 0.65: 1, 0, 0
+  assert_output --partial '"dice_median":0.750000,"dice_worst":0.500000,"dice_worst_id":"c","jaccard_median":0.600000,"jaccard_worst":0.333333,"jaccard_worst_id":"c","jaccard_threshold":0.65,"jaccard_thresholded":0.333333'
+  run fn-score --jaccard-threshold 0.5 m.fns
+  assert_line "jaccard_thresholded 0.533333 (per-image Jaccard under 0.5 counted as 0)"
+  assert_line "dice_worst   0.500000 c"
+}
+
+@test "--ci: seeded percentile bootstrap of the means, the same as numpy's with the same resamples" {
+  mkframes m.fns "[('f%d' % k, $SQ, np.roll($SQ, k % 4, axis=1)) for k in range(9)]"
+  run fn-score --json --ci --seed 3 m.fns
+  assert_success
+  echo "$output" >a.json
+  run fn-score --json --ci --seed 3 m.fns
+  assert_output "$(cat a.json)"       # reproducible
+  run fn-score --json --ci --seed 4 --ci-samples 500 m.fns
+  [ "$output" != "$(cat a.json)" ]
+  py - a.json <<'PY'
+import sys, json, numpy as np
+g = json.load(open(sys.argv[1]))
+assert g["ci_level"] == 0.95 and g["ci_samples"] == 2000 and g["ci_seed"] == 3
+d = [1.0, 0.75, 0.5, 0.25] * 2 + [1.0]
+# intervals contain the mean, lie inside the range of the values, are not degenerate
+assert g["dice_ci_lo"] < g["dice"] < g["dice_ci_hi"] and 0.25 <= g["dice_ci_lo"] and g["dice_ci_hi"] <= 1
+assert g["jaccard_ci_lo"] < g["jaccard"] < g["jaccard_ci_hi"]
+# the width is about what the normal approximation gives: 2 * 1.96 * sd / sqrt(n)
+w = 2 * 1.96 * np.std(d) / np.sqrt(len(d))
+assert 0.6 * w < g["dice_ci_hi"] - g["dice_ci_lo"] < 1.4 * w, (g, w)
+PY
+  run fn-score --ci m.fns
+  assert_line --regexp '^dice_ci +0\.[0-9]+ [01]\.[0-9]+ \(95%, 2000 bootstrap resamples, seed 0\)$'
+  assert_line --regexp '^jaccard_ci +0\.[0-9]+ [01]\.[0-9]+$'
+}
+
+@test "a frame with a roi is scored inside it only (DRIVE's field of view)" {
+  py - <<'PY'
+import fnframes, numpy as np
+m = np.zeros((1, 8, 8), np.uint8); m[0, 2:6, 2:6] = 1
+p = np.zeros((1, 8, 8), np.float32); p[0, 2:6, 2:6] = 1; p[0, 0, :] = 1   # false positives in row 0
+roi = np.ones((1, 8, 8), np.uint8); roi[0, 0, :] = 0                        # ... outside the roi
+fnframes.write("r.fns", [{"id": "r", "mask": m, "pred": p, "roi": roi}])
+fnframes.write("n.fns", [{"id": "n", "mask": m, "pred": p}])
+PY
+  run fn-score --json --hd95 r.fns
+  assert_output --partial '{"frames":1,"dice":1.000000,"jaccard":1.000000,"accuracy":1.000000,"sensitivity":1.000000,"specificity":1.000000,"hd95":0.000000'
+  assert_output --partial '"roi_frames":1}'
+  run fn-score --per-image per.tsv r.fns
+  assert_line "roi_frames   1 (scored inside their roi)"
+  run cat per.tsv
+  assert_line --index 1 "$(printf 'r\t1.000000\t1.000000\t16\t0\t0\t40')"
+  run fn-score --json n.fns
+  assert_output --partial '"dice":0.800000'
+  refute_output --partial roi_frames
 }

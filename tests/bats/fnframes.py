@@ -30,9 +30,9 @@ def read(path):
     out = []
     with (sys.stdin.buffer if path == "-" else open(path, "rb")) as f:
         for fr in msgpack.Unpacker(f, raw=False):
-            for k in ("image", "mask", "pred"):
-                if k in fr:
-                    fr[k] = array(fr[k])
+            for k, v in fr.items():  # image, mask, pred, roi, native_mask, ...: every tensor map
+                if isinstance(v, dict) and set(v) == {"dtype", "shape", "data"}:
+                    fr[k] = array(v)
             out.append(fr)
     return out
 
@@ -41,8 +41,8 @@ def write(path, frames):
     with (sys.stdout.buffer if path == "-" else open(path, "wb")) as f:
         for fr in frames:
             fr = dict(fr)
-            for k in ("image", "mask", "pred"):
-                if k in fr and isinstance(fr[k], np.ndarray):
+            for k in fr:
+                if isinstance(fr[k], np.ndarray):
                     fr[k] = tensor(fr[k])
             f.write(msgpack.packb(fr, use_bin_type=True))
 

@@ -1,5 +1,7 @@
-/* test_metrics.c: confusion counts, Dice/Jaccard edge cases, the EDT and HD95 against brute force. */
+/* test_metrics.c: confusion counts (inside a roi too), Dice/Jaccard edge cases, the EDT and HD95
+ * against brute force, and the challenge figures: thresholded mean, median, bootstrap intervals. */
 #include <stdlib.h>
+#include "challenge.h"
 #include "check.h"
 #include "metrics.h"
 #include "rng.h"
@@ -129,8 +131,55 @@ static void test_percentile(void) {
     CHECK_NEAR(fn_percentile(v, 5, 100), 5, 1e-12);
 }
 
+static void test_roi_counts(void) {
+    /* pred 1 1 0 0 / mask 1 0 1 0; roi keeps pixels 0, 1, 3: TP 1, FP 1, FN 0 (outside), TN 1 */
+    const float p[4] = {1, 1, 0, 0};
+    const uint8_t m[4] = {1, 0, 1, 0};
+    fn_tensor *pt, *mt, *rt = fn_tensor_new(FN_U8, 1, 2, 2, NULL), *bad = fn_tensor_new(FN_U8, 1, 2, 3, NULL);
+    frame(2, 2, p, m, &pt, &mt);
+    const uint8_t r[4] = {1, 1, 0, 1};
+    memcpy(rt->data, r, 4);
+    fn_confusion c;
+    uint8_t pb[4], mb[4];
+    fn_err e;
+    CHECK(!fn_confusion_count_roi(pt, mt, rt, 0.5, &c, pb, mb, &e));
+    CHECK(c.tp == 1 && c.fp == 1 && c.fn == 0 && c.tn == 1);
+    CHECK(pb[0] == 1 && pb[2] == 0 && mb[2] == 0);
+    CHECK(!fn_confusion_count_roi(pt, mt, NULL, 0.5, &c, NULL, NULL, &e) && c.fn == 1 && c.tn == 1);
+    CHECK(fn_confusion_count_roi(pt, mt, bad, 0.5, &c, NULL, NULL, &e) && strstr(e.msg, "roi is 2x3"));
+    fn_tensor_free(pt), fn_tensor_free(mt), fn_tensor_free(rt), fn_tensor_free(bad);
+}
+
+static void test_challenge(void) {
+    const double j[5] = {0.9, 0.64, 0.65, 0.2, 1.0};
+    CHECK_NEAR(fn_thresholded_mean(j, 5, 0.65), (0.9 + 0.65 + 1.0) / 5, 1e-12);
+    CHECK_NEAR(fn_median(j, 5), 0.65, 1e-12);
+    CHECK_NEAR(fn_median(j, 4), (0.64 + 0.65) / 2, 1e-12);
+    CHECK(j[0] == 0.9 && j[3] == 0.2); /* not sorted in place */
+    double lo, hi, lo2, hi2;
+    fn_err e;
+    CHECK(!fn_bootstrap_mean_ci(j, 5, 2000, 0.95, 1, &lo, &hi, &e));
+    CHECK(!fn_bootstrap_mean_ci(j, 5, 2000, 0.95, 1, &lo2, &hi2, &e) && lo == lo2 && hi == hi2);
+    CHECK(lo >= 0.2 && lo < 0.678 && hi > 0.678 && hi <= 1.0);
+    CHECK(!fn_bootstrap_mean_ci(j, 1, 100, 0.95, 1, &lo, &hi, &e) && lo == 0.9 && hi == 0.9);
+    CHECK(fn_bootstrap_mean_ci(j, 0, 100, 0.95, 1, &lo, &hi, &e) == -1);
+    /* the coverage of the percentile interval on normal data is about 95% */
+    fn_rng r;
+    fn_rng_seed(&r, 9);
+    int cover = 0;
+    for (int t = 0; t < 200; t++) {
+        double v[40];
+        for (int i = 0; i < 40; i++) v[i] = fn_rng_normal(&r);
+        CHECK(!fn_bootstrap_mean_ci(v, 40, 400, 0.95, (uint64_t)t, &lo, &hi, &e));
+        cover += lo <= 0 && 0 <= hi;
+    }
+    CHECKF(cover >= 175 && cover <= 198, "covered %d of 200", cover);
+}
+
 int main(void) {
     RUN(test_counts_and_scores);
+    RUN(test_roi_counts);
+    RUN(test_challenge);
     RUN(test_empty_cases);
     RUN(test_errors);
     RUN(test_edt_brute_force);
