@@ -2,7 +2,7 @@
  *
  * Copy k of the frame at position i of the stream depends only on (--seed, i, k) and the options
  * (counter-based RNG streams, lib/augment.c), so the output bytes do not depend on how the pipe is
- * chunked. One geometric transform (flips, rotation, zoom) is applied to image (bilinear), mask
+ * chunked. One geometric transform (flips, rotation, zoom) is applied to image (bilinear), mask and roi
  * (nearest) and pred (bilinear); intensity ops touch the image only. Meta: aug (the ops drawn), aug_copy. */
 #include <getopt.h>
 #include <signal.h>
@@ -138,12 +138,25 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     cl->input = fn_input_operand(prog, argc, argv);
 }
 
+/* fn-resize --keep-native's copies of the mask and roi do not match an augmented copy: dropped */
+static int drop_native(fn_frame *c, fn_err *e) {
+    static const char *const keys[2] = {"native_mask", "native_roi"};
+    for (int i = 0; i < 2; i++) {
+        fn_tensor *t = NULL;
+        if (fn_frame_take_tensor(c, keys[i], &t, e) < 0) return -1;
+        fn_tensor_free(t);
+    }
+    return 0;
+}
+
 /* copy k (1-based) of frame number i (0-based) into c */
 static int make_copy(const struct cmdline *cl, const fn_frame *f, long i, long k, fn_frame *c, fn_err *e) {
     if (f->mask && f->image && (f->mask->h != f->image->h || f->mask->w != f->image->w))
         return fn_seterr(e, "mask is %dx%d but image is %dx%d", f->mask->h, f->mask->w, f->image->h, f->image->w);
     if (f->pred && f->image && (f->pred->h != f->image->h || f->pred->w != f->image->w))
         return fn_seterr(e, "pred is %dx%d but image is %dx%d", f->pred->h, f->pred->w, f->image->h, f->image->w);
+    if (f->roi && f->image && (f->roi->h != f->image->h || f->roi->w != f->image->w))
+        return fn_seterr(e, "roi is %dx%d but image is %dx%d", f->roi->h, f->roi->w, f->image->h, f->image->w);
     if (fn_frame_copy(c, f, e)) return -1;
     char id[4096], ops[512];
     snprintf(id, sizeof id, "%s~%ld", f->id, k);
@@ -154,7 +167,9 @@ static int make_copy(const struct cmdline *cl, const fn_frame *f, long i, long k
         if (c->image && fn_aug_geometric(&d, &c->image, 0, e)) return -1;
         if (c->mask && fn_aug_geometric(&d, &c->mask, 1, e)) return -1;
         if (c->pred && fn_aug_geometric(&d, &c->pred, 0, e)) return -1;
+        if (c->roi && fn_aug_geometric(&d, &c->roi, 1, e)) return -1;
     }
+    if (drop_native(c, e)) return -1;
     if (c->image && fn_aug_intensity(&d, c->image, e)) return -1;
     fn_aug_describe(&d, ops, sizeof ops);
     return fn_meta_set_str(c, "aug", ops, e) || fn_meta_set_int(c, "aug_copy", k, e);

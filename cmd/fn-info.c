@@ -51,23 +51,24 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
 
 /* ---- one frame as text -------------------------------------------------------------------------- */
 
-static const char *const tensor_names[3] = {"image", "mask", "pred"};
+static const char *const tensor_names[4] = {"image", "mask", "pred", "roi"};
 
-static void tensors_of(const fn_frame *f, const fn_tensor *t[3]) {
+static void tensors_of(const fn_frame *f, const fn_tensor *t[4]) {
     t[0] = f->image;
     t[1] = f->mask;
     t[2] = f->pred;
+    t[3] = f->roi;
 }
 
 static void print_text(const fn_frame *f) {
-    const fn_tensor *t[3];
+    const fn_tensor *t[4];
     tensors_of(f, t);
     printf("%s\tkeys id", f->id);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         if (t[k]) printf(",%s", tensor_names[k]);
     if (f->has_meta) fputs(",meta", stdout);
     for (int i = 0; i < f->nextra; i++) printf(",%s", f->extra[i].key);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         if (!t[k]) continue;
         double lo, hi, mean;
         size_t bad = fn_tensor_stats(t[k], &lo, &hi, &mean);
@@ -121,17 +122,17 @@ static json_t *meta_json(const fn_frame *f) {
 }
 
 static void print_json(const fn_frame *f) {
-    const fn_tensor *t[3];
+    const fn_tensor *t[4];
     tensors_of(f, t);
     json_t *o = json_object(), *keys = json_array();
     json_object_set_new(o, "id", json_string(f->id));
     json_array_append_new(keys, json_string("id"));
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         if (t[k]) json_array_append_new(keys, json_string(tensor_names[k]));
     if (f->has_meta) json_array_append_new(keys, json_string("meta"));
     for (int i = 0; i < f->nextra; i++) json_array_append_new(keys, json_string(f->extra[i].key));
     json_object_set_new(o, "keys", keys);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         if (t[k]) json_object_set_new(o, tensor_names[k], tensor_json(t[k]));
     if (f->has_meta) json_object_set_new(o, "meta", meta_json(f));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

@@ -2,8 +2,9 @@
  *
  * Operands are image files or folders (their image files, sorted by name); --list adds the pairs of
  * a TSV list. Masks come from the list or from --masks DIR by name (ID SUFFIX .EXT). Each file gives
- * one frame (a multi-page TIFF one per page, ids ID#0, ID#1...) with `image`, `mask` (u8 0/1) and
- * meta src, orig_h, orig_w (and mask_src). See man/fn-read.1. */
+ * one frame (a multi-page TIFF one per page, ids ID#0, ID#1...) with `image`, `mask` (u8 0/1), `roi`
+ * (u8 0/1, from --roi DIR: a field-of-view mask, non-zero inside) and meta src, orig_h, orig_w (and
+ * mask_src, roi_src). See man/fn-read.1. */
 #include <getopt.h>
 #include <omp.h>
 #include <signal.h>
@@ -22,7 +23,7 @@ static const char *prog = "fn-read";
 typedef struct options {
     char **inputs;
     int ninputs;
-    const char *list, *masks, *suffix, *out;
+    const char *list, *masks, *suffix, *out, *roi, *roi_suffix;
     fn_mask_rule rule;
     fn_decode_opts dec;
     int allow_missing;
@@ -39,6 +40,9 @@ _Noreturn static void usage(void) {
            "      --mask-values LIST   foreground labels of the mask, e.g. 150,200 (default: any non-zero)\n"
            "      --mask-threshold T   foreground where the mask is >= T (lossy JPEG masks: 128)\n"
            "      --allow-missing-masks  write frames without mask for images that have none\n"
+           "      --roi DIR            a region of interest per image in DIR named ID SUFFIX .EXT\n"
+           "                           (DRIVE's field of view; non-zero inside), as key roi\n"
+           "      --roi-suffix SUF     roi name suffix after the image's base name\n"
            "      --gray               convert images to 1 channel (BT.601 luma)\n"
            "      --rgb                convert images to 3 channels\n"
            "      --size-hint HxW      let JPEG decode at 1/2, 1/4 or 1/8 size, staying >= HxW\n"
@@ -50,7 +54,7 @@ _Noreturn static void usage(void) {
 }
 
 static void parse(int argc, char **argv, options *o) {
-    enum { O_VALUES = 256, O_THRESH, O_ALLOW, O_GRAY, O_RGB, O_HINT, O_VERSION };
+    enum { O_VALUES = 256, O_THRESH, O_ALLOW, O_GRAY, O_RGB, O_HINT, O_VERSION, O_ROI, O_ROI_SUFFIX };
     static const struct option lo[] = {
         {"list", required_argument, 0, 'l'},         {"masks", required_argument, 0, 'm'},
         {"mask-suffix", required_argument, 0, 's'},  {"mask-values", required_argument, 0, O_VALUES},
@@ -58,7 +62,8 @@ static void parse(int argc, char **argv, options *o) {
         {"gray", no_argument, 0, O_GRAY},            {"grey", no_argument, 0, O_GRAY},
         {"rgb", no_argument, 0, O_RGB},              {"size-hint", required_argument, 0, O_HINT},
         {"output", required_argument, 0, 'o'},       {"threads", required_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
+        {"help", no_argument, 0, 'h'},               {"roi", required_argument, 0, O_ROI},
+        {"roi-suffix", required_argument, 0, O_ROI_SUFFIX},
         {"version", no_argument, 0, O_VERSION},      {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->threads = omp_get_max_threads() < 4 ? omp_get_max_threads() : 4;
@@ -85,6 +90,8 @@ static void parse(int argc, char **argv, options *o) {
             o->rule.has_threshold = 1;
             break;
         case O_ALLOW: o->allow_missing = 1; break;
+        case O_ROI: o->roi = optarg; break;
+        case O_ROI_SUFFIX: o->roi_suffix = optarg; break;
         case O_GRAY:
         case O_RGB: {
             int ch = c == O_GRAY ? 1 : 3;
@@ -104,6 +111,7 @@ static void parse(int argc, char **argv, options *o) {
     if (o->rule.nvalues && o->rule.has_threshold)
         fn_usage_die(prog, "--mask-values and --mask-threshold exclude each other");
     if (o->suffix && !o->masks) fn_usage_die(prog, "--mask-suffix needs --masks DIR");
+    if (o->roi_suffix && !o->roi) fn_usage_die(prog, "--roi-suffix needs --roi DIR");
     o->inputs = argv + optind;
     o->ninputs = argc - optind;
     if (!o->ninputs && !o->list) fn_usage_die(prog, "no input: give image files, folders or --list");
@@ -116,6 +124,7 @@ static void collect(const options *o, fn_items *items) {
         if (fn_items_add_path(items, o->inputs[i], &e)) fn_die(prog, "%s", e.msg);
     if (o->list && fn_items_add_list(items, o->list, &e)) fn_die(prog, "%s", e.msg);
     if (o->masks && fn_items_pair_masks(items, o->masks, o->suffix, &e)) fn_die(prog, "%s", e.msg);
+    if (o->roi && fn_items_pair_rois(items, o->roi, o->roi_suffix, &e)) fn_die(prog, "%s", e.msg);
     int want_masks = o->masks != NULL;
     for (int i = 0; i < items->n; i++) want_masks |= items->v[i].mask != NULL;
     for (int i = 0; want_masks && !o->allow_missing && i < items->n; i++)
@@ -125,9 +134,27 @@ static void collect(const options *o, fn_items *items) {
                    o->masks ? ".* in the mask folder" : " in the list");
 }
 
-/* the frame of page k of an item: image, mask, meta */
-static int make_frame(fn_frame *f, const fn_item *it, fn_image *im, fn_image *mk, int k, const options *o,
-                      fn_err *e) {
+/* the roi of page k: any non-zero value is inside; reduced like the image by a JPEG size hint */
+static int make_roi(fn_frame *f, const fn_item *it, const fn_page *p, fn_image *ri, int k, fn_err *e) {
+    static const fn_mask_rule any = {0};
+    fn_page *q = &ri->pages[ri->n == 1 ? 0 : k];
+    if (q->t->h != p->orig_h || q->t->w != p->orig_w)
+        return fn_seterr(e, "%s: roi is %dx%d but image %s is %dx%d", it->roi, q->t->h, q->t->w, it->image, p->orig_h,
+                         p->orig_w);
+    fn_tensor *m = fn_maskify(q->t, &any, e);
+    if (m && p->denom > 1) {
+        fn_tensor *r = fn_mask_reduce(m, p->denom, e);
+        fn_tensor_free(m);
+        m = r;
+    }
+    if (!m) return -1;
+    fn_frame_set_tensor(&f->roi, m);
+    return fn_meta_set_str(f, "roi_src", it->roi, e);
+}
+
+/* the frame of page k of an item: image, mask, roi, meta */
+static int make_frame(fn_frame *f, const fn_item *it, fn_image *im, fn_image *mk, fn_image *ri, int k,
+                      const options *o, fn_err *e) {
     fn_page *p = &im->pages[k];
     char id[4096];
     if (im->n > 1) snprintf(id, sizeof id, "%s#%d", it->id, k);
@@ -152,25 +179,28 @@ static int make_frame(fn_frame *f, const fn_item *it, fn_image *im, fn_image *mk
     if (fn_meta_set_str(f, "src", it->image, e) || fn_meta_set_int(f, "orig_h", p->orig_h, e) ||
         fn_meta_set_int(f, "orig_w", p->orig_w, e) || (it->mask && fn_meta_set_str(f, "mask_src", it->mask, e)))
         return -1;
-    return 0;
+    return ri->n ? make_roi(f, it, p, ri, k, e) : 0;
 }
 
 /* every frame of one item, decoded; 0, or -1 with e set (frames holds nothing then) */
 static int load_item(const fn_item *it, const options *o, fn_frame **frames, int *n, fn_err *e) {
     static const fn_decode_opts mask_dec = {0, 0, 0};
-    fn_image im, mk = {0};
+    fn_image im, mk = {0}, ri = {0};
     *frames = NULL;
     *n = 0;
     int bad = fn_image_read(it->image, &o->dec, &im, e);
     if (!bad && it->mask && !(bad = fn_image_read(it->mask, &mask_dec, &mk, e)) && mk.n != 1 && mk.n != im.n)
         bad = fn_seterr(e, "%s: mask has %d pages but image %s has %d", it->mask, mk.n, it->image, im.n);
+    if (!bad && it->roi && !(bad = fn_image_read(it->roi, &mask_dec, &ri, e)) && ri.n != 1 && ri.n != im.n)
+        bad = fn_seterr(e, "%s: roi has %d pages but image %s has %d", it->roi, ri.n, it->image, im.n);
     if (!bad && !(*frames = calloc((size_t)im.n, sizeof **frames))) bad = fn_seterr(e, "out of memory");
     for (int k = 0; !bad && k < im.n; k++) {
-        bad = make_frame(&(*frames)[k], it, &im, &mk, k, o, e);
+        bad = make_frame(&(*frames)[k], it, &im, &mk, &ri, k, o, e);
         *n = k + 1;
     }
     fn_image_free(&im);
     fn_image_free(&mk);
+    fn_image_free(&ri);
     if (bad) {
         for (int k = 0; k < *n; k++) fn_frame_clear(&(*frames)[k]);
         free(*frames);

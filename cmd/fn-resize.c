@@ -1,9 +1,11 @@
-/* fn-resize: resize the image, mask and pred of every frame, or restore them to the original size.
+/* fn-resize: resize the image, mask, pred and roi of every frame, or restore them to the original size.
  *
- * Images and preds: antialiased bilinear (Pillow's BILINEAR); masks: nearest, or bilinear then
- * threshold 0.5. Meta: orig_h/orig_w (set when absent), resize_from_h/resize_from_w, and with
+ * Images and preds: antialiased bilinear (Pillow's BILINEAR); masks and rois: nearest, or bilinear
+ * then threshold 0.5. Meta: orig_h/orig_w (set when absent), resize_from_h/resize_from_w, and with
  * --keep-aspect the padding pad_top/pad_left/pad_bottom/pad_right. --restore undoes the padding and
- * resizes back to orig_h x orig_w. */
+ * resizes back to orig_h x orig_w. --keep-native keeps the mask and roi as they were before the first
+ * resize under native_mask/native_roi, and --restore puts them back in place of the resized ones, so
+ * that a prediction is scored against the original annotation (man/fn-stream.5). */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -23,13 +25,16 @@ static const char usage[] =
     "\n"
     "Resize the image, mask and pred of each frame of FILE (default stdin) to HxW, by a factor, or so\n"
     "that the longer side is at most N; or restore them to the size recorded in meta (orig_h, orig_w).\n"
-    "Images and preds: antialiased bilinear (as Pillow's BILINEAR); masks: nearest neighbour.\n"
+    "Images and preds: antialiased bilinear (as Pillow's BILINEAR); masks and rois: nearest neighbour.\n"
     "\n"
     "  -s, --scale F          multiply both sides by F (> 0)\n"
     "  -m, --max-side N       shrink so that the longer side is N (smaller frames pass unchanged)\n"
     "  -k, --keep-aspect      fit inside HxW keeping the aspect ratio, pad with 0 (centred)\n"
     "      --mask-mode MODE   nearest (default) or bilinear (then threshold 0.5)\n"
-    "  -r, --restore          resize back to orig_h x orig_w, removing --keep-aspect padding\n"
+    "  -n, --keep-native      keep the mask and roi as they are under native_mask, native_roi\n"
+    "  -d, --drop-image       remove the image (scoring at native resolution needs none)\n"
+    "  -r, --restore          resize back to orig_h x orig_w, removing --keep-aspect padding; the\n"
+    "                         native_mask and native_roi kept by --keep-native replace mask and roi\n"
     "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
     "  -h, --help             show this help and exit\n"
     "      --version          show the version and exit\n";
@@ -43,6 +48,7 @@ struct cmdline {
     long max_side;    /* MODE_MAXSIDE */
     int keep_aspect;
     int mask_bilinear;
+    int keep_native, drop_image;
     const char *input, *output;
 };
 
@@ -52,13 +58,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         {"scale", required_argument, 0, 's'},         {"max-side", required_argument, 0, 'm'},
         {"keep-aspect", no_argument, 0, 'k'},         {"mask-mode", required_argument, 0, OPT_MASK_MODE},
         {"restore", no_argument, 0, 'r'},             {"output", required_argument, 0, 'o'},
+        {"keep-native", no_argument, 0, 'n'},         {"drop-image", no_argument, 0, 'd'},
         {"help", no_argument, 0, 'h'},                {"version", no_argument, 0, OPT_VERSION},
         {0, 0, 0, 0},
     };
     *cl = (struct cmdline){.mode = -1, .input = "-"};
     int o, nmodes = 0;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, ":s:m:kro:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, ":s:m:krndo:h", opts, NULL)) != -1) {
         switch (o) {
         case 's':
             if (fn_parse_double(optarg, &cl->scale) || cl->scale <= 0 || cl->scale > 1000)
@@ -76,6 +83,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             else fn_usage_die(prog, "mask mode must be nearest or bilinear, not '%s'", optarg);
             break;
         case 'r': cl->mode = MODE_RESTORE, nmodes++; break;
+        case 'n': cl->keep_native = 1; break;
+        case 'd': cl->drop_image = 1; break;
         case 'o': cl->output = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case OPT_VERSION: fn_version(prog);
@@ -91,6 +100,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         optind++;
     }
     if (cl->keep_aspect && cl->mode != MODE_SIZE) fn_usage_die(prog, "--keep-aspect needs a size HxW");
+    if (cl->keep_native && cl->mode == MODE_RESTORE) fn_usage_die(prog, "--keep-native and --restore exclude each other");
     cl->input = fn_input_operand(prog, argc, argv);
 }
 
@@ -175,13 +185,42 @@ static long lround_pos(double v) {
     return r < 1 ? 1 : r > FN_MAX_HW ? FN_MAX_HW : r;
 }
 
+/* --keep-native: the mask and roi as they are now, unless a first resize kept them already */
+static int keep_native(fn_frame *f, fn_err *e) {
+    if (f->mask && !fn_frame_has_key(f, "native_mask") && fn_frame_put_tensor(f, "native_mask", f->mask, e)) return -1;
+    if (f->roi && !fn_frame_has_key(f, "native_roi") && fn_frame_put_tensor(f, "native_roi", f->roi, e)) return -1;
+    return 0;
+}
+
+/* --restore: native_mask and native_roi (oh x ow) replace mask and roi */
+static int put_back_native(fn_frame *f, int oh, int ow, fn_err *e) {
+    static const char *const keys[2] = {"native_mask", "native_roi"};
+    fn_tensor **slot[2] = {&f->mask, &f->roi};
+    for (int i = 0; i < 2; i++) {
+        fn_tensor *t;
+        int rc = fn_frame_take_tensor(f, keys[i], &t, e);
+        if (rc < 0) return -1;
+        if (!rc) continue;
+        if (t->dtype != FN_U8 || t->c != 1 || t->h != oh || t->w != ow) {
+            fn_seterr(e, "%s is %s [%d,%d,%d], not u8 [1,%d,%d] (orig_h x orig_w)", keys[i], fn_dtype_name(t->dtype),
+                      t->c, t->h, t->w, oh, ow);
+            fn_tensor_free(t);
+            return -1;
+        }
+        fn_frame_set_tensor(slot[i], t);
+    }
+    return 0;
+}
+
 static int do_frame(const struct cmdline *cl, struct cache *c, fn_frame *f, fn_err *e) {
-    fn_tensor **slot[3] = {&f->image, &f->mask, &f->pred};
-    const int kinds[3] = {KIND_LINEAR, cl->mask_bilinear ? KIND_MASK_BILINEAR : KIND_NEAREST, KIND_LINEAR};
-    const char *names[3] = {"image", "mask", "pred"};
+    if (cl->drop_image) fn_frame_set_tensor(&f->image, NULL);
+    fn_tensor **slot[4] = {&f->image, &f->mask, &f->pred, &f->roi};
+    const int mk = cl->mask_bilinear ? KIND_MASK_BILINEAR : KIND_NEAREST;
+    const int kinds[4] = {KIND_LINEAR, mk, KIND_LINEAR, mk};
+    const char *names[4] = {"image", "mask", "pred", "roi"};
     int h = 0, w = 0;
     const char *first = NULL;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         fn_tensor *t = *slot[k];
         if (!t) continue;
         if (!first) first = names[k], h = t->h, w = t->w;
@@ -203,15 +242,17 @@ static int do_frame(const struct cmdline *cl, struct cache *c, fn_frame *f, fn_e
             int64_t ch = h - pad[0] - pad[2], cw = w - pad[1] - pad[3];
             if (pad[0] < 0 || pad[1] < 0 || pad[2] < 0 || pad[3] < 0 || ch < 1 || cw < 1)
                 return fn_seterr(e, "padding in meta does not fit the %dx%d frame", h, w);
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 4; k++)
                 if (*slot[k] && crop_slot(slot[k], (int)pad[0], (int)pad[1], (int)ch, (int)cw, e)) return -1;
             for (int i = 0; i < 4; i++) fn_meta_del(f, pad_keys[i]);
         }
-        const int rk[3] = {KIND_LINEAR, KIND_NEAREST, KIND_LINEAR};
-        for (int k = 0; k < 3; k++)
-            if (*slot[k] && resize_slot(c, slot[k], (int)oh, (int)ow, rk[k], e)) return -1;
-        return 0;
+        const int rk[4] = {KIND_LINEAR, KIND_NEAREST, KIND_LINEAR, KIND_NEAREST};
+        const int native[4] = {0, fn_frame_has_key(f, "native_mask"), 0, fn_frame_has_key(f, "native_roi")};
+        for (int k = 0; k < 4; k++) /* what the native copies replace is not resized */
+            if (*slot[k] && !native[k] && resize_slot(c, slot[k], (int)oh, (int)ow, rk[k], e)) return -1;
+        return put_back_native(f, (int)oh, (int)ow, e);
     }
+    if (cl->keep_native && keep_native(f, e)) return -1;
 
     if (padded) return fn_seterr(e, "frame is already padded by fn-resize --keep-aspect (restore it first)");
     int oh = cl->h, ow = cl->w, top = 0, left = 0, ch, cw;
@@ -229,10 +270,10 @@ static int do_frame(const struct cmdline *cl, struct cache *c, fn_frame *f, fn_e
         if (cw > ow) cw = ow;
         top = (oh - ch) / 2, left = (ow - cw) / 2;
     }
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         if (*slot[k] && resize_slot(c, slot[k], ch, cw, kinds[k], e)) return -1;
     if (cl->keep_aspect)
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 4; k++)
             if (*slot[k] && pad_slot(slot[k], top, left, oh, ow, e)) return -1;
     int64_t x;
     if (fn_meta_get_int(f, "orig_h", &x) || fn_meta_get_int(f, "orig_w", &x))

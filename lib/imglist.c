@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,7 +39,7 @@ static int add(fn_items *l, char *image, char *mask, fn_err *e) {
         return fn_seterr(e, "out of memory");
     }
     l->v = v;
-    v[l->n++] = (fn_item){image, mask, id};
+    v[l->n++] = (fn_item){.image = image, .mask = mask, .id = id};
     return 0;
 }
 
@@ -157,7 +158,8 @@ static int cmp_stem(const void *a, const void *b) {
     return strcmp(((const stem_entry *)a)->stem, ((const stem_entry *)b)->stem);
 }
 
-int fn_items_pair_masks(fn_items *l, const char *dir, const char *suffix, fn_err *e) {
+/* give each item without a file in the slot at `off` (mask or roi) DIR/ID SUFFIX.EXT when there is one */
+static int pair_files(fn_items *l, const char *dir, const char *suffix, size_t off, const char *what, fn_err *e) {
     int n;
     char **names = list_dir(dir, &n, e);
     if (!names) return -1;
@@ -171,7 +173,8 @@ int fn_items_pair_masks(fn_items *l, const char *dir, const char *suffix, fn_err
     size_t slen = suffix ? strlen(suffix) : 0;
     for (int i = 0; !rc && i < l->n; i++) {
         fn_item *it = &l->v[i];
-        if (it->mask) continue;
+        char **slot = (char **)((char *)it + off);
+        if (*slot) continue;
         size_t il = strlen(it->id);
         char *want = malloc(il + slen + 1);
         if (!want) {
@@ -184,9 +187,9 @@ int fn_items_pair_masks(fn_items *l, const char *dir, const char *suffix, fn_err
         if (hit) {
             while (hit > s && !strcmp(hit[-1].stem, want)) hit--;
             if (hit + 1 < s + n && !strcmp(hit[1].stem, want))
-                rc = fn_seterr(e, "%s: more than one mask for %s in %s: %s, %s", it->image, it->id, dir, hit[0].name,
-                               hit[1].name);
-            else if (!(it->mask = join(dir, hit->name)))
+                rc = fn_seterr(e, "%s: more than one %s for %s in %s: %s, %s", it->image, what, it->id, dir,
+                               hit[0].name, hit[1].name);
+            else if (!(*slot = join(dir, hit->name)))
                 rc = fn_seterr(e, "out of memory");
         }
         free(want);
@@ -200,10 +203,23 @@ int fn_items_pair_masks(fn_items *l, const char *dir, const char *suffix, fn_err
     return rc;
 }
 
+int fn_items_pair_masks(fn_items *l, const char *dir, const char *suffix, fn_err *e) {
+    return pair_files(l, dir, suffix, offsetof(fn_item, mask), "mask", e);
+}
+
+int fn_items_pair_rois(fn_items *l, const char *dir, const char *suffix, fn_err *e) {
+    if (pair_files(l, dir, suffix, offsetof(fn_item, roi), "roi", e)) return -1;
+    for (int i = 0; i < l->n; i++)
+        if (!l->v[i].roi)
+            return fn_seterr(e, "%s: no roi %s%s.* in %s", l->v[i].image, l->v[i].id, suffix ? suffix : "", dir);
+    return 0;
+}
+
 void fn_items_free(fn_items *l) {
     for (int i = 0; i < l->n; i++) {
         free(l->v[i].image);
         free(l->v[i].mask);
+        free(l->v[i].roi);
         free(l->v[i].id);
     }
     free(l->v);

@@ -12,6 +12,7 @@
 typedef struct fn_item {
     char *image; /* path */
     char *mask;  /* path, NULL when none */
+    char *roi;   /* region of interest (fn-read --roi), NULL when none */
     char *id;    /* the image's base name without its extension */
 } fn_item;
 
@@ -25,6 +26,8 @@ int fn_items_add_list(fn_items *l, const char *tsv, fn_err *e);   /* "-" reads s
 /* give each item without a mask DIR/ID SUFFIX.EXT when there is one; two candidates (a.png, a.gif)
  * are an error. Returns 0 or -1. */
 int fn_items_pair_masks(fn_items *l, const char *dir, const char *suffix, fn_err *e);
+/* the same for regions of interest: each item gets DIR/ID SUFFIX.EXT; an item without one is an error */
+int fn_items_pair_rois(fn_items *l, const char *dir, const char *suffix, fn_err *e);
 void fn_items_free(fn_items *l);
 
 /* base name of path without its last extension (malloc'd) */

@@ -158,3 +158,26 @@ fnframes.write("bad.fns", [{"id": "m", "image": np.zeros((1, 8, 8), np.uint8), "
   run --separate-stderr fn-augment missing.fns
   assert_one_line_error fn-augment
 }
+
+@test "a roi gets the mask's geometric transform (nearest) and no intensity op; a roi of another size is an error" {
+  py -c '
+import fnframes, numpy as np
+fr = []
+for i in range(4):
+    r = np.random.default_rng(i)
+    m = (r.random((1, 24, 32)) > 0.5).astype(np.uint8)
+    fr.append({"id": "f%d" % i, "image": (m * 200).repeat(3, 0), "mask": m, "roi": m.copy()})
+fnframes.write("s.fns", fr)
+fnframes.write("bad.fns", [{"id": "b", "image": np.zeros((1, 8, 8), np.uint8), "roi": np.ones((1, 8, 9), np.uint8)}])'
+  fn-augment -n 3 --seed 2 --hflip 0.5 --vflip 0.5 --rotate 30 --zoom 0.8,1.2 --brightness 0.2 s.fns > a.fns
+  run py -c '
+import fnframes, numpy as np
+for f in fnframes.read("a.fns"):
+    assert f["roi"].dtype == np.uint8 and set(np.unique(f["roi"])) <= {0, 1}
+    assert (f["roi"] == f["mask"]).all(), f["id"]
+print("ok")'
+  assert_output "ok"
+  run --separate-stderr fn-augment -n 1 --hflip 1 bad.fns
+  assert_one_line_error fn-augment
+  [[ "$stderr" == *"frame 1 (b): roi is 8x9 but image is 8x8" ]] || fail "$stderr"
+}

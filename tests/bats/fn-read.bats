@@ -502,3 +502,70 @@ PY
   run check_set s.fns 5 3
   assert_success
 }
+
+# ---- regions of interest ----------------------------------------------------------------------
+
+@test "--roi DIR: a roi per image (u8 0/1, any non-zero inside), meta roi_src; --roi-suffix" {
+  fixtures
+  mkdir -p rois
+  $PY -c '
+import numpy as np
+from PIL import Image
+r = np.zeros((20, 30), np.uint8); r[2:18, 3:27] = 255
+for n in ["a", "b", "c", "d", "big"]:
+    Image.fromarray(r).save("rois/%s_fov.gif" % n)
+'
+  fn-read imgs --masks masks --mask-suffix _seg --roi rois --roi-suffix _fov > s.fns
+  run $PY -c '
+import sys; sys.path.insert(0, "'"$BATS_TEST_DIRNAME"'")
+import fnframes
+for f in fnframes.read("s.fns"):
+    r = f["roi"]
+    print(f["id"], r.dtype, r.shape, sorted(set(r.ravel())), int(r.sum()), f["meta"]["roi_src"])'
+  assert_success
+  assert_line --index 0 "a uint8 (1, 20, 30) [0, 1] 384 rois/a_fov.gif"
+  assert_equal "${#lines[@]}" 5
+}
+
+@test "--roi: a missing roi, a roi of another size, two candidates: one-line errors, nothing written" {
+  fixtures
+  mkdir -p rois
+  $PY -c '
+import numpy as np
+from PIL import Image
+r = np.full((20, 30), 255, np.uint8)
+for n in ["a", "b", "c", "d"]:
+    Image.fromarray(r).save("rois/%s.png" % n)
+'
+  run --separate-stderr fn-read imgs --roi rois
+  assert_one_line_error fn-read
+  [[ "$stderr" == *"imgs/big.png: no roi big.* in rois" ]] || fail "$stderr"
+  assert_output ""
+  $PY -c '
+import numpy as np
+from PIL import Image
+Image.fromarray(np.full((21, 30), 255, np.uint8)).save("rois/big.png")'
+  run --separate-stderr fn-read imgs --roi rois -o out.fns
+  assert_one_line_error fn-read
+  [[ "$stderr" == *"rois/big.png: roi is 21x30 but image imgs/big.png is 20x30"* ]] || fail "$stderr"
+  [ ! -e out.fns ]
+  cp rois/a.png rois/a.gif
+  run --separate-stderr fn-read imgs --roi rois
+  assert_one_line_error fn-read
+  [[ "$stderr" == *"more than one roi for a in rois"* ]] || fail "$stderr"
+  run --separate-stderr fn-read imgs --roi-suffix _fov
+  assert_equal "$status" 2
+}
+
+@test "real data: drive with its field-of-view masks as roi" {
+  need_data drive
+  D=$FN_DATA/drive
+  fn-read "$D/images" --masks "$D/masks" --roi "$D/fov" > s.fns
+  run $PY -c '
+import sys; sys.path.insert(0, "'"$BATS_TEST_DIRNAME"'")
+import fnframes
+fr = fnframes.read("s.fns")
+print(len(fr), {f["roi"].shape for f in fr}, all(0.6 < f["roi"].mean() < 0.75 for f in fr),
+      all((f["mask"] & (1 - f["roi"])).sum() < 0.005 * f["mask"].sum() for f in fr))  # vessels lie inside'
+  assert_output "20 {(1, 584, 565)} True True"
+}

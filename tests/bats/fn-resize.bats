@@ -218,3 +218,61 @@ for path, b in zip(sys.argv[1:], fnframes.read("fast.fns")):
 PY
   assert_success
 }
+
+# ---- roi and native-resolution copies ---------------------------------------------------------
+
+roi_frames() {
+  py -c '
+import fnframes, numpy as np
+y, x = np.mgrid[0:60, 0:90]
+m = (((y - 30) ** 2 + (x - 45) ** 2) < 300).astype(np.uint8)[None]
+r = (((y - 30) ** 2 / 900 + (x - 45) ** 2 / 2025) < 1).astype(np.uint8)[None]
+im = np.stack([(x * 2 + y).astype(np.uint8)] * 3)
+fnframes.write("in.fns", [{"id": "a", "image": im, "mask": m, "roi": r, "meta": {"src": "a"}}])'
+}
+
+@test "roi is resized like the mask (nearest) and restored with it" {
+  roi_frames
+  fn-resize 32x48 in.fns > r.fns
+  fn-resize --restore r.fns > back.fns
+  py -c '
+import fnframes, numpy as np
+a, r, b = (fnframes.read(p)[0] for p in ("in.fns", "r.fns", "back.fns"))
+assert r["roi"].shape == r["mask"].shape == (1, 32, 48) and set(np.unique(r["roi"])) == {0, 1}
+yi = (np.arange(32) * 60 + 30) // 32; xi = (np.arange(48) * 90 + 45) // 48   # nearest: centres
+assert (r["roi"][0] == a["roi"][0][yi][:, xi]).all()
+assert b["roi"].shape == (1, 60, 90) and (b["roi"] != a["roi"]).mean() < 0.05'
+}
+
+@test "--keep-native: --restore gives back the original mask and roi exactly; augmented copies drop them" {
+  roi_frames
+  fn-resize --keep-native 32x48 in.fns | fn-resize 16x16 > r.fns
+  run fn-info r.fns
+  assert_line --index 0 --partial "keys id,image,mask,roi,meta,native_mask,native_roi"
+  fn-resize --restore --drop-image r.fns > back.fns
+  py -c '
+import fnframes, numpy as np
+a, b = fnframes.read("in.fns")[0], fnframes.read("back.fns")[0]
+assert "image" not in b and "native_mask" not in b and "native_roi" not in b, list(b)
+assert (a["mask"] == b["mask"]).all() and (a["roi"] == b["roi"]).all()'
+  fn-resize --restore r.fns > lossy.fns
+  run py -c '
+import fnframes
+print(fnframes.read("lossy.fns")[0]["image"].shape)'
+  assert_output "(3, 60, 90)"
+  run bash -c 'fn-augment -n 1 --keep-original --hflip 1 r.fns | fn-info'
+  assert_line --index 0 --partial "native_mask,native_roi"
+  refute_line --index 1 --partial "native_mask"
+}
+
+@test "--restore: a native_mask that does not match orig_h x orig_w is an error; --keep-native --restore is a usage error" {
+  py -c '
+import fnframes, numpy as np
+m = np.ones((1, 8, 8), np.uint8)
+fnframes.write("bad.fns", [{"id": "x", "mask": m, "native_mask": np.ones((1, 9, 9), np.uint8), "meta": {"orig_h": 8, "orig_w": 10}}])'
+  run --separate-stderr fn-resize --restore bad.fns
+  assert_one_line_error fn-resize
+  [[ "$stderr" == *"frame 1 (x): native_mask is u8 [1,9,9], not u8 [1,8,10] (orig_h x orig_w)" ]] || fail "$stderr"
+  run --separate-stderr fn-resize --keep-native --restore bad.fns
+  assert_equal "$status" 2
+}

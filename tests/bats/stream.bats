@@ -118,3 +118,21 @@ for k, v in cases.items():
   assert_success
   assert_line --index 5 "5 frames, $(stat -c %s ab.fns) bytes"
 }
+
+@test "roi: a u8 one-channel tensor carried by every filter; other dtypes or channels are refused" {
+  /usr/bin/python3 -c '
+import msgpack
+t = lambda dt, c, n: {"dtype": dt, "shape": [c, 2, 3], "data": bytes(6 * c * n)}
+good = {"id": "g", "image": t("u8", 1, 1), "mask": t("u8", 1, 1), "roi": t("u8", 1, 1)}
+open("g.fns", "wb").write(msgpack.packb(good, use_bin_type=True))
+open("f.fns", "wb").write(msgpack.packb(dict(good, roi=t("f32", 1, 4)), use_bin_type=True))
+open("c.fns", "wb").write(msgpack.packb(dict(good, roi=t("u8", 2, 1)), use_bin_type=True))'
+  run bash -o pipefail -c 'fn-normalize --per-image < g.fns | fn-split --part train --ratio 1 | fn-resize 4x6 | fn-info'
+  assert_success
+  assert_line --index 0 --partial $'\t'"roi u8 [1,4,6]"
+  for k in f c; do
+    run --separate-stderr fn-info $k.fns
+    assert_one_line_error fn-info
+    [[ "$stderr" == *"'roi' must be u8 with 1 channel"* ]] || fail "$stderr"
+  done
+}
