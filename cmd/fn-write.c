@@ -2,7 +2,9 @@
  *
  * For each frame: DIR/ID_image.png, DIR/ID_mask.png (0/255), DIR/ID_pred.png (probability x 255),
  * or .tif with --format tiff (image and pred keep their dtype), and with --overlay the montage
- * DIR/ID_overlay.png (input | truth | prediction). Each file is written atomically. See man/fn-write.1. */
+ * DIR/ID_overlay.png (input | truth | prediction); with --pred-suffix SUF the binary prediction
+ * (p > T as 0/255) at the image's own size as DIR/ID SUF.png, as a challenge wants it (ISIC:
+ * ID_segmentation.png). Each file is written atomically. See man/fn-write.1. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@ typedef struct options {
     fn_format fmt;
     int keys, overlay;
     double threshold;
+    const char *pred_suffix;
 } options;
 
 _Noreturn static void usage(void) {
@@ -32,7 +35,9 @@ _Noreturn static void usage(void) {
            "  -k, --keys LIST        which of image,mask,pred to write where present\n"
            "                         (default: all three; none with --overlay)\n"
            "      --overlay          write the montage input | truth | prediction per frame\n"
-           "  -t, --threshold T      prediction threshold of the overlay (default 0.5)\n"
+           "      --pred-suffix SUF  write the binary prediction (p > T, 0/255) at the image's own size\n"
+           "                         (meta orig_h x orig_w) as ID SUF .png (ISIC: _segmentation)\n"
+           "  -t, --threshold T      prediction threshold of the overlay and --pred-suffix (default 0.5)\n"
            "  -h, --help             show this help\n"
            "      --version          show the version\n");
     exit(0);
@@ -53,11 +58,11 @@ static int parse_keys(const char *s) {
 }
 
 static void parse(int argc, char **argv, options *o) {
-    enum { O_OVERLAY = 256, O_VERSION };
+    enum { O_OVERLAY = 256, O_VERSION, O_SUFFIX };
     static const struct option lo[] = {{"format", required_argument, 0, 'f'}, {"keys", required_argument, 0, 'k'},
                                        {"overlay", no_argument, 0, O_OVERLAY}, {"threshold", required_argument, 0, 't'},
                                        {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, O_VERSION},
-                                       {0, 0, 0, 0}};
+                                       {"pred-suffix", required_argument, 0, O_SUFFIX}, {0, 0, 0, 0}};
     *o = (options){.fmt = FN_FMT_PNG, .threshold = 0.5};
     int c, keys_given = 0;
     while ((c = getopt_long(argc, argv, ":f:k:t:h", lo, NULL)) != -1) {
@@ -72,6 +77,10 @@ static void parse(int argc, char **argv, options *o) {
             keys_given = 1;
             break;
         case O_OVERLAY: o->overlay = 1; break;
+        case O_SUFFIX:
+            if (strchr(optarg, '/')) fn_usage_die(prog, "--pred-suffix: no '/' in a suffix, got '%s'", optarg);
+            o->pred_suffix = optarg;
+            break;
         case 't':
             if (fn_parse_double(optarg, &o->threshold)) fn_usage_die(prog, "--threshold: expected a number, got '%s'", optarg);
             break;
@@ -84,7 +93,7 @@ static void parse(int argc, char **argv, options *o) {
     if (argc - optind > 2) fn_usage_die(prog, "too many operands");
     o->dir = argv[optind];
     o->input = optind + 1 < argc ? argv[optind + 1] : "-";
-    if (!keys_given) o->keys = o->overlay ? 0 : K_IMAGE | K_MASK | K_PRED;
+    if (!keys_given) o->keys = o->overlay || o->pred_suffix ? 0 : K_IMAGE | K_MASK | K_PRED;
 }
 
 /* mkdir -p */
@@ -105,10 +114,10 @@ static void make_dir(const char *dir) {
     free(p);
 }
 
-/* write t (owned, freed here) as DIR/ID_WHAT.EXT */
-static int put(const options *o, const char *id, const char *what, fn_format fmt, fn_tensor *t, fn_err *e) {
+/* write t (owned, freed here) as DIR/ID SUFFIX.EXT */
+static int put_as(const options *o, const char *id, const char *suffix, fn_format fmt, fn_tensor *t, fn_err *e) {
     if (!t) return -1;
-    size_t n = strlen(o->dir) + strlen(id) + strlen(what) + 8;
+    size_t n = strlen(o->dir) + strlen(id) + strlen(suffix) + 8;
     char *path = malloc(n), *q;
     if (!path) {
         fn_tensor_free(t);
@@ -116,13 +125,37 @@ static int put(const options *o, const char *id, const char *what, fn_format fmt
     }
     snprintf(path, n, "%s/", o->dir);
     q = path + strlen(path);
-    snprintf(q, n - (size_t)(q - path), "%s_%s.%s", id, what, fmt == FN_FMT_PNG ? "png" : "tif");
+    snprintf(q, n - (size_t)(q - path), "%s%s.%s", id, suffix, fmt == FN_FMT_PNG ? "png" : "tif");
     for (; *q; q++)
         if (*q == '/') *q = '_'; /* an id never reaches outside DIR */
     int rc = fn_image_write_file(path, fmt, t, e);
     free(path);
     fn_tensor_free(t);
     return rc;
+}
+
+/* write t (owned, freed here) as DIR/ID_WHAT.EXT */
+static int put(const options *o, const char *id, const char *what, fn_format fmt, fn_tensor *t, fn_err *e) {
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "_%s", what);
+    return put_as(o, id, suffix, fmt, t, e);
+}
+
+/* --pred-suffix: pred > T as a 0/255 PNG, at the size meta says the image had */
+static int put_binary_pred(const options *o, const fn_frame *f, fn_err *e) {
+    const fn_tensor *p = f->pred;
+    int64_t oh, ow;
+    if (!p) return fn_seterr(e, "%s: no pred to write", f->id);
+    if (!fn_meta_get_int(f, "orig_h", &oh) && !fn_meta_get_int(f, "orig_w", &ow) && (p->h != oh || p->w != ow))
+        return fn_seterr(e, "%s: pred is %dx%d, the image's own size %lldx%lld (run fn-resize --restore first)", f->id,
+                         p->h, p->w, (long long)oh, (long long)ow);
+    fn_tensor *b = fn_tensor_alloc(FN_U8, 1, p->h, p->w, e);
+    if (!b) return -1;
+    const float *v = p->data;
+    uint8_t *d = b->data;
+    float t = (float)o->threshold;
+    for (size_t i = 0, n = (size_t)p->h * p->w; i < n; i++) d[i] = v[i] > t ? 255 : 0;
+    return put_as(o, f->id, o->pred_suffix, FN_FMT_PNG, b, e);
 }
 
 static int write_frame(const options *o, const fn_frame *f, fn_err *e) {
@@ -148,6 +181,7 @@ static int write_frame(const options *o, const fn_frame *f, fn_err *e) {
         if (!v) return fn_seterr(e, "%s: %s", f->id, oe.msg);
         if (put(o, f->id, "overlay", FN_FMT_PNG, v, e)) return -1;
     }
+    if (o->pred_suffix && put_binary_pred(o, f, e)) return -1;
     return 0;
 }
 

@@ -190,3 +190,60 @@ for n in ("21_training", "22_training"):
     assert Image.open("out/%s_overlay.png" % n).size == (2 * 565 + 4, 584)
 ' "$D"
 }
+
+# ---- --pred-suffix: challenge submissions ----------------------------------------------------------
+
+@test "--pred-suffix: pred > T as a 0/255 PNG named ID SUFFIX.png at the image's own size, nothing else" {
+  PYTHONPATH="$BATS_TEST_DIRNAME" $PY -c '
+import fnframes, numpy as np
+p = np.linspace(0, 1, 60 * 40, dtype=np.float32).reshape(1, 60, 40)
+fnframes.write("s.fns", [{"id": "ISIC_0000001", "image": np.zeros((3, 16, 16), np.uint8), "mask": (p > 0.5).astype(np.uint8),
+                          "pred": p, "meta": {"orig_h": 60, "orig_w": 40}}])'
+  fn-write --pred-suffix _segmentation sub s.fns
+  run ls sub
+  assert_output "ISIC_0000001_segmentation.png"
+  fn-write --pred-suffix _seg --threshold 0.25 sub2 s.fns
+  run $PY -c '
+import numpy as np
+from PIL import Image
+a = np.asarray(Image.open("sub/ISIC_0000001_segmentation.png")); b = np.asarray(Image.open("sub2/ISIC_0000001_seg.png"))
+p = np.linspace(0, 1, 60 * 40).reshape(60, 40)
+print(Image.open("sub/ISIC_0000001_segmentation.png").mode, a.shape, sorted(set(a.ravel())),
+      (a == np.where(p > 0.5, 255, 0)).all(), (b == np.where(p > 0.25, 255, 0)).all())'
+  assert_output "L (60, 40) [0, 255] True True"
+  fn-write --pred-suffix _segmentation --keys mask sub3 s.fns
+  run ls sub3
+  assert_output "ISIC_0000001_mask.png"$'\n'"ISIC_0000001_segmentation.png"
+}
+
+@test "--pred-suffix: a pred not at the native size, a frame without pred, a suffix with '/'" {
+  PYTHONPATH="$BATS_TEST_DIRNAME" $PY -c '
+import fnframes, numpy as np
+p = np.zeros((1, 16, 16), np.float32)
+fnframes.write("small.fns", [{"id": "a", "pred": p, "meta": {"orig_h": 60, "orig_w": 40}}])
+fnframes.write("nopred.fns", [{"id": "b", "image": np.zeros((1, 4, 4), np.uint8)}])'
+  run --separate-stderr fn-write --pred-suffix _segmentation out small.fns
+  assert_one_line_error fn-write
+  [[ "$stderr" == *"a: pred is 16x16, the image's own size 60x40 (run fn-resize --restore first)" ]] || fail "$stderr"
+  run --separate-stderr fn-write --pred-suffix _segmentation out nopred.fns
+  assert_one_line_error fn-write
+  [[ "$stderr" == *"b: no pred to write" ]] || fail "$stderr"
+  run --separate-stderr fn-write --pred-suffix a/b out nopred.fns
+  assert_equal "$status" 2
+}
+
+@test "real data: an ISIC submission folder from fn-resize --restore | fn-write --pred-suffix" {
+  need_data isic2017-sample
+  D=$FN_DATA/isic2017-sample
+  ls "$D/images" | head -n 2 | sed "s|^|$D/images/|" > two.txt
+  fn-read --list two.txt --rgb | fn-resize --keep-native 64x64 | PYTHONPATH="$BATS_TEST_DIRNAME" $PY -c '
+import fnframes, numpy as np
+fr = fnframes.read("-")
+for f in fr: f["pred"] = (f["image"].mean(0, keepdims=True) < 128).astype(np.float32)
+fnframes.write("p.fns", fr)'
+  fn-resize --restore p.fns | fn-write --pred-suffix _segmentation sub
+  run bash -c 'for f in sub/*; do $0 -c "from PIL import Image; im = Image.open(\"$f\"); print(\"$f\".split(\"/\")[1], im.size, im.mode)"; done' $PY
+  assert_success
+  [ "${#lines[@]}" -eq 2 ]
+  [[ "${lines[0]}" == ISIC_*_segmentation.png" ("* ]] || fail "$output"
+}
