@@ -15,7 +15,11 @@
 #                        TIME_LIMIT: stop after that many seconds, keeping the best model so far);
 #                        its log: OUT/train.tsv (per epoch), OUT/train.log (stderr), OUT/train.time
 #   OUT/val.pred.fns     fn-infer (INFER_OPTS)
-#   OUT/scores.json      fn-score (SCORE_OPTS), and OUT/val.scores.tsv, one line per image
+#   OUT/scores.json      fn-score (SCORE_OPTS), and OUT/val.scores.tsv, one line per image; with NATIVE=1
+#                        (the default) at each image's own resolution against its original mask (the
+#                        read keeps it, fn-resize --keep-native; fn-resize --restore puts it back), inside
+#                        the ROI folder's masks when ROI is given; POST= runs fn-post with those options
+#                        first (e.g. POST="--largest 1 --fill-holes")
 #   OUT/test.*           the same for the folder TEST (TEST/images, TEST/masks), when given
 #   OUT/report.md        scores, training time and device, OUT/curve.png, OUT/overlays/
 #
@@ -37,6 +41,10 @@ IMAGES      ?= $(DATA)/images
 MASKS       ?= $(DATA)/masks
 MASK_SUFFIX ?=
 MASK_VALUES ?=
+ROI         ?=
+TEST_ROI    ?= $(if $(ROI),$(TEST)/$(notdir $(ROI)))
+NATIVE      ?= 1
+POST        ?=
 CHANNELS    ?=
 READ_OPTS   ?= $(if $(MASK_SUFFIX),--mask-suffix $(MASK_SUFFIX)) $(if $(MASK_VALUES),--mask-values $(MASK_VALUES)) \
                $(if $(filter gray,$(CHANNELS)),--gray) $(if $(filter rgb,$(CHANNELS)),--rgb)
@@ -57,7 +65,7 @@ ARCH        ?=
 TRAIN_OPTS  ?=
 TIME_LIMIT  ?=
 INFER_OPTS  ?=
-SCORE_OPTS  ?= --hd95
+SCORE_OPTS  ?= --hd95 --ci
 TEST        ?=
 TEST_IMAGES ?= $(TEST)/images
 TEST_MASKS  ?= $(TEST)/masks
@@ -79,10 +87,11 @@ opts = $(shell mkdir -p $(OUT)/.opts && t='$(subst ','\'',$(strip $2))' && \
   echo $(OUT)/.opts/$1)
 
 THREADS_OPT := $(if $(THREADS),--threads $(THREADS))
-# $(call read_cmd,IMAGES,MASKS): the command that reads a folder pair and resizes, on stdout
-read_cmd = $(if $(PARALLEL),fn-parallel $(PARALLEL) 'fn-read -j 1 {} --masks $2 $(strip $(READ_OPTS)) | fn-resize $(SIZE)' $1/*,\
-  fn-read $(if $(THREADS),-j $(THREADS)) $1 --masks $2 $(strip $(READ_OPTS)) | fn-resize $(SIZE))
-READ_CMD    := $(if $(INPUT),fn-resize $(SIZE) $(INPUT),$(call read_cmd,$(IMAGES),$(MASKS)))
+# $(call read_cmd,IMAGES,MASKS,ROI): the command that reads a folder pair (and rois) and resizes, on stdout
+RESIZE      := fn-resize $(if $(filter 1,$(NATIVE)),--keep-native )$(SIZE)
+read_cmd = $(if $(PARALLEL),fn-parallel $(PARALLEL) 'fn-read -j 1 {} --masks $2 $(if $3,--roi $3 )$(strip $(READ_OPTS)) | $(RESIZE)' $1/*,\
+  fn-read $(if $(THREADS),-j $(THREADS)) $1 --masks $2 $(if $3,--roi $3 )$(strip $(READ_OPTS)) | $(RESIZE))
+READ_CMD    := $(if $(INPUT),$(RESIZE) $(INPUT),$(call read_cmd,$(IMAGES),$(MASKS),$(ROI)))
 # ARCH and PRECISION go to fn-train only when set, and only if this fn-train has the option
 train_has = $(shell $(if $(BIN),$(BIN)/)fn-train --help 2>/dev/null | grep -q -e '--$1 ' && echo y)
 opt_if_supported = $(if $2,$(if $(call train_has,$1),--$1 $2,$(warning fn-train has no --$1: $1 $2 ignored)))
@@ -96,7 +105,7 @@ O_SPLIT := $(call opts,split,--ratio $(RATIO) --seed $(SEED))
 O_PREP  := $(call opts,prep,fn-normalize --fit stats.json $(NORM)$(if $(strip $(AUG)), | fn-augment $(AUG) --seed $(SEED)))
 O_TRAIN := $(call opts,train,$(TRAIN_ARGS)$(if $(TIME_LIMIT), (time limit $(TIME_LIMIT) s)))
 O_INFER := $(call opts,infer,$(INFER_ARGS))
-O_SCORE := $(call opts,score,$(SCORE_OPTS))
+O_SCORE := $(call opts,score,$(SCORE_OPTS)$(if $(filter 1,$(NATIVE)), (native resolution))$(if $(strip $(POST)), (fn-post $(POST))))
 
 # ---- stages ---------------------------------------------------------------------------------------
 .PHONY: all prepare train infer score report clean
@@ -149,16 +158,18 @@ $(OUT)/model.safetensors: $(OUT)/train.aug.fns $(OUT)/val.n.fns $(O_TRAIN)
 $(OUT)/%.pred.fns: $(OUT)/%.n.fns $(OUT)/model.safetensors $(O_INFER)
 	fn-infer -m $(OUT)/model.safetensors $(INFER_ARGS) -o $@ $<
 
-# fn-score: the JSON target, and one TSV line per image in OUT/PART.scores.tsv
-score = fn-score $(SCORE_OPTS) --json --per-image $(OUT)/$1.scores.tsv $< > $@
+# fn-score: the JSON target, and one TSV line per image in OUT/PART.scores.tsv; NATIVE=1: the prediction
+# back at each image's own size, the original mask (and roi) put back; POST: fn-post first
+score_src = $(if $(filter 1,$(NATIVE)),fn-resize --restore --drop-image $<,cat $<)
+score = $(score_src) $(if $(strip $(POST)),| fn-post $(POST)) | fn-score $(SCORE_OPTS) --json --per-image $(OUT)/$1.scores.tsv > $@
 $(OUT)/scores.json: $(OUT)/val.pred.fns $(O_SCORE)
 	$(call score,val)
 $(OUT)/test.scores.json: $(OUT)/test.pred.fns $(O_SCORE)
 	$(call score,test)
 
 $(OUT)/test.fns: $(wildcard $(TEST_IMAGES) $(TEST_MASKS) $(TEST_IMAGES)/* $(TEST_MASKS)/*) $(O_READ)
-	$(call read_cmd,$(TEST_IMAGES),$(TEST_MASKS)) > $@
+	$(call read_cmd,$(TEST_IMAGES),$(TEST_MASKS),$(TEST_ROI)) > $@
 
 $(OUT)/report.md: $(OUT)/scores.json $(OUT)/val.pred.fns $(OUT)/model.safetensors \
     $(if $(TEST),$(OUT)/test.scores.json) $(RECIPE_DIR)report.sh
-	bash $(RECIPE_DIR)report.sh $(OUT) "$(NAME)" "$(if $(INPUT),$(INPUT),$(DATA))" "$(SIZE)"
+	bash $(RECIPE_DIR)report.sh $(OUT) "$(NAME)" "$(if $(INPUT),$(INPUT),$(DATA))" "$(SIZE)" "$(NATIVE)" "$(POST)" "$(ROI)"

@@ -3,13 +3,16 @@
 # 20 images only, so 8 samples per training image (flips, rotation and a mild zoom) and batch 2, so
 # that batch norm's running statistics get enough steps: with batch 8 the validation Dice stayed at 0
 # (pipelines/RESULTS.md). The paper's batch 8 works with BATCH=8 TRAIN_OPTS=--bn-recompute.
-# Scores cover the whole image: fn-score has no field-of-view mask, so the dark surround outside
-# DATA/fov counts as true negatives and raises AC and SP (DI, JI and SE do not depend on it).
+# Scores are in-FOV, as DRIVE is scored: DATA/fov's field-of-view masks are read as each frame's roi
+# (ROI=) and fn-score counts only the pixels inside it (ROI= with nothing scores the whole image,
+# where the dark surround counts as true negatives and raises AC and SP), at native resolution.
 #
 #   make -f pipelines/drive.mk DATA=../shared/data/drive OUT=runs/drive
 #
-# DATA holds images/NN_training.tif and masks/NN_training.gif (255 = vessel). See common.mk.
+# DATA holds images/NN_training.tif, masks/NN_training.gif (255 = vessel) and fov/NN_training.gif.
+# See common.mk.
 NAME        ?= drive
+ROI         ?= $(DATA)/fov
 CHANNELS    ?= rgb
 SIZE        ?= 576x576
 BATCH       ?= 2

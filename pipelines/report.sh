@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# report.sh OUT NAME DATA SIZE: write OUT/report.md from what the recipe stages left in OUT
+# report.sh OUT NAME DATA SIZE [NATIVE POST ROI]: write OUT/report.md from what the recipe stages left in OUT
 # (scores.json, val.scores.tsv, train.tsv, train.log, train.time, val.pred.fns, test.scores.json),
 # with the training curve OUT/curve.png (gnuplot) and the overlays of the best, median and worst
 # validation cases in OUT/overlays/ (fn-write --overlay). Called by common.mk's report rule.
 set -euo pipefail
-out=$1 name=$2 data=$3 size=$4
+out=$1 name=$2 data=$3 size=$4 native=${5:-0} post=${6:-} roi=${7:-}
 md=$out/report.md.tmp
 trap 'rm -rf "$md" "$out/overlays.tmp"' EXIT
 
@@ -12,11 +12,16 @@ trap 'rm -rf "$md" "$out/overlays.tmp"' EXIT
 json_kv() { tr -d '{}"' <"$1" | tr ',' '\n' | tr ':' ' '; }
 get() { awk -v k="$2" '$1 == k { print $2 }' <<<"$1"; }
 
+# a value to 4 places, or - when fn-score did not report it
+num4() { [ -n "$1" ] && [ "$1" != null ] && printf '%.4f' "$1" || echo -; }
+
 score_row() { # LABEL FILE
-  local kv
+  local kv ci=- jt
   kv=$(json_kv "$2")
-  printf '| %s | %s | %.4f | %.4f | %.4f | %.4f | %.4f | %s |\n' "$1" "$(get "$kv" frames)" \
-    "$(get "$kv" dice)" "$(get "$kv" jaccard)" "$(get "$kv" accuracy)" "$(get "$kv" sensitivity)" \
+  [ -n "$(get "$kv" dice_ci_lo)" ] && ci="$(num4 "$(get "$kv" dice_ci_lo)")-$(num4 "$(get "$kv" dice_ci_hi)")"
+  jt=$(num4 "$(get "$kv" jaccard_thresholded)")
+  printf '| %s | %s | %.4f | %s | %.4f | %s | %.4f | %.4f | %.4f | %s |\n' "$1" "$(get "$kv" frames)" \
+    "$(get "$kv" dice)" "$ci" "$(get "$kv" jaccard)" "$jt" "$(get "$kv" accuracy)" "$(get "$kv" sensitivity)" \
     "$(get "$kv" specificity)" "$(h=$(get "$kv" hd95); [ -n "$h" ] && printf '%.2f' "$h" || echo -)"
 }
 
@@ -72,12 +77,21 @@ fi
 {
   echo "# $name: results"
   echo
-  echo "Data: \`$data\`, images resized to $size. Scores from \`fn-score\` at that size: Dice (DI) and"
-  echo "Jaccard (JI) per image then averaged; accuracy (AC), sensitivity (SE), specificity (SP) from"
+  if [ "$native" = 1 ]; then
+    echo "Data: \`$data\`, images resized to $size for the network. Scores from \`fn-score\` at each image's"
+    echo "own resolution against its original mask (the prediction resized back, \`fn-resize --restore\`):"
+  else
+    echo "Data: \`$data\`, images resized to $size. Scores from \`fn-score\` at that size (against the resized"
+    echo "masks):"
+  fi
+  echo "Dice (DI) and Jaccard (JI) per image then averaged, DI's 95% bootstrap interval, JI thresholded"
+  echo "at 0.65 as ISIC 2018 (JI>0.65) where asked; accuracy (AC), sensitivity (SE), specificity (SP) from"
   echo "the pixel counts of all frames; threshold 0.5; HD95 in pixels."
+  [ -n "$roi" ] && echo "Only the pixels inside each image's region of interest (\`$roi\`) are counted."
+  [ -n "$post" ] && echo "Predictions post-processed first: \`fn-post $post\`."
   echo
-  echo "| set | frames | DI | JI | AC | SE | SP | HD95 |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| set | frames | DI | DI 95% CI | JI | JI>0.65 | AC | SE | SP | HD95 |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   score_row validation "$out/scores.json"
   [ -f "$out/test.scores.json" ] && score_row test "$out/test.scores.json"
   echo

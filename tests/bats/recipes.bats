@@ -47,7 +47,9 @@ for p in sys.argv[1:]:
     m = np.asarray(Image.open(p))
     base = os.path.splitext(p)[0]
     Image.fromarray(m).save(base + ".gif")
-    Image.fromarray(np.full(m.shape, 255, np.uint8)).save(base.replace("/masks/", "/fov/") + ".gif")
+    y, x = np.mgrid[0:m.shape[0], 0:m.shape[1]]   # an elliptic field of view, as DRIVE's
+    fov = ((y - 20) ** 2 / 400 + (x - 18) ** 2 / 324) < 1
+    Image.fromarray((fov * 255).astype(np.uint8)).save(base.replace("/masks/", "/fov/") + ".gif")
     os.remove(p)
 EOF
     ;;
@@ -108,11 +110,29 @@ check_outputs() {
   run_recipe membrane.mk -q
 }
 
-@test "recipes: drive.mk end to end (TIFF images, GIF masks)" {
+@test "recipes: drive.mk end to end (TIFF images, GIF masks), scored in the FOV at native resolution" {
   make_set drive 14 3
   run_recipe drive.mk >log 2>&1 || { cat log; false; }
   check_outputs
   run_recipe drive.mk -q
+  # every validation frame scored inside its field of view, at 40x36: TP+FP+FN+TN = the FOV's pixels
+  fov=$($PY -c 'import numpy as np; from PIL import Image; print(int((np.asarray(Image.open("data/fov/21_training.gif")) > 0).sum()))')
+  [ "$fov" -gt 800 ] && [ "$fov" -lt 1400 ]
+  n=$(tail -n +2 out/val.scores.tsv | wc -l)
+  grep -q "\"roi_frames\":$n" out/scores.json || fail "$(cat out/scores.json)"
+  grep -q '"dice_ci_lo"' out/scores.json
+  run awk -F'\t' -v f="$fov" 'NR > 1 && $4 + $5 + $6 + $7 != f { print "bad", $0 }' out/val.scores.tsv
+  assert_output ""
+  grep -q "own resolution against its original mask" out/report.md
+  grep -q "region of interest" out/report.md
+  # POST= redoes the scores only; NATIVE=0 scores at the network's size (the FOV resized to 32x32)
+  model=$(stat -c %y out/model.safetensors)
+  run_recipe drive.mk POST="--largest 1 --fill-holes" >log 2>&1 || { cat log; false; }
+  [ "$(stat -c %y out/model.safetensors)" = "$model" ] || fail "the model was retrained"
+  grep -q 'fn-post --largest 1 --fill-holes' out/report.md
+  run_recipe drive.mk NATIVE=0 >log 2>&1 || { cat log; false; }
+  run awk -F'\t' 'NR > 1 { print $4 + $5 + $6 + $7 }' out/val.scores.tsv
+  [ "${lines[0]}" -lt 1024 ] && [ "${lines[0]}" -gt 400 ] || fail "$output"
 }
 
 @test "recipes: a changed variable redoes only the stages it touches" {
