@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "heap.h"
 #include "post.h"
 
 static const char *prog = "fn-post";
@@ -88,6 +89,7 @@ static int post_frame(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
 }
 
 int main(int argc, char **argv) {
+    fn_heap_for_frames((size_t)32 << 20); /* native-resolution frames are tens of MB: keep the pages */
     struct cmdline cl;
     signal(SIGPIPE, SIG_DFL);
     parse_cmdline(argc, argv, &cl);

@@ -139,7 +139,7 @@ static int resize_slot(struct cache *c, fn_tensor **t, int oh, int ow, int kind,
         for (size_t i = 0; i < n; i++) ((float *)bin->data)[i] = fn_tensor_get(in, i) != 0 ? 1.0f : 0.0f;
         src = bin;
     }
-    fn_tensor *out = fn_tensor_new(src->dtype, in->c, oh, ow, e);
+    fn_tensor *out = fn_tensor_alloc(src->dtype, in->c, oh, ow, e); /* written whole */
     if (!out || fn_resampler_run(r, src, out, e)) {
         fn_tensor_free(out);
         fn_tensor_free(bin);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "challenge.h"
 #include "cli.h"
+#include "heap.h"
 #include "metrics.h"
 
 static const char *prog = "fn-score";
@@ -263,6 +264,7 @@ static void report(const struct cmdline *cl, const struct totals *t, const struc
 }
 
 int main(int argc, char **argv) {
+    fn_heap_for_frames((size_t)32 << 20); /* native-resolution frames are tens of MB: keep the pages */
     struct cmdline cl;
     struct totals t = {0};
     fn_err e;

@@ -32,23 +32,20 @@ static void runs_free(runs *R) {
     memset(R, 0, sizeof *R);
 }
 
-/* the foreground runs of a row of floats (p > t) or of bytes (non-zero) */
-static int scan_f32(runs *R, const float *p, int y, int w, float t) {
-    int j = 0;
-    while (j < w) {
-        while (j < w && !(p[j] > t)) j++;
-        if (j == w) break;
-        int s = j;
-        while (j < w && p[j] > t) j++;
-        if (push(R, y, s, j)) return -1;
-    }
-    return 0;
+/* the row's threshold as bytes: one vectorised pass (AVX2 chosen at run time) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("default", "avx2"), optimize("tree-vectorize", "vect-cost-model=dynamic",
+                                                              "no-trapping-math")))
+#endif
+static void threshold_row(const float *restrict p, int w, float t, uint8_t *restrict b) {
+    for (int j = 0; j < w; j++) b[j] = p[j] > t;
 }
 
+/* the foreground runs of a row of bytes (non-zero), passing over uniform stretches 8 bytes at a time */
 static int scan_u8(runs *R, const uint8_t *b, int y, int w) {
     int j = 0;
     while (j < w) {
-        while (j + 8 <= w) { /* skip background 8 bytes at a time */
+        while (j + 8 <= w) {
             uint64_t v;
             memcpy(&v, b + j, 8);
             if (v) break;
@@ -57,6 +54,12 @@ static int scan_u8(runs *R, const uint8_t *b, int y, int w) {
         while (j < w && !b[j]) j++;
         if (j == w) break;
         int s = j;
+        while (j + 8 <= w) { /* all 8 non-zero: no zero byte in v (the classic haszero test) */
+            uint64_t v;
+            memcpy(&v, b + j, 8);
+            if ((v - 0x0101010101010101u) & ~v & 0x8080808080808080u) break;
+            j += 8;
+        }
         while (j < w && b[j]) j++;
         if (push(R, y, s, j)) return -1;
     }
@@ -176,27 +179,42 @@ static int process(runs *F, runs *Hl, int h, int w, const fn_post_opts *o, fn_po
     return 0;
 }
 
-/* rows of the result: zero, then ones over the runs of F and H */
-#define WRITE_RUNS(T, dst, one)                                                                    \
-    do {                                                                                           \
-        memset(dst, 0, sizeof(T) * (size_t)h * w);                                                 \
-        const runs *lists[2] = {&F, &Hl};                                                          \
-        for (int l = 0; l < 2; l++)                                                                \
-            for (int i = 0; i < lists[l]->n; i++) {                                                \
-                const run *r = &lists[l]->r[i];                                                    \
-                T *row = dst + (size_t)r->y * w;                                                   \
-                for (int x = r->s; x < r->e; x++) row[x] = one;                                    \
-            }                                                                                      \
-    } while (0)
+/* the rows of the result, each zeroed and then set over its runs of F and H while it is in cache */
+static void write_f32(float *dst, int h, int w, const runs *F, const runs *H) {
+    int a = 0, c = 0;
+    for (int y = 0; y < h; y++) {
+        float *r = dst + (size_t)y * w;
+        memset(r, 0, sizeof *r * (size_t)w);
+        for (; a < F->n && F->r[a].y == y; a++)
+            for (int x = F->r[a].s; x < F->r[a].e; x++) r[x] = 1.0f;
+        for (; c < H->n && H->r[c].y == y; c++)
+            for (int x = H->r[c].s; x < H->r[c].e; x++) r[x] = 1.0f;
+    }
+}
+
+static void write_u8(uint8_t *dst, int h, int w, const runs *F, const runs *H) {
+    memset(dst, 0, (size_t)h * w);
+    const runs *lists[2] = {F, H};
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < lists[l]->n; i++) {
+            const run *r = &lists[l]->r[i];
+            memset(dst + (size_t)r->y * w + r->s, 1, (size_t)(r->e - r->s));
+        }
+}
 
 int fn_post_f32(float *p, int h, int w, const fn_post_opts *o, fn_post_stats *st, fn_err *e) {
     runs F = {0}, Hl = {0};
     fn_post_stats s0 = {0};
-    int rc = 0;
+    uint8_t *row = malloc((size_t)w);
+    int rc = row ? 0 : -1;
     float t = (float)o->threshold;
-    for (int y = 0; y < h && !rc; y++) rc = scan_f32(&F, p + (size_t)y * w, y, w, t);
+    for (int y = 0; y < h && !rc; y++) {
+        threshold_row(p + (size_t)y * w, w, t, row);
+        rc = scan_u8(&F, row, y, w);
+    }
+    free(row);
     if (!rc) rc = process(&F, &Hl, h, w, o, &s0);
-    if (!rc) WRITE_RUNS(float, p, 1.0f);
+    if (!rc) write_f32(p, h, w, &F, &Hl);
     runs_free(&F);
     runs_free(&Hl);
     if (rc) return fn_seterr(e, "out of memory for the components of a %dx%d image", h, w);
@@ -210,7 +228,7 @@ int fn_post_u8(uint8_t *b, int h, int w, const fn_post_opts *o, fn_post_stats *s
     int rc = 0;
     for (int y = 0; y < h && !rc; y++) rc = scan_u8(&F, b + (size_t)y * w, y, w);
     if (!rc) rc = process(&F, &Hl, h, w, o, &s0);
-    if (!rc) WRITE_RUNS(uint8_t, b, 1);
+    if (!rc) write_u8(b, h, w, &F, &Hl);
     runs_free(&F);
     runs_free(&Hl);
     if (rc) return fn_seterr(e, "out of memory for the components of a %dx%d image", h, w);

@@ -92,6 +92,12 @@ check "fn-split truncated"        1 '$VG fn-split tr.fns va.fns trunc.fns'
 check "fn-score"                  0 '$VG fn-score --hd95 -p per.tsv pred.fns'
 check "fn-score --json"           0 '$VG fn-score --json pred.fns'
 check "fn-score no pred"          1 '$VG fn-score s.fns'
+check "fn-score --ci, thresholded" 0 '$VG fn-score --ci --ci-samples 200 --jaccard-threshold 0.65 pred.fns'
+check "fn-post"                   0 '$VG fn-post -k 1 -f -s 3 -c 4 pred.fns > o.fns'
+check "fn-post no pred"           1 '$VG fn-post s.fns > o.fns'
+check "fn-resize --keep-native"   0 'fn-resize -n 20x24 pred.fns > n.fns && $VG fn-resize --restore --drop-image n.fns > o.fns'
+check "fn-augment native keys"    0 '$VG fn-augment -n 1 --hflip 1 n.fns > o.fns'
+check "fn-write --pred-suffix"    0 '$VG fn-write --pred-suffix _segmentation w pred.fns'
 
 if [ -d "$FN_DATA" ]; then
   D=$FN_DATA
@@ -99,6 +105,7 @@ if [ -d "$FN_DATA" ]; then
   check "fn-read jsrt --mask-values" 0 "\$VG fn-read -m $D/jsrt_lung/masks --mask-values 150,200 \$(ls $D/jsrt_lung/images/*.png | head -3) > o.fns"
   check "fn-read drive tiff+gif"    0 "\$VG fn-read -m $D/drive/masks -s _manual1 \$(ls $D/drive/images/* | head -1) > o.fns || \$VG fn-read --allow-missing-masks \$(ls $D/drive/images/* | head -1) > o.fns"
   check "fn-read kvasir jpeg mask"  0 "\$VG fn-read -m $D/kvasir_seg/masks --mask-threshold 128 \$(ls $D/kvasir_seg/images/* | head -1) > o.fns"
+  check "fn-read drive --roi"       0 "\$VG fn-read -m $D/drive/masks --roi $D/drive/fov \$(ls $D/drive/images/* | head -1) > o.fns"
   check "fn-read missing mask"      1 "\$VG fn-read -m $T/imgs \$(ls $D/jsrt_lung/images/*.png | head -1) > o.fns"
 else
   echo "skip real-data runs: no $FN_DATA"
