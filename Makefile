@@ -51,10 +51,19 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS_T  := $(wildcard tests/tools/*.c)
 TOOLS_TB := $(TOOLS_T:tests/tools/%.c=$(BUILD)/tests/%)
 MANS     := $(wildcard man/*.1 man/*.5 man/*.7)
+# MPI for data-parallel fn-train, in a library that lib/train/dist.c loads only under mpirun, so that
+# the tools link no MPI; built when mpicc is found (Debian: libopenmpi-dev)
+MPICC  ?= $(shell command -v mpicc 2>/dev/null)
+MPILIB := $(if $(MPICC),$(BUILD)/libfn-mpi.so)
 
 .PHONY: all tools test test-unit test-bats test-long test-valgrind check-golden demo bench install clean cuda test-gpu
 all: tools
-tools: $(BUILD)/.deps-ok $(TOOLS) $(TOOLS_TB) $(SCRIPTS_B)
+tools: $(BUILD)/.deps-ok $(TOOLS) $(TOOLS_TB) $(SCRIPTS_B) $(MPILIB)
+
+$(BUILD)/libfn-mpi.so: mpi/fn-mpi.c lib/train/mpi.h
+	@mkdir -p $(dir $@)
+	$(MPICC) $(OPT) -g -std=c11 -Wall -Wextra -Wno-unused-parameter $(if $(filter 1,$(WERROR)),-Werror) -fPIC \
+	  -shared -fvisibility=hidden -Ilib -o $@ $<
 
 # say exactly what to apt-get install when a Debian package of .ci/deps is missing
 $(BUILD)/.deps-ok: .ci/deps
@@ -179,6 +188,7 @@ install: tools
 	install -m 755 $(TOOLS) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin
 	for m in $(MANS); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s; done
 	if [ -f $(BUILD)/libfn-cuda.so ]; then install -m 755 $(BUILD)/libfn-cuda.so $(DESTDIR)$(PREFIX)/lib/fn; fi
+	if [ -f $(BUILD)/libfn-mpi.so ]; then install -m 755 $(BUILD)/libfn-mpi.so $(DESTDIR)$(PREFIX)/lib/fn; fi
 
 clean:
 	rm -rf build build-san

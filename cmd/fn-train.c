@@ -19,6 +19,8 @@
 #include "nn/model.h"
 #include "safetensors.h"
 #include "train/dataset.h"
+#include "train/dist.h"
+#include "train/store.h"
 #include "train/epoch.h"
 #include "train/epochlog.h"
 #include "train/evaluate.h"
@@ -46,7 +48,9 @@ static const char usage[] =
     "                      over the training set (for small sets; default: the paper's running averages)\n"
     "      --seed S        seed of the initial weights, the shuffling and dropout (default 1)\n"
     "      --width F       scale every channel count of the network (default 1 = the paper)\n"
-    "      --device D      auto, cpu, cuda or cuda:N (default auto)\n"
+    "      --device D      auto, cpu, cuda or cuda:N (default auto; under mpirun, cuda is the rank's\n"
+    "                      local GPU)\n"
+    "      --sync-bn       under mpirun: batch-norm statistics over the whole batch of all ranks\n"
     "      --threads N     CPU threads (default: all)\n"
     "      --log FILE      write a TSV row per epoch: epoch, lr, train_loss, val_loss, val_dice, seconds\n"
     "      --progress      show progress on stderr even when it is not a terminal\n"
@@ -59,13 +63,13 @@ static const char usage[] =
 struct cmdline {
     const char *input, *val, *out, *log, *state, *resume, *device;
     fn_train_config cfg;
-    int threads, progress;
+    int threads, progress, sync_bn;
     /* options given explicitly (a resume takes the others from its state) */
     int given_epochs, given_batch, given_lr, given_plateau, given_l2, given_seed, given_width, given_bn;
 };
 
 enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_PLATEAU, O_L2, O_SEED, O_WIDTH, O_DEVICE, O_THREADS, O_LOG,
-       O_PROGRESS, O_STATE, O_RESUME, O_VERSION, O_BN_RECOMPUTE };
+       O_PROGRESS, O_STATE, O_RESUME, O_VERSION, O_BN_RECOMPUTE, O_SYNC_BN };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     static const struct option opts[] = {
@@ -78,6 +82,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         {"progress", no_argument, 0, O_PROGRESS}, {"state", required_argument, 0, O_STATE},
         {"resume", required_argument, 0, O_RESUME}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION},  {"bn-recompute", no_argument, 0, O_BN_RECOMPUTE},
+        {"sync-bn", no_argument, 0, O_SYNC_BN},
         {0, 0, 0, 0},
     };
     *cl = (struct cmdline){ .input = "-", .device = "auto",
@@ -121,6 +126,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             cl->cfg.width = (float)d; cl->given_width = 1;
             break;
         case O_BN_RECOMPUTE: cl->cfg.bn_recompute = 1; cl->given_bn = 1; break;
+        case O_SYNC_BN: cl->sync_bn = 1; break;
         case O_DEVICE: cl->device = optarg; break;
         case O_THREADS:
             if (fn_parse_int(optarg, 1, 4096, &v)) fn_usage_die(prog, "bad --threads '%s'", optarg);
@@ -180,18 +186,26 @@ static void epoch_summary(progress *p, int epoch, double lr, double tl, double v
 
 /* ---- the steps of main ------------------------------------------------------------------------- */
 
-static void read_set(const char *path, fn_dataset *ds) {
+/* the frames stay in the file (or a spill file for a pipe); FN_TRAIN_MEMORY=1 holds them in memory */
+static void read_set(const char *path, fn_dataset *ds, const fn_dist *d) {
     fn_err e;
-    fn_reader *r = fn_reader_open_path(path, &e);
-    if (!r || fn_dataset_read(ds, r, 1, &e)) fn_die(prog, "%s", e.msg);
-    fn_reader_close(r);
+    const char *mem = getenv("FN_TRAIN_MEMORY");
+    if (fn_dist_size(d) > 1 && !strcmp(path, "-"))
+        fn_die(prog, "under mpirun the frames must come from files, not stdin (it reaches rank 0 only)");
+    if (mem && !strcmp(mem, "1")) {
+        fn_reader *r = fn_reader_open_path(path, &e);
+        if (!r || fn_dataset_read(ds, r, 1, &e)) fn_die(prog, "%s", e.msg);
+        fn_reader_close(r);
+    } else if (fn_store_open(ds, path, 1, &e)) {
+        fn_die(prog, "%s", e.msg);
+    }
 }
 
 /* fail now, not after hours of training, when an output cannot be written */
-static void check_writable(const char *path) {
+static void check_writable(const char *path, int lead) {
     fn_atomic a;
     fn_err e;
-    if (!path) return;
+    if (!path || !lead) return;
     if (fn_atomic_open(&a, path, &e)) fn_die(prog, "%s", e.msg);
     fn_atomic_abort(&a);
 }
@@ -239,17 +253,24 @@ int main(int argc, char **argv) {
     char note[512];
     signal(SIGPIPE, SIG_DFL);
     parse_cmdline(argc, argv, &cl);
+    fn_dist *dist = fn_dist_open(&e); /* the ranks of mpirun, or one */
+    if (!dist) fn_die(prog, "%s", e.msg);
+    char rankname[64], devname[32];
+    const int lead = fn_dist_rank(dist) == 0; /* only rank 0 writes and reports */
+    if (fn_dist_size(dist) > 1)
+        prog = (snprintf(rankname, sizeof rankname, "fn-train: rank %d", fn_dist_rank(dist)), rankname);
 
-    fn_backend *be = fn_backend_open(cl.device, cl.threads, note, sizeof note, &e);
+    fn_backend *be = fn_backend_open(fn_dist_device(dist, cl.device, devname, sizeof devname),
+                                     fn_dist_threads(dist, cl.threads), note, sizeof note, &e);
     if (!be) fn_die(prog, "%s", e.msg);
-    if (note[0]) fn_warn(prog, "%s", note);
+    if (note[0] && lead) fn_warn(prog, "%s", note);
 
     fn_reader *vr = fn_reader_open_path(cl.val, &e); /* a missing --val file fails before training reads */
     if (!vr) fn_die(prog, "%s", e.msg);
     fn_reader_close(vr);
     fn_dataset train, val;
-    read_set(cl.input, &train);
-    read_set(cl.val, &val);
+    read_set(cl.input, &train, dist);
+    read_set(cl.val, &val, dist);
     if (val.c != train.c)
         fn_die(prog, "%s: the validation images have %d channels, the training images %d", cl.val, val.c, train.c);
     if (strcmp(val.norm_mode, train.norm_mode) || strcmp(val.norm_mean, train.norm_mean) ||
@@ -284,9 +305,10 @@ int main(int argc, char **argv) {
     char state_path[4200];
     snprintf(state_path, sizeof state_path, "%s", cl.state ? cl.state : cl.resume ? cl.resume : "");
     if (!state_path[0]) snprintf(state_path, sizeof state_path, "%s.state", st.out);
-    check_writable(st.out);
-    check_writable(state_path);
-    check_writable(cl.log);
+    check_writable(st.out, lead);
+    check_writable(state_path, lead);
+    check_writable(cl.log, lead);
+    if (fn_dist_attach(dist, net, cl.sync_bn, &e)) fn_die(prog, "%s", e.msg);
     if (fn_net_reserve(net, st.cfg.batch < train.n ? st.cfg.batch : train.n, train.h, train.w, 1, &e))
         fn_die(prog, "%s", e.msg);
 
@@ -297,21 +319,25 @@ int main(int argc, char **argv) {
     snprintf(meta.norm_std, sizeof meta.norm_std, "%s", train.norm_std);
     fn_train_options_string(&st.cfg, meta.options, sizeof meta.options);
 
-    progress pr = { .on = cl.progress || isatty(2), .tty = isatty(2), .epochs = st.cfg.epochs, .ntrain = train.n,
+    progress pr = { .on = lead && (cl.progress || isatty(2)), .tty = isatty(2), .epochs = st.cfg.epochs, .ntrain = train.n,
                     .t_start = fn_clock() };
     pr.images_left = (long)(st.cfg.epochs - st.epoch) * train.n;
     if (pr.on) fn_warn(prog, "device: %s; %d training and %d validation frames of %dx%dx%d", be->device, train.n,
                        val.n, train.c, train.h, train.w);
+    if (pr.on && fn_dist_size(dist) > 1)
+        fn_warn(prog, "%d ranks, %s batch norm", fn_dist_size(dist), cl.sync_bn ? "synchronised" : "per-rank");
 
     for (int ep = st.epoch + 1; ep <= st.cfg.epochs; ep++) {
         double t0 = fn_clock(), tl, vl, vd;
         float lr = st.sched.lr;
         pr.epoch = ep;
-        int rc = fn_train_epoch(net, &train, &st.cfg, ep, lr, on_step, &pr, &tl, &e);
+        int rc = fn_train_epoch(net, &train, &st.cfg, dist, ep, lr, on_step, &pr, &tl, &e);
         if (rc < 0) fn_die(prog, "%s", e.msg);
         if (rc > 0) diverged(&e, &st);
-        if (st.cfg.bn_recompute && fn_train_bn_recompute(net, &train, st.cfg.batch, &e)) fn_die(prog, "%s", e.msg);
-        if (fn_evaluate(net, &val, st.cfg.batch, &vl, &vd, &e)) fn_die(prog, "%s", e.msg);
+        if (st.cfg.bn_recompute ? fn_train_bn_recompute(net, &train, st.cfg.batch, dist, &e)
+                                : fn_dist_average_stats(dist, net, &e))
+            fn_die(prog, "%s", e.msg);
+        if (fn_evaluate(net, &val, st.cfg.batch, dist, &vl, &vd, &e)) fn_die(prog, "%s", e.msg);
         if (!isfinite(vl)) {
             fn_seterr(&e, "the training diverged: validation loss %g at epoch %d", vl, ep);
             diverged(&e, &st);
@@ -324,18 +350,19 @@ int main(int argc, char **argv) {
             st.best_epoch = ep;
             meta.epoch = ep;
             meta.val_loss = vl;
-            if (fn_model_save(net, st.out, &meta, &e)) fn_die(prog, "%s", e.msg);
+            if (lead && fn_model_save(net, st.out, &meta, &e)) fn_die(prog, "%s", e.msg);
         }
         fn_plateau_update(&st.sched, vl);
         double secs = fn_clock() - t0;
-        if (fn_epochlog_add(&st.log, ep, lr, tl, vl, vd, secs, &e) || fn_state_save(state_path, net, &st, &e) ||
-            (cl.log && fn_epochlog_write(cl.log, st.log, &e)))
+        if (fn_epochlog_add(&st.log, ep, lr, tl, vl, vd, secs, &e) ||
+            (lead && (fn_state_save(state_path, net, &st, &e) || (cl.log && fn_epochlog_write(cl.log, st.log, &e)))))
             fn_die(prog, "%s", e.msg);
         epoch_summary(&pr, ep, lr, tl, vl, vd, secs, best);
     }
     if (pr.on && st.best_epoch)
         fn_warn(prog, "best: epoch %d, val_loss %.4f; model in %s", st.best_epoch, st.best_loss, st.out);
 
+    fn_dist_close(dist);
     fn_net_free(net);
     fn_backend_close(be);
     fn_state_free(&st);

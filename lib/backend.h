@@ -39,6 +39,20 @@ static inline FN_HOSTDEV int fn_same(int in, int k, int stride, int *pad_lo) {
     return out;
 }
 
+/* Synchronised batch norm for data-parallel training (set_bn_sync). While set, bn_fwd_train and
+ * bn_bwd take their per-channel sums over every replica: the backend writes this replica's partial
+ * sums into a device buffer of doubles and calls sum(ctx, buf, n), which replaces them by the sums over
+ * all replicas (every replica makes the same calls in the same order). Forward: [C+1] sum of x and the
+ * count N*HW, then [C] sum of (x - mean)^2; backward: [2C] sum of dy, sum of dy*(x - mean). dgamma
+ * and dbeta stay this replica's: they are summed with the other parameter gradients afterwards. */
+typedef struct fn_bn_sync {
+    void *ctx;
+    void (*sum)(void *ctx, double *buf, size_t n);
+} fn_bn_sync;
+
+/* bytes of a communicator id (comm_id): NCCL's unique id */
+#define FN_COMM_ID_BYTES 128
+
 typedef struct fn_backend fn_backend;
 struct fn_backend {
     const char *name; /* "cpu", "cuda" */
@@ -141,6 +155,16 @@ struct fn_backend {
      * l2 is the penalty weight lambda of lambda*sum(w^2) (0 for none). g is left unchanged. */
     void (*adam)(void *ctx, float *w, const float *g, float *m, float *v, size_t n, float lr,
                  float b1, float b2, float eps, float l2, long t);
+
+    /* optional, for data-parallel training (lib/train/dist.c). set_bn_sync: s (copied) or NULL (off);
+     * NULL: no sync-BN on this backend. The collectives are NULL where device memory is host memory
+     * (the CPU): MPI sums it there. comm_id: a new communicator id[FN_COMM_ID_BYTES] (rank 0 makes it
+     * and sends it to the others); comm_init: join it as `rank` of `nranks`; allreduce: sum buf[n] over
+     * the ranks, in place (n floats, or doubles when dbl). 0 or -1 (e set). */
+    void (*set_bn_sync)(void *ctx, const fn_bn_sync *s);
+    int (*comm_id)(void *ctx, unsigned char *id, fn_err *e);
+    int (*comm_init)(void *ctx, const unsigned char *id, int nranks, int rank, fn_err *e);
+    int (*allreduce)(void *ctx, void *buf, size_t n, int dbl, fn_err *e);
 };
 
 /* the dropout hash: a uniform in [0,1) from (seed, i), identical on every backend */

@@ -524,6 +524,19 @@ int fn_reader_next(fn_reader *r, fn_frame *f, fn_err *e) {
     }
 }
 
+int fn_frame_unpack(const void *buf, size_t len, fn_frame *f, fn_err *e) {
+    msgpack_unpacked u;
+    size_t off = 0;
+    fn_frame_init(f);
+    msgpack_unpacked_init(&u);
+    int rc = msgpack_unpack_next(&u, buf, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len
+                 ? decode_frame(&u.data, f, e)
+                 : fn_seterr(e, "malformed msgpack (not one fn frame)");
+    msgpack_unpacked_destroy(&u);
+    if (rc) fn_frame_clear(f);
+    return rc;
+}
+
 long fn_reader_count(const fn_reader *r) { return r->frames; }
 uint64_t fn_reader_bytes(const fn_reader *r) { return r->bytes; }
 const char *fn_reader_name(const fn_reader *r) { return r->name; }

@@ -60,6 +60,10 @@ uint64_t fn_reader_bytes(const fn_reader *r); /* stream bytes of the frames retu
 const char *fn_reader_name(const fn_reader *r);
 void fn_reader_close(fn_reader *r); /* closes the fd unless it is 0 */
 
+/* one whole frame from the len bytes at buf (a frame as a reader returns it: fn_reader_bytes tells
+ * where each one lies in a file); 0, or -1 with e set (no name or frame number in the message) */
+int fn_frame_unpack(const void *buf, size_t len, fn_frame *f, fn_err *e);
+
 /* Writing: whole frames. fn_frame_pack packs into a malloc'd buffer; fn_frame_write writes one
  * frame to fd with a full write loop. Returns 0, or -1 with e set (EPIPE included: errno is kept). */
 int fn_frame_pack(const fn_frame *f, unsigned char **buf, size_t *len, fn_err *e);

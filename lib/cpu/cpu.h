@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "backend.h"
 
 typedef struct cpu_ctx {
     int threads;       /* OpenMP threads for every op */
@@ -31,6 +32,7 @@ typedef struct cpu_ctx {
     size_t oom;        /* bytes of workspace that could not be had since the last error() (0: none) */
     char msg[96];      /* error()'s message */
     int gemm;          /* cpu_sgemm: 0 each kind its faster library, 1 oneDNN only, 2 OpenBLAS only */
+    fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
 } cpu_ctx;
 
 /* C [M,N] = alpha op(A) op(B) + beta C, row-major, single-threaded (called inside parallel regions) */
@@ -102,6 +104,13 @@ void cpu_bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float
 void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                 const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
                 int N, int C, int HW, int acc);
+/* norm_sync.c: the same with the statistics summed over replicas (c->bn_sync set) */
+void cpu_bn_sync_init(fn_backend *be);
+void cpu_bn_fwd_train_sync(cpu_ctx *c, const float *x, const float *gamma, const float *beta, float *y,
+                           float *mean, float *invstd, float *rmean, float *rvar, int N, int C, int HW,
+                           float momentum, float eps);
+void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *gamma, const float *mean,
+                     const float *invstd, float *dx, float *dgamma, float *dbeta, int N, int C, int HW, int acc);
 
 /* elementwise.c */
 void cpu_act_fwd(void *ctx, int act, const float *x, float *y, size_t n, float alpha);

@@ -10,6 +10,10 @@ void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float
                       int N, int C, int HW, float momentum, float eps) {
     cpu_ctx *c = ctx;
     const double m = (double)N * HW;
+    if (c->bn_sync.sum) {
+        cpu_bn_fwd_train_sync(c, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps);
+        return;
+    }
 #pragma omp parallel for num_threads(c->threads) schedule(dynamic, 1)
     for (int ch = 0; ch < C; ch++) {
         double sum = 0;
@@ -67,6 +71,10 @@ void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                 int N, int C, int HW, int acc) {
     cpu_ctx *c = ctx;
     const double m = (double)N * HW;
+    if (c->bn_sync.sum) {
+        cpu_bn_bwd_sync(c, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, N, C, HW, acc);
+        return;
+    }
 #pragma omp parallel for num_threads(c->threads) schedule(dynamic, 1)
     for (int ch = 0; ch < C; ch++) {
         const float mu = mean[ch], is = invstd[ch];

@@ -345,6 +345,7 @@ fn_net *fn_net_new(fn_backend *be, const fn_net_config *cfg, fn_err *e) {
     n->be = be;
     n->cfg = *cfg;
     n->dropout = FN_NET_DROPOUT;
+    n->rep_scale = 1.0f;
     n->bn_momentum = FN_BN_MOMENTUM;
     build(n);
     if (n->fail) { fn_net_free(n); fn_seterr(e, "out of memory building the graph"); return NULL; }
@@ -382,6 +383,21 @@ const fn_param_info *fn_net_stat(const fn_net *n, int i) { return i >= 0 && i < 
 size_t fn_net_stats_numel(const fn_net *n) { return n->snumel; }
 void fn_net_set_dropout(fn_net *n, float p) { n->dropout = p < 0 ? 0 : p; }
 float fn_net_dropout(const fn_net *n) { return n->dropout; }
+void fn_net_set_replica(fn_net *n, long offset, float loss_scale) {
+    n->rep_offset = offset;
+    n->rep_scale = loss_scale;
+}
+
+float *fn_net_device(fn_net *n, fn_net_buf which) {
+    switch (which) {
+    case FN_BUF_PARAMS: return n->params;
+    case FN_BUF_GRADS: return n->grads;
+    case FN_BUF_ADAM_M: return n->adam_m;
+    case FN_BUF_ADAM_V: return n->adam_v;
+    case FN_BUF_STATS: return n->stats;
+    }
+    return NULL;
+}
 void fn_net_set_bn_momentum(fn_net *n, float m) { n->bn_momentum = m; }
 long fn_net_step(const fn_net *n) { return n->step; }
 void fn_net_set_step(fn_net *n, long t) { n->step = t; }
@@ -448,8 +464,12 @@ int fn_net_backward(fn_net *n, const float *target, float *loss, fn_err *e) {
     memset(n->gw, 0, (size_t)n->nt);
     float l = be->dice_loss(be->ctx, n->T[n->out].v, t, n->T[n->out].g, n->pN, HW, FN_DICE_SMOOTH);
     n->gw[n->out] = 1;
+    if (n->rep_scale != 1.0f) /* d(scale*loss)/dp = dp + (scale-1) dp */
+        be->axpy(be->ctx, n->rep_scale - 1.0f, n->T[n->out].g, n->T[n->out].g, (size_t)n->pN * HW);
     be->fill(be->ctx, n->grads, 0.0f, n->numel);
     fn_graph_backward(n);
+    if (n->rep_scale == 0) /* a stand-in frame: with sync-BN its backward still took part in the sums */
+        be->fill(be->ctx, n->grads, 0.0f, n->numel);
     be->sync(be->ctx);
     if (backend_failed(be, e)) return -1;
     if (loss) *loss = l;

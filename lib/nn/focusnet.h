@@ -133,5 +133,15 @@ void fn_net_profile_print(const fn_net *net, FILE *f, int runs);
 typedef enum { FN_BUF_PARAMS = 0, FN_BUF_GRADS, FN_BUF_ADAM_M, FN_BUF_ADAM_V, FN_BUF_STATS } fn_net_buf;
 int fn_net_get(fn_net *net, fn_net_buf which, float *host, fn_err *e);
 int fn_net_set(fn_net *net, fn_net_buf which, const float *host, fn_err *e);
+/* the device allocation itself (NULL while not allocated), for reductions across replicas */
+float *fn_net_device(fn_net *net, fn_net_buf which);
+
+/* Data-parallel training: this net is one replica and its training forwards get frames
+ * offset..offset+N-1 of a batch split over replicas. Dropout then draws the masks those frames have in
+ * the whole batch, and fn_net_backward gives the gradients of loss_scale times the Dice loss (the
+ * replica's frames over the batch's: the replicas' gradients then sum to the whole batch's). Scale 0:
+ * the frames are a stand-in for a replica without any (zero gradients). One process: offset 0, scale 1
+ * (the default). */
+void fn_net_set_replica(fn_net *net, long offset, float loss_scale);
 
 #endif

@@ -43,6 +43,8 @@ struct fn_net {
     float dropout;
     float bn_momentum; /* fn_net_set_bn_momentum */
     float drop_used; /* the rate of the last training forward */
+    long rep_offset;   /* fn_net_set_replica: this replica's first frame in the whole batch */
+    float rep_scale;   /* and the weight of its Dice loss (1: no replicas) */
 
     fn_param_info *P, *S;
     int np, capp, ns, caps;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "train/dataset.h"
+#include "train/store.h"
 
 static int frame_err(fn_err *e, const char *name, long k, const fn_frame *f, const char *what) {
     return fn_seterr(e, "%s: frame %ld (%s): %s", name, k, f->id ? f->id : "?", what);
@@ -68,6 +69,25 @@ static int grow(fn_dataset *ds, int need_mask, fn_err *e) {
     return 0;
 }
 
+int fn_dataset_frame(fn_dataset *ds, const fn_frame *f, const char *name, long k, int need_mask, float *x,
+                     float *y, fn_err *e) {
+    if (fn_input_image(f, name, k, NULL, e)) return -1;
+    const fn_tensor *t = f->image;
+    if (ds->n == 0) {
+        ds->c = t->c; ds->h = t->h; ds->w = t->w;
+        fn_frame_meta_text(f, "norm_mode", ds->norm_mode, sizeof ds->norm_mode);
+        fn_frame_meta_text(f, "norm_mean", ds->norm_mean, sizeof ds->norm_mean);
+        fn_frame_meta_text(f, "norm_std", ds->norm_std, sizeof ds->norm_std);
+    } else if (t->c != ds->c || t->h != ds->h || t->w != ds->w) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "image is %dx%dx%d but the first frame's is %dx%dx%d (one size per stream)",
+                 t->c, t->h, t->w, ds->c, ds->h, ds->w);
+        return frame_err(e, name, k, f, msg);
+    }
+    if (x) fn_input_image(f, name, k, x, e);
+    return need_mask && y ? check_mask(f, name, k, y, e) : 0;
+}
+
 int fn_dataset_read(fn_dataset *ds, fn_reader *r, int need_mask, fn_err *e) {
     const char *name = fn_reader_name(r);
     memset(ds, 0, sizeof *ds);
@@ -76,24 +96,12 @@ int fn_dataset_read(fn_dataset *ds, fn_reader *r, int need_mask, fn_err *e) {
     int rc;
     while ((rc = fn_reader_next(r, &f, e)) == 1) {
         long k = fn_reader_count(r);
-        if (fn_input_image(&f, name, k, NULL, e)) goto fail;
-        const fn_tensor *t = f.image;
-        if (ds->n == 0) {
-            ds->c = t->c; ds->h = t->h; ds->w = t->w;
-            fn_frame_meta_text(&f, "norm_mode", ds->norm_mode, sizeof ds->norm_mode);
-            fn_frame_meta_text(&f, "norm_mean", ds->norm_mean, sizeof ds->norm_mean);
-            fn_frame_meta_text(&f, "norm_std", ds->norm_std, sizeof ds->norm_std);
-        } else if (t->c != ds->c || t->h != ds->h || t->w != ds->w) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "image is %dx%dx%d but the first frame's is %dx%dx%d (one size per stream)",
-                     t->c, t->h, t->w, ds->c, ds->h, ds->w);
-            frame_err(e, name, k, &f, msg);
-            goto fail;
-        }
+        if (fn_dataset_frame(ds, &f, name, k, need_mask, NULL, NULL, e)) goto fail;
         if (ds->n == ds->cap && grow(ds, need_mask, e)) goto fail;
         size_t px = (size_t)ds->c * ds->h * ds->w, py = (size_t)ds->h * ds->w;
-        fn_input_image(&f, name, k, ds->x + px * (size_t)ds->n, e);
-        if (need_mask && check_mask(&f, name, k, ds->y + py * (size_t)ds->n, e)) goto fail;
+        if (fn_dataset_frame(ds, &f, name, k, need_mask, ds->x + px * (size_t)ds->n,
+                             need_mask ? ds->y + py * (size_t)ds->n : NULL, e))
+            goto fail;
         ds->n++;
         fn_frame_clear(&f);
     }
@@ -110,6 +118,7 @@ fail:
 }
 
 void fn_dataset_free(fn_dataset *ds) {
+    if (ds->store) fn_store_close(ds->store);
     free(ds->x);
     free(ds->y);
     memset(ds, 0, sizeof *ds);
@@ -120,11 +129,22 @@ static uint64_t mix(uint64_t h, uint64_t v) {
     return h * 0xff51afd7ed558ccdULL;
 }
 
-uint64_t fn_dataset_fingerprint(const fn_dataset *ds) {
-    uint64_t h = mix(mix(mix(mix(0, (uint64_t)ds->n), (uint64_t)ds->c), (uint64_t)ds->h), (uint64_t)ds->w);
-    size_t nx = (size_t)ds->n * ds->c * ds->h * ds->w, ny = (size_t)ds->n * ds->h * ds->w;
+uint64_t fn_fingerprint_frame(uint64_t h, const float *x, size_t px, const float *y, size_t py) {
     uint32_t u;
-    for (size_t i = 0; i < nx; i++) { memcpy(&u, &ds->x[i], 4); h = mix(h, u); }
-    for (size_t i = 0; ds->y && i < ny; i++) { memcpy(&u, &ds->y[i], 4); h = mix(h, u); }
+    for (size_t i = 0; i < px; i++) { memcpy(&u, &x[i], 4); h = mix(h, u); }
+    for (size_t i = 0; y && i < py; i++) { memcpy(&u, &y[i], 4); h = mix(h, u); }
     return h;
+}
+
+uint64_t fn_fingerprint_end(uint64_t h, const fn_dataset *ds) {
+    return mix(mix(mix(mix(h, (uint64_t)ds->n), (uint64_t)ds->c), (uint64_t)ds->h), (uint64_t)ds->w);
+}
+
+uint64_t fn_dataset_fingerprint(const fn_dataset *ds) {
+    if (!ds->x) return ds->fp;
+    size_t px = (size_t)ds->c * ds->h * ds->w, py = (size_t)ds->h * ds->w;
+    uint64_t h = 0;
+    for (int i = 0; i < ds->n; i++)
+        h = fn_fingerprint_frame(h, ds->x + px * (size_t)i, px, ds->y ? ds->y + py * (size_t)i : NULL, py);
+    return fn_fingerprint_end(h, ds);
 }

@@ -16,6 +16,8 @@ typedef struct fn_dataset {
     float *x;        /* [n,c,h,w] images */
     float *y;        /* [n,1,h,w] masks (NULL for an unlabelled set) */
     int cap;         /* frames allocated */
+    struct fn_store *store; /* or the frames stay on disk (train/store.h): x and y are NULL */
+    uint64_t fp;     /* the fingerprint, once known (fn_dataset_fingerprint) */
     /* fn-normalize's meta of the first frame ("" when absent) */
     char norm_mode[64], norm_mean[512], norm_std[512];
 } fn_dataset;
@@ -28,13 +30,24 @@ int fn_input_image(const fn_frame *f, const char *name, long k, float *dst, fn_e
 /* a meta value as text, whether stored as a string or a number (%.17g); "" when absent */
 void fn_frame_meta_text(const fn_frame *f, const char *key, char *buf, size_t n);
 
+/* Check frame f, the k-th of `name`, as the next frame of ds (the first sets c, h, w and the
+ * normalisation meta) and convert it into x [c,h,w] and (need_mask) y [1,h,w]; ds->n is not changed.
+ * The x of the first frame is only known after the call: pass NULL to check, then convert again. */
+int fn_dataset_frame(fn_dataset *ds, const fn_frame *f, const char *name, long k, int need_mask, float *x,
+                     float *y, fn_err *e);
+/* the fingerprint's running hash over one frame's values (x [px], y [py] or NULL) */
+uint64_t fn_fingerprint_frame(uint64_t h, const float *x, size_t px, const float *y, size_t py);
+/* the fingerprint's last step, over the running hash of all frames */
+uint64_t fn_fingerprint_end(uint64_t h, const fn_dataset *ds);
+
 /* Read every frame of r into ds (zeroed first). need_mask: every frame must have a mask.
  * An empty stream, a frame without image (or mask), a C/H/W that differs from the first frame,
  * H or W not a multiple of 16, a NaN or Inf: -1 with e set. */
 int fn_dataset_read(fn_dataset *ds, fn_reader *r, int need_mask, fn_err *e);
 void fn_dataset_free(fn_dataset *ds);
 
-/* a 64-bit fingerprint of the shapes and values (to check that a resumed run sees the same data) */
+/* a 64-bit fingerprint of the values, frame by frame (image, then mask), and the shapes (to check
+ * that a resumed run sees the same data); a set in a store has it from fn_store_open */
 uint64_t fn_dataset_fingerprint(const fn_dataset *ds);
 
 #endif

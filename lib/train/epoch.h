@@ -7,6 +7,7 @@
 #include "err.h"
 #include "nn/focusnet.h"
 #include "train/dataset.h"
+#include "train/dist.h"
 #include "train/state.h"
 
 #define FN_ADAM_B1 0.9f
@@ -16,17 +17,19 @@
 /* called after each step: step (1-based) of nsteps, the batch's Dice loss, images in the batch */
 typedef void (*fn_step_fn)(void *ctx, int step, int nsteps, double loss, int images);
 
-/* Train epoch `epoch` (1-based) over ds at learning rate lr. *mean_loss: the mean per-image Dice loss
- * of the epoch's batches (without the L2 penalty). Returns 0; 1 when a batch's loss is NaN or Inf
+/* Train epoch `epoch` (1-based) over ds at learning rate lr, the batches split over the ranks of d (NULL:
+ * one process; every rank makes the same call). *mean_loss: the mean per-image Dice loss
+ * of the epoch's batches (without the L2 penalty), over all ranks. Returns 0; 1 when a batch's loss is NaN or Inf
  * (the training diverged: the step is not taken and e says where); -1 on an error (e set). */
-int fn_train_epoch(fn_net *net, const fn_dataset *ds, const fn_train_config *cfg, int epoch, float lr,
-                   fn_step_fn cb, void *ctx, double *mean_loss, fn_err *e);
+int fn_train_epoch(fn_net *net, const fn_dataset *ds, const fn_train_config *cfg, fn_dist *d, int epoch,
+                   float lr, fn_step_fn cb, void *ctx, double *mean_loss, fn_err *e);
 
 /* The batch-norm running statistics recomputed as plain averages over the training set ("precise BN"):
  * training forwards (no dropout) over the batches of ds in order, the k-th with momentum 1/k, so each
  * running statistic ends as the mean of the batches' statistics. With the paper's momentum (0.01), a
  * small set (20 steps an epoch) leaves them far behind the weights; this makes validation and the
- * saved model use statistics of the current weights. 0 or -1 (e set). */
-int fn_train_bn_recompute(fn_net *net, const fn_dataset *ds, int batch, fn_err *e);
+ * saved model use statistics of the current weights. Split over the ranks of d as the training
+ * batches are. 0 or -1 (e set). */
+int fn_train_bn_recompute(fn_net *net, const fn_dataset *ds, int batch, fn_dist *d, fn_err *e);
 
 #endif

@@ -8,12 +8,15 @@
 #include "err.h"
 #include "nn/focusnet.h"
 #include "train/dataset.h"
+#include "train/dist.h"
 
 /* per image: the soft Dice loss and the thresholded Dice of p against t (hw pixels each) */
 double fn_soft_dice_loss(const float *p, const float *t, size_t hw, double smooth);
 double fn_hard_dice(const float *p, const float *t, size_t hw, double threshold);
 
-/* ds must be labelled; batches of `batch` frames. 0 or -1 (e set). */
-int fn_evaluate(fn_net *net, const fn_dataset *ds, int batch, double *loss, double *dice, fn_err *e);
+/* ds must be labelled; batches of `batch` frames. The ranks of d (NULL: one process) each score a
+ * contiguous share of ds (fn_dist_slice) and the sums are reduced: every rank gets the means.
+ * 0 or -1 (e set). */
+int fn_evaluate(fn_net *net, const fn_dataset *ds, int batch, fn_dist *d, double *loss, double *dice, fn_err *e);
 
 #endif

@@ -167,7 +167,7 @@ static void test_bn_recompute(void) {
     CHECK(!fn_net_forward(net, x + 2 * PX, 1, 16, 16, 1, 0, NULL, &e) && !fn_net_get(net, FN_BUF_STATS, s2, &e));
     fn_net_set_bn_momentum(net, FN_BN_MOMENTUM);
     fn_net_set_dropout(net, 0.3f);
-    CHECKF(!fn_train_bn_recompute(net, &ds, 2, &e), "%s", e.msg);
+    CHECKF(!fn_train_bn_recompute(net, &ds, 2, NULL, &e), "%s", e.msg);
     CHECK(!fn_net_get(net, FN_BUF_STATS, got, &e));
     int bad = 0;
     for (size_t i = 0; i < ns; i++) {
