@@ -1,0 +1,162 @@
+#!/usr/bin/env bats
+# fn-train over MPI (mpirun -np 2, one thread a rank): sync-BN against one process with the same global
+# batch, convergence without sync-BN, a killed rank and --resume; and the file-backed training set:
+# a flat peak RSS as the stream grows. Tiny nets (--width 0.125, 32x32) so that this stays quick.
+
+load test_helper
+
+py() { PYTHONPATH="$BATS_TEST_DIRNAME" /usr/bin/python3 "$@"; }
+
+TINY=(--device cpu --threads 1 --width 0.125 --batch 8)
+# CI runs as root, on 2 cores
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+MPIRUN=(mpirun -np 2 --oversubscribe)
+
+need_mpi() {
+  command -v mpirun >/dev/null || skip "no mpirun (Debian: openmpi-bin): MPI tests skipped"
+  [ -f "$FN_BIN/../libfn-mpi.so" ] || skip "no libfn-mpi.so (built when mpicc is found): MPI tests skipped"
+}
+
+setup_file() {
+  export D="$BATS_FILE_TMPDIR"
+  fn-synth -n 32 --size 32x32 --seed 1 -o "$D/train.fns"
+  fn-synth -n 12 --size 32x32 --seed 2 -o "$D/val.fns"
+}
+
+# one metadata value of a safetensors file
+st_meta() { py -c "import json,struct,sys; f=open(sys.argv[1],'rb'); n=struct.unpack('<Q',f.read(8))[0]; print(json.loads(f.read(n))['__metadata__'][sys.argv[2]])" "$1" "$2"; }
+
+# the largest relative difference of two epochs logs' losses (columns 3, train, and 4, validation)
+log_diff() {
+  paste "$1" "$2" | awk -F'\t' 'NR > 1 { for (i = 3; i <= 4; i++) { d = $i - $(i + 6); if (d < 0) d = -d;
+    r = d / ($i > 1e-3 ? $i : 1e-3); if (r > m) m = r } } END { printf "%.3g\n", m + 0 }'
+}
+
+# 3 epochs of one step each over 16 frames (8 a rank): with more steps, Adam's normalisation turns the
+# rounding noise of gradients near zero into whole steps, and any two runs that sum in another order
+# (one thread against two as well) drift apart by more than 1e-4
+@test "2 ranks with --sync-bn compute the steps of one process with the whole batch" {
+  need_mpi
+  fn-synth -n 16 --size 32x32 --seed 1 -o t16.fns
+  B16=(--device cpu --threads 1 --width 0.125 --batch 16 --epochs 3)
+  fn-train "${B16[@]}" --val "$D/val.fns" -o one.st --log one.tsv t16.fns 2>/dev/null
+  run --separate-stderr "${MPIRUN[@]}" fn-train "${B16[@]}" --sync-bn --progress --val "$D/val.fns" \
+    -o two.st --log two.tsv t16.fns
+  assert_success
+  # only rank 0 reports
+  [[ "$stderr" == *"2 ranks, synchronised batch norm"* ]] || fail "$stderr"
+  [[ "$stderr" != *"rank 1"* ]] || fail "rank 1 printed: $stderr"
+  [ "$(wc -l <two.tsv)" -eq 4 ]
+  run log_diff one.tsv two.tsv
+  awk -v m="$output" 'BEGIN { exit !(m <= 1e-4) }' || fail "epoch losses differ by $output (relative)"
+  # every weight and statistic within 1e-4 (relative above 1): all but the biases of the convolutions
+  # that feed a batch norm, whose exact gradient is zero (the norm removes them): their values follow
+  # rounding noise in any two runs
+  run py "$BATS_TEST_DIRNAME/stdiff.py" one.st two.st '(^m0|\.c1)\.bias$'
+  assert_success
+  awk -v m="${output%% *}" 'BEGIN { exit !(m <= 1e-4) }' || fail "weights differ: $output"
+  # the check sees a difference: without sync-BN each rank normalises by its own 8 frames
+  "${MPIRUN[@]}" fn-train "${B16[@]}" --val "$D/val.fns" -o own.st --log own.tsv t16.fns 2>/dev/null
+  run log_diff one.tsv own.tsv
+  awk -v m="$output" 'BEGIN { exit !(m > 1e-3) }' || fail "per-rank batch norm differs by only $output"
+}
+
+@test "2 ranks without sync-BN train and converge on fn-synth data" {
+  need_mpi
+  run --separate-stderr "${MPIRUN[@]}" fn-train "${TINY[@]}" --epochs 6 --lr 0.003 --bn-recompute \
+    --val "$D/val.fns" -o m.st --log m.tsv "$D/train.fns"
+  assert_success
+  [ -s m.st ] && [ -s m.st.state ]
+  # the training loss falls by a fifth and the validation Dice rises
+  awk -F'\t' 'NR == 2 { l = $3; d = $5 } NR == 7 { exit !($3 < 0.8 * l && $5 > d) }' m.tsv || fail "$(cat m.tsv)"
+  fn-infer --device cpu -m m.st "$D/val.fns" | fn-score --json >s.json
+}
+
+# the pid of rank R of the mpirun whose pid is $1
+rank_pid() {
+  local p
+  for p in $(pgrep -P "$1"); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && { echo "$p"; return; }
+  done
+}
+
+@test "a killed rank ends the run within seconds, naming it, and --resume completes it" {
+  need_mpi
+  "${MPIRUN[@]}" fn-train "${TINY[@]}" --epochs 4 --seed 3 --val "$D/val.fns" -o ref.st "$D/train.fns" 2>/dev/null
+  "${MPIRUN[@]}" fn-train "${TINY[@]}" --epochs 4 --seed 3 --val "$D/val.fns" -o k.st --log k.tsv \
+    "$D/train.fns" 2>err.txt &
+  mpi=$!
+  for _ in $(seq 1500); do
+    [ "$(wc -l <k.tsv 2>/dev/null || echo 0)" -ge 3 ] && break
+    sleep 0.02
+  done
+  r1=$(rank_pid $mpi 1)
+  [ -n "$r1" ] || fail "no rank 1 under mpirun $mpi"
+  kill -9 "$r1"
+  t0=$(date +%s)
+  rc=0
+  wait $mpi || rc=$?
+  [ "$rc" -ne 0 ] || fail "mpirun exited 0"
+  [ $(($(date +%s) - t0)) -le 10 ] || fail "the other rank took more than 10 s to stop"
+  grep -q "rank 1" err.txt || fail "no message names rank 1: $(cat err.txt)"
+  pgrep -f "k.st --log k.tsv" && fail "a rank is still running"
+  # the last good model and state are whole; the resume ends where the uninterrupted run does
+  rows=$(($(wc -l <k.tsv) - 1))
+  [ "$rows" -ge 2 ] && [ "$rows" -lt 4 ] || fail "the kill came at $rows epochs done"
+  run st_meta k.st.state epoch
+  assert_output "$rows"
+  run --separate-stderr "${MPIRUN[@]}" fn-train "${TINY[@]}" --epochs 4 --val "$D/val.fns" --resume k.st.state \
+    --log k.tsv "$D/train.fns"
+  assert_success
+  cmp ref.st k.st
+}
+
+@test "under an MPI launcher without libfn-mpi.so fn-train says so" {
+  run --separate-stderr env OMPI_COMM_WORLD_SIZE=2 FN_MPI_LIB=/nonexistent/libfn-mpi.so \
+    fn-train "${TINY[@]}" --epochs 1 --val "$D/val.fns" -o m.st "$D/train.fns"
+  assert_one_line_error fn-train
+  [[ "$stderr" == *"started by an MPI launcher"*"/nonexistent/libfn-mpi.so"* ]] || fail "$stderr"
+  [ ! -e m.st ]
+}
+
+@test "under mpirun the training frames must be a file, not stdin" {
+  need_mpi
+  run --separate-stderr "${MPIRUN[@]}" fn-train "${TINY[@]}" --epochs 1 --val "$D/val.fns" -o m.st <"$D/train.fns"
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == *"fn-train: rank "*": under mpirun the frames must come from files"* ]] || fail "$stderr"
+  [ ! -e m.st ]
+}
+
+# peak RSS (KiB) of fn-train reading a training stream of N frames (64x64 RGB: 64 KiB a frame as f32)
+# and training on none of it (--epochs 0: the set is read and checked, the net built), from a pipe
+peak_rss() {
+  local n=$1; shift
+  fn-synth -n "$n" --size 64x64 -c 3 --seed 5 -o big.fns
+  fn-synth -n 4 --size 64x64 -c 3 --seed 6 -o val3.fns
+  py -c 'import resource, subprocess, sys
+with open("big.fns", "rb") as f:
+    subprocess.run(sys.argv[1:], stdin=f, check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
+    env "$@" fn-train "${TINY[@]}" --epochs 0 --val val3.fns -o m.st
+}
+
+@test "the training set stays on disk: the peak RSS does not grow with the stream" {
+  small=$(peak_rss 100)
+  large=$(peak_rss 1600)
+  # 1500 more frames are 94 MiB in memory; allow 16 MiB of noise
+  [ $((large - small)) -lt 16384 ] || fail "peak RSS $small KiB with 100 frames, $large KiB with 1600"
+  # the same check sees the growth of the in-memory set (FN_TRAIN_MEMORY=1)
+  mem=$(peak_rss 1600 FN_TRAIN_MEMORY=1)
+  [ $((mem - small)) -gt 65536 ] || fail "in memory: $mem KiB against $small KiB"
+}
+
+@test "a pipe is spilled to TMPDIR and the run equals the one from the file" {
+  fn-train "${TINY[@]}" --epochs 1 --val "$D/val.fns" -o a.st "$D/train.fns" 2>/dev/null
+  mkdir tmp
+  cat "$D/train.fns" | TMPDIR=$PWD/tmp fn-train "${TINY[@]}" --epochs 1 --val "$D/val.fns" -o b.st 2>/dev/null
+  cmp a.st b.st
+  [ -z "$(ls tmp)" ] # the spill file is gone
+  run --separate-stderr bash -c "cat '$D/train.fns' | TMPDIR=$PWD/none fn-train ${TINY[*]} --epochs 1 --val '$D/val.fns' -o c.st"
+  assert_one_line_error fn-train
+  [[ "$stderr" == *"spill file"*"TMPDIR"* ]] || fail "$stderr"
+}
