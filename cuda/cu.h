@@ -36,6 +36,7 @@ enum {
     CU_SCR_RED,    /* double partial sums of the reductions */
     CU_SCR_COEF,   /* per-channel float coefficients (batch norm), per-image (Dice) */
     CU_SCR_SE,     /* SE backward temporaries */
+    CU_SCR_SYNC,   /* sync-BN: the per-channel totals summed over the replicas (comm.cu) */
     CU_SCR_N
 };
 
@@ -54,6 +55,8 @@ typedef struct cu_ctx {
     double *host_res; /* pinned host memory for results of reductions (16 doubles) */
     struct cu_conv_plan **plans;
     int nplans, plans_cap;
+    fn_bn_sync bn_sync;  /* set_bn_sync: sum NULL when off (norm.cu takes the synchronised path) */
+    struct cu_comm *comm; /* NCCL, once comm_init joined one (comm.cu) */
 } cu_ctx;
 
 /* failure inside an op: message and abort */
@@ -138,6 +141,21 @@ void cu_bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float 
 void cu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
                int N, int C, int HW, int acc);
+
+/* comm.cu: sync-BN and the NCCL collectives (libnccl.so.2 loaded with dlopen on first use) */
+void cu_comm_init_table(fn_backend *be);
+void cu_comm_free(cu_ctx *c);
+void cu_bn_fwd_train_sync(cu_ctx *c, const float *x, const float *gamma, const float *beta, float *y,
+                          float *mean, float *invstd, float *rmean, float *rvar,
+                          int N, int C, int HW, float momentum, float eps);
+void cu_bn_bwd_sync(cu_ctx *c, const float *x, const float *dy, const float *gamma,
+                    const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
+                    int N, int C, int HW, int acc);
+/* norm.cu's kernels that comm.cu shares */
+dim3 cu_plane_grid(int HW, long planes);
+void cu_chan_affine(cu_ctx *c, const float *x, float *y, const float *coef, int C, int HW, long planes);
+void cu_bn_bwd_apply(cu_ctx *c, const float *x, const float *dy, float *dx, const float *coef, int C, int HW,
+                     long planes, int acc);
 
 void cu_fill(void *ctx, float *dst, float v, size_t n);
 void cu_act_fwd(void *ctx, int act, const float *x, float *y, size_t n, float alpha);

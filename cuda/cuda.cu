@@ -88,6 +88,7 @@ static void cu_ctx_free(cu_ctx *c) {
     if (!c) return;
     if (c->stream) cudaStreamSynchronize(c->stream);
     cu_conv_plans_free(c);
+    cu_comm_free(c);
     for (int i = 0; i < CU_SCR_N; i++)
         if (c->scr[i]) cudaFree(c->scr[i]);
     if (c->host_res) cudaFreeHost(c->host_res);
@@ -257,5 +258,6 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
     be->dice_loss = cu_dice_loss;
     be->sumsq = cu_sumsq;
     be->adam = cu_adam;
+    cu_comm_init_table(be);
     return be;
 }

@@ -146,6 +146,10 @@ void cu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float 
                      int N, int C, int HW, float momentum, float eps) {
     cu_ctx *c = cu_enter(ctx);
     if (C < 1 || N < 1 || HW < 1) return;
+    if (c->bn_sync.sum) {
+        cu_bn_fwd_train_sync(c, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps);
+        return;
+    }
     cu_split s = cu_split_for(C, HW);
     double *part = (double *)cu_scratch(c, CU_SCR_RED, (size_t)C * s.splits * 2 * sizeof(double));
     float *coef = (float *)cu_scratch(c, CU_SCR_COEF, (size_t)C * 2 * sizeof(float));
@@ -220,6 +224,10 @@ void cu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                int N, int C, int HW, int acc) {
     cu_ctx *c = cu_enter(ctx);
     if (C < 1 || N < 1 || HW < 1) return;
+    if (c->bn_sync.sum) {
+        cu_bn_bwd_sync(c, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, N, C, HW, acc);
+        return;
+    }
     cu_split s = cu_split_for(C, HW);
     double *part = (double *)cu_scratch(c, CU_SCR_RED, (size_t)C * s.splits * 2 * sizeof(double));
     float *coef = (float *)cu_scratch(c, CU_SCR_COEF, (size_t)C * 4 * sizeof(float));
@@ -228,6 +236,23 @@ void cu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
         part, C, s.splits, (double)N * HW, gamma, mean, invstd, dgamma, dbeta, coef);
     KCHECK();
     const long planes = (long)N * C;
+    if (acc)
+        bn_bwd_apply<1><<<plane_grid(HW, planes), CU_THREADS, 0, c->stream>>>(x, dy, dx, coef, C, HW, planes);
+    else
+        bn_bwd_apply<0><<<plane_grid(HW, planes), CU_THREADS, 0, c->stream>>>(x, dy, dx, coef, C, HW, planes);
+    KCHECK();
+}
+
+/* for comm.cu's synchronised batch norm */
+dim3 cu_plane_grid(int HW, long planes) { return plane_grid(HW, planes); }
+
+void cu_chan_affine(cu_ctx *c, const float *x, float *y, const float *coef, int C, int HW, long planes) {
+    chan_affine<<<plane_grid(HW, planes), CU_THREADS, 0, c->stream>>>(x, y, coef, C, HW, planes);
+    KCHECK();
+}
+
+void cu_bn_bwd_apply(cu_ctx *c, const float *x, const float *dy, float *dx, const float *coef, int C, int HW,
+                     long planes, int acc) {
     if (acc)
         bn_bwd_apply<1><<<plane_grid(HW, planes), CU_THREADS, 0, c->stream>>>(x, dy, dx, coef, C, HW, planes);
     else
