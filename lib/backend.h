@@ -42,9 +42,10 @@ static inline FN_HOSTDEV int fn_same(int in, int k, int stride, int *pad_lo) {
 /* Synchronised batch norm for data-parallel training (set_bn_sync). While set, bn_fwd_train and
  * bn_bwd take their per-channel sums over every replica: the backend writes this replica's partial
  * sums into a device buffer of doubles and calls sum(ctx, buf, n), which replaces them by the sums over
- * all replicas (every replica makes the same calls in the same order). Forward: [C+1] sum of x and the
- * count N*HW, then [C] sum of (x - mean)^2; backward: [2C] sum of dy, sum of dy*(x - mean). dgamma
- * and dbeta stay this replica's: they are summed with the other parameter gradients afterwards. */
+ * all replicas (every replica makes the same calls in the same order, with the same n). What the sums
+ * are is the backend's choice (all replicas run the same one), the count N*HW among them: the CPU
+ * takes sum x, then sum (x - mean)^2, and sum dy, sum dy*(x - mean) backward. dgamma and dbeta stay
+ * this replica's: they are summed with the other parameter gradients afterwards. */
 typedef struct fn_bn_sync {
     void *ctx;
     void (*sum)(void *ctx, double *buf, size_t n);
