@@ -192,9 +192,27 @@ static void conv_tests(P *p, int quick) {
 
 /* batch norm ------------------------------------------------------------------------------------------- */
 
-static void bn_case(P *p, int N, int C, int HW, float center) {
+/* sync-BN's sum as two identical replicas give it: every sum doubled (the count too), so the results
+ * equal a single replica's (dgamma and dbeta stay the replica's own) */
+static void twice(void *ctx, double *sums, size_t n) {
+    fn_backend *be = ctx;
+    double *h = malloc(sizeof *h * n);
+    if (!h) die("out of memory");
+    be->download(be->ctx, (float *)h, (const float *)sums, 2 * n); /* n doubles as 2n floats' bytes */
+    for (size_t i = 0; i < n; i++) h[i] *= 2;
+    be->upload(be->ctx, (float *)sums, (const float *)h, 2 * n);
+    free(h);
+}
+
+static void bn_case(P *p, int N, int C, int HW, float center, int sync) {
     char cs[64];
-    snprintf(cs, sizeof cs, "N%d C%d HW%d mean~%g", N, C, HW, center);
+    snprintf(cs, sizeof cs, "N%d C%d HW%d mean~%g%s", N, C, HW, center, sync ? " sync" : "");
+    fn_bn_sync sc = { p->cpu, twice }, sg = { p->gpu, twice };
+    if (sync) {
+        if (!p->cpu->set_bn_sync || !p->gpu->set_bn_sync) die("a backend has no set_bn_sync");
+        p->cpu->set_bn_sync(p->cpu->ctx, &sc);
+        p->gpu->set_bn_sync(p->gpu->ctx, &sg);
+    }
     size_t n = (size_t)N * C * HW;
     buf x = mk(p, n, center - 2, center + 2), y = mkr(p, n), gamma = mk(p, C, 0.5f, 1.5f), beta = mkr(p, C);
     buf mean = mkr(p, C), invstd = mkr(p, C), rmean = mkr(p, C), rvar = mk(p, C, 0.5f, 2.0f);
@@ -235,6 +253,10 @@ static void bn_case(P *p, int N, int C, int HW, float center) {
                          1e-3f);
     same_bits(p, "det bn istd", cs, s1, invstd);
     free(s1);
+    if (sync) {
+        p->cpu->set_bn_sync(p->cpu->ctx, NULL);
+        p->gpu->set_bn_sync(p->gpu->ctx, NULL);
+    }
     buf all[] = {x, y, gamma, beta, mean, invstd, rmean, rvar, dy, dx, dgamma, dbeta};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) bfree(p, &all[i]);
 }
@@ -501,10 +523,12 @@ int gpu_parity_main(int argc, char **argv) {
     printf("parity: %s against %s\n", p.gpu->device, p.cpu->device);
     printf("%-22s %-32s %11s  %s\n", "op", "case", "max_rel_err", "ok");
     conv_tests(&p, quick);
-    bn_case(&p, 2, 3, 50, 0.0f);
-    bn_case(&p, 4, 16, 1024, 3.0f);
-    bn_case(&p, 3, 5, 7, -1.0f);
-    if (!quick) bn_case(&p, 8, 32, 4096, 0.5f);
+    for (int sync = 0; sync < 2; sync++) {
+        bn_case(&p, 2, 3, 50, 0.0f, sync);
+        bn_case(&p, 4, 16, 1024, 3.0f, sync);
+        bn_case(&p, 3, 5, 7, -1.0f, sync);
+        if (!quick) bn_case(&p, 8, 32, 4096, 0.5f, sync);
+    }
     elementwise_tests(&p);
     dropout_tests(&p);
     se_case(&p, 2, 32, 64, 2);
