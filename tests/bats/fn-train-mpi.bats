@@ -10,6 +10,8 @@ py() { PYTHONPATH="$BATS_TEST_DIRNAME" /usr/bin/python3 "$@"; }
 TINY=(--device cpu --threads 1 --width 0.125 --batch 8)
 # CI runs as root, on 2 cores
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# a sanitized build (make test SANITIZE=1): Open MPI's own allocations are not fn's leaks
+export LSAN_OPTIONS="suppressions=$BATS_TEST_DIRNAME/lsan-mpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 MPIRUN=(mpirun -np 2 --oversubscribe)
 
 need_mpi() {
