@@ -10,8 +10,10 @@ py() { PYTHONPATH="$BATS_TEST_DIRNAME" /usr/bin/python3 "$@"; }
 TINY=(--device cpu --threads 1 --width 0.125 --batch 8)
 # CI runs as root, on 2 cores
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-# a sanitized build (make test SANITIZE=1): Open MPI's own allocations are not fn's leaks
-export LSAN_OPTIONS="suppressions=$BATS_TEST_DIRNAME/lsan-mpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# a sanitized build (make test SANITIZE=1): LeakSanitizer would report what Open MPI keeps until exit,
+# from components it has unloaded by then (no names to suppress them by); the code these tests run
+# is leak-checked without MPI by test_replicas and fn-train.bats
+export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 MPIRUN=(mpirun -np 2 --oversubscribe)
 
 need_mpi() {
@@ -56,7 +58,11 @@ log_diff() {
   # rounding noise in any two runs
   run py "$BATS_TEST_DIRNAME/stdiff.py" one.st two.st '(^m0|\.c1)\.bias$'
   assert_success
-  awk -v m="${output%% *}" 'BEGIN { exit !(m <= 1e-4) }' || fail "weights differ: $output"
+  # a sanitized build rounds differently in places, and one process drifts from its own normal build
+  # by 9e-4 here (the file-backed and in-memory sets give it the same bytes): a looser bound there
+  tol=1e-4
+  ldd "$(command -v fn-train)" | grep -q libasan && tol=2e-3
+  awk -v m="${output%% *}" -v t=$tol 'BEGIN { exit !(m <= t) }' || fail "weights differ: $output"
   # the check sees a difference: without sync-BN each rank normalises by its own 8 frames
   "${MPIRUN[@]}" fn-train "${B16[@]}" --val "$D/val.fns" -o own.st --log own.tsv t16.fns 2>/dev/null
   run log_diff one.tsv own.tsv
@@ -139,7 +145,8 @@ peak_rss() {
 with open("big.fns", "rb") as f:
     subprocess.run(sys.argv[1:], stdin=f, check=True)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
-    env "$@" fn-train "${TINY[@]}" --epochs 0 --val val3.fns -o m.st
+    env ASAN_OPTIONS="detect_leaks=0:quarantine_size_mb=0:thread_local_quarantine_size_kb=0" "$@" \
+    fn-train "${TINY[@]}" --epochs 0 --val val3.fns -o m.st
 }
 
 @test "the training set stays on disk: the peak RSS does not grow with the stream" {
