@@ -22,6 +22,7 @@ static int launched(void) {
     const char *n = getenv("OMPI_COMM_WORLD_SIZE");
     if (!n) n = getenv("PMI_SIZE");
     if (!n) n = getenv("PMIX_RANK") ? "?" : NULL;
+    if (!n && getenv("SLURM_PROCID")) n = getenv("SLURM_NTASKS"); /* srun: MPI_Init must then see them all */
     return n && strcmp(n, "1") != 0;
 }
 
@@ -69,6 +70,13 @@ fn_dist *fn_dist_open(fn_err *e) {
     memcpy(&op, &sym, sizeof op); /* object pointer to function pointer, as POSIX allows */
     if (!(d->mpi = op(why, sizeof why))) {
         fn_seterr(e, "%s", why);
+        free(d);
+        return NULL;
+    }
+    const char *tasks = getenv("SLURM_NTASKS");
+    if (d->mpi->size == 1 && getenv("SLURM_PROCID") && tasks && strcmp(tasks, "1") != 0) {
+        fn_seterr(e, "srun started %s tasks but MPI sees one (try srun --mpi=pmix)", tasks);
+        d->mpi->close(d->mpi);
         free(d);
         return NULL;
     }

@@ -127,6 +127,15 @@ rank_pid() {
   [ ! -e m.st ]
 }
 
+@test "started by srun as one of several tasks that MPI cannot join, fn-train refuses" {
+  need_mpi
+  run --separate-stderr env SLURM_PROCID=0 SLURM_NTASKS=2 \
+    fn-train "${TINY[@]}" --epochs 1 --val "$D/val.fns" -o m.st "$D/train.fns"
+  assert_one_line_error fn-train
+  [[ "$stderr" == *"srun started 2 tasks but MPI sees one"* ]] || fail "$stderr"
+  [ ! -e m.st ]
+}
+
 @test "under mpirun the training frames must be a file, not stdin" {
   need_mpi
   run --separate-stderr "${MPIRUN[@]}" fn-train "${TINY[@]}" --epochs 1 --val "$D/val.fns" -o m.st <"$D/train.fns"
