@@ -52,6 +52,8 @@ static double *reduce(cpu_ctx *c, const double *part, int n, double count) {
     return buf;
 }
 
+/* x, y [N,C,HW]; gamma, beta, mean, invstd, rmean, rvar [C]; part [C] this replica's sums; s1 [C+1]
+ * (sum x, count) and s2 [C] (sum (x-mean)^2) over all replicas */
 void cpu_bn_fwd_train_sync(cpu_ctx *c, const float *x, const float *gamma, const float *beta, float *y,
                            float *mean, float *invstd, float *rmean, float *rvar, int N, int C, int HW,
                            float momentum, float eps) {
@@ -86,6 +88,8 @@ out:
     free(part); free(s1); free(s2);
 }
 
+/* x, dy, dx [N,C,HW]; gamma, mean, invstd, dgamma, dbeta [C]; part [2C] this replica's sum dy,
+ * sum dy*(x-mean); s [2C+1] the same and the count over all replicas */
 void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *gamma, const float *mean,
                      const float *invstd, float *dx, float *dgamma, float *dbeta, int N, int C, int HW, int acc) {
     double *part = malloc(sizeof *part * 2 * (size_t)C);
