@@ -118,11 +118,11 @@ test-long: tools
 test-valgrind: tools
 	FN_BIN=$(abspath $(BUILD)/bin) FN_SHARED=$(abspath $(SHARED)) bash tests/valgrind.sh
 
-# GOLDEN, then the repository's own 3-channel non-square file
+# GOLDEN, then the repository's own files: FocusNet 3-channel non-square, and each --arch network
 check-golden: $(BUILD)/tests/check-golden
 	@if [ -f "$(GOLDEN)" ]; then $(BUILD)/tests/check-golden "$(GOLDEN)"; \
 	 else echo "check-golden: $(GOLDEN) not found: skipped"; fi
-	$(BUILD)/tests/check-golden tests/golden/focusnet_c3_2x48x32.safetensors
+	$(BUILD)/tests/check-golden tests/golden/*.safetensors
 
 # the CUDA backend (optional, in no other target) ------------------------------------------------
 #   make cuda      $(BUILD)/libfn-cuda.so from cuda/*.cu (needs nvcc and cuDNN, not a GPU)

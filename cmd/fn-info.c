@@ -10,6 +10,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "cli.h"
+#include "nn/modelinfo.h"
 
 static const char *prog = "fn-info";
 
@@ -18,6 +19,8 @@ static const char usage[] =
     "\n"
     "Print one line per frame of the fn streams FILE... (default stdin, '-' is stdin): id, keys,\n"
     "and the dtype, shape, min, max and mean of each tensor; then a summary line (frames, bytes).\n"
+    "A FILE that is a model (fn-train's) gets one line instead: its network, input channels,\n"
+    "width, parameter count, epoch and validation loss.\n"
     "\n"
     "  -j, --json      one JSON object per line instead of text\n"
     "  -h, --help      show this help and exit\n"
@@ -142,6 +145,26 @@ static void print_json(const fn_frame *f) {
     json_decref(o);
 }
 
+/* ---- a model file -------------------------------------------------------------------------------- */
+
+static void print_model(const char *path, const fn_model_info *m, int json) {
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:I, s:i, s:i, s:s, s:s}", "model", path, "arch", m->arch,
+                              "in_channels", m->cin, "width", m->width, "parameters", (json_int_t)m->params,
+                              "tensors", m->tensors, "epoch", m->epoch, "val_loss", m->val_loss, "norm_mode",
+                              m->norm_mode);
+        char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (!s) fn_die(prog, "out of memory");
+        puts(s);
+        free(s);
+        json_decref(o);
+        return;
+    }
+    printf("%s	model arch=%s in_channels=%d width=%s parameters=%zu tensors=%d epoch=%d val_loss=%s norm=%s\n", path,
+           m->arch, m->cin, m->width, m->params, m->tensors, m->epoch, m->val_loss[0] ? m->val_loss : "-",
+           m->norm_mode[0] ? m->norm_mode : "-");
+}
+
 /* ---- main --------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -153,6 +176,10 @@ int main(int argc, char **argv) {
     parse_cmdline(argc, argv, &cl);
 
     for (int i = 0; i < cl.ninputs; i++) {
+        fn_model_info mi;
+        int is_model = fn_model_probe(cl.inputs[i], &mi, &e);
+        if (is_model < 0) fn_die(prog, "%s", e.msg);
+        if (is_model) { print_model(cl.inputs[i], &mi, cl.json); continue; }
         fn_reader *r = fn_reader_open_path(cl.inputs[i], &e);
         if (!r) fn_die(prog, "%s", e.msg);
         fn_frame f;

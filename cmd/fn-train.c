@@ -33,8 +33,8 @@ static const char usage[] =
     "usage: fn-train [options] --val FILE -o MODEL [FILE]\n"
     "usage: fn-train [options] --val FILE --resume STATE [FILE]\n"
     "\n"
-    "Train FocusNet on the frames of FILE or stdin (image and mask) and keep the model with the\n"
-    "best validation loss in MODEL (safetensors).\n"
+    "Train FocusNet (or --arch NET) on the frames of FILE or stdin (image and mask) and keep the\n"
+    "model with the best validation loss in MODEL (safetensors).\n"
     "\n"
     "  -o, --out MODEL     the model file to write (required unless --resume)\n"
     "      --val FILE      validation frames (image and mask), scored after every epoch (required)\n"
@@ -47,6 +47,8 @@ static const char usage[] =
     "      --bn-recompute  before each validation, recompute the batch-norm statistics as averages\n"
     "                      over the training set (for small sets; default: the paper's running averages)\n"
     "      --seed S        seed of the initial weights, the shuffling and dropout (default 1)\n"
+    "      --arch NET      the network: focusnet, unet, resunet, runet, r2unet or attunet (default\n"
+    "                      focusnet; parameter counts in man fn-train)\n"
     "      --width F       scale every channel count of the network (default 1 = the paper)\n"
     "      --device D      auto, cpu, cuda or cuda:N (default auto; under mpirun, cuda is the rank's\n"
     "                      local GPU)\n"
@@ -65,11 +67,12 @@ struct cmdline {
     fn_train_config cfg;
     int threads, progress, sync_bn;
     /* options given explicitly (a resume takes the others from its state) */
-    int given_epochs, given_batch, given_lr, given_plateau, given_l2, given_seed, given_width, given_bn;
+    int given_epochs, given_batch, given_lr, given_plateau, given_l2, given_seed, given_width, given_bn, given_arch;
 };
 
 enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_PLATEAU, O_L2, O_SEED, O_WIDTH, O_DEVICE, O_THREADS, O_LOG,
-       O_PROGRESS, O_STATE, O_RESUME, O_VERSION, O_BN_RECOMPUTE, O_SYNC_BN };
+       O_PROGRESS, O_STATE, O_RESUME, O_VERSION, O_BN_RECOMPUTE, O_SYNC_BN,
+       O_ARCH };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     static const struct option opts[] = {
@@ -83,6 +86,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         {"resume", required_argument, 0, O_RESUME}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION},  {"bn-recompute", no_argument, 0, O_BN_RECOMPUTE},
         {"sync-bn", no_argument, 0, O_SYNC_BN},
+        {"arch", required_argument, 0, O_ARCH},
         {0, 0, 0, 0},
     };
     *cl = (struct cmdline){ .input = "-", .device = "auto",
@@ -127,6 +131,11 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             break;
         case O_BN_RECOMPUTE: cl->cfg.bn_recompute = 1; cl->given_bn = 1; break;
         case O_SYNC_BN: cl->sync_bn = 1; break;
+        case O_ARCH:
+            if ((cl->cfg.arch = fn_arch_parse(optarg)) < 0)
+                fn_usage_die(prog, "unknown --arch '%s' (focusnet, unet, resunet, runet, r2unet, attunet)", optarg);
+            cl->given_arch = 1;
+            break;
         case O_DEVICE: cl->device = optarg; break;
         case O_THREADS:
             if (fn_parse_int(optarg, 1, 4096, &v)) fn_usage_die(prog, "bad --threads '%s'", optarg);
@@ -234,6 +243,7 @@ static void merge_resume_config(const struct cmdline *cl, fn_train_state *st) {
     if (cl->given_seed && a->seed != s->seed) bad = "--seed";
     if (cl->given_width && a->width != s->width) bad = "--width";
     if (cl->given_bn && a->bn_recompute != s->bn_recompute) bad = "--bn-recompute";
+    if (cl->given_arch && a->arch != s->arch) bad = "--arch";
     if (bad) fn_die(prog, "%s: %s differs from the resumed run's; a resume keeps the run's settings", cl->resume, bad);
     if (cl->given_epochs) s->epochs = a->epochs;
     /* a resume may set a new current rate; the run's own initial rate again changes nothing */
@@ -299,7 +309,7 @@ int main(int argc, char **argv) {
         st.best_loss = INFINITY;
         st.data_fp = fn_dataset_fingerprint(&train);
         snprintf(st.out, sizeof st.out, "%s", cl.out);
-        fn_net_config nc = { train.c, st.cfg.width };
+        fn_net_config nc = { train.c, st.cfg.width, st.cfg.arch };
         if (!(net = fn_net_new(be, &nc, &e)) || fn_net_init_he(net, st.cfg.seed, &e)) fn_die(prog, "%s", e.msg);
     }
     char state_path[4200];

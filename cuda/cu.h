@@ -168,6 +168,11 @@ void cu_concat(void *ctx, const float *a, const float *b, float *y, int N, int C
 void cu_split_op(void *ctx, const float *dy, float *da, float *db, int N, int Ca, int Cb, int HW, int acc);
 void cu_up2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W);
 void cu_up2_bwd(void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc);
+void cu_pool2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W);
+void cu_pool2_bwd(void *ctx, const float *x, const float *dy, float *dx, int N, int C, int H, int W, int acc);
+void cu_cmul_fwd(void *ctx, const float *x, const float *a, float *y, int N, int C, int HW);
+void cu_cmul_bwd(void *ctx, const float *x, const float *a, const float *dy, float *dx, float *da,
+                 int N, int C, int HW, int acc_x, int acc_a);
 void cu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed);
 void cu_dropout_bwd(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc);
 

@@ -251,6 +251,10 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
     be->split = cu_split_op;
     be->up2_fwd = cu_up2_fwd;
     be->up2_bwd = cu_up2_bwd;
+    be->pool2_fwd = cu_pool2_fwd;
+    be->pool2_bwd = cu_pool2_bwd;
+    be->cmul_fwd = cu_cmul_fwd;
+    be->cmul_bwd = cu_cmul_bwd;
     be->se_fwd = cu_se_fwd;
     be->se_bwd = cu_se_bwd;
     be->dropout_fwd = cu_dropout_fwd;

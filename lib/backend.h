@@ -127,6 +127,16 @@ struct fn_backend {
     void (*up2_fwd)(void *ctx, const float *x, float *y, int N, int C, int H, int W);
     void (*up2_bwd)(void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc);
 
+    /* 2x2 max pooling, stride 2: x [N,C,H,W] (H, W even) -> y [N,C,H/2,W/2]. bwd routes each dy to the
+     * first maximum of its window in x (row-major order, as PyTorch), 0 to the others; dx = or += by acc */
+    void (*pool2_fwd)(void *ctx, const float *x, float *y, int N, int C, int H, int W);
+    void (*pool2_bwd)(void *ctx, const float *x, const float *dy, float *dx, int N, int C, int H, int W, int acc);
+    /* channel-broadcast product: y[n,c,:] = x[n,c,:] * a[n,:], x [N,C,HW], a [N,1,HW].
+     * bwd: dx = dy * a (= or += by acc_x), da = sum over c of dy * x (= or += by acc_a) */
+    void (*cmul_fwd)(void *ctx, const float *x, const float *a, float *y, int N, int C, int HW);
+    void (*cmul_bwd)(void *ctx, const float *x, const float *a, const float *dy, float *dx, float *da,
+                     int N, int C, int HW, int acc_x, int acc_a);
+
     /* squeeze-and-excitation: pool[N,C] = mean over HW of x; hid[N,Cr] = relu(pool wa^T);
      * gate[N,C] = sigmoid(hid wb^T); y = x * gate (channel-wise). wa [Cr,C], wb [C,Cr], no bias.
      * fwd saves pool, hid, gate for bwd. bwd: dx (= or += by acc), dwa +=, dwb +=. */

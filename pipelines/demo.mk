@@ -4,7 +4,8 @@
 #
 # Each stage is a target writing into $(OUT); make reruns only what changed.
 # A look at the data: fn-synth -> synth.fns, fn-info -> info.txt (also shown), fn-write -> png/.
-# The whole pipeline (below): split, normalise, augment, train FocusNet, infer, score, overlays.
+# The whole pipeline (below): split, normalise, augment, train FocusNet (or ARCH=unet, resunet, runet,
+# r2unet, attunet), infer, score, overlays.
 
 BIN      ?= build/bin
 OUT      ?= runs/demo
@@ -52,6 +53,7 @@ $(OUT)/png/.done: $(OUT)/synth.fns $(wildcard $(BIN)/fn-write)
 NN_N    ?= 160
 NN_SIZE ?= 64x64
 WIDTH   ?= 0.25
+ARCH    ?= focusnet
 EPOCHS  ?= 16
 BATCH   ?= 8
 DEVICE  ?= cpu
@@ -63,7 +65,7 @@ all: neural
 .PHONY: neural
 neural: $(OUT)/scores.txt $(OUT)/overlays/.done
 	@echo
-	@echo "demo: FocusNet (width $(WIDTH), $(EPOCHS) epochs, $(DEVICE)) on $(NN_N) synthetic $(NN_SIZE) frames;"
+	@echo "demo: $(ARCH) (width $(WIDTH), $(EPOCHS) epochs, $(DEVICE)) on $(NN_N) synthetic $(NN_SIZE) frames;"
 	@echo "      scores of the held-out validation part (fn-score):"
 	@sed 's/^/  /' $(OUT)/scores.txt
 	@echo "  model:    $(OUT)/model.safetensors (training log $(OUT)/train.tsv)"
@@ -85,9 +87,15 @@ $(OUT)/nn.val.n.fns: $(OUT)/nn.val.fns $(OUT)/nn.stats.json
 $(OUT)/nn.train.aug.fns: $(OUT)/nn.train.n.fns $(BIN)/fn-augment
 	fn-augment $(AUG) --seed $(SEED) -o $@ $<
 
-$(OUT)/model.safetensors: $(OUT)/nn.train.aug.fns $(OUT)/nn.val.n.fns $(BIN)/fn-train
+# the network (fn-train --arch) in a file that changes only with ARCH, so that another ARCH retrains
+.PHONY: arch-changed
+$(OUT)/arch: arch-changed
+	@mkdir -p $(OUT)
+	@echo $(ARCH) | cmp -s - $@ || echo $(ARCH) > $@
+
+$(OUT)/model.safetensors: $(OUT)/nn.train.aug.fns $(OUT)/nn.val.n.fns $(BIN)/fn-train $(OUT)/arch
 	rm -f $@.state
-	fn-train --device $(DEVICE) $(NN_THREADS) --width $(WIDTH) --epochs $(EPOCHS) --batch $(BATCH) \
+	fn-train --device $(DEVICE) $(NN_THREADS) --arch $(ARCH) --width $(WIDTH) --epochs $(EPOCHS) --batch $(BATCH) \
 	  --seed $(SEED) --progress --val $(OUT)/nn.val.n.fns --log $(OUT)/train.tsv -o $@ $<
 
 $(OUT)/val.pred.fns: $(OUT)/nn.val.n.fns $(OUT)/model.safetensors $(BIN)/fn-infer

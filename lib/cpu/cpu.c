@@ -206,6 +206,10 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->split = cpu_split;
     be->up2_fwd = cpu_up2_fwd;
     be->up2_bwd = cpu_up2_bwd;
+    be->pool2_fwd = cpu_pool2_fwd;
+    be->pool2_bwd = cpu_pool2_bwd;
+    be->cmul_fwd = cpu_cmul_fwd;
+    be->cmul_bwd = cpu_cmul_bwd;
     be->se_fwd = cpu_se_fwd;
     be->se_bwd = cpu_se_bwd;
     be->dropout_fwd = cpu_dropout_fwd;

@@ -126,6 +126,13 @@ void cpu_up2_bwd(void *ctx, const float *dy, float *dx, int N, int C, int H, int
 void cpu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed);
 void cpu_dropout_bwd(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc);
 
+/* pool.c */
+void cpu_pool2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W);
+void cpu_pool2_bwd(void *ctx, const float *x, const float *dy, float *dx, int N, int C, int H, int W, int acc);
+void cpu_cmul_fwd(void *ctx, const float *x, const float *a, float *y, int N, int C, int HW);
+void cpu_cmul_bwd(void *ctx, const float *x, const float *a, const float *dy, float *dx, float *da,
+                  int N, int C, int HW, int acc_x, int acc_a);
+
 /* se.c */
 void cpu_se_fwd(void *ctx, const float *x, const float *wa, const float *wb, float *y,
                 float *pool, float *hid, float *gate, int N, int C, int HW, int Cr);

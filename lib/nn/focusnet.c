@@ -1,4 +1,5 @@
-/* focusnet.c: FocusNet (focusnet.md section 3) described once as a tape of ops, and the net's API.
+/* focusnet.c: FocusNet (focusnet.md section 3) described once as a tape of ops (build.h's steps), and
+ * the net's API, the same for every architecture (arch.c picks the description).
  *
  * Shapes in the comments are for width 1.0 and input [N,cin,H,W]; every channel count c reads
  * ch(c) = max(1, round(c * width)). The builder functions register parameters in the order PyTorch's
@@ -7,192 +8,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nn/net.h"
+#include "nn/build.h"
 
 /* ---------------------------------------------------------------------------------------------- */
-/* tables */
-
-static void *grow(void *p, int *cap, int need, size_t sz) {
-    if (need <= *cap) return p;
-    int c = *cap ? *cap * 2 : 64;
-    while (c < need) c *= 2;
-    void *q = realloc(p, (size_t)c * sz);
-    if (q) *cap = c;
-    return q;
-}
-
-static int add_info(fn_net *n, fn_param_info **tab, int *cnt, int *cap, size_t *total,
-                    const char *name, fn_param_kind kind, int ndim, const int *shape, float l2) {
-    fn_param_info *t = grow(*tab, cap, *cnt + 1, sizeof **tab);
-    if (!t) { n->fail = 1; return -1; }
-    *tab = t;
-    fn_param_info *p = &t[*cnt];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->ndim = ndim;
-    p->numel = 1;
-    for (int d = 0; d < ndim; d++) { p->shape[d] = shape[d]; p->numel *= (size_t)shape[d]; }
-    p->offset = *total;
-    p->kind = kind;
-    p->l2 = l2;
-    p->fan_in = (kind == FN_P_CONV_W || kind == FN_P_DENSE) ? (int)(p->numel / (size_t)shape[0]) : 0;
-    *total += p->numel;
-    return (*cnt)++;
-}
-
-static int param(fn_net *n, const char *name, fn_param_kind kind, int ndim, const int *shape, float l2) {
-    return add_info(n, &n->P, &n->np, &n->capp, &n->numel, name, kind, ndim, shape, l2);
-}
-
-static int tensor(fn_net *n, int C, int lvl, const char *what) {
-    fn_tdesc *t = grow(n->T, &n->capt, n->nt + 1, sizeof *n->T);
-    if (!t) { n->fail = 1; return 0; }
-    n->T = t;
-    fn_tdesc *d = &t[n->nt];
-    memset(d, 0, sizeof *d);
-    d->C = C;
-    d->lvl = lvl;
-    d->alias = -1;
-    d->producer = n->no;
-    snprintf(d->what, sizeof d->what, "%s", what);
-    return n->nt++;
-}
-
-static fn_op *op(fn_net *n, fn_op_type type) {
-    fn_op *o = grow(n->O, &n->capo, n->no + 1, sizeof *n->O);
-    if (!o) { n->fail = 1; return NULL; }
-    n->O = o;
-    fn_op *p = &o[n->no];
-    memset(p, 0, sizeof *p);
-    p->type = type;
-    p->x = p->x2 = p->y = p->p0 = p->p1 = p->mask = -1;
-    return p;
-}
-
-static int ch(const fn_net *n, int c) {
-    long v = lround((double)c * n->cfg.width);
-    return v < 1 ? 1 : (int)v;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* layers: parameters first (canonical order), then ops */
-
-typedef struct { int w, b, k, Ci, Co; } convp;
-typedef struct { int g, bt, idx; } bnp;
-typedef struct { int a, b, C, Cr; } sep;
-
-static convp conv_params(fn_net *n, const char *name, int Ci, int Co, int k, int bias, float l2) {
-    char nm[40];
-    convp c = { -1, -1, k, Ci, Co };
-    snprintf(nm, sizeof nm, "%s.weight", name);
-    c.w = param(n, nm, FN_P_CONV_W, 4, (int[]){ Co, Ci, k, k }, l2);
-    if (bias) {
-        snprintf(nm, sizeof nm, "%s.bias", name);
-        c.b = param(n, nm, FN_P_CONV_B, 1, (int[]){ Co }, 0);
-    }
-    return c;
-}
-
-static bnp bn_params(fn_net *n, const char *name, int C) {
-    char nm[40];
-    bnp b;
-    snprintf(nm, sizeof nm, "%s.weight", name);
-    b.g = param(n, nm, FN_P_BN_GAMMA, 1, (int[]){ C }, 0);
-    snprintf(nm, sizeof nm, "%s.bias", name);
-    b.bt = param(n, nm, FN_P_BN_BETA, 1, (int[]){ C }, 0);
-    snprintf(nm, sizeof nm, "%s.running_mean", name);
-    add_info(n, &n->S, &n->ns, &n->caps, &n->snumel, nm, FN_P_RUN_MEAN, 1, (int[]){ C }, 0);
-    snprintf(nm, sizeof nm, "%s.running_var", name);
-    add_info(n, &n->S, &n->ns, &n->caps, &n->snumel, nm, FN_P_RUN_VAR, 1, (int[]){ C }, 0);
-    b.idx = n->nbn++;
-    return b;
-}
-
-/* conv: x [N,Ci,h,w] -> [N,Co,ceil(h/s),ceil(w/s)] */
-static int conv_op(fn_net *n, convp c, int x, int s, const char *what) {
-    int y = tensor(n, c.Co, n->T[x].lvl + (s == 2), what);
-    fn_op *o = op(n, OP_CONV);
-    if (!o) return 0;
-    o->x = x; o->y = y; o->p0 = c.w; o->p1 = c.b; o->k = c.k; o->s = s;
-    n->no++;
-    return y;
-}
-
-/* batch norm: x [N,C,h,w] -> [N,C,h,w] */
-static int bn_op(fn_net *n, bnp b, int x, const char *what) {
-    int y = tensor(n, n->T[x].C, n->T[x].lvl, what);
-    fn_op *o = op(n, OP_BN);
-    if (!o) return 0;
-    o->x = x; o->y = y; o->p0 = b.g; o->p1 = b.bt; o->bn = b.idx;
-    n->no++;
-    return y;
-}
-
-/* activation in place: x [N,C,h,w] -> the same storage, a new tensor for the gradient */
-static int act_op(fn_net *n, int act, float alpha, int x, const char *what) {
-    int y = tensor(n, n->T[x].C, n->T[x].lvl, what);
-    fn_op *o = op(n, OP_ACT);
-    if (!o) return 0;
-    n->T[y].alias = n->T[x].alias >= 0 ? n->T[x].alias : x;
-    o->x = x; o->y = y; o->act = act; o->alpha = alpha;
-    n->no++;
-    return y;
-}
-
-/* a + b, a * b: [N,C,h,w] each */
-static int bin_op(fn_net *n, fn_op_type t, int a, int b, const char *what) {
-    int y = tensor(n, n->T[a].C, n->T[a].lvl, what);
-    fn_op *o = op(n, t);
-    if (!o) return 0;
-    o->x = a; o->x2 = b; o->y = y;
-    n->no++;
-    return y;
-}
-
-/* concat [skip, up]: [N,Ca,h,w] + [N,Cb,h,w] -> [N,Ca+Cb,h,w] */
-static int concat_op(fn_net *n, int a, int b, const char *what) {
-    int y = tensor(n, n->T[a].C + n->T[b].C, n->T[a].lvl, what);
-    fn_op *o = op(n, OP_CONCAT);
-    if (!o) return 0;
-    o->x = a; o->x2 = b; o->y = y;
-    n->no++;
-    return y;
-}
-
-/* nearest 2x: [N,C,h,w] -> [N,C,2h,2w] */
-static int up2_op(fn_net *n, int x, const char *what) {
-    int y = tensor(n, n->T[x].C, n->T[x].lvl - 1, what);
-    fn_op *o = op(n, OP_UP2);
-    if (!o) return 0;
-    o->x = x; o->y = y;
-    n->no++;
-    return y;
-}
-
-/* dropout: [N,C,h,w] -> [N,C,h,w], mask [N,C,h,w] kept for backward */
-static int dropout_op(fn_net *n, int x, const char *what) {
-    int y = tensor(n, n->T[x].C, n->T[x].lvl, what);
-    int m = tensor(n, n->T[x].C, n->T[x].lvl, "dropout.mask");
-    n->T[m].nograd = 1;
-    n->T[m].train_only = 1;
-    fn_op *o = op(n, OP_DROPOUT);
-    if (!o) return 0;
-    o->x = x; o->y = y; o->mask = m;
-    n->no++;
-    return y;
-}
+/* FocusNet's own blocks (the shared builder steps are build.c's) */
 
 /* SE(C): x [N,C,h,w] -> [N,C,h,w]; dense a [C/16,C], b [C,C/16], no bias */
 static int se(fn_net *n, const char *name, int x) {
     char nm[40];
     int C = n->T[x].C, Cr = C / 16 < 1 ? 1 : C / 16;
     snprintf(nm, sizeof nm, "%s.a.weight", name);
-    int a = param(n, nm, FN_P_DENSE, 2, (int[]){ Cr, C }, 0);
+    int a = nn_param(n, nm, FN_P_DENSE, 2, (int[]){ Cr, C }, 0);
     snprintf(nm, sizeof nm, "%s.b.weight", name);
-    int b = param(n, nm, FN_P_DENSE, 2, (int[]){ C, Cr }, 0);
+    int b = nn_param(n, nm, FN_P_DENSE, 2, (int[]){ C, Cr }, 0);
     snprintf(nm, sizeof nm, "%s.out", name);
-    int y = tensor(n, C, n->T[x].lvl, nm);
-    fn_op *o = op(n, OP_SE);
+    int y = nn_tensor(n, C, n->T[x].lvl, nm);
+    fn_op *o = nn_op(n, OP_SE);
     if (!o) return 0;
     o->x = x; o->y = y; o->p0 = a; o->p1 = b; o->Cr = Cr;
     n->no++;
@@ -206,130 +37,124 @@ static int se(fn_net *n, const char *name, int x) {
 static int ru(fn_net *n, const char *name, int x, int F, int down) {
     char nm[40], w[40];
     int Ci = n->T[x].C, s = down ? 2 : 1;
-    bnp bn1 = { -1, -1, -1 };
-    convp pr = { -1, -1, 1, Ci, F };
-    if (down) { snprintf(nm, sizeof nm, "%s.bn1", name); bn1 = bn_params(n, nm, Ci); }
+    nn_bnp bn1 = { -1, -1, -1 };
+    nn_convp pr = { -1, -1, 1, Ci, F };
+    if (down) { snprintf(nm, sizeof nm, "%s.bn1", name); bn1 = nn_bn_params(n, nm, Ci); }
     snprintf(nm, sizeof nm, "%s.c1", name);
-    convp c1 = conv_params(n, nm, Ci, F, 3, 1, 1e-4f);
-    if (down || Ci != F) { snprintf(nm, sizeof nm, "%s.proj", name); pr = conv_params(n, nm, Ci, F, 1, 1, 1e-4f); }
+    nn_convp c1 = nn_conv_params(n, nm, Ci, F, 3, 1, 1e-4f);
+    if (down || Ci != F) { snprintf(nm, sizeof nm, "%s.proj", name); pr = nn_conv_params(n, nm, Ci, F, 1, 1, 1e-4f); }
     snprintf(nm, sizeof nm, "%s.bn2", name);
-    bnp bn2 = bn_params(n, nm, F);
+    nn_bnp bn2 = nn_bn_params(n, nm, F);
     snprintf(nm, sizeof nm, "%s.c2", name);
-    convp c2 = conv_params(n, nm, F, F, 3, 1, 1e-4f);
+    nn_convp c2 = nn_conv_params(n, nm, F, F, 3, 1, 1e-4f);
 
     int h = x;                                                           /* [N,Ci,h,w] */
     if (down) {
-        snprintf(w, sizeof w, "%s.bn1", name); h = bn_op(n, bn1, x, w);   /* [N,Ci,h,w] */
-        snprintf(w, sizeof w, "%s.relu1", name); h = act_op(n, FN_ACT_RELU, 0, h, w);
+        snprintf(w, sizeof w, "%s.bn1", name); h = nn_bn(n, bn1, x, w);   /* [N,Ci,h,w] */
+        snprintf(w, sizeof w, "%s.relu1", name); h = nn_act(n, FN_ACT_RELU, 0, h, w);
     }
-    snprintf(w, sizeof w, "%s.c1", name); h = conv_op(n, c1, h, s, w);     /* [N,F,h/s,w/s] */
-    snprintf(w, sizeof w, "%s.bn2", name); h = bn_op(n, bn2, h, w);        /* [N,F,h/s,w/s] */
-    snprintf(w, sizeof w, "%s.relu2", name); h = act_op(n, FN_ACT_RELU, 0, h, w);
-    snprintf(w, sizeof w, "%s.c2", name); h = conv_op(n, c2, h, 1, w);     /* [N,F,h/s,w/s] */
+    snprintf(w, sizeof w, "%s.c1", name); h = nn_conv(n, c1, h, s, w);     /* [N,F,h/s,w/s] */
+    snprintf(w, sizeof w, "%s.bn2", name); h = nn_bn(n, bn2, h, w);        /* [N,F,h/s,w/s] */
+    snprintf(w, sizeof w, "%s.relu2", name); h = nn_act(n, FN_ACT_RELU, 0, h, w);
+    snprintf(w, sizeof w, "%s.c2", name); h = nn_conv(n, c2, h, 1, w);     /* [N,F,h/s,w/s] */
     int sc = x;                                                          /* identity [N,F,h,w] */
-    if (pr.w >= 0) { snprintf(w, sizeof w, "%s.proj", name); sc = conv_op(n, pr, x, s, w); } /* [N,F,h/s,w/s] */
+    if (pr.w >= 0) { snprintf(w, sizeof w, "%s.proj", name); sc = nn_conv(n, pr, x, s, w); } /* [N,F,h/s,w/s] */
     snprintf(w, sizeof w, "%s.out", name);
-    return bin_op(n, OP_ADD, sc, h, w);                                  /* [N,F,h/s,w/s] */
+    return nn_bin(n, OP_ADD, sc, h, w);                                  /* [N,F,h/s,w/s] */
 }
 
 /* Up(F): x [N,C,h,w] -> relu(conv2x2(up2(x))) [N,F,2h,2w] */
 static int up(fn_net *n, const char *name, int x, int F) {
     char nm[40];
     snprintf(nm, sizeof nm, "%s.conv", name);
-    convp c = conv_params(n, nm, n->T[x].C, F, 2, 1, 0);
+    nn_convp c = nn_conv_params(n, nm, n->T[x].C, F, 2, 1, 0);
     snprintf(nm, sizeof nm, "%s.up", name);
-    int u = up2_op(n, x, nm);                                            /* [N,C,2h,2w] */
+    int u = nn_up2(n, x, nm);                                            /* [N,C,2h,2w] */
     snprintf(nm, sizeof nm, "%s.conv", name);
-    int y = conv_op(n, c, u, 1, nm);                                     /* [N,F,2h,2w] */
+    int y = nn_conv(n, c, u, 1, nm);                                     /* [N,F,2h,2w] */
     snprintf(nm, sizeof nm, "%s.out", name);
-    return act_op(n, FN_ACT_RELU, 0, y, nm);
+    return nn_act(n, FN_ACT_RELU, 0, y, nm);
 }
 
 /* gate: s * sigmoid(d), the sigmoid in place over d (d's other reader, an upsampling, ran before) */
 static int gate(fn_net *n, const char *name, int s, int d) {
     char nm[40];
     snprintf(nm, sizeof nm, "%s.sigmoid", name);
-    int sg = act_op(n, FN_ACT_SIGMOID, 0, d, nm);
+    int sg = nn_act(n, FN_ACT_SIGMOID, 0, d, nm);
     snprintf(nm, sizeof nm, "%s.gate", name);
-    return bin_op(n, OP_MUL, s, sg, nm);
+    return nn_bin(n, OP_MUL, s, sg, nm);
 }
 
-static void build(fn_net *n) {
-    int cin = n->cfg.cin, c0 = ch(n, 32);
-    fn_op *o = op(n, OP_INPUT);
-    if (!o) return;
-    n->in = tensor(n, cin, 0, "input");                                  /* x  [N,cin,H,W] */
-    n->T[n->in].nograd = 1;
-    o->y = n->in;
-    n->no++;
-    int x = n->in;
+void fn_build_focusnet(fn_net *n) {
+    int cin = n->cfg.cin, c0 = nn_ch(n, 32);
+    int x = nn_input(n, cin);                                            /* x  [N,cin,H,W] */
 
     /* attention branch */
-    convp a0c = conv_params(n, "a0", cin, c0, 3, 0, 5e-4f);
-    bnp a0b = bn_params(n, "a0bn", c0);
-    int a0 = conv_op(n, a0c, x, 1, "a0");                                /* [N,32,H,W] */
-    a0 = bn_op(n, a0b, a0, "a0bn");                                      /* [N,32,H,W] */
-    a0 = act_op(n, FN_ACT_LEAKY, 0.3f, a0, "a0.leaky");                  /* a0 [N,32,H,W] */
-    int a1 = ru(n, "a1", a0, ch(n, 32), 1);                              /* a1 [N,32,H/2,W/2] */
-    int a2 = ru(n, "a2", a1, ch(n, 64), 0);                              /* a2 [N,64,H/2,W/2] */
-    int a3 = ru(n, "a3", a2, ch(n, 64), 1);                              /* a3 [N,64,H/4,W/4] */
-    int a4 = ru(n, "a4", a3, ch(n, 128), 0);                             /* a4 [N,128,H/4,W/4] */
-    int a5 = ru(n, "a5", a4, ch(n, 128), 1);                             /* a5 [N,128,H/8,W/8] */
-    int a6 = ru(n, "a6", a5, ch(n, 256), 0);                             /* a6 [N,256,H/8,W/8] */
-    a6 = dropout_op(n, a6, "a6.drop");                                   /* [N,256,H/8,W/8] */
-    int t = up(n, "a7", a6, ch(n, 256));                                 /* [N,256,H/4,W/4] */
-    t = concat_op(n, a4, t, "a7.cat");                                   /* [N,384,H/4,W/4] */
-    int d5 = ru(n, "d5", t, ch(n, 256), 0);                              /* d5 [N,256,H/4,W/4] */
-    t = up(n, "a9", d5, ch(n, 128));                                     /* [N,128,H/2,W/2] */
-    t = concat_op(n, a2, t, "a9.cat");                                   /* [N,192,H/2,W/2] */
-    int d6 = ru(n, "d6", t, ch(n, 128), 0);                              /* d6 [N,128,H/2,W/2] */
-    t = up(n, "a11", d6, ch(n, 64));                                     /* [N,64,H,W] */
-    t = concat_op(n, a0, t, "a11.cat");                                  /* [N,96,H,W] */
-    int d7 = ru(n, "d7", t, ch(n, 64), 0);                               /* d7 [N,64,H,W] */
+    nn_convp a0c = nn_conv_params(n, "a0", cin, c0, 3, 0, 5e-4f);
+    nn_bnp a0b = nn_bn_params(n, "a0bn", c0);
+    int a0 = nn_conv(n, a0c, x, 1, "a0");                                /* [N,32,H,W] */
+    a0 = nn_bn(n, a0b, a0, "a0bn");                                      /* [N,32,H,W] */
+    a0 = nn_act(n, FN_ACT_LEAKY, 0.3f, a0, "a0.leaky");                  /* a0 [N,32,H,W] */
+    int a1 = ru(n, "a1", a0, nn_ch(n, 32), 1);                              /* a1 [N,32,H/2,W/2] */
+    int a2 = ru(n, "a2", a1, nn_ch(n, 64), 0);                              /* a2 [N,64,H/2,W/2] */
+    int a3 = ru(n, "a3", a2, nn_ch(n, 64), 1);                              /* a3 [N,64,H/4,W/4] */
+    int a4 = ru(n, "a4", a3, nn_ch(n, 128), 0);                             /* a4 [N,128,H/4,W/4] */
+    int a5 = ru(n, "a5", a4, nn_ch(n, 128), 1);                             /* a5 [N,128,H/8,W/8] */
+    int a6 = ru(n, "a6", a5, nn_ch(n, 256), 0);                             /* a6 [N,256,H/8,W/8] */
+    a6 = nn_dropout(n, a6, "a6.drop");                                   /* [N,256,H/8,W/8] */
+    int t = up(n, "a7", a6, nn_ch(n, 256));                                 /* [N,256,H/4,W/4] */
+    t = nn_concat(n, a4, t, "a7.cat");                                   /* [N,384,H/4,W/4] */
+    int d5 = ru(n, "d5", t, nn_ch(n, 256), 0);                              /* d5 [N,256,H/4,W/4] */
+    t = up(n, "a9", d5, nn_ch(n, 128));                                     /* [N,128,H/2,W/2] */
+    t = nn_concat(n, a2, t, "a9.cat");                                   /* [N,192,H/2,W/2] */
+    int d6 = ru(n, "d6", t, nn_ch(n, 128), 0);                              /* d6 [N,128,H/2,W/2] */
+    t = up(n, "a11", d6, nn_ch(n, 64));                                     /* [N,64,H,W] */
+    t = nn_concat(n, a0, t, "a11.cat");                                  /* [N,96,H,W] */
+    int d7 = ru(n, "d7", t, nn_ch(n, 64), 0);                               /* d7 [N,64,H,W] */
 
     /* main branch: encoder with SE and gates */
-    convp m0c = conv_params(n, "m0", cin, ch(n, 64), 7, 1, 1e-4f);
-    bnp m0b = bn_params(n, "m0bn", ch(n, 64));
-    int m0 = conv_op(n, m0c, x, 1, "m0");                                /* [N,64,H,W] */
-    m0 = bn_op(n, m0b, m0, "m0bn");                                      /* [N,64,H,W] */
-    m0 = act_op(n, FN_ACT_RELU, 0, m0, "m0.relu");                       /* m0 [N,64,H,W] */
-    int m = ru(n, "m1", m0, ch(n, 64), 0);                               /* [N,64,H,W] */
+    nn_convp m0c = nn_conv_params(n, "m0", cin, nn_ch(n, 64), 7, 1, 1e-4f);
+    nn_bnp m0b = nn_bn_params(n, "m0bn", nn_ch(n, 64));
+    int m0 = nn_conv(n, m0c, x, 1, "m0");                                /* [N,64,H,W] */
+    m0 = nn_bn(n, m0b, m0, "m0bn");                                      /* [N,64,H,W] */
+    m0 = nn_act(n, FN_ACT_RELU, 0, m0, "m0.relu");                       /* m0 [N,64,H,W] */
+    int m = ru(n, "m1", m0, nn_ch(n, 64), 0);                               /* [N,64,H,W] */
     m = se(n, "m1a", m);                                                 /* [N,64,H,W] */
     m = gate(n, "m1", m, d7);                                            /* [N,64,H,W] */
     int m1 = se(n, "m1b", m);                                            /* m1 [N,64,H,W] */
-    int m2 = ru(n, "m2", m1, ch(n, 64), 1);                              /* m2 [N,64,H/2,W/2] */
-    m = ru(n, "m3", m2, ch(n, 128), 0);                                  /* [N,128,H/2,W/2] */
+    int m2 = ru(n, "m2", m1, nn_ch(n, 64), 1);                              /* m2 [N,64,H/2,W/2] */
+    m = ru(n, "m3", m2, nn_ch(n, 128), 0);                                  /* [N,128,H/2,W/2] */
     m = se(n, "m3a", m);
     m = gate(n, "m3", m, d6);
     int m3 = se(n, "m3b", m);                                            /* m3 [N,128,H/2,W/2] */
-    int m4 = ru(n, "m4", m3, ch(n, 128), 1);                             /* m4 [N,128,H/4,W/4] */
-    m = ru(n, "m5", m4, ch(n, 256), 0);                                  /* [N,256,H/4,W/4] */
+    int m4 = ru(n, "m4", m3, nn_ch(n, 128), 1);                             /* m4 [N,128,H/4,W/4] */
+    m = ru(n, "m5", m4, nn_ch(n, 256), 0);                                  /* [N,256,H/4,W/4] */
     m = se(n, "m5a", m);
     m = gate(n, "m5", m, d5);
     int m5 = se(n, "m5b", m);                                            /* m5 [N,256,H/4,W/4] */
-    int m6 = ru(n, "m6", m5, ch(n, 256), 1);                             /* m6 [N,256,H/8,W/8] */
-    m = ru(n, "m7", m6, ch(n, 512), 0);                                  /* [N,512,H/8,W/8] */
+    int m6 = ru(n, "m6", m5, nn_ch(n, 256), 1);                             /* m6 [N,256,H/8,W/8] */
+    m = ru(n, "m7", m6, nn_ch(n, 512), 0);                                  /* [N,512,H/8,W/8] */
     int m7 = se(n, "m7se", m);                                           /* m7 [N,512,H/8,W/8] */
-    int m8 = ru(n, "m8", m7, ch(n, 512), 1);                             /* m8 [N,512,H/16,W/16] */
+    int m8 = ru(n, "m8", m7, nn_ch(n, 512), 1);                             /* m8 [N,512,H/16,W/16] */
 
     /* main branch: decoder (skips from the down units and the stem) and output */
-    t = up(n, "m9", m8, ch(n, 256));                                     /* [N,256,H/8,W/8] */
-    t = concat_op(n, m6, t, "m9.cat");                                   /* [N,512,H/8,W/8] */
-    int h = ru(n, "m10", t, ch(n, 256), 0);                              /* [N,256,H/8,W/8] */
-    t = up(n, "m11", h, ch(n, 128));                                     /* [N,128,H/4,W/4] */
-    t = concat_op(n, m4, t, "m11.cat");                                  /* [N,256,H/4,W/4] */
-    h = ru(n, "m12", t, ch(n, 128), 0);                                  /* [N,128,H/4,W/4] */
-    t = up(n, "m13", h, ch(n, 64));                                      /* [N,64,H/2,W/2] */
-    t = concat_op(n, m2, t, "m13.cat");                                  /* [N,128,H/2,W/2] */
-    h = ru(n, "m14", t, ch(n, 64), 0);                                   /* [N,64,H/2,W/2] */
-    t = up(n, "m15", h, ch(n, 32));                                      /* [N,32,H,W] */
-    t = concat_op(n, m0, t, "m15.cat");                                  /* [N,96,H,W] */
-    h = ru(n, "m16", t, ch(n, 32), 0);                                   /* [N,32,H,W] */
-    h = ru(n, "m17", h, ch(n, 16), 0);                                   /* [N,16,H,W] */
-    h = ru(n, "m18", h, ch(n, 4), 0);                                    /* [N,4,H,W] */
-    convp oc = conv_params(n, "out", n->T[h].C, 1, 1, 1, 0);
-    h = conv_op(n, oc, h, 1, "out");                                     /* logits [N,1,H,W] */
-    n->out = act_op(n, FN_ACT_SIGMOID, 0, h, "out.sigmoid");             /* p [N,1,H,W] */
+    t = up(n, "m9", m8, nn_ch(n, 256));                                     /* [N,256,H/8,W/8] */
+    t = nn_concat(n, m6, t, "m9.cat");                                   /* [N,512,H/8,W/8] */
+    int h = ru(n, "m10", t, nn_ch(n, 256), 0);                              /* [N,256,H/8,W/8] */
+    t = up(n, "m11", h, nn_ch(n, 128));                                     /* [N,128,H/4,W/4] */
+    t = nn_concat(n, m4, t, "m11.cat");                                  /* [N,256,H/4,W/4] */
+    h = ru(n, "m12", t, nn_ch(n, 128), 0);                                  /* [N,128,H/4,W/4] */
+    t = up(n, "m13", h, nn_ch(n, 64));                                      /* [N,64,H/2,W/2] */
+    t = nn_concat(n, m2, t, "m13.cat");                                  /* [N,128,H/2,W/2] */
+    h = ru(n, "m14", t, nn_ch(n, 64), 0);                                   /* [N,64,H/2,W/2] */
+    t = up(n, "m15", h, nn_ch(n, 32));                                      /* [N,32,H,W] */
+    t = nn_concat(n, m0, t, "m15.cat");                                  /* [N,96,H,W] */
+    h = ru(n, "m16", t, nn_ch(n, 32), 0);                                   /* [N,32,H,W] */
+    h = ru(n, "m17", h, nn_ch(n, 16), 0);                                   /* [N,16,H,W] */
+    h = ru(n, "m18", h, nn_ch(n, 4), 0);                                    /* [N,4,H,W] */
+    nn_convp oc = nn_conv_params(n, "out", n->T[h].C, 1, 1, 1, 0);
+    h = nn_conv(n, oc, h, 1, "out");                                     /* logits [N,1,H,W] */
+    n->out = nn_act(n, FN_ACT_SIGMOID, 0, h, "out.sigmoid");             /* p [N,1,H,W] */
     (void)a1; (void)a3; (void)a5;
 }
 
@@ -347,7 +172,7 @@ fn_net *fn_net_new(fn_backend *be, const fn_net_config *cfg, fn_err *e) {
     n->dropout = FN_NET_DROPOUT;
     n->rep_scale = 1.0f;
     n->bn_momentum = FN_BN_MOMENTUM;
-    build(n);
+    if (fn_arch_build(n, e)) { fn_net_free(n); return NULL; }
     if (n->fail) { fn_net_free(n); fn_seterr(e, "out of memory building the graph"); return NULL; }
     n->params = be->alloc(be->ctx, n->numel);
     n->stats = be->alloc(be->ctx, n->snumel);

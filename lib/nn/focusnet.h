@@ -24,10 +24,19 @@
 #include "backend.h"
 #include "err.h"
 
+/* the architectures (arch.c; the U-Nets' definitions in man fn-train and unet.c, r2unet.c, attunet.c) */
+typedef enum {
+    FN_ARCH_FOCUSNET = 0, FN_ARCH_UNET, FN_ARCH_RESUNET, FN_ARCH_RUNET, FN_ARCH_R2UNET, FN_ARCH_ATTUNET,
+    FN_ARCH_COUNT
+} fn_arch;
+const char *fn_arch_name(int arch);  /* "focusnet", "unet", ...; NULL when out of range */
+int fn_arch_parse(const char *name); /* the arch, or -1 for an unknown name */
+
 typedef struct fn_net_config {
     int cin;     /* input channels, >= 1 */
     float width; /* 1.0 = the paper. Scales every channel count (rounded, at least 1), c0 = 32*width;
                     SE keeps C/16 >= 1. The output conv always has one filter. */
+    int arch;    /* fn_arch (0: FocusNet) */
 } fn_net_config;
 
 /* defaults of focusnet.md */

@@ -31,7 +31,8 @@ static int root(const fn_net *n, int t) { return n->T[t].alias >= 0 ? n->T[t].al
 static int bwd_reads(const fn_op *o) {
     switch (o->type) {
     case OP_CONV: case OP_BN: case OP_SE: return 1;
-    case OP_MUL: return 3;
+    case OP_MUL: case OP_CMUL: return 3;
+    case OP_POOL2: return 1;
     case OP_ACT: return 4;
     default: return 0;
     }
@@ -193,9 +194,9 @@ static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
         float *rm = n->stats + n->S[2 * o->bn].offset, *rv = n->stats + n->S[2 * o->bn + 1].offset;
         if (train)
             be->bn_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), n->aux + o->aux, n->aux + o->aux + C,
-                             rm, rv, N, C, (int)hw(n, o->x), n->bn_momentum, FN_BN_EPS);
+                             rm, rv, N, C, (int)hw(n, o->x), n->bn_momentum, n->bn_eps);
         else
-            be->bn_fwd_infer(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), rm, rv, N, C, (int)hw(n, o->x), FN_BN_EPS);
+            be->bn_fwd_infer(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), rm, rv, N, C, (int)hw(n, o->x), n->bn_eps);
         break;
     }
     case OP_ACT:
@@ -212,6 +213,12 @@ static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
         break;
     case OP_UP2:
         be->up2_fwd(c, V(o->x), V(o->y), N, n->T[o->x].C, n->pH >> n->T[o->x].lvl, n->pW >> n->T[o->x].lvl);
+        break;
+    case OP_POOL2:
+        be->pool2_fwd(c, V(o->x), V(o->y), N, n->T[o->x].C, n->pH >> n->T[o->x].lvl, n->pW >> n->T[o->x].lvl);
+        break;
+    case OP_CMUL:
+        be->cmul_fwd(c, V(o->x), V(o->x2), V(o->y), N, n->T[o->x].C, (int)hw(n, o->x));
         break;
     case OP_SE: {
         int C = n->T[o->x].C;
@@ -287,6 +294,15 @@ static void op_bwd(fn_net *n, const fn_op *o) {
         be->up2_bwd(c, G(o->y), G(o->x), N, n->T[o->x].C, n->pH >> n->T[o->x].lvl, n->pW >> n->T[o->x].lvl,
                     acc(n, o->x));
         break;
+    case OP_POOL2:
+        be->pool2_bwd(c, V(o->x), G(o->y), G(o->x), N, n->T[o->x].C, n->pH >> n->T[o->x].lvl,
+                      n->pW >> n->T[o->x].lvl, acc(n, o->x));
+        break;
+    case OP_CMUL: {
+        int ax = acc(n, o->x), aa = acc(n, o->x2);
+        be->cmul_bwd(c, V(o->x), V(o->x2), G(o->y), G(o->x), G(o->x2), N, n->T[o->x].C, (int)hw(n, o->x), ax, aa);
+        break;
+    }
     case OP_SE: {
         int C = n->T[o->x].C;
         float *pool = n->aux + o->aux, *hid = pool + (size_t)N * C, *gate = hid + (size_t)N * o->Cr;
@@ -307,7 +323,7 @@ static void op_bwd(fn_net *n, const fn_op *o) {
 /* profiling */
 
 static const char *op_names[] = { "input", "conv", "batchnorm", "activation", "add", "mul", "concat",
-                                  "upsample", "se", "dropout" };
+                                  "upsample", "se", "dropout", "maxpool", "cmul" };
 
 static double now(void) {
     struct timespec t;

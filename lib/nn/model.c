@@ -36,7 +36,7 @@ int fn_model_save(fn_net *net, const char *path, const fn_model_meta *m, fn_err 
     rc = rc || fn_st_set_meta(&st, "format", "fn-model", e);
     snprintf(b, sizeof b, "%d", FN_MODEL_VERSION);
     rc = rc || fn_st_set_meta(&st, "version", b, e);
-    rc = rc || fn_st_set_meta(&st, "arch", "focusnet", e);
+    rc = rc || fn_st_set_meta(&st, "arch", fn_arch_name(c->arch), e);
     snprintf(b, sizeof b, "%d", c->cin);
     rc = rc || fn_st_set_meta(&st, "in_channels", b, e);
     snprintf(b, sizeof b, "%.9g", (double)c->width);
@@ -95,8 +95,8 @@ fn_net *fn_model_load(fn_backend *be, const char *path, fn_model_meta *m, fn_err
         fn_seterr(e, "%s: model version %ld is newer than this fn reads (%d)", path, v, FN_MODEL_VERSION);
         goto out;
     }
-    if (!arch || strcmp(arch, "focusnet")) { fn_seterr(e, "%s: unknown architecture %s", path, arch ? arch : "(none)"); goto out; }
-    fn_net_config c = { 0, 1.0f };
+    if (fn_arch_parse(arch) < 0) { fn_seterr(e, "%s: unknown architecture %s", path, arch ? arch : "(none)"); goto out; }
+    fn_net_config c = { 0, 1.0f, fn_arch_parse(arch) };
     long ci = cin ? strtol(cin, &end, 10) : 0;
     if (!cin || *end || ci < 1 || ci > 4096) { fn_seterr(e, "%s: bad in_channels", path); goto out; }
     c.cin = (int)ci;

@@ -1,7 +1,7 @@
 /* model.h: the model file (ARCHITECTURE.md "The model file"): a safetensors file holding every
  * parameter and the batch-norm running statistics under their canonical names (conv OIHW, dense
  * [out,in]), with __metadata__:
- *   format=fn-model, version=1, arch=focusnet, in_channels, width,
+ *   format=fn-model, version=1, arch (fn_arch_name: focusnet, unet, ...), in_channels, width,
  *   norm_mode, norm_mean, norm_std (strings as fn-normalize's meta gives them),
  *   epoch, val_loss, options (the training options, one string).
  * Written atomically. PyTorch reads it with safetensors.torch.load_file. */

@@ -1,7 +1,7 @@
 /* net.h (internal to lib/nn/): the net as a tape of ops over planned tensors.
  *
- * focusnet.c describes the graph once (builder calls in forward order, which also register the
- * parameters in canonical order); graph.c runs the tape forward and backward through the backend, one
+ * Each network is described once (focusnet.c, unet.c, r2unet.c, attunet.c: builder calls of build.h in
+ * forward order, which also register the parameters in canonical order); graph.c runs the tape forward and backward through the backend, one
  * paired op_fwd/op_bwd per op type, and plans the activation arena from the tensors' lifetimes. */
 #ifndef FN_NN_NET_H
 #define FN_NN_NET_H
@@ -21,7 +21,8 @@ typedef struct fn_tdesc {
 } fn_tdesc;
 
 typedef enum {
-    OP_INPUT = 0, OP_CONV, OP_BN, OP_ACT, OP_ADD, OP_MUL, OP_CONCAT, OP_UP2, OP_SE, OP_DROPOUT
+    OP_INPUT = 0, OP_CONV, OP_BN, OP_ACT, OP_ADD, OP_MUL, OP_CONCAT, OP_UP2, OP_SE, OP_DROPOUT, OP_POOL2,
+    OP_CMUL
 } fn_op_type;
 
 typedef struct fn_op {
@@ -42,6 +43,7 @@ struct fn_net {
     fn_net_config cfg;
     float dropout;
     float bn_momentum; /* fn_net_set_bn_momentum */
+    float bn_eps;      /* the architecture's (arch.c) */
     float drop_used; /* the rate of the last training forward */
     long rep_offset;   /* fn_net_set_replica: this replica's first frame in the whole batch */
     float rep_scale;   /* and the weight of its Dice loss (1: no replicas) */

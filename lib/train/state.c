@@ -53,6 +53,7 @@ int fn_state_save(const char *path, fn_net *net, const fn_train_state *st, fn_er
         metaf(&w, e, "batch", "%d", c->batch) || metaf(&w, e, "lr0", "%.9g", (double)c->lr) ||
         metaf(&w, e, "plateau", "%d", c->patience) || metaf(&w, e, "l2", "%d", c->l2) ||
         metaf(&w, e, "bn_recompute", "%d", c->bn_recompute) ||
+        fn_st_set_meta(&w, "arch", fn_arch_name(c->arch), e) ||
         metaf(&w, e, "seed", "%" PRIu64, c->seed) || metaf(&w, e, "epochs", "%d", c->epochs) ||
         metaf(&w, e, "epoch", "%d", st->epoch) || metaf(&w, e, "step", "%ld", st->step) ||
         metaf(&w, e, "lr", "%.9g", (double)st->sched.lr) ||
@@ -119,6 +120,9 @@ static int read_meta(const fn_st *r, const char *path, fn_train_state *st, fn_er
         if (get_int(r, path, "bn_recompute", 0, 1, &v, e)) return -1;
         c->bn_recompute = (int)v;
     }
+    c->arch = FN_ARCH_FOCUSNET; /* absent from states written before the option */
+    if ((s = fn_st_meta(r, "arch")) && (c->arch = fn_arch_parse(s)) < 0)
+        return fn_seterr(e, "%s: unknown architecture %s", path, s);
     if (get_str(r, path, "seed", &s, e)) return -1;
     c->seed = strtoull(s, NULL, 10);
     if (get_int(r, path, "epochs", 0, 1 << 24, &v, e)) return -1;
@@ -152,7 +156,7 @@ int fn_state_load(const char *path, fn_backend *be, fn_net **netp, fn_train_stat
     *netp = NULL;
     if (fn_st_read(&r, path, e)) return -1;
     if (read_meta(&r, path, st, e)) goto fail;
-    fn_net_config nc = { st->cfg.cin, st->cfg.width };
+    fn_net_config nc = { st->cfg.cin, st->cfg.width, st->cfg.arch };
     if (!(net = fn_net_new(be, &nc, e))) goto fail;
     for (int i = 0; i < NBUFS; i++) {
         const fn_st_tensor *t = fn_st_find(&r, bufs[i].name);

@@ -127,7 +127,7 @@ int gpu_bench_main(int argc, char **argv) {
     printf("bench: %s\n", be->device);
     double tr = 0, inf = 0, tr_first = 0, inf_first = 0;
     size_t tr_bytes = 0, inf_bytes = 0;
-    fn_net_config cfg = {cin, 1.0f};
+    fn_net_config cfg = {cin, 1.0f, FN_ARCH_FOCUSNET};
     /* a fresh net per case, so that each one's device memory is its own */
     for (int train = 1; train >= 0; train--) {
         int N = train ? tb : ib;

@@ -3,7 +3,8 @@
  * max_rel_err = max |gpu - cpu| / max |cpu| over the output; exits 1 on any mismatch (NaN never passes).
  * Accumulating outputs (acc = 1, parameter gradients) start from the same random values on both.
  * Also: repeated GPU runs must be bitwise identical (determinism), the dropout masks must be identical,
- * and a small FocusNet forward + backward must agree on both backends. */
+ * and a small FocusNet forward + backward must agree on both backends, as must the comparison networks
+ * (fn-train --arch). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +320,35 @@ static void elementwise_tests(P *p) {
         cmp(p, acc ? "up2_bwd+=" : "up2_bwd", "2x4x5x7", ux, TOL_EXACT);
     }
     bfree(p, &ux), bfree(p, &uy);
+
+    /* 2x2 max pooling: random values (no ties), then a case full of ties (the first maximum wins) */
+    const int PH = 6, PW = 10;
+    buf px = mkr(p, (size_t)2 * C * PH * PW), py = mkr(p, (size_t)2 * C * PH * PW / 4);
+    buf pd = mkr(p, (size_t)2 * C * PH * PW);
+    for (int i = 0; i < 2; i++) be[i]->pool2_fwd(be[i]->ctx, S(px), S(py), 2, C, PH, PW);
+    cmp(p, "pool2_fwd", "2x4x6x10", py, 0);
+    for (int acc = 0; acc < 2; acc++) {
+        for (int i = 0; i < 2; i++) be[i]->pool2_bwd(be[i]->ctx, S(px), S(py), S(pd), 2, C, PH, PW, acc);
+        cmp(p, acc ? "pool2_bwd+=" : "pool2_bwd", "2x4x6x10", pd, 0);
+    }
+    bfree(p, &px);
+    px = mk(p, (size_t)2 * C * PH * PW, 0.0f, 0.0f); /* all zero: every window a four-way tie */
+    for (int i = 0; i < 2; i++) be[i]->pool2_bwd(be[i]->ctx, S(px), S(py), S(pd), 2, C, PH, PW, 0);
+    cmp(p, "pool2_bwd ties", "2x4x6x10 zeros", pd, 0);
+    bfree(p, &px), bfree(p, &py), bfree(p, &pd);
+
+    /* channel-broadcast product (attention gates) */
+    const int MC = 6, MHW = 333;
+    buf mx = mkr(p, (size_t)3 * MC * MHW), ma = mkr(p, (size_t)3 * MHW), my = mkr(p, (size_t)3 * MC * MHW);
+    buf mdx = mkr(p, (size_t)3 * MC * MHW), mda = mkr(p, (size_t)3 * MHW);
+    for (int i = 0; i < 2; i++) be[i]->cmul_fwd(be[i]->ctx, S(mx), S(ma), S(my), 3, MC, MHW);
+    cmp(p, "cmul_fwd", "N3 C6 HW333", my, 0);
+    for (int acc = 0; acc < 2; acc++) {
+        for (int i = 0; i < 2; i++) be[i]->cmul_bwd(be[i]->ctx, S(mx), S(ma), S(my), S(mdx), S(mda), 3, MC, MHW, acc, !acc);
+        cmp(p, acc ? "cmul_bwd dx+=" : "cmul_bwd dx", "N3 C6 HW333", mdx, TOL_EXACT);
+        cmp(p, acc ? "cmul_bwd da" : "cmul_bwd da+=", "N3 C6 HW333", mda, TOL_EXACT);
+    }
+    bfree(p, &mx), bfree(p, &ma), bfree(p, &my), bfree(p, &mdx), bfree(p, &mda);
 }
 
 /* dropout: the masks must be identical (the same hash, lib/backend.h fn_dropout_u) */
@@ -424,7 +454,7 @@ static void loss_tests(P *p) {
     }
 }
 
-/* the whole network: a small FocusNet, forward (train) + Dice + backward + one Adam step ---------------- */
+/* the whole network: a small net, forward (train) + Dice + backward + one Adam step ----------------------- */
 
 static double normerr(const float *c, const float *g, size_t n) {
     double d = 0, r = 0;
@@ -436,9 +466,12 @@ static double normerr(const float *c, const float *g, size_t n) {
     return r > 0 ? sqrt(d / r) : sqrt(d);
 }
 
-static void net_test(P *p) {
+/* arch: FocusNet and the residual comparison nets, with their gradients; grads = 0 compares the outputs
+ * and the loss only (the plain BN-ReLU stacks have exploding gradients at initialisation: two float32
+ * orders of summation differ by percents there, as float32 PyTorch does from float64) */
+static void net_test(P *p, int arch, int grads) {
     const int N = 2, H = 64, W = 48;
-    fn_net_config cfg = {3, 0.25f};
+    fn_net_config cfg = {3, 0.25f, arch};
     fn_err e = {{0}};
     fn_net *nc = fn_net_new(p->cpu, &cfg, &e), *ng = nc ? fn_net_new(p->gpu, &cfg, &e) : NULL;
     if (!nc || !ng || fn_net_init_he(nc, 7, &e) || fn_net_init_he(ng, 7, &e)) {
@@ -451,7 +484,7 @@ static void net_test(P *p) {
     for (size_t i = 0; i < nx; i++) x[i] = urand(p);
     for (size_t i = 0; i < ny; i++) t[i] = urand(p) > 0.4f ? 1.0f : 0.0f;
     char cs[64];
-    snprintf(cs, sizeof cs, "cin3 w0.25 %dx%dx%d", N, H, W);
+    snprintf(cs, sizeof cs, "%s cin3 w0.25 %dx%dx%d", fn_arch_name(arch), N, H, W);
     float lc = 0, lg = 0;
     fn_net_set_dropout(nc, 0.2f);
     fn_net_set_dropout(ng, 0.2f);
@@ -463,6 +496,15 @@ static void net_test(P *p) {
     }
     row(p, "net train output", cs, normerr(oc, og, ny), TOL_NET);
     row(p, "net dice loss", cs, fabs((double)lg - lc) / fabs((double)lc), TOL_NET);
+    if (!grads) {
+        if (fn_net_forward(nc, x, N, H, W, 0, 0, oc, &e) || fn_net_forward(ng, x, N, H, W, 0, 0, og, &e))
+            printf("net: %s\n", e.msg);
+        row(p, "net infer output", cs, normerr(oc, og, ny), TOL_NET);
+        free(x), free(t), free(oc), free(og);
+        fn_net_free(nc);
+        fn_net_free(ng);
+        return;
+    }
     float *gc = host(np), *gg = host(np);
     fn_net_get(nc, FN_BUF_GRADS, gc, &e);
     fn_net_get(ng, FN_BUF_GRADS, gg, &e);
@@ -535,7 +577,12 @@ int gpu_parity_main(int argc, char **argv) {
     se_case(&p, 3, 16, 49, 1);
     if (!quick) se_case(&p, 4, 256, 256, 16);
     loss_tests(&p);
-    net_test(&p);
+    net_test(&p, FN_ARCH_FOCUSNET, 1);
+    net_test(&p, FN_ARCH_RESUNET, 1);
+    net_test(&p, FN_ARCH_R2UNET, 1);
+    net_test(&p, FN_ARCH_UNET, 0);
+    net_test(&p, FN_ARCH_RUNET, 0);
+    net_test(&p, FN_ARCH_ATTUNET, 0);
     printf("parity: %d checks, %d failed\n", p.checks, p.fails);
     fn_backend_close(p.gpu);
     fn_backend_close(p.cpu);

@@ -50,7 +50,7 @@ static int run_case(const bcase *c, int threads, int repeats, float width, int f
     fn_err e;
     fn_backend *be = fn_cpu_backend_new(threads, &e);
     if (!be) { fprintf(stderr, "bench-net: %s\n", e.msg); return 1; }
-    fn_net_config cfg = { 3, width };
+    fn_net_config cfg = { 3, width, FN_ARCH_FOCUSNET };
     fn_net *net = fn_net_new(be, &cfg, &e);
     if (!net || fn_net_init_he(net, 1, &e)) { fprintf(stderr, "bench-net: %s\n", e.msg); return 1; }
     size_t nx = (size_t)c->N * 3 * c->H * c->W, ny = (size_t)c->N * c->H * c->W;

@@ -561,6 +561,94 @@ static void test_up2(void) {
     bfree(c.x), bfree(c.y), bfree(c.r), bfree(dx), bfree(dx2);
 }
 
+/* 2x2 max pooling ---------------------------------------------------------------------------------- */
+typedef struct pool_case {
+    int N, C, H, W;
+    float *x, *y, *r;
+} pool_case;
+
+static double pool_loss(void *st) {
+    pool_case *c = st;
+    be->pool2_fwd(be->ctx, c->x, c->y, c->N, c->C, c->H, c->W);
+    return dotd(c->r, c->y, (size_t)c->N * c->C * (c->H / 2) * (c->W / 2));
+}
+
+static void test_pool2(void) {
+    pool_case c = {2, 3, 6, 8, NULL, NULL, NULL};
+    const size_t nx = 2 * 3 * 6 * 8, ny = nx / 4;
+    c.x = rbuf(nx), c.y = buf(ny), c.r = rbuf(ny);
+    pool_loss(&c);
+    int bad = 0;
+    for (int p = 0; p < 6; p++)
+        for (int h = 0; h < 3; h++)
+            for (int w = 0; w < 4; w++) {
+                const float *q = c.x + (size_t)p * 48 + 2 * h * 8 + 2 * w;
+                float m = fmaxf(fmaxf(q[0], q[1]), fmaxf(q[8], q[9]));
+                bad += c.y[(p * 3 + h) * 4 + w] != m;
+            }
+    CHECK(bad == 0);
+    /* finite differences (random inputs: no ties within a step) */
+    float *dx = buf(nx);
+    be->pool2_bwd(be->ctx, c.x, c.r, dx, 2, 3, 6, 8, 0);
+    CHECK(fd_check("pool2 dx", pool_loss, &c, c.x, dx, nx, nx, 1e-3f, 1e-4, 1e-3) == 0);
+    float *dx2 = buf(nx);
+    be->fill(be->ctx, dx2, 2.0f, nx);
+    be->pool2_bwd(be->ctx, c.x, c.r, dx2, 2, 3, 6, 8, 1);
+    bad = 0;
+    for (size_t i = 0; i < nx; i++) bad += fabsf(dx2[i] - (2 + dx[i])) > 1e-6f;
+    CHECK(bad == 0);
+    /* ties go to the first maximum in row-major order, as PyTorch */
+    float tx[8] = {1, 1, 0, 0, 1, 1, 0, 0}, ty[2], tg[8], td[2] = {5, 7};
+    float *bx = buf(8), *by = buf(2), *bg = buf(8), *bd = buf(2);
+    be->upload(be->ctx, bx, tx, 8);
+    be->upload(be->ctx, bd, td, 2);
+    be->pool2_fwd(be->ctx, bx, by, 1, 1, 2, 4);
+    be->pool2_bwd(be->ctx, bx, bd, bg, 1, 1, 2, 4, 0);
+    be->download(be->ctx, ty, by, 2);
+    be->download(be->ctx, tg, bg, 8);
+    CHECK(ty[0] == 1 && ty[1] == 0);
+    CHECK(tg[0] == 5 && tg[1] == 0 && tg[4] == 0 && tg[5] == 0 && tg[2] == 7 && tg[3] == 0 && tg[6] == 0 && tg[7] == 0);
+    bfree(c.x), bfree(c.y), bfree(c.r), bfree(dx), bfree(dx2), bfree(bx), bfree(by), bfree(bg), bfree(bd);
+}
+
+/* channel-broadcast product ------------------------------------------------------------------------ */
+typedef struct cmul_case {
+    int N, C, HW;
+    float *x, *a, *y, *r;
+} cmul_case;
+
+static double cmul_loss(void *st) {
+    cmul_case *c = st;
+    be->cmul_fwd(be->ctx, c->x, c->a, c->y, c->N, c->C, c->HW);
+    return dotd(c->r, c->y, (size_t)c->N * c->C * c->HW);
+}
+
+static void test_cmul(void) {
+    cmul_case c = {2, 5, 300, NULL, NULL, NULL, NULL}; /* HW > 256: two pixel blocks */
+    const size_t nx = 2 * 5 * 300, na = 2 * 300;
+    c.x = rbuf(nx), c.a = rbuf(na), c.y = buf(nx), c.r = rbuf(nx);
+    cmul_loss(&c);
+    int bad = 0;
+    for (int n = 0; n < 2; n++)
+        for (int ch = 0; ch < 5; ch++)
+            for (int i = 0; i < 300; i++)
+                bad += c.y[(n * 5 + ch) * 300 + i] != c.x[(n * 5 + ch) * 300 + i] * c.a[n * 300 + i];
+    CHECK(bad == 0);
+    float *dx = buf(nx), *da = buf(na);
+    be->cmul_bwd(be->ctx, c.x, c.a, c.r, dx, da, 2, 5, 300, 0, 0);
+    CHECK(fd_check("cmul dx", cmul_loss, &c, c.x, dx, nx, 200, 1e-2f, 1e-4, 1e-3) == 0);
+    CHECK(fd_check("cmul da", cmul_loss, &c, c.a, da, na, 200, 1e-2f, 1e-4, 1e-3) == 0);
+    float *dx2 = buf(nx), *da2 = buf(na);
+    be->fill(be->ctx, dx2, 2.0f, nx);
+    be->fill(be->ctx, da2, 3.0f, na);
+    be->cmul_bwd(be->ctx, c.x, c.a, c.r, dx2, da2, 2, 5, 300, 1, 1);
+    bad = 0;
+    for (size_t i = 0; i < nx; i++) bad += fabsf(dx2[i] - (2 + dx[i])) > 1e-5f;
+    for (size_t i = 0; i < na; i++) bad += fabsf(da2[i] - (3 + da[i])) > 1e-5f;
+    CHECK(bad == 0);
+    bfree(c.x), bfree(c.a), bfree(c.y), bfree(c.r), bfree(dx), bfree(da), bfree(dx2), bfree(da2);
+}
+
 /* SE -------------------------------------------------------------------------------------------- */
 typedef struct se_case {
     int N, C, HW, Cr;
@@ -835,6 +923,8 @@ int main(void) {
     RUN(test_add_mul_axpy);
     RUN(test_concat_split);
     RUN(test_up2);
+    RUN(test_pool2);
+    RUN(test_cmul);
     RUN(test_se);
     RUN(test_dropout);
     RUN(test_dice);

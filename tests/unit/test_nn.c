@@ -78,7 +78,7 @@ static char tmpdir[256];
 
 static fn_net *mknet(int cin, float width) {
     fn_err e;
-    fn_net_config c = { cin, width };
+    fn_net_config c = { cin, width, FN_ARCH_FOCUSNET };
     fn_net *n = fn_net_new(be, &c, &e);
     if (!n) fprintf(stderr, "  fn_net_new: %s\n", e.msg);
     return n;

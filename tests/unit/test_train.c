@@ -96,7 +96,7 @@ static void test_epochlog(void) {
 static void test_state_roundtrip(void) {
     fn_err e;
     fn_backend *be = fn_cpu_backend_new(1, &e);
-    fn_net_config nc = { 2, 0.125f };
+    fn_net_config nc = { 2, 0.125f, FN_ARCH_FOCUSNET };
     fn_net *net = fn_net_new(be, &nc, &e);
     CHECK(net && !fn_net_init_he(net, 5, &e));
     if (!net) return;
@@ -150,7 +150,7 @@ static void test_state_roundtrip(void) {
 static void test_bn_recompute(void) {
     fn_err e;
     fn_backend *be = fn_cpu_backend_new(1, &e);
-    fn_net_config nc = { 2, 0.125f };
+    fn_net_config nc = { 2, 0.125f, FN_ARCH_FOCUSNET };
     fn_net *net = fn_net_new(be, &nc, &e);
     CHECK(net && !fn_net_init_he(net, 3, &e));
     if (!net) return;

@@ -1,0 +1,103 @@
+/* pool.c: 2x2 max pooling and the channel-broadcast product (attention gates) on the CPU.
+ * Each output element depends on its own inputs only, summed in a fixed order: deterministic. */
+#include <string.h>
+#include "backend.h"
+#include "cpu.h"
+
+#define PAR_MIN 32768 /* below this many elements one thread is faster */
+
+/* x [N,C,H,W] -> y [N,C,H/2,W/2] */
+void cpu_pool2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W) {
+    cpu_ctx *c = ctx;
+    const long planes = (long)N * C;
+    const int Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (planes * H * W >= PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        const float *xp = x + (size_t)pl * H * W;
+        float *yp = y + (size_t)pl * Ho * Wo;
+        for (int h = 0; h < Ho; h++) {
+            const float *r0 = xp + (size_t)2 * h * W, *r1 = r0 + W;
+            float *o = yp + (size_t)h * Wo;
+            for (int w = 0; w < Wo; w++) {
+                float m = r0[2 * w];
+                if (r0[2 * w + 1] > m) m = r0[2 * w + 1];
+                if (r1[2 * w] > m) m = r1[2 * w];
+                if (r1[2 * w + 1] > m) m = r1[2 * w + 1];
+                o[w] = m;
+            }
+        }
+    }
+}
+
+/* dy [N,C,H/2,W/2] -> dx [N,C,H,W]: each dy to the first maximum of its window (row-major) */
+void cpu_pool2_bwd(void *ctx, const float *x, const float *dy, float *dx, int N, int C, int H, int W, int acc) {
+    cpu_ctx *c = ctx;
+    const long planes = (long)N * C;
+    const int Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (planes * H * W >= PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        const float *xp = x + (size_t)pl * H * W, *dp = dy + (size_t)pl * Ho * Wo;
+        float *gp = dx + (size_t)pl * H * W;
+        if (!acc) memset(gp, 0, sizeof *gp * (size_t)H * W);
+        for (int h = 0; h < Ho; h++) {
+            const float *r0 = xp + (size_t)2 * h * W, *r1 = r0 + W;
+            float *g0 = gp + (size_t)2 * h * W, *g1 = g0 + W;
+            for (int w = 0; w < Wo; w++) {
+                float m = r0[2 * w], *at = &g0[2 * w];
+                if (r0[2 * w + 1] > m) m = r0[2 * w + 1], at = &g0[2 * w + 1];
+                if (r1[2 * w] > m) m = r1[2 * w], at = &g1[2 * w];
+                if (r1[2 * w + 1] > m) at = &g1[2 * w + 1];
+                *at += dp[(size_t)h * Wo + w];
+            }
+        }
+    }
+}
+
+/* y[n,c,:] = x[n,c,:] * a[n,:] */
+void cpu_cmul_fwd(void *ctx, const float *x, const float *a, float *y, int N, int C, int HW) {
+    cpu_ctx *c = ctx;
+    const long planes = (long)N * C;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (planes * HW >= PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        const float *xp = x + (size_t)pl * HW, *ap = a + (size_t)(pl / C) * HW;
+        float *yp = y + (size_t)pl * HW;
+#pragma omp simd
+        for (int i = 0; i < HW; i++) yp[i] = xp[i] * ap[i];
+    }
+}
+
+/* dx = dy * a; da = sum_c dy * x (channels in order) */
+void cpu_cmul_bwd(void *ctx, const float *x, const float *a, const float *dy, float *dx, float *da,
+                  int N, int C, int HW, int acc_x, int acc_a) {
+    cpu_ctx *c = ctx;
+    const long planes = (long)N * C;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (planes * HW >= PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        const float *dp = dy + (size_t)pl * HW, *ap = a + (size_t)(pl / C) * HW;
+        float *gp = dx + (size_t)pl * HW;
+        if (acc_x) {
+#pragma omp simd
+            for (int i = 0; i < HW; i++) gp[i] += dp[i] * ap[i];
+        } else {
+#pragma omp simd
+            for (int i = 0; i < HW; i++) gp[i] = dp[i] * ap[i];
+        }
+    }
+    /* da: per image, a sum over channels; split the pixels across threads */
+    for (int n = 0; n < N; n++) {
+        const float *xp = x + (size_t)n * C * HW, *dp = dy + (size_t)n * C * HW;
+        float *g = da + (size_t)n * HW;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if ((long)C * HW >= PAR_MIN)
+        for (int i0 = 0; i0 < HW; i0 += 256) {
+            int m = HW - i0 < 256 ? HW - i0 : 256;
+            float s[256];
+            for (int i = 0; i < m; i++) s[i] = acc_a ? g[i0 + i] : 0.0f;
+            for (int ch = 0; ch < C; ch++) {
+                const float *xr = xp + (size_t)ch * HW + i0, *dr = dp + (size_t)ch * HW + i0;
+#pragma omp simd
+                for (int i = 0; i < m; i++) s[i] += dr[i] * xr[i];
+            }
+            memcpy(g + i0, s, sizeof *s * (size_t)m);
+        }
+    }
+}
