@@ -58,6 +58,11 @@ check "fn-synth bad option"       2 '$VG fn-synth --size 0x3'
 check "fn-synth unwritable -o"    1 '$VG fn-synth -o /no/such/dir/x.fns'
 check "fn-info"                   0 '$VG fn-info s.fns pred.fns'
 check "fn-info --json"            0 '$VG fn-info --json rgb.fns'
+# a tiny comparison network (fn-train --arch) through training, fn-info and fn-infer --tta
+fn-synth -n 4 --size 32x32 --seed 5 > t32.fns
+check "fn-train --arch attunet"   0 '$VG fn-train --device cpu --arch attunet --width 0.0625 --epochs 1 --batch 2 --val t32.fns -o att.safetensors t32.fns'
+check "fn-info model"             0 '$VG fn-info att.safetensors'
+check "fn-infer --tta attunet"    0 '$VG fn-infer --device cpu --tta -m att.safetensors -o o.fns t32.fns'
 check "fn-info truncated"         1 '$VG fn-info trunc.fns'
 check "fn-info random bytes"      1 '$VG fn-info random.bin'
 check "fn-info missing file"      1 '$VG fn-info no-such.fns'

@@ -15,7 +15,8 @@
 # On the GPU machine it: prints the GPU; uses ext/gpu/* (or, without them, builds with make there;
 # if the prebuilt library does not load, it rebuilds it there with nvcc and the system cuDNN); runs
 #   1. gpu-check parity          every op, CUDA against the CPU backend (tolerance 1e-4 for fp32 conv)
-#   2. gpu-check golden          the whole FocusNet on the CUDA backend against the golden file
+#   2. gpu-check golden          the whole FocusNet on the CUDA backend against the golden file, then
+#                                tests/golden/*: FocusNet 3-channel and each fn-train --arch network
 #   3. gpu-check bench           fn's training (batch 8) and inference (batch 32) img/s, FocusNet 3ch
 #                                256x256, fp32 (TF32 off), then the same with FN_CUDA_TF32=1
 #   4. python3 $REF/torch_bench.py   the PyTorch anchor in the same run (its fp32 and TF32 rows)
@@ -157,7 +158,7 @@ fi
 
 say "2. golden check on the CUDA backend"
 if [ -f "$GOLDEN" ]; then
-    timeout -k 10 "$(lim 120)" "$GC" golden --device "$DEV" "$GOLDEN" > "$LOG/golden.txt" 2>&1
+    timeout -k 10 "$(lim 120)" "$GC" golden --device "$DEV" "$GOLDEN" tests/golden/*.safetensors > "$LOG/golden.txt" 2>&1
     rc=$?
     cat "$LOG/golden.txt"
     if [ $rc = 0 ]; then RES[golden]=ok; else FAIL=1; RES[golden]="FAIL (rc $rc)"; fi
