@@ -93,3 +93,12 @@ PY
   assert_failure 1
   [[ "$stderr" == "fn-infer: bad.safetensors: unknown architecture vnet" ]]
 }
+
+@test "fn-info: a truncated model file is a one-line error" {
+  head -c 3000 "$D/unet.safetensors" > cut.safetensors
+  run --separate-stderr fn-info cut.safetensors
+  assert_failure 1
+  [[ "$stderr" == "fn-info: cut.safetensors: "* ]]
+  [ "$(wc -l <<<"$stderr")" -eq 1 ]
+  [ -z "$output" ]
+}
