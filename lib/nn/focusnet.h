@@ -1,4 +1,6 @@
-/* focusnet.h: the FocusNet graph (shared/design/focusnet.md), written once against lib/backend.h.
+/* focusnet.h: the FocusNet graph (shared/design/focusnet.md), written once against lib/backend.h, and
+ * the same API for the comparison networks of fn-train --arch (fn_net_config.arch: U-Net, Res-U-Net,
+ * RU-Net, R2U-Net, Attention U-Net; man fn-train). What follows says FocusNet; it holds for each.
  *
  * A net owns:
  *  - its parameters in ONE device allocation, tensors named and ordered exactly as focusnet-params.txt
@@ -78,9 +80,9 @@ const fn_net_config *fn_net_cfg(const fn_net *net);
 fn_backend *fn_net_backend(const fn_net *net);
 
 /* the parameter table (canonical order) and the statistics table */
-int fn_net_nparams(const fn_net *net);               /* 233 at any width (fewer if a shortcut becomes identity) */
+int fn_net_nparams(const fn_net *net);               /* FocusNet: 233 at any width (fewer if a shortcut becomes identity) */
 const fn_param_info *fn_net_param(const fn_net *net, int i);
-size_t fn_net_numel(const fn_net *net);              /* all parameter values: 18,933,497 for cin=3 */
+size_t fn_net_numel(const fn_net *net);              /* all parameter values: FocusNet 18,933,497 for cin=3 */
 int fn_net_nstats(const fn_net *net);                /* 2 per batch norm */
 const fn_param_info *fn_net_stat(const fn_net *net, int i);
 size_t fn_net_stats_numel(const fn_net *net);
