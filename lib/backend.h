@@ -104,6 +104,13 @@ struct fn_backend {
     void (*bn_bwd)(void *ctx, const float *x, const float *dy, const float *gamma,
                    const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
                    int N, int C, int HW, int acc);
+    /* optional (NULL: bn_fwd_* then act_fwd): batch norm with the ReLU fused into its output pass,
+     * y = relu(bn(x)), bit-identical to the two calls (one pass over y fewer) */
+    void (*bn_relu_fwd_train)(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                              float *mean, float *invstd, float *rmean, float *rvar,
+                              int N, int C, int HW, float momentum, float eps);
+    void (*bn_relu_fwd_infer)(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                              const float *rmean, const float *rvar, int N, int C, int HW, float eps);
 
     /* activations, elementwise over n: relu, leaky relu (slope alpha), sigmoid. y may alias x.
      * bwd takes the forward OUTPUT y (enough for all three: relu/leaky by sign, sigmoid y(1-y)). */

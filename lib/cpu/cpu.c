@@ -196,6 +196,8 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->bn_fwd_train = cpu_bn_fwd_train;
     be->bn_fwd_infer = cpu_bn_fwd_infer;
     be->bn_bwd = cpu_bn_bwd;
+    be->bn_relu_fwd_train = cpu_bn_relu_fwd_train;
+    be->bn_relu_fwd_infer = cpu_bn_relu_fwd_infer;
     cpu_bn_sync_init(be);
     be->act_fwd = cpu_act_fwd;
     be->act_bwd = cpu_act_bwd;

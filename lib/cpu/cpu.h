@@ -101,6 +101,11 @@ void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float
                       int N, int C, int HW, float momentum, float eps);
 void cpu_bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                       const float *rmean, const float *rvar, int N, int C, int HW, float eps);
+void cpu_bn_relu_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                           float *mean, float *invstd, float *rmean, float *rvar,
+                           int N, int C, int HW, float momentum, float eps);
+void cpu_bn_relu_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                           const float *rmean, const float *rvar, int N, int C, int HW, float eps);
 void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                 const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
                 int N, int C, int HW, int acc);

@@ -4,14 +4,16 @@
 #include <stddef.h>
 #include "cpu.h"
 
-/* x [N,C,HW], y [N,C,HW]; mean, invstd [C] (saved for bwd); rmean, rvar [C] updated */
-void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
-                      float *mean, float *invstd, float *rmean, float *rvar,
-                      int N, int C, int HW, float momentum, float eps) {
+/* x [N,C,HW], y [N,C,HW]; mean, invstd [C] (saved for bwd); rmean, rvar [C] updated.
+ * relu: y = relu(bn(x)) in the same pass (the expression of elementwise.c's ReLU) */
+static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                         float *mean, float *invstd, float *rmean, float *rvar,
+                         int N, int C, int HW, float momentum, float eps, int relu) {
     cpu_ctx *c = ctx;
     const double m = (double)N * HW;
-    if (c->bn_sync.sum) {
+    if (c->bn_sync.sum) { /* sync-BN (norm_sync.c), then the ReLU as its own pass */
         cpu_bn_fwd_train_sync(c, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps);
+        if (relu) cpu_act_fwd(c, FN_ACT_RELU, y, y, (size_t)N * C * HW, 0);
         return;
     }
 #pragma omp parallel for num_threads(c->threads) schedule(dynamic, 1)
@@ -40,8 +42,16 @@ void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float
         for (int n = 0; n < N; n++) {
             const float *xp = x + ((size_t)n * C + ch) * HW;
             float *yp = y + ((size_t)n * C + ch) * HW;
+            if (relu) {
 #pragma omp simd
-            for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+                for (int i = 0; i < HW; i++) {
+                    const float v = xp[i] * scale + shift;
+                    yp[i] = v > 0 ? v : 0.0f;
+                }
+            } else {
+#pragma omp simd
+                for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+            }
         }
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mu);
@@ -49,8 +59,20 @@ void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float
     }
 }
 
-void cpu_bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
-                      const float *rmean, const float *rvar, int N, int C, int HW, float eps) {
+void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                      float *mean, float *invstd, float *rmean, float *rvar,
+                      int N, int C, int HW, float momentum, float eps) {
+    bn_fwd_train(ctx, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps, 0);
+}
+
+void cpu_bn_relu_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                           float *mean, float *invstd, float *rmean, float *rvar,
+                           int N, int C, int HW, float momentum, float eps) {
+    bn_fwd_train(ctx, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps, 1);
+}
+
+static void bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                         const float *rmean, const float *rvar, int N, int C, int HW, float eps, int relu) {
     cpu_ctx *c = ctx;
 #pragma omp parallel for num_threads(c->threads) schedule(static) collapse(2)
     for (int n = 0; n < N; n++)
@@ -59,9 +81,27 @@ void cpu_bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float
             const float shift = beta[ch] - rmean[ch] * scale;
             const float *xp = x + ((size_t)n * C + ch) * HW;
             float *yp = y + ((size_t)n * C + ch) * HW;
+            if (relu) {
 #pragma omp simd
-            for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+                for (int i = 0; i < HW; i++) {
+                    const float v = xp[i] * scale + shift;
+                    yp[i] = v > 0 ? v : 0.0f;
+                }
+            } else {
+#pragma omp simd
+                for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+            }
         }
+}
+
+void cpu_bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                      const float *rmean, const float *rvar, int N, int C, int HW, float eps) {
+    bn_fwd_infer(ctx, x, gamma, beta, y, rmean, rvar, N, C, HW, eps, 0);
+}
+
+void cpu_bn_relu_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                           const float *rmean, const float *rvar, int N, int C, int HW, float eps) {
+    bn_fwd_infer(ctx, x, gamma, beta, y, rmean, rvar, N, C, HW, eps, 1);
 }
 
 /* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)), xhat = (x-mean)*invstd;

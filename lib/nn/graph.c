@@ -176,6 +176,35 @@ static int acc(fn_net *n, int t) {
     return a;
 }
 
+/* batch norm, with the ReLU that follows fused into it when relu (the backend has the fused call) */
+static void bn_fwd(fn_net *n, const fn_op *o, int train, int relu) {
+    fn_backend *be = n->be;
+    void *c = be->ctx;
+    int N = n->pN, C = n->T[o->x].C;
+    float *rm = n->stats + n->S[2 * o->bn].offset, *rv = n->stats + n->S[2 * o->bn + 1].offset;
+    float *mean = n->aux + o->aux, *invstd = mean + C;
+    if (train && relu)
+        be->bn_relu_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), mean, invstd, rm, rv, N, C, (int)hw(n, o->x),
+                              n->bn_momentum, n->bn_eps);
+    else if (train)
+        be->bn_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), mean, invstd, rm, rv, N, C, (int)hw(n, o->x),
+                         n->bn_momentum, n->bn_eps);
+    else if (relu)
+        be->bn_relu_fwd_infer(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), rm, rv, N, C, (int)hw(n, o->x), n->bn_eps);
+    else
+        be->bn_fwd_infer(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), rm, rv, N, C, (int)hw(n, o->x), n->bn_eps);
+}
+
+/* op i is a batch norm whose output only the in-place ReLU of op i + 1 reads, and the backend fuses the
+ * two: 1 (both run, as one call: the ReLU's storage is the norm's output), else 0 */
+static int bn_relu_fwd(fn_net *n, int i, int train) {
+    const fn_op *o = &n->O[i], *a = i + 1 < n->no ? &n->O[i + 1] : NULL;
+    if (o->type != OP_BN || !a || a->type != OP_ACT || a->act != FN_ACT_RELU || a->x != o->y) return 0;
+    if (train ? !n->be->bn_relu_fwd_train : !n->be->bn_relu_fwd_infer) return 0;
+    bn_fwd(n, o, train, 1);
+    return 1;
+}
+
 static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
     fn_backend *be = n->be;
     void *c = be->ctx;
@@ -189,16 +218,9 @@ static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
                      N, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s);
         break;
     }
-    case OP_BN: {
-        int C = n->T[o->x].C;
-        float *rm = n->stats + n->S[2 * o->bn].offset, *rv = n->stats + n->S[2 * o->bn + 1].offset;
-        if (train)
-            be->bn_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), n->aux + o->aux, n->aux + o->aux + C,
-                             rm, rv, N, C, (int)hw(n, o->x), n->bn_momentum, n->bn_eps);
-        else
-            be->bn_fwd_infer(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), rm, rv, N, C, (int)hw(n, o->x), n->bn_eps);
+    case OP_BN:
+        bn_fwd(n, o, train, 0);
         break;
-    }
     case OP_ACT:
         be->act_fwd(c, o->act, V(o->x), V(o->y), fn_graph_tsize(n, o->x), o->alpha);
         break;
@@ -382,8 +404,10 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     if (n->be->set_training) n->be->set_training(n->be->ctx, train);
     for (int i = 0; i < n->no; i++) {
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
-        op_fwd(n, &n->O[i], train, seed);
+        int fused = bn_relu_fwd(n, i, train); /* profiled as the batch norm's time */
+        if (!fused) op_fwd(n, &n->O[i], train, seed);
         if (n->prof_on) prof(n, &n->O[i], 0, t0);
+        i += fused;
     }
 }
 

@@ -384,6 +384,29 @@ static void test_bn(void) {
     bfree(c.r), bfree(yi), bfree(dx), bfree(dg), bfree(db), bfree(dx2), bfree(dx0);
 }
 
+/* the fused batch norm + ReLU: bit for bit the two calls, training (outputs, statistics) and inference */
+static void test_bn_relu(void) {
+    const int N = 2, C = 5, HW = 77;
+    const size_t n = (size_t)N * C * HW;
+    float *x = rbuf(n), *g = rbuf(C), *b = rbuf(C), *y1 = buf(n), *y2 = buf(n);
+    float *st1 = buf(4 * (size_t)C), *st2 = buf(4 * (size_t)C); /* mean, invstd, rmean, rvar */
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < C; i++) st1[2 * C + i] = st2[2 * C + i] = 0.1f * (float)i, st1[3 * C + i] = st2[3 * C + i] = 1.5f;
+        be->bn_fwd_train(be->ctx, x, g, b, y1, st1, st1 + C, st1 + 2 * C, st1 + 3 * C, N, C, HW, 0.01f, 1e-5f);
+        be->act_fwd(be->ctx, FN_ACT_RELU, y1, y1, n, 0);
+        be->bn_relu_fwd_train(be->ctx, x, g, b, y2, st2, st2 + C, st2 + 2 * C, st2 + 3 * C, N, C, HW, 0.01f, 1e-5f);
+        CHECK(!memcmp(y1, y2, n * sizeof *y1) && !memcmp(st1, st2, 4 * (size_t)C * sizeof *st1));
+        be->bn_fwd_infer(be->ctx, x, g, b, y1, st1 + 2 * C, st1 + 3 * C, N, C, HW, 1e-5f);
+        be->act_fwd(be->ctx, FN_ACT_RELU, y1, y1, n, 0);
+        be->bn_relu_fwd_infer(be->ctx, x, g, b, y2, st2 + 2 * C, st2 + 3 * C, N, C, HW, 1e-5f);
+        CHECK(!memcmp(y1, y2, n * sizeof *y1));
+        int neg = 0, zero = 0;
+        for (size_t i = 0; i < n; i++) neg += y2[i] < 0, zero += y2[i] == 0;
+        CHECK(neg == 0 && zero > 0);
+    }
+    bfree(x), bfree(g), bfree(b), bfree(y1), bfree(y2), bfree(st1), bfree(st2);
+}
+
 /* activations ------------------------------------------------------------------------------------ */
 typedef struct act_case {
     int act;
@@ -918,6 +941,7 @@ int main(void) {
     RUN(test_conv_winograd);
     RUN(test_out_of_memory);
     RUN(test_bn);
+    RUN(test_bn_relu);
     RUN(test_act);
     RUN(test_sigmoid_range);
     RUN(test_add_mul_axpy);
