@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
     fn_err e;
     fn_backend *be = fn_cpu_backend_new(threads, &e);
     if (!be) die("backend", &e);
-    fn_net_config cfg = {3, width};
+    fn_net_config cfg = {3, width, FN_ARCH_FOCUSNET};
     fn_net *net = fn_net_new(be, &cfg, &e);
     if (!net || fn_net_init_he(net, 1, &e)) die("net", &e);
 

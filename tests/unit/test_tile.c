@@ -122,7 +122,7 @@ static void test_blend_seam(void) {
 static fn_net *tiny_net(fn_backend **be) {
     fn_err e;
     *be = fn_cpu_backend_new(1, &e);
-    fn_net_config nc = {2, 0.125f};
+    fn_net_config nc = {2, 0.125f, FN_ARCH_FOCUSNET};
     fn_net *net = *be ? fn_net_new(*be, &nc, &e) : NULL;
     if (net && fn_net_init_he(net, 3, &e)) {
         fn_net_free(net);
