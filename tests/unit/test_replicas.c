@@ -52,7 +52,7 @@ typedef struct {
 static fn_net *tiny(fn_backend **be) {
     fn_err e;
     *be = fn_cpu_backend_new(1, &e);
-    fn_net_config nc = { 1, 0.125f };
+    fn_net_config nc = { 1, 0.125f, FN_ARCH_FOCUSNET };
     fn_net *net = *be ? fn_net_new(*be, &nc, &e) : NULL;
     if (net && fn_net_init_he(net, 5, &e)) { fn_net_free(net); net = NULL; }
     return net;
