@@ -11,8 +11,9 @@
 #   OUT/train.fns, val.fns        split by id hash (RATIO, SEED)
 #   OUT/stats.json, train.aug.fns normalisation fitted on the training part only (NORM), then AUG
 #   OUT/val.n.fns        validation normalised with the training statistics
-#   OUT/model.safetensors fn-train (EPOCHS, BATCH, LR, DEVICE, THREADS, PRECISION, WIDTH, ARCH, TRAIN_OPTS,
-#                        TIME_LIMIT: stop after that many seconds, keeping the best model so far);
+#   OUT/model.safetensors fn-train (ARCH: focusnet unet resunet runet r2unet attunet; EPOCHS, BATCH, LR,
+#                        DEVICE, THREADS, PRECISION, WIDTH, BN, TRAIN_OPTS, TIME_LIMIT: stop after that many
+#                        seconds, keeping the best model so far);
 #                        its log: OUT/train.tsv (per epoch), OUT/train.log (stderr), OUT/train.time
 #   OUT/val.pred.fns     fn-infer (INFER_OPTS)
 #   OUT/scores.json      fn-score (SCORE_OPTS), and OUT/val.scores.tsv, one line per image; with NATIVE=1
@@ -61,7 +62,11 @@ DEVICE      ?= auto
 THREADS     ?=
 PRECISION   ?=
 WIDTH       ?=
-ARCH        ?=
+ARCH        ?= focusnet
+# BN=recompute (default): batch-norm statistics recomputed over the training set before each
+# validation (fn-train --bn-recompute), so that validation curves and the kept model are those of the
+# current weights; BN=running: the paper's running averages (pipelines/RESULTS.md, "Stable validation")
+BN          ?= recompute
 TRAIN_OPTS  ?=
 TIME_LIMIT  ?=
 INFER_OPTS  ?=
@@ -92,11 +97,22 @@ RESIZE      := fn-resize $(if $(filter 1,$(NATIVE)),--keep-native )$(SIZE)
 read_cmd = $(if $(PARALLEL),fn-parallel $(PARALLEL) 'fn-read -j 1 {} --masks $2 $(if $3,--roi $3 )$(strip $(READ_OPTS)) | $(RESIZE)' $1/*,\
   fn-read $(if $(THREADS),-j $(THREADS)) $1 --masks $2 $(if $3,--roi $3 )$(strip $(READ_OPTS)) | $(RESIZE))
 READ_CMD    := $(if $(INPUT),$(RESIZE) $(INPUT),$(call read_cmd,$(IMAGES),$(MASKS),$(ROI)))
-# ARCH and PRECISION go to fn-train only when set, and only if this fn-train has the option
+# ARCH and PRECISION go to fn-train only when set, and only if this fn-train has the option (an fn-train
+# without --arch trains FocusNet: any other ARCH is an error)
 train_has = $(shell $(if $(BIN),$(BIN)/)fn-train --help 2>/dev/null | grep -q -e '--$1 ' && echo y)
 opt_if_supported = $(if $2,$(if $(call train_has,$1),--$1 $2,$(warning fn-train has no --$1: $1 $2 ignored)))
-TRAIN_ARGS  := --epochs $(EPOCHS) --batch $(BATCH) --lr $(LR) --seed $(SEED) --device $(DEVICE) \
-  $(THREADS_OPT) $(if $(WIDTH),--width $(WIDTH)) $(call opt_if_supported,arch,$(ARCH)) \
+HAS_ARCH    := $(call train_has,arch)
+ifneq ($(filter-out focusnet,$(ARCH)),)
+ifeq ($(HAS_ARCH),)
+$(error ARCH=$(ARCH): this fn-train has no --arch (it trains FocusNet only))
+endif
+endif
+ifeq ($(filter recompute running,$(BN)),)
+$(error BN=$(BN): want recompute or running)
+endif
+ARCH_OPT    := $(if $(HAS_ARCH),--arch $(ARCH))
+TRAIN_ARGS  := $(ARCH_OPT) --epochs $(EPOCHS) --batch $(BATCH) --lr $(LR) --seed $(SEED) --device $(DEVICE) \
+  $(THREADS_OPT) $(if $(WIDTH),--width $(WIDTH)) $(if $(filter recompute,$(BN)),--bn-recompute) \
   $(call opt_if_supported,precision,$(PRECISION)) $(TRAIN_OPTS)
 INFER_ARGS  := --device $(DEVICE) $(THREADS_OPT) $(INFER_OPTS)
 
@@ -171,5 +187,5 @@ $(OUT)/test.fns: $(wildcard $(TEST_IMAGES) $(TEST_MASKS) $(TEST_IMAGES)/* $(TEST
 	$(call read_cmd,$(TEST_IMAGES),$(TEST_MASKS),$(TEST_ROI)) > $@
 
 $(OUT)/report.md: $(OUT)/scores.json $(OUT)/val.pred.fns $(OUT)/model.safetensors \
-    $(if $(TEST),$(OUT)/test.scores.json) $(RECIPE_DIR)report.sh
-	bash $(RECIPE_DIR)report.sh $(OUT) "$(NAME)" "$(if $(INPUT),$(INPUT),$(DATA))" "$(SIZE)" "$(NATIVE)" "$(POST)" "$(ROI)"
+    $(if $(TEST),$(OUT)/test.scores.json) $(RECIPE_DIR)report.sh $(RECIPE_DIR)st.sh
+	bash $(RECIPE_DIR)report.sh $(OUT) "$(NAME)" "$(if $(INPUT),$(INPUT),$(DATA))" "$(SIZE)" "$(NATIVE)" "$(POST)" "$(ROI)" "$(ARCH)"

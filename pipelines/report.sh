@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# report.sh OUT NAME DATA SIZE [NATIVE POST ROI]: write OUT/report.md from what the recipe stages left in OUT
+# report.sh OUT NAME DATA SIZE [NATIVE POST ROI ARCH]: write OUT/report.md from what the recipe stages left in OUT
 # (scores.json, val.scores.tsv, train.tsv, train.log, train.time, val.pred.fns, test.scores.json),
 # with the training curve OUT/curve.png (gnuplot) and the overlays of the best, median and worst
 # validation cases in OUT/overlays/ (fn-write --overlay). Called by common.mk's report rule.
 set -euo pipefail
-out=$1 name=$2 data=$3 size=$4 native=${5:-0} post=${6:-} roi=${7:-}
+out=$1 name=$2 data=$3 size=$4 native=${5:-0} post=${6:-} roi=${7:-} arch=${8:-}
 md=$out/report.md.tmp
 trap 'rm -rf "$md" "$out/overlays.tmp"' EXIT
 
@@ -24,6 +24,9 @@ score_row() { # LABEL FILE
     "$(get "$kv" dice)" "$ci" "$(get "$kv" jaccard)" "$jt" "$(get "$kv" accuracy)" "$(get "$kv" sensitivity)" \
     "$(get "$kv" specificity)" "$(h=$(get "$kv" hd95); [ -n "$h" ] && printf '%.2f' "$h" || echo -)"
 }
+
+# st_meta, model_params
+. "$(dirname "${BASH_SOURCE[0]}")/st.sh"
 
 # ---- training curve -------------------------------------------------------------------------------
 # train.tsv: epoch, lr, train loss, val loss, val Dice, seconds (a header line is allowed)
@@ -97,10 +100,18 @@ fi
   echo
   echo "## Training"
   echo
+  # the network: the model's own record of it (its arch, else the recipe's ARCH), and its options
+  meta_arch=$(st_meta "$out/model.safetensors" arch)
+  echo "Network: ${meta_arch:-${arch:-focusnet}}, $(model_params "$out/model.safetensors") parameters;" \
+    "options \`$(st_meta "$out/model.safetensors" options)\`."
+  echo
   if [ -s "$out/train.tsv" ]; then
-    awk -F'\t' '$1 ~ /^[0-9]/ { n++; t += $6; if (best == "" || $4 < best) { best = $4; be = $1; bd = $5 } }
+    ntrain=$(fn-info "$out/train.aug.fns" | tail -n 1 | cut -d' ' -f1)
+    awk -F'\t' -v ntrain="$ntrain" '$1 ~ /^[0-9]/ { n++; t += $6; if (best == "" || $4 < best) { best = $4; be = $1; bd = $5 } }
       END { printf "Epochs run: %d (%.1f s in all, %.1f s per epoch); best validation loss %.4f (validation Dice %.4f) at epoch %d.\n",
-            n, t, t / n, best, bd, be }' "$out/train.tsv"
+            n, t, t / n, best, bd, be
+            printf "Training speed: %.2f images/s (%d training frames an epoch, over the epoch wall times, validation included).\n",
+            ntrain * n / t, ntrain }' "$out/train.tsv"
     echo
   fi
   if [ -f "$out/train.time" ]; then

@@ -172,6 +172,20 @@ print(len(st) > 0, all(np.array_equal(a[k], b[k]) for k in w), sum(not np.array_
   [[ "$stderr" == *"--bn-recompute differs"* ]]
 }
 
+@test "--bn-recompute keeps validation stable: after epoch 5 no epoch's Dice falls 0.03 below the best so far" {
+  # 64 frames at batch 8: 8 steps an epoch, far fewer than the ~100 steps the running averages remember
+  fn-synth -n 64 --size 32x32 --seed 1 -o t64.fns
+  fn-synth -n 16 --size 32x32 --seed 2 -o v16.fns
+  fn-train "${TINY[@]}" --epochs 12 --seed 3 --bn-recompute --val v16.fns -o rec.safetensors --log rec.tsv <t64.fns
+  fn-train "${TINY[@]}" --epochs 12 --seed 3 --val v16.fns -o run.safetensors --log run.tsv <t64.fns
+  run awk -F'\t' 'NR > 1 { if ($1 > 5 && best - $5 > 0.03) { print "epoch " $1 ": Dice " $5 ", best so far " best; bad = 1 }
+                            if ($5 > best) best = $5 } END { exit bad }' rec.tsv
+  assert_success
+  # what it fixes: with the running averages, the validation Dice of the same weights lags far behind
+  run awk -F'\t' 'NR == 6 { print ($5 < $11 - 0.3) ? "lags" : "does not lag: " $5 " against " $11 }' <(paste run.tsv rec.tsv)
+  assert_output lags
+}
+
 @test "a diverging training stops with a message and keeps the last good model" {
   fn-train "${TINY[@]}" --epochs 1 --val "$D/val.fns" -o m.safetensors <"$D/train.fns"
   cp m.safetensors good.safetensors

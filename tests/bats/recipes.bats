@@ -157,6 +157,30 @@ check_outputs() {
   [ "$(stat -c %y out/all.fns)" = "$t_all" ] || fail "all.fns was redone"
 }
 
+@test "recipes: batch-norm statistics recomputed by default (BN=running for the paper's); ARCH reaches fn-train" {
+  make_set isic 14 3
+  run_recipe isic.mk >log 2>&1 || { cat log; false; }
+  grep -q -e '--bn-recompute' out/.opts/train || fail "$(cat out/.opts/train)"
+  grep -q 'bn=recompute' out/report.md || fail "$(cat out/report.md)"
+  grep -q '^Network: focusnet, [0-9]* parameters' out/report.md || fail "$(cat out/report.md)"
+  grep -q '^Training speed: [0-9.]* images/s' out/report.md || fail "$(cat out/report.md)"
+  run run_recipe isic.mk BN=running -n train
+  assert_success
+  [[ "$output" != *--bn-recompute* ]] || fail "$output"
+  run run_recipe isic.mk BN=sometimes -n train
+  assert_failure
+  assert_output --partial "BN=sometimes: want recompute or running"
+  if fn-train --help | grep -q -e '--arch '; then
+    run run_recipe isic.mk ARCH=unet -n train
+    assert_success
+    assert_output --partial "fn-train --arch unet "
+  else
+    run run_recipe isic.mk ARCH=unet -n train
+    assert_failure
+    assert_output --partial "ARCH=unet: this fn-train has no --arch"
+  fi
+}
+
 @test "recipes: PARALLEL= reads through fn-parallel, with the same stream" {
   make_set isic 14 3
   run_recipe isic.mk "$T/out/all.fns" >log 2>&1 || { cat log; false; }
