@@ -25,6 +25,11 @@ THREADS     ?= 2
 RECIPE_OPTS ?=
 DATA_jsrt-lung := $(JSRT)
 DATA_isic   := $(ISIC)
+# the tools, as in common.mk: BIN, else the checkout's build/bin, else PATH
+BIN ?= $(if $(wildcard $(RECIPE_DIR)../build/bin/fn-read),$(abspath $(RECIPE_DIR)../build/bin))
+ifneq ($(BIN),)
+export PATH := $(BIN):$(PATH)
+endif
 
 .PHONY: all runs
 all: $(OUT)/compare.md
@@ -34,13 +39,15 @@ RUNS := $(foreach s,$(SETS),$(foreach a,$(ARCHS),$(s)-$(a)))
 .PHONY: $(RUNS)
 define run_rule
 $(1)-$(2):
-	$$(MAKE) --no-print-directory -f $(RECIPE_DIR)$(1).mk DATA=$$(DATA_$(1)) OUT=$(OUT)/$(1)-$(2) ARCH=$(2) \
+	$$(MAKE) --no-print-directory -f $(RECIPE_DIR)$(1).mk DATA=$$(DATA_$(1)) OUT=$(OUT)/$(1)-$(2) ARCH=$(2) BIN=$(BIN) \
 	  SIZE=$(SIZE) WIDTH=$(WIDTH) EPOCHS=$$(EPOCHS_$(1)) DEVICE=$(DEVICE) THREADS=$(THREADS) $(RECIPE_OPTS)
 endef
 $(foreach s,$(SETS),$(foreach a,$(ARCHS),$(eval $(call run_rule,$(s),$(a)))))
 runs: $(RUNS)
 
 $(OUT)/compare.md: $(RUNS) $(RECIPE_DIR)compare.sh $(RECIPE_DIR)st.sh
-	bash $(RECIPE_DIR)compare.sh $(OUT) "$(SETS)" "$(ARCHS)" > $@.tmp
+	{ echo "Every run: SIZE=$(SIZE) WIDTH=$(WIDTH) EPOCHS (jsrt-lung, isic)=$(EPOCHS_jsrt-lung), $(EPOCHS_isic)" \
+	    "DEVICE=$(DEVICE) THREADS=$(THREADS) $(RECIPE_OPTS); the recipes' split, augmentation and defaults."; echo; \
+	  bash $(RECIPE_DIR)compare.sh $(OUT) "$(SETS)" "$(ARCHS)"; } > $@.tmp
 	mv $@.tmp $@
 	@cat $@
