@@ -19,7 +19,8 @@ for s in $sets; do
     ntrain=$(fn-info "$d/train.aug.fns" | tail -n 1 | cut -d' ' -f1)
     train=$(awk -F'\t' -v ntrain="$ntrain" '$1 ~ /^[0-9]/ { n++; t += $6; if (best == "" || $4 < best) { best = $4; be = $1 } }
       END { printf "%d | %.1f | %d", n, ntrain * n / t, be }' "$d/train.tsv")
-    scores=$(jq -r '[.dice, .jaccard, .accuracy, .sensitivity, .specificity] | map(. * 10000 | round / 10000 | tostring) | join(" | ")' "$d/scores.json")
+    scores=$(printf '%.4f | %.4f | %.4f | %.4f | %.4f' \
+      $(jq -r '.dice, .jaccard, .accuracy, .sensitivity, .specificity' "$d/scores.json"))
     printf '| %s | %s | %s | %s | %s |\n' "$s" "$(st_meta "$d/model.safetensors" arch)" "$(model_params "$d/model.safetensors")" \
       "$train" "$scores"
   done
