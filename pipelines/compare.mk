@@ -27,6 +27,9 @@ AUG_jsrt-lung ?= -n 1 --keep-original --hflip 0.5 --zoom 0.9,1.1
 AUG_isic    ?=
 DEVICE      ?= cpu
 THREADS     ?= 1
+# NATIVE=0: scored at the training size, as the table in RESULTS.md (NATIVE=1: at each image's own
+# resolution, the recipes' default)
+NATIVE      ?= 0
 RECIPE_OPTS ?=
 DATA_jsrt-lung := $(JSRT)
 DATA_isic   := $(ISIC)
@@ -46,13 +49,13 @@ define run_rule
 $(1)-$(2):
 	$$(MAKE) --no-print-directory -f $(RECIPE_DIR)$(1).mk DATA=$$(DATA_$(1)) OUT=$(OUT)/$(1)-$(2) ARCH=$(2) BIN=$(BIN) \
 	  SIZE=$(SIZE) WIDTH=$(WIDTH) EPOCHS=$$(EPOCHS_$(1)) $$(if $$(AUG_$(1)),AUG="$$(AUG_$(1))") DEVICE=$(DEVICE) \
-	  THREADS=$(THREADS) $(RECIPE_OPTS)
+	  THREADS=$(THREADS) NATIVE=$(NATIVE) $(RECIPE_OPTS)
 endef
 $(foreach s,$(SETS),$(foreach a,$(ARCHS),$(eval $(call run_rule,$(s),$(a)))))
 runs: $(RUNS)
 
 $(OUT)/compare.md: $(RUNS) $(RECIPE_DIR)compare.sh $(RECIPE_DIR)st.sh
-	{ echo "Every run: SIZE=$(SIZE) WIDTH=$(WIDTH) DEVICE=$(DEVICE) THREADS=$(THREADS) $(RECIPE_OPTS);" \
+	{ echo "Every run: SIZE=$(SIZE) WIDTH=$(WIDTH) DEVICE=$(DEVICE) THREADS=$(THREADS) NATIVE=$(NATIVE) $(RECIPE_OPTS);" \
 	    $(foreach s,$(SETS),"$(s): EPOCHS=$(EPOCHS_$(s))$(if $(AUG_$(s)), AUG='$(AUG_$(s))');") \
 	    "otherwise the recipes' split, augmentation and defaults."; echo; \
 	  bash $(RECIPE_DIR)compare.sh $(OUT) "$(SETS)" "$(ARCHS)"; } > $@.tmp
