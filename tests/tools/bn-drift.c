@@ -103,9 +103,9 @@ int main(int argc, char **argv) {
         double tl, vl, d_run, vl2, vl3, d_rec, d_drop = -1, z, vr;
         const char *worst;
         float lr = sched.lr;
-        if (fn_train_epoch(net, &train, &cfg, ep, lr, NULL, NULL, &tl, &e) ||
-            fn_evaluate(net, &val, cfg.batch, &vl, &d_run, &e) || fn_net_get(net, FN_BUF_STATS, run, &e) ||
-            fn_train_bn_recompute(net, &train, cfg.batch, &e) || fn_evaluate(net, &val, cfg.batch, &vl2, &d_rec, &e) ||
+        if (fn_train_epoch(net, &train, &cfg, NULL, ep, lr, NULL, NULL, &tl, &e) ||
+            fn_evaluate(net, &val, cfg.batch, NULL, &vl, &d_run, &e) || fn_net_get(net, FN_BUF_STATS, run, &e) ||
+            fn_train_bn_recompute(net, &train, cfg.batch, NULL, &e) || fn_evaluate(net, &val, cfg.batch, NULL, &vl2, &d_rec, &e) ||
             fn_net_get(net, FN_BUF_STATS, rec, &e))
             die(&e);
         compare(net, run, rec, &z, &vr, &worst);
@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
                 die(&e);
         }
         fn_net_set_bn_momentum(net, FN_BN_MOMENTUM);
-        if ((drop_check && fn_evaluate(net, &val, cfg.batch, &vl3, &d_drop, &e)) ||
+        if ((drop_check && fn_evaluate(net, &val, cfg.batch, NULL, &vl3, &d_drop, &e)) ||
             fn_net_set(net, FN_BUF_STATS, run, &e))
             die(&e);
         fn_plateau_update(&sched, sched_rec ? vl2 : vl);
