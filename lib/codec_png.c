@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <png.h>
-#include "codec.h"
+#include "codec_png.h"
+#include "image.h"
 
 typedef struct png_ctx {
     const unsigned char *buf; /* reading */

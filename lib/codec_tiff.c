@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tiffio.h>
-#include "codec.h"
+#include "codec_tiff.h"
+#include "image.h"
 
 typedef struct tiff_mem {
     unsigned char *buf;

@@ -1,0 +1,14 @@
+/* codec_gif.h: the GIF (giflib) decoder behind fn_image_decode (codec.h). It appends pages to img (o is never
+ * NULL) and depends only on the image helpers below it. */
+#ifndef FN_CODEC_GIF_H
+#define FN_CODEC_GIF_H
+
+#include <stddef.h>
+#include "err.h"
+#include "image.h"
+#include "tensor.h"
+
+int fn_gif_decode(const unsigned char *buf, size_t len, const char *name, const fn_decode_opts *o, fn_image *img,
+                  fn_err *e);
+
+#endif
