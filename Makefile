@@ -13,7 +13,7 @@ CC     ?= cc
 SHARED ?= ../shared
 GOLDEN ?= $(SHARED)/golden/focusnet_c1_2x32x32.safetensors
 
-PKGS    := msgpack jansson libpng libjpeg libtiff-4 openblas
+PKGS    := msgpack jansson libpng libjpeg libtiff-4 openblas zlib
 PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

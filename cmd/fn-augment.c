@@ -198,7 +198,7 @@ static int augment_frame(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
 
 int main(int argc, char **argv) {
     struct cmdline cl;
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
 
     struct job j = {.cl = &cl};

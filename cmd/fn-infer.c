@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
     struct cmdline cl;
     fn_err e;
     char note[512];
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
 
     fn_backend *be = fn_backend_open(cl.device, cl.threads, note, sizeof note, &e);

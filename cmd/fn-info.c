@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
     fn_err e;
     long frames = 0;
     uint64_t bytes = 0;
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
 
     for (int i = 0; i < cl.ninputs; i++) {

@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
     fn_err e;
     fn_out out;
     fn_reader *r;
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
 
     if (cl.mode == MODE_STATS && fn_normstats_load(&s, cl.stats, &e)) fn_die(prog, "%s", e.msg);

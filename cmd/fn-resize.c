@@ -300,7 +300,7 @@ static int resize_frame(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
 int main(int argc, char **argv) {
     fn_heap_for_frames((size_t)16 << 20);
     struct cmdline cl;
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
 
     struct job j = {.cl = &cl};

@@ -269,7 +269,7 @@ int main(int argc, char **argv) {
     struct totals t = {0};
     fn_err e;
     fn_atomic tsv = {0};
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
 
     fn_reader *r = fn_reader_open_path(cl.input, &e);

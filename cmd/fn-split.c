@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
     fn_err e;
     fn_out out[2]; /* [0] val, [1] train */
     int nout = 0;
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
 
     fn_reader *r = fn_reader_open_path(cl.input, &e);

@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
     struct cmdline cl;
     fn_err e;
     fn_out out;
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
 
     if (fn_out_open(&out, cl.output, &e)) fn_die(prog, "%s", e.msg);

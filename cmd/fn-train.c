@@ -24,6 +24,7 @@
 #include "train/epoch.h"
 #include "train/epochlog.h"
 #include "train/evaluate.h"
+#include "train/interrupt.h"
 #include "train/progress.h"
 #include "train/state.h"
 
@@ -258,11 +259,20 @@ static _Noreturn void diverged(const fn_err *e, const fn_train_state *st) {
     fn_die(prog, "%s; stopped before any model was written", e->msg);
 }
 
+/* SIGINT or SIGTERM: the epoch under way is dropped, the last epoch's files are kept */
+static _Noreturn void interrupted(int sig, const fn_train_state *st, const char *state_path) {
+    char m[9000];
+    fn_interrupt_message(sig, st, state_path, m, sizeof m);
+    if (isatty(2)) fputc('\n', stderr);
+    fn_warn(prog, "%s", m);
+    exit(fn_interrupt_status(sig));
+}
+
 int main(int argc, char **argv) {
     struct cmdline cl;
     fn_err e;
     char note[512];
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
     fn_dist *dist = fn_dist_open(&e); /* the ranks of mpirun, or one */
     if (!dist) fn_die(prog, "%s", e.msg);
@@ -338,12 +348,14 @@ int main(int argc, char **argv) {
     if (pr.on && fn_dist_size(dist) > 1)
         fn_warn(prog, "%d ranks, %s batch norm", fn_dist_size(dist), cl.sync_bn ? "synchronised" : "per-rank");
 
+    if (fn_interrupt_catch(&e)) fn_die(prog, "%s", e.msg);
     for (int ep = st.epoch + 1; ep <= st.cfg.epochs; ep++) {
         double t0 = fn_clock(), tl, vl, vd;
         float lr = st.sched.lr;
         pr.epoch = ep;
         int rc = fn_train_epoch(net, &train, &st.cfg, dist, ep, lr, on_step, &pr, &tl, &e);
         if (rc < 0) fn_die(prog, "%s", e.msg);
+        if (rc == 2) interrupted(fn_interrupt_signal() ? fn_interrupt_signal() : SIGTERM, &st, state_path); /* a rank's */
         if (rc > 0) diverged(&e, &st);
         if (st.cfg.bn_recompute ? fn_train_bn_recompute(net, &train, st.cfg.batch, dist, &e)
                                 : fn_dist_average_stats(dist, net, &e))
@@ -353,6 +365,7 @@ int main(int argc, char **argv) {
             fn_seterr(&e, "the training diverged: validation loss %g at epoch %d", vl, ep);
             diverged(&e, &st);
         }
+        if (fn_dist_size(dist) <= 1 && fn_interrupt_signal()) interrupted(fn_interrupt_signal(), &st, state_path);
         int best = vl < st.best_loss;
         st.epoch = ep;
         st.step = fn_net_step(net);

@@ -8,10 +8,24 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "cli.h"
 #include "safetensors.h"
 
 #define MAX_HEADER (100u << 20) /* the reference implementation's limit */
+#define CRC_KEY "fn_data_crc32"     /* metadata: CRC-32 of the data section, 8 lowercase hex digits */
+
+/* zlib's CRC-32 of n bytes (in pieces that fit its uInt) */
+static unsigned long crc_update(unsigned long crc, const void *p, size_t n) {
+    const unsigned char *b = p;
+    while (n) {
+        uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
+        crc = crc32(crc, b, k);
+        b += k;
+        n -= k;
+    }
+    return crc;
+}
 
 /* free what was read and report "PATH: msg" */
 __attribute__((format(printf, 4, 5)))
@@ -161,6 +175,14 @@ int fn_st_read(fn_st *st, const char *path, fn_err *e) {
         st->n++;
     }
     json_decref(root);
+    const char *want = rc ? NULL : fn_st_meta(st, CRC_KEY);
+    if (want) {
+        char got[16];
+        snprintf(got, sizeof got, "%08lx", crc_update(crc32(0, NULL, 0), b + dstart, dlen));
+        if (strcmp(want, got))
+            return fail(st, e, path, "corrupt: the tensor data does not match its checksum (%s %s, the data's %s): "
+                        "the file was truncated or altered", CRC_KEY, want, got);
+    }
     if (rc) fn_st_free(st);
     return rc;
 }
@@ -222,8 +244,14 @@ int fn_st_set_meta(fn_st *st, const char *key, const char *val, fn_err *e) {
 int fn_st_write(const fn_st *st, const char *path, fn_err *e) {
     json_t *root = json_object(), *meta = json_object();
     int bad = !root || !meta;
-    for (int i = 0; !bad && i < st->nmeta; i++) bad |= json_object_set_new(meta, st->key[i], json_string(st->val[i]));
-    if (!bad && st->nmeta) bad |= json_object_set(root, "__metadata__", meta);
+    unsigned long crc = crc32(0, NULL, 0);
+    char crcs[16];
+    for (int i = 0; i < st->n; i++) crc = crc_update(crc, st->t[i].data, st->t[i].numel * 4);
+    snprintf(crcs, sizeof crcs, "%08lx", crc);
+    for (int i = 0; !bad && i < st->nmeta; i++)
+        if (strcmp(st->key[i], CRC_KEY)) bad |= json_object_set_new(meta, st->key[i], json_string(st->val[i]));
+    if (!bad) bad |= json_object_set_new(meta, CRC_KEY, json_string(crcs));
+    if (!bad) bad |= json_object_set(root, "__metadata__", meta);
     size_t off = 0;
     for (int i = 0; !bad && i < st->n; i++) {
         const fn_st_tensor *t = &st->t[i];

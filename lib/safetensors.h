@@ -3,7 +3,10 @@
  * Only F32 tensors are read or written; "__metadata__" is a map of strings. Files are written
  * atomically (PATH.tmpXXXXXX, fsync, rename); the header is padded with spaces to a multiple of 8
  * so that the data is aligned (PyTorch's safetensors.torch.load_file reads the result).
- * A reader validates everything it is given and names the file in each error. */
+ * A reader validates everything it is given and names the file in each error.
+ * Every file written records a CRC-32 (zlib) of its whole data section in the metadata, as
+ * "fn_data_crc32" (8 hex digits); a reader that finds one checks it, so a truncated or altered file is
+ * refused before use ("PATH: corrupt: ..."). Files without it (older ones, other writers') still load. */
 #ifndef FN_SAFETENSORS_H
 #define FN_SAFETENSORS_H
 

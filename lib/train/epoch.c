@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include "train/batch.h"
 #include "train/epoch.h"
+#include "train/interrupt.h"
 #include "train/loader.h"
 
 /* this rank's part of batch s (frames order[s*B ..]): first frame in *lo, count in *nl; a rank
@@ -44,8 +45,16 @@ int fn_train_epoch(fn_net *net, const fn_dataset *ds, const fn_train_config *cfg
         if (fn_net_forward(net, x, mnl ? mnl : 1, ds->h, ds->w, 1, dseed, NULL, e) ||
             fn_net_backward(net, y, &loss, e))
             goto out;
-        double bl = mnl ? (double)loss * mnl : 0; /* the batch's loss, summed over its frames */
-        if (fn_dist_sum(d, &bl, 1, e)) goto out;
+        /* the batch's loss, summed over its frames, and the ranks that caught SIGINT/SIGTERM: every rank
+         * stops at the same step, before its Adam step */
+        double sums[2] = { mnl ? (double)loss * mnl : 0, fn_interrupt_signal() ? 1 : 0 }, bl;
+        if (fn_dist_sum(d, sums, 2, e)) goto out;
+        bl = sums[0];
+        if (sums[1] > 0) {
+            fn_seterr(e, "interrupted at epoch %d, step %d", epoch, s + 1);
+            rc = 2;
+            goto out;
+        }
         if (!isfinite(bl)) {
             fn_seterr(e, "the training diverged: loss %g at epoch %d, step %d", bl / nb, epoch, s + 1);
             rc = 1;

@@ -20,7 +20,9 @@ typedef void (*fn_step_fn)(void *ctx, int step, int nsteps, double loss, int ima
 /* Train epoch `epoch` (1-based) over ds at learning rate lr, the batches split over the ranks of d (NULL:
  * one process; every rank makes the same call). *mean_loss: the mean per-image Dice loss
  * of the epoch's batches (without the L2 penalty), over all ranks. Returns 0; 1 when a batch's loss is NaN or Inf
- * (the training diverged: the step is not taken and e says where); -1 on an error (e set). */
+ * (the training diverged: the step is not taken and e says where); 2 when a rank caught SIGINT or SIGTERM
+ * (fn_interrupt_signal; every rank stops at the same step, before its Adam step: the epoch is dropped,
+ * see interrupt.h); -1 on an error (e set). */
 int fn_train_epoch(fn_net *net, const fn_dataset *ds, const fn_train_config *cfg, fn_dist *d, int epoch,
                    float lr, fn_step_fn cb, void *ctx, double *mean_loss, fn_err *e);
 
