@@ -2,6 +2,7 @@
  *
  * Text: "ID<TAB>keys K,K..<TAB>image DTYPE [C,H,W] min X max X mean X<TAB>...<TAB>meta k=v ..."
  * then "N frames, B bytes". With --json, one JSON object per frame and {"frames":N,"bytes":B}. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -196,6 +197,6 @@ int main(int argc, char **argv) {
     }
     if (cl.json) printf("{\"frames\":%ld,\"bytes\":%" PRIu64 "}\n", frames, bytes);
     else printf("%ld frames, %" PRIu64 " bytes\n", frames, bytes);
-    if (fflush(stdout) || ferror(stdout)) fn_die(prog, "write error on stdout");
+    if (fflush(stdout) || ferror(stdout)) fn_die(prog, "stdout: write error: %s", strerror(errno ? errno : EIO));
     return 0;
 }

@@ -7,6 +7,7 @@
  * defined (undefined when exactly one of pred and mask is empty). A frame with a roi is scored inside it
  * only. The spread of the per-image scores (median, worst), ISIC 2018's thresholded Jaccard and
  * bootstrap intervals of the means come from lib/challenge.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -300,6 +301,6 @@ int main(int argc, char **argv) {
     if (cl.per_image && fn_atomic_commit(&tsv, &e)) fn_die(prog, "%s", e.msg);
     report(&cl, &t, &x);
     free(t.dv), free(t.jv), free(t.worst_dice_id), free(t.worst_jaccard_id);
-    if (fflush(stdout) || ferror(stdout)) fn_die(prog, "write error on stdout");
+    if (fflush(stdout) || ferror(stdout)) fn_die(prog, "stdout: write error: %s", strerror(errno ? errno : EIO));
     return 0;
 }

@@ -156,11 +156,9 @@ int fn_out_open(fn_out *o, const char *path, fn_err *e) {
 
 int fn_out_write(fn_out *o, const fn_frame *f, fn_err *e) {
     if (fn_frame_write(o->fd, f, e)) {
-        if (o->path) {
-            char why[sizeof e->msg];
-            snprintf(why, sizeof why, "%s", e ? e->msg : "");
-            fn_seterr(e, "%s: %s", o->path, why);
-        }
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e ? e->msg : "");
+        fn_seterr(e, "%s: %s", o->path ? o->path : "stdout", why);
         return -1;
     }
     o->frames++;

@@ -166,9 +166,10 @@ prepare_tools() {
   while read -r -a cmd; do
     run --separate-stderr closed_pipe "${cmd[@]}"
     assert_one_line_error "${cmd[0]}"
+    assert_equal "$stderr" "${cmd[0]}: stdout: write error: Broken pipe"
     run --separate-stderr bash -c '"$@" >/dev/full' - "${cmd[@]}"
     assert_one_line_error "${cmd[0]}"
-    [[ "$stderr" == *"No space left on device"* || "$stderr" == *"write error"* ]] || fail "${cmd[*]}: $stderr"
+    assert_equal "$stderr" "${cmd[0]}: stdout: write error: No space left on device"
   done < <(tool_commands)
   no_temporaries
 }

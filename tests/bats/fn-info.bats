@@ -121,9 +121,9 @@ with open("x.fns", "wb") as f:
   assert_output ""
 }
 
-@test "a closed output pipe ends fn-info quietly" {
+@test "a closed output pipe: one line and exit 1" {
   fn-synth -n 300 --size 8x8 > s.fns
-  run --separate-stderr bash -c 'fn-info s.fns | head -n 1 > /dev/null'
-  assert_success
-  assert_equal "$stderr" ""
+  run --separate-stderr bash -c 'set -o pipefail; fn-info s.fns | head -n 1 > /dev/null'
+  assert_equal "$status" 1
+  assert_equal "$stderr" "fn-info: stdout: write error: Broken pipe"
 }

@@ -317,14 +317,15 @@ Image.new("L", (31, 20)).save("masks/b_seg.png")'
   cmp a.fns b.fns
 }
 
-@test "fn-read | head -c 100: quiet on a closed pipe" {
+@test "fn-read | head -c 100: one line and exit 1 on a closed pipe" {
   $PY -c '
 from PIL import Image
 import numpy as np
 for k in range(8):
     Image.fromarray(np.full((300, 300, 3), k, np.uint8)).save("p%d.png" % k)'
-  bash -c 'fn-read p*.png 2> err | head -c 100 > /dev/null'
-  [ ! -s err ] || fail "stderr: $(cat err)"
+  run bash -c 'set -o pipefail; fn-read p*.png 2> err | head -c 100 > /dev/null'
+  assert_equal "$status" 1
+  assert_equal "$(cat err)" "fn-read: stdout: write error: Broken pipe"
 }
 
 @test "a stream is never written to a terminal" {

@@ -103,11 +103,11 @@ for k, v in cases.items():
   assert_output --partial "fn-synth: refusing to write a binary stream to a terminal"
 }
 
-@test "fn-synth -n 50 | head -c 100: a closed pipe is quiet" {
-  run --separate-stderr bash -c 'fn-synth -n 50 --size 128x128 | head -c 100 | wc -c'
-  assert_success
+@test "fn-synth -n 50 | head -c 100: a closed pipe is one line and exit 1" {
+  run --separate-stderr bash -c 'set -o pipefail; fn-synth -n 50 --size 128x128 | head -c 100 | wc -c'
+  assert_equal "$status" 1
   assert_output "100"
-  assert_equal "$stderr" ""
+  assert_equal "$stderr" "fn-synth: stdout: write error: Broken pipe"
 }
 
 @test "the stream is plain concatenation: cat a b reads as a then b" {
