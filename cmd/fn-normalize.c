@@ -149,6 +149,11 @@ static int fit(const struct cmdline *cl, fn_normstats *s) {
     }
     if (fn_normfit_finish(nf, s, &e)) fn_die(prog, "%s: %s", input_name(cl), e.msg);
     fn_normfit_free(nf);
+    int z = fn_normstats_zero_std(s);
+    if (z >= 0)
+        fn_warn(prog, "warning: %s: %s has zero variance (every value is %g): it is only centred, to 0",
+                input_name(cl), s->per_channel ? (snprintf(path, sizeof path, "channel %d", z), path) : "the data",
+                s->mean[z]);
     if (fn_normstats_save(s, cl->stats, &e)) fn_die(prog, "%s", e.msg);
     if (lseek(fd, 0, SEEK_SET) < 0) fn_die(prog, "temporary file: %s", strerror(errno));
     return fd;

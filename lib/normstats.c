@@ -196,6 +196,12 @@ int fn_normfit_finish(fn_normfit *f, fn_normstats *s, fn_err *e) {
     return 0;
 }
 
+int fn_normstats_zero_std(const fn_normstats *s) {
+    for (int a = 0; a < (s->per_channel ? s->channels : 1); a++)
+        if (!(s->std[a] > 0)) return a;
+    return -1;
+}
+
 const char *fn_norm_mode_name(int per_image, int per_channel) {
     return per_image ? (per_channel ? "per-image-per-channel" : "per-image")
                      : (per_channel ? "dataset-per-channel" : "dataset");

@@ -44,6 +44,10 @@ void fn_normfit_free(fn_normfit *f);
 int fn_normstats_save(const fn_normstats *s, const char *path, fn_err *e);
 int fn_normstats_load(fn_normstats *s, const char *path, fn_err *e);
 
+/* the first channel (per-channel statistics) or 0 (one mean/std) whose std is 0: every fitted value
+ * equals its mean, so fn_norm_apply only centres it (to 0); -1 when every std is positive */
+int fn_normstats_zero_std(const fn_normstats *s);
+
 /* "dataset", "dataset-per-channel", "per-image", "per-image-per-channel" */
 const char *fn_norm_mode_name(int per_image, int per_channel);
 

@@ -33,6 +33,11 @@ int fn_model_save(fn_net *net, const char *path, const fn_model_meta *m, fn_err 
     fn_st st = { 0 };
     char b[64];
     int rc = fn_net_get(net, FN_BUF_PARAMS, p, e) || fn_net_get(net, FN_BUF_STATS, p + np, e);
+    size_t bad = 0; /* a diverged training must not put a NaN model over a good one */
+    for (size_t i = 0; !rc && i < np + ns; i++) bad += !isfinite(p[i]);
+    if (bad)
+        rc = fn_seterr(e, "%s: not written: the model of epoch %d holds %zu NaN or infinite values", path, m->epoch,
+                       bad);
     rc = rc || fn_st_set_meta(&st, "format", "fn-model", e);
     snprintf(b, sizeof b, "%d", FN_MODEL_VERSION);
     rc = rc || fn_st_set_meta(&st, "version", b, e);

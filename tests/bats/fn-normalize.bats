@@ -174,6 +174,22 @@ fnframes.write("in.fns", [{"id": "ok", "image": a}, {"id": "bad", "image": b}])'
   [ ! -e new.json ]
 }
 
+@test "--fit on a zero-variance channel: a warning naming it; the channel is only centred" {
+  py -c '
+import fnframes, numpy as np
+a = np.arange(48, dtype=np.uint8).reshape(3, 4, 4); a[1] = 7
+fnframes.write("in.fns", [{"id": "a", "image": a}, {"id": "b", "image": a.copy()}])'
+  run --separate-stderr bash -c 'fn-normalize --fit st.json --per-channel in.fns > out.fns'
+  assert_success
+  assert_equal "$stderr" "fn-normalize: warning: in.fns: channel 1 has zero variance (every value is 7): it is only centred, to 0"
+  py -c '
+import fnframes, numpy as np
+for f in fnframes.read("out.fns"): assert np.all(f["image"][1] == 0) and np.isfinite(f["image"]).all()'
+  run --separate-stderr bash -c 'fn-synth -n 2 --size 16x16 | fn-normalize --fit st.json > /dev/null'
+  assert_success
+  assert_equal "$stderr" ""
+}
+
 @test "mixed dtypes when fitting, or a channel count that differs from per-channel stats: errors" {
   py -c '
 import fnframes, numpy as np

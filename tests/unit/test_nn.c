@@ -449,6 +449,42 @@ static void test_model_bad_files(void) {
     CHECK(load_fails(p, "missing"));
     snprintf(p, sizeof p, "%s/absent.safetensors", tmpdir);
     CHECK(load_fails(p, "No such file"));
+    /* one bit of the tensor data flipped: the checksum refuses it */
+    f = fopen(good, "rb");
+    b = malloc((size_t)len);
+    CHECK(fread(b, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    b[len - 3] ^= 4;
+    snprintf(p, sizeof p, "%s/flip.safetensors", tmpdir);
+    write_bytes(p, b, (size_t)len);
+    CHECK(load_fails(p, "does not match its checksum"));
+    free(b);
+}
+
+/* a model with a NaN parameter is not written, and the file already there stays */
+static void test_model_nan_refused(void) {
+    fn_err e;
+    char p[300];
+    snprintf(p, sizeof p, "%s/nan.safetensors", tmpdir);
+    fn_net *n = mknet(1, 0.125f);
+    if (!n) { CHECK(0); return; }
+    fn_net_init_he(n, 1, &e);
+    CHECK(fn_model_save(n, p, NULL, &e) == 0);
+    size_t np = fn_net_numel(n);
+    float *q = malloc(sizeof *q * np);
+    fn_net_get(n, FN_BUF_PARAMS, q, &e);
+    q[np / 2] = NAN;
+    fn_net_set(n, FN_BUF_PARAMS, q, &e);
+    fn_model_meta m;
+    fn_model_meta_init(&m);
+    m.epoch = 7;
+    CHECK(fn_model_save(n, p, &m, &e) == -1 && strstr(e.msg, "epoch 7 holds 1 NaN or infinite"));
+    fn_model_meta mb;
+    fn_net *back = fn_model_load(be, p, &mb, &e);
+    CHECK(back && mb.epoch != 7);
+    fn_net_free(back);
+    fn_net_free(n);
+    free(q);
 }
 
 static void test_safetensors_rw(void) {
@@ -472,6 +508,7 @@ static void test_safetensors_rw(void) {
     CHECK(ts && ts->ndim == 0 && ts->numel == 1 && ts->data[0] == 3.5f);
     CHECK(te && te->numel == 0);
     CHECK(!strcmp(fn_st_meta(&r, "k"), "v2") && !fn_st_meta(&r, "x"));
+    CHECK(fn_st_meta(&r, "fn_data_crc32") && strlen(fn_st_meta(&r, "fn_data_crc32")) == 8);
     fn_st_free(&r);
     /* no temporary left behind */
     char cmd[400];
@@ -520,6 +557,7 @@ int main(void) {
     RUN(test_safetensors_rw);
     RUN(test_model_roundtrip);
     RUN(test_model_bad_files);
+    RUN(test_model_nan_refused);
     RUN(test_train_step);
     RUN(test_directional_gradient);
     RUN(test_golden_fixture);
