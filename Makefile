@@ -25,9 +25,15 @@ ifeq ($(WERROR),1)
 CFLAGS  += -Werror
 endif
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 override BUILD := $(BUILD)-san
+endif
+# the libFuzzer build of `make fuzz` (clang): the library instrumented for coverage, ASan + UBSan
+ifeq ($(FUZZ),1)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Wno-pass-failed
+LDFLAGS += -fsanitize=address,undefined
+override BUILD := build-fuzz
 endif
 LDFLAGS += -fopenmp
 LDLIBS  += $(PKGLIBS) -lmsgpackc -lgif -lm -ldl -lpthread
@@ -55,8 +61,12 @@ MANS     := $(wildcard man/*.1 man/*.5 man/*.7)
 # the tools link no MPI; built when mpicc is found (Debian: libopenmpi-dev)
 MPICC  ?= $(shell command -v mpicc 2>/dev/null)
 MPILIB := $(if $(MPICC),$(BUILD)/libfn-mpi.so)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+REPLAYS  := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz-%)
 
 .PHONY: all tools test test-unit test-bats test-long test-valgrind check-golden demo bench install clean cuda test-gpu
+.PHONY: test-fuzz fuzz fuzz-bins
 all: tools
 tools: $(BUILD)/.deps-ok $(TOOLS) $(TOOLS_TB) $(SCRIPTS_B) $(MPILIB)
 
@@ -100,8 +110,18 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.o $(LIBFN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBFN) $(LDLIBS)
 
+# a fuzz harness built as a plain program that replays the files it is given (tests/fuzz/replay.c)
+$(BUILD)/tests/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(LIBFN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/tests/fuzz/fuzz_$*.o $(BUILD)/obj/tests/fuzz/replay.o $(LIBFN) $(LDLIBS)
+
 # tests ------------------------------------------------------------------------------------------
-test: test-unit check-golden test-bats
+test: test-unit check-golden test-fuzz test-bats
+
+# every input that fuzzing found a fault with, through its harness (tests/fuzz/regress/NAME/)
+test-fuzz: $(REPLAYS)
+	@for n in $(FUZZ_NAMES); do d=tests/fuzz/regress/$$n; [ -d $$d ] || continue; \
+	  $(BUILD)/tests/fuzz-$$n $$d || exit 1; done
 
 test-unit: $(UNITS)
 	@fail=0; for t in $(UNITS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
@@ -173,6 +193,22 @@ test-gpu: cuda $(BUILD)/tests/gpu-check
 	  else echo "test-gpu: $(GOLDEN) not found: golden check skipped"; fi; \
 	else $(BUILD)/tests/gpu-check open auto && echo "test-gpu: no usable GPU: GPU checks skipped"; fi
 
+# fuzzing (clang's libFuzzer, ASan + UBSan; not in make test) -----------------------------------------
+#   make fuzz FUZZ_S=N   each harness of tests/fuzz/ in turn for N seconds (default 60), from a seed
+#                        corpus that tests/fuzz/seeds.sh builds at run time (test data, small files of
+#                        $(SHARED)/data, small synthetic files); a finding stops the run, and its input
+#                        goes under build-fuzz/findings/ (keep it in tests/fuzz/regress/NAME/ once fixed)
+FUZZ_S ?= 60
+fuzz: tools
+	@$(MAKE) --no-print-directory FUZZ=1 CC=clang fuzz-bins
+	FUZZ_S=$(FUZZ_S) FN_BIN=$(abspath $(BUILD)/bin) FN_SHARED=$(abspath $(SHARED)) bash tests/fuzz/run.sh $(FUZZ_NAMES)
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIBFN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 # the demo and the benchmarks ----------------------------------------------------------------------
 demo: tools
 	@$(MAKE) --no-print-directory -f pipelines/demo.mk BIN=$(abspath $(BUILD)/bin) OUT=runs/demo
@@ -191,6 +227,6 @@ install: tools
 	if [ -f $(BUILD)/libfn-mpi.so ]; then install -m 755 $(BUILD)/libfn-mpi.so $(DESTDIR)$(PREFIX)/lib/fn; fi
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
