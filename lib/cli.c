@@ -49,6 +49,21 @@ void fn_version(const char *prog) {
     exit(0);
 }
 
+/* ---- OpenMP's idle threads ---------------------------------------------------------------------- */
+
+/* GNU OpenMP's threads spin at each barrier for a while before they sleep (OMP_WAIT_POLICY unset).
+ * Two multi-threaded fn processes on the same cores (fn-parallel -j 2, two recipes at once, a shared
+ * machine) then spend their time slices spinning against each other. So every tool starts with
+ * OMP_WAIT_POLICY=passive unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set (OMP_WAIT_POLICY=active
+ * restores the spinning). libgomp reads the variable in its own initialiser, before main; this runs
+ * from the executable's .preinit_array, which comes before the initialisers of shared libraries. The
+ * tools all use this file, so the linker always takes it in. */
+static void omp_wait_passive(int argc, char **argv, char **envp) {
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) setenv("OMP_WAIT_POLICY", "passive", 0);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const preinit_omp_wait)(int, char **, char **) =
+    omp_wait_passive;
+
 /* ---- atomic files ------------------------------------------------------------------------------ */
 
 /* the file a symlink names, also when it does not exist yet (then one level, relative to the link) */

@@ -143,7 +143,7 @@ static void cpu_destroy(fn_backend *be) {
 }
 
 fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
-    if (threads <= 0) threads = omp_get_max_threads();
+    if (threads <= 0) threads = fn_cpu_count();
     if (threads < 1) threads = 1;
     fn_backend *be = calloc(1, sizeof *be);
     cpu_ctx *c = calloc(1, sizeof *c);

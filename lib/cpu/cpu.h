@@ -46,6 +46,11 @@ void cpu_sgemm(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K, flo
 float *cpu_grow(cpu_ctx *c, float **buf, size_t *cap, size_t n);
 /* every thread's workspace grown to at least n floats: 0, or -1 when out of memory */
 int cpu_reserve(cpu_ctx *c, size_t n);
+
+/* the default thread count (cpus.c): OMP_NUM_THREADS, else the CPUs of the affinity mask, capped by
+ * the cgroup's CPU quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us), rounded up:
+ * a container allowed 2 CPUs of a 64-core host starts 2 threads, not 64 */
+int fn_cpu_count(void);
 /* [lo, hi) = share t of nt of [0, n): a fixed contiguous part, so that sums do not depend on timing */
 static inline void cpu_share(int n, int t, int nt, int *lo, int *hi) {
     *lo = (int)((long)n * t / nt), *hi = (int)((long)n * (t + 1) / nt);
