@@ -194,3 +194,10 @@ prepare_tools() {
   [[ "$stderr" == *"File too large" ]] || fail "$stderr"
   ! ls -A pics | grep -q '\.tmp'
 }
+
+@test "crowded CPUs: OpenMP threads wait passively unless OMP_WAIT_POLICY says otherwise" {
+  run env OMP_DISPLAY_ENV=true fn-infer --version
+  assert_output --partial "OMP_WAIT_POLICY = 'PASSIVE'"
+  run env OMP_DISPLAY_ENV=true OMP_WAIT_POLICY=active fn-infer --version
+  assert_output --partial "OMP_WAIT_POLICY = 'ACTIVE'"
+}
