@@ -161,10 +161,27 @@ void fn_build_focusnet(fn_net *n) {
 /* ---------------------------------------------------------------------------------------------- */
 /* the API */
 
+static int check_config(const fn_net_config *cfg, fn_err *e) {
+    if (!cfg || cfg->cin < 1 || cfg->cin > 4096) return fn_seterr(e, "bad input channel count %d", cfg ? cfg->cin : 0);
+    if (!(cfg->width > 0 && cfg->width <= 16)) return fn_seterr(e, "bad width %g (0 < width <= 16)", (double)cfg->width);
+    return 0;
+}
+
+int fn_net_config_numel(const fn_net_config *cfg, size_t *params, size_t *stats, fn_err *e) {
+    if (check_config(cfg, e)) return -1;
+    fn_net *n = calloc(1, sizeof *n);
+    if (!n) return fn_seterr(e, "out of memory");
+    n->cfg = *cfg;
+    int rc = fn_arch_build(n, e) ? -1 : n->fail ? fn_seterr(e, "out of memory building the graph") : 0;
+    *params = n->numel;
+    *stats = n->snumel;
+    fn_net_free(n); /* the tables only: no buffer was allocated */
+    return rc;
+}
+
 fn_net *fn_net_new(fn_backend *be, const fn_net_config *cfg, fn_err *e) {
     if (!be) { fn_seterr(e, "no backend"); return NULL; }
-    if (!cfg || cfg->cin < 1 || cfg->cin > 4096) { fn_seterr(e, "bad input channel count %d", cfg ? cfg->cin : 0); return NULL; }
-    if (!(cfg->width > 0 && cfg->width <= 16)) { fn_seterr(e, "bad width %g (0 < width <= 16)", (double)cfg->width); return NULL; }
+    if (check_config(cfg, e)) return NULL;
     fn_net *n = calloc(1, sizeof *n);
     if (!n) { fn_seterr(e, "out of memory"); return NULL; }
     n->be = be;

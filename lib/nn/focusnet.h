@@ -75,6 +75,9 @@ typedef struct fn_net fn_net;
  * outlive the net). Parameters start at zero: call an init or load them. NULL and e set on a bad config
  * or out of memory. */
 fn_net *fn_net_new(fn_backend *be, const fn_net_config *cfg, fn_err *e);
+/* the parameter and statistics value counts of the net cfg describes, without allocating it (a file's
+ * size is checked against them before a net of the size it claims is made); 0 or -1 (e set) */
+int fn_net_config_numel(const fn_net_config *cfg, size_t *params, size_t *stats, fn_err *e);
 void fn_net_free(fn_net *net);
 const fn_net_config *fn_net_cfg(const fn_net *net);
 fn_backend *fn_net_backend(const fn_net *net);

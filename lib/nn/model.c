@@ -110,6 +110,19 @@ fn_net *fn_model_load(fn_backend *be, const char *path, fn_model_meta *m, fn_err
         if (*end || !(w > 0)) { fn_seterr(e, "%s: bad width", path); goto out; }
         c.width = (float)w;
     }
+    size_t need_p, need_s, have = 0; /* the file must hold the net it claims before one is made */
+    if (fn_net_config_numel(&c, &need_p, &need_s, e)) {
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e ? e->msg : "");
+        fn_seterr(e, "%s: %s", path, why);
+        goto out;
+    }
+    for (int i = 0; i < st.n; i++) have += st.t[i].numel;
+    if (have < need_p + need_s) {
+        fn_seterr(e, "%s: holds %zu values, but a FocusNet of %d input channels and width %g has %zu", path, have, c.cin,
+                  (double)c.width, need_p + need_s);
+        goto out;
+    }
     if (!(net = fn_net_new(be, &c, e))) goto out;
     size_t np = fn_net_numel(net), ns = fn_net_stats_numel(net);
     if (!(host = malloc(sizeof *host * (np + ns)))) { fn_seterr(e, "out of memory"); goto fail; }

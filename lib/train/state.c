@@ -157,6 +157,20 @@ int fn_state_load(const char *path, fn_backend *be, fn_net **netp, fn_train_stat
     if (fn_st_read(&r, path, e)) return -1;
     if (read_meta(&r, path, st, e)) goto fail;
     fn_net_config nc = { st->cfg.cin, st->cfg.width, st->cfg.arch };
+    size_t need[2];
+    if (fn_net_config_numel(&nc, &need[0], &need[1], e)) {
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e ? e->msg : "");
+        fn_seterr(e, "%s: %s", path, why);
+        goto fail;
+    }
+    for (int i = 0; i < NBUFS; i++) { /* before a net of the size the metadata claims is made */
+        const fn_st_tensor *t = fn_st_find(&r, bufs[i].name);
+        if (!t || t->ndim != 1 || t->numel != need[bufs[i].stats]) {
+            fn_seterr(e, "%s: tensor %s is missing or has the wrong size", path, bufs[i].name);
+            goto fail;
+        }
+    }
     if (!(net = fn_net_new(be, &nc, e))) goto fail;
     for (int i = 0; i < NBUFS; i++) {
         const fn_st_tensor *t = fn_st_find(&r, bufs[i].name);

@@ -136,6 +136,12 @@ s = json.dumps(h).encode(); s += b' ' * (-len(s) % 8)
 open('old.safetensors', 'wb').write(struct.pack('<Q', len(s)) + s + data)"
   fn-infer --device cpu -m old.safetensors "$D/small.fns" -o p.fns
   [ -s p.fns ]
+  # a small file whose metadata claims a huge net is refused before the net is made (it took minutes
+  # and 20 GB before)
+  run --separate-stderr timeout 20 fn-infer --device cpu -m "$BATS_TEST_DIRNAME/../fuzz/regress/safetensors/model-claims-width16-cin4096" \
+    "$D/small.fns"
+  assert_one_line_error fn-infer
+  [[ "$stderr" == *"holds 2 values, but a FocusNet of 4096 input channels and width 16 has"* ]] || fail "$stderr"
 }
 
 # every tool that writes a stream or text, on small input
