@@ -215,7 +215,7 @@ static fn_tensor *read_page(TIFF *tif, const char **why) {
     int gray = d.photo == PHOTOMETRIC_MINISBLACK || d.photo == PHOTOMETRIC_MINISWHITE;
     uint32_t *px = malloc((size_t)d.w * d.h * 4);
     fn_tensor *t = px ? fn_tensor_new(FN_U8, gray ? 1 : 3, (int)d.h, (int)d.w, &e) : NULL;
-    if (!t || !TIFFReadRGBAImageOriented(tif, d.w, d.h, px, ORIENTATION_TOPLEFT, 0)) {
+    if (!t || !TIFFReadRGBAImageOriented(tif, d.w, d.h, px, ORIENTATION_TOPLEFT, 1)) { /* stop at a missing strip */
         *why = t ? "cannot read the pixels" : "out of memory";
         free(px);
         fn_tensor_free(t);
