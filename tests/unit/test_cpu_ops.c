@@ -4,8 +4,10 @@
  * and bitwise determinism. FD_VERBOSE=1 prints how close each finite-difference check came to its tolerance. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <omp.h>
 #include "backend.h"
 #include "check.h"
+#include "cpu/cpu.h"
 
 static fn_backend *be;
 
@@ -927,6 +929,19 @@ static void test_backend_open(void) {
     unsetenv("FN_CUDA_LIB");
 }
 
+/* the default thread count: at least one, never more than OpenMP's (OMP_NUM_THREADS or the affinity
+ * mask); a cgroup quota only lowers it */
+static void test_cpu_count(void) {
+    int n = fn_cpu_count();
+    CHECK(n >= 1 && n <= omp_get_max_threads());
+    fn_err e;
+    fn_backend *b = fn_cpu_backend_new(0, &e);
+    char want[64];
+    snprintf(want, sizeof want, "CPU (%d thread", n);
+    CHECK(b && !strncmp(b->device, want, strlen(want)));
+    if (b) b->destroy(b);
+}
+
 int main(void) {
     fn_err e;
     be = fn_cpu_backend_new(2, &e);
@@ -934,6 +949,7 @@ int main(void) {
         fprintf(stderr, "test_cpu_ops: %s\n", e.msg);
         return 1;
     }
+    RUN(test_cpu_count);
     RUN(test_memory);
     RUN(test_same_geometry);
     RUN(test_conv_small);
