@@ -26,8 +26,9 @@ static int src_read(GifFileType *g, GifByteType *dst, int n) {
     return (int)k;
 }
 
-/* the first image's indices onto a zeroed W x H canvas; 0 or a giflib error code */
-static int read_first(GifFileType *g, unsigned char *canvas, int W, int H) {
+/* the first image's indices onto a zeroed W x H canvas, allocated (*canvas) once its descriptor is read,
+ * so that a file that ends before any image costs no canvas; 0 or a giflib error code */
+static int read_first(GifFileType *g, unsigned char **canvasp, int W, int H) {
     GifRecordType type;
     do {
         if (DGifGetRecordType(g, &type) == GIF_ERROR) return g->Error;
@@ -39,6 +40,8 @@ static int read_first(GifFileType *g, unsigned char *canvas, int W, int H) {
                 if (DGifGetExtensionNext(g, &ext) == GIF_ERROR) return g->Error;
         } else if (type == IMAGE_DESC_RECORD_TYPE) {
             if (DGifGetImageDesc(g) == GIF_ERROR) return g->Error;
+            unsigned char *canvas = *canvasp = calloc((size_t)W * H, 1);
+            if (!canvas) return D_GIF_ERR_NOT_ENOUGH_MEM;
             GifImageDesc *d = &g->Image;
             int w = d->Width, h = d->Height;
             GifPixelType *line = malloc(w > 0 ? (size_t)w : 1);
@@ -103,10 +106,9 @@ int fn_gif_decode(const unsigned char *buf, size_t len, const char *name, const 
     unsigned char *canvas = NULL;
     if (W < 1 || H < 1 || W > FN_MAX_HW || H > FN_MAX_HW) {
         fn_seterr(e, "%s: corrupt GIF: bad screen size %dx%d", name, W, H);
-    } else if (!(canvas = calloc((size_t)W * H, 1))) {
-        fn_seterr(e, "%s: out of memory", name);
-    } else if ((err = read_first(g, canvas, W, H))) {
-        fn_seterr(e, "%s: corrupt GIF: %s", name, err < 0 ? "no image in the file" : GifErrorString(err));
+    } else if ((err = read_first(g, &canvas, W, H))) {
+        if (err == D_GIF_ERR_NOT_ENOUGH_MEM) fn_seterr(e, "%s: out of memory", name);
+        else fn_seterr(e, "%s: corrupt GIF: %s", name, err < 0 ? "no image in the file" : GifErrorString(err));
     } else if (s.short_read) {
         fn_seterr(e, "%s: corrupt GIF: unexpected end of file", name);
     } else {
