@@ -26,9 +26,14 @@ static int src_read(GifFileType *g, GifByteType *dst, int n) {
     return (int)k;
 }
 
+/* LZW: a code of at least 3 bits stands for at most 4096 pixels, so len bytes hold fewer than
+ * len * 8 / 3 * 4096 pixels. A frame beyond that is cut off; a screen beyond it (zeros around a small
+ * frame) is refused too, so that a few bytes cannot ask for gigabytes. */
+static double max_pixels(size_t len) { return (double)len * (8.0 / 3 * 4096); }
+
 /* the first image's indices onto a zeroed W x H canvas, allocated (*canvas) once its descriptor is read,
  * so that a file that ends before any image costs no canvas; 0 or a giflib error code */
-static int read_first(GifFileType *g, unsigned char **canvasp, int W, int H) {
+static int read_first(GifFileType *g, size_t len, unsigned char **canvasp, int W, int H) {
     GifRecordType type;
     do {
         if (DGifGetRecordType(g, &type) == GIF_ERROR) return g->Error;
@@ -40,6 +45,7 @@ static int read_first(GifFileType *g, unsigned char **canvasp, int W, int H) {
                 if (DGifGetExtensionNext(g, &ext) == GIF_ERROR) return g->Error;
         } else if (type == IMAGE_DESC_RECORD_TYPE) {
             if (DGifGetImageDesc(g) == GIF_ERROR) return g->Error;
+            if ((double)g->Image.Width * g->Image.Height > max_pixels(len)) return D_GIF_ERR_DATA_TOO_BIG;
             unsigned char *canvas = *canvasp = calloc((size_t)W * H, 1);
             if (!canvas) return D_GIF_ERR_NOT_ENOUGH_MEM;
             GifImageDesc *d = &g->Image;
@@ -106,7 +112,9 @@ int fn_gif_decode(const unsigned char *buf, size_t len, const char *name, const 
     unsigned char *canvas = NULL;
     if (W < 1 || H < 1 || W > FN_MAX_HW || H > FN_MAX_HW) {
         fn_seterr(e, "%s: corrupt GIF: bad screen size %dx%d", name, W, H);
-    } else if ((err = read_first(g, &canvas, W, H))) {
+    } else if ((double)W * H > max_pixels(len)) {
+        fn_seterr(e, "%s: corrupt GIF: a screen of %dx%d from %zu bytes", name, W, H, len);
+    } else if ((err = read_first(g, len, &canvas, W, H))) {
         if (err == D_GIF_ERR_NOT_ENOUGH_MEM) fn_seterr(e, "%s: out of memory", name);
         else fn_seterr(e, "%s: corrupt GIF: %s", name, err < 0 ? "no image in the file" : GifErrorString(err));
     } else if (s.short_read) {
