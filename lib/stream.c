@@ -143,7 +143,7 @@ int fn_meta_get_str(const fn_frame *f, const char *key, char *buf, size_t n) {
     int rc = -1;
     if (u.data.type == MSGPACK_OBJECT_STR && n > 0) {
         size_t l = u.data.via.str.size < n - 1 ? u.data.via.str.size : n - 1;
-        memcpy(buf, u.data.via.str.ptr, l);
+        if (l) memcpy(buf, u.data.via.str.ptr, l);
         buf[l] = 0;
         rc = 0;
     }
@@ -251,7 +251,7 @@ static int key_is(const msgpack_object *k, const char *s) {
 static char *obj_strdup(const msgpack_object *o) {
     char *s = malloc(o->via.str.size + 1);
     if (s) {
-        memcpy(s, o->via.str.ptr, o->via.str.size);
+        if (o->via.str.size) memcpy(s, o->via.str.ptr, o->via.str.size); /* an empty str may have no ptr */
         s[o->via.str.size] = 0;
     }
     return s;
@@ -282,7 +282,8 @@ static int decode_tensor(const msgpack_object *o, const char *what, fn_tensor **
     if (!dt || !sh || !da) return fn_seterr(e, "'%s' lacks %s", what, !dt ? "dtype" : !sh ? "shape" : "data");
     char dts[8] = "";
     fn_dtype t;
-    if (dt->type == MSGPACK_OBJECT_STR && dt->via.str.size < sizeof dts) memcpy(dts, dt->via.str.ptr, dt->via.str.size);
+    if (dt->type == MSGPACK_OBJECT_STR && dt->via.str.size && dt->via.str.size < sizeof dts)
+        memcpy(dts, dt->via.str.ptr, dt->via.str.size);
     if (fn_dtype_parse(dts, &t)) return fn_seterr(e, "'%s' has an unknown dtype (u8, u16 or f32)", what);
     if (sh->type != MSGPACK_OBJECT_ARRAY || sh->via.array.size != 3)
         return fn_seterr(e, "'%s' shape is not [C, H, W]", what);
