@@ -91,7 +91,7 @@ static int post_frame(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
 int main(int argc, char **argv) {
     fn_heap_for_frames((size_t)32 << 20); /* native-resolution frames are tens of MB: keep the pages */
     struct cmdline cl;
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
     parse_cmdline(argc, argv, &cl);
     fn_filter_main(prog, cl.input, cl.output, post_frame, &cl.po);
     return 0;

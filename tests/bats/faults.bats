@@ -157,6 +157,7 @@ fn-split --part train $D/small.fns
 fn-infer --device cpu -m $D/ref.safetensors $D/small.fns
 fn-info $D/small.fns
 fn-score $D/scored.fns
+fn-post $D/scored.fns
 EOF
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The fn stream at the command line: bad input is refused with one line naming the input and the frame,
-# the frames before it come out whole; a terminal is never written to; a closed pipe is quiet.
+# the frames before it come out whole; a terminal is never written to; a closed pipe is one line and exit 1.
 
 load test_helper
 
