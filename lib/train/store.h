@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "err.h"
-#include "train/dataset.h"
+#include "train/frames.h"
 
 typedef struct fn_store fn_store;
 
