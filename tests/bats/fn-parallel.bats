@@ -103,3 +103,17 @@ STAGE='fn-read {} | fn-resize 24x32'
   assert_equal "$status" 1
   assert_output --partial "fn-parallel: refusing to write a binary stream to a terminal"
 }
+
+@test "fn-parallel: local jobs get cores/jobs OpenMP threads unless OMP_NUM_THREADS is set" {
+  cores=$(nproc)
+  run bash -c "unset OMP_NUM_THREADS; fn-parallel -j 1 'echo \$OMP_NUM_THREADS; : {}' a | cat"
+  assert_success
+  assert_output "$cores"
+  run bash -c "unset OMP_NUM_THREADS; fn-parallel 'echo \$OMP_NUM_THREADS; : {}' a | cat"
+  assert_success
+  assert_output "1"
+  run bash -c "unset OMP_NUM_THREADS; fn-parallel -j $((cores + 1)) 'echo \$OMP_NUM_THREADS; : {}' a | cat"
+  assert_output "1"
+  run bash -c "OMP_NUM_THREADS=3 fn-parallel -j 1 'echo \$OMP_NUM_THREADS; : {}' a | cat"
+  assert_output "3"
+}
