@@ -67,9 +67,9 @@ static const char usage[] =
 struct cmdline {
     const char *input, *val, *out, *log, *state, *resume, *device;
     fn_train_config cfg;
-    int threads, progress, sync_bn;
+    int threads, progress;
     /* options given explicitly (a resume takes the others from its state) */
-    int given_epochs, given_batch, given_lr, given_plateau, given_l2, given_seed, given_width, given_bn, given_arch;
+    int given_epochs, given_batch, given_lr, given_plateau, given_l2, given_seed, given_width, given_bn, given_arch, given_sync;
 };
 
 enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_PLATEAU, O_L2, O_SEED, O_WIDTH, O_DEVICE, O_THREADS, O_LOG,
@@ -132,7 +132,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             cl->cfg.width = (float)d; cl->given_width = 1;
             break;
         case O_BN_RECOMPUTE: cl->cfg.bn_recompute = 1; cl->given_bn = 1; break;
-        case O_SYNC_BN: cl->sync_bn = 1; break;
+        case O_SYNC_BN: cl->cfg.sync_bn = 1; cl->given_sync = 1; break;
         case O_ARCH:
             if ((cl->cfg.arch = fn_arch_parse(optarg)) < 0)
                 fn_usage_die(prog, "unknown --arch '%s' (focusnet, unet, resunet, runet, r2unet, attunet)", optarg);
@@ -246,6 +246,7 @@ static void merge_resume_config(const struct cmdline *cl, fn_train_state *st) {
     if (cl->given_width && a->width != s->width) bad = "--width";
     if (cl->given_bn && a->bn_recompute != s->bn_recompute) bad = "--bn-recompute";
     if (cl->given_arch && a->arch != s->arch) bad = "--arch";
+    if (cl->given_sync && a->sync_bn != s->sync_bn) bad = "--sync-bn";
     if (bad) fn_die(prog, "%s: %s differs from the resumed run's; a resume keeps the run's settings", cl->resume, bad);
     if (cl->given_epochs) s->epochs = a->epochs;
     /* a resume may set a new current rate; the run's own initial rate again changes nothing */
@@ -329,7 +330,7 @@ int main(int argc, char **argv) {
     check_writable(st.out, lead);
     check_writable(state_path, lead);
     check_writable(cl.log, lead);
-    if (fn_dist_attach(dist, net, cl.sync_bn, &e)) fn_die(prog, "%s", e.msg);
+    if (fn_dist_attach(dist, net, st.cfg.sync_bn, &e)) fn_die(prog, "%s", e.msg);
     if (fn_net_reserve(net, st.cfg.batch < train.n ? st.cfg.batch : train.n, train.h, train.w, 1, &e))
         fn_die(prog, "%s", e.msg);
 
@@ -346,7 +347,7 @@ int main(int argc, char **argv) {
     if (pr.on) fn_warn(prog, "device: %s; %d training and %d validation frames of %dx%dx%d", be->device, train.n,
                        val.n, train.c, train.h, train.w);
     if (pr.on && fn_dist_size(dist) > 1)
-        fn_warn(prog, "%d ranks, %s batch norm", fn_dist_size(dist), cl.sync_bn ? "synchronised" : "per-rank");
+        fn_warn(prog, "%d ranks, %s batch norm", fn_dist_size(dist), st.cfg.sync_bn ? "synchronised" : "per-rank");
 
     if (fn_interrupt_catch(&e)) fn_die(prog, "%s", e.msg);
     for (int ep = st.epoch + 1; ep <= st.cfg.epochs; ep++) {

@@ -26,6 +26,7 @@ typedef struct fn_train_config {
     uint64_t seed;
     int epochs;      /* the total to reach */
     int bn_recompute; /* 1: batch-norm statistics recomputed over the training set before each validation */
+    int sync_bn;      /* 1: --sync-bn (batch-norm statistics over all ranks under mpirun) */
     int arch;        /* fn_arch of the net (0: FocusNet) */
 } fn_train_config;
 

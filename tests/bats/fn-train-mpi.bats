@@ -178,3 +178,14 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
   assert_one_line_error fn-train
   [[ "$stderr" == *"spill file"*"TMPDIR"* ]] || fail "$stderr"
 }
+
+@test "the state keeps --sync-bn: a resume without it still synchronises" {
+  fn-train "${TINY[@]}" --sync-bn --epochs 1 --val "$D/val.fns" -o s.st "$D/train.fns" 2>/dev/null
+  run st_meta s.st.state sync_bn
+  assert_output 1
+  fn-train "${TINY[@]}" --epochs 2 --val "$D/val.fns" --resume s.st.state "$D/train.fns" 2>/dev/null
+  run st_meta s.st.state sync_bn
+  assert_output 1
+  run st_meta s.st.state epoch
+  assert_output 2
+}
