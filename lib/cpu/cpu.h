@@ -101,6 +101,23 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k);
 
 /* norm.c */
+/* batch norm's input gradient of channel ch, given its per-channel terms (norm.c, norm_sync.c):
+ * dx = a*dy + bb*(x - mu) + cst over the channel's planes of x, dy, dx [N,C,HW] (= or += by acc) */
+static inline void cpu_bn_dx(const float *x, const float *dy, float *dx, int N, int C, int HW, int ch,
+                             float mu, float a, float bb, float cst, int acc) {
+    for (int n = 0; n < N; n++) {
+        const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy + ((size_t)n * C + ch) * HW;
+        float *o = dx + ((size_t)n * C + ch) * HW;
+        if (acc) {
+#pragma omp simd
+            for (int i = 0; i < HW; i++) o[i] += a * dp[i] + bb * (xp[i] - mu) + cst;
+        } else {
+#pragma omp simd
+            for (int i = 0; i < HW; i++) o[i] = a * dp[i] + bb * (xp[i] - mu) + cst;
+        }
+    }
+}
+
 void cpu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                       float *mean, float *invstd, float *rmean, float *rvar,
                       int N, int C, int HW, float momentum, float eps);

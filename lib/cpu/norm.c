@@ -137,16 +137,6 @@ void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
         const float a = gamma[ch] * is;
         const float bb = (float)(-(double)gamma[ch] * is * is * is * sdyx / m);
         const float cst = (float)(-(double)gamma[ch] * is * sdy / m);
-        for (int n = 0; n < N; n++) {
-            const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy + ((size_t)n * C + ch) * HW;
-            float *o = dx + ((size_t)n * C + ch) * HW;
-            if (acc) {
-#pragma omp simd
-                for (int i = 0; i < HW; i++) o[i] += a * dp[i] + bb * (xp[i] - mu) + cst;
-            } else {
-#pragma omp simd
-                for (int i = 0; i < HW; i++) o[i] = a * dp[i] + bb * (xp[i] - mu) + cst;
-            }
-        }
+        cpu_bn_dx(x, dy, dx, N, C, HW, ch, mu, a, bb, cst, acc);
     }
 }
