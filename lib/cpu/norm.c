@@ -4,6 +4,20 @@
 #include <stddef.h>
 #include "cpu.h"
 
+/* one plane of the normalised output: y = x*scale + shift, then ReLU when relu */
+static inline void bn_plane(const float *xp, float *yp, int HW, float scale, float shift, int relu) {
+    if (relu) {
+#pragma omp simd
+        for (int i = 0; i < HW; i++) {
+            const float v = xp[i] * scale + shift;
+            yp[i] = v > 0 ? v : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+    }
+}
+
 /* x [N,C,HW], y [N,C,HW]; mean, invstd [C] (saved for bwd); rmean, rvar [C] updated.
  * relu: y = relu(bn(x)) in the same pass (the expression of elementwise.c's ReLU) */
 static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
@@ -42,16 +56,7 @@ static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const fl
         for (int n = 0; n < N; n++) {
             const float *xp = x + ((size_t)n * C + ch) * HW;
             float *yp = y + ((size_t)n * C + ch) * HW;
-            if (relu) {
-#pragma omp simd
-                for (int i = 0; i < HW; i++) {
-                    const float v = xp[i] * scale + shift;
-                    yp[i] = v > 0 ? v : 0.0f;
-                }
-            } else {
-#pragma omp simd
-                for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
-            }
+            bn_plane(xp, yp, HW, scale, shift, relu);
         }
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mu);
@@ -81,16 +86,7 @@ static void bn_fwd_infer(void *ctx, const float *x, const float *gamma, const fl
             const float shift = beta[ch] - rmean[ch] * scale;
             const float *xp = x + ((size_t)n * C + ch) * HW;
             float *yp = y + ((size_t)n * C + ch) * HW;
-            if (relu) {
-#pragma omp simd
-                for (int i = 0; i < HW; i++) {
-                    const float v = xp[i] * scale + shift;
-                    yp[i] = v > 0 ? v : 0.0f;
-                }
-            } else {
-#pragma omp simd
-                for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
-            }
+            bn_plane(xp, yp, HW, scale, shift, relu);
         }
 }
 
