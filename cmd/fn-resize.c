@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "frame_resize.h"
 #include "heap.h"
-#include "resample.h"
 
 static const char *prog = "fn-resize";
 
@@ -104,64 +104,6 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     cl->input = fn_input_operand(prog, argc, argv);
 }
 
-/* ---- resamplers, cached by size pair and filter ------------------------------------------------- */
-
-#define NCACHE 6
-struct cache {
-    fn_resampler *r[NCACHE];
-    int next;
-};
-
-static const fn_resampler *get_rs(struct cache *c, int ih, int iw, int oh, int ow, fn_rs_filter f, fn_err *e) {
-    for (int i = 0; i < NCACHE; i++) {
-        const fn_resampler *r = c->r[i];
-        if (r && r->in_h == ih && r->in_w == iw && r->out_h == oh && r->out_w == ow && r->filter == f) return r;
-    }
-    fn_resampler *r = fn_resampler_new(ih, iw, oh, ow, f, e);
-    if (!r) return NULL;
-    fn_resampler_free(c->r[c->next]);
-    c->r[c->next] = r;
-    c->next = (c->next + 1) % NCACHE;
-    return r;
-}
-
-/* resize *t to oh x ow: linear (dtype kept), nearest, or a mask by bilinear then >= 0.5 */
-enum { KIND_LINEAR, KIND_NEAREST, KIND_MASK_BILINEAR };
-static int resize_slot(struct cache *c, fn_tensor **t, int oh, int ow, int kind, fn_err *e) {
-    fn_tensor *in = *t;
-    if (in->h == oh && in->w == ow) return 0;
-    const fn_resampler *r = get_rs(c, in->h, in->w, oh, ow, kind == KIND_NEAREST ? FN_RS_NEAREST : FN_RS_LINEAR, e);
-    if (!r) return -1;
-    fn_tensor *src = in, *bin = NULL;
-    if (kind == KIND_MASK_BILINEAR) { /* 0/1 floats, so any non-zero label counts as foreground */
-        if (!(bin = fn_tensor_new(FN_F32, in->c, in->h, in->w, e))) return -1;
-        size_t n = fn_tensor_numel(in);
-        for (size_t i = 0; i < n; i++) ((float *)bin->data)[i] = fn_tensor_get(in, i) != 0 ? 1.0f : 0.0f;
-        src = bin;
-    }
-    fn_tensor *out = fn_tensor_alloc(src->dtype, in->c, oh, ow, e); /* written whole */
-    if (!out || fn_resampler_run(r, src, out, e)) {
-        fn_tensor_free(out);
-        fn_tensor_free(bin);
-        return -1;
-    }
-    if (kind == KIND_MASK_BILINEAR) {
-        fn_tensor *m = fn_tensor_new(FN_U8, in->c, oh, ow, e);
-        if (!m) {
-            fn_tensor_free(out);
-            fn_tensor_free(bin);
-            return -1;
-        }
-        size_t n = fn_tensor_numel(m);
-        for (size_t i = 0; i < n; i++) ((uint8_t *)m->data)[i] = ((float *)out->data)[i] >= 0.5f;
-        fn_tensor_free(out);
-        fn_tensor_free(bin);
-        out = m;
-    }
-    fn_frame_set_tensor(t, out);
-    return 0;
-}
-
 static int pad_slot(fn_tensor **t, int top, int left, int h, int w, fn_err *e) {
     fn_tensor *p = fn_pad(*t, top, left, h, w, e);
     if (!p) return -1;
@@ -169,16 +111,7 @@ static int pad_slot(fn_tensor **t, int top, int left, int h, int w, fn_err *e) {
     return 0;
 }
 
-static int crop_slot(fn_tensor **t, int top, int left, int h, int w, fn_err *e) {
-    fn_tensor *p = fn_crop(*t, top, left, h, w, e);
-    if (!p) return -1;
-    fn_frame_set_tensor(t, p);
-    return 0;
-}
-
 /* ---- one frame -------------------------------------------------------------------------------- */
-
-static const char *const pad_keys[4] = {"pad_top", "pad_left", "pad_bottom", "pad_right"};
 
 static long lround_pos(double v) {
     long r = lround(v);
@@ -192,68 +125,19 @@ static int keep_native(fn_frame *f, fn_err *e) {
     return 0;
 }
 
-/* --restore: native_mask and native_roi (oh x ow) replace mask and roi */
-static int put_back_native(fn_frame *f, int oh, int ow, fn_err *e) {
-    static const char *const keys[2] = {"native_mask", "native_roi"};
-    fn_tensor **slot[2] = {&f->mask, &f->roi};
-    for (int i = 0; i < 2; i++) {
-        fn_tensor *t;
-        int rc = fn_frame_take_tensor(f, keys[i], &t, e);
-        if (rc < 0) return -1;
-        if (!rc) continue;
-        if (t->dtype != FN_U8 || t->c != 1 || t->h != oh || t->w != ow) {
-            fn_seterr(e, "%s is %s [%d,%d,%d], not u8 [1,%d,%d] (orig_h x orig_w)", keys[i], fn_dtype_name(t->dtype),
-                      t->c, t->h, t->w, oh, ow);
-            fn_tensor_free(t);
-            return -1;
-        }
-        fn_frame_set_tensor(slot[i], t);
-    }
-    return 0;
-}
-
-static int do_frame(const struct cmdline *cl, struct cache *c, fn_frame *f, fn_err *e) {
+static int do_frame(const struct cmdline *cl, fn_rs_cache *c, fn_frame *f, fn_err *e) {
     if (cl->drop_image) fn_frame_set_tensor(&f->image, NULL);
-    fn_tensor **slot[4] = {&f->image, &f->mask, &f->pred, &f->roi};
-    const int mk = cl->mask_bilinear ? KIND_MASK_BILINEAR : KIND_NEAREST;
-    const int kinds[4] = {KIND_LINEAR, mk, KIND_LINEAR, mk};
-    const char *names[4] = {"image", "mask", "pred", "roi"};
-    int h = 0, w = 0;
-    const char *first = NULL;
-    for (int k = 0; k < 4; k++) {
-        fn_tensor *t = *slot[k];
-        if (!t) continue;
-        if (!first) first = names[k], h = t->h, w = t->w;
-        else if (t->h != h || t->w != w)
-            return fn_seterr(e, "%s is %dx%d but %s is %dx%d", names[k], t->h, t->w, first, h, w);
-    }
-    if (!first) return 0; /* nothing to resize */
-    int64_t pad[4] = {0, 0, 0, 0};
+    if (cl->mode == MODE_RESTORE) return fn_frame_restore(c, f, e);
+    fn_tensor **slot[FN_FRAME_SLOTS];
+    fn_frame_slots(f, slot);
+    const fn_resize_kind mk = cl->mask_bilinear ? FN_RESIZE_MASK_BILINEAR : FN_RESIZE_NEAREST;
+    const fn_resize_kind kinds[FN_FRAME_SLOTS] = {FN_RESIZE_LINEAR, mk, FN_RESIZE_LINEAR, mk};
+    int h, w, any = fn_frame_hw(f, &h, &w, e);
+    if (any <= 0) return any; /* nothing to resize, or sizes that disagree */
     int padded = 0;
-    for (int i = 0; i < 4; i++) padded |= !fn_meta_get_int(f, pad_keys[i], &pad[i]);
-
-    if (cl->mode == MODE_RESTORE) {
-        int64_t oh, ow;
-        if (fn_meta_get_int(f, "orig_h", &oh) || fn_meta_get_int(f, "orig_w", &ow))
-            return fn_seterr(e, "no orig_h/orig_w in meta to restore to");
-        if (oh < 1 || ow < 1 || oh > FN_MAX_HW || ow > FN_MAX_HW)
-            return fn_seterr(e, "bad orig_h/orig_w %lldx%lld in meta", (long long)oh, (long long)ow);
-        if (padded) {
-            int64_t ch = h - pad[0] - pad[2], cw = w - pad[1] - pad[3];
-            if (pad[0] < 0 || pad[1] < 0 || pad[2] < 0 || pad[3] < 0 || ch < 1 || cw < 1)
-                return fn_seterr(e, "padding in meta does not fit the %dx%d frame", h, w);
-            for (int k = 0; k < 4; k++)
-                if (*slot[k] && crop_slot(slot[k], (int)pad[0], (int)pad[1], (int)ch, (int)cw, e)) return -1;
-            for (int i = 0; i < 4; i++) fn_meta_del(f, pad_keys[i]);
-        }
-        const int rk[4] = {KIND_LINEAR, KIND_NEAREST, KIND_LINEAR, KIND_NEAREST};
-        const int native[4] = {0, fn_frame_has_key(f, "native_mask"), 0, fn_frame_has_key(f, "native_roi")};
-        for (int k = 0; k < 4; k++) /* what the native copies replace is not resized */
-            if (*slot[k] && !native[k] && resize_slot(c, slot[k], (int)oh, (int)ow, rk[k], e)) return -1;
-        return put_back_native(f, (int)oh, (int)ow, e);
-    }
+    int64_t x;
+    for (int i = 0; i < 4; i++) padded |= !fn_meta_get_int(f, fn_pad_keys[i], &x);
     if (cl->keep_native && keep_native(f, e)) return -1;
-
     if (padded) return fn_seterr(e, "frame is already padded by fn-resize --keep-aspect (restore it first)");
     int oh = cl->h, ow = cl->w, top = 0, left = 0, ch, cw;
     if (cl->mode == MODE_SCALE) oh = (int)lround_pos(h * cl->scale), ow = (int)lround_pos(w * cl->scale);
@@ -271,25 +155,24 @@ static int do_frame(const struct cmdline *cl, struct cache *c, fn_frame *f, fn_e
         top = (oh - ch) / 2, left = (ow - cw) / 2;
     }
     for (int k = 0; k < 4; k++)
-        if (*slot[k] && resize_slot(c, slot[k], ch, cw, kinds[k], e)) return -1;
+        if (*slot[k] && fn_resize_slot(c, slot[k], ch, cw, kinds[k], e)) return -1;
     if (cl->keep_aspect)
         for (int k = 0; k < 4; k++)
             if (*slot[k] && pad_slot(slot[k], top, left, oh, ow, e)) return -1;
-    int64_t x;
     if (fn_meta_get_int(f, "orig_h", &x) || fn_meta_get_int(f, "orig_w", &x))
         if (fn_meta_set_int(f, "orig_h", h, e) || fn_meta_set_int(f, "orig_w", w, e)) return -1;
     if (fn_meta_set_int(f, "resize_from_h", h, e) || fn_meta_set_int(f, "resize_from_w", w, e)) return -1;
     if (cl->keep_aspect) {
         const int64_t pv[4] = {top, left, oh - ch - top, ow - cw - left};
         for (int i = 0; i < 4; i++)
-            if (fn_meta_set_int(f, pad_keys[i], pv[i], e)) return -1;
+            if (fn_meta_set_int(f, fn_pad_keys[i], pv[i], e)) return -1;
     }
     return 0;
 }
 
 struct job {
     const struct cmdline *cl;
-    struct cache cache;
+    fn_rs_cache cache;
 };
 
 static int resize_frame(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
@@ -305,6 +188,6 @@ int main(int argc, char **argv) {
 
     struct job j = {.cl = &cl};
     fn_filter_main(prog, cl.input, cl.output, resize_frame, &j);
-    for (int i = 0; i < NCACHE; i++) fn_resampler_free(j.cache.r[i]);
+    fn_rs_cache_free(&j.cache);
     return 0;
 }

@@ -6,7 +6,9 @@
  * HD95 (medpy's definition, in pixels; 0 when both are empty) averaged over the frames where it is
  * defined (undefined when exactly one of pred and mask is empty). A frame with a roi is scored inside it
  * only. The spread of the per-image scores (median, worst), ISIC 2018's thresholded Jaccard and
- * bootstrap intervals of the means come from lib/challenge.c. */
+ * bootstrap intervals of the means come from lib/challenge.c. --restore scores at the native size: each
+ * frame restored in-process (lib/frame_resize.c, the code of fn-resize --restore), so that no
+ * native-size f32 pred goes through a pipe. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include "challenge.h"
 #include "cli.h"
+#include "frame_resize.h"
 #include "heap.h"
 #include "metrics.h"
 
@@ -29,6 +32,10 @@ static const char usage[] =
     "counts of all frames. A pred pixel is foreground when p > T; a mask pixel when it is non-zero.\n"
     "Frames with a roi are scored inside it only. Prints a table.\n"
     "\n"
+    "  -r, --restore          score at the size the frames had before fn-resize (orig_h x orig_w):\n"
+    "                         each frame restored first as fn-resize --restore does, so against the\n"
+    "                         original mask and roi that fn-resize --keep-native kept (the same\n"
+    "                         scores as fn-resize --restore --drop-image | fn-score, faster)\n"
     "  -t, --threshold T      foreground when p > T (default 0.5)\n"
     "      --hd95             also the 95th percentile Hausdorff distance in pixels, averaged over\n"
     "                         the frames where it is defined (0 when both are empty; frames where\n"
@@ -45,7 +52,7 @@ static const char usage[] =
 
 struct cmdline {
     double threshold, jaccard_threshold; /* jaccard_threshold < 0: not asked */
-    int hd95, json, ci, ci_samples;
+    int hd95, json, ci, ci_samples, restore;
     uint64_t seed;
     const char *per_image, *input;
 };
@@ -57,14 +64,14 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         {"jaccard-threshold", required_argument, 0, OPT_JT}, {"ci", no_argument, 0, OPT_CI},
         {"ci-samples", required_argument, 0, OPT_CI_SAMPLES}, {"seed", required_argument, 0, 'S'},
         {"per-image", required_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, OPT_VERSION},
-        {0, 0, 0, 0},
+        {"restore", no_argument, 0, 'r'},         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0},
     };
     *cl = (struct cmdline){.threshold = 0.5, .jaccard_threshold = -1, .ci_samples = 2000, .input = "-"};
     int o;
     long v;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, ":t:p:jS:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, ":t:p:jS:rh", opts, NULL)) != -1) {
         switch (o) {
         case 't':
             if (fn_parse_double(optarg, &cl->threshold) || cl->threshold < 0 || cl->threshold > 1)
@@ -85,6 +92,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             break;
         case 'p': cl->per_image = optarg; break;
         case 'j': cl->json = 1; break;
+        case 'r': cl->restore = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         case OPT_VERSION: fn_version(prog);
         default: fn_usage_getopt(prog, o, argv);
@@ -280,9 +288,11 @@ int main(int argc, char **argv) {
         fprintf(tsv.f, "id\tdice\tjaccard\ttp\tfp\tfn\ttn%s\n", cl.hd95 ? "\thd95" : "");
     }
     fn_frame f;
+    fn_rs_cache rs = {0};
     int rc;
     while ((rc = fn_reader_next(r, &f, &e)) == 1) {
-        if (score(&cl, &f, &t, tsv.f, &e)) {
+        if (cl.restore) fn_frame_set_tensor(&f.image, NULL); /* scoring needs none: not resized */
+        if ((cl.restore && fn_frame_restore(&rs, &f, &e)) || score(&cl, &f, &t, tsv.f, &e)) {
             if (cl.per_image) fn_atomic_abort(&tsv);
             fn_die(prog, "%s: frame %ld (%s): %s", fn_reader_name(r), fn_reader_count(r), f.id, e.msg);
         }
@@ -293,6 +303,7 @@ int main(int argc, char **argv) {
         fn_die(prog, "%s", e.msg);
     }
     fn_reader_close(r);
+    fn_rs_cache_free(&rs);
     struct extra x;
     if (extras(&cl, &t, &x, &e)) {
         if (cl.per_image) fn_atomic_abort(&tsv);

@@ -18,7 +18,8 @@
 #   OUT/val.pred.fns     fn-infer (INFER_OPTS)
 #   OUT/scores.json      fn-score (SCORE_OPTS), and OUT/val.scores.tsv, one line per image; with NATIVE=1
 #                        (the default) at each image's own resolution against its original mask (the
-#                        read keeps it, fn-resize --keep-native; fn-resize --restore puts it back), inside
+#                        read keeps it, fn-resize --keep-native; fn-score --restore puts it back, or
+#                        fn-resize --restore when POST is given), inside
 #                        the ROI folder's masks when ROI is given; POST= runs fn-post with those options
 #                        first (e.g. POST="--largest 1 --fill-holes")
 #   OUT/test.*           the same for the folder TEST (TEST/images, TEST/masks), when given
@@ -175,9 +176,11 @@ $(OUT)/%.pred.fns: $(OUT)/%.n.fns $(OUT)/model.safetensors $(O_INFER)
 	fn-infer -m $(OUT)/model.safetensors $(INFER_ARGS) -o $@ $<
 
 # fn-score: the JSON target, and one TSV line per image in OUT/PART.scores.tsv; NATIVE=1: the prediction
-# back at each image's own size, the original mask (and roi) put back; POST: fn-post first
-score_src = $(if $(filter 1,$(NATIVE)),fn-resize --restore --drop-image $<,cat $<)
-score = $(score_src) $(if $(strip $(POST)),| fn-post $(POST)) | fn-score $(SCORE_OPTS) --json --per-image $(OUT)/$1.scores.tsv > $@
+# back at each image's own size, the original mask (and roi) put back; POST: fn-post first. Without
+# POST, fn-score --restore does the restore itself (no native-size pred through a pipe: the same scores)
+score_in = $(if $(strip $(POST)),$(if $(filter 1,$(NATIVE)),fn-resize --restore --drop-image $<,cat $<) | fn-post $(POST) |)
+score_opts = $(if $(and $(filter 1,$(NATIVE)),$(if $(strip $(POST)),,1)),--restore )$(SCORE_OPTS) --json --per-image $(OUT)/$1.scores.tsv
+score = $(score_in) fn-score $(score_opts) $(if $(strip $(POST)),,$<) > $@
 $(OUT)/scores.json: $(OUT)/val.pred.fns $(O_SCORE)
 	$(call score,val)
 $(OUT)/test.scores.json: $(OUT)/test.pred.fns $(O_SCORE)

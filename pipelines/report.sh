@@ -82,7 +82,8 @@ fi
   echo
   if [ "$native" = 1 ]; then
     echo "Data: \`$data\`, images resized to $size for the network. Scores from \`fn-score\` at each image's"
-    echo "own resolution against its original mask (the prediction resized back, \`fn-resize --restore\`):"
+    echo "own resolution against its original mask (the prediction resized back, \`fn-score --restore\` or"
+    echo "\`fn-resize --restore\` before post-processing):"
   else
     echo "Data: \`$data\`, images resized to $size. Scores from \`fn-score\` at that size (against the resized"
     echo "masks):"

@@ -252,3 +252,59 @@ PY
   assert_output --partial '"dice":0.800000'
   refute_output --partial roi_frames
 }
+
+# native-size frames (60x90, a roi on some), resized for a network with the originals kept, and a
+# pred at the reduced size; $1: fn-resize options for the reduction
+restore_frames() {
+  fn-synth -n 4 --size 60x90 --seed 3 > syn.fns
+  py - <<'PY'
+import fnframes, numpy as np
+fs = fnframes.read("syn.fns")
+for i, f in enumerate(fs):
+    if i % 2:
+        f["roi"] = np.pad(np.ones((1, 50, 70), np.uint8), ((0, 0), (5, 5), (10, 10)))
+fnframes.write("nat.fns", fs)
+PY
+  fn-resize --keep-native $1 nat.fns > small.fns
+  py - <<'PY'
+import fnframes, numpy as np
+fs = fnframes.read("small.fns")
+r = np.random.default_rng(0)
+for f in fs:
+    m = f["mask"].astype(np.float32)
+    f["pred"] = np.clip(np.roll(m, 1, 2) * 0.8 + r.uniform(0, 0.4, m.shape), 0, 1).astype(np.float32)
+fnframes.write("small.fns", fs)
+PY
+}
+
+@test "--restore scores as fn-resize --restore --drop-image | fn-score, to the last digit (native masks, rois, padding)" {
+  for opts in "32x48" "--keep-aspect 32x32"; do
+    restore_frames "$opts"
+    fn-resize --restore --drop-image small.fns | fn-score --json --hd95 --per-image two.tsv > two.json
+    fn-score --restore --json --hd95 --per-image one.tsv small.fns > one.json
+    cmp two.json one.json || fail "$opts: $(cat two.json) vs $(cat one.json)"
+    cmp two.tsv one.tsv || fail "$opts: per-image tables differ"
+    run grep -c . one.tsv
+    assert_output 5
+    # at native size: the counts add up to the 60x90 frames (the rois' 50x70 on two of them)
+    run awk -F'\t' 'NR > 1 { n += $4 + $5 + $6 + $7 } END { print n }' one.tsv
+    assert_output $((2 * 60 * 90 + 2 * 50 * 70))
+  done
+  # without --restore the same stream is scored at the reduced size
+  run bash -c "fn-score --per-image small.tsv small.fns > /dev/null && awk -F'\t' 'NR == 2 { print \$4 + \$5 + \$6 + \$7 }' small.tsv"
+  assert_output $((32 * 32))
+}
+
+@test "--restore: a frame without orig_h/orig_w, or a native_mask of another size, is a one-line error" {
+  mkframes p.fns "[('p', $SQ, $SQ * 0.9)]"
+  run --separate-stderr fn-score --restore p.fns
+  assert_one_line_error fn-score
+  [[ "$stderr" == *"frame 1 (p): no orig_h/orig_w in meta to restore to" ]] || fail "$stderr"
+  py -c '
+import fnframes, numpy as np
+m = np.ones((1, 8, 8), np.uint8)
+fnframes.write("bad.fns", [{"id": "x", "mask": m, "pred": m.astype(np.float32), "native_mask": np.ones((1, 9, 9), np.uint8), "meta": {"orig_h": 8, "orig_w": 10}}])'
+  run --separate-stderr fn-score --restore bad.fns
+  assert_one_line_error fn-score
+  [[ "$stderr" == *"native_mask is u8 [1,9,9], not u8 [1,8,10] (orig_h x orig_w)" ]] || fail "$stderr"
+}

@@ -6,7 +6,8 @@
 # fn-resize --keep-native, with a prediction-like pred (the mask blurred, shifted, noisy) at 256x256;
 # repeated to FN_BENCH_FRAMES frames (default 40).
 #   fn-post -k 1 -f            on the restored (3024x2016) preds
-#   fn-resize --restore --drop-image | fn-score     the native-resolution scoring of the recipes
+#   fn-resize --restore --drop-image | fn-score     native-resolution scoring in two steps
+#   fn-score --restore                               the same in one (the recipes' way without fn-post)
 #   ... | fn-post -k 1 -f | fn-score                 the same with post-processing
 # The anchor is cat of the 3024x2016 stream (the pipe's ceiling for 24 MB frames).
 set -euo pipefail
@@ -49,8 +50,9 @@ for i in range(n):
 ' "$N" > "$tmp/p256.fns"
 fn-resize --restore --drop-image "$tmp/p256.fns" > "$tmp/native.fns"
 
-best() { # least wall seconds of 3 runs, and the CPU seconds (user + system) of that run
+best() { # least wall seconds of 3 runs, and the CPU seconds (user + system) of that run; "-" if it fails
   local b="" out
+  bash -o pipefail -c "$1" > /dev/null 2>&1 || { echo -; return; }
   for _ in 1 2 3; do
     out=$( { TIMEFORMAT='%3R %3U %3S'; time bash -o pipefail -c "$1" > /dev/null 2>&1; } 2>&1 | tail -n 1)
     b=$(awk -v o="$out" -v b="$b" 'BEGIN { split(o, a, " "); split(b, c, " ");
@@ -61,6 +63,7 @@ best() { # least wall seconds of 3 runs, and the CPU seconds (user + system) of 
 row() { # name, command
   local t
   t=$(best "$2")
+  [ "$t" = - ] && { printf '%-58s %9s %12s %8s\n' "$1" - - "(fails)"; return; }
   awk -v n="$1" -v t="$t" -v f="$N" 'BEGIN { split(t, a, " "); if (a[2] <= 0) a[2] = 1e-9
     printf "%-58s %9.1f %12.1f %8.3f\n", n, f / a[1], f / a[2], a[1] }'
 }
@@ -72,6 +75,7 @@ row "fn-score (native frames: pred f32 + mask, 30 MB)" "$PIN fn-score $tmp/nativ
 row "fn-post -k 1 -f | fn-score" "$PIN fn-post -k 1 -f $tmp/native.fns | $PIN fn-score"
 row "fn-resize --restore --drop-image | fn-score (from 256x256)" \
   "$PIN fn-resize --restore --drop-image $tmp/p256.fns | $PIN fn-score"
+row "fn-score --restore (the same, restored in-process)" "$PIN fn-score --restore $tmp/p256.fns"
 row "... | fn-post -k 1 -f | fn-score" \
   "$PIN fn-resize --restore --drop-image $tmp/p256.fns | $PIN fn-post -k 1 -f | $PIN fn-score"
 echo "target: fn-post and the native-resolution scoring >= 50 frames/s; on a busy machine read frames/CPU-s"
