@@ -293,13 +293,9 @@ static void filter_row(const fn_rs_axis *a, const float *s, float *d) {
 
 /* Vertical pass first (vectorised along the row, reading the input dtype directly), then the
  * horizontal pass on that one row: no image-sized buffer, and every output row is independent. */
-static int run_linear(const fn_resampler *r, const fn_tensor *in, fn_tensor *out, fn_err *e) {
+static int run_vh(const fn_resampler *r, const fn_tensor *in, fn_tensor *out, int par) {
     const int C = in->c, ih = r->in_h, iw = r->in_w, oh = r->out_h, ow = r->out_w;
     const int doh = iw != ow, dov = ih != oh;
-    double work = (double)C * oh * ((double)iw * r->y.taps + (double)ow * r->x.taps);
-    /* threads only for big frames: after a parallel region libgomp's idle threads spin (GOMP_SPINCOUNT,
-     * some milliseconds) before they sleep, which costs more CPU than a small frame's resize */
-    int par = work > 3e7;
     int err = 0;
 #pragma omp parallel if (par)
     {
@@ -331,7 +327,65 @@ static int run_linear(const fn_resampler *r, const fn_tensor *in, fn_tensor *out
         free(row);
         free(orow);
     }
-    return err ? fn_seterr(e, "out of memory") : 0;
+    return err ? -1 : 0;
+}
+
+/* Horizontal pass first, over the input rows into an in_h x out_w buffer of floats, then the vertical
+ * pass (vectorised) from it: the order for growing along y, where the vertical-first order would run
+ * the horizontal filter (a gather) on every one of the many output rows. An f32 output row is summed
+ * in place. */
+static int run_hv(const fn_resampler *r, const fn_tensor *in, fn_tensor *out, int par) {
+    const int C = in->c, ih = r->in_h, iw = r->in_w, oh = r->out_h, ow = r->out_w;
+    float *hb = malloc(sizeof(float) * (size_t)C * ih * ow); /* [C, in_h, out_w] */
+    if (!hb) return -1;
+    int err = 0;
+#pragma omp parallel if (par)
+    {
+        float *row = malloc(sizeof(float) * (size_t)(iw > ow ? iw : ow));
+        if (!row) {
+#pragma omp atomic write
+            err = 1;
+        }
+#pragma omp for schedule(static)
+        for (long cy = 0; cy < (long)C * ih; cy++) {
+            if (!row) continue;
+            load_f(in->data, in->dtype, (size_t)cy * iw, iw, row);
+            filter_row(&r->x, row, hb + (size_t)cy * ow);
+        }
+#pragma omp for schedule(static)
+        for (long cy = 0; cy < (long)C * oh; cy++) {
+            if (!row) continue;
+            int c = (int)(cy / oh), y = (int)(cy % oh);
+            size_t at = ((size_t)c * oh + y) * ow;
+            float *acc = out->dtype == FN_F32 ? (float *)out->data + at : row;
+            const float *w = r->y.w + (size_t)y * r->y.taps;
+            int first = 1;
+            for (int k = 0; k < r->y.taps; k++) {
+                if (w[k] == 0.0f) continue;
+                axpy_f(hb, FN_F32, ((size_t)c * ih + r->y.start[y] + k) * ow, ow, w[k], acc, first);
+                first = 0;
+            }
+            if (first) memset(acc, 0, sizeof(float) * (size_t)ow);
+            if (acc == row) store_f(out->data, out->dtype, at, row, ow);
+        }
+        free(row);
+    }
+    free(hb);
+    return err ? -1 : 0;
+}
+
+static int run_linear(const fn_resampler *r, const fn_tensor *in, fn_tensor *out, fn_err *e) {
+    const double C = in->c, ih = r->in_h, iw = r->in_w, oh = r->out_h, ow = r->out_w;
+    const double xt = r->x.taps, yt = r->y.taps;
+    /* the horizontal filter costs about 4 times the vertical one per tap (a gather against a
+     * vectorised row); growing along y with a horizontal pass to do, fewer rows take it first */
+    double vh = oh * (iw * yt + (iw != ow) * 4 * ow * xt), hv = ih * 4 * ow * xt + oh * ow * yt;
+    int hfirst = oh > ih && iw != ow && hv < vh;
+    /* threads only for big frames: after a parallel region libgomp's idle threads spin (GOMP_SPINCOUNT,
+     * some milliseconds) before they sleep, which costs more CPU than a small frame's resize */
+    int par = C * (hfirst ? hv : vh) > 3e7;
+    if ((hfirst ? run_hv : run_vh)(r, in, out, par)) return fn_seterr(e, "out of memory");
+    return 0;
 }
 
 /* ---- u8 in fixed point ---------------------------------------------------------------------------

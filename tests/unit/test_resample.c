@@ -1,4 +1,5 @@
 /* test_resample.c: resampling weights and results on hand-checkable cases. */
+#include <math.h>
 #include <stdlib.h>
 #include "check.h"
 #include "resample.h"
@@ -98,6 +99,37 @@ static void test_dtypes_agree(void) {
     fn_tensor_free(t), fn_tensor_free(tf), fn_tensor_free(a), fn_tensor_free(b), fn_tensor_free(c);
 }
 
+/* the linear filter against its definition, out = sum_ky sum_kx wy * wx * in in double, from the
+ * resampler's own weights: shrinking, growing along y (where the horizontal pass goes first, into a
+ * buffer, and an f32 output row is summed in place), growing along x, both, several channels; f32 and
+ * u16 inputs, f32 and u16 outputs (rounded) */
+static void test_linear_definition(void) {
+    const int shapes[][4] = {{8, 8, 63, 95}, {40, 33, 7, 11}, {16, 16, 16, 100}, {16, 100, 130, 20}, {5, 9, 37, 9}, {3, 2, 2016 / 8, 3024 / 8}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int ih = shapes[s][0], iw = shapes[s][1], oh = shapes[s][2], ow = shapes[s][3];
+        fn_resampler *r = fn_resampler_new(ih, iw, oh, ow, FN_RS_LINEAR, NULL);
+        for (int dt = 0; dt < 2; dt++) {
+            fn_tensor *in = ramp(dt ? FN_U16 : FN_F32, 2, ih, iw), *out = fn_tensor_new(dt ? FN_U16 : FN_F32, 2, oh, ow, NULL);
+            CHECK(!fn_resampler_run(r, in, out, NULL));
+            double worst = 0;
+            for (int c = 0; c < 2; c++)
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++) {
+                        double v = 0;
+                        for (int ky = 0; ky < r->y.taps; ky++)
+                            for (int kx = 0; kx < r->x.taps; kx++)
+                                v += (double)r->y.w[y * r->y.taps + ky] * r->x.w[x * r->x.taps + kx] *
+                                     fn_tensor_get(in, ((size_t)c * ih + r->y.start[y] + ky) * iw + r->x.start[x] + kx);
+                        double d = fabs(fn_tensor_get(out, ((size_t)c * oh + y) * ow + x) - v);
+                        if (d > worst) worst = d;
+                    }
+            CHECK(worst < (dt ? 0.5 + 1e-3 : 1e-3)); /* values up to 250: f32 sums of a few taps; u16 rounds */
+            fn_tensor_free(in), fn_tensor_free(out);
+        }
+        fn_resampler_free(r);
+    }
+}
+
 /* the u8 path (fixed point, vector kernels with plain C for the ends of rows) on many shapes: rows
  * narrower than a vector, 1-pixel sides, shrinks with more taps than the vector kernels take, frames
  * big enough for threads; always within 0.6 of the f32 result, and a flat image stays flat */
@@ -162,6 +194,7 @@ int main(void) {
     RUN(test_same_size_is_identity);
     RUN(test_nearest_integer_factor);
     RUN(test_dtypes_agree);
+    RUN(test_linear_definition);
     RUN(test_u8_sweep);
     RUN(test_crop_pad);
     RUN(test_bad_sizes);
