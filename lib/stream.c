@@ -18,7 +18,14 @@
 #error "fn streams are little-endian and this code assumes a little-endian host"
 #endif
 
-#define READ_CHUNK (1u << 20)
+/* reads go into the unpacker's buffer READ_CHUNK at a time (the fuzzing build makes it small, so
+ * that the buffer's growth is exercised and an input does not cost a 1 MiB allocation), and all of a
+ * payload of up to READ_LARGE at once (below) */
+#ifndef FN_READ_CHUNK
+#define FN_READ_CHUNK (1u << 20)
+#endif
+#define READ_CHUNK ((size_t)FN_READ_CHUNK)
+#define READ_LARGE ((size_t)256 << 20)
 
 /* The framing scanner: walks the msgpack structure of the bytes as they arrive, without building
  * anything, to find where each frame ends. The unpacker is only asked for a frame once the scanner
@@ -257,10 +264,31 @@ static char *obj_strdup(const msgpack_object *o) {
     return s;
 }
 
+/* at least the bytes o packs to: the buffer pack_obj starts with, so that a value holding a large
+ * tensor (native_mask) is packed without growing and copying it a dozen times */
+static size_t packed_bound(const msgpack_object *o) {
+    size_t n = 9;
+    switch (o->type) {
+    case MSGPACK_OBJECT_STR: return n + o->via.str.size;
+    case MSGPACK_OBJECT_BIN: return n + o->via.bin.size;
+    case MSGPACK_OBJECT_EXT: return n + 1 + o->via.ext.size;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++) n += packed_bound(&o->via.array.ptr[i]);
+        return n;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            n += packed_bound(&o->via.map.ptr[i].key) + packed_bound(&o->via.map.ptr[i].val);
+        return n;
+    default: return n;
+    }
+}
+
 static int pack_obj(const msgpack_object *o, fn_raw *r, const msgpack_object *key) {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
+    size_t bound = packed_bound(o);
+    if (bound > 4096 && (sb.data = malloc(bound))) sb.alloc = bound;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_object(&pk, *o);
     r->val = (unsigned char *)sb.data;
@@ -509,7 +537,12 @@ int fn_reader_next(fn_reader *r, fn_frame *f, fn_err *e) {
                 return fn_seterr(e, "%s: frame %ld: truncated (the stream ends inside a frame)", r->name, no);
             return 0;
         }
-        if (!msgpack_unpacker_reserve_buffer(&r->unp, READ_CHUNK))
+        /* room for all of a large payload the scanner is inside (a native-size tensor), up to
+         * READ_LARGE: read in big pieces, and the buffer grown once rather than doubled and copied.
+         * Bytes that only claim a payload get an allocation that nothing is written to (untouched
+         * pages cost no memory), and at most READ_LARGE of it. */
+        size_t want = r->scan.skip > READ_CHUNK ? (r->scan.skip < READ_LARGE ? (size_t)r->scan.skip : READ_LARGE) : READ_CHUNK;
+        if (!msgpack_unpacker_reserve_buffer(&r->unp, want))
             return fn_seterr(e, "%s: frame %ld: out of memory", r->name, no);
         ssize_t got;
         do got = read(r->fd, msgpack_unpacker_buffer(&r->unp), msgpack_unpacker_buffer_capacity(&r->unp));
