@@ -176,8 +176,28 @@ static int direct_ok(const tiff_dir *d) {
     return fmt_ok && photo_ok;
 }
 
+/* The bytes of image data the page's strips or tiles claim, each count and the sum cut to the len
+ * bytes of the file: a page is refused before anything is allocated for it when it would decode to
+ * more than 32768 times that (every compression TIFF uses, 1-bit pages to 32-bit pixels included),
+ * plus 64 MiB for images that compress better still (fuzzing: a 164-byte file claiming 64004x9222
+ * pixels made a 2.4 GB allocation). */
+static double data_bytes(TIFF *tif, size_t len) {
+    int tiled = TIFFIsTiled(tif);
+    uint32_t n = tiled ? TIFFNumberOfTiles(tif) : TIFFNumberOfStrips(tif);
+    uint64_t *bc = NULL;
+    if (!TIFFGetField(tif, tiled ? TIFFTAG_TILEBYTECOUNTS : TIFFTAG_STRIPBYTECOUNTS, &bc) || !bc) return 0;
+    double sum = 0;
+    for (uint32_t i = 0; i < n && sum < (double)len; i++) sum += bc[i] < len ? (double)bc[i] : (double)len;
+    return sum < (double)len ? sum : (double)len;
+}
+
+static int too_big_for_data(TIFF *tif, const tiff_dir *d, size_t len) {
+    double px = (double)d->w * d->h, bytes = px * (d->spp * (double)d->bps / 8 > 4 ? d->spp * (double)d->bps / 8 : 4);
+    return bytes > 64.0 * (1 << 20) + data_bytes(tif, len) * 32768;
+}
+
 /* one page: 0, or -1 with why set (when libtiff gave no message) */
-static fn_tensor *read_page(TIFF *tif, const char **why) {
+static fn_tensor *read_page(TIFF *tif, size_t len, const char **why) {
     tiff_dir d = {0};
     TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &d.w);
     TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &d.h);
@@ -188,6 +208,7 @@ static fn_tensor *read_page(TIFF *tif, const char **why) {
     if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &d.photo)) d.photo = d.spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
     fn_err e;
     if (d.w < 1 || d.h < 1 || d.w > FN_MAX_HW || d.h > FN_MAX_HW) { *why = "bad or too large image size"; return NULL; }
+    if (too_big_for_data(tif, &d, len)) { *why = "image larger than its data could hold"; return NULL; }
     if (direct_ok(&d)) {
         uint16_t nextra = 0, *extra = NULL;
         TIFFGetField(tif, TIFFTAG_EXTRASAMPLES, &nextra, &extra);
@@ -236,7 +257,7 @@ int fn_tiff_decode(const unsigned char *buf, size_t len, const char *name, const
         uint32_t sub = 0;
         if (TIFFGetField(tif, TIFFTAG_SUBFILETYPE, &sub) && (sub & FILETYPE_REDUCEDIMAGE)) continue;
         const char *why = "";
-        fn_tensor *t = read_page(tif, &why);
+        fn_tensor *t = read_page(tif, len, &why);
         if (!t || m.nerr) {
             fn_tensor_free(t);
             if (img->n) rc = fn_seterr(e, "%s: corrupt TIFF: page %d: %s", name, img->n, m.nerr ? m.msg : why);
