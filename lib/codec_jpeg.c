@@ -210,6 +210,12 @@ static const char *decode(jpeg_ctx *c, const unsigned char *buf, size_t len, con
     if (o->channels == 3) ci->out_color_space = JCS_RGB;
     ci->scale_num = 1;
     ci->scale_denom = (unsigned)pick_denom((int)ci->image_height, (int)ci->image_width, o->hint_h, o->hint_w);
+    /* refused before any decoding or allocation: an image larger than 64 MiB of samples and 4096
+     * times the file (Huffman-coded JPEG needs at least a bit per 8x8 block and component, so even a
+     * flat image stays under 1024 samples a byte; fuzzing: a 1039-byte file claiming 2.4 GB of
+     * pixels, which libjpeg would decode as grey after "data ends early") */
+    if ((double)ci->image_width * ci->image_height * ci->num_components > 64.0 * (1 << 20) + 4096.0 * (double)len)
+        return "image larger than its data could hold";
     int raw = raw_fits(ci);
     ci->raw_data_out = raw ? TRUE : FALSE;
     jpeg_start_decompress(ci);

@@ -101,6 +101,9 @@ typedef struct tiff_dir {
     int keep; /* samples kept per pixel */
 } tiff_dir;
 
+/* what any page may decode to whatever its data (below) */
+#define FN_TIFF_FREE_BYTES (64.0 * (1 << 20))
+
 /* the whole page's samples into raw: interleaved (contig) or plane after plane (separate) */
 static int read_raw(TIFF *tif, const tiff_dir *d, unsigned char *raw) {
     size_t bytes = d->bps / 8, per = d->planar == PLANARCONFIG_CONTIG ? d->spp : 1;
@@ -110,7 +113,12 @@ static int read_raw(TIFF *tif, const tiff_dir *d, unsigned char *raw) {
         uint32_t tw, th;
         TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
         TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
-        unsigned char *tb = tw && th ? malloc((size_t)TIFFTileSize(tif)) : NULL;
+        /* a tile larger than the page's samples and 64 MiB is refused (fuzzing: a 196-byte file with
+         * 65535x65535 tiles asked for 16 GB) */
+        tmsize_t ts = TIFFTileSize(tif);
+        double page = (double)d->w * d->h * per * bytes;
+        if (ts <= 0 || (double)ts > (page > FN_TIFF_FREE_BYTES ? page : FN_TIFF_FREE_BYTES)) return -1;
+        unsigned char *tb = tw && th ? malloc((size_t)ts) : NULL;
         if (!tb) return -1;
         size_t trow = (size_t)tw * per * bytes;
         for (int p = 0; p < planes; p++)
@@ -178,9 +186,9 @@ static int direct_ok(const tiff_dir *d) {
 
 /* The bytes of image data the page's strips or tiles claim, each count and the sum cut to the len
  * bytes of the file: a page is refused before anything is allocated for it when it would decode to
- * more than 32768 times that (every compression TIFF uses, 1-bit pages to 32-bit pixels included),
- * plus 64 MiB for images that compress better still (fuzzing: a 164-byte file claiming 64004x9222
- * pixels made a 2.4 GB allocation). */
+ * more than 64 MiB plus 4096 times that (Deflate, the best of TIFF's usual compressions, stops near
+ * 1032:1; a page that compresses better still, such as a blank fax page, passes when it decodes to
+ * under 64 MiB). Fuzzing: a 164-byte file claiming 64004x9222 pixels made a 2.4 GB allocation. */
 static double data_bytes(TIFF *tif, size_t len) {
     int tiled = TIFFIsTiled(tif);
     uint32_t n = tiled ? TIFFNumberOfTiles(tif) : TIFFNumberOfStrips(tif);
@@ -193,7 +201,7 @@ static double data_bytes(TIFF *tif, size_t len) {
 
 static int too_big_for_data(TIFF *tif, const tiff_dir *d, size_t len) {
     double px = (double)d->w * d->h, bytes = px * (d->spp * (double)d->bps / 8 > 4 ? d->spp * (double)d->bps / 8 : 4);
-    return bytes > 64.0 * (1 << 20) + data_bytes(tif, len) * 32768;
+    return bytes > FN_TIFF_FREE_BYTES + data_bytes(tif, len) * 4096;
 }
 
 /* one page: 0, or -1 with why set (when libtiff gave no message) */
