@@ -10,6 +10,13 @@
 # $REPEATS timed runs (default 3), the median; peak memory is that process's maximum resident set size
 # (/usr/bin/time -v). Ratios > 1 mean fn is faster (speed) or smaller (memory: torch / fn).
 # The machine may be noisy: the two sides alternate case by case.
+# TORCH_PY (default /usr/bin/python3) is the interpreter of the torch side, e.g. a virtual environment
+# with PyTorch 2 and onnxruntime from PyPI; RUNTIMES (default eager) the ways torch_net.py runs the
+# model (RUNTIME=): eager, cl (channels_last), compile (torch.compile) and ort (ONNX Runtime, inference
+# only: n/a on a training case). With several, the table has one column per runtime, the best img/s
+# of the case and which runtime gave it, fn's speed against that best, and memory against the smallest
+# of their peaks (a compile or ort process also holds the compiler or the exporter). A runtime the
+# interpreter lacks (torch, onnxruntime) is skipped with a note.
 set -euo pipefail
 
 TESTBIN=${FN_TESTBIN:-$(cd "$(dirname "$0")/../../build/tests" && pwd)}
@@ -21,6 +28,8 @@ CASES=${CASES:-infer256b1 infer256b8 train128b8}
 ARCHS=${ARCHS:-focusnet unet resunet runet r2unet attunet}
 ARCH_CASES=${ARCH_CASES:-infer128b1 infer128b8 train128b8}
 ARCH_WIDTH=${ARCH_WIDTH:-0.5}
+TORCH_PY=${TORCH_PY:-/usr/bin/python3}
+RUNTIMES=${RUNTIMES:-eager}
 export FN_SHARED="$SHARED" THREADS
 # both sides on THREADS threads: OpenMP, OpenBLAS's own pool, torch.set_num_threads
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
@@ -31,31 +40,62 @@ if [ ! -x "$TESTBIN/bench-net" ]; then
 fi
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "net: /usr/bin/time is needed for peak memory (Debian package time)"; exit 1; }
+for r in $RUNTIMES; do
+  case $r in eager|cl|compile|ort) ;; *) echo "net: unknown runtime $r in RUNTIMES (eager cl compile ort)"; exit 1 ;; esac
+done
 torch=1
-if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+if ! "$TORCH_PY" -c 'import torch' 2>/dev/null; then
   torch=0
-  echo "python3-torch not installed: the PyTorch anchor is skipped (apt-get install python3-torch)"
+  if [ "$TORCH_PY" = /usr/bin/python3 ]; then
+    echo "python3-torch not installed: the PyTorch anchor is skipped (apt-get install python3-torch)"
+  else
+    echo "$TORCH_PY has no torch: the PyTorch anchor is skipped"
+  fi
 elif [ ! -f "$SHARED/reference/torch_focusnet.py" ]; then
   torch=0
   echo "no $SHARED/reference/torch_focusnet.py: the PyTorch anchor is skipped"
 fi
-tv=$([ $torch = 1 ] && /usr/bin/python3 -c 'import torch; print(torch.__version__)' || echo -)
+rts="" ov=""
+if [ $torch = 1 ]; then
+  for r in $RUNTIMES; do
+    if [ "$r" = ort ]; then
+      if ! ov=$("$TORCH_PY" -c 'import onnxruntime; print(onnxruntime.__version__)' 2>/dev/null); then
+        echo "$TORCH_PY has no onnxruntime: the ort runtime is skipped"
+        continue
+      fi
+    fi
+    rts="$rts${rts:+ }$r"
+  done
+  [ -n "$rts" ] || torch=0
+fi
+nrt=$(wc -w <<<"$rts")
+tv=$([ $torch = 1 ] && "$TORCH_PY" -c 'import torch; print(torch.__version__)' || echo -)
+[ $torch = 1 ] && [ "$rts" != eager ] && tv="$tv${ov:+, onnxruntime $ov}; runtimes: $rts"
 echo "FocusNet (width 1) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS after a warm-up; $(nproc) CPUs:" \
   "$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1); torch $tv"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# run COMMAND... under /usr/bin/time -v: prints "OUTPUT-LAST-LINE MAXRSS_KB" (empty on failure)
+# run COMMAND... under /usr/bin/time -v: prints "OUTPUT-LAST-LINE MAXRSS_KB" (empty on failure, which
+# returns COMMAND's status: 3 is torch_net.py's "not applicable", quietly)
 measure() {
-  if ! "$TIME" -v -o "$tmp/time" "$@" >"$tmp/out" 2>"$tmp/err"; then
-    sed 's/^/    /' "$tmp/err" >&2
-    return 1
+  local rc=0
+  "$TIME" -v -o "$tmp/time" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+  if [ $rc != 0 ]; then
+    [ $rc = 3 ] || sed 's/^/    /' "$tmp/err" >&2
+    return $rc
   fi
   echo "$(tail -n 1 "$tmp/out") $(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tmp/time")"
 }
 
-printf '%-9s %-11s %12s %12s %8s %10s %10s %8s\n' arch case "fn img/s" "torch img/s" speed "fn MB" "torch MB" memory
+if [ "$nrt" -gt 1 ]; then
+  printf '%-9s %-11s %12s' arch case "fn img/s"
+  for r in $rts; do printf ' %13s' "$r img/s"; done
+  printf ' %12s %-7s %8s %10s %10s %8s\n' "best img/s" by speed "fn MB" "torch MB" memory
+else
+  printf '%-9s %-11s %12s %12s %8s %10s %10s %8s\n' arch case "fn img/s" "torch img/s" speed "fn MB" "torch MB" memory
+fi
 fail=0
 for a in $ARCHS; do
  if [ "$a" = focusnet ]; then cases=$CASES w=1; else cases=$ARCH_CASES w=$ARCH_WIDTH; fi
@@ -63,11 +103,37 @@ for a in $ARCHS; do
   f=$(measure "$TESTBIN/bench-net" --arch "$a" --width "$w" --threads "$THREADS" --repeats "$REPEATS" --tsv "$c") ||
     { fail=1; f=""; }
   fi=$(awk '{ print $4 }' <<<"$f") fm=$(awk '{ print $6 }' <<<"$f")
-  ti="" tm=""
-  if [ $torch = 1 ]; then
-    t=$(ARCH=$a WIDTH=$w measure /usr/bin/python3 "$HERE/torch_net.py" "$c" "$REPEATS") || { fail=1; t=""; }
-    ti=$(awk '{ print $2 }' <<<"$t") tm=$(awk '{ print $3 }' <<<"$t")
+  ti="" tm="" tis="" tms=""
+  for r in $rts; do
+    rc=0
+    t=$(RUNTIME=$r ARCH=$a WIDTH=$w measure "$TORCH_PY" "$HERE/torch_net.py" "$c" "$REPEATS") || rc=$?
+    if [ $rc = 0 ]; then
+      ti=$(awk '{ print $2 }' <<<"$t") tm=$(awk '{ print $3 }' <<<"$t")
+    else
+      [ $rc = 3 ] && ti=n/a || { fail=1; ti=-; echo "    ($a $c: the $r runtime failed)" >&2; }
+      tm=-
+    fi
+    tis="$tis $ti" tms="$tms $tm"
+  done
+  if [ "$nrt" -gt 1 ]; then
+    awk -v a="$a" -v c="$c" -v fi="$fi" -v fm="$fm" -v rts="$rts" -v tis="$tis" -v tms="$tms" 'BEGIN {
+      n = split(rts, r, " "); split(tis, ti, " "); split(tms, tm, " ")
+      printf "%-9s %-11s %12s", a, c, fi == "" ? "-" : sprintf("%.3f", fi)
+      b = 0; by = "-"; mm = 0
+      for (i = 1; i <= n; i++) {
+        printf " %13s", ti[i] ~ /^[0-9.]+$/ ? sprintf("%.3f", ti[i]) : ti[i]
+        if (ti[i] ~ /^[0-9.]+$/ && ti[i] + 0 > b) { b = ti[i] + 0; by = r[i] }
+        if (tm[i] ~ /^[0-9]+$/ && (mm == 0 || tm[i] + 0 < mm)) mm = tm[i] + 0
+      }
+      s = (fi != "" && b > 0) ? sprintf("%.2fx", fi / b) : "-"
+      m = (fm != "" && mm > 0) ? sprintf("%.2fx", mm / fm) : "-"
+      printf " %12s %-7s %8s %10s %10s %8s\n", (b > 0 ? sprintf("%.3f", b) : "-"), by, s,
+        fm == "" ? "-" : sprintf("%.0f", fm / 1024), (mm > 0 ? sprintf("%.0f", mm / 1024) : "-"), m }'
+    continue
   fi
+  [ "$ti" = n/a ] && ti=""
+  [ "$ti" = - ] && ti=""
+  [ "$tm" = - ] && tm=""
   awk -v a="$a" -v c="$c" -v fi="$fi" -v fm="$fm" -v ti="$ti" -v tm="$tm" 'BEGIN {
     s = (fi != "" && ti != "") ? sprintf("%.2fx", fi / ti) : "-"
     m = (fm != "" && tm != "") ? sprintf("%.2fx", tm / fm) : "-"
@@ -76,6 +142,12 @@ for a in $ARCHS; do
       tm == "" ? "-" : sprintf("%.0f", tm / 1024), m }'
  done
 done
+if [ "$nrt" -gt 1 ]; then
+  echo "speed: fn img/s / the best img/s of the runtimes; memory: the smallest of their peak RSS / fn peak RSS"
+  echo "(n/a: a training step in ONNX Runtime). Targets: inference >= 1.2x at batch 1 and >= 1.5x at batch 8,"
+  echo "training >= 1.2x, memory >= 1x"
+  exit $fail
+fi
 echo "speed: fn img/s / torch img/s; memory: torch peak RSS / fn peak RSS (targets: inference >= 1.2x at"
 echo "batch 1 and >= 1.5x at batch 8, training >= 1.2x, memory >= 1x)"
 exit $fail

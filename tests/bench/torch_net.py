@@ -5,23 +5,39 @@
 # torch.set_num_threads($THREADS). Inference:
 # eval mode under no_grad. A training step: forward, Dice loss, backward, Adam (lr 1e-3, eps 1e-7), as
 # fn-train takes it. One warm-up, then REPEATS timed runs; prints "CASE images_per_s" (the median).
+# RUNTIME (default eager) picks how the model runs:
+#   eager    PyTorch's eager mode, as above;
+#   cl       eager with the model and the input in channels_last memory format;
+#   compile  torch.compile(model) in its default mode (training: the compiled model's forward and
+#            backward, the Dice loss and Adam's step outside it); two warm-ups, which absorb compiling;
+#   ort      inference only: the eval-mode model exported by torch.onnx.export (the TorchScript
+#            exporter, opset 17, the case's fixed batch) and run by ONNX Runtime's CPUExecutionProvider
+#            with $THREADS intra-op threads, 1 inter-op thread and every graph optimisation; a training
+#            case prints nothing and exits 3 (not applicable).
 import os
 import re
 import statistics
 import sys
 import time
 
-import torch
-
-sys.path.insert(0, os.path.join(os.environ["FN_SHARED"], "reference"))
-from torch_focusnet import FocusNet, dice_loss  # noqa: E402
-
 case, repeats = sys.argv[1], int(sys.argv[2])
 m = re.fullmatch(r"(infer|train)(\d+)b(\d+)", case)
 if not m:
     sys.exit("torch_net.py: bad case " + case)
 mode, size, n = m.group(1), int(m.group(2)), int(m.group(3))
-torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+runtime = os.environ.get("RUNTIME", "eager")
+if runtime not in ("eager", "cl", "compile", "ort"):
+    sys.exit("torch_net.py: bad RUNTIME " + runtime + " (eager, cl, compile or ort)")
+if runtime == "ort" and mode == "train":
+    sys.exit(3)
+
+import torch  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.environ["FN_SHARED"], "reference"))
+from torch_focusnet import FocusNet, dice_loss  # noqa: E402
+
+threads = int(os.environ.get("THREADS", "2"))
+torch.set_num_threads(threads)
 torch.manual_seed(1)
 arch = os.environ.get("ARCH", "focusnet")
 if arch == "focusnet":
@@ -32,28 +48,58 @@ else:
     net = UShape(arch, 3, float(os.environ.get("WIDTH", "1")))
 x = torch.randn(n, 3, size, size)
 y = (torch.rand(n, 1, size, size) > 0.5).float()
+if runtime == "cl":
+    net = net.to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
+model = torch.compile(net) if runtime == "compile" else net
 
-if mode == "infer":
+if runtime == "ort":
+    import inspect
+    import shutil
+    import tempfile
+    import warnings
+
+    import onnxruntime as ort
+
+    net.eval()
+    path = os.path.join(tempfile.mkdtemp(prefix="torch_net."), "model.onnx")
+    kw = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter's, from PyTorch 2.9
+    with torch.no_grad():
+        torch.onnx.export(net, (x,), path, input_names=["x"], output_names=["p"], opset_version=17, **kw)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    shutil.rmtree(os.path.dirname(path))
+    feed = {"x": x.numpy()}
+
+    def run():
+        sess.run(None, feed)
+elif mode == "infer":
     net.eval()
 
     def run():
         with torch.no_grad():
-            net(x)
+            model(x)
 else:
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
 
     def run():
         opt.zero_grad(set_to_none=True)
-        dice_loss(net(x), y).backward()
+        dice_loss(model(x), y).backward()
         opt.step()
 
+warm = 2 if runtime == "compile" else 1
+label = "torch" if runtime == "eager" else "torch-" + runtime
 times = []
-for r in range(repeats + 1):
+for r in range(repeats + warm):
     t0 = time.perf_counter()
     run()
     dt = time.perf_counter() - t0
-    print("  torch %s %s %.3f s" % (case, "repeat" if r else "warm-up", dt), file=sys.stderr)
-    if r:
+    print("  %s %s %s %.3f s" % (label, case, "repeat" if r >= warm else "warm-up", dt), file=sys.stderr)
+    if r >= warm:
         times.append(dt)
 print("%s %.4f" % (case, n / statistics.median(times)))
