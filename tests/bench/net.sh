@@ -71,7 +71,7 @@ fi
 nrt=$(wc -w <<<"$rts")
 tv=$([ $torch = 1 ] && "$TORCH_PY" -c 'import torch; print(torch.__version__)' || echo -)
 [ $torch = 1 ] && [ "$rts" != eager ] && tv="$tv${ov:+, onnxruntime $ov}; runtimes: $rts"
-echo "FocusNet (width 1) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS after a warm-up; $(nproc) CPUs:" \
+echo "FocusNet (width 1) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS after a warm-up; $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) CPUs:" \
   "$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1); torch $tv"
 
 tmp=$(mktemp -d)
