@@ -46,18 +46,8 @@ __global__ static void sync_fwd_finalize(const double *red, int C, const float *
     if (ch >= C) return;
     const double m = red[2 * C];
     const double mu = red[ch] / m;
-    double var = red[C + ch] / m - mu * mu;
-    if (var < 0) var = 0;
-    const double is = 1.0 / sqrt(var + eps);
-    const float muf = (float)mu;
-    mean[ch] = muf;
-    invstd[ch] = (float)is;
-    const float scale = gamma[ch] * (float)is;
-    coef[ch] = scale;
-    coef[C + ch] = beta[ch] - muf * scale;
-    const double unbiased = m > 1 ? var * m / (m - 1) : var;
-    rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mu);
-    rvar[ch] = (float)((1.0 - momentum) * rvar[ch] + momentum * unbiased);
+    cu_bn_finalize_chan(ch, C, m, mu, red[C + ch] / m - mu * mu, gamma, beta, mean, invstd, rmean, rvar, momentum,
+                        eps, coef);
 }
 
 __global__ static void sync_bwd_finalize(const double *red, int C, const float *gamma, const float *mean,

@@ -107,6 +107,26 @@ static __device__ __forceinline__ double cu_block_sum(double v, double *sh) {
     return v;
 }
 
+/* one channel's batch-norm statistics from its mean mu and variance var over m values: mean, invstd,
+ * the scale-shift coefficients (coef[ch] = scale, coef[C+ch] = shift) and the running averages.
+ * Shared by the per-rank and the synchronised training forward. */
+static __device__ __forceinline__ void cu_bn_finalize_chan(int ch, int C, double m, double mu, double var,
+                                                           const float *gamma, const float *beta, float *mean,
+                                                           float *invstd, float *rmean, float *rvar, float momentum,
+                                                           float eps, float *coef) {
+    if (var < 0) var = 0;
+    const double is = 1.0 / sqrt(var + eps);
+    const float muf = (float)mu;
+    mean[ch] = muf;
+    invstd[ch] = (float)is;
+    const float scale = gamma[ch] * (float)is;
+    coef[ch] = scale;
+    coef[C + ch] = beta[ch] - muf * scale;
+    const double unbiased = m > 1 ? var * m / (m - 1) : var;
+    rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mu);
+    rvar[ch] = (float)((1.0 - momentum) * rvar[ch] + momentum * unbiased);
+}
+
 /* how a per-channel (or per-image) reduction over N planes of HW values is split into blocks: each
  * channel gets `splits` blocks, block j sums positions [j*chunk, (j+1)*chunk) of every plane */
 typedef struct cu_split {

@@ -116,18 +116,8 @@ __global__ static void bn_train_finalize(const double *part, int C, int splits, 
     double s0, s1;
     chan_total(part, ch, splits, &s0, &s1);
     const double mu = s0 / m;
-    double var = s1 / m - mu * mu;
-    if (var < 0) var = 0;
-    const double is = 1.0 / sqrt(var + eps);
-    const float muf = (float)mu;
-    mean[ch] = muf;
-    invstd[ch] = (float)is;
-    const float scale = gamma[ch] * (float)is;
-    coef[ch] = scale;
-    coef[C + ch] = beta[ch] - muf * scale;
-    const double unbiased = m > 1 ? var * m / (m - 1) : var;
-    rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mu);
-    rvar[ch] = (float)((1.0 - momentum) * rvar[ch] + momentum * unbiased);
+    cu_bn_finalize_chan(ch, C, m, mu, s1 / m - mu * mu, gamma, beta, mean, invstd, rmean, rvar, momentum, eps,
+                        coef);
 }
 
 __global__ static void chan_affine(const float *x, float *y, const float *coef, int C, int HW, long planes) {
