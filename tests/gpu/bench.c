@@ -19,24 +19,9 @@
 #include "backend.h"
 #include "gpu.h"
 #include "nn/focusnet.h"
+#include "../tools/timing.h"
 
 static int profile;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* one case: median seconds per step, the first step's seconds in *first; < 0 on failure */
 static double run(fn_net *net, fn_backend *be, int train, int N, int S, int cin, int warm, int reps, double *first,

@@ -17,19 +17,9 @@
 #include <unistd.h>
 #include "backend.h"
 #include "nn/focusnet.h"
+#include "timing.h"
 
 typedef struct { int train, H, W, N; char name[32]; } bcase;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int parse_case(const char *s, bcase *c) {
     int n = 0;
@@ -73,8 +63,7 @@ static int run_case(const bcase *c, int threads, int repeats, float width, int f
         fprintf(stderr, "  %s %s %.3f s\n", c->name, r ? "repeat" : "warm-up", sec[r]);
     }
     if (profile) fn_net_profile_print(net, stderr, repeats); /* time per op type, per timed run */
-    qsort(sec + 1, (size_t)repeats, sizeof *sec, cmp_d);
-    double med = repeats % 2 ? sec[1 + repeats / 2] : 0.5 * (sec[repeats / 2] + sec[1 + repeats / 2]);
+    double med = median(sec + 1, repeats);
     if (write(fd, &med, sizeof med) != sizeof med) return 1;
     fn_net_free(net);
     be->destroy(be);

@@ -16,22 +16,7 @@
 #include "nn/focusnet.h"
 #include "train/predict.h"
 #include "train/tile.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "timing.h"
 
 static void die(const char *what, const fn_err *e) {
     fprintf(stderr, "bench-tile: %s: %s\n", what, e ? e->msg : "out of memory");
