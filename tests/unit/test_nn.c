@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "backend.h"
 #include "check.h"
+#include "netcheck.h"
 #include "nn/focusnet.h"
 #include "nn/golden.h"
 #include "nn/model.h"
@@ -291,29 +292,10 @@ static void test_directional_gradient(void) {
     fn_net_set_dropout(n, 0);
     static float x[TN * TC * TH * TW], t[TN * TH * TW];
     fill_batch(x, t);
-    size_t np = fn_net_numel(n);
-    float *g = malloc(sizeof *g * np), *p = malloc(sizeof *p * np), *q = malloc(sizeof *q * np);
-    float l0, lp, lm;
-    fn_net_forward(n, x, TN, TH, TW, 1, 0, NULL, &e);
-    fn_net_backward(n, t, &l0, &e);
-    fn_net_get(n, FN_BUF_GRADS, g, &e);
-    fn_net_get(n, FN_BUF_PARAMS, p, &e);
-    double gn = 0;
-    for (size_t i = 0; i < np; i++) gn += (double)g[i] * g[i];
-    gn = sqrt(gn);
-    double h = 5e-4; /* along the unit gradient direction; ReLU kinks make larger steps inexact */
-    for (size_t i = 0; i < np; i++) q[i] = (float)(p[i] + h * g[i] / gn);
-    fn_net_set(n, FN_BUF_PARAMS, q, &e);
-    fn_net_forward(n, x, TN, TH, TW, 1, 0, NULL, &e);
-    fn_net_backward(n, t, &lp, &e);
-    for (size_t i = 0; i < np; i++) q[i] = (float)(p[i] - h * g[i] / gn);
-    fn_net_set(n, FN_BUF_PARAMS, q, &e);
-    fn_net_forward(n, x, TN, TH, TW, 1, 0, NULL, &e);
-    fn_net_backward(n, t, &lm, &e);
-    double fd = ((double)lp - lm) / (2 * h);
+    double fd = NAN, gn = NAN;
+    directional_fd(n, x, t, TN, TH, TW, NULL, &fd, &gn);
     if (getenv("FN_TEST_VERBOSE")) fprintf(stderr, "  directional: finite difference %g, gradient norm %g\n", fd, gn);
     CHECKF(fabs(fd - gn) < 0.03 * gn, "finite difference %g, gradient norm %g", fd, gn);
-    free(g); free(p); free(q);
     fn_net_free(n);
 }
 
