@@ -291,6 +291,19 @@ static void filter_row(const fn_rs_axis *a, const float *s, float *d) {
 #undef FILTER_N
 }
 
+/* output row y of the vertical filter a over the rows (n values each, n apart) of a plane starting at
+ * element `plane` of base: acc[0..n) = sum_k w[k] * row[start[y] + k], taps of weight 0 skipped */
+static void vsum(const fn_rs_axis *a, int y, const void *base, fn_dtype dt, size_t plane, int n, float *acc) {
+    const float *w = a->w + (size_t)y * a->taps;
+    int first = 1;
+    for (int k = 0; k < a->taps; k++) {
+        if (w[k] == 0.0f) continue;
+        axpy_f(base, dt, plane + (size_t)(a->start[y] + k) * n, n, w[k], acc, first);
+        first = 0;
+    }
+    if (first) memset(acc, 0, sizeof(float) * (size_t)n);
+}
+
 /* Vertical pass first (vectorised along the row, reading the input dtype directly), then the
  * horizontal pass on that one row: no image-sized buffer, and every output row is independent. */
 static int run_vh(const fn_resampler *r, const fn_tensor *in, fn_tensor *out, int par) {
@@ -310,14 +323,7 @@ static int run_vh(const fn_resampler *r, const fn_tensor *in, fn_tensor *out, in
             int c = (int)(cy / oh), y = (int)(cy % oh);
             size_t plane = (size_t)c * ih * iw;
             if (dov) {
-                const float *w = r->y.w + (size_t)y * r->y.taps;
-                int first = 1;
-                for (int k = 0; k < r->y.taps; k++) {
-                    if (w[k] == 0.0f) continue;
-                    axpy_f(in->data, in->dtype, plane + (size_t)(r->y.start[y] + k) * iw, iw, w[k], row, first);
-                    first = 0;
-                }
-                if (first) memset(row, 0, sizeof(float) * (size_t)iw);
+                vsum(&r->y, y, in->data, in->dtype, plane, iw, row);
             } else {
                 load_f(in->data, in->dtype, plane + (size_t)y * iw, iw, row);
             }
@@ -358,14 +364,7 @@ static int run_hv(const fn_resampler *r, const fn_tensor *in, fn_tensor *out, in
             int c = (int)(cy / oh), y = (int)(cy % oh);
             size_t at = ((size_t)c * oh + y) * ow;
             float *acc = out->dtype == FN_F32 ? (float *)out->data + at : row;
-            const float *w = r->y.w + (size_t)y * r->y.taps;
-            int first = 1;
-            for (int k = 0; k < r->y.taps; k++) {
-                if (w[k] == 0.0f) continue;
-                axpy_f(hb, FN_F32, ((size_t)c * ih + r->y.start[y] + k) * ow, ow, w[k], acc, first);
-                first = 0;
-            }
-            if (first) memset(acc, 0, sizeof(float) * (size_t)ow);
+            vsum(&r->y, y, hb, FN_F32, (size_t)c * ih * ow, ow, acc);
             if (acc == row) store_f(out->data, out->dtype, at, row, ow);
         }
         free(row);
