@@ -134,11 +134,9 @@ static int do_frame(const struct cmdline *cl, fn_rs_cache *c, fn_frame *f, fn_er
     const fn_resize_kind kinds[FN_FRAME_SLOTS] = {FN_RESIZE_LINEAR, mk, FN_RESIZE_LINEAR, mk};
     int h, w, any = fn_frame_hw(f, &h, &w, e);
     if (any <= 0) return any; /* nothing to resize, or sizes that disagree */
-    int padded = 0;
-    int64_t x;
-    for (int i = 0; i < 4; i++) padded |= !fn_meta_get_int(f, fn_pad_keys[i], &x);
+    int64_t pad[4], x;
     if (cl->keep_native && keep_native(f, e)) return -1;
-    if (padded) return fn_seterr(e, "frame is already padded by fn-resize --keep-aspect (restore it first)");
+    if (fn_frame_padding(f, pad)) return fn_seterr(e, "frame is already padded by fn-resize --keep-aspect (restore it first)");
     int oh = cl->h, ow = cl->w, top = 0, left = 0, ch, cw;
     if (cl->mode == MODE_SCALE) oh = (int)lround_pos(h * cl->scale), ow = (int)lround_pos(w * cl->scale);
     else if (cl->mode == MODE_MAXSIDE) {
@@ -154,10 +152,10 @@ static int do_frame(const struct cmdline *cl, fn_rs_cache *c, fn_frame *f, fn_er
         if (cw > ow) cw = ow;
         top = (oh - ch) / 2, left = (ow - cw) / 2;
     }
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < FN_FRAME_SLOTS; k++)
         if (*slot[k] && fn_resize_slot(c, slot[k], ch, cw, kinds[k], e)) return -1;
     if (cl->keep_aspect)
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < FN_FRAME_SLOTS; k++)
             if (*slot[k] && pad_slot(slot[k], top, left, oh, ow, e)) return -1;
     if (fn_meta_get_int(f, "orig_h", &x) || fn_meta_get_int(f, "orig_w", &x))
         if (fn_meta_set_int(f, "orig_h", h, e) || fn_meta_set_int(f, "orig_w", w, e)) return -1;

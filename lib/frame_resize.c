@@ -76,6 +76,15 @@ int fn_frame_hw(fn_frame *f, int *h, int *w, fn_err *e) {
     return first != NULL;
 }
 
+int fn_frame_padding(const fn_frame *f, int64_t pad[4]) {
+    int padded = 0;
+    for (int i = 0; i < 4; i++) {
+        pad[i] = 0;
+        padded |= !fn_meta_get_int(f, fn_pad_keys[i], &pad[i]);
+    }
+    return padded;
+}
+
 static int crop_slot(fn_tensor **t, int top, int left, int h, int w, fn_err *e) {
     fn_tensor *p = fn_crop(*t, top, left, h, w, e);
     if (!p) return -1;
@@ -108,9 +117,8 @@ int fn_frame_restore(fn_rs_cache *c, fn_frame *f, fn_err *e) {
     if (any <= 0) return any;
     fn_tensor **slot[FN_FRAME_SLOTS];
     fn_frame_slots(f, slot);
-    int64_t pad[4] = {0, 0, 0, 0}, oh, ow;
-    int padded = 0;
-    for (int i = 0; i < 4; i++) padded |= !fn_meta_get_int(f, fn_pad_keys[i], &pad[i]);
+    int64_t pad[4], oh, ow;
+    int padded = fn_frame_padding(f, pad);
     if (fn_meta_get_int(f, "orig_h", &oh) || fn_meta_get_int(f, "orig_w", &ow))
         return fn_seterr(e, "no orig_h/orig_w in meta to restore to");
     if (oh < 1 || ow < 1 || oh > FN_MAX_HW || ow > FN_MAX_HW)

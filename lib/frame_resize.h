@@ -38,6 +38,8 @@ int fn_frame_hw(fn_frame *f, int *h, int *w, fn_err *e);
 
 /* meta keys of fn-resize --keep-aspect's padding: top, left, bottom, right */
 extern const char *const fn_pad_keys[4];
+/* the padding recorded in f's meta into pad (0 where a key is absent); 1 when any key is there */
+int fn_frame_padding(const fn_frame *f, int64_t pad[4]);
 
 /* Restore every tensor of f to orig_h x orig_w as fn-resize --restore does (see above); the padding
  * keys are removed. 0, or -1 with e set (no orig_h/orig_w, padding that does not fit, a native_mask of
