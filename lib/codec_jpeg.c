@@ -214,7 +214,7 @@ static const char *decode(jpeg_ctx *c, const unsigned char *buf, size_t len, con
      * times the file (Huffman-coded JPEG needs at least a bit per 8x8 block and component, so even a
      * flat image stays under 1024 samples a byte; fuzzing: a 1039-byte file claiming 2.4 GB of
      * pixels, which libjpeg would decode as grey after "data ends early") */
-    if ((double)ci->image_width * ci->image_height * ci->num_components > 64.0 * (1 << 20) + 4096.0 * (double)len)
+    if (fn_beyond_data((double)ci->image_width * ci->image_height * ci->num_components, (double)len, 4096))
         return "image larger than its data could hold";
     int raw = raw_fits(ci);
     ci->raw_data_out = raw ? TRUE : FALSE;

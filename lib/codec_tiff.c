@@ -101,9 +101,6 @@ typedef struct tiff_dir {
     int keep; /* samples kept per pixel */
 } tiff_dir;
 
-/* what any page may decode to whatever its data (below) */
-#define FN_TIFF_FREE_BYTES (64.0 * (1 << 20))
-
 /* the whole page's samples into raw: interleaved (contig) or plane after plane (separate) */
 static int read_raw(TIFF *tif, const tiff_dir *d, unsigned char *raw) {
     size_t bytes = d->bps / 8, per = d->planar == PLANARCONFIG_CONTIG ? d->spp : 1;
@@ -117,7 +114,7 @@ static int read_raw(TIFF *tif, const tiff_dir *d, unsigned char *raw) {
          * 65535x65535 tiles asked for 16 GB) */
         tmsize_t ts = TIFFTileSize(tif);
         double page = (double)d->w * d->h * per * bytes;
-        if (ts <= 0 || (double)ts > (page > FN_TIFF_FREE_BYTES ? page : FN_TIFF_FREE_BYTES)) return -1;
+        if (ts <= 0 || (double)ts > (page > FN_DECODE_FREE_BYTES ? page : FN_DECODE_FREE_BYTES)) return -1;
         unsigned char *tb = tw && th ? malloc((size_t)ts) : NULL;
         if (!tb) return -1;
         size_t trow = (size_t)tw * per * bytes;
@@ -201,7 +198,7 @@ static double data_bytes(TIFF *tif, size_t len) {
 
 static int too_big_for_data(TIFF *tif, const tiff_dir *d, size_t len) {
     double px = (double)d->w * d->h, bytes = px * (d->spp * (double)d->bps / 8 > 4 ? d->spp * (double)d->bps / 8 : 4);
-    return bytes > FN_TIFF_FREE_BYTES + data_bytes(tif, len) * 4096;
+    return fn_beyond_data(bytes, data_bytes(tif, len), 4096);
 }
 
 /* one page: 0, or -1 with why set (when libtiff gave no message) */

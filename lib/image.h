@@ -35,4 +35,12 @@ void fn_image_free(fn_image *img);
  * t->c samples of each pixel. Used by every decoder. */
 void fn_deinterleave_row(const void *src, int n, fn_tensor *t, int y);
 
+/* A file's claims are checked before anything is allocated for them: an image that would decode to
+ * more than FN_DECODE_FREE_BYTES plus `ratio` times the bytes of data holding it is refused (the JPEG
+ * and TIFF decoders; ratio from what their compressions can reach). */
+#define FN_DECODE_FREE_BYTES (64.0 * (1 << 20))
+static inline int fn_beyond_data(double decoded_bytes, double data_bytes, double ratio) {
+    return decoded_bytes > FN_DECODE_FREE_BYTES + data_bytes * ratio;
+}
+
 #endif
