@@ -74,6 +74,13 @@ struct fn_backend {
      * backend runs training forwards by the direct method: Winograd's rounding, amplified by batch
      * norm over a small batch, would move the gradients further than the golden check allows. */
     void (*set_training)(void *ctx, int training);
+    /* optional (NULL: none): the inference forwards that follow read their parameters from the n floats
+     * at p, whose values version names. While (p, n, version) stay the same, a backend may keep what it
+     * derives from them across forwards (the CPU backend: the Winograd transforms of the convolution
+     * kernels); it drops it when they change, on set_training(ctx, 1), and when p is freed. The graph
+     * gives a new version whenever the parameters may have been written (initialised, set, an Adam step,
+     * handed out by fn_net_device). */
+    void (*params_frozen)(void *ctx, const float *p, size_t n, uint64_t version);
     /* optional (NULL: ops never fail): why an op since the last call did nothing (the CPU backend's
      * workspace out of memory), or NULL; the message is cleared by the call. The ops have no error
      * return; the graph asks after each forward and backward pass. */

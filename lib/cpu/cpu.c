@@ -75,7 +75,11 @@ static float *cpu_alloc(void *ctx, size_t n) {
     return f;
 }
 
-static void cpu_free(void *ctx, float *p) { free(p); }
+static void cpu_free(void *ctx, float *p) {
+    cpu_ctx *c = ctx;
+    if (p && p == c->frozen) cpu_kcache_drop(c); /* the parameters are gone: so is what was kept */
+    free(p);
+}
 
 static void cpu_copy(void *ctx, float *dst, const float *src, size_t n) {
     cpu_ctx *c = ctx;
@@ -96,7 +100,11 @@ static void cpu_fill(void *ctx, float *dst, float v, size_t n) {
 
 static void cpu_sync(void *ctx) {}
 
-static void cpu_set_training(void *ctx, int training) { ((cpu_ctx *)ctx)->training = training; }
+static void cpu_set_training(void *ctx, int training) {
+    cpu_ctx *c = ctx;
+    c->training = training;
+    if (training) cpu_kcache_drop(c); /* the parameters will change */
+}
 
 /* the table ------------------------------------------------------------------------------------- */
 
@@ -104,6 +112,7 @@ static void cpu_destroy(fn_backend *be) {
     if (!be) return;
     cpu_ctx *c = be->ctx;
     if (c) {
+        cpu_kcache_drop(c);
         for (int t = 0; t < c->threads; t++) free(c->ws[t]);
         free(c->ws);
         free(c->ws_cap);
@@ -127,6 +136,8 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
         c->gemm = !gm ? 0 : strcmp(gm, "onednn") == 0 ? 1 : strcmp(gm, "openblas") == 0 ? 2 : 0;
         const char *how = getenv("FN_CPU_CONV");
         c->winograd = !how ? 1 : strcmp(how, "im2col") == 0 ? 0 : strcmp(how, "winograd") == 0 ? 2 : 1;
+        const char *mb = getenv("FN_CPU_KCACHE_MB"); /* see kcache.c */
+        c->kern_max = (size_t)(mb && *mb ? strtoul(mb, NULL, 10) : 1024) << 18; /* MB in floats */
         c->ws = calloc((size_t)threads, sizeof *c->ws);
         c->ws_cap = calloc((size_t)threads, sizeof *c->ws_cap);
     }
@@ -160,6 +171,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->fill = cpu_fill;
     be->sync = cpu_sync;
     be->set_training = cpu_set_training;
+    be->params_frozen = cpu_params_frozen;
     be->error = cpu_error;
     be->conv_fwd = cpu_conv_fwd;
     be->conv_bwd_data = cpu_conv_bwd_data;

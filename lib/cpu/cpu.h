@@ -33,6 +33,13 @@ typedef struct cpu_ctx {
     char msg[96];      /* error()'s message */
     int gemm;          /* cpu_sgemm: 0 each kind its faster library, 1 oneDNN only, 2 OpenBLAS only */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
+    /* kcache.c: the frozen parameters (params_frozen) and the Winograd kernels kept for them */
+    const float *frozen;
+    size_t frozen_n;
+    uint64_t frozen_version;
+    struct cpu_kern *kern;
+    int nkern, kern_capn;
+    size_t kern_floats, kern_max; /* floats kept, and the most that may be (FN_CPU_KCACHE_MB) */
 } cpu_ctx;
 
 /* C [M,N] = alpha op(A) op(B) + beta C, row-major, single-threaded (called inside parallel regions) */
@@ -91,6 +98,14 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s);
 void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int HWo);
+
+/* kcache.c: the transformed kernels U [n floats] of the convolution w [Co, Ci, k, k] in an inference
+ * forward. Returns the kept ones (*fresh = 0), or room kept for them that the caller fills (*fresh = 1),
+ * or NULL when w is not in the frozen parameters, in training, or over the budget (compute them into a
+ * workspace as before). */
+float *cpu_kcache_get(cpu_ctx *c, const float *w, int Co, int Ci, int k, size_t n, int *fresh);
+void cpu_params_frozen(void *ctx, const float *p, size_t n, uint64_t version);
+void cpu_kcache_drop(cpu_ctx *c); /* forget the frozen parameters and what was kept of them */
 
 /* winograd.c: k 3 or 2, stride 1 (Ho = H, Wo = W); the same contracts as the conv_* ops */
 void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,

@@ -42,9 +42,12 @@ static void wgeom_init(wgeom *g, const wkind *kd, int pad, int N, int Ci, int H,
     g->P = (g->T + g->blocks - 1) / g->blocks; /* the same size for every block */
 }
 
-/* per-thread workspace: scratch rows for the transforms (2a + m rows, an [m, a] set of runs) */
+/* per-thread workspace: scratch rows for the transforms (2a + m rows, an [m, a] set of runs), or an
+ * input row and two sets of a rows split into m phases of tw + 1 tiles (input_tf4) */
 static size_t scratch_floats(const wgeom *g) {
-    return (size_t)(2 * g->a + g->m) * g->len + (size_t)g->m * g->a * g->tw;
+    size_t rows = (size_t)(2 * g->a + g->m) * g->len + (size_t)g->m * g->a * g->tw;
+    size_t phases = (size_t)(2 * g->a + 1) * g->m * (g->tw + 1);
+    return rows > phases ? rows : phases;
 }
 
 void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc) {
@@ -92,15 +95,21 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
     const int pts = g.pts;
     const size_t nu = pts * (size_t)Cout * Cin, nv = pts * (size_t)Cin * g.P, nm = pts * (size_t)Cout * g.P;
     const int chan = by_channels(&g, c->threads, Cout);
-    float *U = cpu_grow(c, &c->wino, &c->wino_cap, nu + (chan ? nv + nm : 0));
-    if (!U || cpu_reserve(c, (chan ? 0 : nv + nm) + scratch_floats(&g))) return;
+    /* the forward kernels of an inference forward are transformed once (kcache.c), others every call */
+    int fresh = 0;
+    float *kept = bwd ? NULL : cpu_kcache_get(c, w, Co, Ci, kd->r, nu, &fresh);
+    if (!kept) fresh = 1; /* transformed into the workspace */
+    /* work: U [pts, Cout, Cin] unless kept, then V and M when sharing by channels */
+    float *work = cpu_grow(c, &c->wino, &c->wino_cap, (kept ? 1 : nu) + (chan ? nv + nm : 0));
+    if (!work || cpu_reserve(c, (chan ? 0 : nv + nm) + scratch_floats(&g))) return;
+    float *U = kept ? kept : work, *shared = kept ? work : work + nu;
     const int items = N * g.blocks;
 #pragma omp parallel num_threads(c->threads)
     {
-        kd->weights(w, Co, Ci, bwd, U); /* omp for: ends with a barrier */
+        if (fresh) kd->weights(w, Co, Ci, bwd, U); /* omp for: ends with a barrier */
         const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
         if (chan) {
-            float *V = U + nu, *M = V + nv, *buf = cpu_ws(c, tid);
+            float *V = shared, *M = V + nv, *buf = cpu_ws(c, tid);
             int ci0, ci1, co0, co1;
             cpu_share(Cin, tid, nt, &ci0, &ci1);
             cpu_share(Cout, tid, nt, &co0, &co1);

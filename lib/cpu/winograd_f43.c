@@ -7,24 +7,36 @@
 #include "winograd.h"
 
 /* V [36, C, P] = B^T d B, d the 6x6 patch of tile (i, j) at rows 4i-1 .., columns 4j-1 .., for the tiles
- * [p0, p0+np) of one image x [C, H, W] and its channels [c0, c1) */
+ * [p0, p0+np) of one image x [C, H, W] and its channels [c0, c1).
+ * A run of n tiles along a tile row reads 6 input rows, columns 4*j0-1 .. 4*(j0+n)+2. Each row is split
+ * into its 4 phases, ph[k][j] = column 4j + k of the run (j = 0 .. n), so that column k of tile j's
+ * patch is ph[k][j] for k < 4 and ph[k-4][j+1] for k = 4, 5: both passes of the transform then read
+ * and write whole contiguous rows along the tiles, which vectorise (a stride-4 read does not). */
 static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V,
                       float *buf) {
-    const int H = g->H, W = g->W, len = g->len;
-    const size_t xs = (size_t)C * g->P;
-    float *d = buf, *t = buf + 6 * len; /* d: 6 input rows [6, len]; t = B^T d: [6, len] */
+    const int H = g->H, W = g->W, s = g->tw + 1;
+    const size_t xs = (size_t)C * g->P, ps = 4 * (size_t)s; /* ps: one row's 4 phases */
+    /* row: one input row [4*s]; ph: the 6 rows' phases [6, 4, s]; t = B^T ph over the rows [6, 4, s] */
+    float *row = buf, *ph = row + ps, *t = ph + 6 * ps;
     for (int ci = c0; ci < c1; ci++) {
         const float *xc = x + (size_t)ci * H * W;
         for (int q = 0, n, ti, j0; q < np; q += n) {
             n = wino_run_at(g, p0 + q, np - q, &ti, &j0);
-            const int w = 4 * n + 2;
-            for (int i = 0; i < 6; i++) wino_gather_row(xc, H, W, 4 * ti - g->pad + i, 4 * j0 - g->pad, w, d + i * len);
-            const float *d0 = d, *d1 = d + len, *d2 = d + 2 * len, *d3 = d + 3 * len, *d4 = d + 4 * len,
-                        *d5 = d + 5 * len;
-            float *t0 = t, *t1 = t + len, *t2 = t + 2 * len, *t3 = t + 3 * len, *t4 = t + 4 * len,
-                  *t5 = t + 5 * len;
+            for (int i = 0; i < 6; i++) {
+                wino_gather_row(xc, H, W, 4 * ti - g->pad + i, 4 * j0 - g->pad, 4 * (n + 1), row);
+                float *f0 = ph + i * ps, *f1 = f0 + s, *f2 = f1 + s, *f3 = f2 + s;
 #pragma omp simd
-            for (int c = 0; c < w; c++) {
+                for (int j = 0; j <= n; j++) {
+                    f0[j] = row[4 * j];
+                    f1[j] = row[4 * j + 1];
+                    f2[j] = row[4 * j + 2];
+                    f3[j] = row[4 * j + 3];
+                }
+            }
+            const float *d0 = ph, *d1 = d0 + ps, *d2 = d1 + ps, *d3 = d2 + ps, *d4 = d3 + ps, *d5 = d4 + ps;
+            float *t0 = t, *t1 = t0 + ps, *t2 = t1 + ps, *t3 = t2 + ps, *t4 = t3 + ps, *t5 = t4 + ps;
+#pragma omp simd
+            for (size_t c = 0; c < ps; c++) {
                 t0[c] = 4 * d0[c] - 5 * d2[c] + d4[c];
                 t1[c] = -4 * (d1[c] + d2[c]) + d3[c] + d4[c];
                 t2[c] = 4 * (d1[c] - d2[c]) - d3[c] + d4[c];
@@ -33,19 +45,18 @@ static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int
                 t5[c] = 4 * d1[c] - 5 * d3[c] + d5[c];
             }
             for (int r = 0; r < 6; r++) {
-                const float *tr = t + r * len;
+                /* the patch columns 0 .. 5 of row r of every tile: phases 0 .. 3, then 0 and 1 a tile on */
+                const float *e0 = t + r * ps, *e1 = e0 + s, *e2 = e1 + s, *e3 = e2 + s, *e4 = e0 + 1, *e5 = e1 + 1;
                 float *v0 = V + (size_t)(r * 6) * xs + (size_t)ci * g->P + q;
                 float *v1 = v0 + xs, *v2 = v1 + xs, *v3 = v2 + xs, *v4 = v3 + xs, *v5 = v4 + xs;
 #pragma omp simd
                 for (int j = 0; j < n; j++) {
-                    const float e0 = tr[4 * j], e1 = tr[4 * j + 1], e2 = tr[4 * j + 2], e3 = tr[4 * j + 3],
-                                e4 = tr[4 * j + 4], e5 = tr[4 * j + 5];
-                    v0[j] = 4 * e0 - 5 * e2 + e4;
-                    v1[j] = -4 * (e1 + e2) + e3 + e4;
-                    v2[j] = 4 * (e1 - e2) - e3 + e4;
-                    v3[j] = 2 * (e3 - e1) - e2 + e4;
-                    v4[j] = 2 * (e1 - e3) - e2 + e4;
-                    v5[j] = 4 * e1 - 5 * e3 + e5;
+                    v0[j] = 4 * e0[j] - 5 * e2[j] + e4[j];
+                    v1[j] = -4 * (e1[j] + e2[j]) + e3[j] + e4[j];
+                    v2[j] = 4 * (e1[j] - e2[j]) - e3[j] + e4[j];
+                    v3[j] = 2 * (e3[j] - e1[j]) - e2[j] + e4[j];
+                    v4[j] = 2 * (e1[j] - e3[j]) - e2[j] + e4[j];
+                    v5[j] = 4 * e1[j] - 5 * e3[j] + e5[j];
                 }
             }
         }

@@ -208,6 +208,7 @@ fn_net *fn_net_new(fn_backend *be, const fn_net_config *cfg, fn_err *e) {
 void fn_net_free(fn_net *n) {
     if (!n) return;
     fn_backend *be = n->be;
+    if (n->params && be->params_frozen) be->params_frozen(be->ctx, NULL, 0, 0); /* nothing kept of them */
     float *bufs[] = { n->params, n->grads, n->adam_m, n->adam_v, n->stats, n->arena, n->aux };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i]) be->free(be->ctx, bufs[i]);
@@ -230,9 +231,11 @@ void fn_net_set_replica(fn_net *n, long offset, float loss_scale) {
     n->rep_scale = loss_scale;
 }
 
+void fn_net_params_written(fn_net *n) { n->params_version++; }
+
 float *fn_net_device(fn_net *n, fn_net_buf which) {
     switch (which) {
-    case FN_BUF_PARAMS: return n->params;
+    case FN_BUF_PARAMS: fn_net_params_written(n); /* the caller may write them */ return n->params;
     case FN_BUF_GRADS: return n->grads;
     case FN_BUF_ADAM_M: return n->adam_m;
     case FN_BUF_ADAM_V: return n->adam_v;
@@ -335,6 +338,7 @@ int fn_net_adam_step(fn_net *n, float lr, float b1, float b2, float eps, int use
     if (!n->grads) return fn_seterr(e, "Adam step without gradients");
     if (ensure(n, &n->adam_m, "Adam moments", e) || ensure(n, &n->adam_v, "Adam moments", e)) return -1;
     n->step++;
+    fn_net_params_written(n);
     /* one backend call per run of adjacent tensors with the same penalty */
     for (int i = 0; i < n->np;) {
         float l2 = use_l2 ? n->P[i].l2 : 0;
@@ -376,5 +380,6 @@ int fn_net_set(fn_net *n, fn_net_buf which, const float *host, fn_err *e) {
     if (!p) return fn_seterr(e, "bad buffer %d", (int)which);
     if (ensure(n, p, "network state", e)) return -1;
     n->be->upload(n->be->ctx, *p, host, len);
+    if (which == FN_BUF_PARAMS) fn_net_params_written(n);
     return 0;
 }

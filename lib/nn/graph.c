@@ -402,6 +402,7 @@ void fn_net_profile_print(const fn_net *n, FILE *f, int runs) {
 void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     n->drop_used = train ? n->dropout : 0;
     if (n->be->set_training) n->be->set_training(n->be->ctx, train);
+    if (!train && n->be->params_frozen) n->be->params_frozen(n->be->ctx, n->params, n->numel, n->params_version);
     for (int i = 0; i < n->no; i++) {
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
         int fused = bn_relu_fwd(n, i, train); /* profiled as the batch norm's time */

@@ -55,6 +55,7 @@ int fn_net_init_he(fn_net *n, uint64_t seed, fn_err *e) {
         }
     }
     n->be->upload(n->be->ctx, n->params, h, n->numel);
+    fn_net_params_written(n);
     free(h);
     return upload_stats_default(n, e);
 }
@@ -77,6 +78,7 @@ int fn_net_init_golden(fn_net *n, fn_err *e) {
         }
     }
     n->be->upload(n->be->ctx, n->params, h, n->numel);
+    fn_net_params_written(n);
     free(h);
     return upload_stats_default(n, e);
 }

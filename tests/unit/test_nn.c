@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "backend.h"
+#include "cpu/cpu.h"
 #include "check.h"
 #include "netcheck.h"
 #include "nn/focusnet.h"
@@ -525,6 +526,78 @@ static void test_golden_fixture(void) {
     fn_st_free(&st);
 }
 
+/* The CPU backend keeps the Winograd kernels of frozen parameters across inference forwards
+ * (lib/cpu/kcache.c): every way the parameters can change must give what a fresh backend computes. */
+static int infer(fn_net *n, const float *x, float *y) {
+    fn_err e;
+    return fn_net_forward(n, x, 2, 32, 32, 0, 0, y, &e);
+}
+
+/* the output of a new net on a new backend (nothing kept) with the parameters p */
+static void fresh_output(const fn_net_config *cfg, const float *p, const float *stats, const float *x, float *y) {
+    fn_err e;
+    fn_backend *b = fn_cpu_backend_new(0, &e);
+    fn_net *n = b ? fn_net_new(b, cfg, &e) : NULL;
+    if (!n || fn_net_set(n, FN_BUF_PARAMS, p, &e) || fn_net_set(n, FN_BUF_STATS, stats, &e) || infer(n, x, y))
+        memset(y, 0, sizeof *y * 2 * 32 * 32);
+    fn_net_free(n);
+    if (b) b->destroy(b);
+}
+
+static void test_kernel_cache(void) {
+    fn_err e;
+    setenv("FN_CPU_CONV", "winograd", 1); /* every 3x3 convolution by Winograd */
+    fn_backend *b = fn_cpu_backend_new(0, &e);
+    fn_net_config cfg = { 3, 0.125f, FN_ARCH_UNET };
+    fn_net *n = b ? fn_net_new(b, &cfg, &e) : NULL;
+    if (!n) { CHECK(0); goto out; }
+    const cpu_ctx *c = b->ctx;
+    size_t np = fn_net_numel(n), ns = fn_net_stats_numel(n);
+    float *p = malloc(sizeof *p * np), *st = malloc(sizeof *st * ns), *x = malloc(sizeof *x * 2 * 3 * 32 * 32);
+    float *y = malloc(sizeof *y * 2 * 32 * 32), *y2 = malloc(sizeof *y2 * 2 * 32 * 32), *t = malloc(sizeof *t * 2 * 32 * 32);
+    for (int i = 0; i < 2 * 3 * 32 * 32; i++) x[i] = (float)fn_golden_u("kx", (uint64_t)i);
+    for (int i = 0; i < 2 * 32 * 32; i++) t[i] = fn_golden_u("kt", (uint64_t)i) > 0.2 ? 1.0f : 0.0f;
+    fn_net_init_he(n, 1, &e);
+    fn_net_get(n, FN_BUF_STATS, st, &e);
+    /* kept after the first forward, the same output from them */
+    CHECK(infer(n, x, y) == 0);
+    CHECK(c->nkern > 0);
+    int kept = c->nkern;
+    CHECK(infer(n, x, y2) == 0 && !memcmp(y, y2, sizeof *y * 2 * 32 * 32));
+    CHECK(c->nkern == kept);
+    /* new parameters by fn_net_set */
+    fn_net_init_he(n, 2, &e);
+    fn_net_get(n, FN_BUF_PARAMS, p, &e);
+    fn_net_init_he(n, 1, &e);
+    CHECK(infer(n, x, y) == 0);
+    CHECK(fn_net_set(n, FN_BUF_PARAMS, p, &e) == 0);
+    CHECK(infer(n, x, y) == 0);
+    fresh_output(&cfg, p, st, x, y2);
+    CHECK(!memcmp(y, y2, sizeof *y * 2 * 32 * 32));
+    /* an Adam step between inference forwards (as validation during training) */
+    float loss;
+    CHECK(fn_net_forward(n, x, 2, 32, 32, 1, 0, y, &e) == 0 && fn_net_backward(n, t, &loss, &e) == 0);
+    CHECK(fn_net_adam_step(n, 1e-2f, 0.9f, 0.999f, 1e-7f, 1, &e) == 0);
+    CHECK(infer(n, x, y) == 0);
+    fn_net_get(n, FN_BUF_PARAMS, p, &e);
+    fn_net_get(n, FN_BUF_STATS, st, &e);
+    fresh_output(&cfg, p, st, x, y2);
+    CHECK(!memcmp(y, y2, sizeof *y * 2 * 32 * 32));
+    /* written through fn_net_device */
+    for (size_t i = 0; i < np; i++) p[i] *= 0.5f;
+    b->upload(b->ctx, fn_net_device(n, FN_BUF_PARAMS), p, np);
+    CHECK(infer(n, x, y) == 0);
+    fresh_output(&cfg, p, st, x, y2);
+    CHECK(!memcmp(y, y2, sizeof *y * 2 * 32 * 32));
+    /* freeing the net forgets them */
+    fn_net_free(n);
+    CHECK(c->nkern == 0 && !c->frozen);
+    free(p); free(st); free(x); free(y); free(y2); free(t);
+out:
+    if (b) b->destroy(b);
+    unsetenv("FN_CPU_CONV");
+}
+
 int main(void) {
     fn_err e;
     be = fn_cpu_backend_new(0, &e);
@@ -542,6 +615,7 @@ int main(void) {
     RUN(test_model_nan_refused);
     RUN(test_train_step);
     RUN(test_directional_gradient);
+    RUN(test_kernel_cache);
     RUN(test_golden_fixture);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
