@@ -91,6 +91,13 @@ struct fn_backend {
      * 1x1 kernels with stride 2 sample the even rows/columns (that is 'same' with total pad 0). */
     void (*conv_fwd)(void *ctx, const float *x, const float *w, const float *b, float *y,
                      int N, int Ci, int H, int W, int Co, int k, int s);
+    /* optional (NULL: conv_fwd, then bn_fwd_infer or bn_relu_fwd_infer): an inference convolution
+     * whose outputs go through a batch norm (and a ReLU when relu) as they are made, bit-identical to
+     * the separate calls: y = [relu](bn_infer(conv(x))), bn_infer as bn_fwd_infer's over Co channels.
+     * y must not overlap x. */
+    void (*conv_bn_fwd_infer)(void *ctx, const float *x, const float *w, const float *b, float *y,
+                              int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
+                              const float *beta, const float *rmean, const float *rvar, float eps, int relu);
     void (*conv_bwd_data)(void *ctx, const float *dy, const float *w, float *dx,
                           int N, int Ci, int H, int W, int Co, int k, int s, int acc);
     void (*conv_bwd_filter)(void *ctx, const float *x, const float *dy, float *dw, /* dw += */

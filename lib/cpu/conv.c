@@ -150,12 +150,12 @@ static const float *tile_cols(const geom *g, const float *xn, int oh0, int oh1, 
 
 /* forward ------------------------------------------------------------------------------------------ */
 
-void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
-                  int N, int Ci, int H, int W, int Co, int k, int s) {
-    cpu_ctx *c = ctx;
+/* y = conv(x) (+ b), each output tile through epi (NULL: none) while it is in the cache */
+static void conv_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
+                     int N, int Ci, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
     /* training forwards by the direct method (see set_training in backend.h) */
     if (use_winograd(c, N, Ci, H, W, Co, k, s) && !(c->training && c->winograd == 1)) {
-        cpu_wino_fwd(c, x, w, b, y, N, Ci, H, W, Co, k);
+        cpu_wino_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, epi);
         return;
     }
     geom g;
@@ -181,8 +181,30 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
             const float *B = tile_cols(&g, xn, oh0, oh1, col, &ldb);
             cpu_sgemm(c, 0, 0, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f,
                       yt, (int)g.HWo);
+            if (epi)
+                for (int co = 0; co < Co; co++) {
+                    float *r = yt + (size_t)co * g.HWo;
+                    cpu_bn_plane(r, r, np, epi->scale[co], epi->shift[co], epi->relu);
+                }
         }
     }
+}
+
+void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
+                  int N, int Ci, int H, int W, int Co, int k, int s) {
+    conv_fwd(ctx, x, w, b, y, N, Ci, H, W, Co, k, s, NULL);
+}
+
+/* the batch norm's scale and shift per output channel, then the convolution with them as its epilogue */
+void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const float *b, float *y,
+                           int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
+                           const float *beta, const float *rmean, const float *rvar, float eps, int relu) {
+    cpu_ctx *c = ctx;
+    float *sc = cpu_grow(c, &c->epi, &c->epi_cap, 2 * (size_t)Co);
+    if (!sc) return;
+    for (int co = 0; co < Co; co++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, co, &sc[co], &sc[Co + co]);
+    const cpu_epi epi = { sc, sc + Co, relu };
+    conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
 }
 
 /* backward-data ------------------------------------------------------------------------------------ */

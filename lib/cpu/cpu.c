@@ -117,6 +117,7 @@ static void cpu_destroy(fn_backend *be) {
         free(c->ws);
         free(c->ws_cap);
         free(c->part);
+        free(c->epi);
         free(c->wino);
         free(c);
     }
@@ -174,6 +175,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->params_frozen = cpu_params_frozen;
     be->error = cpu_error;
     be->conv_fwd = cpu_conv_fwd;
+    be->conv_bn_fwd_infer = cpu_conv_bn_fwd_infer;
     be->conv_bwd_data = cpu_conv_bwd_data;
     be->conv_bwd_filter = cpu_conv_bwd_filter;
     be->conv_bwd_bias = cpu_conv_bwd_bias;

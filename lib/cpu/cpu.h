@@ -13,6 +13,7 @@
 #ifndef FN_CPU_H
 #define FN_CPU_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "backend.h"
@@ -22,6 +23,8 @@ typedef struct cpu_ctx {
     float **ws;        /* [threads] per-thread workspace (im2col tiles, copies) */
     size_t *ws_cap;    /* [threads] floats allocated in ws[t] */
     float *part;       /* [threads * Co*K] conv_bwd_filter partial sums */
+    float *epi;        /* [2 * Co] conv_bn_fwd_infer's scale and shift */
+    size_t epi_cap;
     size_t part_cap;
     float *wino;       /* winograd.c: transformed kernels, or backward-filter partial sums */
     size_t wino_cap;
@@ -90,9 +93,40 @@ static inline float cpu_expf(float x) {
     return p * sc.f;
 }
 
+/* one plane of a normalised output: y = x*scale + shift, then ReLU when relu (y may be x) */
+static inline void cpu_bn_plane(const float *xp, float *yp, int HW, float scale, float shift, int relu) {
+    if (relu) {
+#pragma omp simd
+        for (int i = 0; i < HW; i++) {
+            const float v = xp[i] * scale + shift;
+            yp[i] = v > 0 ? v : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+    }
+}
+
+/* the inference batch norm of channel ch as y = x*scale + shift */
+static inline void cpu_bn_coef(const float *gamma, const float *beta, const float *rmean, const float *rvar,
+                               float eps, int ch, float *scale, float *shift) {
+    *scale = (float)(gamma[ch] / sqrt((double)rvar[ch] + eps));
+    *shift = beta[ch] - rmean[ch] * *scale;
+}
+
+/* a convolution's epilogue (conv_bn_fwd_infer): each output channel co goes through
+ * cpu_bn_plane(scale[co], shift[co], relu) as it is stored */
+typedef struct cpu_epi {
+    const float *scale, *shift;
+    int relu;
+} cpu_epi;
+
 /* conv.c */
 void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
                   int N, int Ci, int H, int W, int Co, int k, int s);
+void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const float *b, float *y,
+                           int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
+                           const float *beta, const float *rmean, const float *rvar, float eps, int relu);
 void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc);
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
@@ -109,7 +143,7 @@ void cpu_kcache_drop(cpu_ctx *c); /* forget the frozen parameters and what was k
 
 /* winograd.c: k 3 or 2, stride 1 (Ho = H, Wo = W); the same contracts as the conv_* ops */
 void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
-                  int N, int Ci, int H, int W, int Co, int k);
+                  int N, int Ci, int H, int W, int Co, int k, const cpu_epi *epi);
 void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int acc);
 void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,

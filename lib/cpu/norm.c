@@ -4,20 +4,6 @@
 #include <stddef.h>
 #include "cpu.h"
 
-/* one plane of the normalised output: y = x*scale + shift, then ReLU when relu */
-static inline void bn_plane(const float *xp, float *yp, int HW, float scale, float shift, int relu) {
-    if (relu) {
-#pragma omp simd
-        for (int i = 0; i < HW; i++) {
-            const float v = xp[i] * scale + shift;
-            yp[i] = v > 0 ? v : 0.0f;
-        }
-    } else {
-#pragma omp simd
-        for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
-    }
-}
-
 /* x [N,C,HW], y [N,C,HW]; mean, invstd [C] (saved for bwd); rmean, rvar [C] updated.
  * relu: y = relu(bn(x)) in the same pass (the expression of elementwise.c's ReLU) */
 static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
@@ -56,7 +42,7 @@ static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const fl
         for (int n = 0; n < N; n++) {
             const float *xp = x + ((size_t)n * C + ch) * HW;
             float *yp = y + ((size_t)n * C + ch) * HW;
-            bn_plane(xp, yp, HW, scale, shift, relu);
+            cpu_bn_plane(xp, yp, HW, scale, shift, relu);
         }
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mu);
@@ -82,11 +68,11 @@ static void bn_fwd_infer(void *ctx, const float *x, const float *gamma, const fl
 #pragma omp parallel for num_threads(c->threads) schedule(static) collapse(2)
     for (int n = 0; n < N; n++)
         for (int ch = 0; ch < C; ch++) {
-            const float scale = (float)(gamma[ch] / sqrt((double)rvar[ch] + eps));
-            const float shift = beta[ch] - rmean[ch] * scale;
+            float scale, shift;
+            cpu_bn_coef(gamma, beta, rmean, rvar, eps, ch, &scale, &shift);
             const float *xp = x + ((size_t)n * C + ch) * HW;
             float *yp = y + ((size_t)n * C + ch) * HW;
-            bn_plane(xp, yp, HW, scale, shift, relu);
+            cpu_bn_plane(xp, yp, HW, scale, shift, relu);
         }
 }
 

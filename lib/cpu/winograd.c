@@ -50,12 +50,15 @@ static size_t scratch_floats(const wgeom *g) {
     return rows > phases ? rows : phases;
 }
 
-void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc) {
+void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc,
+                const cpu_epi *epi, int c) {
     const int m = g->m, x0 = m * j0, w = m * n < g->W - x0 ? m * n : g->W - x0;
     for (int a = 0; a < m && m * ti + a < g->H; a++) {
         float *dst = y + (size_t)(m * ti + a) * g->W + x0;
         const float *src = o + (size_t)a * g->len;
-        if (acc) {
+        if (epi) {
+            cpu_bn_plane(src, dst, w, epi->scale[c], epi->shift[c], epi->relu);
+        } else if (acc) {
 #pragma omp simd
             for (int k = 0; k < w; k++) dst[k] += src[k];
         } else {
@@ -89,7 +92,8 @@ static int by_channels(const wgeom *g, int threads, int Cout) {
 /* y [N, Cout, H, W] = the convolution of x [N, Cin, H, W] by w (the forward kernel, or with bwd the
  * backward-data one) (+ b) (acc: y +=), the patches starting pad rows and columns before their tiles */
 static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, const float *w, const float *b,
-                       float *y, int N, int Cin, int H, int W, int Cout, int Co, int Ci, int bwd, int acc) {
+                       float *y, int N, int Cin, int H, int W, int Cout, int Co, int Ci, int bwd, int acc,
+                       const cpu_epi *epi) {
     wgeom g;
     wgeom_init(&g, kd, pad, N, Cin, H, W, Cout, c->threads);
     const int pts = g.pts;
@@ -125,7 +129,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
                                   U + (size_t)xi * Cout * Cin + (size_t)co0 * Cin, Cin,
                                   V + (size_t)xi * Cin * g.P, g.P, 0.0f,
                                   M + (size_t)xi * Cout * g.P + (size_t)co0 * g.P, g.P);
-                kd->output(&g, M, Cout, co0, co1, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
+                kd->output(&g, M, Cout, co0, co1, p0, np, b, acc, epi, y + (size_t)n * Cout * H * W, buf);
             }
         } else {
             float *V = cpu_ws(c, tid);
@@ -139,7 +143,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
                     cpu_sgemm(c, 0, 0, Cout, np, Cin, 1.0f,
                               U + (size_t)xi * Cout * Cin, Cin, V + (size_t)xi * Cin * g.P, g.P, 0.0f,
                               M + (size_t)xi * Cout * g.P, g.P);
-                kd->output(&g, M, Cout, 0, Cout, p0, np, b, acc, y + (size_t)n * Cout * H * W, buf);
+                kd->output(&g, M, Cout, 0, Cout, p0, np, b, acc, epi, y + (size_t)n * Cout * H * W, buf);
             }
         }
     }
@@ -152,10 +156,10 @@ static const wkind *kind_of(int k, int *pt) {
 }
 
 void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
-                  int N, int Ci, int H, int W, int Co, int k) {
+                  int N, int Ci, int H, int W, int Co, int k, const cpu_epi *epi) {
     int pt;
     const wkind *kd = kind_of(k, &pt);
-    wino_apply(c, kd, pt, x, w, b, y, N, Ci, H, W, Co, Co, Ci, 0, 0);
+    wino_apply(c, kd, pt, x, w, b, y, N, Ci, H, W, Co, Co, Ci, 0, 0, epi);
 }
 
 /* dx is the convolution of dy by the turned kernels with the padding on the other side: k-1-pt before */
@@ -163,7 +167,7 @@ void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int acc) {
     int pt;
     const wkind *kd = kind_of(k, &pt);
-    wino_apply(c, kd, k - 1 - pt, dy, w, NULL, dx, N, Co, H, W, Ci, Co, Ci, 1, acc);
+    wino_apply(c, kd, k - 1 - pt, dy, w, NULL, dx, N, Co, H, W, Ci, Co, Ci, 1, acc, NULL);
 }
 
 /* The transformed gradient dU [pts, Co, Ci] is summed over the tiles: by blocks of tiles, each thread

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+struct cpu_epi;
+
 typedef struct wgeom {
     int N, Ci, H, W, Co; /* the forward view: Ci channels in, Co out, H x W both */
     int m, a, pts;       /* output tile m x m, input patch a x a (a = m + r - 1), a*a transformed points */
@@ -24,9 +26,10 @@ typedef struct wkind {
     int m, r;
     /* V [pts, C, P] of the tiles [p0, p0+np) of one image x [C, H, W], channels [c0, c1) */
     void (*input)(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V, float *buf);
-    /* y [C, H, W] (=, or += with acc) from M [pts, C, P] (+ b[c]) for those tiles, channels [c0, c1) */
+    /* y [C, H, W] (=, or += with acc) from M [pts, C, P] (+ b[c]) for those tiles, channels [c0, c1),
+     * through epi (NULL: none; only with acc 0) */
     void (*output)(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
-                   int acc, float *y, float *buf);
+                   int acc, const struct cpu_epi *epi, float *y, float *buf);
     /* E [pts, C, P] of the m x m tiles of dy [C, H, W] (zeros outside), channels [c0, c1) */
     void (*grad)(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E, float *buf);
     /* U [pts, Cout, Cin] of w [Co, Ci, r, r]: forward (Cout = Co), or for backward-data transposed and
@@ -41,9 +44,10 @@ extern const wkind wino_f43, wino_f32;
 /* out[0, len) = row r of the channel src [H, W], columns c0 .. c0+len-1, zeros outside the image */
 void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out);
 
-/* the m output rows o [m, g->len] of the run of n tiles at tile row ti, tile column j0 into the channel
- * y [H, W] (=, or += with acc), the parts outside the image left out */
-void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc);
+/* the m output rows o [m, g->len] of the run of n tiles at tile row ti, tile column j0 into channel c
+ * y [H, W] (=, or += with acc, or through epi), the parts outside the image left out */
+void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc,
+                const struct cpu_epi *epi, int c);
 
 /* The tiles of a block are walked as runs along one tile row: the run starting at tile p (at most
  * left tiles) is tile row *ti, tile columns *j0 .. *j0 + n - 1; returns n. */

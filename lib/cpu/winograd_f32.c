@@ -4,6 +4,7 @@
  *   A^T = [1 1 1 0; 0 1 -1 0; 0 1 1 1]
  * 16 multiplications per 9 outputs, 2.25x fewer than the direct 2x2 convolution. */
 #include <string.h>
+#include "cpu.h"
 #include "winograd.h"
 
 /* V [16, C, P] = B^T d B, d the 4x4 patch of tile (i, j) at rows 3i-pad .., columns 3j-pad .. */
@@ -47,7 +48,7 @@ static void input_tf3(const wgeom *g, const float *x, int C, int c0, int c1, int
 /* y [C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
  * M [16, C, P] */
 static void output_tf3(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
-                       int acc, float *y, float *buf) {
+                       int acc, const cpu_epi *epi, float *y, float *buf) {
     const int H = g->H, W = g->W, len = g->len, tw = g->tw;
     const size_t xs = (size_t)C * g->P;
     float *S = buf, *o = buf + 12 * (size_t)tw; /* S = A^T m: [3, 4, tw]; o: 3 output rows [3, len] */
@@ -79,7 +80,7 @@ static void output_tf3(const wgeom *g, const float *M, int C, int c0, int c1, in
                     oa[3 * j + 2] = u + e3[j] + bias;
                 }
             }
-            wino_store(g, yc, ti, j0, n, o, acc);
+            wino_store(g, yc, ti, j0, n, o, acc, epi, c);
         }
     }
 }

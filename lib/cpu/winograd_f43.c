@@ -4,6 +4,7 @@
  *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
  * 36 multiplications per 16 outputs, 4x fewer than the direct 3x3 convolution. */
 #include <string.h>
+#include "cpu.h"
 #include "winograd.h"
 
 /* V [36, C, P] = B^T d B, d the 6x6 patch of tile (i, j) at rows 4i-1 .., columns 4j-1 .., for the tiles
@@ -66,7 +67,7 @@ static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int
 /* y [C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
  * M [36, C, P] */
 static void output_tf4(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
-                       int acc, float *y, float *buf) {
+                       int acc, const cpu_epi *epi, float *y, float *buf) {
     const int H = g->H, W = g->W, len = g->len, tw = g->tw;
     const size_t xs = (size_t)C * g->P;
     float *S = buf, *o = buf + 24 * (size_t)tw; /* S = A^T m: [4, 6, tw]; o: 4 output rows [4, len] */
@@ -103,7 +104,7 @@ static void output_tf4(const wgeom *g, const float *M, int C, int c0, int c1, in
                     oa[4 * j + 3] = u2 + 8 * u4 + e5[j] + bias;
                 }
             }
-            wino_store(g, yc, ti, j0, n, o, acc);
+            wino_store(g, yc, ti, j0, n, o, acc, epi, c);
         }
     }
 }

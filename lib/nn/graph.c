@@ -75,6 +75,26 @@ static size_t place(item *it, int n) {
     return total;
 }
 
+/* op i + 1 is an in-place ReLU of op i's output */
+static int relu_follows(const fn_net *n, int i) {
+    const fn_op *o = &n->O[i], *a = i + 1 < n->no ? &n->O[i + 1] : NULL;
+    return a && a->type == OP_ACT && a->act == FN_ACT_RELU && a->x == o->y;
+}
+
+/* Inference: a convolution whose output only its batch norm reads (and then, maybe, an in-place ReLU)
+ * runs as one conv_bn_fwd_infer call when the backend has it. Returns the ops after op i that the call
+ * takes on (1 or 2), else 0. */
+static int conv_bn_fusable(const fn_net *n, int i) {
+    const fn_op *o = &n->O[i], *b = i + 1 < n->no ? &n->O[i + 1] : NULL;
+    if (o->type != OP_CONV || !b || b->type != OP_BN || b->x != o->y || o->y == n->out) return 0;
+    if (root(n, o->x) == root(n, b->y)) return 0;
+    for (int j = 0; j < n->no; j++)
+        if (j != i + 1 && (n->O[j].x == o->y || n->O[j].x2 == o->y)) return 0;
+    for (int t = 0; t < n->nt; t++)
+        if (n->T[t].alias == o->y) return 0;
+    return 1 + relu_follows(n, i + 1);
+}
+
 /* extend the lifetime [s[t], e[t]] to cover time */
 static void use(int *s, int *e, int t, int time) {
     if (time < s[t]) s[t] = time;
@@ -92,8 +112,11 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
     for (int t = 0; t < nt; t++) { vs[t] = gs[t] = 1 << 30; ve[t] = ge[t] = -1; }
     for (int i = 0; i < nops; i++) {
-        const fn_op *o = &n->O[i];
+        fn_op *o = &n->O[i];
         int bt = 2 * nops - 1 - i, r = bwd_reads(o);
+        /* a fused call writes the norm's output while it reads x: x lives until the last op it runs */
+        o->fuse = !train && be->conv_bn_fwd_infer ? conv_bn_fusable(n, i) : 0;
+        if (o->fuse) use(vs, ve, root(n, o->x), i + o->fuse);
         int ins[2] = { o->x, o->x2 };
         for (int k = 0; k < 2; k++) {
             if (ins[k] < 0) continue;
@@ -198,11 +221,22 @@ static void bn_fwd(fn_net *n, const fn_op *o, int train, int relu) {
 /* op i is a batch norm whose output only the in-place ReLU of op i + 1 reads, and the backend fuses the
  * two: 1 (both run, as one call: the ReLU's storage is the norm's output), else 0 */
 static int bn_relu_fwd(fn_net *n, int i, int train) {
-    const fn_op *o = &n->O[i], *a = i + 1 < n->no ? &n->O[i + 1] : NULL;
-    if (o->type != OP_BN || !a || a->type != OP_ACT || a->act != FN_ACT_RELU || a->x != o->y) return 0;
+    const fn_op *o = &n->O[i];
+    if (o->type != OP_BN || !relu_follows(n, i)) return 0;
     if (train ? !n->be->bn_relu_fwd_train : !n->be->bn_relu_fwd_infer) return 0;
     bn_fwd(n, o, train, 1);
     return 1;
+}
+
+/* op i is a convolution the plan fused with its batch norm (and ReLU): one call; the ops it took on */
+static int conv_bn_fwd(fn_net *n, int i) {
+    const fn_op *o = &n->O[i], *b = &n->O[i + 1];
+    const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
+    float *rm = n->stats + n->S[2 * b->bn].offset, *rv = n->stats + n->S[2 * b->bn + 1].offset;
+    n->be->conv_bn_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y), n->pN,
+                             x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1),
+                             rm, rv, n->bn_eps, o->fuse == 2);
+    return o->fuse;
 }
 
 static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
@@ -405,7 +439,8 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     if (!train && n->be->params_frozen) n->be->params_frozen(n->be->ctx, n->params, n->numel, n->params_version);
     for (int i = 0; i < n->no; i++) {
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
-        int fused = bn_relu_fwd(n, i, train); /* profiled as the batch norm's time */
+        /* profiled as the convolution's time, or the batch norm's */
+        int fused = !train && n->O[i].fuse ? conv_bn_fwd(n, i) : bn_relu_fwd(n, i, train);
         if (!fused) op_fwd(n, &n->O[i], train, seed);
         if (n->prof_on) prof(n, &n->O[i], 0, t0);
         i += fused;

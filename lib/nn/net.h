@@ -36,6 +36,7 @@ typedef struct fn_op {
     int Cr;         /* se hidden width */
     int mask;       /* dropout mask tensor */
     size_t aux;     /* offset (floats) into the aux allocation: bn mean, invstd; se pool, hid, gate */
+    int fuse;       /* conv, in an inference plan: the ops after it that its conv_bn_fwd_infer call runs (0: none) */
 } fn_op;
 
 struct fn_net {

@@ -290,6 +290,31 @@ static void test_conv_winograd(void) {
     be = keep;
 }
 
+/* conv_bn_fwd_infer: bitwise the convolution, then the inference batch norm (and ReLU), on the direct
+ * method (1x1, strided, small) and on Winograd (3x3 and 2x2 stride 1, big enough) */
+static void test_conv_bn(void) {
+    static const int cs[][7] = { /* N, Ci, H, W, Co, k, s */
+        {2, 8, 9, 7, 6, 1, 1}, {1, 5, 12, 10, 4, 3, 2}, {2, 3, 6, 6, 8, 3, 1},
+        {2, 16, 33, 30, 12, 3, 1}, {1, 24, 40, 36, 16, 2, 1}, {3, 16, 20, 20, 8, 7, 1},
+    };
+    for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
+        const int N = cs[t][0], Ci = cs[t][1], H = cs[t][2], W = cs[t][3], Co = cs[t][4], k = cs[t][5], s = cs[t][6];
+        const int Ho = fn_same(H, k, s, NULL), Wo = fn_same(W, k, s, NULL);
+        const size_t nx = (size_t)N * Ci * H * W, ny = (size_t)N * Co * Ho * Wo;
+        float *x = rbuf(nx), *w = rbuf((size_t)Co * Ci * k * k), *b = rbuf(Co), *g = rbuf(Co), *be_ = rbuf(Co);
+        float *rm = rbuf(Co), *rv = buf(Co), *y1 = buf(ny), *y2 = buf(ny);
+        for (int c = 0; c < Co; c++) rv[c] = 0.5f + (float)runif();
+        for (int relu = 0; relu <= 1; relu++) {
+            be->conv_fwd(be->ctx, x, w, b, y1, N, Ci, H, W, Co, k, s);
+            if (relu) be->bn_relu_fwd_infer(be->ctx, y1, g, be_, y1, rm, rv, N, Co, Ho * Wo, 1e-3f);
+            else be->bn_fwd_infer(be->ctx, y1, g, be_, y1, rm, rv, N, Co, Ho * Wo, 1e-3f);
+            be->conv_bn_fwd_infer(be->ctx, x, w, b, y2, N, Ci, H, W, Co, k, s, g, be_, rm, rv, 1e-3f, relu);
+            CHECKF(!memcmp(y1, y2, ny * sizeof *y1), "case %zu relu %d", t, relu);
+        }
+        bfree(x), bfree(w), bfree(b), bfree(g), bfree(be_), bfree(rm), bfree(rv), bfree(y1), bfree(y2);
+    }
+}
+
 /* a workspace that cannot be had: the op does nothing and error() says so, once */
 static void test_out_of_memory(void) {
     float *x = buf(65536), *dy = buf(65536), *dw = buf(1);
@@ -955,6 +980,7 @@ int main(void) {
     RUN(test_conv_small);
     RUN(test_conv_tiled);
     RUN(test_conv_winograd);
+    RUN(test_conv_bn);
     RUN(test_out_of_memory);
     RUN(test_bn);
     RUN(test_bn_relu);
