@@ -125,10 +125,11 @@ static void col2im(const geom *g, const float *dcol, int cn, int oh0, int oh1, f
 }
 
 /* 3x3 and 2x2 stride-1 convolutions go to winograd.c, except tiny ones (a few tiles or channels), where
- * its transforms cost more than they save */
-static int use_winograd(const cpu_ctx *c, int N, int Ci, int H, int W, int Co, int k, int s) {
+ * its transforms cost more than they save: from 1024 output pixels of the batch, or from 256 (16x16, or
+ * 8x8 in a batch of 4) in an inference forward whose kernels are kept transformed (kept: kcache.c) */
+static int use_winograd(const cpu_ctx *c, int N, int Ci, int H, int W, int Co, int k, int s, int kept) {
     if (!c->winograd || (k != 3 && k != 2) || s != 1) return 0;
-    return c->winograd == 2 || (Ci >= 8 && Co >= 8 && (long)N * H * W >= 1024);
+    return c->winograd == 2 || (Ci >= 8 && Co >= 8 && (long)N * H * W >= (kept ? 256 : 1024));
 }
 
 static void tile_rows(const geom *g, int t, int *oh0, int *oh1) {
@@ -154,7 +155,8 @@ static const float *tile_cols(const geom *g, const float *xn, int oh0, int oh1, 
 static void conv_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
                      int N, int Ci, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
     /* training forwards by the direct method (see set_training in backend.h) */
-    if (use_winograd(c, N, Ci, H, W, Co, k, s) && !(c->training && c->winograd == 1)) {
+    const int kept = cpu_kcache_covers(c, w, (size_t)Co * Ci * k * k);
+    if (use_winograd(c, N, Ci, H, W, Co, k, s, kept) && !(c->training && c->winograd == 1)) {
         cpu_wino_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, epi);
         return;
     }
@@ -215,7 +217,7 @@ void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const floa
 void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc) {
     cpu_ctx *c = ctx;
-    if (use_winograd(c, N, Ci, H, W, Co, k, s)) {
+    if (use_winograd(c, N, Ci, H, W, Co, k, s, 0)) {
         cpu_wino_bwd_data(c, dy, w, dx, N, Ci, H, W, Co, k, acc);
         return;
     }
@@ -261,7 +263,7 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s) {
     cpu_ctx *c = ctx;
-    if (use_winograd(c, N, Ci, H, W, Co, k, s)) {
+    if (use_winograd(c, N, Ci, H, W, Co, k, s, 0)) {
         cpu_wino_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k);
         return;
     }

@@ -139,6 +139,8 @@ void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int
  * workspace as before). */
 float *cpu_kcache_get(cpu_ctx *c, const float *w, int Co, int Ci, int k, size_t n, int *fresh);
 void cpu_params_frozen(void *ctx, const float *p, size_t n, uint64_t version);
+/* the kernels [w, w + len) are those of an inference forward on frozen parameters, which kcache keeps */
+int cpu_kcache_covers(const cpu_ctx *c, const float *w, size_t len);
 void cpu_kcache_drop(cpu_ctx *c); /* forget the frozen parameters and what was kept of them */
 
 /* winograd.c: k 3 or 2, stride 1 (Ho = H, Wo = W); the same contracts as the conv_* ops */

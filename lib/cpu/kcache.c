@@ -37,9 +37,13 @@ static int in_frozen(const cpu_ctx *c, const float *w, size_t len) {
     return c->frozen && a >= lo && a + len * sizeof(float) <= hi;
 }
 
+int cpu_kcache_covers(const cpu_ctx *c, const float *w, size_t len) {
+    return !c->training && c->kern_max > 0 && in_frozen(c, w, len);
+}
+
 float *cpu_kcache_get(cpu_ctx *c, const float *w, int Co, int Ci, int k, size_t n, int *fresh) {
     *fresh = 0;
-    if (c->training || !in_frozen(c, w, (size_t)Co * Ci * k * k)) return NULL;
+    if (!cpu_kcache_covers(c, w, (size_t)Co * Ci * k * k)) return NULL;
     for (int i = 0; i < c->nkern; i++) {
         const cpu_kern *e = &c->kern[i];
         if (e->w == w && e->Co == Co && e->Ci == Ci && e->k == k && e->n == n) return e->U;

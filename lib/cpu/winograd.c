@@ -34,12 +34,13 @@ static void wgeom_init(wgeom *g, const wkind *kd, int pad, int N, int Ci, int H,
     long P = BLOCK_FLOATS / ((long)g->pts * (Ci + Co));
     if (P < 64) P = 64; /* fewer tiles make the SGEMMs too thin */
     if (P > 2048) P = 2048;
-    long share = ((long)N * g->T + threads - 1) / threads; /* enough blocks to feed every thread */
+    const long all = (long)N * g->T;            /* tiles of the batch */
+    long share = (all + threads - 1) / threads; /* enough blocks to feed every thread */
     if (P > share) P = share;
-    if (P > g->T) P = g->T;
+    if (P > all) P = all;
     if (P < 1) P = 1;
-    g->blocks = (int)((g->T + P - 1) / P);
-    g->P = (g->T + g->blocks - 1) / g->blocks; /* the same size for every block */
+    g->blocks = (int)((all + P - 1) / P);
+    g->P = (int)((all + g->blocks - 1) / g->blocks); /* the same size for every block */
 }
 
 /* per-thread workspace: scratch rows for the transforms (2a + m rows, an [m, a] set of runs), or an
@@ -86,7 +87,7 @@ void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, flo
  *   transforming a share of the input channels, then (after a barrier) multiplying and transforming back
  *   a share of the output channels, so no thread packs the whole of U for a few tiles. */
 static int by_channels(const wgeom *g, int threads, int Cout) {
-    return threads > 1 && (long)g->N * g->blocks < 4L * threads && Cout >= 8 * threads;
+    return threads > 1 && g->blocks < 4L * threads && Cout >= 8 * threads;
 }
 
 /* y [N, Cout, H, W] = the convolution of x [N, Cin, H, W] by w (the forward kernel, or with bwd the
@@ -107,7 +108,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
     float *work = cpu_grow(c, &c->wino, &c->wino_cap, (kept ? 1 : nu) + (chan ? nv + nm : 0));
     if (!work || cpu_reserve(c, (chan ? 0 : nv + nm) + scratch_floats(&g))) return;
     float *U = kept ? kept : work, *shared = kept ? work : work + nu;
-    const int items = N * g.blocks;
+    const int items = g.blocks, all = N * g.T;
 #pragma omp parallel num_threads(c->threads)
     {
         if (fresh) kd->weights(w, Co, Ci, bwd, U); /* omp for: ends with a barrier */
@@ -118,10 +119,9 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
             cpu_share(Cin, tid, nt, &ci0, &ci1);
             cpu_share(Cout, tid, nt, &co0, &co1);
             for (int it = 0; it < items; it++) {
-                const int n = it / g.blocks, p0 = it % g.blocks * g.P;
-                const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
+                const int p0 = it * g.P, np = all - p0 < g.P ? all - p0 : g.P;
 #pragma omp barrier
-                kd->input(&g, x + (size_t)n * Cin * H * W, Cin, ci0, ci1, p0, np, V, buf);
+                kd->input(&g, x, Cin, ci0, ci1, p0, np, V, buf);
 #pragma omp barrier
                 if (co1 > co0)
                     for (int xi = 0; xi < pts; xi++)
@@ -129,21 +129,20 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
                                   U + (size_t)xi * Cout * Cin + (size_t)co0 * Cin, Cin,
                                   V + (size_t)xi * Cin * g.P, g.P, 0.0f,
                                   M + (size_t)xi * Cout * g.P + (size_t)co0 * g.P, g.P);
-                kd->output(&g, M, Cout, co0, co1, p0, np, b, acc, epi, y + (size_t)n * Cout * H * W, buf);
+                kd->output(&g, M, Cout, co0, co1, p0, np, b, acc, epi, y, buf);
             }
         } else {
             float *V = cpu_ws(c, tid);
             float *M = V + nv, *buf = M + nm;
 #pragma omp for schedule(dynamic, 1)
             for (int it = 0; it < items; it++) {
-                const int n = it / g.blocks, p0 = it % g.blocks * g.P;
-                const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
-                kd->input(&g, x + (size_t)n * Cin * H * W, Cin, 0, Cin, p0, np, V, buf);
+                const int p0 = it * g.P, np = all - p0 < g.P ? all - p0 : g.P;
+                kd->input(&g, x, Cin, 0, Cin, p0, np, V, buf);
                 for (int xi = 0; xi < pts; xi++)
                     cpu_sgemm(c, 0, 0, Cout, np, Cin, 1.0f,
                               U + (size_t)xi * Cout * Cin, Cin, V + (size_t)xi * Cin * g.P, g.P, 0.0f,
                               M + (size_t)xi * Cout * g.P, g.P);
-                kd->output(&g, M, Cout, 0, Cout, p0, np, b, acc, epi, y + (size_t)n * Cout * H * W, buf);
+                kd->output(&g, M, Cout, 0, Cout, p0, np, b, acc, epi, y, buf);
             }
         }
     }
@@ -186,7 +185,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
     const int nparts = chan ? 1 : c->threads;
     float *part = cpu_grow(c, &c->wino, &c->wino_cap, nu * nparts + (chan ? nv + ne : 0));
     if (!part || cpu_reserve(c, (chan ? 0 : nv + ne) + scratch_floats(&g))) return;
-    const int items = N * g.blocks;
+    const int items = g.blocks, all = N * g.T;
     int nt = 1;
 #pragma omp parallel num_threads(c->threads)
     {
@@ -202,11 +201,10 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
             for (int xi = 0; xi < pts; xi++)
                 memset(part + xi * np1 + (size_t)co0 * Ci, 0, (size_t)(co1 - co0) * Ci * sizeof(float));
             for (int it = 0; it < items; it++) {
-                const int n = it / g.blocks, p0 = it % g.blocks * g.P;
-                const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
+                const int p0 = it * g.P, np = all - p0 < g.P ? all - p0 : g.P;
 #pragma omp barrier
-                kd->input(&g, x + (size_t)n * Ci * H * W, Ci, ci0, ci1, p0, np, V, buf);
-                kd->grad(&g, dy + (size_t)n * Co * H * W, Co, co0, co1, p0, np, E, buf);
+                kd->input(&g, x, Ci, ci0, ci1, p0, np, V, buf);
+                kd->grad(&g, dy, Co, co0, co1, p0, np, E, buf);
 #pragma omp barrier
                 if (co1 > co0)
                     for (int xi = 0; xi < pts; xi++)
@@ -223,10 +221,9 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
             int i0, i1;
             cpu_share(items, tid, nt, &i0, &i1);
             for (int it = i0; it < i1; it++) {
-                const int n = it / g.blocks, p0 = it % g.blocks * g.P;
-                const int np = g.T - p0 < g.P ? g.T - p0 : g.P;
-                kd->input(&g, x + (size_t)n * Ci * H * W, Ci, 0, Ci, p0, np, V, buf);
-                kd->grad(&g, dy + (size_t)n * Co * H * W, Co, 0, Co, p0, np, E, buf);
+                const int p0 = it * g.P, np = all - p0 < g.P ? all - p0 : g.P;
+                kd->input(&g, x, Ci, 0, Ci, p0, np, V, buf);
+                kd->grad(&g, dy, Co, 0, Co, p0, np, E, buf);
                 for (int xi = 0; xi < pts; xi++)
                     cpu_sgemm(c, 0, 1, Co, Ci, np, 1.0f,
                               E + (size_t)xi * Co * g.P, g.P, V + (size_t)xi * Ci * g.P, g.P, 1.0f,

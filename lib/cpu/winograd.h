@@ -49,11 +49,19 @@ void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, flo
 void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc,
                 const struct cpu_epi *epi, int c);
 
-/* The tiles of a block are walked as runs along one tile row: the run starting at tile p (at most
- * left tiles) is tile row *ti, tile columns *j0 .. *j0 + n - 1; returns n. */
-static inline int wino_run_at(const wgeom *g, int p, int left, int *ti, int *j0) {
-    *ti = p / g->tw, *j0 = p % g->tw;
+/* The tiles of the batch are numbered image by image, tile row by tile row; a block is P consecutive
+ * ones, which may span images (the small ones of a batch share the SGEMMs). A block is walked as runs
+ * along one tile row of one image: the run starting at tile p (at most left tiles) is the plane
+ * (*img * C + c) of its tensor, tile row *ti, tile columns *j0 .. *j0 + n - 1; returns n. */
+static inline int wino_run_at(const wgeom *g, int p, int left, int *img, int *ti, int *j0) {
+    const int r = p % g->T;
+    *img = p / g->T, *ti = r / g->tw, *j0 = r % g->tw;
     return g->tw - *j0 < left ? g->tw - *j0 : left;
+}
+
+/* channel c of image img of a tensor [N, C, H, W] */
+static inline size_t wino_plane(const wgeom *g, int img, int C, int c) {
+    return ((size_t)img * C + c) * g->H * g->W;
 }
 
 #endif

@@ -14,9 +14,9 @@ static void input_tf3(const wgeom *g, const float *x, int C, int c0, int c1, int
     const size_t xs = (size_t)C * g->P;
     float *d = buf, *t = buf + 4 * len; /* d: 4 input rows [4, len]; t = B^T d: [4, len] */
     for (int ci = c0; ci < c1; ci++) {
-        const float *xc = x + (size_t)ci * H * W;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = wino_run_at(g, p0 + q, np - q, &ti, &j0);
+        for (int q = 0, n, img, ti, j0; q < np; q += n) {
+            n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
+            const float *xc = x + wino_plane(g, img, C, ci);
             const int w = 3 * n + 1;
             for (int i = 0; i < 4; i++) wino_gather_row(xc, H, W, 3 * ti - g->pad + i, 3 * j0 - g->pad, w, d + i * len);
             const float *d0 = d, *d1 = d + len, *d2 = d + 2 * len, *d3 = d + 3 * len;
@@ -49,14 +49,14 @@ static void input_tf3(const wgeom *g, const float *x, int C, int c0, int c1, int
  * M [16, C, P] */
 static void output_tf3(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
                        int acc, const cpu_epi *epi, float *y, float *buf) {
-    const int H = g->H, W = g->W, len = g->len, tw = g->tw;
+    const int len = g->len, tw = g->tw;
     const size_t xs = (size_t)C * g->P;
     float *S = buf, *o = buf + 12 * (size_t)tw; /* S = A^T m: [3, 4, tw]; o: 3 output rows [3, len] */
     for (int c = c0; c < c1; c++) {
-        float *yc = y + (size_t)c * H * W;
         const float bias = b ? b[c] : 0.0f;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = wino_run_at(g, p0 + q, np - q, &ti, &j0);
+        for (int q = 0, n, img, ti, j0; q < np; q += n) {
+            n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
+            float *yc = y + wino_plane(g, img, C, c);
             for (int k = 0; k < 4; k++) { /* column k of the 4x4 points: rows r*4 + k */
                 const float *r0 = M + (size_t)k * xs + (size_t)c * g->P + q;
                 const float *r1 = r0 + 4 * xs, *r2 = r1 + 4 * xs, *r3 = r2 + 4 * xs;
@@ -139,9 +139,9 @@ static void grad_tf3(const wgeom *g, const float *dy, int C, int c0, int c1, int
     const size_t xs = (size_t)C * g->P;
     float *e = buf, *z = buf + 3 * len; /* e: 3 rows [3, len]; z = A e: [4, len] */
     for (int c = c0; c < c1; c++) {
-        const float *dc = dy + (size_t)c * H * W;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = wino_run_at(g, p0 + q, np - q, &ti, &j0);
+        for (int q = 0, n, img, ti, j0; q < np; q += n) {
+            n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
+            const float *dc = dy + wino_plane(g, img, C, c);
             const int w = 3 * n;
             for (int i = 0; i < 3; i++) wino_gather_row(dc, H, W, 3 * ti + i, 3 * j0, w, e + i * len);
             const float *e0 = e, *e1 = e + len, *e2 = e + 2 * len;

@@ -20,9 +20,9 @@ static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int
     /* row: one input row [4*s]; ph: the 6 rows' phases [6, 4, s]; t = B^T ph over the rows [6, 4, s] */
     float *row = buf, *ph = row + ps, *t = ph + 6 * ps;
     for (int ci = c0; ci < c1; ci++) {
-        const float *xc = x + (size_t)ci * H * W;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = wino_run_at(g, p0 + q, np - q, &ti, &j0);
+        for (int q = 0, n, img, ti, j0; q < np; q += n) {
+            n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
+            const float *xc = x + wino_plane(g, img, C, ci);
             for (int i = 0; i < 6; i++) {
                 wino_gather_row(xc, H, W, 4 * ti - g->pad + i, 4 * j0 - g->pad, 4 * (n + 1), row);
                 float *f0 = ph + i * ps, *f1 = f0 + s, *f2 = f1 + s, *f3 = f2 + s;
@@ -68,14 +68,14 @@ static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int
  * M [36, C, P] */
 static void output_tf4(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
                        int acc, const cpu_epi *epi, float *y, float *buf) {
-    const int H = g->H, W = g->W, len = g->len, tw = g->tw;
+    const int len = g->len, tw = g->tw;
     const size_t xs = (size_t)C * g->P;
     float *S = buf, *o = buf + 24 * (size_t)tw; /* S = A^T m: [4, 6, tw]; o: 4 output rows [4, len] */
     for (int c = c0; c < c1; c++) {
-        float *yc = y + (size_t)c * H * W;
         const float bias = b ? b[c] : 0.0f;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = wino_run_at(g, p0 + q, np - q, &ti, &j0);
+        for (int q = 0, n, img, ti, j0; q < np; q += n) {
+            n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
+            float *yc = y + wino_plane(g, img, C, c);
             for (int k = 0; k < 6; k++) { /* column k of the 6x6 points: rows r*6 + k */
                 const float *r0 = M + (size_t)k * xs + (size_t)c * g->P + q;
                 const float *r1 = r0 + 6 * xs, *r2 = r1 + 6 * xs, *r3 = r2 + 6 * xs, *r4 = r3 + 6 * xs,
@@ -271,9 +271,9 @@ static void grad_tf4(const wgeom *g, const float *dy, int C, int c0, int c1, int
     const size_t xs = (size_t)C * g->P;
     float *e = buf, *z = buf + 4 * len; /* e: 4 rows [4, len]; z = A e: [6, len] */
     for (int c = c0; c < c1; c++) {
-        const float *dc = dy + (size_t)c * H * W;
-        for (int q = 0, n, ti, j0; q < np; q += n) {
-            n = wino_run_at(g, p0 + q, np - q, &ti, &j0);
+        for (int q = 0, n, img, ti, j0; q < np; q += n) {
+            n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
+            const float *dc = dy + wino_plane(g, img, C, c);
             const int w = 4 * n;
             for (int i = 0; i < 4; i++) wino_gather_row(dc, H, W, 4 * ti + i, 4 * j0, w, e + i * len);
             const float *e0 = e, *e1 = e + len, *e2 = e + 2 * len, *e3 = e + 3 * len;
