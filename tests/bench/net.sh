@@ -17,6 +17,9 @@
 # of the case and which runtime gave it, fn's speed against that best, and memory against the smallest
 # of their peaks (a compile or ort process also holds the compiler or the exporter). A runtime the
 # interpreter lacks (torch, onnxruntime) is skipped with a note.
+# ROUNDS (default 1): each case runs that many times on every side, the sides taking turns, and each
+# side's best img/s is kept (its largest peak memory for fn, the smallest for the runtimes): on a VM
+# whose speed changes for seconds at a time, one slow spell then does not decide the ratio.
 set -euo pipefail
 
 TESTBIN=${FN_TESTBIN:-$(cd "$(dirname "$0")/../../build/tests" && pwd)}
@@ -30,6 +33,7 @@ ARCH_CASES=${ARCH_CASES:-infer128b1 infer128b8 train128b8}
 ARCH_WIDTH=${ARCH_WIDTH:-0.5}
 TORCH_PY=${TORCH_PY:-/usr/bin/python3}
 RUNTIMES=${RUNTIMES:-eager}
+ROUNDS=${ROUNDS:-1}
 export FN_SHARED="$SHARED" THREADS
 # both sides on THREADS threads: OpenMP, OpenBLAS's own pool, torch.set_num_threads
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
@@ -71,7 +75,9 @@ fi
 nrt=$(wc -w <<<"$rts")
 tv=$([ $torch = 1 ] && "$TORCH_PY" -c 'import torch; print(torch.__version__)' || echo -)
 [ $torch = 1 ] && [ "$rts" != eager ] && tv="$tv${ov:+, onnxruntime $ov}; runtimes: $rts"
-echo "FocusNet (width 1) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS after a warm-up; $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) CPUs:" \
+rounds=""
+[ "$ROUNDS" -gt 1 ] && rounds=", the best of $ROUNDS rounds taken in turns"
+echo "FocusNet (width 1) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS after a warm-up$rounds; $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) CPUs:" \
   "$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1); torch $tv"
 
 tmp=$(mktemp -d)
@@ -96,23 +102,39 @@ if [ "$nrt" -gt 1 ]; then
 else
   printf '%-9s %-11s %12s %12s %8s %10s %10s %8s\n' arch case "fn img/s" "torch img/s" speed "fn MB" "torch MB" memory
 fi
+# the larger (max) or smaller (min) of two figures, either of which may be empty or not a number
+pick() { awk -v k="$1" -v a="$2" -v b="$3" 'BEGIN {
+  na = a ~ /^[0-9.]+$/; nb = b ~ /^[0-9.]+$/
+  if (!na) print (nb ? b : (a != "" ? a : b)); else if (!nb) print a
+  else print ((k == "max") == (b + 0 > a + 0) ? b : a) }'; }
+
 fail=0
+declare -A bti btm
 for a in $ARCHS; do
  if [ "$a" = focusnet ]; then cases=$CASES w=1; else cases=$ARCH_CASES w=$ARCH_WIDTH; fi
  for c in $cases; do
-  f=$(measure "$TESTBIN/bench-net" --arch "$a" --width "$w" --threads "$THREADS" --repeats "$REPEATS" --tsv "$c") ||
-    { fail=1; f=""; }
-  fi=$(awk '{ print $4 }' <<<"$f") fm=$(awk '{ print $6 }' <<<"$f")
+  fi="" fm="" bti=() btm=()
+  for ((k = 0; k < ROUNDS; k++)); do
+    if f=$(measure "$TESTBIN/bench-net" --arch "$a" --width "$w" --threads "$THREADS" --repeats "$REPEATS" --tsv "$c"); then
+      fi=$(pick max "$fi" "$(awk '{ print $4 }' <<<"$f")") fm=$(pick max "$fm" "$(awk '{ print $6 }' <<<"$f")")
+    else
+      fail=1
+    fi
+    for r in $rts; do
+      rc=0
+      t=$(RUNTIME=$r ARCH=$a WIDTH=$w measure "$TORCH_PY" "$HERE/torch_net.py" "$c" "$REPEATS") || rc=$?
+      if [ $rc = 0 ]; then
+        bti[$r]=$(pick max "${bti[$r]:-}" "$(awk '{ print $2 }' <<<"$t")")
+        btm[$r]=$(pick min "${btm[$r]:-}" "$(awk '{ print $3 }' <<<"$t")")
+      else
+        [ $rc = 3 ] && bti[$r]=n/a || { fail=1; bti[$r]=$(pick max "${bti[$r]:-}" -); echo "    ($a $c: the $r runtime failed)" >&2; }
+        btm[$r]=$(pick min "${btm[$r]:-}" -)
+      fi
+    done
+  done
   ti="" tm="" tis="" tms=""
   for r in $rts; do
-    rc=0
-    t=$(RUNTIME=$r ARCH=$a WIDTH=$w measure "$TORCH_PY" "$HERE/torch_net.py" "$c" "$REPEATS") || rc=$?
-    if [ $rc = 0 ]; then
-      ti=$(awk '{ print $2 }' <<<"$t") tm=$(awk '{ print $3 }' <<<"$t")
-    else
-      [ $rc = 3 ] && ti=n/a || { fail=1; ti=-; echo "    ($a $c: the $r runtime failed)" >&2; }
-      tm=-
-    fi
+    ti=${bti[$r]} tm=${btm[$r]}
     tis="$tis $ti" tms="$tms $tm"
   done
   if [ "$nrt" -gt 1 ]; then
