@@ -165,7 +165,7 @@ CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 GPU_SRC := $(wildcard tests/gpu/*.c)
 GPU_OBJ := $(GPU_SRC:%.c=$(BUILD)/obj/%.o)
 # gpu-check links the third-party libraries statically: it runs on GPU machines without the -dev packages
-GPU_LDLIBS ?= $(filter -L%,$(PKGLIBS)) -Wl,--as-needed -Wl,-Bstatic -ljansson -lmsgpackc -lopenblas -lgfortran \
+GPU_LDLIBS ?= $(filter -L%,$(PKGLIBS)) -Wl,--as-needed -Wl,-Bstatic -ljansson -lmsgpackc -lz -lopenblas -lgfortran \
               -lquadmath -lgomp -Wl,-Bdynamic -lm -ldl -lpthread
 
 .PHONY: cuda-need
