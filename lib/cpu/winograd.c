@@ -24,7 +24,10 @@
 
 #define BLOCK_FLOATS (1 << 20) /* V and M of one block together: 4 MB, in the L2/L3 caches */
 
-static void wgeom_init(wgeom *g, const wkind *kd, int pad, int N, int Ci, int H, int W, int Co, int threads) {
+/* span: blocks may span images (the forward); else each image is cut into blocks of its own, as the
+ * backward passes always were (their sums over the tiles keep their order, and so their rounding) */
+static void wgeom_init(wgeom *g, const wkind *kd, int pad, int N, int Ci, int H, int W, int Co, int threads,
+                       int span) {
     const int m = kd->m;
     g->N = N, g->Ci = Ci, g->H = H, g->W = W, g->Co = Co;
     g->m = m, g->a = m + kd->r - 1, g->pts = g->a * g->a, g->pad = pad;
@@ -37,10 +40,29 @@ static void wgeom_init(wgeom *g, const wkind *kd, int pad, int N, int Ci, int H,
     const long all = (long)N * g->T;            /* tiles of the batch */
     long share = (all + threads - 1) / threads; /* enough blocks to feed every thread */
     if (P > share) P = share;
-    if (P > all) P = all;
+    if (P > (span ? all : g->T)) P = span ? all : g->T;
     if (P < 1) P = 1;
-    g->blocks = (int)((all + P - 1) / P);
-    g->P = (int)((all + g->blocks - 1) / g->blocks); /* the same size for every block */
+    if (span) {
+        g->bpi = 0;
+        g->blocks = (int)((all + P - 1) / P);
+        g->P = (int)((all + g->blocks - 1) / g->blocks); /* the same size for every block */
+    } else {
+        g->bpi = (int)((g->T + P - 1) / P);
+        g->P = (g->T + g->bpi - 1) / g->bpi;
+        g->blocks = N * g->bpi;
+    }
+}
+
+/* block it: its first tile p0 (numbered across the batch) and its tile count */
+static void wblock(const wgeom *g, int it, int *p0, int *np) {
+    if (g->bpi) {
+        const int img = it / g->bpi, b = it % g->bpi;
+        *p0 = img * g->T + b * g->P;
+        *np = g->T - b * g->P < g->P ? g->T - b * g->P : g->P;
+    } else {
+        *p0 = it * g->P;
+        *np = g->N * g->T - *p0 < g->P ? g->N * g->T - *p0 : g->P;
+    }
 }
 
 /* per-thread workspace: scratch rows for the transforms (2a + m rows, an [m, a] set of runs), or an
@@ -96,7 +118,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
                        float *y, int N, int Cin, int H, int W, int Cout, int Co, int Ci, int bwd, int acc,
                        const cpu_epi *epi) {
     wgeom g;
-    wgeom_init(&g, kd, pad, N, Cin, H, W, Cout, c->threads);
+    wgeom_init(&g, kd, pad, N, Cin, H, W, Cout, c->threads, !bwd);
     const int pts = g.pts;
     const size_t nu = pts * (size_t)Cout * Cin, nv = pts * (size_t)Cin * g.P, nm = pts * (size_t)Cout * g.P;
     const int chan = by_channels(&g, c->threads, Cout);
@@ -108,7 +130,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
     float *work = cpu_grow(c, &c->wino, &c->wino_cap, (kept ? 1 : nu) + (chan ? nv + nm : 0));
     if (!work || cpu_reserve(c, (chan ? 0 : nv + nm) + scratch_floats(&g))) return;
     float *U = kept ? kept : work, *shared = kept ? work : work + nu;
-    const int items = g.blocks, all = N * g.T;
+    const int items = g.blocks;
 #pragma omp parallel num_threads(c->threads)
     {
         if (fresh) kd->weights(w, Co, Ci, bwd, U); /* omp for: ends with a barrier */
@@ -119,7 +141,8 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
             cpu_share(Cin, tid, nt, &ci0, &ci1);
             cpu_share(Cout, tid, nt, &co0, &co1);
             for (int it = 0; it < items; it++) {
-                const int p0 = it * g.P, np = all - p0 < g.P ? all - p0 : g.P;
+                int p0, np;
+                wblock(&g, it, &p0, &np);
 #pragma omp barrier
                 kd->input(&g, x, Cin, ci0, ci1, p0, np, V, buf);
 #pragma omp barrier
@@ -136,7 +159,8 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
             float *M = V + nv, *buf = M + nm;
 #pragma omp for schedule(dynamic, 1)
             for (int it = 0; it < items; it++) {
-                const int p0 = it * g.P, np = all - p0 < g.P ? all - p0 : g.P;
+                int p0, np;
+                wblock(&g, it, &p0, &np);
                 kd->input(&g, x, Cin, 0, Cin, p0, np, V, buf);
                 for (int xi = 0; xi < pts; xi++)
                     cpu_sgemm(c, 0, 0, Cout, np, Cin, 1.0f,
@@ -177,7 +201,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
     int pt;
     const wkind *kd = kind_of(k, &pt);
     wgeom g;
-    wgeom_init(&g, kd, pt, N, Ci, H, W, Co, c->threads);
+    wgeom_init(&g, kd, pt, N, Ci, H, W, Co, c->threads, 0);
     const int pts = g.pts;
     const size_t nu = pts * (size_t)Co * Ci, np1 = (size_t)Co * Ci;
     const size_t nv = pts * (size_t)Ci * g.P, ne = pts * (size_t)Co * g.P;
@@ -185,7 +209,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
     const int nparts = chan ? 1 : c->threads;
     float *part = cpu_grow(c, &c->wino, &c->wino_cap, nu * nparts + (chan ? nv + ne : 0));
     if (!part || cpu_reserve(c, (chan ? 0 : nv + ne) + scratch_floats(&g))) return;
-    const int items = g.blocks, all = N * g.T;
+    const int items = g.blocks;
     int nt = 1;
 #pragma omp parallel num_threads(c->threads)
     {
@@ -201,7 +225,8 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
             for (int xi = 0; xi < pts; xi++)
                 memset(part + xi * np1 + (size_t)co0 * Ci, 0, (size_t)(co1 - co0) * Ci * sizeof(float));
             for (int it = 0; it < items; it++) {
-                const int p0 = it * g.P, np = all - p0 < g.P ? all - p0 : g.P;
+                int p0, np;
+                wblock(&g, it, &p0, &np);
 #pragma omp barrier
                 kd->input(&g, x, Ci, ci0, ci1, p0, np, V, buf);
                 kd->grad(&g, dy, Co, co0, co1, p0, np, E, buf);
@@ -221,7 +246,8 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
             int i0, i1;
             cpu_share(items, tid, nt, &i0, &i1);
             for (int it = i0; it < i1; it++) {
-                const int p0 = it * g.P, np = all - p0 < g.P ? all - p0 : g.P;
+                int p0, np;
+                wblock(&g, it, &p0, &np);
                 kd->input(&g, x, Ci, 0, Ci, p0, np, V, buf);
                 kd->grad(&g, dy, Co, 0, Co, p0, np, E, buf);
                 for (int xi = 0; xi < pts; xi++)

@@ -18,7 +18,8 @@ typedef struct wgeom {
     int m, a, pts;       /* output tile m x m, input patch a x a (a = m + r - 1), a*a transformed points */
     int pad;             /* the patch of tile (i, j) starts at row m*i - pad, column m*j - pad */
     int th, tw, T;       /* tiles: rows, columns, per image */
-    int P, blocks;       /* tiles per block, blocks per image */
+    int P, blocks;       /* tiles per block, blocks in all */
+    int bpi;             /* blocks per image, or 0: blocks span images */
     int len;             /* scratch row length: the input columns of a run of tiles */
 } wgeom;
 
