@@ -17,10 +17,10 @@
  * filter gradients), so each takes its kind (FN_CPU_GEMM=openblas or onednn: one of them for all).
  * Every call comes from inside one of our parallel regions: oneDNN is kept to the calling thread, even
  * in a team of one, where it would otherwise start threads of its own. */
-void cpu_sgemm(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A,
-               int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+void cpu_sgemm_by(int lib, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
 #ifdef FN_DNNL
-    if (c->gemm == 1 || (c->gemm == 0 && !tb)) {
+    if (lib == 1 || (lib == 0 && !tb)) {
         if (omp_get_max_threads() != 1) omp_set_num_threads(1); /* this thread's setting, in this region */
         dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
@@ -28,6 +28,11 @@ void cpu_sgemm(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float alph
 #endif
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
                 B, ldb, beta, C, ldc);
+}
+
+void cpu_sgemm(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    cpu_sgemm_by(c->gemm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 float *cpu_grow(cpu_ctx *c, float **buf, size_t *cap, size_t n) {

@@ -46,6 +46,9 @@ typedef struct cpu_ctx {
 } cpu_ctx;
 
 /* C [M,N] = alpha op(A) op(B) + beta C, row-major, single-threaded (called inside parallel regions) */
+/* the same with the library chosen by the caller: 0 by the kind of product, 1 oneDNN, 2 OpenBLAS */
+void cpu_sgemm_by(int lib, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
 void cpu_sgemm(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
