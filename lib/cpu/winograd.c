@@ -12,8 +12,9 @@
  *   backward-data    the forward pass on dy, with the kernel transposed (Co <-> Ci) and turned 180 degrees
  *   backward-filter  dU[xi] [Co, Ci] += E[xi] [Co, P] V[xi]^T   E = A dY A^T, then dw += G^T dU G
  * F(4x4, 3x3) does 36 multiplications per 16 outputs instead of 144, F(3x3, 2x2) 16 per 9 instead of
- * 36. The tiles of one image are taken P at a time (a block, sized so that V and M stay in cache), and
- * the a*a products of a block are single-threaded SGEMMs. As in conv.c, every output has one owner and
+ * 36. The tiles are taken P at a time (a block, sized so that V and M stay in cache; in the forward a
+ * block may span the small images of a batch), and the a*a products of a block are single-threaded
+ * SGEMMs. As in conv.c, every output has one owner and
  * a fixed summation order, so results are deterministic for a thread count. F(4x4, 3x3)'s transforms
  * scale by up to 8 and 1/24, so results differ from the direct method by rounding of about 1e-6 of the
  * output's scale (tested against a double-precision loop to 1e-5, and by the golden check). */

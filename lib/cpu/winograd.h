@@ -25,13 +25,13 @@ typedef struct wgeom {
 
 typedef struct wkind {
     int m, r;
-    /* V [pts, C, P] of the tiles [p0, p0+np) of one image x [C, H, W], channels [c0, c1) */
+    /* V [pts, C, P] of the tiles [p0, p0+np) of the batch x [N, C, H, W], channels [c0, c1) */
     void (*input)(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V, float *buf);
-    /* y [C, H, W] (=, or += with acc) from M [pts, C, P] (+ b[c]) for those tiles, channels [c0, c1),
+    /* y [N, C, H, W] (=, or += with acc) from M [pts, C, P] (+ b[c]) for those tiles, channels [c0, c1),
      * through epi (NULL: none; only with acc 0) */
     void (*output)(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
                    int acc, const struct cpu_epi *epi, float *y, float *buf);
-    /* E [pts, C, P] of the m x m tiles of dy [C, H, W] (zeros outside), channels [c0, c1) */
+    /* E [pts, C, P] of the m x m tiles [p0, p0+np) of dy [N, C, H, W] (zeros outside), channels [c0, c1) */
     void (*grad)(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E, float *buf);
     /* U [pts, Cout, Cin] of w [Co, Ci, r, r]: forward (Cout = Co), or for backward-data transposed and
      * turned 180 degrees (Cout = Ci, Cin = Co). An orphaned omp for: call it from every thread. */

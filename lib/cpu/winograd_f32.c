@@ -45,7 +45,7 @@ static void input_tf3(const wgeom *g, const float *x, int C, int c0, int c1, int
     }
 }
 
-/* y [C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
+/* y [N, C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
  * M [16, C, P] */
 static void output_tf3(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
                        int acc, const cpu_epi *epi, float *y, float *buf) {

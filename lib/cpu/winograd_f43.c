@@ -7,8 +7,23 @@
 #include "cpu.h"
 #include "winograd.h"
 
+/* t_k = (B^T d)_k, k = 0 .. 5, elementwise over n: the one map of both passes of the input transform */
+static inline void bt6(const float *d0, const float *d1, const float *d2, const float *d3, const float *d4,
+                       const float *d5, float *t0, float *t1, float *t2, float *t3, float *t4, float *t5,
+                       size_t n) {
+#pragma omp simd
+    for (size_t c = 0; c < n; c++) {
+        t0[c] = 4 * d0[c] - 5 * d2[c] + d4[c];
+        t1[c] = -4 * (d1[c] + d2[c]) + d3[c] + d4[c];
+        t2[c] = 4 * (d1[c] - d2[c]) - d3[c] + d4[c];
+        t3[c] = 2 * (d3[c] - d1[c]) - d2[c] + d4[c];
+        t4[c] = 2 * (d1[c] - d3[c]) - d2[c] + d4[c];
+        t5[c] = 4 * d1[c] - 5 * d3[c] + d5[c];
+    }
+}
+
 /* V [36, C, P] = B^T d B, d the 6x6 patch of tile (i, j) at rows 4i-1 .., columns 4j-1 .., for the tiles
- * [p0, p0+np) of one image x [C, H, W] and its channels [c0, c1).
+ * [p0, p0+np) of the batch x [N, C, H, W] (numbered across it: winograd.h) and its channels [c0, c1).
  * A run of n tiles along a tile row reads 6 input rows, columns 4*j0-1 .. 4*(j0+n)+2. Each row is split
  * into its 4 phases, ph[k][j] = column 4j + k of the run (j = 0 .. n), so that column k of tile j's
  * patch is ph[k][j] for k < 4 and ph[k-4][j+1] for k = 4, 5: both passes of the transform then read
@@ -34,37 +49,20 @@ static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int
                     f3[j] = row[4 * j + 3];
                 }
             }
-            const float *d0 = ph, *d1 = d0 + ps, *d2 = d1 + ps, *d3 = d2 + ps, *d4 = d3 + ps, *d5 = d4 + ps;
-            float *t0 = t, *t1 = t0 + ps, *t2 = t1 + ps, *t3 = t2 + ps, *t4 = t3 + ps, *t5 = t4 + ps;
-#pragma omp simd
-            for (size_t c = 0; c < ps; c++) {
-                t0[c] = 4 * d0[c] - 5 * d2[c] + d4[c];
-                t1[c] = -4 * (d1[c] + d2[c]) + d3[c] + d4[c];
-                t2[c] = 4 * (d1[c] - d2[c]) - d3[c] + d4[c];
-                t3[c] = 2 * (d3[c] - d1[c]) - d2[c] + d4[c];
-                t4[c] = 2 * (d1[c] - d3[c]) - d2[c] + d4[c];
-                t5[c] = 4 * d1[c] - 5 * d3[c] + d5[c];
-            }
+            bt6(ph, ph + ps, ph + 2 * ps, ph + 3 * ps, ph + 4 * ps, ph + 5 * ps,
+                t, t + ps, t + 2 * ps, t + 3 * ps, t + 4 * ps, t + 5 * ps, ps); /* over the rows */
             for (int r = 0; r < 6; r++) {
                 /* the patch columns 0 .. 5 of row r of every tile: phases 0 .. 3, then 0 and 1 a tile on */
                 const float *e0 = t + r * ps, *e1 = e0 + s, *e2 = e1 + s, *e3 = e2 + s, *e4 = e0 + 1, *e5 = e1 + 1;
                 float *v0 = V + (size_t)(r * 6) * xs + (size_t)ci * g->P + q;
-                float *v1 = v0 + xs, *v2 = v1 + xs, *v3 = v2 + xs, *v4 = v3 + xs, *v5 = v4 + xs;
-#pragma omp simd
-                for (int j = 0; j < n; j++) {
-                    v0[j] = 4 * e0[j] - 5 * e2[j] + e4[j];
-                    v1[j] = -4 * (e1[j] + e2[j]) + e3[j] + e4[j];
-                    v2[j] = 4 * (e1[j] - e2[j]) - e3[j] + e4[j];
-                    v3[j] = 2 * (e3[j] - e1[j]) - e2[j] + e4[j];
-                    v4[j] = 2 * (e1[j] - e3[j]) - e2[j] + e4[j];
-                    v5[j] = 4 * e1[j] - 5 * e3[j] + e5[j];
-                }
+                bt6(e0, e1, e2, e3, e4, e5, v0, v0 + xs, v0 + 2 * xs, v0 + 3 * xs, v0 + 4 * xs, v0 + 5 * xs,
+                    (size_t)n); /* over the columns */
             }
         }
     }
 }
 
-/* y [C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
+/* y [N, C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
  * M [36, C, P] */
 static void output_tf4(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
                        int acc, const cpu_epi *epi, float *y, float *buf) {
@@ -262,7 +260,7 @@ static void kernels_tf4_adjoint(float *dU, size_t xs, float *dw) {
         for (int k = 0; k < 9; k++) dw[oi * 9 + k] += dU[k * xs + oi];
 }
 
-/* E [36, C, P] = A e A^T of the 4x4 output-gradient tiles e of dy [C, H, W] (zeros outside), channels
+/* E [36, C, P] = A e A^T of the 4x4 output-gradient tiles e of dy [N, C, H, W] (zeros outside), channels
  * [c0, c1), with
  * A = (A^T)^T = [1 0 0 0; 1 1 1 1; 1 -1 1 -1; 1 2 4 8; 1 -2 4 -8; 0 0 0 1] */
 static void grad_tf4(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E,
