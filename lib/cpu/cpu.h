@@ -45,10 +45,11 @@ typedef struct cpu_ctx {
     size_t kern_floats, kern_max; /* floats kept, and the most that may be (FN_CPU_KCACHE_MB) */
 } cpu_ctx;
 
-/* C [M,N] = alpha op(A) op(B) + beta C, row-major, single-threaded (called inside parallel regions) */
-/* the same with the library chosen by the caller: 0 by the kind of product, 1 oneDNN, 2 OpenBLAS */
+/* C [M,N] = alpha op(A) op(B) + beta C, row-major, single-threaded (called inside parallel regions),
+ * by the library lib: 0 the one that measured faster for the kind of product, 1 oneDNN, 2 OpenBLAS */
 void cpu_sgemm_by(int lib, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc);
+/* the same by the context's choice (FN_CPU_GEMM) */
 void cpu_sgemm(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
 

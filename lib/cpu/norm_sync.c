@@ -76,9 +76,7 @@ void cpu_bn_fwd_train_sync(cpu_ctx *c, const float *x, const float *gamma, const
         const float scale = gamma[ch] * (float)is, shift = beta[ch] - muf * scale;
         for (int n = 0; n < N; n++) {
             const float *xp = x + ((size_t)n * C + ch) * HW;
-            float *yp = y + ((size_t)n * C + ch) * HW;
-#pragma omp simd
-            for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+            cpu_bn_plane(xp, y + ((size_t)n * C + ch) * HW, HW, scale, shift, 0);
         }
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mu);

@@ -231,11 +231,12 @@ void fn_net_set_replica(fn_net *n, long offset, float loss_scale) {
     n->rep_scale = loss_scale;
 }
 
-void fn_net_params_written(fn_net *n) { n->params_version++; }
+/* the parameters may have been written: a new params_version */
+static void params_written(fn_net *n) { n->params_version++; }
 
 float *fn_net_device(fn_net *n, fn_net_buf which) {
     switch (which) {
-    case FN_BUF_PARAMS: fn_net_params_written(n); /* the caller may write them */ return n->params;
+    case FN_BUF_PARAMS: params_written(n); /* the caller may write them */ return n->params;
     case FN_BUF_GRADS: return n->grads;
     case FN_BUF_ADAM_M: return n->adam_m;
     case FN_BUF_ADAM_V: return n->adam_v;
@@ -338,7 +339,7 @@ int fn_net_adam_step(fn_net *n, float lr, float b1, float b2, float eps, int use
     if (!n->grads) return fn_seterr(e, "Adam step without gradients");
     if (ensure(n, &n->adam_m, "Adam moments", e) || ensure(n, &n->adam_v, "Adam moments", e)) return -1;
     n->step++;
-    fn_net_params_written(n);
+    params_written(n);
     /* one backend call per run of adjacent tensors with the same penalty */
     for (int i = 0; i < n->np;) {
         float l2 = use_l2 ? n->P[i].l2 : 0;
@@ -380,6 +381,6 @@ int fn_net_set(fn_net *n, fn_net_buf which, const float *host, fn_err *e) {
     if (!p) return fn_seterr(e, "bad buffer %d", (int)which);
     if (ensure(n, p, "network state", e)) return -1;
     n->be->upload(n->be->ctx, *p, host, len);
-    if (which == FN_BUF_PARAMS) fn_net_params_written(n);
+    if (which == FN_BUF_PARAMS) params_written(n);
     return 0;
 }

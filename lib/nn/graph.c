@@ -200,11 +200,17 @@ static int acc(fn_net *n, int t) {
 }
 
 /* batch norm, with the ReLU that follows fused into it when relu (the backend has the fused call) */
+/* the running mean and variance [C] of batch norm o */
+static float *bn_running(const fn_net *n, const fn_op *o, float **rv) {
+    *rv = n->stats + n->S[2 * o->bn + 1].offset;
+    return n->stats + n->S[2 * o->bn].offset;
+}
+
 static void bn_fwd(fn_net *n, const fn_op *o, int train, int relu) {
     fn_backend *be = n->be;
     void *c = be->ctx;
     int N = n->pN, C = n->T[o->x].C;
-    float *rm = n->stats + n->S[2 * o->bn].offset, *rv = n->stats + n->S[2 * o->bn + 1].offset;
+    float *rv, *rm = bn_running(n, o, &rv);
     float *mean = n->aux + o->aux, *invstd = mean + C;
     if (train && relu)
         be->bn_relu_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), mean, invstd, rm, rv, N, C, (int)hw(n, o->x),
@@ -232,7 +238,7 @@ static int bn_relu_fwd(fn_net *n, int i, int train) {
 static int conv_bn_fwd(fn_net *n, int i) {
     const fn_op *o = &n->O[i], *b = &n->O[i + 1];
     const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
-    float *rm = n->stats + n->S[2 * b->bn].offset, *rv = n->stats + n->S[2 * b->bn + 1].offset;
+    float *rv, *rm = bn_running(n, b, &rv);
     n->be->conv_bn_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y), n->pN,
                              x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1),
                              rm, rv, n->bn_eps, o->fuse == 2);

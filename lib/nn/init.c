@@ -54,10 +54,9 @@ int fn_net_init_he(fn_net *n, uint64_t seed, fn_err *e) {
             }
         }
     }
-    n->be->upload(n->be->ctx, n->params, h, n->numel);
-    fn_net_params_written(n);
+    int rc = fn_net_set(n, FN_BUF_PARAMS, h, e); /* a new params_version with it */
     free(h);
-    return upload_stats_default(n, e);
+    return rc ? rc : upload_stats_default(n, e);
 }
 
 int fn_net_init_golden(fn_net *n, fn_err *e) {
@@ -77,8 +76,7 @@ int fn_net_init_golden(fn_net *n, fn_err *e) {
             d[j] = (float)v;
         }
     }
-    n->be->upload(n->be->ctx, n->params, h, n->numel);
-    fn_net_params_written(n);
+    int rc = fn_net_set(n, FN_BUF_PARAMS, h, e); /* a new params_version with it */
     free(h);
-    return upload_stats_default(n, e);
+    return rc ? rc : upload_stats_default(n, e);
 }

@@ -53,7 +53,7 @@ struct fn_net {
     int np, capp, ns, caps;
     size_t numel, snumel;
     float *params, *grads, *adam_m, *adam_v, *stats; /* device */
-    uint64_t params_version; /* bumped by fn_net_params_written: see params_frozen in backend.h */
+    uint64_t params_version; /* a new one whenever they may have been written: params_frozen in backend.h */
     long step;
 
     fn_tdesc *T;
@@ -78,9 +78,6 @@ struct fn_net {
     double prof_s[16][2], prof_flop[16][2];
     long prof_n[16][2];
 };
-
-/* focusnet.c: the parameters may have been written (a new params_version) */
-void fn_net_params_written(fn_net *n);
 
 /* graph.c */
 int fn_graph_plan(fn_net *net, int N, int H, int W, int train, fn_err *e);
