@@ -129,6 +129,17 @@ static void cpu_destroy(fn_backend *be) {
     free(be);
 }
 
+/* FN_CPU_KCACHE_MB (see kcache.c) in floats: a whole number of megabytes up to 1048576 (1 TiB), any
+ * other value (unset, negative, not a number) the default 1024 */
+static size_t kcache_floats(const char *mb) {
+    size_t v = 1024;
+    if (mb && *mb && strspn(mb, "0123456789") == strlen(mb) && strlen(mb) <= 7) {
+        unsigned long u = strtoul(mb, NULL, 10);
+        if (u <= 1048576) v = u;
+    }
+    return v << 18;
+}
+
 fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     if (threads <= 0) threads = fn_cpu_count();
     if (threads < 1) threads = 1;
@@ -142,8 +153,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
         c->gemm = !gm ? 0 : strcmp(gm, "onednn") == 0 ? 1 : strcmp(gm, "openblas") == 0 ? 2 : 0;
         const char *how = getenv("FN_CPU_CONV");
         c->winograd = !how ? 1 : strcmp(how, "im2col") == 0 ? 0 : strcmp(how, "winograd") == 0 ? 2 : 1;
-        const char *mb = getenv("FN_CPU_KCACHE_MB"); /* see kcache.c */
-        c->kern_max = (size_t)(mb && *mb ? strtoul(mb, NULL, 10) : 1024) << 18; /* MB in floats */
+        c->kern_max = kcache_floats(getenv("FN_CPU_KCACHE_MB"));
         c->ws = calloc((size_t)threads, sizeof *c->ws);
         c->ws_cap = calloc((size_t)threads, sizeof *c->ws_cap);
     }

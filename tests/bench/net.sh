@@ -47,6 +47,7 @@ TIME=/usr/bin/time
 for r in $RUNTIMES; do
   case $r in eager|cl|compile|ort) ;; *) echo "net: unknown runtime $r in RUNTIMES (eager cl compile ort)"; exit 1 ;; esac
 done
+case $ROUNDS in ''|*[!0-9]*|0) echo "net: ROUNDS must be a whole number of rounds, 1 or more (not '$ROUNDS')"; exit 1 ;; esac
 torch=1
 if ! "$TORCH_PY" -c 'import torch' 2>/dev/null; then
   torch=0

@@ -315,6 +315,25 @@ static void test_conv_bn(void) {
     }
 }
 
+/* FN_CPU_KCACHE_MB: whole megabytes, 0 keeping none; any other value the default 1024 */
+static void test_kcache_budget(void) {
+    static const struct { const char *v; size_t mb; } cs[] = {
+        {"0", 0}, {"16", 16}, {"1048576", 1048576}, {"-1", 1024}, {"abc", 1024}, {"12x", 1024},
+        {"", 1024}, {"1048577", 1024}, {"99999999999999999999", 1024},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        fn_err e;
+        setenv("FN_CPU_KCACHE_MB", cs[i].v, 1);
+        fn_backend *b = fn_cpu_backend_new(1, &e);
+        CHECK(b != NULL);
+        if (!b) continue;
+        const cpu_ctx *c = b->ctx;
+        CHECKF(c->kern_max == cs[i].mb << 18, "FN_CPU_KCACHE_MB=%s: %zu floats", cs[i].v, c->kern_max);
+        b->destroy(b);
+    }
+    unsetenv("FN_CPU_KCACHE_MB");
+}
+
 /* a workspace that cannot be had: the op does nothing and error() says so, once */
 static void test_out_of_memory(void) {
     float *x = buf(65536), *dy = buf(65536), *dw = buf(1);
@@ -981,6 +1000,7 @@ int main(void) {
     RUN(test_conv_tiled);
     RUN(test_conv_winograd);
     RUN(test_conv_bn);
+    RUN(test_kcache_budget);
     RUN(test_out_of_memory);
     RUN(test_bn);
     RUN(test_bn_relu);
