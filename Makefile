@@ -77,10 +77,15 @@ $(BUILD)/libfn-mpi.so: mpi/fn-mpi.c lib/train/mpi.h
 	$(MPICC) $(OPT) -g -std=c11 -Wall -Wextra -Wno-unused-parameter $(if $(filter 1,$(WERROR)),-Werror) -fPIC \
 	  -shared -fvisibility=hidden -Ilib -o $@ $<
 
-# say exactly what to apt-get install when a Debian package of .ci/deps is missing
+# install the missing Debian packages of .ci/deps (as root or with sudo -n), or say exactly what to
+# apt-get install (.ci/check-deps). Included, so that make runs it before building anything and then
+# reads this file again (pkg-config and mpicc are looked up after the install)
 $(BUILD)/.deps-ok: .ci/deps
 	@sh .ci/check-deps
 	@mkdir -p $(dir $@) && touch $@
+ifneq ($(MAKECMDGOALS),clean)
+include $(BUILD)/.deps-ok
+endif
 $(LIB_OBJ): | $(BUILD)/.deps-ok
 
 # scripts sit beside the tools in the build tree too, so tests and recipes find them on one PATH
