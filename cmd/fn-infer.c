@@ -27,8 +27,9 @@ static const char usage[] =
     "  -m, --model MODEL   the model file written by fn-train (required)\n"
     "  -b, --batch N       frames per forward pass (default 8)\n"
     "      --tta           average the predictions over flips (none, horizontal, vertical, both)\n"
-    "      --tile HxW      sliding window: tiles of HxW (multiples of 16, at most the image's size)\n"
-    "                      blended with Gaussian weights; --batch counts tiles\n"
+    "      --tile HxW      sliding window: tiles of HxW (multiples of 16) blended with Gaussian\n"
+    "                      weights; --batch counts tiles. An image no larger than the tile runs\n"
+    "                      whole, as without --tile; one shorter along one axis, one tile across it\n"
     "      --overlap F     overlap of neighbouring tiles, 0 <= F < 1 (default 0.5)\n"
     "      --device D      auto, cpu, cuda or cuda:N (default auto)\n"
     "      --threads N     CPU threads (default: all)\n"
@@ -119,7 +120,8 @@ static void batch_run(pending *p, fn_net *net, const fn_infer_opts *io, fn_out *
     p->n = 0;
 }
 
-/* frames per batch: tiled, as many frames as their tiles fill --batch (at least one) */
+/* frames per batch: tiled, as many frames as their tiles fill --batch (at least one); an image no
+ * larger than the tile is one tile (it runs untiled, --batch frames at a time, as without --tile) */
 static int tiled_cap(const struct cmdline *cl, int h, int w) {
     if (!cl->tile_h) return cl->batch;
     long tiles = (long)fn_tile_starts(h, cl->tile_h, cl->overlap, NULL) * fn_tile_starts(w, cl->tile_w, cl->overlap, NULL);
@@ -169,9 +171,6 @@ int main(int argc, char **argv) {
         if (f.image && f.image->c != cin)
             fn_seterr(&e, "%s: frame %ld (%s): image has %d channels, the model %s takes %d", fn_reader_name(r), k,
                       f.id, f.image->c, cl.model, cin);
-        else if (f.image && cl.tile_h && (f.image->h < cl.tile_h || f.image->w < cl.tile_w))
-            fn_seterr(&e, "%s: frame %ld (%s): tile %dx%d is larger than the %dx%d image", fn_reader_name(r), k,
-                      f.id, cl.tile_h, cl.tile_w, f.image->h, f.image->w);
         else if (fn_infer_input(&f, fn_reader_name(r), k, NULL, &e) == 0)
             e.msg[0] = 0;
         if (e.msg[0]) { /* frames before a bad one are written whole */

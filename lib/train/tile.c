@@ -94,36 +94,10 @@ void fn_blend_free(fn_blend *b) {
     b->acc = b->wsum = NULL;
 }
 
-/* the whole image, padded to multiples of 16 */
-static int run_padded(fn_net *net, const float *x, int N, int H, int W, const fn_infer_opts *o, float *y,
-                      fn_err *e) {
-    int PH = fn_pad16(H), PW = fn_pad16(W), cin = fn_net_cfg(net)->cin;
-    if (PH == H && PW == W) return fn_predict(net, x, N, H, W, o->tta, y, e);
-    float *xp = malloc(sizeof *xp * (size_t)N * cin * PH * PW); /* [N,cin,PH,PW] */
-    float *yp = malloc(sizeof *yp * (size_t)N * PH * PW);       /* [N,1,PH,PW] */
-    int rc = -1;
-    if (!xp || !yp) {
-        fn_seterr(e, "out of memory for %d padded images of %dx%d", N, PH, PW);
-        goto out;
-    }
-    for (int n = 0; n < N; n++)
-        fn_pad_reflect(x + (size_t)n * cin * H * W, cin, H, W, xp + (size_t)n * cin * PH * PW, PH, PW);
-    if (fn_predict(net, xp, N, PH, PW, o->tta, yp, e)) goto out;
-    for (int n = 0; n < N; n++)
-        for (int i = 0; i < H; i++)
-            memcpy(y + ((size_t)n * H + i) * W, yp + ((size_t)n * PH + i) * PW, sizeof *y * W);
-    rc = 0;
-out:
-    free(xp);
-    free(yp);
-    return rc;
-}
-
 /* overlapping tiles of every image, o->batch tiles per forward */
 static int run_tiled(fn_net *net, const float *x, int N, int H, int W, const fn_infer_opts *o, float *y,
                      fn_err *e) {
-    int th = o->tile_h, tw = o->tile_w, cin = fn_net_cfg(net)->cin;
-    if (th > H || tw > W) return fn_seterr(e, "tile %dx%d is larger than the %dx%d image", th, tw, H, W);
+    int th = o->tile_h, tw = o->tile_w, cin = fn_net_cfg(net)->cin; /* th <= H, tw <= W */
     int ny = fn_tile_starts(H, th, o->overlap, NULL), nx = fn_tile_starts(W, tw, o->overlap, NULL);
     long per = (long)ny * nx, total = per * N;
     int B = (int)(total < o->batch ? total : o->batch);
@@ -173,8 +147,51 @@ out:
     return rc;
 }
 
+/* the images (tiled when o->tile_h) */
+static int run(fn_net *net, const float *x, int N, int H, int W, const fn_infer_opts *o, float *y, fn_err *e) {
+    return o->tile_h ? run_tiled(net, x, N, H, W, o, y, e) : fn_predict(net, x, N, H, W, o->tta, y, e);
+}
+
+/* x [N,cin,H,W] padded by reflection to [N,cin,PH,PW] (PH >= H, PW >= W), run, and cropped back to y */
+static int run_padded(fn_net *net, const float *x, int N, int H, int W, int PH, int PW, const fn_infer_opts *o,
+                      float *y, fn_err *e) {
+    int cin = fn_net_cfg(net)->cin;
+    if (PH == H && PW == W) return run(net, x, N, H, W, o, y, e);
+    float *xp = malloc(sizeof *xp * (size_t)N * cin * PH * PW); /* [N,cin,PH,PW] */
+    float *yp = malloc(sizeof *yp * (size_t)N * PH * PW);       /* [N,1,PH,PW] */
+    int rc = -1;
+    if (!xp || !yp) {
+        fn_seterr(e, "out of memory for %d padded images of %dx%d", N, PH, PW);
+        goto out;
+    }
+    for (int n = 0; n < N; n++)
+        fn_pad_reflect(x + (size_t)n * cin * H * W, cin, H, W, xp + (size_t)n * cin * PH * PW, PH, PW);
+    if (run(net, xp, N, PH, PW, o, yp, e)) goto out;
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < H; i++)
+            memcpy(y + ((size_t)n * H + i) * W, yp + ((size_t)n * PH + i) * PW, sizeof *y * W);
+    rc = 0;
+out:
+    free(xp);
+    free(yp);
+    return rc;
+}
+
+void fn_tile_fit(int S, int T, int *P, int *TS) {
+    *P = S < T ? fn_pad16(S) : S;
+    *TS = S < T ? *P : T;
+}
+
 int fn_infer_images(fn_net *net, const float *x, int N, int H, int W, const fn_infer_opts *o, float *y, fn_err *e) {
-    return o->tile_h ? run_tiled(net, x, N, H, W, o, y, e) : run_padded(net, x, N, H, W, o, y, e);
+    fn_infer_opts t = *o;
+    if (!o->tile_h || (H <= o->tile_h && W <= o->tile_w)) { /* untiled: the whole image */
+        t.tile_h = t.tile_w = 0;
+        return run_padded(net, x, N, H, W, fn_pad16(H), fn_pad16(W), &t, y, e);
+    }
+    int PH, PW; /* an axis shorter than the tile is padded as untiled, and the tile shrunk to it */
+    fn_tile_fit(H, o->tile_h, &PH, &t.tile_h);
+    fn_tile_fit(W, o->tile_w, &PW, &t.tile_w);
+    return run_padded(net, x, N, H, W, PH, PW, &t, y, e);
 }
 
 int fn_infer_input(const fn_frame *f, const char *name, long k, float *dst, fn_err *e) {

@@ -9,7 +9,13 @@
  * tiles start at round(i * (S - T) / (n - 1)), i = 0..n-1, n = ceil((S - T) / (T (1 - F))) + 1 (one
  * tile at 0 when S = T). Each tile's prediction is weighted by a Gaussian centred on the tile with
  * sigma T/8 per axis (scaled to a peak of 1) and the weighted sum divided by the summed weights. An
- * image covered by one tile gets that tile's prediction unweighted, so it equals untiled inference. */
+ * image covered by one tile gets that tile's prediction unweighted, so it equals untiled inference.
+ *
+ * Images smaller than the tile: one no larger than the tile along both axes runs whole, untiled (padded
+ * to multiples of 16 as above), so its prediction is the untiled one bit for bit. One shorter than the
+ * tile along one axis only is padded along that axis as untiled (to the next multiple of 16) and the
+ * tile shrunk to the padded side there (fn_tile_fit): one tile spans that axis, tiles slide along the
+ * other, and the prediction is cropped back. */
 #ifndef FN_TRAIN_TILE_H
 #define FN_TRAIN_TILE_H
 
@@ -25,8 +31,8 @@ typedef struct fn_infer_opts {
     int batch;          /* images (untiled) or tiles per forward */
 } fn_infer_opts;
 
-/* x [N,cin,H,W] -> y [N,1,H,W] probabilities, for any H, W (tiled: H >= tile_h, W >= tile_w).
- * 0, or -1 with e set. */
+/* x [N,cin,H,W] -> y [N,1,H,W] probabilities, for any H, W, tiled or not (images smaller than the
+ * tile: see above). 0, or -1 with e set. */
 int fn_infer_images(fn_net *net, const float *x, int N, int H, int W, const fn_infer_opts *o, float *y, fn_err *e);
 
 /* the next multiple of 16 of n (n >= 1) */
@@ -34,9 +40,13 @@ int fn_pad16(int n);
 /* src [C,H,W] -> dst [C,PH,PW] (PH >= H, PW >= W): src at the top left, reflected below and right */
 void fn_pad_reflect(const float *src, int C, int H, int W, float *dst, int PH, int PW);
 
-/* the tile starts along an axis of length S (S >= T): writes them to pos (may be NULL) and returns
- * their count */
+/* the tile starts along an axis of length S (one, at 0, when S <= T): writes them to pos (may be NULL)
+ * and returns their count */
 int fn_tile_starts(int S, int T, double overlap, int *pos);
+/* along an axis of length S with tile T (a multiple of 16), in an image larger than the tile along the
+ * other axis: *P the side it is padded to (S, or the next multiple of 16 when S < T), *TS the tile's
+ * side there (T, or *P when S < T) */
+void fn_tile_fit(int S, int T, int *P, int *TS);
 /* g [th,tw]: the Gaussian weights of a tile (peak 1, sigma th/8 and tw/8, centre (t-1)/2) */
 void fn_tile_gauss(int th, int tw, float *g);
 

@@ -152,13 +152,40 @@ for f, x, y, z in zip(m, a, b, c):
 PY
 }
 
-@test "--tile larger than an image: one line naming the frame; frames before it are written whole" {
-  { fn-synth -n 1 --size 64x64; fn-synth -n 1 --size 32x32 --seed 3; } >two.fns
-  run --separate-stderr bash -c 'fn-infer --device cpu -m "$0" --tile 48x48 two.fns | fn-info' "$D/m.safetensors"
-  [[ "$stderr" == "fn-infer: two.fns: frame 2 (synth_0000): tile 48x48 is larger than the 32x32 image"* ]] || fail "$stderr"
-  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
-  assert_line --index 0 --partial "synth_0000"$'\t'
-  assert_line --index 1 --regexp '^1 frames?'
+@test "--tile on a stream of mixed sizes: images smaller than the tile run whole, as without --tile" {
+  { fn-synth -n 2 --size 32x32 --seed 2; fn-synth -n 1 --size 48x80 --seed 3; fn-synth -n 2 --size 96x96 --seed 4
+    fn-synth -n 1 --size 21x37 --seed 5; fn-synth -n 1 --size 80x40 --seed 6; fn-synth -n 1 --size 64x64 --seed 7
+    fn-synth -n 1 --size 32x32 --seed 8; } >mix.fns
+  run --separate-stderr fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tile 64x64 --batch 4 -o t.fns mix.fns
+  assert_success
+  [ -z "$stderr" ] || fail "stderr: $stderr"
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --batch 4 -o u.fns mix.fns
+  # larger along both axes: tiled as before (the same as those frames alone)
+  py - mix.fns <<'PY'
+import sys, fnframes
+fnframes.write("big.fns", [f for f in fnframes.read(sys.argv[1]) if f["image"].shape[1:] == (96, 96)])
+fnframes.write("strip.fns", [f for f in fnframes.read(sys.argv[1]) if f["image"].shape[1:] == (48, 80)])
+fnframes.write("tall.fns", [f for f in fnframes.read(sys.argv[1]) if f["image"].shape[1:] == (80, 40)])
+PY
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tile 64x64 --batch 4 -o tb.fns big.fns
+  # smaller along one axis: one tile across it, shrunk to the side padded to a multiple of 16
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tile 48x64 --batch 4 -o ts.fns strip.fns
+  fn-infer "${CPU[@]}" -m "$D/m.safetensors" --tile 64x48 --batch 4 -o tt.fns tall.fns
+  py - mix.fns <<'PY'
+import sys, fnframes
+m, t, u = (fnframes.read(p) for p in (sys.argv[1], "t.fns", "u.fns"))
+ref = {f["id"] + str(f["pred"].shape): f["pred"] for p in ("tb.fns", "ts.fns", "tt.fns") for f in fnframes.read(p)}
+assert [f["id"] for f in m] == [f["id"] for f in t] and len(m) == 9
+for f, x, y in zip(m, t, u):
+    h, w = f["image"].shape[1:]
+    assert x["pred"].shape == (1, h, w), (x["id"], x["pred"].shape)
+    assert 0 <= x["pred"].min() and x["pred"].max() <= 1
+    if h <= 64 and w <= 64:
+        assert x["pred"].tobytes() == y["pred"].tobytes(), (x["id"], h, w)
+    else:
+        assert x["pred"].tobytes() == ref[x["id"] + str(x["pred"].shape)].tobytes(), (x["id"], h, w)
+        assert x["pred"].tobytes() != y["pred"].tobytes(), (x["id"], h, w)
+PY
 }
 
 @test "NaN in an image, a frame without image" {

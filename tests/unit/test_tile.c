@@ -1,7 +1,8 @@
 /* test_tile.c: inference at any size (lib/train/tile.c): reflect padding, tile placement, the Gaussian
  * blend (a constant stays constant; tiles of a smooth image, even ones that disagree by an offset, meet
  * without a visible seam), and fn_infer_images on a tiny net (one tile equals no tiling bit for bit;
- * padding equals running the padded image; the tile batch size does not change the result). */
+ * padding equals running the padded image; an image smaller than the tile runs untiled, or along one
+ * axis under one shrunk tile (fn_tile_fit); the tile batch size does not change the result). */
 #include <stdlib.h>
 #include "check.h"
 #include "nn/focusnet.h"
@@ -153,9 +154,6 @@ static void test_infer_one_tile_is_untiled(void) {
         CHECK(!fn_infer_images(net, x, N, H, W, &tiled, b, &e));
         CHECK(!memcmp(a, b, sizeof *a * N * H * W));
     }
-    /* a tile larger than the image */
-    fn_infer_opts big = {H + 16, W, 0.5, 0, 8};
-    CHECK(fn_infer_images(net, x, N, H, W, &big, b, &e) && strstr(e.msg, "larger than"));
     free(x), free(a), free(b);
     fn_net_free(net);
     fn_backend_close(be);
@@ -179,6 +177,61 @@ static void test_infer_padded(void) {
         for (int i = 0; i < H; i++)
             for (int j = 0; j < W; j++) CHECK(y[(n * H + i) * W + j] == yp[(n * PH + i) * PW + j]);
     free(x), free(xp), free(y), free(yp);
+    fn_net_free(net);
+    fn_backend_close(be);
+}
+
+static void test_tile_fit(void) {
+    int p, t;
+    fn_tile_fit(21, 64, &p, &t);
+    CHECK(p == 32 && t == 32);
+    fn_tile_fit(21, 32, &p, &t);
+    CHECK(p == 32 && t == 32);
+    fn_tile_fit(16, 64, &p, &t);
+    CHECK(p == 16 && t == 16);
+    fn_tile_fit(32, 32, &p, &t);
+    CHECK(p == 32 && t == 32);
+    fn_tile_fit(70, 32, &p, &t);
+    CHECK(p == 70 && t == 32);
+}
+
+/* images smaller than the tile: along both axes, the untiled prediction bit for bit; along one, that
+ * axis padded as untiled and spanned by one shrunk tile, the other tiled */
+static void test_infer_smaller_than_tile(void) {
+    fn_err e;
+    fn_backend *be;
+    fn_net *net = tiny_net(&be);
+    CHECK(net);
+    if (!net) return;
+    enum { N = 2, H = 21, W = 37, SW = 70, PH = 32 };
+    float *x = malloc(sizeof *x * N * 2 * H * SW), *a = malloc(sizeof *a * N * PH * SW);
+    float *b = malloc(sizeof *b * N * PH * SW), *xp = malloc(sizeof *xp * N * 2 * PH * SW);
+    fill(x, (size_t)N * 2 * H * SW, 4);
+    for (int tta = 0; tta < 2; tta++) {
+        fn_infer_opts plain = {0, 0, 0, tta, 8}, tiled = {64, 64, 0.5, tta, 3}, tall = {64, 16, 0.5, tta, 8};
+        CHECK(!fn_infer_images(net, x, N, H, W, &plain, a, &e));
+        CHECK(!fn_infer_images(net, x, N, H, W, &tiled, b, &e));
+        CHECK(!memcmp(a, b, sizeof *a * N * H * W));
+        /* 21x37 under a 64x16 tile: smaller along H only (32x16 tiles over the image padded to 32x37) */
+        CHECK(!fn_infer_images(net, x, N, H, W, &tall, b, &e));
+        for (int i = 0; i < N * H * W; i++) CHECK(b[i] >= 0 && b[i] <= 1);
+    }
+    /* 21x70: tiles of 64x32 and of 32x32 are the same tiles (32x32 over the image padded to 32x70),
+     * and the same as tiling the padded image and cropping */
+    fn_infer_opts t64 = {64, 32, 0.5, 0, 4}, t32 = {32, 32, 0.5, 0, 4};
+    CHECK(!fn_infer_images(net, x, N, H, SW, &t64, a, &e));
+    CHECK(!fn_infer_images(net, x, N, H, SW, &t32, b, &e));
+    CHECK(!memcmp(a, b, sizeof *a * N * H * SW));
+    for (int n = 0; n < N; n++) fn_pad_reflect(x + n * 2 * H * SW, 2, H, SW, xp + n * 2 * PH * SW, PH, SW);
+    CHECK(!fn_infer_images(net, xp, N, PH, SW, &t32, b, &e));
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < SW; j++) CHECK(a[(n * H + i) * SW + j] == b[(n * PH + i) * SW + j]);
+    /* the same across: 70x21 under 32x64 */
+    fn_infer_opts wide = {32, 64, 0.5, 0, 4};
+    CHECK(!fn_infer_images(net, x, N, SW, H, &wide, a, &e));
+    for (int i = 0; i < N * SW * H; i++) CHECK(a[i] >= 0 && a[i] <= 1);
+    free(x), free(a), free(b), free(xp);
     fn_net_free(net);
     fn_backend_close(be);
 }
@@ -213,6 +266,8 @@ int main(void) {
     RUN(test_blend_seam);
     RUN(test_infer_one_tile_is_untiled);
     RUN(test_infer_padded);
+    RUN(test_tile_fit);
+    RUN(test_infer_smaller_than_tile);
     RUN(test_infer_tiled_batches);
     return check_report();
 }
