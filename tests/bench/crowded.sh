@@ -7,6 +7,7 @@
 # Environment: FN_BIN, REPS, CROWD_SIZE (default 128x128), CROWD_N (frames per job, default 4),
 # CROWD_WIDTH (model width, default 0.5).
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 here=$(cd "$(dirname "$0")/../.." && pwd)
 FN_BIN=${FN_BIN:-$here/build/bin}
 REPS=${REPS:-3}
@@ -27,7 +28,8 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 seq_cmd='fn-infer --device cpu -m m.safetensors a.fns; fn-infer --device cpu -m m.safetensors b.fns'
 par_cmd="fn-parallel -j 2 'fn-infer --device cpu -m m.safetensors {}' a.fns b.fns"
 
-echo "two fn-infer (width $WIDTH, $N frames of $SIZE each) on $(nproc) CPUs, median of $REPS pairs"
+bench_machine
+echo "two fn-infer (width $WIDTH, $N frames of $SIZE each), median of $REPS pairs"
 echo
 echo "| OpenMP waiting | one after the other (s) | fn-parallel -j 2 (s) | parallel / sequential |"
 echo "|---|---:|---:|---:|"

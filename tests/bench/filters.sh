@@ -5,6 +5,7 @@
 # fn-normalize --stats on u8 frames of the same size is shown too (MB/s of output bytes there).
 # MB/CPU-s divides by the CPU time (user + system) instead of the wall time: steadier on a busy machine.
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 BIN=${FN_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
 export PATH="$BIN:$PATH"
 export OMP_NUM_THREADS=1
@@ -37,6 +38,7 @@ row() { # name, bytes, frames per input frame, command
              printf "%-52s %9.1f %11.1f %10.1f %8.3f\n", n, b / a[1] / 1e6, b / a[2] / 1e6, f * k / a[1], a[1] }'
 }
 
+bench_machine
 printf '%s frames: image f32 3x256x256 + mask u8, %.1f MB; one core\n' "$N" "$(awk -v b="$in_f32" 'BEGIN { print b / 1e6 }')"
 printf '%-52s %9s %11s %10s %8s\n' "stage" "MB/s" "MB/CPU-s" "frames/s" "best s"
 row "cat (the pipe's ceiling)" "$in_f32" 1 "cat $tmp/f32.fns"

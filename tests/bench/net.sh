@@ -21,6 +21,7 @@
 # side's best img/s is kept (its largest peak memory for fn, the smallest for the runtimes): on a VM
 # whose speed changes for seconds at a time, one slow spell then does not decide the ratio.
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 
 TESTBIN=${FN_TESTBIN:-$(cd "$(dirname "$0")/../../build/tests" && pwd)}
 SHARED=${FN_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
@@ -78,8 +79,9 @@ tv=$([ $torch = 1 ] && "$TORCH_PY" -c 'import torch; print(torch.__version__)' |
 [ $torch = 1 ] && [ "$rts" != eager ] && tv="$tv${ov:+, onnxruntime $ov}; runtimes: $rts"
 rounds=""
 [ "$ROUNDS" -gt 1 ] && rounds=", the best of $ROUNDS rounds taken in turns"
-echo "FocusNet (width 1) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS after a warm-up$rounds; $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) CPUs:" \
-  "$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1); torch $tv"
+bench_machine
+echo "FocusNet (width 1) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS" \
+  "after a warm-up$rounds; torch $tv"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

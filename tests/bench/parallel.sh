@@ -7,6 +7,7 @@
 # Medians of REPS runs (default 3). Environment: FN_BIN (tools), FN_SHARED (../shared), REPS,
 # INFER_SIZE (default 256x256), INFER_N (frames, default 8), INFER_WIDTH (model width, default 1).
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 here=$(cd "$(dirname "$0")/../.." && pwd)
 FN_BIN=${FN_BIN:-$here/build/bin}
 FN_SHARED=${FN_SHARED:-$here/../shared}
@@ -33,7 +34,8 @@ row() { # LABEL ITEMS SECONDS BASE_SECONDS
   awk -v l="$1" -v n="$2" -v s="$3" -v b="$4" 'BEGIN { printf "| %-52s | %7.2f | %7.1f | %5.2fx |\n", l, s, n / s, b / s }'
 }
 
-echo "fn-parallel speed-up, $(nproc) CPUs: $(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1), median of $REPS"
+bench_machine
+echo "fn-parallel speed-up, median of $REPS"
 echo
 isic=$FN_SHARED/data/isic2017-sample
 if [ -d "$isic" ]; then

@@ -11,6 +11,7 @@
 #   ... | fn-post -k 1 -f | fn-score                 the same with post-processing
 # The anchor is cat of the 3024x2016 stream (the pipe's ceiling for 24 MB frames).
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 BIN=${FN_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
 SHARED=${FN_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
 export PATH="$BIN:$PATH" OMP_NUM_THREADS=1
@@ -67,6 +68,7 @@ row() { # name, command
   awk -v n="$1" -v t="$t" -v f="$N" 'BEGIN { split(t, a, " "); if (a[2] <= 0) a[2] = 1e-9
     printf "%-58s %9.1f %12.1f %8.3f\n", n, f / a[1], f / a[2], a[1] }'
 }
+bench_machine
 printf '%s frames from %s, 3024x2016 at native size; every process on one core\n' "$N" "$src"
 printf '%-58s %9s %12s %8s\n' "stage" "frames/s" "frames/CPU-s" "best s"
 row "cat of the native stream (anchor: the pipe)" "$PIN cat $tmp/native.fns"

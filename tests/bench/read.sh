@@ -6,6 +6,7 @@
 # images per CPU second (user + system), which a busy machine disturbs less than wall time.
 # Skipped (exit 0) when the data is absent.
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 BIN=${FN_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
 SHARED=${FN_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
 export PATH="$BIN:$PATH"
@@ -45,7 +46,8 @@ row() { # name, files..., --, fn-read options...
              printf "%-34s %6d %9.1f %9.1f %10.1f %8.3f %10.1f\n", name, n, n / w, i / w / 1e6, o / w / 1e6, w, n / c }'
 }
 
-echo "ISIC 2017 sample: ${#full[@]} full-resolution JPEGs, ${#small[@]} 1024-px JPEGs; $(nproc) CPUs"
+bench_machine
+echo "ISIC 2017 sample: ${#full[@]} full-resolution JPEGs, ${#small[@]} 1024-px JPEGs"
 printf '%-34s %6s %9s %9s %10s %8s %10s\n' "fn-read" "images" "images/s" "in MB/s" "out MB/s" "best s" "img/CPU-s"
 for j in 1 2; do
   row "full-res, -j$j" "${full[@]}" -- -j "$j"

@@ -15,6 +15,7 @@
 # divides by the CPU time of all the processes instead (user + system), which a busy machine disturbs
 # less. Skipped (exit 0) when the data is absent.
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 BIN=${FN_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
 SHARED=${FN_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -99,7 +100,8 @@ one_set() { # name, files... (paths without spaces)
   fi
 }
 
-echo "read + resize to 256x256; $(nproc) CPUs; best of $REPS"
+bench_machine
+echo "read + resize to 256x256; best of $REPS"
 [ "$have_pil" = 1 ] || echo "(no python3-pil: Pillow rows and quality column skipped)"
 [ "$have_cv" = 1 ] || echo "(no python3-opencv: OpenCV rows skipped)"
 [ "$have_vips" = 1 ] || echo "(no libvips-tools: vips rows skipped)"

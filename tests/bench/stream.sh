@@ -8,6 +8,7 @@
 #   fn-synth | fn-info          the whole pipe
 # FN_BENCH_FRAMES changes the frame count.
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 BIN=${FN_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
 TESTBIN=${FN_TESTBIN:-$(cd "$(dirname "$0")/../../build/tests" && pwd)}
 export PATH="$BIN:$TESTBIN:$PATH"
@@ -38,6 +39,7 @@ row() { # name, command
     'BEGIN { printf "%-28s %9.1f %10.1f %8.3f\n", n, b / t / 1e6, f / t, t }'
 }
 
+bench_machine
 printf '%s frames 512x512x3 u8 + mask, %.1f MB\n' "$N" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')"
 printf '%-28s %9s %10s %8s\n' "stage" "MB/s" "frames/s" "best s"
 row "fn-synth > /dev/null" "$SYNTH"

@@ -5,6 +5,7 @@
 # (training and validation, from --log); the two sides alternate, REPEATS times, and the medians are
 # compared. Ratio > 1: the MPI path is faster. Also with --sync-bn.
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 
 BIN=${FN_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
 RANKS=${RANKS:-2}
@@ -41,9 +42,10 @@ for r in $(seq "$REPEATS"); do
     "$tmp/train.fns" 2>/dev/null
   ips "$tmp/c.tsv" >>"$tmp/sync"
 done
+bench_machine
 one=$(median <"$tmp/one") mpi=$(median <"$tmp/mpi") sync=$(median <"$tmp/sync")
 echo "fn-train, $FRAMES frames of ${SIZE}x3, width $WIDTH, batch $BATCH (global), last of $EPOCHS epochs," \
-  "median of $REPEATS alternating runs; $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
+  "median of $REPEATS alternating runs; load $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-34s %10s %8s   %s\n' case "images/s" ratio "runs"
 printf '%-34s %10s %8s   %s\n' "1 process x $RANKS threads" "$one" "1.00" "$(tr '\n' ' ' <"$tmp/one")"
 printf '%-34s %10s %8s   %s\n' "$RANKS ranks x 1 thread (MPI)" "$mpi" "$(awk -v a="$mpi" -v b="$one" 'BEGIN { printf "%.2f", a / b }')" \

@@ -8,6 +8,7 @@
 #    measured on the small stream only (it needs the stream's size in memory, times 4 for u8 data).
 # The streams go to $TMPDIR (default /tmp): it needs LARGE_GB + SMALL_GB of free space.
 set -euo pipefail
+. "$(dirname "$0")/machine.sh" # bench_machine: the header's first line (CPU, generation, ISA)
 
 BIN=${FN_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
 FRAMES=${FRAMES:-128}
@@ -34,6 +35,7 @@ for r in $(seq "$REPEATS"); do
   fn-train "${COMMON[@]}" -o "$tmp/b.st" --log "$tmp/b.tsv" "$tmp/train.fns" 2>/dev/null
   awk -F'\t' 'END { print $6 }' "$tmp/b.tsv" >>"$tmp/disk"
 done
+bench_machine
 mem=$(median <"$tmp/mem") disk=$(median <"$tmp/disk")
 echo "epoch time, $FRAMES frames of ${SIZE}x3 f32, width $WIDTH, batch 8, 1 thread, median of $REPEATS" \
   "alternating runs; load $(cut -d' ' -f1 /proc/loadavg)"
