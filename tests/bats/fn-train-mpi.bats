@@ -30,19 +30,22 @@ setup_file() {
 # one metadata value of a safetensors file
 st_meta() { py -c "import json,struct,sys; f=open(sys.argv[1],'rb'); n=struct.unpack('<Q',f.read(8))[0]; print(json.loads(f.read(n))['__metadata__'][sys.argv[2]])" "$1" "$2"; }
 
-# the largest relative difference of two epochs logs' losses (columns 3, train, and 4, validation)
-log_diff() {
-  paste "$1" "$2" | awk -F'\t' 'NR > 1 { for (i = 3; i <= 4; i++) { d = $i - $(i + 6); if (d < 0) d = -d;
-    r = d / ($i > 1e-3 ? $i : 1e-3); if (r > m) m = r } } END { printf "%.3g\n", m + 0 }'
-}
-
-# 3 epochs of one step each over 16 frames (8 a rank): with more steps, Adam's normalisation turns the
-# rounding noise of gradients near zero into whole steps, and any two runs that sum in another order
-# (one thread against two as well) drift apart by more than 1e-4
-@test "2 ranks with --sync-bn compute the steps of one process with the whole batch" {
+# One step over 16 frames (8 a rank) from the same initial weights, where rounding has not compounded:
+# the two runs differ only in the order of the batch's sums (batch-norm statistics and weight gradients
+# summed per rank, then across ranks). The longest such sum has n = 16 x 32 x 32 terms, and a
+# reordered float32 sum of n terms is off by at most n u = 1e-3 of the sum of their magnitudes
+# (u = 2^-24), by about sqrt(n) u = 8e-6 as rounding errors usually add up. So: the step's loss and the
+# batch-norm statistics within 1e-4 (ten times the usual error), and each parameter's gradient within
+# 1e-3 normwise (the worst case of one sum, as the backward pass compounds several). Measured on AMD
+# EPYC Zen 4 (AVX-512, and oneDNN held to AVX2): 6e-6 and 0. Not compared: the trajectories of several
+# steps, where Adam's normalisation turns the rounding noise of gradients near zero into whole steps
+# (3 epochs drift 7e-4 apart, within 16x of what per-rank batch norm changes), and the biases of the
+# convolutions that feed a batch norm, whose exact gradient is zero (the norm removes them).
+NOBN='(^m0|\.c1)\.bias$'
+@test "2 ranks with --sync-bn compute the step of one process with the whole batch" {
   need_mpi
   fn-synth -n 16 --size 32x32 --seed 1 -o t16.fns
-  B16=(--device cpu --threads 1 --width 0.125 --batch 16 --epochs 3)
+  B16=(--device cpu --threads 1 --width 0.125 --batch 16 --epochs 1)
   fn-train "${B16[@]}" --val "$D/val.fns" -o one.st --log one.tsv t16.fns 2>/dev/null
   run --separate-stderr "${MPIRUN[@]}" fn-train "${B16[@]}" --sync-bn --progress --val "$D/val.fns" \
     -o two.st --log two.tsv t16.fns
@@ -50,23 +53,24 @@ log_diff() {
   # only rank 0 reports
   [[ "$stderr" == *"2 ranks, synchronised batch norm"* ]] || fail "$stderr"
   [[ "$stderr" != *"rank 1"* ]] || fail "rank 1 printed: $stderr"
-  [ "$(wc -l <two.tsv)" -eq 4 ]
-  run log_diff one.tsv two.tsv
-  awk -v m="$output" 'BEGIN { exit !(m <= 1e-4) }' || fail "epoch losses differ by $output (relative)"
-  # every weight and statistic within 1e-4 (relative above 1): all but the biases of the convolutions
-  # that feed a batch norm, whose exact gradient is zero (the norm removes them): their values follow
-  # rounding noise in any two runs
-  run py "$BATS_TEST_DIRNAME/stdiff.py" one.st two.st '(^m0|\.c1)\.bias$'
+  [ "$(wc -l <two.tsv)" -eq 2 ]
+  # the step's loss (the first epoch's training loss: one step, before the update)
+  l1=$(awk -F'\t' 'NR == 2 { print $3 }' one.tsv)
+  l2=$(awk -F'\t' 'NR == 2 { print $3 }' two.tsv)
+  awk -v a="$l1" -v b="$l2" 'BEGIN { d = a - b; exit !(d * d <= (1e-4 * a) ^ 2) }' ||
+    fail "step losses $l1 and $l2 differ by more than 1e-4 (relative)"
+  # the gradients (worst tensor) and the batch-norm statistics
+  run py "$BATS_TEST_DIRNAME/stdiff.py" --step one.st one.st.state two.st.state "$NOBN"
   assert_success
-  # a sanitized build rounds differently in places, and one process drifts from its own normal build
-  # by 9e-4 here (the file-backed and in-memory sets give it the same bytes): a looser bound there
-  tol=1e-4
-  ldd "$(command -v fn-train)" | grep -q libasan && tol=2e-3
-  awk -v m="${output%% *}" -v t=$tol 'BEGIN { exit !(m <= t) }' || fail "weights differ: $output"
+  read -r g tensor s <<<"$output"
+  awk -v g="$g" -v s="$s" 'BEGIN { exit !(g <= 1e-3 && s <= 1e-4) }' ||
+    fail "gradient of $tensor differs by $g, statistics by $s (normwise)"
   # the check sees a difference: without sync-BN each rank normalises by its own 8 frames
   "${MPIRUN[@]}" fn-train "${B16[@]}" --val "$D/val.fns" -o own.st --log own.tsv t16.fns 2>/dev/null
-  run log_diff one.tsv own.tsv
-  awk -v m="$output" 'BEGIN { exit !(m > 1e-3) }' || fail "per-rank batch norm differs by only $output"
+  run py "$BATS_TEST_DIRNAME/stdiff.py" --step one.st one.st.state own.st.state "$NOBN"
+  assert_success
+  read -r g tensor s <<<"$output"
+  awk -v g="$g" 'BEGIN { exit !(g > 0.1) }' || fail "per-rank batch norm changes the gradients by only $g"
 }
 
 @test "2 ranks without sync-BN train and converge on fn-synth data" {
