@@ -34,3 +34,8 @@ assert_one_line_error() {
   [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "expected one stderr line, got: $stderr"
   [[ "$stderr" == "$tool: "* ]] || fail "stderr does not start with '$tool: ': $stderr"
 }
+
+# skip a slow test unless this is `make test-long` (FN_LONG=1)
+need_long() {
+  [ "${FN_LONG:-0}" = 1 ] || skip "slow test: run by make test-long"
+}
