@@ -19,7 +19,7 @@ PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT     := $(if $(DEBUG),-O0,-O2)
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow -fopenmp -Ilib $(LIB_DIRS:%=-I%) $(PKGCFLAGS)
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow -fopenmp -Ilib $(PKGCFLAGS)
 CFLAGS  += -MMD -MP
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror
@@ -76,7 +76,7 @@ tools: $(BUILD)/.deps-ok $(TOOLS) $(TOOLS_TB) $(SCRIPTS_B) $(MPILIB)
 $(BUILD)/libfn-mpi.so: mpi/fn-mpi.c lib/train/mpi.h
 	@mkdir -p $(dir $@)
 	$(MPICC) $(OPT) -g -std=c11 -Wall -Wextra -Wno-unused-parameter $(if $(filter 1,$(WERROR)),-Werror) -fPIC \
-	  -shared -fvisibility=hidden -Ilib $(LIB_DIRS:%=-I%) -o $@ $<
+	  -shared -fvisibility=hidden -Ilib -o $@ $<
 
 # install the missing Debian packages of .ci/deps (as root or with sudo -n), or say exactly what to
 # apt-get install (.ci/check-deps). Included, so that make runs it before building anything and then
@@ -184,7 +184,7 @@ cuda-need:
 
 $(BUILD)/obj/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h) lib/backend/backend.h lib/base/err.h | cuda-need
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) $(CUDA_ARCH) -Ilib $(LIB_DIRS:%=-I%) -I$(CUDNN_INCLUDE) -c $< -o $@
+	$(NVCC) $(NVFLAGS) $(CUDA_ARCH) -Ilib -I$(CUDNN_INCLUDE) -c $< -o $@
 
 $(BUILD)/libfn-cuda.so: $(CU_OBJ) | cuda-need
 	$(NVCC) -shared $(CUDA_ARCH) -cudart static -o $@ $(CU_OBJ) -L$(CUDNN_LIB) $(CUDNN_LINK) \

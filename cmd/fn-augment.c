@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "augment.h"
-#include "cli.h"
+#include "imgproc/augment.h"
+#include "data/cli.h"
 
 static const char *prog = "fn-augment";
 

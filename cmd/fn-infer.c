@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "backend.h"
-#include "cli.h"
+#include "backend/backend.h"
+#include "data/cli.h"
 #include "nn/focusnet.h"
 #include "nn/model.h"
 #include "train/dataset.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "cli.h"
+#include "data/cli.h"
 #include "nn/modelinfo.h"
 
 static const char *prog = "fn-info";

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli.h"
-#include "normstats.h"
+#include "data/cli.h"
+#include "data/normstats.h"
 
 static const char *prog = "fn-normalize";
 

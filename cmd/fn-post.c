@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "heap.h"
-#include "post.h"
+#include "data/cli.h"
+#include "base/heap.h"
+#include "imgproc/post.h"
 
 static const char *prog = "fn-post";
 

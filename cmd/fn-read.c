@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "heap.h"
-#include "codec.h"
-#include "imglist.h"
-#include "mask.h"
-#include "ordered.h"
+#include "data/cli.h"
+#include "base/heap.h"
+#include "data/codec.h"
+#include "data/imglist.h"
+#include "imgproc/mask.h"
+#include "base/ordered.h"
 
 static const char *prog = "fn-read";
 

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "frame_resize.h"
-#include "heap.h"
+#include "data/cli.h"
+#include "imgproc/frame_resize.h"
+#include "base/heap.h"
 
 static const char *prog = "fn-resize";
 

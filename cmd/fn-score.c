@@ -16,11 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "challenge.h"
-#include "cli.h"
-#include "frame_resize.h"
-#include "heap.h"
-#include "metrics.h"
+#include "eval/challenge.h"
+#include "data/cli.h"
+#include "imgproc/frame_resize.h"
+#include "base/heap.h"
+#include "eval/metrics.h"
 
 static const char *prog = "fn-score";
 

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "split.h"
+#include "data/cli.h"
+#include "base/split.h"
 
 static const char *prog = "fn-split";
 

@@ -6,8 +6,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "cli.h"
-#include "synth.h"
+#include "data/cli.h"
+#include "imgproc/synth.h"
 
 static const char *prog = "fn-synth";
 

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "backend.h"
-#include "cli.h"
+#include "backend/backend.h"
+#include "data/cli.h"
 #include "nn/focusnet.h"
 #include "nn/model.h"
-#include "safetensors.h"
+#include "data/safetensors.h"
 #include "train/dataset.h"
 #include "train/dist.h"
 #include "train/store.h"

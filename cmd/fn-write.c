@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "cli.h"
-#include "codec.h"
-#include "display.h"
+#include "data/cli.h"
+#include "data/codec.h"
+#include "imgproc/display.h"
 
 static const char *prog = "fn-write";
 

@@ -24,7 +24,7 @@
 #include <cudnn.h>
 
 extern "C" {
-#include "backend.h"
+#include "backend/backend.h"
 }
 
 #define CU_THREADS 256 /* threads per block in every kernel */

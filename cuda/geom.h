@@ -13,7 +13,7 @@
 #ifndef FN_CUDA_GEOM_H
 #define FN_CUDA_GEOM_H
 
-#include "backend.h"
+#include "backend/backend.h"
 
 typedef struct fn_cu_geom {
     int Ho, Wo;   /* output size, ceil(H/s), ceil(W/s) */

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
+#include "base/err.h"
 
 enum fn_act { FN_ACT_RELU = 0, FN_ACT_LEAKY = 1, FN_ACT_SIGMOID = 2 };
 

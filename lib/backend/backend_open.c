@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "backend.h"
+#include "backend/backend.h"
 
 /* "cuda" -> 0, "cuda:N" -> N; -1 when not a cuda name, -2 when the index is malformed */
 static int cuda_index(const char *device) {

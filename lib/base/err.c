@@ -1,7 +1,7 @@
 /* err.c: filling an fn_err */
 #include <stdarg.h>
 #include <stdio.h>
-#include "err.h"
+#include "base/err.h"
 
 int fn_seterr(fn_err *e, const char *fmt, ...) {
     if (e) {

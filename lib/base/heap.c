@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include "heap.h"
+#include "base/heap.h"
 
 void fn_heap_for_frames(size_t reserve) {
     mallopt(M_MMAP_THRESHOLD, 1 << 30);

@@ -1,7 +1,7 @@
 /* ordered.c: a parallel map with results in order, on pthreads (see ordered.h) */
 #include <pthread.h>
 #include <stdlib.h>
-#include "ordered.h"
+#include "base/ordered.h"
 
 typedef struct slot {
     void *res;

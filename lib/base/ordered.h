@@ -14,7 +14,7 @@
 #ifndef FN_ORDERED_H
 #define FN_ORDERED_H
 
-#include "err.h"
+#include "base/err.h"
 
 typedef int (*fn_work_fn)(void *ctx, int i, void **res, fn_err *e);
 typedef int (*fn_emit_fn)(void *ctx, int i, void *res, fn_err *e);

@@ -1,6 +1,6 @@
 /* rng.c: xoshiro256** (Blackman & Vigna) seeded through splitmix64. */
 #include <math.h>
-#include "rng.h"
+#include "base/rng.h"
 
 uint64_t fn_mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -1,6 +1,6 @@
 /* split.c: the hash behind fn-split (see split.h). */
-#include "rng.h"
-#include "split.h"
+#include "base/rng.h"
+#include "base/split.h"
 
 uint64_t fn_split_hash(uint64_t seed, const char *id) {
     uint64_t h = 0xcbf29ce484222325ULL;

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tensor.h"
+#include "base/tensor.h"
 
 size_t fn_dtype_size(fn_dtype t) { return t == FN_U8 ? 1 : t == FN_U16 ? 2 : 4; }
 

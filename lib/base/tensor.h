@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
+#include "base/err.h"
 
 typedef enum { FN_U8 = 0, FN_U16 = 1, FN_F32 = 2 } fn_dtype;
 

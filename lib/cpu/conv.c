@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "cpu.h"
 
 typedef struct geom {

@@ -7,7 +7,7 @@
 #ifdef FN_DNNL
 #include <dnnl.h>
 #endif
-#include "backend.h"
+#include "backend/backend.h"
 #include "cpu.h"
 
 #define BIG 262144 /* element count above which memory ops run on all threads */

@@ -16,7 +16,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "backend.h"
+#include "backend/backend.h"
 
 typedef struct cpu_ctx {
     int threads;       /* OpenMP threads for every op */

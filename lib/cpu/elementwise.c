@@ -2,7 +2,7 @@
  * dropout on the CPU. Each output element depends on its own inputs only: deterministic. */
 #include <math.h>
 #include <string.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "cpu.h"
 
 #define PAR_MIN 32768 /* below this many elements one thread is faster */

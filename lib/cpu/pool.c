@@ -1,7 +1,7 @@
 /* pool.c: 2x2 max pooling and the channel-broadcast product (attention gates) on the CPU.
  * Each output element depends on its own inputs only, summed in a fixed order: deterministic. */
 #include <string.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "cpu.h"
 
 #define PAR_MIN 32768 /* below this many elements one thread is faster */

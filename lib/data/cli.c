@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "cli.h"
+#include "data/cli.h"
 
 static void vmsg(const char *prog, const char *fmt, va_list ap) {
     fflush(stdout);

@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include "err.h"
-#include "stream.h"
+#include "base/err.h"
+#include "data/stream.h"
 
 #define FN_VERSION "0.1.0"
 

@@ -7,12 +7,12 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "cli.h"
-#include "codec.h"
-#include "codec_gif.h"
-#include "codec_jpeg.h"
-#include "codec_png.h"
-#include "codec_tiff.h"
+#include "data/cli.h"
+#include "data/codec.h"
+#include "data/codec_gif.h"
+#include "data/codec_jpeg.h"
+#include "data/codec_png.h"
+#include "data/codec_tiff.h"
 
 fn_format fn_format_sniff(const void *buf, size_t len) {
     const unsigned char *b = buf;

@@ -15,11 +15,11 @@
 #define FN_CODEC_H
 
 #include <stddef.h>
-#include "codec_png.h"
-#include "codec_tiff.h"
-#include "err.h"
-#include "image.h"
-#include "tensor.h"
+#include "data/codec_png.h"
+#include "data/codec_tiff.h"
+#include "base/err.h"
+#include "data/image.h"
+#include "base/tensor.h"
 
 fn_format fn_format_sniff(const void *buf, size_t len); /* by magic bytes */
 fn_format fn_format_of_name(const char *path);          /* by extension (.png .jpg .jpeg .tif .tiff .gif) */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gif_lib.h>
-#include "codec_gif.h"
-#include "image.h"
+#include "data/codec_gif.h"
+#include "data/image.h"
 
 typedef struct gif_src {
     const unsigned char *buf;

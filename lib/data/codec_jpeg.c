@@ -12,8 +12,8 @@
 #include <string.h>
 #include <jpeglib.h>
 #include <jerror.h>
-#include "codec_jpeg.h"
-#include "image.h"
+#include "data/codec_jpeg.h"
+#include "data/image.h"
 
 typedef struct jpeg_ctx {
     struct jpeg_error_mgr pub; /* first: libjpeg hands us back this pointer */

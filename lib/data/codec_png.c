@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <png.h>
-#include "codec_png.h"
-#include "image.h"
+#include "data/codec_png.h"
+#include "data/image.h"
 
 typedef struct png_ctx {
     const unsigned char *buf; /* reading */

@@ -4,9 +4,9 @@
 #define FN_CODEC_PNG_H
 
 #include <stddef.h>
-#include "err.h"
-#include "image.h"
-#include "tensor.h"
+#include "base/err.h"
+#include "data/image.h"
+#include "base/tensor.h"
 
 int fn_png_decode(const unsigned char *buf, size_t len, const char *name, const fn_decode_opts *o, fn_image *img,
                   fn_err *e);

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tiffio.h>
-#include "codec_tiff.h"
-#include "image.h"
+#include "data/codec_tiff.h"
+#include "data/image.h"
 
 typedef struct tiff_mem {
     unsigned char *buf;

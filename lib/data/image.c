@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "image.h"
+#include "data/image.h"
 
 int fn_image_add_page(fn_image *img, fn_tensor *t, int orig_h, int orig_w, int denom, fn_err *e) {
     fn_page *p = realloc(img->pages, (size_t)(img->n + 1) * sizeof *p);

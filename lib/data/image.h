@@ -4,8 +4,8 @@
 #ifndef FN_IMAGE_H
 #define FN_IMAGE_H
 
-#include "err.h"
-#include "tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 typedef enum { FN_FMT_NONE = 0, FN_FMT_PNG, FN_FMT_JPEG, FN_FMT_TIFF, FN_FMT_GIF } fn_format;
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "codec.h"
-#include "imglist.h"
+#include "data/codec.h"
+#include "data/imglist.h"
 
 char *fn_path_stem(const char *path) {
     const char *b = strrchr(path, '/');

@@ -7,7 +7,7 @@
 #ifndef FN_IMGLIST_H
 #define FN_IMGLIST_H
 
-#include "err.h"
+#include "base/err.h"
 
 typedef struct fn_item {
     char *image; /* path */

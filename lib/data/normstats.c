@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "normstats.h"
+#include "data/cli.h"
+#include "data/normstats.h"
 
 struct fn_normfit {
     int per_channel, clip;

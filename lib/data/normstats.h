@@ -13,8 +13,8 @@
 #define FN_NORMSTATS_H
 
 #include <stdint.h>
-#include "err.h"
-#include "tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 #define FN_NORM_F32_BINS (1 << 18)
 

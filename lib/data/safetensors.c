@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "cli.h"
-#include "safetensors.h"
+#include "data/cli.h"
+#include "data/safetensors.h"
 
 #define MAX_HEADER (100u << 20) /* the reference implementation's limit */
 #define CRC_KEY "fn_data_crc32"     /* metadata: CRC-32 of the data section, 8 lowercase hex digits */

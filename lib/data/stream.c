@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <sys/uio.h>
 #include <msgpack.h>
-#include "stream.h"
+#include "data/stream.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "fn streams are little-endian and this code assumes a little-endian host"

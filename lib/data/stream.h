@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
-#include "tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 /* a frame bigger than this is refused by readers (bytes) */
 #define FN_MAX_FRAME_BYTES ((size_t)4 << 30)

@@ -2,9 +2,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "challenge.h"
-#include "metrics.h"
-#include "rng.h"
+#include "eval/challenge.h"
+#include "eval/metrics.h"
+#include "base/rng.h"
 
 double fn_thresholded_mean(const double *v, size_t n, double t) {
     if (!n) return NAN;

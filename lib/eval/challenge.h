@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
+#include "base/err.h"
 
 /* the mean of v with every value below t counted as 0 (ISIC 2018: per-image Jaccard under 0.65 is 0) */
 double fn_thresholded_mean(const double *v, size_t n, double t);

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "metrics.h"
+#include "eval/metrics.h"
 
 /* the counts of a block of n <= 2^31 pixels: c[0] TP, c[1] predicted, c[2] true, c[3] NaN/Inf (v - v
  * is 0 for a finite v and NaN otherwise). 32-bit lanes and no branches, so that GCC vectorises it (AVX2

@@ -6,8 +6,8 @@
 #define FN_METRICS_H
 
 #include <stdint.h>
-#include "err.h"
-#include "tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 typedef struct fn_confusion {
     uint64_t tp, fp, fn, tn;

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "augment.h"
-#include "rng.h"
+#include "imgproc/augment.h"
+#include "base/rng.h"
 
 enum { OP_HFLIP, OP_VFLIP, OP_ROT, OP_ZOOM, OP_CHSHIFT, OP_BRIGHT, OP_CONTRAST, OP_GAMMA, OP_NOISE, OP_NOISE_VALUES };
 

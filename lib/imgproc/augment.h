@@ -11,8 +11,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
-#include "tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 typedef struct fn_aug_opts {
     double hflip_p, vflip_p;          /* probabilities */

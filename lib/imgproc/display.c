@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include "display.h"
+#include "imgproc/display.h"
 
 fn_tensor *fn_display_u8(const fn_tensor *t, fn_err *e) {
     if (t->dtype == FN_U8) return fn_tensor_clone(t, e);

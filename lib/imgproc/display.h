@@ -2,8 +2,8 @@
 #ifndef FN_DISPLAY_H
 #define FN_DISPLAY_H
 
-#include "err.h"
-#include "tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 /* a u8 copy of t with the same shape: u8 as is; u16 and f32 rescaled from their min..max to 0..255
  * over all channels (a constant tensor gives 0; NaN/Inf give 0 and are left out of min..max) */

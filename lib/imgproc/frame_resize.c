@@ -1,6 +1,6 @@
 /* frame_resize.c: see frame_resize.h. */
 #include <string.h>
-#include "frame_resize.h"
+#include "imgproc/frame_resize.h"
 
 const char *const fn_frame_slot_names[FN_FRAME_SLOTS] = {"image", "mask", "pred", "roi"};
 const char *const fn_pad_keys[4] = {"pad_top", "pad_left", "pad_bottom", "pad_right"};

@@ -8,9 +8,9 @@
 #ifndef FN_FRAME_RESIZE_H
 #define FN_FRAME_RESIZE_H
 
-#include "err.h"
-#include "resample.h"
-#include "stream.h"
+#include "base/err.h"
+#include "imgproc/resample.h"
+#include "data/stream.h"
 
 /* the last few resamplers, by size pair and filter: frames of a stream mostly share a size */
 #define FN_RS_CACHE 6

@@ -1,7 +1,7 @@
 /* mask.c: label selection and block reduction of masks */
 #include <stdint.h>
 #include <string.h>
-#include "mask.h"
+#include "imgproc/mask.h"
 
 static int is_fg(double v, const fn_mask_rule *r) {
     if (r->nvalues > 0) {

@@ -2,8 +2,8 @@
 #ifndef FN_MASK_H
 #define FN_MASK_H
 
-#include "err.h"
-#include "tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 #define FN_MASK_MAX_VALUES 64
 

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "display.h"
+#include "imgproc/display.h"
 
 #define GAP 4
 

@@ -1,7 +1,7 @@
 /* post.c: connected-component post-processing on row runs (see post.h). */
 #include <stdlib.h>
 #include <string.h>
-#include "post.h"
+#include "imgproc/post.h"
 
 typedef struct run {
     int y, s, e; /* row, first column, one past the last */

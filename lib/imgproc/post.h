@@ -13,7 +13,7 @@
 #define FN_POST_H
 
 #include <stdint.h>
-#include "err.h"
+#include "base/err.h"
 
 typedef struct fn_post_opts {
     double threshold; /* foreground when p > threshold (u8 input: when non-zero) */

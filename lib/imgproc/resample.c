@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "resample.h"
+#include "imgproc/resample.h"
 
 static void axis_free(fn_rs_axis *a) {
     free(a->start);

@@ -11,8 +11,8 @@
 #ifndef FN_RESAMPLE_H
 #define FN_RESAMPLE_H
 
-#include "err.h"
-#include "tensor.h"
+#include "base/err.h"
+#include "base/tensor.h"
 
 typedef enum { FN_RS_LINEAR = 0, FN_RS_NEAREST = 1 } fn_rs_filter;
 

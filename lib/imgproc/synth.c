@@ -6,8 +6,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "rng.h"
-#include "synth.h"
+#include "base/rng.h"
+#include "imgproc/synth.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF

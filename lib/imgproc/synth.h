@@ -8,8 +8,8 @@
 #define FN_SYNTH_H
 
 #include <stdint.h>
-#include "err.h"
-#include "stream.h"
+#include "base/err.h"
+#include "data/stream.h"
 
 typedef struct fn_synth_opts {
     int h, w;      /* image size */

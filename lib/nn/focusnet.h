@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "backend.h"
-#include "err.h"
+#include "backend/backend.h"
+#include "base/err.h"
 
 /* the architectures (arch.c; the U-Nets' definitions in man fn-train and unet.c, r2unet.c, attunet.c) */
 typedef enum {

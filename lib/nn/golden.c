@@ -5,7 +5,7 @@
 #include <string.h>
 #include "nn/focusnet.h"
 #include "nn/golden.h"
-#include "safetensors.h"
+#include "data/safetensors.h"
 
 const char *const fn_golden_field[FN_GOLDEN_NFIELDS] = {
     "input (formula)", "target (formula)", "output_train", "loss", "grad_l2", "grad_sample", "output_eval_after_adam"

@@ -13,8 +13,8 @@
 #ifndef FN_GOLDEN_H
 #define FN_GOLDEN_H
 
-#include "backend.h"
-#include "err.h"
+#include "backend/backend.h"
+#include "base/err.h"
 
 enum { FN_GOLDEN_INPUT, FN_GOLDEN_TARGET, FN_GOLDEN_OUTPUT_TRAIN, FN_GOLDEN_LOSS, FN_GOLDEN_GRAD_L2,
        FN_GOLDEN_GRAD_SAMPLE, FN_GOLDEN_OUTPUT_EVAL, FN_GOLDEN_NFIELDS };

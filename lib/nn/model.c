@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nn/model.h"
-#include "safetensors.h"
+#include "data/safetensors.h"
 
 void fn_model_meta_init(fn_model_meta *m) {
     memset(m, 0, sizeof *m);

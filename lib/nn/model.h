@@ -8,8 +8,8 @@
 #ifndef FN_MODEL_H
 #define FN_MODEL_H
 
-#include "backend.h"
-#include "err.h"
+#include "backend/backend.h"
+#include "base/err.h"
 #include "nn/focusnet.h"
 
 typedef struct fn_model_meta {

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "nn/modelinfo.h"
-#include "safetensors.h"
+#include "data/safetensors.h"
 
 static int ends_with(const char *s, const char *suffix) {
     size_t l = strlen(s), m = strlen(suffix);

@@ -4,7 +4,7 @@
 #define FN_MODELINFO_H
 
 #include <stddef.h>
-#include "err.h"
+#include "base/err.h"
 
 typedef struct fn_model_info {
     char arch[32];       /* "focusnet", "unet", ... */

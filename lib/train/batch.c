@@ -1,6 +1,6 @@
 /* batch.c: shuffled epochs, batch gathering, per-step dropout seeds. */
 #include <string.h>
-#include "rng.h"
+#include "base/rng.h"
 #include "train/batch.h"
 
 #define KEY_SHUFFLE 0x73687566666c65ULL /* "shuffle" */

@@ -15,7 +15,7 @@
 #ifndef FN_TRAIN_DIST_H
 #define FN_TRAIN_DIST_H
 
-#include "err.h"
+#include "base/err.h"
 #include "nn/focusnet.h"
 
 typedef struct fn_dist fn_dist;

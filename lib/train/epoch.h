@@ -4,7 +4,7 @@
 #ifndef FN_TRAIN_EPOCH_H
 #define FN_TRAIN_EPOCH_H
 
-#include "err.h"
+#include "base/err.h"
 #include "nn/focusnet.h"
 #include "train/dataset.h"
 #include "train/dist.h"

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
+#include "data/cli.h"
 #include "train/epochlog.h"
 
 int fn_epochlog_add(char **rows, int epoch, double lr, double train_loss, double val_loss, double val_dice,

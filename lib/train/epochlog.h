@@ -5,7 +5,7 @@
 #ifndef FN_TRAIN_EPOCHLOG_H
 #define FN_TRAIN_EPOCHLOG_H
 
-#include "err.h"
+#include "base/err.h"
 
 #define FN_EPOCHLOG_HEADER "epoch\tlr\ttrain_loss\tval_loss\tval_dice\tseconds\n"
 

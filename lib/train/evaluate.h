@@ -5,7 +5,7 @@
 #ifndef FN_TRAIN_EVALUATE_H
 #define FN_TRAIN_EVALUATE_H
 
-#include "err.h"
+#include "base/err.h"
 #include "nn/focusnet.h"
 #include "train/dataset.h"
 #include "train/dist.h"

@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
-#include "stream.h"
+#include "base/err.h"
+#include "data/stream.h"
 
 typedef struct fn_dataset {
     int n, c, h, w;  /* n frames of [c,h,w] */

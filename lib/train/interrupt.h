@@ -13,7 +13,7 @@
 #define FN_TRAIN_INTERRUPT_H
 
 #include <stddef.h>
-#include "err.h"
+#include "base/err.h"
 #include "train/state.h"
 
 /* install the handlers (SA_RESTART); 0, or -1 with e set */

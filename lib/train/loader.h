@@ -6,7 +6,7 @@
 #ifndef FN_TRAIN_LOADER_H
 #define FN_TRAIN_LOADER_H
 
-#include "err.h"
+#include "base/err.h"
 #include "train/dataset.h"
 
 typedef struct fn_loader fn_loader;

@@ -2,7 +2,7 @@
 #ifndef FN_TRAIN_PREDICT_H
 #define FN_TRAIN_PREDICT_H
 
-#include "err.h"
+#include "base/err.h"
 #include "nn/focusnet.h"
 
 /* x [N,cin,H,W] -> out [N,1,H,W] probabilities (running BN statistics, no dropout).

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "safetensors.h"
+#include "data/safetensors.h"
 #include "train/state.h"
 
 #define STATE_FORMAT "fn-train-state"

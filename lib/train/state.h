@@ -11,7 +11,7 @@
 #define FN_TRAIN_STATE_H
 
 #include <stdint.h>
-#include "err.h"
+#include "base/err.h"
 #include "nn/focusnet.h"
 #include "train/plateau.h"
 

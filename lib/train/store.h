@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
+#include "base/err.h"
 #include "train/frames.h"
 
 typedef struct fn_store fn_store;

@@ -20,9 +20,9 @@
 #define FN_TRAIN_TILE_H
 
 #include <stddef.h>
-#include "err.h"
+#include "base/err.h"
 #include "nn/focusnet.h"
-#include "stream.h"
+#include "data/stream.h"
 
 typedef struct fn_infer_opts {
     int tile_h, tile_w; /* 0: no tiling (pad the whole image); else multiples of 16 */

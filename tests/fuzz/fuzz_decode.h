@@ -1,7 +1,7 @@
 /* fuzz_decode.h: one image decoder (FUZZ_DECODE) on any bytes as stored, then, when the file decodes,
  * the dispatcher fn_image_decode with a channel conversion and a size hint (JPEG's scaled decode). */
 #include <string.h>
-#include "codec.h"
+#include "data/codec.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -1,6 +1,6 @@
 /* fuzz_list.c: fn-read --list's TSV (image<TAB>mask lines) on any bytes. */
 #include "fuzz.h"
-#include "imglist.h"
+#include "data/imglist.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[64];

@@ -1,8 +1,8 @@
 /* fuzz_normstats.c: the normalisation statistics JSON (fn-normalize --stats) on any bytes; statistics
  * that load are applied to a small u8 image of their channel count. */
 #include "fuzz.h"
-#include "normstats.h"
-#include "tensor.h"
+#include "data/normstats.h"
+#include "base/tensor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[64];

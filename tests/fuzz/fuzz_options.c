@@ -2,9 +2,9 @@
  * number parsers of cli.h, on any string. */
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
+#include "data/cli.h"
 #include "fuzz.h"
-#include "tensor.h"
+#include "base/tensor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *s = malloc(size + 1);

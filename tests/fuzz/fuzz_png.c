@@ -1,4 +1,4 @@
 /* fuzz_png.c: the PNG decoder (see fuzz_decode.h) */
-#include "codec_png.h"
+#include "data/codec_png.h"
 #define FUZZ_DECODE fn_png_decode
 #include "fuzz_decode.h"

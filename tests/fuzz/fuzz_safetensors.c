@@ -1,10 +1,10 @@
 /* fuzz_safetensors.c: the safetensors reader on any bytes, then the loader its format names: a model
  * (fn_model_load builds and fills the net) or a training state (fn_state_load). */
 #include <string.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "fuzz.h"
 #include "nn/model.h"
-#include "safetensors.h"
+#include "data/safetensors.h"
 #include "train/state.h"
 
 static fn_backend *backend(void) {

@@ -2,7 +2,7 @@
  * descriptor as the tools read it; every frame read is packed again and its meta read. */
 #include <stdlib.h>
 #include "fuzz.h"
-#include "stream.h"
+#include "data/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int fd = fuzz_memfd(data, size, NULL, 0);

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "gpu.h"
 #include "nn/focusnet.h"
 #include "../tools/timing.h"

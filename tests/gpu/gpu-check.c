@@ -1,7 +1,7 @@
 /* gpu-check: the CUDA backend's test program (see gpu.h for its commands). */
 #include <stdio.h>
 #include <string.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "gpu.h"
 
 static const char usage[] =

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "backend.h"
+#include "backend/backend.h"
 
 /* output size at 256x256, kernel, Ci, Co, stride */
 static const int layers[][5] = {

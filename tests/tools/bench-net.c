@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "nn/focusnet.h"
 #include "timing.h"
 

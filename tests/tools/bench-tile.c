@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "nn/focusnet.h"
 #include "train/predict.h"
 #include "train/tile.h"

@@ -26,7 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "nn/focusnet.h"
 #include "train/dataset.h"
 #include "train/epoch.h"

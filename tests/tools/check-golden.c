@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "nn/golden.h"
 
 #define USAGE "usage: check-golden [--device DEV] [--threads N] FILE...\n"

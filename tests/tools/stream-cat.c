@@ -1,7 +1,7 @@
 /* stream-cat: copy the fn stream on stdin to stdout frame by frame through the stream library
  * (read, decode, re-pack, write). The interop tests use it to check pass-through byte for byte. */
 #include <signal.h>
-#include "cli.h"
+#include "data/cli.h"
 
 int main(void) {
     fn_err e;

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "check.h"
 #include "netcheck.h"
 #include "nn/focusnet.h"
 #include "nn/golden.h"
 #include "nn/model.h"
-#include "safetensors.h"
+#include "data/safetensors.h"
 
 static fn_backend *be;
 

@@ -1,6 +1,6 @@
 /* test_augment.c: keyed draws, exact flips, the geometry of rotations, intensity ops' ranges. */
 #include <stdlib.h>
-#include "augment.h"
+#include "imgproc/augment.h"
 #include "check.h"
 
 static fn_tensor *ramp(fn_dtype dt, int c, int h, int w) {

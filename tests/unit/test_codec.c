@@ -12,9 +12,9 @@
 #include <png.h>
 #include <tiffio.h>
 #include "check.h"
-#include "codec.h"
-#include "display.h"
-#include "mask.h"
+#include "data/codec.h"
+#include "imgproc/display.h"
+#include "imgproc/mask.h"
 
 static char tmpdir[] = "/tmp/test_codec.XXXXXX";
 

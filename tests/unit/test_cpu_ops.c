@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <omp.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "check.h"
 #include "cpu/cpu.h"
 

@@ -8,7 +8,7 @@
  * crop of backward-data. No GPU needed. */
 #include <stdint.h>
 #include <stdlib.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "check.h"
 #include "../../cuda/geom.h"
 

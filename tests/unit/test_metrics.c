@@ -1,10 +1,10 @@
 /* test_metrics.c: confusion counts (inside a roi too), Dice/Jaccard edge cases, the EDT and HD95
  * against brute force, and the challenge figures: thresholded mean, median, bootstrap intervals. */
 #include <stdlib.h>
-#include "challenge.h"
+#include "eval/challenge.h"
 #include "check.h"
-#include "metrics.h"
-#include "rng.h"
+#include "eval/metrics.h"
+#include "base/rng.h"
 
 static void frame(int h, int w, const float *p, const uint8_t *m, fn_tensor **pt, fn_tensor **mt) {
     *pt = fn_tensor_new(FN_F32, 1, h, w, NULL);

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "backend.h"
+#include "backend/backend.h"
 #include "cpu/cpu.h"
 #include "check.h"
 #include "netcheck.h"
 #include "nn/focusnet.h"
 #include "nn/golden.h"
 #include "nn/model.h"
-#include "safetensors.h"
+#include "data/safetensors.h"
 
 /* focusnet-params.txt, 3-channel input */
 static const char *expect[] = {

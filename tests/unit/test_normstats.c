@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "check.h"
-#include "normstats.h"
-#include "rng.h"
+#include "data/normstats.h"
+#include "base/rng.h"
 
 static int cmpd(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "check.h"
-#include "ordered.h"
+#include "base/ordered.h"
 
 typedef struct ctx {
     int fail_work, fail_emit; /* index that fails, or -1 */

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "check.h"
-#include "post.h"
+#include "imgproc/post.h"
 
 /* ---- the reference: pixel flood fill -------------------------------------------------------------- */
 

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include "check.h"
-#include "resample.h"
+#include "imgproc/resample.h"
 
 static fn_tensor *ramp(fn_dtype dt, int c, int h, int w) {
     fn_tensor *t = fn_tensor_new(dt, c, h, w, NULL);

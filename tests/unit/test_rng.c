@@ -1,6 +1,6 @@
 /* test_rng.c: determinism, keyed streams, and the moments of the distributions. */
 #include "check.h"
-#include "rng.h"
+#include "base/rng.h"
 
 static void test_deterministic(void) {
     fn_rng a, b;

@@ -13,8 +13,8 @@
 #include <dirent.h>
 #include <msgpack.h>
 #include "check.h"
-#include "cli.h"
-#include "stream.h"
+#include "data/cli.h"
+#include "data/stream.h"
 
 /* ---- helpers ------------------------------------------------------------------------------------ */
 
