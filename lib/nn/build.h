@@ -7,7 +7,7 @@
 #ifndef FN_NN_BUILD_H
 #define FN_NN_BUILD_H
 
-#include "nn/net.h"
+#include "nn/tape.h"
 
 typedef struct { int w, b, k, Ci, Co; } nn_convp; /* conv weight, bias (-1: none) */
 typedef struct { int g, bt, idx; } nn_bnp;        /* bn gamma, beta, batch-norm index */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "nn/net.h"
+#include "nn/tape.h"
 
 #define ALIGN 64 /* floats: 256 bytes */
 

@@ -1,7 +1,7 @@
 /* init.c: filling a net's parameters: He-normal for training, golden.md's formula for checks. */
 #include <math.h>
 #include <stdlib.h>
-#include "nn/net.h"
+#include "nn/tape.h"
 
 double fn_golden_u(const char *name, uint64_t i) {
     uint32_t h = 0x811C9DC5u;
