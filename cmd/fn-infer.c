@@ -9,7 +9,7 @@
 #include <string.h>
 #include "backend/backend.h"
 #include "data/cli.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "nn/model.h"
 #include "train/dataset.h"
 #include "train/predict.h"

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include "backend/backend.h"
 #include "data/cli.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "nn/model.h"
 #include "data/safetensors.h"
 #include "train/dataset.h"

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "nn/golden.h"
 #include "data/safetensors.h"
 

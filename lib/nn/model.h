@@ -10,7 +10,7 @@
 
 #include "backend/backend.h"
 #include "base/err.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 
 typedef struct fn_model_meta {
     char norm_mode[64];  /* "" when the data were not normalised */

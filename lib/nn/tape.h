@@ -6,7 +6,7 @@
 #ifndef FN_NN_NET_H
 #define FN_NN_NET_H
 
-#include "nn/focusnet.h"
+#include "nn/net.h"
 
 /* a tensor of the tape: [N, C, H >> lvl, W >> lvl] */
 typedef struct fn_tdesc {

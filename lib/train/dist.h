@@ -16,7 +16,7 @@
 #define FN_TRAIN_DIST_H
 
 #include "base/err.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 
 typedef struct fn_dist fn_dist;
 

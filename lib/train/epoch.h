@@ -5,7 +5,7 @@
 #define FN_TRAIN_EPOCH_H
 
 #include "base/err.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "train/dataset.h"
 #include "train/dist.h"
 #include "train/state.h"

@@ -6,7 +6,7 @@
 #define FN_TRAIN_EVALUATE_H
 
 #include "base/err.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "train/dataset.h"
 #include "train/dist.h"
 

@@ -3,7 +3,7 @@
 #define FN_TRAIN_PREDICT_H
 
 #include "base/err.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 
 /* x [N,cin,H,W] -> out [N,1,H,W] probabilities (running BN statistics, no dropout).
  * tta: the mean of the predictions for x and its horizontal, vertical and both flips (each flipped

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 #include "base/err.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "train/plateau.h"
 
 /* what defines a run (a resume must not change these, except epochs) */

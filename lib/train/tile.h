@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 #include "base/err.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "data/stream.h"
 
 typedef struct fn_infer_opts {

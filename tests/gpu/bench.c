@@ -18,7 +18,7 @@
 #include <time.h>
 #include "backend/backend.h"
 #include "gpu.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "../tools/timing.h"
 
 static int profile;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include "backend/backend.h"
 #include "gpu.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 
 /* tolerances */
 #define TOL_EXACT 1e-6 /* elementwise: the same float expression (expf may differ by an ulp) */

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "backend/backend.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "timing.h"
 
 typedef struct { int train, H, W, N; char name[32]; } bcase;

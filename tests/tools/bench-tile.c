@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include "backend/backend.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "train/predict.h"
 #include "train/tile.h"
 #include "timing.h"

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "backend/backend.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "train/dataset.h"
 #include "train/epoch.h"
 #include "train/evaluate.h"

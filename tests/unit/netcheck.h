@@ -5,7 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include "nn/focusnet.h"
+#include "nn/net.h"
 
 /* The derivative of the loss along the unit gradient direction by central differences (step 5e-4:
  * ReLU kinks make larger steps inexact) into *fd, and the gradient's norm into *gn, which *fd should

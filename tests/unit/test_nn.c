@@ -10,7 +10,7 @@
 #include "cpu/cpu.h"
 #include "check.h"
 #include "netcheck.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "nn/golden.h"
 #include "nn/model.h"
 #include "data/safetensors.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "check.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "train/batch.h"
 #include "train/loader.h"
 #include "train/store.h"

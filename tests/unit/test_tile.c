@@ -5,7 +5,7 @@
  * axis under one shrunk tile (fn_tile_fit); the tile batch size does not change the result). */
 #include <stdlib.h>
 #include "check.h"
-#include "nn/focusnet.h"
+#include "nn/net.h"
 #include "train/predict.h"
 #include "train/tile.h"
 
