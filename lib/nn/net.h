@@ -1,6 +1,7 @@
-/* focusnet.h: the FocusNet graph (shared/design/focusnet.md), written once against lib/backend.h, and
- * the same API for the comparison networks of fn-train --arch (fn_net_config.arch: U-Net, Res-U-Net,
- * RU-Net, R2U-Net, Attention U-Net; man fn-train). What follows says FocusNet; it holds for each.
+/* net.h: the net's API (net.c), the same for every architecture of fn_net_config.arch: FocusNet
+ * (shared/design/focusnet.md; focusnet.c describes it) and the comparison networks of fn-train --arch
+ * (U-Net, Res-U-Net, RU-Net, R2U-Net, Attention U-Net; man fn-train; unet.c, r2unet.c, attunet.c), each
+ * written once against backend/backend.h. What follows says FocusNet; it holds for each.
  *
  * A net owns:
  *  - its parameters in ONE device allocation, tensors named and ordered exactly as focusnet-params.txt
@@ -17,8 +18,8 @@
  *
  * Inputs are host float arrays [N,cin,H,W]; H and W must be multiples of 16. The output is the sigmoid
  * probability [N,1,H,W]. A net is not thread safe; one net per backend at a time. */
-#ifndef FN_FOCUSNET_H
-#define FN_FOCUSNET_H
+#ifndef FN_NN_NET_H
+#define FN_NN_NET_H
 
 #include <stddef.h>
 #include <stdint.h>

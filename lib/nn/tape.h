@@ -1,10 +1,10 @@
-/* net.h (internal to lib/nn/): the net as a tape of ops over planned tensors.
+/* tape.h (internal to lib/nn/): the net as a tape of ops over planned tensors.
  *
  * Each network is described once (focusnet.c, unet.c, r2unet.c, attunet.c: builder calls of build.h in
  * forward order, which also register the parameters in canonical order); graph.c runs the tape forward and backward through the backend, one
  * paired op_fwd/op_bwd per op type, and plans the activation arena from the tensors' lifetimes. */
-#ifndef FN_NN_NET_H
-#define FN_NN_NET_H
+#ifndef FN_NN_TAPE_H
+#define FN_NN_TAPE_H
 
 #include "nn/net.h"
 
