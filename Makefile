@@ -39,7 +39,7 @@ override BUILD := build-fuzz
 endif
 LDFLAGS += -fopenmp
 LDLIBS  += $(PKGLIBS) -lmsgpackc -lgif -lm -ldl -lpthread
-# oneDNN's SGEMM beside OpenBLAS's in the CPU backend (lib/cpu/cpu.c); DNNL=0 builds without it (the
+# oneDNN's SGEMM beside OpenBLAS's in the CPU backend (lib/cpu/sgemm.c); DNNL=0 builds without it (the
 # self-contained GPU check program, which links its libraries statically: Debian has no static oneDNN)
 DNNL    ?= 1
 ifeq ($(DNNL),1)
@@ -68,7 +68,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 REPLAYS  := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz-%)
 
-.PHONY: all tools test test-unit test-bats test-long test-valgrind check-golden demo bench install clean cuda test-gpu
+.PHONY: all tools test check-layout test-unit test-bats test-long test-valgrind check-golden demo bench install clean cuda test-gpu
 .PHONY: test-fuzz fuzz fuzz-bins
 all: tools
 tools: $(BUILD)/.deps-ok $(TOOLS) $(TOOLS_TB) $(SCRIPTS_B) $(MPILIB)
@@ -124,7 +124,12 @@ $(BUILD)/tests/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/
 	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/tests/fuzz/fuzz_$*.o $(BUILD)/obj/tests/fuzz/replay.o $(LIBFN) $(LDLIBS)
 
 # tests ------------------------------------------------------------------------------------------
-test: test-unit check-golden test-fuzz test-bats
+test: check-layout test-unit check-golden test-fuzz test-bats
+
+# the layers of lib/ (README, "Layout"): no include of a folder above a file's own, no include cycle, no
+# two objects of lib/ using each other's names (tests/layout.py)
+check-layout: $(LIBFN)
+	@python3 tests/layout.py . $(LIB_OBJ)
 
 # every input that fuzzing found a fault with, through its harness (tests/fuzz/regress/NAME/)
 test-fuzz: $(REPLAYS)

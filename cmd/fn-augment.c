@@ -1,7 +1,7 @@
 /* fn-augment: write K randomly augmented copies of every frame (ids ID~1 .. ID~K).
  *
  * Copy k of the frame at position i of the stream depends only on (--seed, i, k) and the options
- * (counter-based RNG streams, lib/augment.c), so the output bytes do not depend on how the pipe is
+ * (counter-based RNG streams, lib/imgproc/augment.c), so the output bytes do not depend on how the pipe is
  * chunked. One geometric transform (flips, rotation, zoom) is applied to image (bilinear), mask and roi
  * (nearest) and pred (bilinear); intensity ops touch the image only. Meta: aug (the ops drawn), aug_copy. */
 #include <getopt.h>

@@ -1,7 +1,7 @@
 /* fn-post: post-process the pred of every frame into a binary mask (0/1 f32).
  *
  * Threshold (p > T), then remove components under N pixels, keep the K largest, fill holes
- * (lib/post.c); pred keeps its key, dtype and shape, so fn-score and fn-write work unchanged. Meta
+ * (lib/imgproc/post.c); pred keeps its key, dtype and shape, so fn-score and fn-write work unchanged. Meta
  * `post` records what was done. Everything else in a frame passes through unchanged. */
 #include <getopt.h>
 #include <signal.h>

@@ -6,8 +6,8 @@
  * HD95 (medpy's definition, in pixels; 0 when both are empty) averaged over the frames where it is
  * defined (undefined when exactly one of pred and mask is empty). A frame with a roi is scored inside it
  * only. The spread of the per-image scores (median, worst), ISIC 2018's thresholded Jaccard and
- * bootstrap intervals of the means come from lib/challenge.c. --restore scores at the native size: each
- * frame restored in-process (lib/frame_resize.c, the code of fn-resize --restore), so that no
+ * bootstrap intervals of the means come from lib/eval/challenge.c. --restore scores at the native size: each
+ * frame restored in-process (lib/imgproc/frame_resize.c, the code of fn-resize --restore), so that no
  * native-size f32 pred goes through a pipe. */
 #include <errno.h>
 #include <getopt.h>

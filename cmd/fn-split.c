@@ -1,7 +1,7 @@
 /* fn-split: send each frame to the training or the validation part by a hash of its id and a seed.
  *
  * The assignment depends only on (seed, id), never on the order of frames; augmented copies ID~k
- * go where ID goes (lib/split.c). Two output files are written atomically, or one part to stdout. */
+ * go where ID goes (lib/base/split.c). Two output files are written atomically, or one part to stdout. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* fn-synth: write a deterministic synthetic image/mask data set as an fn stream.
  *
- * Frame i depends only on the seed, i, the size and the channels (lib/synth.c), so the output is the
+ * Frame i depends only on the seed, i, the size and the channels (lib/imgproc/synth.c), so the output is the
  * same bytes on every machine and `-n 10` is a prefix of `-n 50`. */
 #include <getopt.h>
 #include <signal.h>

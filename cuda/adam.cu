@@ -1,4 +1,4 @@
-/* adam.cu: the Adam update (lib/backend.h), elementwise, the CPU backend's float expressions. */
+/* adam.cu: the Adam update (lib/backend/backend.h), elementwise, the CPU backend's float expressions. */
 #include <math.h>
 #include "cu.h"
 

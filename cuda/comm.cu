@@ -1,4 +1,4 @@
-/* comm.cu: data-parallel training on the GPU: synchronised batch norm (lib/backend.h's fn_bn_sync) and
+/* comm.cu: data-parallel training on the GPU: synchronised batch norm (lib/backend/backend.h's fn_bn_sync) and
  * the collectives over NCCL. NCCL is loaded with dlopen (libnccl.so.2, or $FN_NCCL_LIB) when a
  * communicator is first made, so libfn-cuda.so still loads, and trains on one GPU, where NCCL is not
  * installed. Every collective is queued on the backend's stream.

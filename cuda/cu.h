@@ -1,4 +1,4 @@
-/* cu.h: the CUDA backend's private header (for the .cu files in cuda/; the graph sees lib/backend.h).
+/* cu.h: the CUDA backend's private header (for the .cu files in cuda/; the graph sees lib/backend/backend.h).
  *
  * One context per backend: the device, one stream on which everything is queued in order, the cuDNN
  * handle, the convolution plans (descriptors and chosen algorithms per shape), and scratch buffers that
@@ -13,7 +13,7 @@
  * timing them (cudnnFind*), which makes the first step of a new shape faster. FN_CUDA_VERBOSE=1 prints
  * each algorithm choice on stderr.
  *
- * The ops have no error path (lib/backend.h): a CUDA or cuDNN failure inside one prints a line on
+ * The ops have no error path (lib/backend/backend.h): a CUDA or cuDNN failure inside one prints a line on
  * stderr and aborts, as the CPU backend does when out of memory. */
 #ifndef FN_CU_H
 #define FN_CU_H

@@ -1,5 +1,5 @@
 /* cuda.cu: the CUDA backend's context, memory, device information, the function table and the one
- * exported symbol, fn_cuda_backend_new (lib/backend.h). Everything else in this library is hidden
+ * exported symbol, fn_cuda_backend_new (lib/backend/backend.h). Everything else in this library is hidden
  * (-fvisibility=hidden, static archives' symbols excluded at link time). */
 #include <stdio.h>
 #include <stdlib.h>

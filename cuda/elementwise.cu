@@ -1,7 +1,7 @@
 /* elementwise.cu: fill, activations, add, multiply, axpy, channel concat/split, nearest 2x upsampling and
  * dropout. Each output element depends on its own inputs only (deterministic); the float expressions
  * are the CPU backend's, and the library is built with --fmad=false, so they agree to the bit except
- * for expf (sigmoid). Outputs may alias inputs where lib/backend.h allows it (each thread reads its
+ * for expf (sigmoid). Outputs may alias inputs where lib/backend/backend.h allows it (each thread reads its
  * element before writing it). */
 #include "cu.h"
 
@@ -166,7 +166,7 @@ void cu_up2_bwd(void *ctx, const float *dy, float *dx, int N, int C, int H, int 
     KCHECK();
 }
 
-/* keep element i when fn_dropout_u(seed, i) >= p (the same hash as the CPU: lib/backend.h) */
+/* keep element i when fn_dropout_u(seed, i) >= p (the same hash as the CPU: lib/backend/backend.h) */
 __global__ static void dropout_kernel(const float *x, float *y, float *mask, size_t n, float p, float scale,
                                       uint64_t seed) {
     GRID_LOOP(i, n) {

@@ -1,6 +1,6 @@
 /* norm.cu: per-channel reductions (batch norm, conv bias gradient) and batch normalisation.
  *
- * Batch norm is our own kernels, not cuDNN's: the contract (lib/backend.h) wants the saved inverse std,
+ * Batch norm is our own kernels, not cuDNN's: the contract (lib/backend/backend.h) wants the saved inverse std,
  * running_var updated with the unbiased variance and momentum as (1-m)*running + m*batch, and
  * deterministic sums; three small kernels do exactly that.
  *   statistics: per channel, `splits` blocks each sum a fixed slice of every plane in double

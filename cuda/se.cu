@@ -1,4 +1,4 @@
-/* se.cu: squeeze-and-excitation (lib/backend.h):
+/* se.cu: squeeze-and-excitation (lib/backend/backend.h):
  *   pool[N,C] = mean_HW x; hid[N,Cr] = relu(pool wa^T); gate[N,C] = sigmoid(hid wb^T); y = x * gate.
  * wa [Cr,C], wb [C,Cr]. The plane sums are block reductions in double (one block per plane); the small
  * dense layers are one thread per output, summing in double in the CPU backend's order. */

@@ -1,3 +1,7 @@
+/* Layer lib/backend: the backend interface, which both backends (cpu/, cuda/) and the graph (nn/) see;
+ * may use base/.
+ * The layers, each using only those before it: base < data < imgproc, eval < backend < cpu, nn, cuda/
+ *   < train < mpi/ < cmd/ (folders of one rank never include each other; README "Layout", tests/layout.py). */
 /* backend.h: the one interface between the network graph (lib/nn/) and a device.
  *
  * A backend is a table of function pointers plus an opaque context. Device memory is handed around as

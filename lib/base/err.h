@@ -1,3 +1,7 @@
+/* Layer lib/base: the basics everything may use (errors, heap, RNG, tensors, the ordered map, the split
+ * hash); includes no other folder of fn's.
+ * The layers, each using only those before it: base < data < imgproc, eval < backend < cpu, nn, cuda/
+ *   < train < mpi/ < cmd/ (folders of one rank never include each other; README "Layout", tests/layout.py). */
 /* err.h: error reports from lib/ to the tools.
  *
  * lib/ never prints and never exits: a function that can fail returns -1 (or NULL) and fills an

@@ -1,4 +1,7 @@
-/* cpu.h: the CPU backend's private header (lib/cpu/ only; the graph sees lib/backend.h).
+/* Layer lib/cpu: the CPU backend; uses backend/ and the folders below it.
+ * The layers, each using only those before it: base < data < imgproc, eval < backend < cpu, nn, cuda/
+ *   < train < mpi/ < cmd/ (folders of one rank never include each other; README "Layout", tests/layout.py). */
+/* cpu.h: the CPU backend's private header (lib/cpu/ only; the graph sees lib/backend/backend.h).
  *
  * Device pointers are host pointers. Every op runs on ctx->threads OpenMP threads; the SGEMMs (cpu_sgemm:
  * oneDNN's or OpenBLAS's) are kept single-threaded (openblas_set_num_threads(1); oneDNN limited to the

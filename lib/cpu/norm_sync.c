@@ -1,4 +1,4 @@
-/* norm_sync.c: batch normalisation with its statistics summed over replicas (sync-BN, lib/backend.h's
+/* norm_sync.c: batch normalisation with its statistics summed over replicas (sync-BN, lib/backend/backend.h's
  * fn_bn_sync). The same arithmetic as norm.c's, with the per-channel sums of this replica handed to
  * the replicas' sum between the passes; the count of values comes summed with them. */
 #include <math.h>

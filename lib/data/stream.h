@@ -1,3 +1,7 @@
+/* Layer lib/data: the data plane (the stream, the CLI helpers, the codecs, image pages and lists, the
+ * safetensors and statistics files); may use base/.
+ * The layers, each using only those before it: base < data < imgproc, eval < backend < cpu, nn, cuda/
+ *   < train < mpi/ < cmd/ (folders of one rank never include each other; README "Layout", tests/layout.py). */
 /* stream.h: the fn stream (man/fn-stream.5): a sequence of msgpack maps, one per frame.
  *
  * A frame's known keys are parsed: id (str), image/mask/pred (tensors), meta (map of str to

@@ -1,3 +1,6 @@
+/* Layer lib/eval: evaluation (metrics, bootstrap intervals, challenge scoring); may use base/ and data/.
+ * The layers, each using only those before it: base < data < imgproc, eval < backend < cpu, nn, cuda/
+ *   < train < mpi/ < cmd/ (folders of one rank never include each other; README "Layout", tests/layout.py). */
 /* metrics.h: segmentation scores of a binary prediction against a binary truth.
  *
  * A prediction pixel is foreground when p > threshold (TensorFlow's round-half-to-even makes 0.5

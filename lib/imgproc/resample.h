@@ -1,3 +1,7 @@
+/* Layer lib/imgproc: the image operations on frames (resampling, restore, augmentation, masks, overlays,
+ * synthesis, post-processing); may use base/ and data/.
+ * The layers, each using only those before it: base < data < imgproc, eval < backend < cpu, nn, cuda/
+ *   < train < mpi/ < cmd/ (folders of one rank never include each other; README "Layout", tests/layout.py). */
 /* resample.h: resizing [C,H,W] tensors of any dtype and channel count.
  *
  * FN_RS_LINEAR is Pillow's BILINEAR with antialiasing (what PIL.Image.resize(..., BILINEAR) does):

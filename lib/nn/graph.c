@@ -1,7 +1,7 @@
 /* graph.c: running the tape. Each op type is a pair op_fwd/op_bwd over the backend; the arena of
  * activations (and, for training, their gradients) is planned from the tensors' lifetimes.
  *
- * Gradient rule (lib/backend.h): parameter gradients accumulate; an activation gradient is written by
+ * Gradient rule (lib/backend/backend.h): parameter gradients accumulate; an activation gradient is written by
  * the first op that reaches it in the backward pass (the last reader in the forward) and accumulated
  * by the others: net->gw[t] says whether tensor t's gradient has been written yet.
  *

@@ -1,3 +1,6 @@
+/* Layer lib/nn: the networks and the net's API; uses backend/ and the folders below it (never cpu/).
+ * The layers, each using only those before it: base < data < imgproc, eval < backend < cpu, nn, cuda/
+ *   < train < mpi/ < cmd/ (folders of one rank never include each other; README "Layout", tests/layout.py). */
 /* net.h: the net's API (net.c), the same for every architecture of fn_net_config.arch: FocusNet
  * (shared/design/focusnet.md; focusnet.c describes it) and the comparison networks of fn-train --arch
  * (U-Net, Res-U-Net, RU-Net, R2U-Net, Attention U-Net; man fn-train; unet.c, r2unet.c, attunet.c), each
@@ -12,7 +15,7 @@
  *  - the activations of one batch shape in one planned arena (fn_net_reserve): in inference mode a buffer
  *    lives only until its last reader, so nothing is kept for a backward pass.
  *
- * The gradient rule is lib/backend.h's. fn_net_backward leaves in the gradient allocation exactly
+ * The gradient rule is lib/backend/backend.h's. fn_net_backward leaves in the gradient allocation exactly
  * d(dice loss)/d(parameters) of the last training forward (it zeroes them first); the L2 penalty is
  * not part of those gradients: fn_net_adam_step adds it (use_l2), fn_net_l2_penalty reports its value.
  *
@@ -127,7 +130,7 @@ int fn_net_backward(fn_net *net, const float *target, float *loss, fn_err *e);
 /* sum over tensors of l2 * sum(w^2): add to the Dice loss for the penalised training loss */
 double fn_net_l2_penalty(fn_net *net);
 /* One Adam step over all parameters with the current gradients (step count += 1, moments kept inside
- * the net; bias-corrected as in lib/backend.h). use_l2: add each tensor's penalty gradient 2*l2*w. */
+ * the net; bias-corrected as in lib/backend/backend.h). use_l2: add each tensor's penalty gradient 2*l2*w. */
 int fn_net_adam_step(fn_net *net, float lr, float b1, float b2, float eps, int use_l2, fn_err *e);
 long fn_net_step(const fn_net *net);       /* Adam steps taken */
 void fn_net_set_step(fn_net *net, long t); /* for resuming */

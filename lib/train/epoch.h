@@ -1,3 +1,6 @@
+/* Layer lib/train: training, evaluation and tiled prediction; uses nn/ and the folders below it.
+ * The layers, each using only those before it: base < data < imgproc, eval < backend < cpu, nn, cuda/
+ *   < train < mpi/ < cmd/ (folders of one rank never include each other; README "Layout", tests/layout.py). */
 /* epoch.h: one training epoch: the shuffled batches of the epoch, each a training forward (dropout
  * seeded by (seed, step)), the Dice loss and its backward, and one Adam step (b1 0.9, b2 0.999,
  * eps 1e-7, with focusnet.md's L2 penalties when cfg->l2). */

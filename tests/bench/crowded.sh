@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # crowded.sh: two multi-threaded fn-infer pipelines on the same cores (fn-parallel -j 2, default
 # options: fn-parallel gives each job cores/jobs OpenMP threads) against the same two run one after
-# the other (one thread per CPU each), with the tools' default OpenMP waiting (passive, lib/cli.c)
+# the other (one thread per CPU each), with the tools' default OpenMP waiting (passive, lib/data/cli.c)
 # and with OpenMP's spinning (OMP_WAIT_POLICY=active, as before). A ratio parallel/sequential at or
 # below 1.00 means the shared cores are not wasted. Medians of REPS runs (default 3), each pair run back to back.
 # Environment: FN_BIN, REPS, CROWD_SIZE (default 128x128), CROWD_N (frames per job, default 4),

@@ -1,6 +1,6 @@
 /* gpu.h: the parts of gpu-check, the one test program for the CUDA backend (tests/gpu/check.sh).
  *   gpu-check open DEVICE        open a backend as the tools do; print it, or the one-line reason
- *   gpu-check parity [options]   every op of lib/backend.h on the CPU and the CUDA backend, compared
+ *   gpu-check parity [options]   every op of lib/backend/backend.h on the CPU and the CUDA backend, compared
  *   gpu-check golden [args]      tests/tools/check-golden (use --device cuda)
  *   gpu-check bench [options]    FocusNet training and inference speed on a device
  * It is linked with the third-party libraries static, so that it runs on a GPU machine that lacks them. */

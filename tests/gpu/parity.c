@@ -1,4 +1,4 @@
-/* parity.c: every op of lib/backend.h on the CPU backend (the oracle) and the CUDA backend, on the
+/* parity.c: every op of lib/backend/backend.h on the CPU backend (the oracle) and the CUDA backend, on the
  * same random inputs, compared. Prints one row per check, "op case max_rel_err ok", where
  * max_rel_err = max |gpu - cpu| / max |cpu| over the output; exits 1 on any mismatch (NaN never passes).
  * Accumulating outputs (acc = 1, parameter gradients) start from the same random values on both.
@@ -351,7 +351,7 @@ static void elementwise_tests(P *p) {
     bfree(p, &mx), bfree(p, &ma), bfree(p, &my), bfree(p, &mdx), bfree(p, &mda);
 }
 
-/* dropout: the masks must be identical (the same hash, lib/backend.h fn_dropout_u) */
+/* dropout: the masks must be identical (the same hash, lib/backend/backend.h fn_dropout_u) */
 static void dropout_tests(P *p) {
     fn_backend *be[2] = {p->cpu, p->gpu};
     const size_t n = 200003;

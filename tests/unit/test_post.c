@@ -1,4 +1,4 @@
-/* test_post.c: the run-based components of lib/post.c against a plain pixel flood fill on random
+/* test_post.c: the run-based components of lib/imgproc/post.c against a plain pixel flood fill on random
  * images (both connectivities, every option), and small cases drawn by hand: diagonal neighbours,
  * a ring's hole under 4 and 8 connectivity, ties among the largest, the float threshold. */
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* test_replicas.c: data-parallel training without MPI. Two replicas of a tiny FocusNet run in two
- * threads, each on its own CPU backend, their batch-norm sums exchanged through memory (lib/backend.h's
+ * threads, each on its own CPU backend, their batch-norm sums exchanged through memory (lib/backend/backend.h's
  * fn_bn_sync): with each replica's loss weighted by its share (fn_net_set_replica), the replicas'
  * gradients sum to those of one net on the whole batch, their outputs and running statistics are the
  * whole batch's, and dropout draws the whole batch's masks. Splits 2+2, 1+3 and 4+0 (a replica without a

@@ -1,4 +1,4 @@
-/* test_stream.c: the fn stream library (lib/stream.c) and the atomic outputs of lib/cli.c.
+/* test_stream.c: the fn stream library (lib/data/stream.c) and the atomic outputs of lib/data/cli.c.
  *
  * Round trips of every dtype, concatenated and empty streams, byte-for-byte pass-through of unknown
  * keys and meta, partial reads through a pipe, and the reader's refusals (truncated stream, random
