@@ -51,6 +51,14 @@ apt_calls() {
   grep '^apt-get' "$T/log" || true
 }
 
+# the outcome without an install: exit 1, the exact apt-get line, no apt-get call
+assert_told_not_installed() {
+  assert_failure 1
+  assert_equal "$stderr" "fn: missing Debian packages: b d
+fn: install them with:  sudo apt-get install b d"
+  assert_equal "$(apt_calls)" ""
+}
+
 @test "nothing missing: silent, exit 0, no apt-get" {
   stand_ins
   INSTALLED="a b c d"
@@ -89,10 +97,7 @@ sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-r
 @test "missing, not root, no sudo: the exact apt-get line, exit 1, no apt-get" {
   stand_ins
   check_deps
-  assert_failure 1
-  assert_equal "$stderr" "fn: missing Debian packages: b d
-fn: install them with:  sudo apt-get install b d"
-  assert_equal "$(apt_calls)" ""
+  assert_told_not_installed
 }
 
 @test "apt-get install fails: exit 1, one message with the exact command after the installing line" {
@@ -110,10 +115,7 @@ fn: install them with:  sudo apt-get install b d"
   FAKE_UID=0 SUDO_OK=1
   export FN_NO_INSTALL=1
   check_deps
-  assert_failure 1
-  assert_equal "$stderr" "fn: missing Debian packages: b d
-fn: install them with:  sudo apt-get install b d"
-  assert_equal "$(apt_calls)" ""
+  assert_told_not_installed
 }
 
 @test "not a dpkg system: exit 0, nothing said" {
