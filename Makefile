@@ -47,6 +47,10 @@ CFLAGS  += -DFN_DNNL
 LDLIBS  += -ldnnl
 endif
 
+# medical volumes (lib/data/volume.c): NIfTI-1/2 through nifticlib (Debian libnifti2-dev)
+CFLAGS  += -isystem /usr/include/nifti
+LDLIBS  += -lnifti2 -lznz
+
 LIB_DIRS := lib/base lib/data lib/imgproc lib/eval lib/backend
 LIB_SRC  := $(wildcard $(LIB_DIRS:%=%/*.c) lib/cpu/*.c lib/nn/*.c lib/train/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
