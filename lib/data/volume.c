@@ -135,6 +135,32 @@ static nifti_image *open_checked(const char *path, int64_t dim[3], fn_err *e) {
     return nim;
 }
 
+/* the voxels into nim->data through znzlib, in the CPU's byte order. Unlike nifti_image_load, a gzip
+ * stream is read to its end so that its length and CRC are checked: a truncated or corrupt file fails. */
+static int load_data(nifti_image *nim, const char *path, fn_err *e) {
+    size_t nb = (size_t)nim->nvox * (size_t)nim->nbyper;
+    void *d = malloc(nb ? nb : 1);
+    if (!d) return fn_seterr(e, "%s: out of memory for %zu bytes of voxels", path, nb);
+    znzFile fp = znzopen(nim->iname, "rb", nifti_is_gzfile(nim->iname));
+    int rc = 0;
+    if (znz_isnull(fp)) rc = fn_seterr(e, "%s: %s", nim->iname, strerror(errno));
+    else {
+        unsigned char extra[16];
+        if (znzseek(fp, (long)nim->iname_offset, SEEK_SET) < 0 || znzread(d, 1, nb, fp) != nb)
+            rc = fn_seterr(e, "%s: truncated or corrupt voxel data", path);
+        else if (nifti_is_gzfile(nim->iname) && znzread(extra, 1, sizeof extra, fp) != 0)
+            rc = fn_seterr(e, "%s: corrupt gzip data after the voxels (or data past the end of the volume)", path);
+        znzclose(fp);
+    }
+    if (rc) {
+        free(d);
+        return -1;
+    }
+    if (nim->swapsize > 1 && nim->byteorder != nifti_short_order()) nifti_swap_Nbytes((int64_t)nim->nvox, nim->swapsize, d);
+    nim->data = d;
+    return 0;
+}
+
 int fn_volume_probe(const char *path, int64_t dim[3], fn_err *e) {
     nifti_image *nim = open_checked(path, dim, e);
     if (!nim) return -1;
@@ -147,8 +173,7 @@ int fn_volume_read(const char *path, fn_volume *v, fn_err *e) {
     nifti_image *nim = open_checked(path, v->dim, e);
     if (!nim) return -1;
     int rc = 0;
-    if (!rc && nifti_image_load(nim) < 0)
-        rc = fn_seterr(e, "%s: truncated or corrupt voxel data", path);
+    if (!rc) rc = load_data(nim, path, e);
     int nver = 1; /* nifticlib's nifti_type says NIfTI-1 for either: the version from the header itself */
     free(nifti_read_header(path, &nver, 0));
     if (!rc && !(v->header = header_hex(nim, nver == 2))) rc = fn_seterr(e, "%s: cannot convert its header", path);
