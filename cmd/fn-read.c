@@ -265,7 +265,7 @@ static int write_item(void *ctx, int i, void *res, fn_err *e) {
     return rc;
 }
 
-/* ---- volumes: NIfTI files (and folders of them), one frame per slice ---------------------------- */
+/* ---- volumes: NIfTI files (and folders of them), DICOM files and series folders; a frame per slice -- */
 
 typedef struct vol_item {
     char *path, *mask, *name;
@@ -298,9 +298,10 @@ static char **volume_files(const char *dir, int *n) {
     return v;
 }
 
-/* 1 when the operands are volumes: a .nii/.nii.gz file, or a folder holding some */
+/* 1 when the operand is a volume or a folder of them: a .nii/.nii.gz file, a DICOM file, a folder of
+ * NIfTI files or a DICOM series folder */
 static int is_volume_operand(const char *path) {
-    if (fn_is_nifti_name(path)) return 1;
+    if (fn_is_volume(path)) return 1;
     int n;
     char **v = volume_files(path, &n);
     for (int i = 0; i < n; i++) free(v[i]);
@@ -335,8 +336,13 @@ static vol_item *collect_volumes(const options *o, int *n) {
     for (int i = 0; i < o->ninputs; i++) {
         int k = 0;
         char **files = volume_files(o->inputs[i], &k);
+        if (!k) { /* a file, or a DICOM series folder: one volume */
+            free(files);
+            files = NULL;
+        }
         if (!files) {
-            if (!fn_is_nifti_name(o->inputs[i])) fn_die(prog, "%s: not a volume (.nii, .nii.gz) or a folder of them", o->inputs[i]);
+            if (!fn_is_volume(o->inputs[i]))
+                fn_die(prog, "%s: not a volume (.nii, .nii.gz, DICOM) or a folder of them", o->inputs[i]);
             files = malloc(sizeof *files);
             if (!files || !(files[0] = strdup(o->inputs[i]))) fn_die(prog, "out of memory");
             k = 1;

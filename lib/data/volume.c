@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <nifti2_io.h>
+#include "data/dicom.h"
 #include "data/image.h"
 #include "data/volume.h"
 
@@ -22,20 +23,26 @@ static int ends_with(const char *s, const char *suf) {
 
 int fn_is_nifti_name(const char *path) { return ends_with(path, ".nii") || ends_with(path, ".nii.gz"); }
 
+
 char *fn_volume_stem(const char *path) {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    size_t n = strlen(b);
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') len--; /* a series folder given as DIR/ */
+    const char *b = path + len;
+    while (b > path && b[-1] != '/') b--;
+    size_t n = (size_t)(path + len - b);
     static const char *const exts[] = {".nii.gz", ".nii", ".dcm"};
     for (int i = 0; i < 3; i++)
-        if (ends_with(b, exts[i]) && n > strlen(exts[i])) {
+        if (n > strlen(exts[i]) && !strncasecmp(b + n - strlen(exts[i]), exts[i], strlen(exts[i]))) {
             n -= strlen(exts[i]);
             break;
         }
     return strndup(b, n);
 }
 
-void fn_volume_quiet(void) { nifti_set_debug_level(0); }
+void fn_volume_quiet(void) {
+    nifti_set_debug_level(0);
+    fn_dcm_quiet();
+}
 
 static const char hexd[] = "0123456789abcdef";
 
@@ -161,8 +168,47 @@ static int load_data(nifti_image *nim, const char *path, fn_err *e) {
     return 0;
 }
 
+/* a DICOM file or series as a nifti_image of f32 (its data NULL unless pixels): the geometry of dicom.h in
+ * both sform and qform (code 1, scanner), as dcm2niix writes it */
+static nifti_image *dicom_nim(const char *path, int pixels, int64_t dim[3], fn_err *e) {
+    fn_dcm_volume d;
+    if (fn_dcm_read(path, pixels, &d, e)) return NULL;
+    const int64_t dims[8] = {3, d.dim[0], d.dim[1], d.dim[2], 1, 1, 1, 1};
+    nifti_image *nim = nifti_make_new_nim(dims, DT_FLOAT32, 0);
+    if (!nim) {
+        fn_dcm_free(&d);
+        fn_seterr(e, "%s: out of memory", path);
+        return NULL;
+    }
+    nifti_dmat44 a;
+    memset(&a, 0, sizeof a);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++) a.m[r][c] = d.affine[r][c];
+    a.m[3][3] = 1;
+    nim->sto_xyz = a;
+    nim->sto_ijk = nifti_dmat44_inverse(a);
+    nim->sform_code = nim->qform_code = NIFTI_XFORM_SCANNER_ANAT;
+    nifti_dmat44_to_quatern(a, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d, &nim->qoffset_x, &nim->qoffset_y,
+                            &nim->qoffset_z, &nim->dx, &nim->dy, &nim->dz, &nim->qfac);
+    nim->qto_xyz = nifti_quatern_to_dmat44(nim->quatern_b, nim->quatern_c, nim->quatern_d, nim->qoffset_x, nim->qoffset_y,
+                                           nim->qoffset_z, nim->dx, nim->dy, nim->dz, nim->qfac);
+    nim->qto_ijk = nifti_dmat44_inverse(nim->qto_xyz);
+    nim->pixdim[1] = nim->dx, nim->pixdim[2] = nim->dy, nim->pixdim[3] = nim->dz;
+    nim->xyz_units = NIFTI_UNITS_MM;
+    snprintf(nim->descrip, sizeof nim->descrip, "fn-read of DICOM %s", d.modality);
+    nim->data = d.data; /* nifti_image_free frees it */
+    for (int i = 0; i < 3; i++) dim[i] = d.dim[i];
+    return nim;
+}
+
+static int is_dicom_path(const char *path) {
+    return !fn_is_nifti_name(path) && (fn_is_dicom(path) || ends_with(path, ".dcm"));
+}
+
+int fn_is_volume(const char *path) { return fn_is_nifti_name(path) || is_dicom_path(path); }
+
 int fn_volume_probe(const char *path, int64_t dim[3], fn_err *e) {
-    nifti_image *nim = open_checked(path, dim, e);
+    nifti_image *nim = is_dicom_path(path) ? dicom_nim(path, 0, dim, e) : open_checked(path, dim, e);
     if (!nim) return -1;
     nifti_image_free(nim);
     return 0;
@@ -170,12 +216,12 @@ int fn_volume_probe(const char *path, int64_t dim[3], fn_err *e) {
 
 int fn_volume_read(const char *path, fn_volume *v, fn_err *e) {
     memset(v, 0, sizeof *v);
-    nifti_image *nim = open_checked(path, v->dim, e);
+    int dicom = is_dicom_path(path);
+    nifti_image *nim = dicom ? dicom_nim(path, 1, v->dim, e) : open_checked(path, v->dim, e);
     if (!nim) return -1;
-    int rc = 0;
-    if (!rc) rc = load_data(nim, path, e);
+    int rc = dicom ? 0 : load_data(nim, path, e);
     int nver = 1; /* nifticlib's nifti_type says NIfTI-1 for either: the version from the header itself */
-    free(nifti_read_header(path, &nver, 0));
+    if (!dicom) free(nifti_read_header(path, &nver, 0));
     if (!rc && !(v->header = header_hex(nim, nver == 2))) rc = fn_seterr(e, "%s: cannot convert its header", path);
     if (rc) {
         free(v->header);

@@ -1,4 +1,5 @@
-/* volume.h: medical volumes (NIfTI-1 and NIfTI-2 through nifticlib) read whole, cut into 2D slices, and
+/* volume.h: medical volumes (NIfTI-1 and NIfTI-2 through nifticlib; DICOM files and series folders
+ * through DCMTK, dicom.h, given a NIfTI header of their geometry) read whole, cut into 2D slices, and
  * slices stacked back into a volume with the source's header (fn-read, fn-write --nifti).
  *
  * Orientation: the file's own storage order, as nnU-Net keeps it; nothing is reoriented. A volume has
@@ -30,10 +31,12 @@ typedef struct fn_volume {
 
 /* 1 when the name ends in .nii or .nii.gz (any case) */
 int fn_is_nifti_name(const char *path);
+/* 1 for a NIfTI name, a DICOM file (its magic, or a .dcm name) or a folder holding DICOM files */
+int fn_is_volume(const char *path);
 /* the name of a volume file without its folder and its .nii / .nii.gz / .dcm (malloc'd) */
 char *fn_volume_stem(const char *path);
 
-/* Read a whole volume; 0, or -1 with e naming the file (not a NIfTI file, truncated or corrupt data,
+/* Read a whole volume (NIfTI, or DICOM: see dicom.h); 0, or -1 with e naming the file (not a NIfTI file, truncated or corrupt data,
  * dimensions the file cannot hold, a 4D series, a type fn cannot hold). v holds nothing after an error.
  * nifticlib prints its own diagnostics unless its debug level is 0 (nifti_set_debug_level, left to the
  * tools: fn_volume_quiet). */
