@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# Medical volumes: fn-read of NIfTI-1/2 (.nii, .nii.gz) as slices, fn-write --nifti back into the source's
-# geometry, fn-resize --spacing; checked against nibabel as the independent reader (Debian python3-nibabel)
+# Medical volumes: fn-read of NIfTI-1/2 (.nii, .nii.gz) and DICOM as slices, fn-write --nifti back into the
+# source's geometry, fn-resize --spacing; checked against nibabel and pydicom as the independent readers
+# (Debian python3-nibabel, python3-pydicom; pydicom's own small test files)
 
 load test_helper
 
@@ -8,6 +9,57 @@ py() { PYTHONPATH="$BATS_TEST_DIRNAME" /usr/bin/python3 "$@"; }
 
 need_nibabel() {
   /usr/bin/python3 -c 'import nibabel' 2> /dev/null || skip "python3-nibabel not installed"
+}
+
+need_pydicom() {
+  /usr/bin/python3 -c 'import pydicom, nibabel' 2> /dev/null || skip "python3-pydicom or python3-nibabel not installed"
+}
+
+# from pydicom's CT_small.dcm: series/ (5 slices whose file names and instance numbers run against their
+# positions, and a README), mixed/ (two series), multi.dcm (3 frames, per-frame positions backwards),
+# nopix.dcm (no pixel data), trunc.dcm
+dicoms() {
+  py - <<'PY'
+import os, copy, numpy as np, pydicom
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import generate_uid
+src = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+rng = np.random.default_rng(0)
+os.makedirs("series", exist_ok=True); os.makedirs("mixed", exist_ok=True)
+iop = [float(v) for v in src.ImageOrientationPatient]
+n = np.cross(iop[:3], iop[3:])
+ipp0 = np.array([float(v) for v in src.ImagePositionPatient])
+uid = generate_uid()
+order = [3, 0, 4, 1, 2]              # file names out of slice order
+for name, k in enumerate(order):
+    ds = copy.deepcopy(src)
+    ds.SeriesInstanceUID = uid; ds.SOPInstanceUID = generate_uid()
+    ds.ImagePositionPatient = [float(x) for x in ipp0 + k * 2.5 * n]
+    ds.InstanceNumber = 10 - k        # and instance numbers against it
+    a = ds.pixel_array.astype(np.int16) + np.int16(k * 7)
+    ds.PixelData = a.tobytes()
+    ds.save_as("series/img%02d.dcm" % name)
+    if name < 2:
+        ds.save_as("mixed/a%02d.dcm" % name)
+other = copy.deepcopy(src); other.SeriesInstanceUID = generate_uid(); other.SeriesDescription = "other series"
+other.save_as("mixed/b00.dcm")
+open("series/README.txt", "w").write("not DICOM\n")
+# a multi-frame file: 3 frames whose per-frame positions run backwards
+mf = copy.deepcopy(src)
+frames = np.stack([src.pixel_array.astype(np.int16) + np.int16(100 * f) for f in range(3)])
+mf.NumberOfFrames = 3
+mf.PixelData = frames.tobytes()
+pf = []
+for f in range(3):
+    it = Dataset(); pp = Dataset(); pp.ImagePositionPatient = [float(x) for x in ipp0 + (2 - f) * 3.0 * n]
+    it.PlanePositionSequence = Sequence([pp]); pf.append(it)
+mf.PerFrameFunctionalGroupsSequence = Sequence(pf)
+mf.save_as("multi.dcm")
+nopix = copy.deepcopy(src); del nopix.PixelData; nopix.save_as("nopix.dcm")
+t = open(get_testdata_file("CT_small.dcm"), "rb").read(); open("trunc.dcm", "wb").write(t[: len(t) - 1000])
+PY
 }
 
 # ct.nii.gz: NIfTI-1 int16 7x5x4 with a slope and intercept, an oblique sform (code 2) and a qform (code 1);
@@ -210,4 +262,71 @@ PY
   fn-synth -n 1 > y.fns
   run --separate-stderr fn-resize --spacing 1 y.fns
   assert_one_line_error fn-resize
+}
+
+@test "DICOM: a series folder in slice order by position, a multi-frame file, HU from pydicom's values" {
+  need_pydicom
+  dicoms
+  fn-read series > s.fns
+  fn-read multi.dcm > m.fns
+  fn-read "$(/usr/bin/python3 -c 'from pydicom.data import get_testdata_file as g; print(g("MR_small_bigendian.dcm"))')" > mr.fns
+  py - <<'PY'
+import fnframes, glob, numpy as np, pydicom
+from pydicom.data import get_testdata_file
+ds = [pydicom.dcmread(f) for f in glob.glob("series/*.dcm")]
+iop = np.array(ds[0].ImageOrientationPatient, float); n = np.cross(iop[:3], iop[3:])
+ds.sort(key=lambda d: np.dot(n, np.array(d.ImagePositionPatient, float)))
+fr = fnframes.read("s.fns")
+assert [f["id"] for f in fr] == ["series_z%04d" % k for k in range(5)]
+for k, (f, d) in enumerate(zip(fr, ds)):
+    hu = d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept)
+    assert np.array_equal(f["image"][0], hu.astype(np.float32)), k
+    ras = np.array(d.ImagePositionPatient, float) * [-1, -1, 1]
+    assert np.allclose([f["meta"]["pos_x"], f["meta"]["pos_y"], f["meta"]["pos_z"]], ras, atol=1e-4)
+    assert np.isclose(f["meta"]["spacing_y"], float(d.PixelSpacing[0])) and np.isclose(f["meta"]["spacing_x"], float(d.PixelSpacing[1]))
+m = pydicom.dcmread("multi.dcm"); a = m.pixel_array * float(m.RescaleSlope) + float(m.RescaleIntercept)
+fr = fnframes.read("m.fns")
+assert len(fr) == 3
+for k in range(3):  # frame 2 lies first along the normal
+    assert np.array_equal(fr[k]["image"][0], a[2 - k].astype(np.float32)), k
+mr = pydicom.dcmread(get_testdata_file("MR_small_bigendian.dcm"))
+assert np.array_equal(fnframes.read("mr.fns")[0]["image"][0], mr.pixel_array.astype(np.float32))
+PY
+}
+
+@test "DICOM to NIfTI: fn-write --nifti puts a series' mask in the scanner's RAS+ geometry (nibabel and pydicom agree)" {
+  need_pydicom
+  dicoms
+  fn-read series | fn-write --nifti --keys image out
+  py - <<'PY'
+import glob, nibabel as nib, numpy as np, pydicom
+v = nib.load("out/series.nii.gz")
+ds = [pydicom.dcmread(f) for f in glob.glob("series/*.dcm")]
+d0 = ds[0]; iop = np.array(d0.ImageOrientationPatient, float); ps = np.array(d0.PixelSpacing, float)
+n = np.cross(iop[:3], iop[3:]); ds.sort(key=lambda d: np.dot(n, np.array(d.ImagePositionPatient, float)))
+A = np.eye(4); A[:3, 0] = iop[:3] * ps[1]; A[:3, 1] = iop[3:] * ps[0]; A[:3, 2] = n * 2.5
+A[:3, 3] = np.array(ds[0].ImagePositionPatient, float); A = np.diag([-1, -1, 1, 1]) @ A
+assert v.shape == (128, 128, 5) and np.allclose(v.affine, A, atol=1e-4), v.affine
+assert v.header["sform_code"] == 1 and v.header["qform_code"] == 1 and np.allclose(v.get_qform(), A, atol=1e-4)
+vol = np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in ds], axis=-1).transpose(1, 0, 2)
+assert np.array_equal(v.get_fdata(), vol)
+PY
+}
+
+@test "bad DICOM: two series in a folder (named), no pixel data, truncated, compressed: one line, exit 1, nothing written" {
+  need_pydicom
+  dicoms
+  run --separate-stderr fn-read mixed -o out.fns
+  assert_one_line_error fn-read
+  [[ "$stderr" == "fn-read: mixed: 2 series in one folder ("*'"other series": 1 files): give each series its own folder' ]] || fail "$stderr"
+  [ ! -e out.fns ]
+  run --separate-stderr fn-read nopix.dcm -o out.fns
+  assert_one_line_error fn-read
+  assert_equal "$stderr" "fn-read: nopix.dcm: no pixel data (not an image: CT)"
+  run --separate-stderr fn-read trunc.dcm -o out.fns
+  assert_one_line_error fn-read
+  run --separate-stderr fn-read "$(/usr/bin/python3 -c 'from pydicom.data import get_testdata_file as g; print(g("JPEG2000.dcm"))')" -o out.fns
+  assert_one_line_error fn-read
+  [[ "$stderr" == *"compressed pixel data"* ]]
+  [ ! -e out.fns ]
 }
