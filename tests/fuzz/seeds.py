@@ -141,6 +141,18 @@ elif name == "nifti":
             p = os.path.join(d, "v%d%s" % (i, ext))
             nib.save(cls(arr, aff), p)
             put(open(p, "rb").read(), "syn")
+elif name == "dicom":
+    import copy
+    import pydicom
+    from pydicom.data import get_testdata_file
+    for f in ("CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "no_meta.dcm", "rtplan.dcm"):
+        put(open(get_testdata_file(f), "rb").read(), "pydicom")
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    ds.NumberOfFrames = 2
+    ds.PixelData = ds.PixelData * 2
+    b = io.BytesIO()
+    ds.save_as(b)
+    put(b.getvalue(), "syn")
 elif name == "list":
     put(b"a.png\ta_mask.png\nb.jpg\n# comment\n\n/abs/c.tif\t../m/c.gif\n", "syn")
     put(b"x.png\r\ny.png\t\n\tz.png\n", "syn")
