@@ -103,6 +103,37 @@ static int check_dims(const nifti_image *nim, const char *path, int64_t dim[3], 
     return 0;
 }
 
+/* The header's fields that nifticlib trusts checked first: nifti_image_read of nifticlib 3.0.1 reads out of
+ * bounds on a NIfTI-2 dim[0] outside 1..7 (found by tests/fuzz/fuzz_nifti.c) and prints on a datatype it
+ * does not know. The header is read through znzlib and byte-swapped by nifticlib. */
+static int precheck(const char *path, fn_err *e) {
+    union {
+        nifti_1_header h1;
+        nifti_2_header h2;
+        unsigned char b[sizeof(nifti_2_header)];
+    } u;
+    memset(&u, 0, sizeof u);
+    znzFile fp = znzopen(path, "rb", nifti_is_gzfile(path));
+    if (znz_isnull(fp)) return fn_seterr(e, "%s: %s", path, strerror(errno));
+    size_t n = znzread(&u, 1, sizeof u, fp);
+    znzclose(fp);
+    if (n > sizeof u) n = 0;
+    int ver = n >= sizeof u.h1 ? nifti_header_version((const char *)u.b, n) : -1;
+    if ((ver != 1 && ver != 2) || (ver == 2 && n < sizeof u.h2))
+        return fn_seterr(e, "%s: not a NIfTI-1/NIfTI-2 file, or its header is truncated or corrupt", path);
+    if (ver == 1 && u.h1.sizeof_hdr != (int)sizeof u.h1) swap_nifti_header(&u.h1, 1);
+    if (ver == 2 && u.h2.sizeof_hdr != (int)sizeof u.h2) swap_nifti_header(&u.h2, 2);
+    int64_t nd = ver == 1 ? u.h1.dim[0] : u.h2.dim[0];
+    int dt = ver == 1 ? u.h1.datatype : u.h2.datatype;
+    if (nd < 1 || nd > 7) return fn_seterr(e, "%s: bad number of dimensions %lld", path, (long long)nd);
+    for (int d = 1; d <= nd; d++) {
+        int64_t v = ver == 1 ? u.h1.dim[d] : u.h2.dim[d];
+        if (v < 1 || v > FN_MAX_HW) return fn_seterr(e, "%s: dimension %d is %lld (1..%d)", path, d, (long long)v, FN_MAX_HW);
+    }
+    if (!supported_type(dt)) return fn_seterr(e, "%s: voxel type %d is not supported (integers and floats are)", path, dt);
+    return 0;
+}
+
 /* the header of path read and checked against the file (dims, type, the bytes it claims); NULL with e set */
 static nifti_image *open_checked(const char *path, int64_t dim[3], fn_err *e) {
     struct stat st;
@@ -114,6 +145,7 @@ static nifti_image *open_checked(const char *path, int64_t dim[3], fn_err *e) {
         fn_seterr(e, "%s: a folder, not a NIfTI file", path);
         return NULL;
     }
+    if (precheck(path, e)) return NULL;
     nifti_image *nim = nifti_image_read(path, 0);
     if (!nim) {
         fn_seterr(e, "%s: not a NIfTI-1/NIfTI-2 file, or its header is truncated or corrupt", path);
@@ -361,6 +393,10 @@ int fn_volume_out_begin(fn_volume_out *o, const char *header, int axis, fn_dtype
     int two = n == 2 * sizeof u.h2;
     if (nifti_header_version((const char *)u.b, n / 2) != (two ? 2 : 1))
         return fn_seterr(e, "meta nifti_header is not a NIfTI-%d header", two ? 2 : 1);
+    /* the type written, set before nifticlib converts (it complains of a type it does not know) */
+    const int dt = dtype == FN_U8 ? DT_UINT8 : DT_FLOAT32, bits = dtype == FN_U8 ? 8 : 32;
+    if (two) u.h2.datatype = (int16_t)dt, u.h2.bitpix = (int16_t)bits;
+    else u.h1.datatype = (short)dt, u.h1.bitpix = (short)bits;
     nifti_image *nim = two ? nifti_convert_n2hdr2nim(u.h2, NULL) : nifti_convert_n1hdr2nim(u.h1, NULL);
     if (!nim) return fn_seterr(e, "meta nifti_header: nifticlib refuses it");
     int rc = check_dims(nim, "meta nifti_header", o->dim, e);
