@@ -111,14 +111,15 @@ $(LIBFN): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # DICOM (lib/data/dicom.cc: a thin C++ file over DCMTK with the C interface dicom.h; Debian libdcmtk-dev);
-# the tools link with cc, so a sanitized build leaves out UBSan's C++-only vptr check
+# the tools link with cc, so a sanitized build leaves out UBSan's C++-only checks (vptr; clang: function)
+comma    := ,
 DCM_CXX  := $(if $(findstring clang,$(CC)),clang++,$(CXX))
 DCM_OBJ  := $(BUILD)/obj/lib/data/dicom.o
 LDLIBS   += -ldcmdata -loflog -lofstd -lstdc++
 $(LIBFN): $(DCM_OBJ)
 $(DCM_OBJ): lib/data/dicom.cc lib/data/dicom.h | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
-	$(DCM_CXX) $(filter-out -std=c11 -Wshadow -MMD -MP,$(CFLAGS)) -std=c++17 $(if $(findstring -fsanitize,$(CFLAGS)),-fno-sanitize=vptr) \
+	$(DCM_CXX) $(filter-out -std=c11 -Wshadow -MMD -MP,$(CFLAGS)) -std=c++17 $(if $(findstring -fsanitize,$(CFLAGS)),-fno-sanitize=vptr$(if $(findstring clang,$(DCM_CXX)),$(comma)function)) \
 	  -c $< -o $@
 
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(LIBFN)
