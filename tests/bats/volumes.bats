@@ -135,6 +135,7 @@ PY
   fn-read mr.nii --axis x | fn-write --nifti --keys image outx
   fn-read ct.nii.gz --axis y | fn-write --nifti --keys image outy
   [ -f out/ct.nii.gz ] && [ -f out/mr.nii ] && [ -f masks/ct.nii.gz ]
+  [ "$(stat -c %a out/ct.nii.gz)" = "$(printf '%o' $((0666 & ~$(umask))))" ]   # a plain file's permissions
   py - <<'PY'
 import nibabel as nib, numpy as np
 def same_geometry(a, b):
