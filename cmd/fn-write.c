@@ -283,13 +283,19 @@ static open_vol *vol_of(nifti_job *j, const fn_frame *f, const char *name, int a
     open_vol *ov = &j->v[j->n];
     *ov = (open_vol){.header = hdr, .path = path, .name = strdup(name)};
     fn_err ve;
-    if (!ov->name || fn_volume_out_begin(&ov->out, hdr, axis, dt, &ve)) {
+    if (!ov->name || fn_volume_out_begin(&ov->out, hdr, axis, dt, path, &ve)) {
         fn_seterr(e, "%s: %s", f->id, ov->name ? ve.msg : "out of memory");
         free(hdr), free(path), free(ov->name);
         return NULL;
     }
     j->n++;
     return ov;
+}
+
+/* the volumes not finished when the tool exits on an error: their temporary files removed */
+static nifti_job *dying;
+static void drop_unfinished(void) {
+    while (dying && dying->n) close_vol(dying, dying->n - 1);
 }
 
 static int write_nifti(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
@@ -325,7 +331,7 @@ static int write_nifti(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
         return FN_FRAME_FAIL;
     }
     if (v->out.filled == v->out.n) {
-        if (fn_volume_out_write(&v->out, v->path, &ve)) {
+        if (fn_volume_out_finish(&v->out, &ve)) {
             fn_seterr(e, "%s", ve.msg);
             return FN_FRAME_FAIL;
         }
@@ -343,13 +349,17 @@ int main(int argc, char **argv) {
     make_dir(o.dir);
     if (o.nifti) {
         fn_volume_quiet();
-        nifti_job j = {.o = &o};
+        static nifti_job j; /* for drop_unfinished, when a failure exits from the frame loop */
+        j.o = &o;
+        dying = &j;
+        atexit(drop_unfinished);
         fn_filter_run(prog, r, NULL, write_nifti, &j);
         if (j.n) {
             fn_err ve;
-            fn_volume_out_write(&j.v[0].out, j.v[0].path, &ve); /* names the missing slices */
+            fn_volume_out_finish(&j.v[0].out, &ve); /* names the missing slices */
             fn_die(prog, "%s: %s", j.v[0].name, ve.msg);
         }
+        dying = NULL;
         free(j.v);
         return 0;
     }

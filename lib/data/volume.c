@@ -375,8 +375,96 @@ void fn_volume_world(const fn_volume *v, int axis, int64_t k, double r, double c
 
 /* ---- writing ----------------------------------------------------------------------------------- */
 
-int fn_volume_out_begin(fn_volume_out *o, const char *header, int axis, fn_dtype dtype, fn_err *e) {
+/* the temporary file beside o->path, its header written: the header as nifticlib converts it, then the
+ * data, through znzlib (gzip for .gz); nifticlib's own writer cannot write a single-file NIfTI-2 (3.0.1
+ * writes its data alone) and tells no failure */
+static int out_open(fn_volume_out *o, fn_err *e) {
+    nifti_image *nim = o->nim;
+    const char *path = o->path, *ext = ends_with(path, ".nii.gz") ? ".nii.gz" : ".nii";
+    size_t n = strlen(path) + 32;
+    if (!(o->tmp = malloc(n))) return fn_seterr(e, "out of memory");
+    snprintf(o->tmp, n, "%.*s.tmpXXXXXX%s", (int)(strlen(path) - strlen(ext)), path, ext);
+    int fd = mkstemps(o->tmp, (int)strlen(ext));
+    if (fd < 0) {
+        int err = errno;
+        free(o->tmp);
+        o->tmp = NULL;
+        return fn_seterr(e, "%s: %s", path, strerror(err));
+    }
+    mode_t um = umask(022); /* the permissions a plain create gives, as fn_atomic does */
+    umask(um);
+    if (fchmod(fd, 0666 & ~um)) { /* not fatal */ }
+    close(fd);
+    union {
+        nifti_1_header h1;
+        nifti_2_header h2;
+    } u;
+    size_t hl;
+    int rc;
+    if (o->nifti2) {
+        rc = nifti_convert_nim2n2hdr(nim, &u.h2);
+        memcpy(u.h2.magic, "n+2\0\r\n\032\n", 8);
+        u.h2.vox_offset = 544;
+        hl = sizeof u.h2;
+    } else {
+        rc = nifti_convert_nim2n1hdr(nim, &u.h1);
+        memcpy(u.h1.magic, "n+1\0", 4);
+        u.h1.vox_offset = 352;
+        hl = sizeof u.h1;
+    }
+    if (rc) return fn_seterr(e, "%s: nifticlib cannot convert the header", path);
+    /* gzip level 1, as nibabel writes: a label volume compresses well at any level, and 6 took half
+     * again as long for a third of the size (tests/bench/volume.sh) */
+    znzFile fp = znzopen(o->tmp, "wb1", ends_with(path, ".gz"));
+    if (znz_isnull(fp)) return fn_seterr(e, "%s: %s", path, strerror(errno));
+    o->fp = fp;
+    static const char ext4[4] = {0}; /* no extensions */
+    if (znzwrite(&u, 1, hl, fp) != hl || znzwrite(ext4, 1, 4, fp) != 4)
+        return fn_seterr(e, "%s: write failed: %s", path, errno ? strerror(errno) : "short write");
+    return 0;
+}
+
+/* the slices from o->written on that are all there, in storage order: along z each is a contiguous run of
+ * the data, so they go to the file as they come (the compression overlaps the reading of the stream);
+ * along x and y the data is written whole at the end (all = 1) */
+static int out_flush(fn_volume_out *o, int all, fn_err *e) {
+    nifti_image *nim = o->nim;
+    if (!o->fp) return 0;
+    size_t slice = (size_t)o->dim[0] * (size_t)o->dim[1] * (size_t)nim->nbyper;
+    const unsigned char *d = nim->data;
+    int64_t from = o->written, to = from;
+    if (o->axis == 2)
+        while (to < o->n && o->have[to]) to++;
+    else if (all)
+        from = 0, to = o->dim[2];
+    if (to == from) return 0;
+    size_t nb = (size_t)(to - from) * slice;
+    if (znzwrite(d + (size_t)from * slice, 1, nb, o->fp) != nb)
+        return fn_seterr(e, "%s: write failed: %s", o->path, errno ? strerror(errno) : "short write");
+    if (o->axis == 2) o->written = to;
+    return 0;
+}
+
+static int out_missing(const fn_volume_out *o, fn_err *e) {
+    char list[160] = "";
+    int shown = 0;
+    size_t len = 0;
+    for (int64_t k = 0; k < o->n && shown < 8; k++)
+        if (!o->have[k]) {
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%lld", shown ? ", " : "", (long long)k);
+            shown++;
+            if (len >= sizeof list) break;
+        }
+    int64_t more = o->n - o->filled - shown;
+    char tail[64] = "";
+    if (more > 0) snprintf(tail, sizeof tail, " and %lld more", (long long)more);
+    return fn_seterr(e, "missing slice%s %s%s of %lld along %c", o->n - o->filled > 1 ? "s" : "", list, tail,
+                     (long long)o->n, "xyz"[o->axis]);
+}
+
+int fn_volume_out_begin(fn_volume_out *o, const char *header, int axis, fn_dtype dtype, const char *path, fn_err *e) {
     memset(o, 0, sizeof *o);
+    if (path && !fn_is_nifti_name(path)) return fn_seterr(e, "%s: a NIfTI file name ends in .nii or .nii.gz", path);
     size_t n = strlen(header);
     union {
         nifti_1_header h1;
@@ -418,9 +506,13 @@ int fn_volume_out_begin(fn_volume_out *o, const char *header, int axis, fn_dtype
     o->have = calloc((size_t)o->n, 1);
     o->nim = nim;
     o->nifti2 = two;
-    if (!nim->data || !o->have) {
+    if (!nim->data || !o->have || (path && !(o->path = strdup(path)))) {
         fn_volume_out_free(o);
         return fn_seterr(e, "out of memory");
+    }
+    if (path && out_open(o, e)) {
+        fn_volume_out_free(o);
+        return -1;
     }
     return 0;
 }
@@ -450,88 +542,32 @@ int fn_volume_out_put(fn_volume_out *o, int64_t k, const fn_tensor *t, fn_err *e
     }
     o->have[k] = 1;
     o->filled++;
-    return 0;
+    return out_flush(o, 0, e);
 }
 
-int fn_volume_out_write(fn_volume_out *o, const char *path, fn_err *e) {
-    if (o->filled < o->n) {
-        char list[160] = "";
-        int shown = 0;
-        size_t len = 0;
-        for (int64_t k = 0; k < o->n && shown < 8; k++)
-            if (!o->have[k]) {
-                len += (size_t)snprintf(list + len, sizeof list - len, "%s%lld", shown ? ", " : "", (long long)k);
-                shown++;
-                if (len >= sizeof list) break;
-            }
-        int64_t more = o->n - o->filled - shown;
-        char tail[64] = "";
-        if (more > 0) snprintf(tail, sizeof tail, " and %lld more", (long long)more);
-        return fn_seterr(e, "missing slice%s %s%s of %lld along %c", o->n - o->filled > 1 ? "s" : "", list, tail,
-                         (long long)o->n, "xyz"[o->axis]);
-    }
-    nifti_image *nim = o->nim;
-    const char *ext = ends_with(path, ".nii.gz") ? ".nii.gz" : ".nii";
-    if (!fn_is_nifti_name(path)) return fn_seterr(e, "%s: a NIfTI file name ends in .nii or .nii.gz", path);
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) return fn_seterr(e, "out of memory");
-    snprintf(tmp, n, "%.*s.tmpXXXXXX%s", (int)(strlen(path) - strlen(ext)), path, ext);
-    int fd = mkstemps(tmp, (int)strlen(ext));
-    if (fd < 0) {
-        int err = errno;
-        free(tmp);
-        return fn_seterr(e, "%s: %s", path, strerror(err));
-    }
-    mode_t um = umask(022); /* the permissions a plain create gives, as fn_atomic does */
-    umask(um);
-    if (fchmod(fd, 0666 & ~um)) { /* not fatal */ }
-    close(fd);
-    /* the header as nifticlib converts it, then the data, through znzlib (gzip for .gz); nifticlib's own
-     * writer cannot write a single-file NIfTI-2 (3.0.1 writes its data alone) and tells no failure */
-    union {
-        nifti_1_header h1;
-        nifti_2_header h2;
-    } u;
-    size_t hl;
-    int rc = 0;
-    if (o->nifti2) {
-        rc = nifti_convert_nim2n2hdr(nim, &u.h2);
-        memcpy(u.h2.magic, "n+2\0\r\n\032\n", 8);
-        u.h2.vox_offset = 544;
-        hl = sizeof u.h2;
-    } else {
-        rc = nifti_convert_nim2n1hdr(nim, &u.h1);
-        memcpy(u.h1.magic, "n+1\0", 4);
-        u.h1.vox_offset = 352;
-        hl = sizeof u.h1;
-    }
-    if (rc) rc = fn_seterr(e, "%s: nifticlib cannot convert the header", path);
-    if (!rc) {
-        static const char ext4[4] = {0}; /* no extensions */
-        size_t nb = (size_t)nim->nvox * (size_t)nim->nbyper;
-        /* gzip level 1, as nibabel writes: a label volume compresses well at any level, and 6 took half
-         * again as long for a third of the size (tests/bench/volume.sh) */
-        znzFile fp = znzopen(tmp, "wb1", ends_with(path, ".gz"));
-        if (znz_isnull(fp)) rc = fn_seterr(e, "%s: %s", path, strerror(errno));
-        else {
-            int bad = znzwrite(&u, 1, hl, fp) != hl || znzwrite(ext4, 1, 4, fp) != 4 || znzwrite(nim->data, 1, nb, fp) != nb;
-            int cerr = znzclose(fp);
-            if (bad || cerr) rc = fn_seterr(e, "%s: write failed: %s", path, errno ? strerror(errno) : "short write");
-        }
-    }
-    if (!rc) {
-        int f = open(tmp, O_RDONLY);
-        if (f < 0 || fsync(f)) rc = fn_seterr(e, "%s: %s", path, strerror(errno));
-        if (f >= 0) close(f);
-    }
-    if (!rc && rename(tmp, path)) rc = fn_seterr(e, "%s: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    free(tmp);
+int fn_volume_out_finish(fn_volume_out *o, fn_err *e) {
+    if (o->filled < o->n) return out_missing(o, e);
+    if (!o->path) return fn_seterr(e, "no file to write the volume to");
+    if (out_flush(o, 1, e)) return -1;
+    znzFile fp = o->fp;
+    o->fp = NULL;
+    int cerr = znzclose(fp);
+    if (cerr) return fn_seterr(e, "%s: write failed: %s", o->path, strerror(errno));
+    int f = open(o->tmp, O_RDONLY);
+    int rc = f < 0 || fsync(f) ? fn_seterr(e, "%s: %s", o->path, strerror(errno)) : 0;
+    if (f >= 0) close(f);
+    if (!rc && rename(o->tmp, o->path)) rc = fn_seterr(e, "%s: %s", o->path, strerror(errno));
+    if (!rc) free(o->tmp), o->tmp = NULL; /* committed: nothing for fn_volume_out_free to remove */
     return rc;
 }
 
 void fn_volume_out_free(fn_volume_out *o) {
+    if (o->fp) {
+        znzFile fp = o->fp;
+        znzclose(fp);
+    }
+    if (o->tmp) unlink(o->tmp), free(o->tmp);
+    free(o->path);
     if (o->nim) nifti_image_free(o->nim);
     free(o->have);
     memset(o, 0, sizeof *o);

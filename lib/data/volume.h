@@ -54,22 +54,27 @@ fn_tensor *fn_volume_slice(const fn_volume *v, int axis, int64_t k, fn_err *e);
 /* the world position (RAS+ mm) of the voxel at row r, column c of slice k along axis */
 void fn_volume_world(const fn_volume *v, int axis, int64_t k, double r, double c, double xyz[3]);
 
-/* Writing: a volume of the geometry of a header from fn_volume.header, filled slice by slice.
- * dtype FN_U8 (labels) or FN_F32 (probabilities). */
+/* Writing: a volume of the geometry of a header from fn_volume.header, filled slice by slice, to path
+ * (.nii or .nii.gz; NULL: in memory only) through a temporary file beside it (PATH minus its extension,
+ * .tmpXXXXXX, the extension), renamed onto path by fn_volume_out_finish and removed by fn_volume_out_free
+ * otherwise. Along z the slices go to the file as soon as those before them are there. dtype FN_U8
+ * (labels) or FN_F32 (probabilities); gzip level 1. */
 typedef struct fn_volume_out {
     void *nim;
     int64_t dim[3];
     int axis;
-    int64_t n, filled; /* slices along axis, slices put */
-    unsigned char *have; /* [n] */
+    int64_t n, filled, written; /* slices along axis, put, in the file */
+    unsigned char *have;        /* [n] */
     int nifti2;
+    char *path, *tmp;
+    void *fp; /* the znzFile of tmp while it is written */
 } fn_volume_out;
-int fn_volume_out_begin(fn_volume_out *o, const char *header, int axis, fn_dtype dtype, fn_err *e);
+int fn_volume_out_begin(fn_volume_out *o, const char *header, int axis, fn_dtype dtype, const char *path, fn_err *e);
 /* put slice k ([1,H,W] of the slice's shape; converted to the volume's dtype); 0 or -1 */
 int fn_volume_out_put(fn_volume_out *o, int64_t k, const fn_tensor *t, fn_err *e);
-/* write the whole volume to path (.nii or .nii.gz) atomically (a temporary name beside it, renamed); a
- * slice not put is an error naming the first missing ones. 0 or -1. */
-int fn_volume_out_write(fn_volume_out *o, const char *path, fn_err *e);
-void fn_volume_out_free(fn_volume_out *o);
+/* the rest written, the file closed, synced and renamed onto path; a slice not put is an error naming the
+ * first missing ones ("missing slices 3, 4 of 120 along z"). 0 or -1 (the temporary stays until free). */
+int fn_volume_out_finish(fn_volume_out *o, fn_err *e);
+void fn_volume_out_free(fn_volume_out *o); /* removes an unfinished temporary */
 
 #endif

@@ -199,6 +199,10 @@ PY
   assert_one_line_error fn-write
   assert_equal "$stderr" "fn-write: ct: missing slice 2 of 4 along z"
   [ -z "$(ls out)" ]
+  head -c 3000 f.fns > cut.fns   # a stream cut inside a frame: the volume begun is not left half-written
+  run --separate-stderr fn-write --nifti --keys mask cut cut.fns
+  assert_one_line_error fn-write
+  [ -z "$(ls -A cut)" ]
   run --separate-stderr fn-write --nifti --keys mask out2 < /dev/null
   assert_success
   fn-synth -n 1 > s.fns

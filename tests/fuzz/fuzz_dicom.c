@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int64_t k = 0; k < fn_volume_nslices(&v, 2); k++) {
             fn_tensor *t = fn_volume_slice(&v, 2, k, &e);
             fn_volume_out o;
-            if (t && !fn_volume_out_begin(&o, v.header, 2, FN_F32, &e)) {
+            if (t && !fn_volume_out_begin(&o, v.header, 2, FN_F32, NULL, &e)) {
                 fn_volume_out_put(&o, k, t, &e);
                 fn_volume_out_free(&o);
             }

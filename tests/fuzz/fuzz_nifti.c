@@ -28,7 +28,7 @@ static void one(const uint8_t *data, size_t size, const char *ext) {
             for (int i = 0; i < 2; i++) {
                 fn_tensor *t = fn_volume_slice(&v, axis, ks[i], &e);
                 fn_volume_out o;
-                if (t && !fn_volume_out_begin(&o, v.header, axis, FN_U8, &e)) {
+                if (t && !fn_volume_out_begin(&o, v.header, axis, FN_U8, NULL, &e)) {
                     fn_volume_out_put(&o, ks[i], t, &e);
                     fn_volume_out_free(&o);
                 }

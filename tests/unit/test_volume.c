@@ -1,6 +1,7 @@
 /* test_volume.c: lib/data/volume.c on a small volume written with nifticlib itself: the slices along each
  * axis hold the voxels they should (row and column of each), scaling makes f32 and its absence keeps u8,
- * the slices stacked back along each axis give the same voxels and geometry, a missing slice is named;
+ * the slices stacked back along each axis give the same voxels and geometry, a missing slice is named and
+ * its temporary file removed;
  * and fn_spacing_size of lib/imgproc/frame_resize.c. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,7 +45,10 @@ static void test_slices(void) {
     for (int axis = 0; axis < 3; axis++) {
         CHECK(fn_volume_nslices(&v, axis) == v.dim[axis]);
         fn_volume_out o;
-        CHECKF(!fn_volume_out_begin(&o, v.header, axis, FN_U8, &e), "%s", e.msg);
+        char out[] = "/tmp/fn-test-volume-outXXXXXX.nii.gz";
+        fd = mkstemps(out, 7);
+        close(fd);
+        CHECKF(!fn_volume_out_begin(&o, v.header, axis, FN_U8, out, &e), "%s", e.msg);
         for (int64_t k = 0; k < v.dim[axis]; k++) {
             fn_tensor *t = fn_volume_slice(&v, axis, k, &e);
             CHECK(t != NULL);
@@ -65,10 +69,7 @@ static void test_slices(void) {
         CHECK_NEAR(xyz[0], 10 + 0.5 * i, 1e-9);
         CHECK_NEAR(xyz[1], -20 + 0.75 * j, 1e-9);
         CHECK_NEAR(xyz[2], 30 + 2 * k, 1e-9);
-        char out[] = "/tmp/fn-test-volume-outXXXXXX.nii.gz";
-        fd = mkstemps(out, 7);
-        close(fd);
-        int rc = fn_volume_out_write(&o, out, &e);
+        int rc = fn_volume_out_finish(&o, &e);
         if (axis == 2) {
             CHECK(rc == -1);
             CHECKF(!strcmp(e.msg, "missing slice 1 of 3 along z"), "%s", e.msg);
@@ -80,8 +81,9 @@ static void test_slices(void) {
             CHECK(!memcmp(((nifti_image *)b.nim)->data, ((nifti_image *)v.nim)->data, NX * NY * NZ));
             fn_volume_free(&b);
         }
-        unlink(out);
         fn_volume_out_free(&o);
+        if (axis == 2) CHECK(access(out, F_OK) == 0); /* the unfinished volume's temporary removed, out as it was */
+        unlink(out);
     }
     fn_volume_free(&v);
     make(path, 2); /* scaled: f32, 2 v - 1 */
