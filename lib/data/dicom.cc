@@ -276,6 +276,13 @@ int fn_dcm_read(const char *path, int want_pixels, fn_dcm_volume *v, fn_err *e) 
             if (std::fabs(planes[k].along - planes[k - 1].along) < 1e-6)
                 return fail(e, hs[planes[k].file].path + ": two slices at the same position " +
                                    std::to_string(planes[k].along) + " mm (and " + hs[planes[k - 1].file].path + ")");
+        // evenly spaced: a volume has one slice step (a gap is a missing file, or a tilted gantry)
+        for (size_t k = 2; k < planes.size(); k++) {
+            double a = planes[k - 1].along - planes[k - 2].along, b = planes[k].along - planes[k - 1].along;
+            if (std::fabs(a - b) > std::max(0.01, 0.01 * std::fabs(a)))
+                return fail(e, std::string(path) + ": slices not evenly spaced: " + std::to_string(a) + " mm then " +
+                                   std::to_string(b) + " mm at " + hs[planes[k].file].path + " (a missing file?)");
+        }
         const header &h0 = hs[0];
         v->dim[0] = h0.cols, v->dim[1] = h0.rows, v->dim[2] = (int64_t)planes.size();
         double dz = planes.size() > 1 ? (planes.back().along - planes.front().along) / (double)(planes.size() - 1)

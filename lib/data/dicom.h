@@ -3,7 +3,8 @@
  *
  * The slices are ordered by their position along the normal of the image plane (ImagePositionPatient
  * projected on the cross product of ImageOrientationPatient's two directions), never by file name; the
- * frames of a multi-frame file by their PlanePositionSequence when it has one. Voxel (i, j, k) is column i,
+ * frames of a multi-frame file by their PlanePositionSequence when it has one. The slices must be evenly
+ * spaced (within 1%): a gap, such as a file missing from the folder, is refused. Voxel (i, j, k) is column i,
  * row j of slice k; the affine maps it to RAS+ mm (DICOM's LPS with x and y negated), as dcm2niix and
  * nibabel do. Values: RescaleSlope and RescaleIntercept applied (CT in Hounsfield units), as f32.
  * Uncompressed transfer syntaxes only (a compressed file is refused, naming its syntax); 1 sample per

@@ -318,13 +318,17 @@ assert np.array_equal(v.get_fdata(), vol)
 PY
 }
 
-@test "bad DICOM: two series in a folder (named), no pixel data, truncated, compressed: one line, exit 1, nothing written" {
+@test "bad DICOM: two series in a folder (named), a gap in a series, no pixel data, truncated, compressed: one line, exit 1, nothing written" {
   need_pydicom
   dicoms
   run --separate-stderr fn-read mixed -o out.fns
   assert_one_line_error fn-read
   [[ "$stderr" == "fn-read: mixed: 2 series in one folder ("*'"other series": 1 files): give each series its own folder' ]] || fail "$stderr"
   [ ! -e out.fns ]
+  rm series/img04.dcm   # slice 2 of 0..4: a gap
+  run --separate-stderr fn-read series -o out.fns
+  assert_one_line_error fn-read
+  [[ "$stderr" == "fn-read: series: slices not evenly spaced: 2.5"*" mm then 5.0"*"(a missing file?)" ]] || fail "$stderr"
   run --separate-stderr fn-read nopix.dcm -o out.fns
   assert_one_line_error fn-read
   assert_equal "$stderr" "fn-read: nopix.dcm: no pixel data (not an image: CT)"
