@@ -47,6 +47,10 @@ CFLAGS  += -DFN_DNNL
 LDLIBS  += -ldnnl
 endif
 
+# medical volumes (lib/data/volume.c): NIfTI-1/2 through nifticlib (Debian libnifti2-dev)
+CFLAGS  += -isystem /usr/include/nifti
+LDLIBS  += -lnifti2 -lznz
+
 LIB_DIRS := lib/base lib/data lib/imgproc lib/eval lib/backend
 LIB_SRC  := $(wildcard $(LIB_DIRS:%=%/*.c) lib/cpu/*.c lib/nn/*.c lib/train/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -105,6 +109,18 @@ $(BUILD)/obj/%.o: %.c
 $(LIBFN): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# DICOM (lib/data/dicom.cc: a thin C++ file over DCMTK with the C interface dicom.h; Debian libdcmtk-dev);
+# the tools link with cc, so a sanitized build leaves out UBSan's C++-only checks (vptr; clang: function)
+comma    := ,
+DCM_CXX  := $(if $(findstring clang,$(CC)),clang++,$(CXX))
+DCM_OBJ  := $(BUILD)/obj/lib/data/dicom.o
+LDLIBS   += -ldcmdata -loflog -lofstd -lstdc++
+$(LIBFN): $(DCM_OBJ)
+$(DCM_OBJ): lib/data/dicom.cc lib/data/dicom.h | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(DCM_CXX) $(filter-out -std=c11 -Wshadow -MMD -MP,$(CFLAGS)) -std=c++17 $(if $(findstring -fsanitize,$(CFLAGS)),-fno-sanitize=vptr$(if $(findstring clang,$(DCM_CXX)),$(comma)function)) \
+	  -c $< -o $@
 
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(LIBFN)
 	@mkdir -p $(dir $@)

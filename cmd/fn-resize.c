@@ -22,6 +22,7 @@ static const char usage[] =
     "usage: fn-resize [options] HxW [FILE]\n"
     "usage: fn-resize [options] --scale F|--max-side N [FILE]\n"
     "usage: fn-resize [options] --restore [FILE]\n"
+    "usage: fn-resize [options] --spacing MM [FILE]\n"
     "\n"
     "Resize the image, mask and pred of each frame of FILE (default stdin) to HxW, by a factor, or so\n"
     "that the longer side is at most N; or restore them to the size recorded in meta (orig_h, orig_w).\n"
@@ -29,6 +30,8 @@ static const char usage[] =
     "\n"
     "  -s, --scale F          multiply both sides by F (> 0)\n"
     "  -m, --max-side N       shrink so that the longer side is N (smaller frames pass unchanged)\n"
+    "      --spacing MM       resample to an in-plane pixel spacing of MM (from meta spacing_y,\n"
+    "                         spacing_x, as fn-read sets for volumes); --restore brings it back\n"
     "  -k, --keep-aspect      fit inside HxW keeping the aspect ratio, pad with 0 (centred)\n"
     "      --mask-mode MODE   nearest (default) or bilinear (then threshold 0.5)\n"
     "  -n, --keep-native      keep the mask and roi as they are under native_mask, native_roi\n"
@@ -39,12 +42,13 @@ static const char usage[] =
     "  -h, --help             show this help and exit\n"
     "      --version          show the version and exit\n";
 
-enum { MODE_SIZE, MODE_SCALE, MODE_MAXSIDE, MODE_RESTORE };
+enum { MODE_SIZE, MODE_SCALE, MODE_MAXSIDE, MODE_RESTORE, MODE_SPACING };
 
 struct cmdline {
     int mode;
     int h, w;         /* MODE_SIZE */
     double scale;     /* MODE_SCALE */
+    double spacing;   /* MODE_SPACING, mm */
     long max_side;    /* MODE_MAXSIDE */
     int keep_aspect;
     int mask_bilinear;
@@ -53,14 +57,14 @@ struct cmdline {
 };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
-    enum { OPT_MASK_MODE = 256, OPT_VERSION };
+    enum { OPT_MASK_MODE = 256, OPT_VERSION, OPT_SPACING };
     static const struct option opts[] = {
         {"scale", required_argument, 0, 's'},         {"max-side", required_argument, 0, 'm'},
         {"keep-aspect", no_argument, 0, 'k'},         {"mask-mode", required_argument, 0, OPT_MASK_MODE},
         {"restore", no_argument, 0, 'r'},             {"output", required_argument, 0, 'o'},
         {"keep-native", no_argument, 0, 'n'},         {"drop-image", no_argument, 0, 'd'},
         {"help", no_argument, 0, 'h'},                {"version", no_argument, 0, OPT_VERSION},
-        {0, 0, 0, 0},
+        {"spacing", required_argument, 0, OPT_SPACING}, {0, 0, 0, 0},
     };
     *cl = (struct cmdline){.mode = -1, .input = "-"};
     int o, nmodes = 0;
@@ -75,6 +79,11 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         case 'm':
             if (fn_parse_int(optarg, 1, FN_MAX_HW, &cl->max_side)) fn_usage_die(prog, "bad max side '%s'", optarg);
             cl->mode = MODE_MAXSIDE, nmodes++;
+            break;
+        case OPT_SPACING:
+            if (fn_parse_double(optarg, &cl->spacing) || !(cl->spacing > 0) || cl->spacing > 1e6)
+                fn_usage_die(prog, "--spacing: expected a pixel spacing in mm > 0, got '%s'", optarg);
+            cl->mode = MODE_SPACING, nmodes++;
             break;
         case 'k': cl->keep_aspect = 1; break;
         case OPT_MASK_MODE:
@@ -91,7 +100,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         default: fn_usage_getopt(prog, o, argv);
         }
     }
-    if (nmodes > 1) fn_usage_die(prog, "--scale, --max-side and --restore exclude each other");
+    if (nmodes > 1) fn_usage_die(prog, "--scale, --max-side, --spacing and --restore exclude each other");
     if (cl->mode < 0) {
         if (optind >= argc) fn_usage_die(prog, "missing size HxW");
         if (fn_parse_size(argv[optind], &cl->h, &cl->w))
@@ -139,6 +148,7 @@ static int do_frame(const struct cmdline *cl, fn_rs_cache *c, fn_frame *f, fn_er
     if (fn_frame_padding(f, pad)) return fn_seterr(e, "frame is already padded by fn-resize --keep-aspect (restore it first)");
     int oh = cl->h, ow = cl->w, top = 0, left = 0, ch, cw;
     if (cl->mode == MODE_SCALE) oh = (int)lround_pos(h * cl->scale), ow = (int)lround_pos(w * cl->scale);
+    else if (cl->mode == MODE_SPACING && fn_spacing_size(f, h, w, cl->spacing, &oh, &ow, e)) return -1;
     else if (cl->mode == MODE_MAXSIDE) {
         int m = h > w ? h : w;
         double s = m > cl->max_side ? (double)cl->max_side / m : 1.0;

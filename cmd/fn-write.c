@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include "data/cli.h"
 #include "data/codec.h"
+#include "data/volume.h"
 #include "imgproc/display.h"
 
 static const char *prog = "fn-write";
@@ -25,6 +27,7 @@ typedef struct options {
     int keys, overlay;
     double threshold;
     const char *pred_suffix;
+    int nifti, probabilities;
 } options;
 
 _Noreturn static void usage(void) {
@@ -37,6 +40,10 @@ _Noreturn static void usage(void) {
            "      --overlay          write the montage input | truth | prediction per frame\n"
            "      --pred-suffix SUF  write the binary prediction (p > T, 0/255) at the image's own size\n"
            "                         (meta orig_h x orig_w) as ID SUF .png (ISIC: _segmentation)\n"
+           "      --nifti            stack the slices of each volume read by fn-read back into DIR/NAME.nii.gz\n"
+           "                         (.nii when the source was) with the source's header: pred as labels\n"
+           "                         0/1 (p > T), or --keys mask|image; --pred-suffix SUF names it NAME SUF\n"
+           "      --probabilities    with --nifti: pred as a float32 probability volume\n"
            "  -t, --threshold T      prediction threshold of the overlay and --pred-suffix (default 0.5)\n"
            "  -h, --help             show this help\n"
            "      --version          show the version\n");
@@ -58,11 +65,13 @@ static int parse_keys(const char *s) {
 }
 
 static void parse(int argc, char **argv, options *o) {
-    enum { O_OVERLAY = 256, O_VERSION, O_SUFFIX };
+    enum { O_OVERLAY = 256, O_VERSION, O_SUFFIX, O_NIFTI, O_PROB };
     static const struct option lo[] = {{"format", required_argument, 0, 'f'}, {"keys", required_argument, 0, 'k'},
                                        {"overlay", no_argument, 0, O_OVERLAY}, {"threshold", required_argument, 0, 't'},
                                        {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, O_VERSION},
-                                       {"pred-suffix", required_argument, 0, O_SUFFIX}, {0, 0, 0, 0}};
+                                       {"pred-suffix", required_argument, 0, O_SUFFIX},
+                                       {"nifti", no_argument, 0, O_NIFTI},     {"probabilities", no_argument, 0, O_PROB},
+                                       {0, 0, 0, 0}};
     *o = (options){.fmt = FN_FMT_PNG, .threshold = 0.5};
     int c, keys_given = 0;
     while ((c = getopt_long(argc, argv, ":f:k:t:h", lo, NULL)) != -1) {
@@ -77,6 +86,8 @@ static void parse(int argc, char **argv, options *o) {
             keys_given = 1;
             break;
         case O_OVERLAY: o->overlay = 1; break;
+        case O_NIFTI: o->nifti = 1; break;
+        case O_PROB: o->probabilities = 1; break;
         case O_SUFFIX:
             if (strchr(optarg, '/')) fn_usage_die(prog, "--pred-suffix: no '/' in a suffix, got '%s'", optarg);
             o->pred_suffix = optarg;
@@ -93,6 +104,15 @@ static void parse(int argc, char **argv, options *o) {
     if (argc - optind > 2) fn_usage_die(prog, "too many operands");
     o->dir = argv[optind];
     o->input = optind + 1 < argc ? argv[optind + 1] : "-";
+    if (o->probabilities && !o->nifti) fn_usage_die(prog, "--probabilities needs --nifti");
+    if (o->nifti) {
+        if (o->overlay || o->fmt != FN_FMT_PNG) fn_usage_die(prog, "--nifti excludes --overlay and --format");
+        if (!keys_given) o->keys = K_PRED;
+        if (o->keys != K_IMAGE && o->keys != K_MASK && o->keys != K_PRED)
+            fn_usage_die(prog, "--nifti writes one of image, mask, pred (--keys)");
+        if (o->probabilities && o->keys != K_PRED) fn_usage_die(prog, "--probabilities is for pred");
+        return;
+    }
     if (!keys_given) o->keys = o->overlay || o->pred_suffix ? 0 : K_IMAGE | K_MASK | K_PRED;
 }
 
@@ -189,6 +209,137 @@ static int write_one(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
     return write_frame(ctx, f, e) ? FN_FRAME_FAIL : FN_FRAME_DONE;
 }
 
+/* ---- --nifti: the slices of each volume stacked back with the source's header ------------------- */
+
+typedef struct open_vol {
+    char *name, *header, *path;
+    fn_volume_out out;
+} open_vol;
+
+typedef struct nifti_job {
+    const options *o;
+    open_vol *v;
+    int n;
+} nifti_job;
+
+static void close_vol(nifti_job *j, int i) {
+    fn_volume_out_free(&j->v[i].out);
+    free(j->v[i].name), free(j->v[i].header), free(j->v[i].path);
+    j->v[i] = j->v[--j->n];
+}
+
+/* the open volume of frame f (begun at its first slice) */
+static open_vol *vol_of(nifti_job *j, const fn_frame *f, const char *name, int axis, fn_err *e) {
+    const options *o = j->o;
+    char src[4096];
+    for (int i = 0; i < j->n; i++)
+        if (!strcmp(j->v[i].name, name)) {
+            if (j->v[i].out.axis != axis) {
+                fn_seterr(e, "%s: slices of volume %s along two axes", f->id, name);
+                return NULL;
+            }
+            return &j->v[i];
+        }
+    int found = -1;
+    for (int i = 0; i < f->nmeta; i++)
+        if (!strcmp(f->meta[i].key, "nifti_header")) found = i;
+    if (found < 0) {
+        fn_seterr(e, "%s: no meta nifti_header (frames of a volume read by fn-read)", f->id);
+        return NULL;
+    }
+    size_t hl = f->meta[found].len + 1;
+    char *hdr = malloc(hl);
+    if (!hdr || fn_meta_get_str(f, "nifti_header", hdr, hl)) {
+        free(hdr);
+        fn_seterr(e, "%s: meta nifti_header is not a string", f->id);
+        return NULL;
+    }
+    size_t sl = fn_meta_get_str(f, "src", src, sizeof src) ? 0 : strlen(src);
+    int gz = !(sl > 4 && !strcasecmp(src + sl - 4, ".nii")); /* .nii when the source was */
+    const char *suf = o->pred_suffix ? o->pred_suffix : "";
+    size_t pl = strlen(o->dir) + strlen(name) + strlen(suf) + 16;
+    char *path = malloc(pl);
+    open_vol *nv = realloc(j->v, (size_t)(j->n + 1) * sizeof *nv);
+    if (!path || !nv) {
+        free(hdr), free(path);
+        if (nv) j->v = nv;
+        fn_seterr(e, "out of memory");
+        return NULL;
+    }
+    j->v = nv;
+    snprintf(path, pl, "%s/", o->dir);
+    char *q = path + strlen(path);
+    snprintf(q, pl - (size_t)(q - path), "%s%s%s", name, suf, gz ? ".nii.gz" : ".nii");
+    for (; *q; q++)
+        if (*q == '/') *q = '_';
+    struct stat a, b; /* never over the scan itself */
+    if (!fn_meta_get_str(f, "src", src, sizeof src) && !stat(src, &a) && !stat(path, &b) && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino) {
+        fn_seterr(e, "%s: %s is the source volume itself (give another folder or --pred-suffix)", f->id, path);
+        free(hdr), free(path);
+        return NULL;
+    }
+    fn_dtype dt = o->keys == K_MASK || (o->keys == K_PRED && !o->probabilities) ? FN_U8 : FN_F32;
+    open_vol *ov = &j->v[j->n];
+    *ov = (open_vol){.header = hdr, .path = path, .name = strdup(name)};
+    fn_err ve;
+    if (!ov->name || fn_volume_out_begin(&ov->out, hdr, axis, dt, path, &ve)) {
+        fn_seterr(e, "%s: %s", f->id, ov->name ? ve.msg : "out of memory");
+        free(hdr), free(path), free(ov->name);
+        return NULL;
+    }
+    j->n++;
+    return ov;
+}
+
+/* the volumes not finished when the tool exits on an error: their temporary files removed */
+static nifti_job *dying;
+static void drop_unfinished(void) {
+    while (dying && dying->n) close_vol(dying, dying->n - 1);
+}
+
+static int write_nifti(void *ctx, fn_frame *f, fn_out *out, fn_err *e) {
+    nifti_job *j = ctx;
+    const options *o = j->o;
+    char name[1024], ax[8];
+    int64_t k;
+    if (fn_meta_get_str(f, "volume", name, sizeof name) || fn_meta_get_int(f, "slice", &k) ||
+        fn_meta_get_str(f, "axis", ax, sizeof ax) || strlen(ax) != 1 || !strchr("xyz", ax[0])) {
+        fn_seterr(e, "%s: no meta volume, slice and axis (frames of a volume read by fn-read)", f->id);
+        return FN_FRAME_FAIL;
+    }
+    const fn_tensor *t = o->keys == K_PRED ? f->pred : o->keys == K_MASK ? f->mask : f->image;
+    if (!t) {
+        fn_seterr(e, "%s: no %s to write", f->id, o->keys == K_PRED ? "pred" : o->keys == K_MASK ? "mask" : "image");
+        return FN_FRAME_FAIL;
+    }
+    open_vol *v = vol_of(j, f, name, (int)(strchr("xyz", ax[0]) - "xyz"), e);
+    if (!v) return FN_FRAME_FAIL;
+    fn_tensor *lab = NULL;
+    if (o->keys == K_PRED && !o->probabilities) { /* labels: p > T (a u8 pred from fn-post: non-zero) */
+        if (!(lab = fn_tensor_alloc(FN_U8, t->c, t->h, t->w, e))) return FN_FRAME_FAIL;
+        uint8_t *d = lab->data;
+        for (size_t i = 0, n = fn_tensor_numel(t); i < n; i++)
+            d[i] = t->dtype == FN_F32 ? ((const float *)t->data)[i] > o->threshold : fn_tensor_get(t, i) != 0;
+        t = lab;
+    }
+    fn_err ve;
+    int rc = fn_volume_out_put(&v->out, k, t, &ve);
+    fn_tensor_free(lab);
+    if (rc) {
+        fn_seterr(e, "%s: %s", f->id, ve.msg);
+        return FN_FRAME_FAIL;
+    }
+    if (v->out.filled == v->out.n) {
+        if (fn_volume_out_finish(&v->out, &ve)) {
+            fn_seterr(e, "%s", ve.msg);
+            return FN_FRAME_FAIL;
+        }
+        close_vol(j, (int)(v - j->v));
+    }
+    return FN_FRAME_DONE;
+}
+
 int main(int argc, char **argv) {
     options o;
     parse(argc, argv, &o);
@@ -196,6 +347,22 @@ int main(int argc, char **argv) {
     fn_reader *r = fn_reader_open_path(o.input, &e);
     if (!r) fn_die(prog, "%s", e.msg);
     make_dir(o.dir);
+    if (o.nifti) {
+        fn_volume_quiet();
+        static nifti_job j; /* for drop_unfinished, when a failure exits from the frame loop */
+        j.o = &o;
+        dying = &j;
+        atexit(drop_unfinished);
+        fn_filter_run(prog, r, NULL, write_nifti, &j);
+        if (j.n) {
+            fn_err ve;
+            fn_volume_out_finish(&j.v[0].out, &ve); /* names the missing slices */
+            fn_die(prog, "%s: %s", j.v[0].name, ve.msg);
+        }
+        dying = NULL;
+        free(j.v);
+        return 0;
+    }
     fn_filter_run(prog, r, NULL, write_one, &o);
     return 0;
 }

@@ -1,4 +1,5 @@
 /* frame_resize.c: see frame_resize.h. */
+#include <math.h>
 #include <string.h>
 #include "imgproc/frame_resize.h"
 
@@ -136,4 +137,20 @@ int fn_frame_restore(fn_rs_cache *c, fn_frame *f, fn_err *e) {
     for (int k = 0; k < FN_FRAME_SLOTS; k++) /* what the native copies replace is not resized */
         if (*slot[k] && !native[k] && fn_resize_slot(c, slot[k], (int)oh, (int)ow, rk[k], e)) return -1;
     return put_back_native(f, (int)oh, (int)ow, e);
+}
+
+int fn_spacing_size(const fn_frame *f, int h, int w, double mm, int *oh, int *ow, fn_err *e) {
+    double sy, sx;
+    int64_t gh = h, gw = w;
+    if (fn_meta_get_num(f, "spacing_y", &sy) || fn_meta_get_num(f, "spacing_x", &sx))
+        return fn_seterr(e, "no pixel spacing in meta (spacing_y, spacing_x: frames of a volume read by fn-read)");
+    if (!(sy > 0) || !(sx > 0) || !isfinite(sy) || !isfinite(sx) || !(mm > 0))
+        return fn_seterr(e, "bad pixel spacing %gx%g in meta", sy, sx);
+    if (!fn_meta_get_int(f, "orig_h", &gh) && !fn_meta_get_int(f, "orig_w", &gw) && gh > 0 && gw > 0)
+        sy *= (double)gh / h, sx *= (double)gw / w; /* the spacing of the frame as it is now */
+    double y = nearbyint(h * sy / mm), x = nearbyint(w * sx / mm);
+    if (y > FN_MAX_HW || x > FN_MAX_HW)
+        return fn_seterr(e, "%dx%d at spacing %gx%g mm is over %d pixels at %g mm", h, w, sy, sx, FN_MAX_HW, mm);
+    *oh = y < 1 ? 1 : (int)y, *ow = x < 1 ? 1 : (int)x;
+    return 0;
 }

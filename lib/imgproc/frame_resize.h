@@ -41,6 +41,12 @@ extern const char *const fn_pad_keys[4];
 /* the padding recorded in f's meta into pad (0 where a key is absent); 1 when any key is there */
 int fn_frame_padding(const fn_frame *f, int64_t pad[4]);
 
+/* The size an h x w frame takes when resampled to an in-plane pixel spacing of mm (fn-resize --spacing):
+ * the frame's spacing comes from meta spacing_y/spacing_x (rows, columns; fn-read of a volume sets them),
+ * which describe the orig_h x orig_w grid, so a frame resized before is measured right. 0, or -1 with e
+ * set when meta has no spacing or it is not positive. */
+int fn_spacing_size(const fn_frame *f, int h, int w, double mm, int *oh, int *ow, fn_err *e);
+
 /* Restore every tensor of f to orig_h x orig_w as fn-resize --restore does (see above); the padding
  * keys are removed. 0, or -1 with e set (no orig_h/orig_w, padding that does not fit, a native_mask of
  * the wrong size). */

@@ -130,6 +130,29 @@ elif name == "normstats":
             put(open(p, "rb").read(), "fit")
     put(b'{"mode": "dataset", "mean": 0, "std": 1}', "syn")
     put(b'{"mode": "dataset-per-channel", "mean": [1, 2], "std": [0, 1e308], "channels": 2, "dtype": "u16"}', "syn")
+elif name == "nifti":
+    import gzip
+    import nibabel as nib
+    with tempfile.TemporaryDirectory() as d:
+        aff = np.diag([0.7, 0.8, 2.5, 1.0])
+        for i, (cls, arr, ext) in enumerate([(nib.Nifti1Image, rng.randint(-1000, 1000, (5, 4, 3)).astype(np.int16), ".nii"),
+                                             (nib.Nifti2Image, rng.rand(3, 4, 2).astype(np.float32), ".nii"),
+                                             (nib.Nifti1Image, rng.randint(0, 3, (4, 4, 2)).astype(np.uint8), ".nii.gz")]):
+            p = os.path.join(d, "v%d%s" % (i, ext))
+            nib.save(cls(arr, aff), p)
+            put(open(p, "rb").read(), "syn")
+elif name == "dicom":
+    import copy
+    import pydicom
+    from pydicom.data import get_testdata_file
+    for f in ("CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "no_meta.dcm", "rtplan.dcm"):
+        put(open(get_testdata_file(f), "rb").read(), "pydicom")
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    ds.NumberOfFrames = 2
+    ds.PixelData = ds.PixelData * 2
+    b = io.BytesIO()
+    ds.save_as(b)
+    put(b.getvalue(), "syn")
 elif name == "list":
     put(b"a.png\ta_mask.png\nb.jpg\n# comment\n\n/abs/c.tif\t../m/c.gif\n", "syn")
     put(b"x.png\r\ny.png\t\n\tz.png\n", "syn")
