@@ -145,7 +145,7 @@ test: check-layout test-unit check-golden test-fuzz test-bats
 # the layers of lib/ (README, "Layout"): no include of a folder above a file's own, no include cycle, no
 # two objects of lib/ using each other's names (tests/layout.py)
 check-layout: $(LIBFN)
-	@python3 tests/layout.py . $(LIB_OBJ)
+	@python3 tests/layout.py . $(LIB_OBJ) $(DCM_OBJ)
 
 # every input that fuzzing found a fault with, through its harness (tests/fuzz/regress/NAME/)
 test-fuzz: $(REPLAYS)

@@ -29,7 +29,7 @@ LAYERS = {
     'mpi': 6,           # the MPI library fn-train loads under mpirun
     'cmd': 7,           # the tools
 }
-SOURCES = ('.c', '.h', '.cu', '.cpp')
+SOURCES = ('.c', '.h', '.cu', '.cc', '.cpp')
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
