@@ -2,8 +2,9 @@
 # its Table 1): 2D axial slices, signed 16-bit TIFF (Hounsfield-like values; fn-read gives them as f32,
 # exactly), lung masks {0,1} (foreground: any value > 0, fn-read's default). The paper's protocol: an
 # 80/20 train/validation split, 256x256, random zooms and flips to about 1700 training images (the
-# original and 9 copies of each of the 171 training slices: 1710), one z-score over the training
-# part, Dice loss, Adam 1e-3 halved on a 5-epoch plateau, 80 epochs, batch 8, best by validation loss.
+# original and 9 copies of each training slice: 177 of the 214 train with SEED=0, 1770), one z-score
+# over the training part, Dice loss, Adam 1e-3 halved on a 5-epoch plateau, 80 epochs, batch 8, best
+# by validation loss.
 #
 #   make -f pipelines/lungct.mk DATA=../shared/data/lungct OUT=runs/lungct
 #   make -f pipelines/lungct.mk DATA=... OUT=... NORM=ct        # nnU-Net's CT normalisation instead
