@@ -15,7 +15,7 @@
 #   OUT/val.n.fns        validation normalised with the training statistics
 #   OUT/model.safetensors fn-train (ARCH: focusnet unet resunet runet r2unet attunet; EPOCHS, BATCH, LR,
 #                        DEVICE, THREADS, PRECISION, WIDTH, BN, TRAIN_OPTS, TIME_LIMIT: stop after that many
-#                        seconds, keeping the best model so far);
+#                        seconds, keeping the best model so far; the same command again continues it);
 #                        its log: OUT/train.tsv (per epoch), OUT/train.log (stderr), OUT/train.time
 #   OUT/val.pred.fns     fn-infer (INFER_OPTS)
 #   OUT/scores.json      fn-score (SCORE_OPTS), and OUT/val.scores.tsv, one line per image; with NATIVE=1
@@ -137,7 +137,7 @@ O_READ  := $(call opts,read,$(READ_CMD))
 O_SPLIT := $(call opts,split,$(if $(strip $(VAL)),all of DATA trains; validation: $(VAL_CMD),--ratio $(RATIO) --seed $(SEED)))
 O_TEST  := $(call opts,test,$(TEST_CMD))
 O_PREP  := $(call opts,prep,fn-normalize --fit stats.json $(NORM_OPTS)$(if $(strip $(AUG)), | fn-augment $(AUG) --seed $(SEED)))
-O_TRAIN := $(call opts,train,$(TRAIN_ARGS)$(if $(TIME_LIMIT), (time limit $(TIME_LIMIT) s)))
+O_TRAIN := $(call opts,train,$(TRAIN_ARGS))
 O_INFER := $(call opts,infer,$(INFER_ARGS))
 O_SCORE := $(call opts,score,$(SCORE_OPTS)$(if $(filter 1,$(NATIVE)), (native resolution))$(if $(strip $(POST)), (fn-post $(POST))))
 
@@ -183,17 +183,20 @@ $(OUT)/%.n.fns: $(OUT)/%.fns $(OUT)/stats.json
 	fn-normalize --stats $(OUT)/stats.json -o $@ $<
 
 # An interrupted training resumes from OUT/train.state if the state is newer than its inputs.
-# TIME_LIMIT=S stops fn-train after S seconds, keeping the best model of the epochs done.
-$(OUT)/model.safetensors: $(OUT)/train.aug.fns $(OUT)/val.n.fns $(O_TRAIN)
-	@state=$(OUT)/train.state; for f in $^; do [ "$$state" -nt "$$f" ] || rm -f "$$state" $(OUT)/train.log; done
+# TIME_LIMIT=S stops fn-train after S seconds, keeping the best model of the epochs done, and leaves
+# OUT/train.unfinished: the same command again (any TIME_LIMIT) continues the run from its state.
+UNFINISHED := $(wildcard $(OUT)/train.unfinished)
+$(OUT)/model.safetensors: $(OUT)/train.aug.fns $(OUT)/val.n.fns $(O_TRAIN) $(UNFINISHED)
+	@state=$(OUT)/train.state; for f in $(filter-out $(UNFINISHED),$^); do [ "$$state" -nt "$$f" ] || rm -f "$$state" $(OUT)/train.log; done
 	@echo "fn-train $(strip $(TRAIN_ARGS)) --val $(OUT)/val.n.fns --log $(OUT)/train.tsv < $<"
 	@start=$$(date +%s%N); set +e; \
 	$(if $(TIME_LIMIT),timeout $(TIME_LIMIT)) fn-train $(TRAIN_ARGS) --val $(OUT)/val.n.fns --log $(OUT)/train.tsv \
 	  --resume $(OUT)/train.state --out $@ < $< 2>&1 | tee -a $(OUT)/train.log >&2; \
 	rc=$${PIPESTATUS[0]}; set -e; \
 	if [ $$rc = 124 ] && [ -n "$(TIME_LIMIT)" ] && [ -f $@ ]; then \
-	  echo "$(NAME): fn-train stopped at TIME_LIMIT=$(TIME_LIMIT) s; the best model so far is kept" | tee -a $(OUT)/train.log >&2; \
-	elif [ $$rc != 0 ]; then exit $$rc; fi; \
+	  echo "$(NAME): fn-train stopped at TIME_LIMIT=$(TIME_LIMIT) s; the best model so far is kept; the same command continues" | tee -a $(OUT)/train.log >&2; \
+	  touch $(OUT)/train.unfinished; \
+	elif [ $$rc != 0 ]; then exit $$rc; else rm -f $(OUT)/train.unfinished; fi; \
 	ms=$$(( ($$(date +%s%N) - start) / 1000000 )); \
 	printf 'seconds\t%d.%03d\nhost\t%s, %s CPUs, %s\n' $$((ms / 1000)) $$((ms % 1000)) "$$(uname -n)" "$$(nproc)" \
 	  "$$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1)" > $(OUT)/train.time

@@ -263,6 +263,21 @@ check_outputs() {
   make -s -f "$RECIPES/membrane.mk" INPUT="$T/in.fns" OUT="$T/out" BIN="$FN_BIN" $TINY -q
 }
 
+@test "recipes: TIME_LIMIT stops training keeping the best model; the same command (any TIME_LIMIT) continues the run" {
+  fn-synth -n 12 -s 32x32 -c 1 --seed 2 >in.fns
+  tl() { make -s -f "$RECIPES/membrane.mk" INPUT="$T/in.fns" OUT="$T/out" BIN="$FN_BIN" $TINY EPOCHS=200 TIME_LIMIT=$1; }
+  tl 12 >log 2>&1 || { cat log; false; }
+  grep -q "stopped at TIME_LIMIT=12 s; the best model so far is kept; the same command continues" log || fail "$(cat log)"
+  [ -e out/train.unfinished ] && [ -s out/model.safetensors ] && [ -s out/report.md ]
+  n1=$(grep -c '^[0-9]' out/train.tsv)
+  head -n $((n1 + 1)) out/train.tsv >first.tsv
+  tl 13 >log 2>&1 || { cat log; false; }
+  n2=$(grep -c '^[0-9]' out/train.tsv)
+  [ "$n2" -gt "$n1" ] || fail "no epoch added: $n1 then $n2"
+  cmp first.tsv <(head -n $((n1 + 1)) out/train.tsv)   # the same run, continued: its first epochs kept
+  [ out/report.md -nt out/train.unfinished ]
+}
+
 @test "recipes: a missing DATA folder is a clear error" {
   run make -s -f "$RECIPES/isic.mk" DATA="$T/nothing" OUT="$T/out" BIN="$FN_BIN" prepare
   assert_failure
