@@ -4,7 +4,9 @@
  * --fit reads the whole stream first: frames are spilled to an unlinked temporary file in $TMPDIR
  * (never held in memory), then read back, normalised and written. Masks and preds pass untouched.
  * Meta: norm_mode, norm_mean, norm_std (numbers; comma-separated strings per channel), and
- * norm_clip_lo/norm_clip_hi with --clip-percentile. */
+ * norm_clip_lo/norm_clip_hi with --clip-percentile, --clip or --ct. --clip LO,HI clips every value first (fit
+ * and apply); --foreground fits over the pixels of mask > 0 only; --ct is nnU-Net's CT scheme, both of
+ * --foreground and --clip-percentile 0.5,99.5. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -31,7 +33,13 @@ static const char usage[] =
     "  -i, --per-image            z-score each image by its own mean and std\n"
     "  -c, --per-channel          one mean and std per channel (with --fit or --per-image)\n"
     "      --clip-percentile LO,HI  with --fit: clip values to the LO-th and HI-th percentiles of the\n"
-    "                             data before normalising (nnU-Net's CT scheme), e.g. 0.5,99.5\n"
+    "                             data before normalising, e.g. 0.5,99.5\n"
+    "      --clip LO,HI           with --fit: clip every value to [LO,HI] first (a CT window, e.g.\n"
+    "                             -1024,1500): the statistics are those of the clipped values\n"
+    "      --foreground           with --fit: statistics (and percentiles) over the pixels whose mask\n"
+    "                             is > 0 only; every frame needs a mask\n"
+    "      --ct                   with --fit: nnU-Net's CT scheme, --foreground --clip-percentile 0.5,99.5\n"
+    "                             (a --clip-percentile given too sets the percentiles)\n"
     "  -o, --output FILE          write to FILE (atomically) instead of stdout\n"
     "  -h, --help                 show this help and exit\n"
     "      --version              show the version and exit\n";
@@ -42,17 +50,18 @@ struct cmdline {
     int mode;
     const char *stats;
     int per_channel;
-    int clip;
-    double plo, phi;
+    int clip, window, foreground, ct;
+    double plo, phi, wlo, whi;
     const char *input, *output;
 };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
-    enum { OPT_CLIP = 256, OPT_VERSION };
+    enum { OPT_CLIP = 256, OPT_VERSION, OPT_WINDOW, OPT_FG, OPT_CT };
     static const struct option opts[] = {
         {"fit", required_argument, 0, 'f'},     {"stats", required_argument, 0, 's'},
         {"per-image", no_argument, 0, 'i'},     {"per-channel", no_argument, 0, 'c'},
-        {"clip-percentile", required_argument, 0, OPT_CLIP},
+        {"clip-percentile", required_argument, 0, OPT_CLIP}, {"clip", required_argument, 0, OPT_WINDOW},
+        {"foreground", no_argument, 0, OPT_FG},  {"ct", no_argument, 0, OPT_CT},
         {"output", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0},
     };
@@ -72,6 +81,13 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
                 fn_usage_die(prog, "bad percentiles '%s' (want LO,HI with 0 <= LO < HI <= 100)", optarg);
             cl->clip = 1, cl->plo = v[0], cl->phi = v[1];
             break;
+        case OPT_WINDOW:
+            if (fn_parse_list(optarg, v, 3, &n) || n != 2 || !(v[0] < v[1]))
+                fn_usage_die(prog, "bad --clip '%s' (want LO,HI with LO < HI)", optarg);
+            cl->window = 1, cl->wlo = v[0], cl->whi = v[1];
+            break;
+        case OPT_FG: cl->foreground = 1; break;
+        case OPT_CT: cl->ct = 1; break;
         case 'o': cl->output = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case OPT_VERSION: fn_version(prog);
@@ -80,6 +96,13 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     }
     if (nmodes != 1) fn_usage_die(prog, "give exactly one of --fit, --stats and --per-image");
     if (cl->clip && cl->mode != MODE_FIT) fn_usage_die(prog, "--clip-percentile goes with --fit");
+    if (cl->window && cl->mode != MODE_FIT) fn_usage_die(prog, "--clip goes with --fit (the stats file keeps it)");
+    if ((cl->foreground || cl->ct) && cl->mode != MODE_FIT)
+        fn_usage_die(prog, "%s goes with --fit (the stats file keeps it)", cl->ct ? "--ct" : "--foreground");
+    if (cl->ct) {
+        cl->foreground = 1;
+        if (!cl->clip) cl->clip = 1, cl->plo = 0.5, cl->phi = 99.5;
+    }
     if (cl->per_channel && cl->mode == MODE_STATS)
         fn_usage_die(prog, "--per-channel goes with --fit or --per-image (the stats file says its mode)");
     cl->input = fn_input_operand(prog, argc, argv);
@@ -128,10 +151,12 @@ static int fit(const struct cmdline *cl, fn_normstats *s) {
     fn_normfit *nf = fn_normfit_new(cl->per_channel, cl->clip, cl->plo, cl->phi, &e);
     fn_reader *r = nf ? fn_reader_open_path(cl->input, &e) : NULL;
     if (!r) fn_die(prog, "%s", e.msg);
+    if (cl->window) fn_normfit_set_window(nf, cl->wlo, cl->whi);
+    if (cl->foreground) fn_normfit_set_foreground(nf);
     fn_frame f;
     int rc;
     while ((rc = fn_reader_next(r, &f, &e)) == 1) {
-        if (f.image && fn_normfit_add(nf, f.image, &e)) DIE_FRAME(r, f, e);
+        if (f.image && fn_normfit_add_masked(nf, f.image, f.mask, &e)) DIE_FRAME(r, f, e);
         if (fn_frame_write(fd, &f, &e)) fn_die(prog, "temporary file: %s", e.msg);
         fn_frame_clear(&f);
     }
@@ -141,7 +166,7 @@ static int fit(const struct cmdline *cl, fn_normstats *s) {
         if (lseek(fd, 0, SEEK_SET) < 0 || !(r = fn_reader_open(dup(fd), input_name(cl), &e)))
             fn_die(prog, "temporary file: %s", strerror(errno));
         while ((rc = fn_reader_next(r, &f, &e)) == 1) {
-            if (f.image && fn_normfit_add2(nf, f.image, &e)) DIE_FRAME(r, f, e);
+            if (f.image && fn_normfit_add2_masked(nf, f.image, f.mask, &e)) DIE_FRAME(r, f, e);
             fn_frame_clear(&f);
         }
         if (rc < 0) fn_die(prog, "%s", e.msg);

@@ -8,12 +8,14 @@
 # stage's options are kept in OUT/.opts/STAGE, rewritten only when they change):
 #
 #   OUT/all.fns          read DATA (IMAGES, MASKS) or the stream INPUT, resize to SIZE
-#   OUT/train.fns, val.fns        split by id hash (RATIO, SEED)
-#   OUT/stats.json, train.aug.fns normalisation fitted on the training part only (NORM), then AUG
+#   OUT/train.fns, val.fns        split by id hash (RATIO, SEED); with VAL=DIR (VAL/images, VAL/masks)
+#                        all of DATA trains and VAL is read as the validation set (VAL_READ_OPTS)
+#   OUT/stats.json, train.aug.fns normalisation fitted on the training part only (NORM: fn-normalize's
+#                        options; NORM=ct is --ct, nnU-Net's CT scheme), then AUG
 #   OUT/val.n.fns        validation normalised with the training statistics
 #   OUT/model.safetensors fn-train (ARCH: focusnet unet resunet runet r2unet attunet; EPOCHS, BATCH, LR,
 #                        DEVICE, THREADS, PRECISION, WIDTH, BN, TRAIN_OPTS, TIME_LIMIT: stop after that many
-#                        seconds, keeping the best model so far);
+#                        seconds, keeping the best model so far; the same command again continues it);
 #                        its log: OUT/train.tsv (per epoch), OUT/train.log (stderr), OUT/train.time
 #   OUT/val.pred.fns     fn-infer (INFER_OPTS)
 #   OUT/scores.json      fn-score (SCORE_OPTS), and OUT/val.scores.tsv, one line per image; with NATIVE=1
@@ -22,7 +24,7 @@
 #                        fn-resize --restore when POST is given), inside
 #                        the ROI folder's masks when ROI is given; POST= runs fn-post with those options
 #                        first (e.g. POST="--largest 1 --fill-holes")
-#   OUT/test.*           the same for the folder TEST (TEST/images, TEST/masks), when given
+#   OUT/test.*           the same for the folder TEST (TEST/images, TEST/masks, TEST_READ_OPTS), when given
 #   OUT/report.md        scores, training time and device, OUT/curve.png, OUT/overlays/
 #
 # Phony aliases: prepare train infer score report (the default), clean.
@@ -48,8 +50,18 @@ TEST_ROI    ?= $(if $(ROI),$(TEST)/$(notdir $(ROI)))
 NATIVE      ?= 1
 POST        ?=
 CHANNELS    ?=
-READ_OPTS   ?= $(if $(MASK_SUFFIX),--mask-suffix $(MASK_SUFFIX)) $(if $(MASK_VALUES),--mask-values $(MASK_VALUES)) \
+# $(call read_opts,MASK_SUFFIX): fn-read's options for a folder whose masks have that suffix
+read_opts    = $(if $1,--mask-suffix $1) $(if $(MASK_VALUES),--mask-values $(MASK_VALUES)) \
                $(if $(filter gray,$(CHANNELS)),--gray) $(if $(filter rgb,$(CHANNELS)),--rgb)
+READ_OPTS   ?= $(call read_opts,$(MASK_SUFFIX))
+VAL         ?=
+VAL_IMAGES  ?= $(VAL)/images
+VAL_MASKS   ?= $(VAL)/masks
+VAL_MASK_SUFFIX  ?= $(MASK_SUFFIX)
+VAL_READ_OPTS    ?= $(call read_opts,$(VAL_MASK_SUFFIX))
+VAL_ROI     ?= $(if $(ROI),$(VAL)/$(notdir $(ROI)))
+TEST_MASK_SUFFIX ?= $(MASK_SUFFIX)
+TEST_READ_OPTS   ?= $(call read_opts,$(TEST_MASK_SUFFIX))
 PARALLEL    ?=
 SIZE        ?= 256x256
 RATIO       ?= 0.8
@@ -93,11 +105,15 @@ opts = $(shell mkdir -p $(OUT)/.opts && t='$(subst ','\'',$(strip $2))' && \
   echo $(OUT)/.opts/$1)
 
 THREADS_OPT := $(if $(THREADS),--threads $(THREADS))
-# $(call read_cmd,IMAGES,MASKS,ROI): the command that reads a folder pair (and rois) and resizes, on stdout
+# $(call read_cmd,IMAGES,MASKS,ROI[,OPTS]): the command that reads a folder pair (and rois) with fn-read's
+# OPTS (default READ_OPTS) and resizes, on stdout
 RESIZE      := fn-resize $(if $(filter 1,$(NATIVE)),--keep-native )$(SIZE)
-read_cmd = $(if $(PARALLEL),fn-parallel $(PARALLEL) 'fn-read -j 1 {} --masks $2 $(if $3,--roi $3 )$(strip $(READ_OPTS)) | $(RESIZE)' $1/*,\
-  fn-read $(if $(THREADS),-j $(THREADS)) $1 --masks $2 $(if $3,--roi $3 )$(strip $(READ_OPTS)) | $(RESIZE))
+read_cmd = $(if $(PARALLEL),fn-parallel $(PARALLEL) 'fn-read -j 1 {} --masks $2 $(if $3,--roi $3 )$(strip $(or $4,$(READ_OPTS))) | $(RESIZE)' $1/*,\
+  fn-read $(if $(THREADS),-j $(THREADS)) $1 --masks $2 $(if $3,--roi $3 )$(strip $(or $4,$(READ_OPTS))) | $(RESIZE))
 READ_CMD    := $(if $(INPUT),$(RESIZE) $(INPUT),$(call read_cmd,$(IMAGES),$(MASKS),$(ROI)))
+VAL_CMD     := $(if $(strip $(VAL)),$(call read_cmd,$(VAL_IMAGES),$(VAL_MASKS),$(VAL_ROI),$(VAL_READ_OPTS)))
+TEST_CMD    := $(if $(strip $(TEST)),$(call read_cmd,$(TEST_IMAGES),$(TEST_MASKS),$(TEST_ROI),$(TEST_READ_OPTS)))
+NORM_OPTS   := $(if $(filter ct,$(NORM)),--ct,$(NORM))
 # ARCH and PRECISION go to fn-train only when set, and only if this fn-train has the option (an fn-train
 # without --arch trains FocusNet: any other ARCH is an error)
 train_has = $(shell $(if $(BIN),$(BIN)/)fn-train --help 2>/dev/null | grep -q -e '--$1 ' && echo y)
@@ -118,9 +134,10 @@ TRAIN_ARGS  := $(ARCH_OPT) --epochs $(EPOCHS) --batch $(BATCH) --lr $(LR) --seed
 INFER_ARGS  := --device $(DEVICE) $(THREADS_OPT) $(INFER_OPTS)
 
 O_READ  := $(call opts,read,$(READ_CMD))
-O_SPLIT := $(call opts,split,--ratio $(RATIO) --seed $(SEED))
-O_PREP  := $(call opts,prep,fn-normalize --fit stats.json $(NORM)$(if $(strip $(AUG)), | fn-augment $(AUG) --seed $(SEED)))
-O_TRAIN := $(call opts,train,$(TRAIN_ARGS)$(if $(TIME_LIMIT), (time limit $(TIME_LIMIT) s)))
+O_SPLIT := $(call opts,split,$(if $(strip $(VAL)),all of DATA trains; validation: $(VAL_CMD),--ratio $(RATIO) --seed $(SEED)))
+O_TEST  := $(call opts,test,$(TEST_CMD))
+O_PREP  := $(call opts,prep,fn-normalize --fit stats.json $(NORM_OPTS)$(if $(strip $(AUG)), | fn-augment $(AUG) --seed $(SEED)))
+O_TRAIN := $(call opts,train,$(TRAIN_ARGS))
 O_INFER := $(call opts,infer,$(INFER_ARGS))
 O_SCORE := $(call opts,score,$(SCORE_OPTS)$(if $(filter 1,$(NATIVE)), (native resolution))$(if $(strip $(POST)), (fn-post $(POST))))
 
@@ -143,31 +160,43 @@ $(OUT)/all.fns: $(DATA_DEPS) $(O_READ)
 	  test -d $(IMAGES) -a -d $(MASKS) || { echo "$(NAME): no $(IMAGES) or $(MASKS): give DATA=folder (with images/ and masks/) or INPUT=stream" >&2; exit 1; })
 	$(READ_CMD) > $@
 
+ifneq ($(strip $(VAL)),)
+# VAL=DIR: every frame of DATA trains, the folder VAL validates
+$(OUT)/train.fns: $(OUT)/all.fns $(O_SPLIT)
+	cp $< $@
+$(OUT)/val.fns: $(wildcard $(VAL_IMAGES) $(VAL_MASKS) $(VAL_IMAGES)/* $(VAL_MASKS)/*) $(O_SPLIT)
+	@test -d $(VAL_IMAGES) -a -d $(VAL_MASKS) || { echo "$(NAME): no $(VAL_IMAGES) or $(VAL_MASKS): VAL=folder wants images/ and masks/" >&2; exit 1; }
+	$(VAL_CMD) > $@
+else
 $(OUT)/train.fns $(OUT)/val.fns &: $(OUT)/all.fns $(O_SPLIT)
 	fn-split --ratio $(RATIO) --seed $(SEED) $(OUT)/train.fns $(OUT)/val.fns $<
 	@test -s $(OUT)/train.fns -a -s $(OUT)/val.fns || { rm -f $(OUT)/train.fns $(OUT)/val.fns; \
 	  echo "$(NAME): RATIO=$(RATIO) SEED=$(SEED) leave a part of the split empty" >&2; exit 1; }
+endif
 
 # normalisation is fitted on the training part only, before augmentation
 $(OUT)/stats.json $(OUT)/train.aug.fns &: $(OUT)/train.fns $(O_PREP)
-	fn-normalize --fit $(OUT)/stats.json $(NORM) $< \
+	fn-normalize --fit $(OUT)/stats.json $(NORM_OPTS) $< \
 	  $(if $(strip $(AUG)),| fn-augment $(AUG) --seed $(SEED)) -o $(OUT)/train.aug.fns
 
 $(OUT)/%.n.fns: $(OUT)/%.fns $(OUT)/stats.json
 	fn-normalize --stats $(OUT)/stats.json -o $@ $<
 
 # An interrupted training resumes from OUT/train.state if the state is newer than its inputs.
-# TIME_LIMIT=S stops fn-train after S seconds, keeping the best model of the epochs done.
-$(OUT)/model.safetensors: $(OUT)/train.aug.fns $(OUT)/val.n.fns $(O_TRAIN)
-	@state=$(OUT)/train.state; for f in $^; do [ "$$state" -nt "$$f" ] || rm -f "$$state" $(OUT)/train.log; done
+# TIME_LIMIT=S stops fn-train after S seconds, keeping the best model of the epochs done, and leaves
+# OUT/train.unfinished: the same command again (any TIME_LIMIT) continues the run from its state.
+UNFINISHED := $(wildcard $(OUT)/train.unfinished)
+$(OUT)/model.safetensors: $(OUT)/train.aug.fns $(OUT)/val.n.fns $(O_TRAIN) $(UNFINISHED)
+	@state=$(OUT)/train.state; for f in $(filter-out $(UNFINISHED),$^); do [ "$$state" -nt "$$f" ] || rm -f "$$state" $(OUT)/train.log; done
 	@echo "fn-train $(strip $(TRAIN_ARGS)) --val $(OUT)/val.n.fns --log $(OUT)/train.tsv < $<"
 	@start=$$(date +%s%N); set +e; \
 	$(if $(TIME_LIMIT),timeout $(TIME_LIMIT)) fn-train $(TRAIN_ARGS) --val $(OUT)/val.n.fns --log $(OUT)/train.tsv \
 	  --resume $(OUT)/train.state --out $@ < $< 2>&1 | tee -a $(OUT)/train.log >&2; \
 	rc=$${PIPESTATUS[0]}; set -e; \
 	if [ $$rc = 124 ] && [ -n "$(TIME_LIMIT)" ] && [ -f $@ ]; then \
-	  echo "$(NAME): fn-train stopped at TIME_LIMIT=$(TIME_LIMIT) s; the best model so far is kept" | tee -a $(OUT)/train.log >&2; \
-	elif [ $$rc != 0 ]; then exit $$rc; fi; \
+	  echo "$(NAME): fn-train stopped at TIME_LIMIT=$(TIME_LIMIT) s; the best model so far is kept; the same command continues" | tee -a $(OUT)/train.log >&2; \
+	  touch $(OUT)/train.unfinished; \
+	elif [ $$rc != 0 ]; then exit $$rc; else rm -f $(OUT)/train.unfinished; fi; \
 	ms=$$(( ($$(date +%s%N) - start) / 1000000 )); \
 	printf 'seconds\t%d.%03d\nhost\t%s, %s CPUs, %s\n' $$((ms / 1000)) $$((ms % 1000)) "$$(uname -n)" "$$(nproc)" \
 	  "$$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1)" > $(OUT)/train.time
@@ -186,8 +215,8 @@ $(OUT)/scores.json: $(OUT)/val.pred.fns $(O_SCORE)
 $(OUT)/test.scores.json: $(OUT)/test.pred.fns $(O_SCORE)
 	$(call score,test)
 
-$(OUT)/test.fns: $(wildcard $(TEST_IMAGES) $(TEST_MASKS) $(TEST_IMAGES)/* $(TEST_MASKS)/*) $(O_READ)
-	$(call read_cmd,$(TEST_IMAGES),$(TEST_MASKS),$(TEST_ROI)) > $@
+$(OUT)/test.fns: $(wildcard $(TEST_IMAGES) $(TEST_MASKS) $(TEST_IMAGES)/* $(TEST_MASKS)/*) $(O_TEST)
+	$(TEST_CMD) > $@
 
 $(OUT)/report.md: $(OUT)/scores.json $(OUT)/val.pred.fns $(OUT)/model.safetensors \
     $(if $(TEST),$(OUT)/test.scores.json) $(RECIPE_DIR)report.sh $(RECIPE_DIR)st.sh

@@ -10,6 +10,8 @@
 struct fn_normfit {
     int per_channel, clip;
     double p[2];
+    int window, foreground;
+    double lo, hi; /* the window, or -inf, inf */
     int started, channels, nacc;
     fn_dtype dtype;
     double n[FN_MAX_C], mean[FN_MAX_C], m2[FN_MAX_C]; /* f32: Chan et al.'s pooled moments */
@@ -28,8 +30,20 @@ fn_normfit *fn_normfit_new(int per_channel, int clip, double plo, double phi, fn
     f->clip = clip;
     f->p[0] = plo;
     f->p[1] = phi;
+    f->lo = -INFINITY;
+    f->hi = INFINITY;
     return f;
 }
+
+void fn_normfit_set_window(fn_normfit *f, double lo, double hi) {
+    f->window = 1;
+    f->lo = lo;
+    f->hi = hi;
+}
+
+void fn_normfit_set_foreground(fn_normfit *f) { f->foreground = 1; }
+
+static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 void fn_normfit_free(fn_normfit *f) {
     if (!f) return;
@@ -67,38 +81,59 @@ static int check_frame(fn_normfit *f, const fn_tensor *t, fn_err *e) {
     return 0;
 }
 
-int fn_normfit_add(fn_normfit *f, const fn_tensor *t, fn_err *e) {
-    if (check_frame(f, t, e)) return -1;
+/* the foreground mask's first plane, or NULL when the fit is not over the foreground */
+static int fg_plane(const fn_normfit *f, const fn_tensor *t, const fn_tensor *mask, const uint8_t **m, fn_err *e) {
+    *m = NULL;
+    if (!f->foreground) return 0;
+    if (!mask) return fn_seterr(e, "no mask: foreground statistics need each image's mask");
+    if (mask->dtype != FN_U8 || mask->h != t->h || mask->w != t->w)
+        return fn_seterr(e, "mask is %s [%d,%d,%d], not u8 of the image's %dx%d", fn_dtype_name(mask->dtype), mask->c,
+                         mask->h, mask->w, t->h, t->w);
+    *m = mask->data;
+    return 0;
+}
+
+int fn_normfit_add(fn_normfit *f, const fn_tensor *t, fn_err *e) { return fn_normfit_add_masked(f, t, NULL, e); }
+
+int fn_normfit_add_masked(fn_normfit *f, const fn_tensor *t, const fn_tensor *mask, fn_err *e) {
+    const uint8_t *m;
+    if (check_frame(f, t, e) || fg_plane(f, t, mask, &m, e)) return -1;
     size_t hw = (size_t)t->h * t->w;
     for (int c = 0; c < t->c; c++) {
         int a = f->per_channel ? c : 0;
         if (t->dtype == FN_U8) {
             const uint8_t *x = (const uint8_t *)t->data + (size_t)c * hw;
             uint64_t *h = f->hist + (size_t)a * 256;
-            for (size_t i = 0; i < hw; i++) h[x[i]]++;
+            for (size_t i = 0; i < hw; i++)
+                if (!m || m[i]) h[x[i]]++;
         } else if (t->dtype == FN_U16) {
             const uint16_t *x = (const uint16_t *)t->data + (size_t)c * hw;
             uint64_t *h = f->hist + (size_t)a * 65536;
-            for (size_t i = 0; i < hw; i++) h[x[i]]++;
+            for (size_t i = 0; i < hw; i++)
+                if (!m || m[i]) h[x[i]]++;
         } else {
             const float *x = (const float *)t->data + (size_t)c * hw;
-            double s = 0, mn = INFINITY, mx = -INFINITY;
+            double s = 0, sraw = 0, mn = INFINITY, mx = -INFINITY, nb = 0;
             for (size_t i = 0; i < hw; i++) {
-                s += x[i];
-                mn = x[i] < mn ? x[i] : mn;
-                mx = x[i] > mx ? x[i] : mx;
+                sraw += x[i];
+                if (m && !m[i]) continue;
+                double v = clampd(x[i], f->lo, f->hi);
+                s += v, nb++;
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
             }
-            if (!isfinite(s)) {
+            if (!isfinite(sraw) || !isfinite(s)) {
                 long b = find_bad(x, hw);
                 if (b >= 0)
                     return fn_seterr(e, "image holds a NaN or infinite value (channel %d, y %ld, x %ld)", c,
                                      b / t->w, b % t->w);
                 return fn_seterr(e, "image values overflow a double sum");
             }
-            if (hw == 0) continue;
-            double nb = (double)hw, mb = s / nb, m2 = 0;
+            if (nb == 0) continue;
+            double mb = s / nb, m2 = 0;
             for (size_t i = 0; i < hw; i++) {
-                double d = x[i] - mb;
+                if (m && !m[i]) continue;
+                double d = clampd(x[i], f->lo, f->hi) - mb;
                 m2 += d * d;
             }
             double na = f->n[a], n = na + nb, delta = mb - f->mean[a];
@@ -112,8 +147,12 @@ int fn_normfit_add(fn_normfit *f, const fn_tensor *t, fn_err *e) {
     return 0;
 }
 
-int fn_normfit_add2(fn_normfit *f, const fn_tensor *t, fn_err *e) {
+int fn_normfit_add2(fn_normfit *f, const fn_tensor *t, fn_err *e) { return fn_normfit_add2_masked(f, t, NULL, e); }
+
+int fn_normfit_add2_masked(fn_normfit *f, const fn_tensor *t, const fn_tensor *mask, fn_err *e) {
+    const uint8_t *m;
     if (fn_normfit_passes(f) < 2) return 0;
+    if (fg_plane(f, t, mask, &m, e)) return -1;
     if (!f->hist) {
         f->nbins = FN_NORM_F32_BINS;
         if (!(f->hist = calloc((size_t)f->nacc * f->nbins, sizeof(uint64_t)))) return fn_seterr(e, "out of memory");
@@ -125,7 +164,8 @@ int fn_normfit_add2(fn_normfit *f, const fn_tensor *t, fn_err *e) {
         uint64_t *h = f->hist + (size_t)a * f->nbins;
         double lo = f->mn[a], sc = f->mx[a] > lo ? f->nbins / (f->mx[a] - lo) : 0;
         for (size_t i = 0; i < hw; i++) {
-            long b = (long)((x[i] - lo) * sc);
+            if (m && !m[i]) continue;
+            long b = (long)((clampd(x[i], f->lo, f->hi) - lo) * sc);
             h[b < 0 ? 0 : b >= f->nbins ? f->nbins - 1 : b]++;
         }
     }
@@ -146,7 +186,7 @@ static double rank_value(const fn_normfit *f, int a, uint64_t k, uint64_t total)
         cum += h[b];
     }
     if (b >= f->nbins) b = f->nbins - 1;
-    if (f->dtype != FN_F32) return b;
+    if (f->dtype != FN_F32) return clampd(b, f->lo, f->hi);
     double w = (f->mx[a] - f->mn[a]) / f->nbins;
     double v = f->mn[a] + (b + ((double)(k - cum) + 0.5) / (double)(h[b] ? h[b] : 1)) * w;
     return v < f->mn[a] ? f->mn[a] : v > f->mx[a] ? f->mx[a] : v;
@@ -167,18 +207,21 @@ int fn_normfit_finish(fn_normfit *f, fn_normstats *s, fn_err *e) {
     s->per_channel = f->per_channel;
     s->channels = f->channels;
     s->dtype = f->dtype;
-    s->clip = f->clip;
-    s->clip_p[0] = f->p[0];
-    s->clip_p[1] = f->p[1];
+    s->clip = f->clip || f->window;
+    s->clip_pct = f->clip;
+    if (f->clip) s->clip_p[0] = f->p[0], s->clip_p[1] = f->p[1];
+    s->window = f->window;
+    if (f->window) s->win[0] = f->lo, s->win[1] = f->hi;
+    s->foreground = f->foreground;
     for (int a = 0; a < f->nacc; a++) {
         uint64_t n = 0;
         if (f->dtype != FN_F32) {
             const uint64_t *h = f->hist + (size_t)a * f->nbins;
             double sum = 0;
-            for (int b = 0; b < f->nbins; b++) n += h[b], sum += (double)h[b] * b;
+            for (int b = 0; b < f->nbins; b++) n += h[b], sum += (double)h[b] * clampd(b, f->lo, f->hi);
             double m = n ? sum / (double)n : 0, v = 0;
             for (int b = 0; b < f->nbins; b++)
-                if (h[b]) v += (double)h[b] * (b - m) * (b - m);
+                if (h[b]) v += (double)h[b] * (clampd(b, f->lo, f->hi) - m) * (clampd(b, f->lo, f->hi) - m);
             s->mean[a] = m;
             s->std[a] = n ? sqrt(v / (double)n) : 0;
         } else {
@@ -186,8 +229,11 @@ int fn_normfit_finish(fn_normfit *f, fn_normstats *s, fn_err *e) {
             s->mean[a] = f->mean[a];
             s->std[a] = n ? sqrt(f->m2[a] / f->n[a]) : 0;
         }
-        if (n == 0) return fn_seterr(e, "no values to fit statistics on");
+        if (n == 0)
+            return fn_seterr(e, f->foreground ? "no foreground pixels (mask > 0) to fit statistics on"
+                                              : "no values to fit statistics on");
         s->count += n;
+        s->clip_lo[a] = f->lo, s->clip_hi[a] = f->hi; /* the window, when there is no percentile */
         if (f->clip) {
             s->clip_lo[a] = hist_percentile(f, a, n, f->p[0]);
             s->clip_hi[a] = hist_percentile(f, a, n, f->p[1]);
@@ -236,10 +282,18 @@ int fn_normstats_save(const fn_normstats *s, const char *path, fn_err *e) {
         json_t *p = json_array();
         json_array_append_new(p, json_real(s->clip_p[0]));
         json_array_append_new(p, json_real(s->clip_p[1]));
-        json_object_set_new(o, "clip_percentile", p);
+        if (s->clip_pct) json_object_set_new(o, "clip_percentile", p);
+        else json_decref(p);
+        if (s->window) {
+            json_t *w = json_array();
+            json_array_append_new(w, json_real(s->win[0]));
+            json_array_append_new(w, json_real(s->win[1]));
+            json_object_set_new(o, "clip_window", w);
+        }
         json_object_set_new(o, "clip_lo", jvals(s, s->clip_lo));
         json_object_set_new(o, "clip_hi", jvals(s, s->clip_hi));
     }
+    if (s->foreground) json_object_set_new(o, "foreground", json_true());
     fn_atomic a;
     if (fn_atomic_open(&a, path, e)) {
         json_decref(o);
@@ -308,17 +362,37 @@ int fn_normstats_load(fn_normstats *s, const char *path, fn_err *e) {
             fn_seterr(e, "%s: negative std", path);
             goto done;
         }
-    const json_t *p = json_object_get(o, "clip_percentile");
+    const json_t *p = json_object_get(o, "clip_percentile"), *w = json_object_get(o, "clip_window");
     if (p) {
         if (!json_is_array(p) || json_array_size(p) != 2) {
             fn_seterr(e, "%s: \"clip_percentile\" is not [lo, hi]", path);
             goto done;
         }
-        s->clip = 1;
+        s->clip_pct = 1;
         s->clip_p[0] = json_number_value(json_array_get(p, 0));
         s->clip_p[1] = json_number_value(json_array_get(p, 1));
+    }
+    if (w) {
+        if (!json_is_array(w) || json_array_size(w) != 2 || !json_is_number(json_array_get(w, 0)) ||
+            !json_is_number(json_array_get(w, 1)) ||
+            !(json_number_value(json_array_get(w, 0)) < json_number_value(json_array_get(w, 1)))) {
+            fn_seterr(e, "%s: \"clip_window\" is not [lo, hi] with lo < hi", path);
+            goto done;
+        }
+        s->window = 1;
+        s->win[0] = json_number_value(json_array_get(w, 0));
+        s->win[1] = json_number_value(json_array_get(w, 1));
+    }
+    if (p || w) {
+        s->clip = 1;
         if (jget(o, "clip_lo", s, s->clip_lo, path, e) || jget(o, "clip_hi", s, s->clip_hi, path, e)) goto done;
     }
+    const json_t *fg = json_object_get(o, "foreground");
+    if (fg && !json_is_boolean(fg)) {
+        fn_seterr(e, "%s: \"foreground\" is not true or false", path);
+        goto done;
+    }
+    s->foreground = json_is_true(fg);
     rc = 0;
 done:
     json_decref(o);

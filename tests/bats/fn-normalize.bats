@@ -119,6 +119,89 @@ print("ok")'
   assert_output "ok"
 }
 
+@test "--clip LO,HI: every value clipped first, the statistics those of the clipped values (as numpy); --stats the same" {
+  py -c '
+import fnframes, numpy as np
+r = np.random.default_rng(3)
+fnframes.write("ct.fns", [{"id": str(i), "image": r.integers(-2600, 5600, (1, 20, 24)).astype(np.float32),
+                           "mask": (r.random((1, 20, 24)) < 0.3).astype(np.uint8)} for i in range(3)])
+fnframes.write("u.fns", [{"id": str(i), "image": r.integers(0, 256, (3, 12, 10)).astype(np.uint8)} for i in range(3)])'
+  fn-normalize --fit st.json --clip -1024,1500 ct.fns > n.fns
+  fn-normalize --stats st.json ct.fns > n2.fns
+  cmp n.fns n2.fns
+  fn-normalize --fit su.json --clip 20.5,200 --per-channel u.fns > nu.fns
+  run py -c '
+import fnframes, json, numpy as np
+for src, out, js, lo, hi, per in (("ct", "n", "st", -1024, 1500, False), ("u", "nu", "su", 20.5, 200, True)):
+    st = json.load(open(js + ".json"))
+    x = np.stack([f["image"] for f in fnframes.read(src + ".fns")]).astype(np.float64)
+    xc = np.clip(x, lo, hi)
+    ax = (0, 2, 3) if per else None
+    m, s = xc.mean(axis=ax), xc.std(axis=ax)
+    assert st["clip_window"] == [lo, hi] and "clip_percentile" not in st, st
+    assert np.allclose(st["mean"], m, rtol=1e-9) and np.allclose(st["std"], s, rtol=1e-9), (st, m, s)
+    assert np.allclose(st["clip_lo"], lo) and np.allclose(st["clip_hi"], hi)
+    y = np.stack([f["image"] for f in fnframes.read(out + ".fns")])
+    want = (xc - (m[None, :, None, None] if per else m)) / (s[None, :, None, None] if per else s)
+    assert np.abs(y - want).max() < 1e-5, np.abs(y - want).max()
+print("ok")'
+  assert_output "ok"
+}
+
+@test "--ct: percentiles 0.5/99.5, mean and std of the foreground pixels (mask > 0) as numpy; every pixel clipped; --stats the same" {
+  py -c '
+import fnframes, numpy as np
+r = np.random.default_rng(4)
+fr = []
+for i in range(4):
+    img = r.normal(-900, 300, (1, 32, 30))            # air and noise outside
+    m = np.zeros((1, 32, 30), np.uint8); m[0, 6:26, 5:25] = 1 + (i % 2)   # labels 1 and 2: both foreground
+    img[m > 0] = r.normal(-650, 120, int((m > 0).sum()))   # lung
+    img[0, 0, 0], img[0, 31, 29] = -2619, 5556
+    fr.append({"id": "s%d" % i, "image": np.round(img).astype(np.float32), "mask": m})
+fnframes.write("ct.fns", fr)
+fnframes.write("u.fns", [{"id": str(i), "image": r.integers(0, 60000, (1, 16, 16)).astype(np.uint16),
+                          "mask": (r.random((1, 16, 16)) < 0.4).astype(np.uint8)} for i in range(3)])'
+  fn-normalize --fit st.json --ct ct.fns > n.fns
+  fn-normalize --stats st.json ct.fns > n2.fns
+  cmp n.fns n2.fns
+  fn-normalize --fit su.json --ct u.fns > nu.fns
+  run py -c '
+import fnframes, json, numpy as np
+for src, out, js in (("ct", "n", "st"), ("u", "nu", "su")):
+    st = json.load(open(js + ".json"))
+    fr = fnframes.read(src + ".fns")
+    x = np.stack([f["image"] for f in fr]).astype(np.float64)
+    fg = x[np.stack([f["mask"] for f in fr]) > 0]
+    lo, hi = np.percentile(fg, [0.5, 99.5])
+    tol = (fg.max() - fg.min()) / 2**18 if src == "ct" else 1e-9
+    assert st["foreground"] is True and st["clip_percentile"] == [0.5, 99.5] and st["count"] == fg.size, st
+    assert abs(st["clip_lo"] - lo) <= tol and abs(st["clip_hi"] - hi) <= tol, (st, lo, hi)
+    assert abs(st["mean"] - fg.mean()) < 1e-6 and abs(st["std"] - fg.std()) < 1e-6, (st, fg.mean(), fg.std())
+    y = np.stack([f["image"] for f in fnframes.read(out + ".fns")])
+    want = (np.clip(x, st["clip_lo"], st["clip_hi"]) - st["mean"]) / st["std"]
+    assert np.abs(y - want).max() < 1e-4, np.abs(y - want).max()
+    assert abs(y.min() - (st["clip_lo"] - st["mean"]) / st["std"]) < 1e-4   # the -2619 corner clipped
+print("ok")'
+  assert_output "ok"
+}
+
+@test "--foreground without masks, or with an empty foreground: a one-line error, no stats written" {
+  fn-synth -n 2 --size 16x16 | fn-normalize --per-image > /dev/null
+  py -c '
+import fnframes, numpy as np
+fnframes.write("nomask.fns", [{"id": "a", "image": np.ones((1, 4, 4), np.float32)}])
+fnframes.write("empty.fns", [{"id": "a", "image": np.ones((1, 4, 4), np.float32), "mask": np.zeros((1, 4, 4), np.uint8)}])'
+  run --separate-stderr fn-normalize --fit st.json --ct nomask.fns
+  assert_one_line_error fn-normalize
+  [[ "$stderr" == *"frame 1 (a)"*mask* ]] || fail "$stderr"
+  run --separate-stderr fn-normalize --fit st.json --foreground empty.fns
+  assert_one_line_error fn-normalize
+  [[ "$stderr" == *"no foreground pixels"* ]] || fail "$stderr"
+  [ -z "$output" ]
+  [ ! -e st.json ]
+}
+
 @test "--fit spills to \$TMPDIR (an unusable TMPDIR is an error before anything is written)" {
   fn-synth -n 2 > s.fns
   TMPDIR="$T/does-not-exist" run --separate-stderr fn-normalize --fit st.json s.fns
@@ -137,7 +220,8 @@ print("ok")'
   fn-synth -n 1 > s.fns
   for args in "" "--fit a.json --stats b.json" "--per-image --stats b.json" "--stats b.json --clip-percentile 1,99" \
               "--fit a.json --clip-percentile 99,1" "--fit a.json --clip-percentile 5" "--stats b.json --per-channel" \
-              "--per-image --fit a.json" "--per-image s.fns extra" "--bogus"; do
+              "--per-image --fit a.json" "--per-image s.fns extra" "--bogus" "--stats b.json --clip 1,2" \
+              "--fit a.json --clip 5,1" "--fit a.json --clip 5" "--per-image --ct" "--stats b.json --foreground"; do
     run --separate-stderr fn-normalize $args s.fns
     [ "$status" -eq 2 ] || fail "fn-normalize $args: status $status"
     [ -z "$output" ] || fail "fn-normalize $args wrote to stdout"

@@ -246,6 +246,46 @@ assert (np.frombuffer(fr[0]["image"]["data"], "<u2") == np.arange(600) * 100).al
 assert (np.frombuffer(fr[1]["image"]["data"], "<f4") == (np.arange(600, dtype=np.float32) - 300) / 7).all()'
 }
 
+@test "signed 16-bit TIFF (CT slices): every value, below -1024 and above 5000, exact through fn-read, fn-resize, fn-augment, fn-normalize and fn-write" {
+  mkdir -p ct/images ct/masks
+  # an int16 TIFF as lungct's (written byte by byte: Pillow writes no signed 16-bit), a {0,1} mask
+  PYTHONPATH="$BATS_TEST_DIRNAME" $PY - <<'EOF'
+import fnframes, numpy as np
+from PIL import Image
+a = np.array([[-3000, -1025, -1024, 0], [1, 4999, 5001, 32767], [-32768, -2619, -700, 5556]])
+img = np.kron(a, np.ones((8, 8), int))
+fnframes.write_tiff_s16("ct/images/s.tif", img)
+np.save("want.npy", img)
+Image.fromarray((img > -1024).astype(np.uint8)).save("ct/masks/s.tif", compression="tiff_lzw")
+EOF
+  fn-read ct/images --masks ct/masks > r.fns
+  fn-resize 48x64 r.fns > z.fns
+  fn-augment -n 1 --hflip 1 --seed 1 r.fns > a.fns
+  fn-normalize --fit st.json r.fns > n.fns
+  fn-write --format tiff out < r.fns
+  run $PY -c '
+import sys; sys.path.insert(0, "'"$BATS_TEST_DIRNAME"'")
+import fnframes, json, numpy as np
+from PIL import Image
+want = np.load("want.npy").astype(np.float64)
+r, = fnframes.read("r.fns")
+assert r["image"].dtype == np.float32 and (r["image"][0] == want).all(), r["image"].dtype
+assert (r["mask"][0] == (want > -1024)).all()
+z, = fnframes.read("z.fns")   # 2x up: the middle of each block (16x16 now) keeps its value
+mid = z["image"][0].reshape(3, 16, 4, 16)[:, 6:10, :, 6:10]
+err = np.abs(mid - want[::8, ::8][:, None, :, None]).max()
+assert err < 0.05, err
+a, = fnframes.read("a.fns")
+assert (a["image"][0] == want[:, ::-1]).all()
+st = json.load(open("st.json")); n, = fnframes.read("n.fns")
+assert abs(st["mean"] - want.mean()) < 1e-6 and abs(st["std"] - want.std()) < 1e-6
+assert np.abs(n["image"][0] - (want - want.mean()) / want.std()).max() < 1e-5
+w = np.asarray(Image.open("out/s_image.tif"))
+assert w.dtype == np.float32 and (w == want).all()
+print("ok")'
+  assert_output "ok"
+}
+
 @test "image/mask size mismatch: one line naming both, frames before it intact" {
   fixtures
   $PY -c '

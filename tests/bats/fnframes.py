@@ -4,7 +4,8 @@
   fnframes.py images OUT FILE...        decode image files with Pillow into frames (image u8 [C,H,W])
   fnframes.py dump FILE                 print id, keys and shapes of each frame
 
-As a module: read(path) -> list of dicts with numpy arrays; write(path, frames); tensor(arr)."""
+As a module: read(path) -> list of dicts with numpy arrays; write(path, frames); tensor(arr);
+write_tiff_s16(path, arr): an uncompressed signed 16-bit TIFF as a CT slice (Pillow writes none)."""
 import sys
 
 import msgpack
@@ -45,6 +46,21 @@ def write(path, frames):
                 if isinstance(fr[k], np.ndarray):
                     fr[k] = tensor(fr[k])
             f.write(msgpack.packb(fr, use_bin_type=True))
+
+
+def write_tiff_s16(path, a):
+    import struct
+    a = np.ascontiguousarray(np.asarray(a).astype("<i2"))
+    h, w = a.shape
+    tags = [(256, 3, w), (257, 3, h), (258, 3, 16), (259, 3, 1), (262, 3, 1), (273, 4, 0), (277, 3, 1),
+            (278, 3, h), (279, 4, a.nbytes), (339, 3, 2)]  # SampleFormat 2: signed integer
+    data = 8 + 2 + 12 * len(tags) + 4
+    out = b"II*\x00" + struct.pack("<IH", 8, len(tags))
+    for tag, typ, v in tags:
+        v = data if tag == 273 else v
+        out += struct.pack("<HHI", tag, typ, 1) + (struct.pack("<HH", v, 0) if typ == 3 else struct.pack("<I", v))
+    with open(path, "wb") as f:
+        f.write(out + struct.pack("<I", 0) + a.tobytes())
 
 
 def main(argv):

@@ -6,7 +6,7 @@ load test_helper
 RECIPES="$BATS_TEST_DIRNAME/../../pipelines"
 PY=/usr/bin/python3
 
-# make_set LAYOUT N CHANNELS: $T/data laid out as LAYOUT (isic|jsrt|membrane|drive), N pairs of 40x36
+# make_set LAYOUT N CHANNELS: $T/data laid out as LAYOUT (isic|jsrt|membrane|drive|lungct), N pairs of 40x36
 # (N=14 leaves 2 or 3 ids to validation with the recipes' split, seed 0, for each naming)
 make_set() {
   local layout=$1 n=$2 c=$3 f id
@@ -16,7 +16,7 @@ make_set() {
     id=$(basename "$f"); id=${id%_image.*}
     case $layout in
     isic) mv "$f" "data/images/$id.png"; mv "w/${id}_mask.png" "data/masks/${id}_segmentation.png" ;;
-    jsrt) mv "$f" "data/images/$id.png"; mv "w/${id}_mask.png" "data/masks/$id.png" ;;
+    jsrt|lungct) mv "$f" "data/images/$id.png"; mv "w/${id}_mask.png" "data/masks/$id.png" ;;
     membrane) mv "$f" "data/images/${id#synth_}.png"; mv "w/${id}_mask.png" "data/masks/${id#synth_}.png" ;;
     drive) # DRIVE's numbers start at 21
       local nn=$((10#${id#synth_} + 21))
@@ -36,6 +36,19 @@ for p in sys.argv[1:]:
     heart = np.zeros_like(m); heart[-6:, -6:] = True
     out[heart & ~m] = 250
     Image.fromarray(out).save(p)
+EOF
+    ;;
+  lungct) # signed 16-bit TIFF slices (-2619..5556, as the real set's) and {0,1} 8-bit TIFF masks
+    PYTHONPATH="$BATS_TEST_DIRNAME" $PY - data/images/*.png <<'EOF'
+import os, sys, fnframes, numpy as np
+from PIL import Image
+for p in sys.argv[1:]:
+    x = np.asarray(Image.open(p)).astype(np.int32) * 24 - 2600
+    x[0, 0], x[-1, -1] = -2619, 5556
+    fnframes.write_tiff_s16(p[:-4] + ".tif", x)
+    m = p.replace("/images/", "/masks/")
+    Image.fromarray((np.asarray(Image.open(m)) > 0).astype(np.uint8)).save(m[:-4] + ".tif", compression="tiff_lzw")
+    os.remove(p); os.remove(m)
 EOF
     ;;
   drive) # GIF masks and field-of-view masks, as DRIVE has
@@ -101,6 +114,59 @@ check_outputs() {
   diff <(grep -o 'mask u8 [^	]*' want.txt) <(grep -o 'mask u8 [^	]*' got.txt)
   [ "$(fn-info out/train.aug.fns | tail -n 1 | cut -d' ' -f1)" -eq $((8 * $(fn-info out/train.fns | tail -n 1 | cut -d' ' -f1))) ]
   run_recipe jsrt-lung.mk -q
+}
+
+@test "recipes: lungct.mk end to end: signed 16-bit TIFF kept as f32, masks > 0, 10 samples per image; NORM=ct" {
+  make_set lungct 14 1
+  run_recipe lungct.mk TEST="$T/data" >log 2>&1 || { cat log; false; }
+  check_outputs
+  [ -s out/test.scores.json ] || fail "no test scores"
+  run fn-info out/all.fns
+  assert_line --partial "image f32 [1,32,32]"
+  [[ "$output" == *" min -2"* ]] || fail "no value below -2000 read: $output"
+  # the masks equal fn-synth's after resizing (1 read as foreground)
+  fn-synth -n 14 -s 40x36 -c 1 --seed 5 | fn-resize 32x32 | fn-info >want.txt
+  fn-info out/all.fns >got.txt
+  diff <(grep -o 'mask u8 [^	]*' want.txt) <(grep -o 'mask u8 [^	]*' got.txt)
+  [ "$(fn-info out/train.aug.fns | tail -n 1 | cut -d' ' -f1)" -eq $((10 * $(fn-info out/train.fns | tail -n 1 | cut -d' ' -f1))) ]
+  run_recipe lungct.mk TEST="$T/data" -q
+  # NORM=ct: nnU-Net's scheme, fitted on the lung pixels, kept in the statistics; only the stages after the split redone
+  t_all=$(stat -c %y out/all.fns)
+  run_recipe lungct.mk NORM=ct >log 2>&1 || { cat log; false; }
+  grep -q -e '--ct' out/.opts/prep
+  $PY -c 'import json; s = json.load(open("out/stats.json")); assert s["foreground"] and s["clip_percentile"] == [0.5, 99.5], s'
+  [ "$(stat -c %y out/all.fns)" = "$t_all" ] || fail "all.fns was redone"
+}
+
+@test "recipes: isic.mk with VAL=DIR: all of DATA trains (masks ID.png), VAL validates (ID_segmentation.png), TEST too" {
+  make_set isic 14 3
+  mv data val
+  make_set isic 10 3
+  for f in data/masks/*_segmentation.png; do mv "$f" "${f%_segmentation.png}.png"; done
+  run_recipe isic.mk VAL="$T/val" TEST="$T/val" >log 2>&1 || { cat log; false; }
+  check_outputs
+  [ "$(fn-info out/train.fns | tail -n 1 | cut -d' ' -f1)" -eq 10 ]
+  [ "$(fn-info out/val.fns | tail -n 1 | cut -d' ' -f1)" -eq 14 ]
+  [ "$(fn-info out/test.fns | tail -n 1 | cut -d' ' -f1)" -eq 14 ]
+  [ "$(fn-info out/train.aug.fns | tail -n 1 | cut -d' ' -f1)" -eq 30 ]
+  cmp out/all.fns out/train.fns
+  run_recipe isic.mk VAL="$T/val" TEST="$T/val" -q
+  run make -s -f "$RECIPES/isic.mk" DATA="$T/data" VAL="$T/nothing" OUT="$T/out2" BIN="$FN_BIN" $TINY prepare
+  assert_failure
+  assert_output --partial "isic: no $T/nothing/images or $T/nothing/masks"
+}
+
+@test "recipes: lungct.mk on 12 real slices (../shared/data/lungct), 1 epoch" {
+  need_data lungct
+  mkdir -p data/images data/masks
+  for f in $(ls "$FN_DATA/lungct/images" | head -n 12); do
+    ln -s "$FN_DATA/lungct/images/$f" data/images/; ln -s "$FN_DATA/lungct/masks/$f" data/masks/
+  done
+  run_recipe lungct.mk EPOCHS=1 RATIO=0.5 AUG="-n 1 --keep-original --hflip 0.5 --zoom 0.9,1.1" >log 2>&1 || { cat log; false; }
+  check_outputs
+  run fn-info out/all.fns
+  assert_line --partial "image f32 [1,32,32]"
+  grep -q '^| validation |' out/report.md
 }
 
 @test "recipes: membrane.mk end to end" {
@@ -195,6 +261,21 @@ check_outputs() {
   make -s -f "$RECIPES/membrane.mk" INPUT="$T/in.fns" OUT="$T/out" BIN="$FN_BIN" $TINY >log 2>&1 || { cat log; false; }
   check_outputs
   make -s -f "$RECIPES/membrane.mk" INPUT="$T/in.fns" OUT="$T/out" BIN="$FN_BIN" $TINY -q
+}
+
+@test "recipes: TIME_LIMIT stops training keeping the best model; the same command (any TIME_LIMIT) continues the run" {
+  fn-synth -n 12 -s 32x32 -c 1 --seed 2 >in.fns
+  tl() { make -s -f "$RECIPES/membrane.mk" INPUT="$T/in.fns" OUT="$T/out" BIN="$FN_BIN" $TINY EPOCHS=200 TIME_LIMIT=$1; }
+  tl 12 >log 2>&1 || { cat log; false; }
+  grep -q "stopped at TIME_LIMIT=12 s; the best model so far is kept; the same command continues" log || fail "$(cat log)"
+  [ -e out/train.unfinished ] && [ -s out/model.safetensors ] && [ -s out/report.md ]
+  n1=$(grep -c '^[0-9]' out/train.tsv)
+  head -n $((n1 + 1)) out/train.tsv >first.tsv
+  tl 13 >log 2>&1 || { cat log; false; }
+  n2=$(grep -c '^[0-9]' out/train.tsv)
+  [ "$n2" -gt "$n1" ] || fail "no epoch added: $n1 then $n2"
+  cmp first.tsv <(head -n $((n1 + 1)) out/train.tsv)   # the same run, continued: its first epochs kept
+  [ out/report.md -nt out/train.unfinished ]
 }
 
 @test "recipes: a missing DATA folder is a clear error" {

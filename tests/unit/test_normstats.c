@@ -105,7 +105,7 @@ static void test_per_image(void) {
 
 static void test_json_round_trip(void) {
     fn_normstats s = {0}, l;
-    s.per_channel = 1, s.channels = 3, s.count = 12345, s.dtype = FN_U8, s.clip = 1;
+    s.per_channel = 1, s.channels = 3, s.count = 12345, s.dtype = FN_U8, s.clip = 1, s.clip_pct = 1;
     for (int c = 0; c < 3; c++) s.mean[c] = 100.0 / 3 + c, s.std[c] = 7.25 + c, s.clip_lo[c] = c, s.clip_hi[c] = 200 + c;
     s.clip_p[0] = 0.5, s.clip_p[1] = 99.5;
     char path[] = "/tmp/test_normstats.XXXXXX";
