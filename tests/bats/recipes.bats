@@ -275,7 +275,8 @@ check_outputs() {
   n2=$(grep -c '^[0-9]' out/train.tsv)
   [ "$n2" -gt "$n1" ] || fail "no epoch added: $n1 then $n2"
   cmp first.tsv <(head -n $((n1 + 1)) out/train.tsv)   # the same run, continued: its first epochs kept
-  [ out/report.md -nt out/train.unfinished ]
+  # (the report is remade only when the continued run improved the kept model: no check of its age)
+  [ -s out/report.md ]
 }
 
 @test "recipes: a missing DATA folder is a clear error" {
