@@ -1,0 +1,225 @@
+/* bf16.c: the matrix products in bf16 (set_precision FN_PREC_BF16; declared in cpu.h).
+ *
+ * Every product C = A B (+ C) of the convolutions rounds its two inputs to bf16 (round to nearest even:
+ * 8 bits of mantissa, a relative error of at most u = 2^-9 each) into this thread's buffers and runs
+ * oneDNN's matmul primitive with bf16 src and weights and an f32 dst, which accumulates in fp32 with
+ * the CPU's bf16 dot-product instructions (AVX512_BF16's vdpbf16ps, or AMX). oneDNN 2.6 (Debian 12's
+ * libdnnl) has no bf16 GEMM call (dnnl_sgemm is f32 only), so the primitive is made once per kind (C =,
+ * C +=) with run-time sizes and strides and handed each product's sizes when it runs; oneDNN picks its
+ * JIT GEMM for it ("gemm:jit"). The tensors, the bias, the epilogues and every other op stay fp32.
+ *
+ * Each OpenMP thread of the context has its own stream and buffers, and every call runs on the calling
+ * thread only (oneDNN on the OpenMP runtime, limited to it as sgemm.c does), so products on disjoint
+ * tiles run side by side and the results are deterministic as in fp32.
+ *
+ * A CPU without bf16 instructions (oneDNN's effective ISA below avx512_core_bf16, which
+ * ONEDNN_MAX_CPU_ISA=AVX2 forces) refuses bf16 in one line; so does a build without oneDNN (DNNL=0).
+ * No emulation: rounding the inputs and multiplying in fp32 would cost more than fp32 itself. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+#ifdef FN_DNNL
+#include <dnnl.h>
+#endif
+#include "cpu.h"
+
+#ifdef FN_DNNL
+struct cpu_bf16 {
+    dnnl_engine_t eng;
+    dnnl_primitive_t mm[2]; /* C = A B (beta 0), C += A B (beta 1): run-time sizes and strides */
+    int threads;
+    dnnl_stream_t *st;      /* [threads] a stream per OpenMP thread */
+    uint16_t **buf;         /* [threads] the bf16 copies of A [M*K] and B [K*N], one after the other */
+    size_t *cap;            /* [threads] uint16s allocated in buf[t] */
+    int *fail;              /* [threads] a copy could not be had (reported by error()) */
+};
+
+/* rows x cols of src (row stride ld) to bf16 in dst [rows, cols] */
+static void round_rows(const float *src, int ld, int rows, int cols, uint16_t *dst) {
+    for (int r = 0; r < rows; r++) {
+        const float *s = src + (size_t)r * ld;
+        uint16_t *d = dst + (size_t)r * cols;
+#pragma omp simd
+        for (int i = 0; i < cols; i++) d[i] = cpu_bf16_round(s[i]);
+    }
+}
+
+static dnnl_primitive_t make_matmul(dnnl_engine_t eng, int acc) {
+    const dnnl_dim_t R = DNNL_RUNTIME_DIM_VAL;
+    dnnl_dims_t dims = { R, R }, strides = { R, R };
+    dnnl_memory_desc_t a, b, c;
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    if (dnnl_memory_desc_init_by_strides(&a, 2, dims, dnnl_bf16, strides) ||
+        dnnl_memory_desc_init_by_strides(&b, 2, dims, dnnl_bf16, strides) ||
+        dnnl_memory_desc_init_by_strides(&c, 2, dims, dnnl_f32, strides) ||
+        dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) || dnnl_primitive_attr_create(&attr))
+        return NULL;
+    if (acc && (dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, 1.0f) ||
+                dnnl_primitive_attr_set_post_ops(attr, po)))
+        goto done;
+    if (dnnl_primitive_desc_create(&pd, &md, attr, eng, NULL) == dnnl_success && dnnl_primitive_create(&p, pd))
+        p = NULL;
+done:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    return p;
+}
+
+void cpu_bf16_free(cpu_ctx *c) {
+    struct cpu_bf16 *b = c->bf;
+    if (!b) return;
+    for (int t = 0; t < b->threads; t++) {
+        if (b->st && b->st[t]) dnnl_stream_destroy(b->st[t]);
+        if (b->buf) free(b->buf[t]);
+    }
+    for (int i = 0; i < 2; i++)
+        if (b->mm[i]) dnnl_primitive_destroy(b->mm[i]);
+    if (b->eng) dnnl_engine_destroy(b->eng);
+    free(b->st);
+    free(b->buf);
+    free(b->cap);
+    free(b->fail);
+    free(b);
+    c->bf = NULL;
+}
+
+/* oneDNN's name for the ISA it will use */
+static const char *isa_name(dnnl_cpu_isa_t isa) {
+    switch ((int)isa) {
+    case dnnl_cpu_isa_sse41: return "SSE4.1";
+    case dnnl_cpu_isa_avx: return "AVX";
+    case dnnl_cpu_isa_avx2: return "AVX2";
+    case dnnl_cpu_isa_avx2_vnni: return "AVX2 with VNNI";
+    case dnnl_cpu_isa_avx512_core: return "AVX-512";
+    case dnnl_cpu_isa_avx512_core_vnni: return "AVX-512 with VNNI";
+    default: return "no AVX-512 bf16";
+    }
+}
+
+static int bf16_open(cpu_ctx *c, fn_err *e) {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) != (unsigned)dnnl_cpu_isa_avx512_core_bf16) {
+        const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
+        if (!cap || !*cap) cap = getenv("DNNL_MAX_CPU_ISA");
+        return fn_seterr(e, "--precision bf16 needs a CPU with bf16 instructions (AVX512_BF16 or AMX); oneDNN "
+                            "finds %s%s%s%s; use --precision fp32", isa_name(isa), cap && *cap ? " (limited by " : "",
+                         cap && *cap ? cap : "", cap && *cap ? ")" : "");
+    }
+    struct cpu_bf16 *b = calloc(1, sizeof *b);
+    if (!b) return fn_seterr(e, "out of memory");
+    c->bf = b;
+    b->threads = c->threads;
+    b->st = calloc((size_t)c->threads, sizeof *b->st);
+    b->buf = calloc((size_t)c->threads, sizeof *b->buf);
+    b->cap = calloc((size_t)c->threads, sizeof *b->cap);
+    b->fail = calloc((size_t)c->threads, sizeof *b->fail);
+    if (!b->st || !b->buf || !b->cap || !b->fail) {
+        cpu_bf16_free(c);
+        return fn_seterr(e, "out of memory");
+    }
+    if (dnnl_engine_create(&b->eng, dnnl_cpu, 0)) {
+        cpu_bf16_free(c);
+        return fn_seterr(e, "--precision bf16: oneDNN has no CPU engine");
+    }
+    for (int t = 0; t < c->threads; t++)
+        if (dnnl_stream_create(&b->st[t], b->eng, dnnl_stream_default_flags)) {
+            cpu_bf16_free(c);
+            return fn_seterr(e, "--precision bf16: oneDNN cannot make a stream");
+        }
+    b->mm[0] = make_matmul(b->eng, 0);
+    b->mm[1] = make_matmul(b->eng, 1);
+    if (!b->mm[0] || !b->mm[1]) {
+        cpu_bf16_free(c);
+        return fn_seterr(e, "--precision bf16: this oneDNN has no bf16 matrix product for this CPU (%s)",
+                         isa_name(isa));
+    }
+    return 0;
+}
+
+int cpu_bf16_failed(cpu_ctx *c) {
+    int f = 0;
+    if (c->bf)
+        for (int t = 0; t < c->bf->threads; t++) f |= c->bf->fail[t], c->bf->fail[t] = 0;
+    return f;
+}
+
+/* a 2-D memory [rows, cols] with the strides (srow, scol) over p */
+static dnnl_memory_t mem2(dnnl_engine_t eng, dnnl_data_type_t dt, int rows, int cols, long srow, long scol,
+                          void *p) {
+    dnnl_dims_t d = { rows, cols }, s = { srow, scol };
+    dnnl_memory_desc_t md;
+    dnnl_memory_t m = NULL;
+    if (dnnl_memory_desc_init_by_strides(&md, 2, d, dt, s) || dnnl_memory_create(&m, &md, eng, p)) return NULL;
+    return m;
+}
+
+void cpu_gemm_bf16(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc) {
+    struct cpu_bf16 *b = c->bf;
+    const int tid = omp_get_thread_num();
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || tid >= b->threads) { /* not the convolutions' */
+        cpu_sgemm_by(c->gemm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const size_t na = (size_t)M * K, need = na + (size_t)K * N;
+    if (b->cap[tid] < need) {
+        free(b->buf[tid]);
+        b->cap[tid] = 0;
+        if (!(b->buf[tid] = malloc(need * sizeof(uint16_t)))) {
+            b->fail[tid] = 1;
+            return;
+        }
+        b->cap[tid] = need;
+    }
+    uint16_t *a16 = b->buf[tid], *b16 = a16 + na;
+    /* A [M,K] as stored: rows M (or K when ta); B [K,N]: rows K (or N when tb); copies keep the layout */
+    round_rows(A, lda, ta ? K : M, ta ? M : K, a16);
+    round_rows(B, ldb, tb ? N : K, tb ? K : N, b16);
+    if (omp_get_max_threads() != 1) omp_set_num_threads(1); /* this thread's setting, as sgemm.c */
+    dnnl_memory_t ma = mem2(b->eng, dnnl_bf16, M, K, ta ? 1 : K, ta ? M : 1, a16);
+    dnnl_memory_t mb = mem2(b->eng, dnnl_bf16, K, N, tb ? 1 : N, tb ? K : 1, b16);
+    dnnl_memory_t mc = mem2(b->eng, dnnl_f32, M, N, ldc, 1, C);
+    if (ma && mb && mc) {
+        dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, ma }, { DNNL_ARG_WEIGHTS, mb }, { DNNL_ARG_DST, mc } };
+        if (dnnl_primitive_execute(b->mm[beta != 0.0f], b->st[tid], 3, args)) b->fail[tid] = 1;
+    } else {
+        b->fail[tid] = 1;
+    }
+    if (ma) dnnl_memory_destroy(ma);
+    if (mb) dnnl_memory_destroy(mb);
+    if (mc) dnnl_memory_destroy(mc);
+}
+#else
+void cpu_bf16_free(cpu_ctx *c) { (void)c; }
+int cpu_bf16_failed(cpu_ctx *c) { return 0; }
+static int bf16_open(cpu_ctx *c, fn_err *e) {
+    return fn_seterr(e, "--precision bf16 needs oneDNN, and this fn was built without it (DNNL=0)");
+}
+void cpu_gemm_bf16(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc) {
+    cpu_sgemm_by(c->gemm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+#endif
+
+int cpu_set_precision(void *ctx, int precision, fn_err *e) {
+    cpu_ctx *c = ctx;
+    if (precision == FN_PREC_FP32) {
+        c->prec = FN_PREC_FP32;
+        return 0;
+    }
+    if (precision != FN_PREC_BF16) {
+        const char *n = fn_precision_name(precision);
+        return fn_seterr(e, "--precision %s is not available on the CPU (fp32 or bf16)", n ? n : "?");
+    }
+    if (!c->bf && bf16_open(c, e)) return -1;
+    c->prec = FN_PREC_BF16;
+    cpu_kcache_drop(c); /* the kept Winograd kernels are of no use to the direct method */
+    return 0;
+}
