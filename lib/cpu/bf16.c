@@ -33,10 +33,46 @@ struct cpu_bf16 {
     uint16_t **buf;         /* [threads] the bf16 copies of A [M*K] and B [K*N], one after the other */
     size_t *cap;            /* [threads] uint16s allocated in buf[t] */
     int *fail;              /* [threads] a copy could not be had (reported by error()) */
+    struct shape *shapes;   /* [threads * NSHAPES] each thread's primitives for fixed sizes */
+    int *next;              /* [threads] the entry of shapes to replace next */
 };
 
-/* rows x cols of src (row stride ld) to bf16 in dst [rows, cols] */
-static void round_rows(const float *src, int ld, int rows, int cols, uint16_t *dst) {
+/* Primitives made for one product's sizes, kept per thread (no lock): oneDNN's brgemm kernels for them
+ * run small products in microseconds, where the run-time-sized primitive (its JIT GEMM) took
+ * milliseconds for each of the convolutions' small tiles. A convolution makes a few sizes (its tiles,
+ * the last shorter); NSHAPES per thread hold a net's, the oldest replaced when full. */
+#define NSHAPES 512
+struct shape {
+    int M, N, K, ldc, acc;
+    dnnl_primitive_t p;
+};
+
+static dnnl_primitive_t make_matmul(dnnl_engine_t eng, int acc, int M, int N, int K, int ldc);
+static dnnl_primitive_t shaped(struct cpu_bf16 *b, int tid, int M, int N, int K, int ldc, int acc) {
+    struct shape *s = b->shapes + (size_t)tid * NSHAPES;
+    for (int i = 0; i < NSHAPES && s[i].p; i++)
+        if (s[i].M == M && s[i].N == N && s[i].K == K && s[i].ldc == ldc && s[i].acc == acc) return s[i].p;
+    dnnl_primitive_t p = make_matmul(b->eng, acc, M, N, K, ldc);
+    if (!p) return b->mm[acc]; /* the run-time-sized one */
+    struct shape *e = s + b->next[tid];
+    b->next[tid] = (b->next[tid] + 1) % NSHAPES;
+    if (e->p) dnnl_primitive_destroy(e->p);
+    *e = (struct shape){ M, N, K, ldc, acc, p };
+    return p;
+}
+
+/* the matrix [rows, cols] of src (row stride ld; stored transposed, [cols, rows], when t) to bf16 in
+ * dst [rows, cols] row-major: oneDNN's JIT GEMM takes plain row-major operands only (transposed strides
+ * sent it to its reference code, 100x slower) */
+static void round_rows(const float *src, int ld, int t, int rows, int cols, uint16_t *dst) {
+    if (t) {
+        for (int c0 = 0; c0 < cols; c0 += 16) { /* blocks of 16 source rows: reads and writes stay cached */
+            const int c1 = c0 + 16 < cols ? c0 + 16 : cols;
+            for (int r = 0; r < rows; r++)
+                for (int c = c0; c < c1; c++) dst[(size_t)r * cols + c] = cpu_bf16_round(src[(size_t)c * ld + r]);
+        }
+        return;
+    }
     for (int r = 0; r < rows; r++) {
         const float *s = src + (size_t)r * ld;
         uint16_t *d = dst + (size_t)r * cols;
@@ -45,18 +81,20 @@ static void round_rows(const float *src, int ld, int rows, int cols, uint16_t *d
     }
 }
 
-static dnnl_primitive_t make_matmul(dnnl_engine_t eng, int acc) {
+/* C [M,N] (row stride ldc) (+)= A [M,K] B [K,N] (row-major): for these sizes, or run-time ones (M 0) */
+static dnnl_primitive_t make_matmul(dnnl_engine_t eng, int acc, int M, int N, int K, int ldc) {
     const dnnl_dim_t R = DNNL_RUNTIME_DIM_VAL;
-    dnnl_dims_t dims = { R, R }, strides = { R, R };
+    dnnl_dims_t da = { M ? M : R, M ? K : R }, db = { M ? K : R, M ? N : R }, dc = { M ? M : R, M ? N : R };
+    dnnl_dims_t sa = { M ? K : R, M ? 1 : R }, sb = { M ? N : R, M ? 1 : R }, sc = { M ? ldc : R, M ? 1 : R };
     dnnl_memory_desc_t a, b, c;
     dnnl_matmul_desc_t md;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
-    if (dnnl_memory_desc_init_by_strides(&a, 2, dims, dnnl_bf16, strides) ||
-        dnnl_memory_desc_init_by_strides(&b, 2, dims, dnnl_bf16, strides) ||
-        dnnl_memory_desc_init_by_strides(&c, 2, dims, dnnl_f32, strides) ||
+    if (dnnl_memory_desc_init_by_strides(&a, 2, da, dnnl_bf16, sa) ||
+        dnnl_memory_desc_init_by_strides(&b, 2, db, dnnl_bf16, sb) ||
+        dnnl_memory_desc_init_by_strides(&c, 2, dc, dnnl_f32, sc) ||
         dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) || dnnl_primitive_attr_create(&attr))
         return NULL;
     if (acc && (dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, 1.0f) ||
@@ -80,6 +118,10 @@ void cpu_bf16_free(cpu_ctx *c) {
     }
     for (int i = 0; i < 2; i++)
         if (b->mm[i]) dnnl_primitive_destroy(b->mm[i]);
+    for (size_t i = 0; b->shapes && i < (size_t)b->threads * NSHAPES; i++)
+        if (b->shapes[i].p) dnnl_primitive_destroy(b->shapes[i].p);
+    free(b->shapes);
+    free(b->next);
     if (b->eng) dnnl_engine_destroy(b->eng);
     free(b->st);
     free(b->buf);
@@ -119,7 +161,9 @@ static int bf16_open(cpu_ctx *c, fn_err *e) {
     b->buf = calloc((size_t)c->threads, sizeof *b->buf);
     b->cap = calloc((size_t)c->threads, sizeof *b->cap);
     b->fail = calloc((size_t)c->threads, sizeof *b->fail);
-    if (!b->st || !b->buf || !b->cap || !b->fail) {
+    b->shapes = calloc((size_t)c->threads * NSHAPES, sizeof *b->shapes);
+    b->next = calloc((size_t)c->threads, sizeof *b->next);
+    if (!b->st || !b->buf || !b->cap || !b->fail || !b->shapes || !b->next) {
         cpu_bf16_free(c);
         return fn_seterr(e, "out of memory");
     }
@@ -132,8 +176,8 @@ static int bf16_open(cpu_ctx *c, fn_err *e) {
             cpu_bf16_free(c);
             return fn_seterr(e, "--precision bf16: oneDNN cannot make a stream");
         }
-    b->mm[0] = make_matmul(b->eng, 0);
-    b->mm[1] = make_matmul(b->eng, 1);
+    b->mm[0] = make_matmul(b->eng, 0, 0, 0, 0, 0);
+    b->mm[1] = make_matmul(b->eng, 1, 0, 0, 0, 0);
     if (!b->mm[0] || !b->mm[1]) {
         cpu_bf16_free(c);
         return fn_seterr(e, "--precision bf16: this oneDNN has no bf16 matrix product for this CPU (%s)",
@@ -179,16 +223,16 @@ void cpu_gemm_bf16(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float 
         b->cap[tid] = need;
     }
     uint16_t *a16 = b->buf[tid], *b16 = a16 + na;
-    /* A [M,K] as stored: rows M (or K when ta); B [K,N]: rows K (or N when tb); copies keep the layout */
-    round_rows(A, lda, ta ? K : M, ta ? M : K, a16);
-    round_rows(B, ldb, tb ? N : K, tb ? K : N, b16);
+    round_rows(A, lda, ta, M, K, a16); /* a16 [M,K] */
+    round_rows(B, ldb, tb, K, N, b16); /* b16 [K,N] */
     if (omp_get_max_threads() != 1) omp_set_num_threads(1); /* this thread's setting, as sgemm.c */
-    dnnl_memory_t ma = mem2(b->eng, dnnl_bf16, M, K, ta ? 1 : K, ta ? M : 1, a16);
-    dnnl_memory_t mb = mem2(b->eng, dnnl_bf16, K, N, tb ? 1 : N, tb ? K : 1, b16);
+    dnnl_memory_t ma = mem2(b->eng, dnnl_bf16, M, K, K, 1, a16);
+    dnnl_memory_t mb = mem2(b->eng, dnnl_bf16, K, N, N, 1, b16);
     dnnl_memory_t mc = mem2(b->eng, dnnl_f32, M, N, ldc, 1, C);
-    if (ma && mb && mc) {
+    dnnl_primitive_t p = ma && mb && mc ? shaped(b, tid, M, N, K, ldc, beta != 0.0f) : NULL;
+    if (p) {
         dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, ma }, { DNNL_ARG_WEIGHTS, mb }, { DNNL_ARG_DST, mc } };
-        if (dnnl_primitive_execute(b->mm[beta != 0.0f], b->st[tid], 3, args)) b->fail[tid] = 1;
+        if (dnnl_primitive_execute(p, b->st[tid], 3, args)) b->fail[tid] = 1;
     } else {
         b->fail[tid] = 1;
     }
