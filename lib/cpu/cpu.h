@@ -21,6 +21,18 @@
 #include <stdint.h>
 #include "backend/backend.h"
 
+/* Run-time dispatch of the hot loops fn writes itself (the Winograd transforms and their row helpers, the
+ * blocked sums): each such function is compiled for x86-64, AVX2 and AVX-512 (GCC's target_clones), and
+ * the dynamic loader picks the best that the CPU has when the program starts (an ifunc, resolved once
+ * per process and immutable after: no state of ours). One binary for every x86-64, no -march. Within
+ * one ISA the results are the same bits, run after run (C11 mode keeps fp-contract off, so no clone
+ * fuses a multiply and an add); sums by omp simd reductions differ in the last bits between ISAs. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define CPU_CLONES
+#endif
+
 typedef struct cpu_ctx {
     int threads;       /* OpenMP threads for every op */
     float **ws;        /* [threads] per-thread workspace (im2col tiles, copies) */
@@ -60,7 +72,8 @@ void cpu_sgemm(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K, flo
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* bf16.c: set_precision; the product C = alpha op(A) op(B) + beta C with A and B rounded to bf16 and fp32
- * accumulation (alpha 1, beta 0 or 1; other products go to cpu_sgemm_by), on the calling thread;
+ * accumulation (alpha 1, beta 0 or 1, K > 0: cpu_sgemm sends only those, the others to cpu_sgemm_by), on
+ * the calling thread;
  * cpu_bf16_failed: whether a bf16 buffer could not be had since the last call (the product skipped) */
 int cpu_set_precision(void *ctx, int precision, fn_err *e);
 void cpu_gemm_bf16(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A,
