@@ -64,7 +64,7 @@ static dnnl_primitive_t shaped(struct cpu_bf16 *b, int tid, int M, int N, int K,
 /* the matrix [rows, cols] of src (row stride ld; stored transposed, [cols, rows], when t) to bf16 in
  * dst [rows, cols] row-major: oneDNN's JIT GEMM takes plain row-major operands only (transposed strides
  * sent it to its reference code, 100x slower) */
-static void round_rows(const float *src, int ld, int t, int rows, int cols, uint16_t *dst) {
+CPU_CLONES static void round_rows(const float *src, int ld, int t, int rows, int cols, uint16_t *dst) {
     if (t) {
         for (int c0 = 0; c0 < cols; c0 += 16) { /* blocks of 16 source rows: reads and writes stay cached */
             const int c1 = c0 + 16 < cols ? c0 + 16 : cols;
