@@ -22,11 +22,13 @@
 #include "backend/backend.h"
 
 /* Run-time dispatch of the hot loops fn writes itself (the Winograd transforms and their row helpers, the
- * blocked sums): each such function is compiled for x86-64, AVX2 and AVX-512 (GCC's target_clones), and
+ * rounding to bf16): each such function is compiled for x86-64, AVX2 and AVX-512 (GCC's target_clones), and
  * the dynamic loader picks the best that the CPU has when the program starts (an ifunc, resolved once
  * per process and immutable after: no state of ours). One binary for every x86-64, no -march. Within
  * one ISA the results are the same bits, run after run (C11 mode keeps fp-contract off, so no clone
- * fuses a multiply and an add); sums by omp simd reductions differ in the last bits between ISAs. */
+ * fuses a multiply and an add), and the same bits as the x86-64 code: these loops are elementwise. The
+ * blocked sums (sum.c) are not cloned: their omp simd reductions would sum in another order on wider
+ * vectors, and the training tests' thresholds were tuned on today's bits. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CPU_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #else

@@ -5,7 +5,7 @@
 
 #define SUM_BLOCK 4096
 
-CPU_CLONES double cpu_sum(const float *x, size_t n) {
+double cpu_sum(const float *x, size_t n) {
     double total = 0;
     for (size_t i0 = 0; i0 < n; i0 += SUM_BLOCK) {
         size_t m = n - i0 < SUM_BLOCK ? n - i0 : SUM_BLOCK;
@@ -18,7 +18,7 @@ CPU_CLONES double cpu_sum(const float *x, size_t n) {
     return total;
 }
 
-CPU_CLONES double cpu_dot(const float *a, const float *b, size_t n) {
+double cpu_dot(const float *a, const float *b, size_t n) {
     double total = 0;
     for (size_t i0 = 0; i0 < n; i0 += SUM_BLOCK) {
         size_t m = n - i0 < SUM_BLOCK ? n - i0 : SUM_BLOCK;
