@@ -33,18 +33,20 @@ static const char usage[] =
     "      --overlap F     overlap of neighbouring tiles, 0 <= F < 1 (default 0.5)\n"
     "      --device D      auto, cpu, cuda or cuda:N (default auto)\n"
     "      --threads N     CPU threads (default: all)\n"
+    "      --precision P   fp32, or bf16: the matrix products with bf16 inputs and fp32 sums on a CPU with\n"
+    "                      bf16 instructions (default fp32)\n"
     "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
     "  -h, --help          show this help and exit\n"
     "      --version       show the version and exit\n";
 
 struct cmdline {
     const char *input, *model, *output, *device;
-    int batch, tta, threads;
+    int batch, tta, threads, precision;
     int tile_h, tile_w, overlap_set;
     double overlap;
 };
 
-enum { O_TTA = 256, O_DEVICE, O_THREADS, O_VERSION, O_TILE, O_OVERLAP };
+enum { O_TTA = 256, O_DEVICE, O_THREADS, O_VERSION, O_TILE, O_OVERLAP, O_PRECISION };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     static const struct option opts[] = {
@@ -53,6 +55,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         {"threads", required_argument, 0, O_THREADS}, {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},        {"version", no_argument, 0, O_VERSION},
         {"tile", required_argument, 0, O_TILE}, {"overlap", required_argument, 0, O_OVERLAP},
+        {"precision", required_argument, 0, O_PRECISION},
         {0, 0, 0, 0},
     };
     *cl = (struct cmdline){ .input = "-", .device = "auto", .batch = 8, .overlap = 0.5 };
@@ -68,6 +71,10 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             break;
         case O_TTA: cl->tta = 1; break;
         case O_DEVICE: cl->device = optarg; break;
+        case O_PRECISION:
+            if ((cl->precision = fn_precision_parse(optarg)) < 0 || cl->precision == FN_PREC_TF32)
+                fn_usage_die(prog, "--precision takes fp32 or bf16, not '%s'", optarg);
+            break;
         case O_THREADS:
             if (fn_parse_int(optarg, 1, 4096, &v)) fn_usage_die(prog, "bad --threads '%s'", optarg);
             cl->threads = (int)v;
@@ -152,6 +159,7 @@ int main(int argc, char **argv) {
     fn_backend *be = fn_backend_open(cl.device, cl.threads, note, sizeof note, &e);
     if (!be) fn_die(prog, "%s", e.msg);
     if (note[0]) fn_warn(prog, "%s", note);
+    if (fn_backend_set_precision(be, cl.precision, &e)) fn_die(prog, "%s", e.msg);
     fn_model_meta meta;
     fn_net *net = fn_model_load(be, cl.model, &meta, &e);
     if (!net) fn_die(prog, "%s", e.msg);

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "base/err.h"
 
 enum fn_act { FN_ACT_RELU = 0, FN_ACT_LEAKY = 1, FN_ACT_SIGMOID = 2 };
@@ -54,6 +55,22 @@ typedef struct fn_bn_sync {
     void *ctx;
     void (*sum)(void *ctx, double *buf, size_t n);
 } fn_bn_sync;
+
+/* The precision of the matrix products (--precision of fn-train and fn-infer): FN_PREC_FP32 everywhere;
+ * FN_PREC_TF32 (CUDA) and FN_PREC_BF16 round the products' inputs (tf32: 10 bits of mantissa, bf16: 8
+ * bits, unit roundoff u = 2^-11 and 2^-9) and accumulate in fp32. Every other op, the parameters (master
+ * weights), the optimiser's moments, the loss, batch-norm statistics and reductions stay fp32 in every
+ * precision, and so does every tensor the graph sees. */
+enum fn_precision { FN_PREC_FP32 = 0, FN_PREC_TF32 = 1, FN_PREC_BF16 = 2 };
+/* "fp32", "tf32", "bf16" (NULL for another value); parse: the value, or -1 for another name */
+static inline const char *fn_precision_name(int p) {
+    return p == FN_PREC_FP32 ? "fp32" : p == FN_PREC_TF32 ? "tf32" : p == FN_PREC_BF16 ? "bf16" : NULL;
+}
+static inline int fn_precision_parse(const char *s) {
+    for (int p = 0; p <= FN_PREC_BF16; p++)
+        if (s && !strcmp(fn_precision_name(p), s)) return p;
+    return -1;
+}
 
 /* bytes of a communicator id (comm_id): NCCL's unique id */
 #define FN_COMM_ID_BYTES 128
@@ -89,6 +106,12 @@ struct fn_backend {
      * workspace out of memory), or NULL; the message is cleared by the call. The ops have no error
      * return; the graph asks after each forward and backward pass. */
     const char *(*error)(void *ctx);
+    /* optional (NULL: fp32 only): the precision (enum fn_precision) of the matrix products of the ops that
+     * follow; the backend starts in FN_PREC_FP32. 0, or -1 with e set to one line saying why (the CPU
+     * backend: bf16 needs a CPU with bf16 instructions, AVX512_BF16 or AMX, as oneDNN finds them, so
+     * ONEDNN_MAX_CPU_ISA=AVX2 refuses it; tf32 is CUDA's). Set it before the first op, or between
+     * passes; use fn_backend_set_precision, which refuses all but fp32 where this is NULL. */
+    int (*set_precision)(void *ctx, int precision, fn_err *e);
 
     /* convolution, square kernel k (1, 2, 3, 7), stride s (1, 2), TF 'same' padding.
      * x [N,Ci,H,W], w [Co,Ci,k,k] (OIHW), b [Co] or NULL, y [N,Co,Ho,Wo], Ho = ceil(H/s).
@@ -220,6 +243,8 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e);
  * (e.g. "no GPU (libfn-cuda.so: not found); using the CPU"). "cuda" without a usable GPU fails. */
 fn_backend *fn_backend_open(const char *device, int threads, char *note, size_t note_len, fn_err *e);
 void fn_backend_close(fn_backend *be);
+/* be->set_precision(precision), or for a backend without one: 0 for fp32, else -1 with e set */
+int fn_backend_set_precision(fn_backend *be, int precision, fn_err *e);
 
 /* the one symbol libfn-cuda.so exports */
 typedef fn_backend *(*fn_cuda_backend_new_fn)(int device_index, fn_err *e);

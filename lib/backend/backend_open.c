@@ -108,3 +108,10 @@ fn_backend *fn_backend_open(const char *device, int threads, char *note, size_t 
 void fn_backend_close(fn_backend *be) {
     if (be && be->destroy) be->destroy(be);
 }
+
+int fn_backend_set_precision(fn_backend *be, int precision, fn_err *e) {
+    if (be->set_precision) return be->set_precision(be->ctx, precision, e);
+    if (precision == FN_PREC_FP32) return 0;
+    const char *name = fn_precision_name(precision);
+    return fn_seterr(e, "--precision %s is not available on the %s backend (fp32 only)", name ? name : "?", be->name);
+}

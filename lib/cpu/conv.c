@@ -128,7 +128,7 @@ static void col2im(const geom *g, const float *dcol, int cn, int oh0, int oh1, f
  * its transforms cost more than they save: from 1024 output pixels of the batch, or from 256 (16x16, or
  * 8x8 in a batch of 4) in an inference forward whose kernels are kept transformed (kept: kcache.c) */
 static int use_winograd(const cpu_ctx *c, int N, int Ci, int H, int W, int Co, int k, int s, int kept) {
-    if (!c->winograd || (k != 3 && k != 2) || s != 1) return 0;
+    if (!c->winograd || c->prec == FN_PREC_BF16 || (k != 3 && k != 2) || s != 1) return 0; /* see bf16.c */
     return c->winograd == 2 || (Ci >= 8 && Co >= 8 && (long)N * H * W >= (kept ? 256 : 1024));
 }
 
@@ -185,7 +185,10 @@ static void conv_fwd(cpu_ctx *c, const float *x, const float *w, const float *b,
             }
             int ldb;
             const float *B = tile_cols(&g, xn, oh0, oh1, col, &ldb);
-            cpu_sgemm_by(lib, 0, 0, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f, yt, (int)g.HWo);
+            if (c->prec == FN_PREC_BF16)
+                cpu_gemm_bf16(c, 0, 0, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f, yt, (int)g.HWo);
+            else
+                cpu_sgemm_by(lib, 0, 0, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f, yt, (int)g.HWo);
             if (epi)
                 for (int co = 0; co < Co; co++) {
                     float *r = yt + (size_t)co * g.HWo;

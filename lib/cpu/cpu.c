@@ -11,6 +11,11 @@
 
 static const char *cpu_error(void *ctx) {
     cpu_ctx *c = ctx;
+    if (cpu_bf16_failed(c)) {
+        snprintf(c->msg, sizeof c->msg, "CPU backend out of memory (bf16 copies of a matrix product)");
+        c->oom = 0;
+        return c->msg;
+    }
     if (!c->oom) return NULL;
     snprintf(c->msg, sizeof c->msg, "CPU backend out of memory (%zu MB of workspace)", (c->oom >> 20) + 1);
     c->oom = 0;
@@ -71,6 +76,7 @@ static void cpu_destroy(fn_backend *be) {
     cpu_ctx *c = be->ctx;
     if (c) {
         cpu_kcache_drop(c);
+        cpu_bf16_free(c);
         for (int t = 0; t < c->threads; t++) free(c->ws[t]);
         free(c->ws);
         free(c->ws_cap);
@@ -142,6 +148,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->set_training = cpu_set_training;
     be->params_frozen = cpu_params_frozen;
     be->error = cpu_error;
+    be->set_precision = cpu_set_precision;
     be->conv_fwd = cpu_conv_fwd;
     be->conv_bn_fwd_infer = cpu_conv_bn_fwd_infer;
     be->conv_bwd_data = cpu_conv_bwd_data;

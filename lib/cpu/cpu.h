@@ -21,6 +21,20 @@
 #include <stdint.h>
 #include "backend/backend.h"
 
+/* Run-time dispatch of the hot loops fn writes itself (the Winograd transforms and their row helpers, the
+ * rounding to bf16): each such function is compiled for x86-64, AVX2 and AVX-512 (GCC's target_clones), and
+ * the dynamic loader picks the best that the CPU has when the program starts (an ifunc, resolved once
+ * per process and immutable after: no state of ours). One binary for every x86-64, no -march. Within
+ * one ISA the results are the same bits, run after run (C11 mode keeps fp-contract off, so no clone
+ * fuses a multiply and an add), and the same bits as the x86-64 code: these loops are elementwise. The
+ * blocked sums (sum.c) are not cloned: their omp simd reductions would sum in another order on wider
+ * vectors, and the training tests' thresholds were tuned on today's bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define CPU_CLONES
+#endif
+
 typedef struct cpu_ctx {
     int threads;       /* OpenMP threads for every op */
     float **ws;        /* [threads] per-thread workspace (im2col tiles, copies) */
@@ -38,6 +52,9 @@ typedef struct cpu_ctx {
     size_t oom;        /* bytes of workspace that could not be had since the last error() (0: none) */
     char msg[96];      /* error()'s message */
     int gemm;          /* cpu_sgemm: 0 each kind its faster library, 1 oneDNN only, 2 OpenBLAS only */
+    int prec;          /* set_precision (bf16.c): FN_PREC_FP32, or FN_PREC_BF16 (the products in bf16 by
+                        * cpu_gemm_bf16, and every convolution by the direct method: no Winograd) */
+    struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
     /* kcache.c: the frozen parameters (params_frozen) and the Winograd kernels kept for them */
     const float *frozen;
@@ -55,6 +72,26 @@ void cpu_sgemm_by(int lib, int ta, int tb, int M, int N, int K, float alpha, con
 /* the same by the context's choice (FN_CPU_GEMM) */
 void cpu_sgemm(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* bf16.c: set_precision; the product C = alpha op(A) op(B) + beta C with A and B rounded to bf16 and fp32
+ * accumulation (alpha 1, beta 0 or 1, K > 0: cpu_sgemm sends only those, the others to cpu_sgemm_by), on
+ * the calling thread;
+ * cpu_bf16_failed: whether a bf16 buffer could not be had since the last call (the product skipped) */
+int cpu_set_precision(void *ctx, int precision, fn_err *e);
+void cpu_gemm_bf16(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+int cpu_bf16_failed(cpu_ctx *c);
+void cpu_bf16_free(cpu_ctx *c);
+/* f rounded to bf16 (its upper 16 bits), to nearest, ties to even; a NaN stays a (quiet) NaN */
+static inline uint16_t cpu_bf16_round(float f) {
+    union { float f; uint32_t u; } v = { f };
+    const uint32_t r = (v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16;
+    return (uint16_t)((v.u & 0x7fffffffu) > 0x7f800000u ? (v.u >> 16) | 0x40u : r);
+}
+static inline float cpu_bf16_float(uint16_t h) {
+    union { uint32_t u; float f; } v = { (uint32_t)h << 16 };
+    return v.f;
+}
 
 /* Workspaces are had before an op's parallel region: when one cannot be, the op records it in c->oom
  * and returns without computing, and the graph reports it through error(). */

@@ -27,5 +27,9 @@ void cpu_sgemm_by(int lib, int ta, int tb, int M, int N, int K, float alpha, con
 
 void cpu_sgemm(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (c->prec == FN_PREC_BF16 && K > 0 && alpha == 1.0f && (beta == 0.0f || beta == 1.0f)) {
+        cpu_gemm_bf16(c, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     cpu_sgemm_by(c->gemm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -14,9 +14,10 @@
 void fn_train_options_string(const fn_train_config *c, char *buf, size_t n) {
     snprintf(buf, n,
              "loss=dice optimizer=adam(0.9,0.999,1e-07) lr=%.9g batch=%d plateau=%d(0.5,0.001) l2=%s "
-             "epochs=%d seed=%" PRIu64 " width=%.9g%s%s",
+             "epochs=%d seed=%" PRIu64 " width=%.9g%s%s%s%s",
              (double)c->lr, c->batch, c->patience, c->l2 ? "on" : "off", c->epochs, c->seed, (double)c->width,
-             c->bn_recompute ? " bn=recompute" : "", c->sync_bn ? " sync_bn=on" : "");
+             c->bn_recompute ? " bn=recompute" : "", c->sync_bn ? " sync_bn=on" : "",
+             c->precision ? " precision=" : "", c->precision ? fn_precision_name(c->precision) : "");
 }
 
 static const struct { const char *name; fn_net_buf buf; int stats; } bufs[] = {
@@ -54,6 +55,7 @@ int fn_state_save(const char *path, fn_net *net, const fn_train_state *st, fn_er
         metaf(&w, e, "plateau", "%d", c->patience) || metaf(&w, e, "l2", "%d", c->l2) ||
         metaf(&w, e, "bn_recompute", "%d", c->bn_recompute) || metaf(&w, e, "sync_bn", "%d", c->sync_bn) ||
         fn_st_set_meta(&w, "arch", fn_arch_name(c->arch), e) ||
+        fn_st_set_meta(&w, "precision", fn_precision_name(c->precision), e) ||
         metaf(&w, e, "seed", "%" PRIu64, c->seed) || metaf(&w, e, "epochs", "%d", c->epochs) ||
         metaf(&w, e, "epoch", "%d", st->epoch) || metaf(&w, e, "step", "%ld", st->step) ||
         metaf(&w, e, "lr", "%.9g", (double)st->sched.lr) ||
@@ -128,6 +130,9 @@ static int read_meta(const fn_st *r, const char *path, fn_train_state *st, fn_er
     c->arch = FN_ARCH_FOCUSNET; /* absent from states written before the option */
     if ((s = fn_st_meta(r, "arch")) && (c->arch = fn_arch_parse(s)) < 0)
         return fn_seterr(e, "%s: unknown architecture %s", path, s);
+    c->precision = FN_PREC_FP32; /* absent from states written before the option */
+    if ((s = fn_st_meta(r, "precision")) && (c->precision = fn_precision_parse(s)) < 0)
+        return fn_seterr(e, "%s: unknown precision %s", path, s);
     if (get_str(r, path, "seed", &s, e)) return -1;
     c->seed = strtoull(s, NULL, 10);
     if (get_int(r, path, "epochs", 0, 1 << 24, &v, e)) return -1;

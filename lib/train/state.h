@@ -2,7 +2,7 @@
  *
  * Tensors (flat, the net's allocations in its table order): "params", "stats" (batch-norm running
  * statistics), "adam_m", "adam_v". __metadata__: format=fn-train-state, version, the run's settings
- * (fn_train_config), the epoch and Adam step reached, the learning-rate schedule, the best validation
+ * (fn_train_config, the precision of the products among them: "precision", fp32 when absent), the epoch and Adam step reached, the learning-rate schedule, the best validation
  * loss and its epoch (the best model itself is the model file, written before the state), a
  * fingerprint of the training data, the model path and the epochs log so far. Shuffling and dropout
  * are keyed by (seed, epoch) and (seed, step), so no generator state needs saving. Numbers are written
@@ -28,6 +28,7 @@ typedef struct fn_train_config {
     int bn_recompute; /* 1: batch-norm statistics recomputed over the training set before each validation */
     int sync_bn;      /* 1: --sync-bn (batch-norm statistics over all ranks under mpirun) */
     int arch;        /* fn_arch of the net (0: FocusNet) */
+    int precision;   /* enum fn_precision of the matrix products (--precision; 0: fp32) */
 } fn_train_config;
 
 typedef struct fn_train_state {

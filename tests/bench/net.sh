@@ -12,8 +12,10 @@
 # The machine may be noisy: the two sides alternate case by case.
 # TORCH_PY (default /usr/bin/python3) is the interpreter of the torch side, e.g. a virtual environment
 # with PyTorch 2 and onnxruntime from PyPI; RUNTIMES (default eager) the ways torch_net.py runs the
-# model (RUNTIME=): eager, cl (channels_last), compile (torch.compile) and ort (ONNX Runtime, inference
-# only: n/a on a training case). With several, the table has one column per runtime, the best img/s
+# model (RUNTIME=): eager, cl (channels_last), compile (torch.compile), cl-bf16 and compile-bf16 (the
+# same under torch.autocast("cpu", torch.bfloat16): PyTorch's CPU bf16) and ort (ONNX Runtime, inference
+# only: n/a on a training case). FN_PRECISION (default fp32) is fn's --precision (bf16: on a CPU with
+# bf16 instructions), e.g. FN_PRECISION=bf16 RUNTIMES="cl compile cl-bf16 compile-bf16". With several, the table has one column per runtime, the best img/s
 # of the case and which runtime gave it, fn's speed against that best, and memory against the smallest
 # of their peaks (a compile or ort process also holds the compiler or the exporter). A runtime the
 # interpreter lacks (torch, onnxruntime) is skipped with a note.
@@ -35,6 +37,7 @@ ARCH_WIDTH=${ARCH_WIDTH:-0.5}
 TORCH_PY=${TORCH_PY:-/usr/bin/python3}
 RUNTIMES=${RUNTIMES:-eager}
 ROUNDS=${ROUNDS:-1}
+FN_PRECISION=${FN_PRECISION:-fp32}
 export FN_SHARED="$SHARED" THREADS
 # both sides on THREADS threads: OpenMP, OpenBLAS's own pool, torch.set_num_threads
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
@@ -46,7 +49,8 @@ fi
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "net: /usr/bin/time is needed for peak memory (Debian package time)"; exit 1; }
 for r in $RUNTIMES; do
-  case $r in eager|cl|compile|ort) ;; *) echo "net: unknown runtime $r in RUNTIMES (eager cl compile ort)"; exit 1 ;; esac
+  case $r in eager|cl|compile|cl-bf16|compile-bf16|ort) ;;
+  *) echo "net: unknown runtime $r in RUNTIMES (eager cl compile cl-bf16 compile-bf16 ort)"; exit 1 ;; esac
 done
 case $ROUNDS in ''|*[!0-9]*|0) echo "net: ROUNDS must be a whole number of rounds, 1 or more (not '$ROUNDS')"; exit 1 ;; esac
 torch=1
@@ -81,7 +85,7 @@ rounds=""
 [ "$ROUNDS" -gt 1 ] && rounds=", the best of $ROUNDS rounds taken in turns"
 bench_machine
 echo "FocusNet (width 1) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS" \
-  "after a warm-up$rounds; torch $tv"
+  "after a warm-up$rounds; fn $FN_PRECISION; torch $tv"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -118,7 +122,7 @@ for a in $ARCHS; do
  for c in $cases; do
   fi="" fm="" bti=() btm=()
   for ((k = 0; k < ROUNDS; k++)); do
-    if f=$(measure "$TESTBIN/bench-net" --arch "$a" --width "$w" --threads "$THREADS" --repeats "$REPEATS" --tsv "$c"); then
+    if f=$(measure "$TESTBIN/bench-net" --arch "$a" --width "$w" --precision "$FN_PRECISION" --threads "$THREADS" --repeats "$REPEATS" --tsv "$c"); then
       fi=$(pick max "$fi" "$(awk '{ print $4 }' <<<"$f")") fm=$(pick max "$fm" "$(awk '{ print $6 }' <<<"$f")")
     else
       fail=1

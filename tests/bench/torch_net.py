@@ -10,10 +10,15 @@
 #   cl       eager with the model and the input in channels_last memory format;
 #   compile  torch.compile(model) in its default mode (training: the compiled model's forward and
 #            backward, the Dice loss and Adam's step outside it); two warm-ups, which absorb compiling;
+#   cl-bf16  cl under torch.autocast("cpu", torch.bfloat16): PyTorch's CPU bf16 (oneDNN's bf16
+#            convolutions where the CPU has bf16 instructions; fp32 weights, Adam and loss outside the
+#            autocast region, as fn's --precision bf16 keeps them);
+#   compile-bf16  torch.compile of the channels_last model, run under the same autocast;
 #   ort      inference only: the eval-mode model exported by torch.onnx.export (the TorchScript
 #            exporter, opset 17, the case's fixed batch) and run by ONNX Runtime's CPUExecutionProvider
 #            with $THREADS intra-op threads, 1 inter-op thread and every graph optimisation; a training
 #            case prints nothing and exits 3 (not applicable).
+import contextlib
 import os
 import re
 import statistics
@@ -26,8 +31,10 @@ if not m:
     sys.exit("torch_net.py: bad case " + case)
 mode, size, n = m.group(1), int(m.group(2)), int(m.group(3))
 runtime = os.environ.get("RUNTIME", "eager")
-if runtime not in ("eager", "cl", "compile", "ort"):
-    sys.exit("torch_net.py: bad RUNTIME " + runtime + " (eager, cl, compile or ort)")
+RUNTIMES = ("eager", "cl", "compile", "cl-bf16", "compile-bf16", "ort")
+if runtime not in RUNTIMES:
+    sys.exit("torch_net.py: bad RUNTIME " + runtime + " (" + ", ".join(RUNTIMES) + ")")
+bf16 = runtime.endswith("-bf16")
 if runtime == "ort" and mode == "train":
     sys.exit(3)
 
@@ -48,10 +55,15 @@ else:
     net = UShape(arch, 3, float(os.environ.get("WIDTH", "1")))
 x = torch.randn(n, 3, size, size)
 y = (torch.rand(n, 1, size, size) > 0.5).float()
-if runtime == "cl":
+if runtime in ("cl", "cl-bf16", "compile-bf16"):
     net = net.to(memory_format=torch.channels_last)
     x = x.contiguous(memory_format=torch.channels_last)
-model = torch.compile(net) if runtime == "compile" else net
+model = torch.compile(net) if runtime.startswith("compile") else net
+
+
+def autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
 
 if runtime == "ort":
     import inspect
@@ -81,7 +93,7 @@ elif mode == "infer":
     net.eval()
 
     def run():
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model(x)
 else:
     net.train()
@@ -89,10 +101,12 @@ else:
 
     def run():
         opt.zero_grad(set_to_none=True)
-        dice_loss(model(x), y).backward()
+        with autocast():
+            p = model(x)
+        dice_loss(p.float(), y).backward()
         opt.step()
 
-warm = 2 if runtime == "compile" else 1
+warm = 2 if runtime.startswith("compile") else 1
 label = "torch" if runtime == "eager" else "torch-" + runtime
 times = []
 for r in range(repeats + warm):

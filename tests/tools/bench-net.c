@@ -1,6 +1,6 @@
 /* bench-net: the networks' speed on the CPU backend (FocusNet, or --arch NET: fn-train's networks).
  *
- * usage: bench-net [--threads N] [--repeats R] [--width F] [--arch NET] [--tsv] [--profile] [CASE...]
+ * usage: bench-net [--threads N] [--repeats R] [--width F] [--arch NET] [--precision P] [--tsv] [--profile] [CASE...]
  *
  * CASE is infer256b1, infer256b8, train128b8 (default: all three), or inferHxWbN / trainHxWbN.
  * Each case runs in its own child process (so that its peak RSS is its own): one warm-up, then R timed
@@ -34,12 +34,12 @@ static int parse_case(const char *s, bcase *c) {
 }
 
 /* in the child: run the case, write the median seconds per batch to fd */
-static int profile, arch = FN_ARCH_FOCUSNET;
+static int profile, arch = FN_ARCH_FOCUSNET, precision = FN_PREC_FP32;
 
 static int run_case(const bcase *c, int threads, int repeats, float width, int fd) {
     fn_err e;
     fn_backend *be = fn_cpu_backend_new(threads, &e);
-    if (!be) { fprintf(stderr, "bench-net: %s\n", e.msg); return 1; }
+    if (!be || fn_backend_set_precision(be, precision, &e)) { fprintf(stderr, "bench-net: %s\n", e.msg); return 1; }
     fn_net_config cfg = { 3, width, arch };
     fn_net *net = fn_net_new(be, &cfg, &e);
     if (!net || fn_net_init_he(net, 1, &e)) { fprintf(stderr, "bench-net: %s\n", e.msg); return 1; }
@@ -81,10 +81,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = (float)atof(argv[++i]);
         else if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
             if ((arch = fn_arch_parse(argv[++i])) < 0) { fprintf(stderr, "bench-net: unknown --arch %s\n", argv[i]); return 2; }
+        } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            if ((precision = fn_precision_parse(argv[++i])) < 0) { fprintf(stderr, "bench-net: bad --precision %s\n", argv[i]); return 2; }
         } else if (!strcmp(argv[i], "--tsv")) tsv = 1;
         else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: bench-net [--threads N] [--repeats R] [--width F] [--arch NET] [--tsv] [--profile] [CASE...]\n"
+            printf("usage: bench-net [--threads N] [--repeats R] [--width F] [--arch NET] [--precision P] [--tsv] [--profile] [CASE...]\n"
                    "CASE: infer256b1 infer256b8 train128b8 (default), inferHxWbN, trainHxWbN\n");
             return 0;
         } else if (nc < 16 && parse_case(argv[i], &cs[nc]) == 0) nc++;
