@@ -283,6 +283,7 @@ int main(int argc, char **argv) {
     fn_err e;
     char note[512];
     signal(SIGPIPE, SIG_IGN); /* a closed pipe: EPIPE, one line, exit 1 */
+    if (fn_interrupt_block(&e)) fn_die(prog, "%s", e.msg); /* before any thread starts */
     parse_cmdline(argc, argv, &cl);
     fn_dist *dist = fn_dist_open(&e); /* the ranks of mpirun, or one */
     if (!dist) fn_die(prog, "%s", e.msg);
@@ -361,7 +362,7 @@ int main(int argc, char **argv) {
     if (pr.on && fn_dist_size(dist) > 1)
         fn_warn(prog, "%d ranks, %s batch norm", fn_dist_size(dist), st.cfg.sync_bn ? "synchronised" : "per-rank");
 
-    if (fn_interrupt_catch(&e)) fn_die(prog, "%s", e.msg);
+    fn_interrupt_catch();
     for (int ep = st.epoch + 1; ep <= st.cfg.epochs; ep++) {
         double t0 = fn_clock(), tl, vl, vd;
         float lr = st.sched.lr;

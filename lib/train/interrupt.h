@@ -7,8 +7,8 @@
  * while an epoch's files are being written waits for them to be complete. A signal that was ignored
  * when the process started (a background job of a non-interactive shell) stays ignored.
  *
- * The one caught signal is process-wide by nature: it is the single piece of mutable global state
- * in lib/ (a sig_atomic_t written only by the handler). */
+ * The caught signal is process-wide by nature: it and whether fn-train catches yet are the only mutable
+ * global state in lib/ (two sig_atomic_t: the handler writes the first, fn_interrupt_catch the second). */
 #ifndef FN_TRAIN_INTERRUPT_H
 #define FN_TRAIN_INTERRUPT_H
 
@@ -16,8 +16,13 @@
 #include "base/err.h"
 #include "train/state.h"
 
-/* install the handlers (SA_RESTART); 0, or -1 with e set */
-int fn_interrupt_catch(fn_err *e);
+/* first thing in main, before any thread starts: the handlers (SA_RESTART), a thread that takes the
+ * signals, and the signals blocked in the calling thread, so in every thread it starts after (OpenMP's,
+ * the loader's): none is ever interrupted in its vector code. Until fn_interrupt_catch a signal has
+ * its default action (fn-train dies as it would without this). 0, or -1 with e set */
+int fn_interrupt_block(fn_err *e);
+/* from now on a signal is caught, for fn_interrupt_signal */
+void fn_interrupt_catch(void);
 /* the first caught signal (SIGINT or SIGTERM), or 0 */
 int fn_interrupt_signal(void);
 /* the exit status of a process stopped by sig: 128 + sig (130 for SIGINT, 143 for SIGTERM) */
