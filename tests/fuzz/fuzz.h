@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -26,6 +27,22 @@ static inline int fuzz_memfd(const uint8_t *data, size_t size, char *path, size_
     if (lseek(fd, 0, SEEK_SET) < 0) { close(fd); return -1; }
     if (path) snprintf(path, n, "/proc/self/fd/%d", fd);
     return fd;
+}
+
+/* the input as a named temporary file, for the parsers that go by the file's name (its extension):
+ * path is a mkstemps template ending in a suffix of sl characters, filled in; 0, or -1 when it cannot
+ * be made. The caller unlinks it. */
+static inline int fuzz_tmpfile(const uint8_t *data, size_t size, char *path, int sl) {
+    int fd = mkstemps(path, sl);
+    if (fd < 0) return -1;
+    size_t off = 0;
+    while (off < size) {
+        ssize_t w = write(fd, data + off, size - off);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    close(fd);
+    return 0;
 }
 
 #endif

@@ -11,15 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static int quiet;
     if (!quiet) fn_volume_quiet(), quiet = 1;
     char path[] = "/tmp/fn-fuzz-dicomXXXXXX.dcm";
-    int fd = mkstemps(path, 4);
-    if (fd < 0) return 0;
-    size_t off = 0;
-    while (off < size) {
-        ssize_t w = write(fd, data + off, size - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    close(fd);
+    if (fuzz_tmpfile(data, size, path, 4)) return 0;
     fn_dcm_volume d;
     fn_err e;
     if (!fn_dcm_read(path, 0, &d, &e)) fn_dcm_free(&d);

@@ -10,15 +10,7 @@ static void one(const uint8_t *data, size_t size, const char *ext) {
     char path[] = "/tmp/fn-fuzz-niftiXXXXXX.nii.gz";
     int sl = (int)strlen(ext);
     strcpy(path + strlen("/tmp/fn-fuzz-niftiXXXXXX"), ext);
-    int fd = mkstemps(path, sl);
-    if (fd < 0) return;
-    size_t off = 0;
-    while (off < size) {
-        ssize_t w = write(fd, data + off, size - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    close(fd);
+    if (fuzz_tmpfile(data, size, path, sl)) return;
     fn_volume v;
     fn_err e;
     if (!fn_volume_read(path, &v, &e)) {
