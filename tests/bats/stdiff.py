@@ -1,8 +1,4 @@
-"""stdiff.py: how far apart two safetensors files of fn (F32) are.
-
-stdiff.py A B [REGEX]
-    the largest difference between the tensors of two model files, |a - b| / max(1, |a|) elementwise,
-    and the tensor where it is, over the tensors whose names do not match REGEX.
+"""stdiff.py: how far apart two training states of fn (F32 safetensors) are after one step.
 
 stdiff.py --step MODEL A.state B.state [REGEX]
     two training states written after one Adam step from the same initial weights: the largest
@@ -45,18 +41,6 @@ def normrel(x, y):
     return float(np.linalg.norm(x - y) / n) if n > 0 else float(np.linalg.norm(y) > 0)
 
 
-def model_diff(argv):
-    x, y = load(argv[0]), load(argv[1])
-    skip = re.compile(argv[2]) if len(argv) > 2 else None
-    if x.keys() != y.keys() or any(x[k].shape != y[k].shape for k in x):
-        print('different tensors')
-        return 1
-    worst = max((float(np.max(np.abs(x[k] - y[k]) / np.maximum(1, np.abs(x[k])))), k)
-                for k in x if x[k].size and not (skip and skip.search(k)))
-    print('%.3g %s' % worst)
-    return 0
-
-
 def step_diff(argv):
     head, data = read(argv[0])
     a, b = load(argv[1]), load(argv[2])
@@ -82,6 +66,6 @@ def step_diff(argv):
 
 
 if __name__ == '__main__':
-    if sys.argv[1:2] == ['--step']:
-        sys.exit(step_diff(sys.argv[2:]))
-    sys.exit(model_diff(sys.argv[1:]))
+    if sys.argv[1:2] != ['--step']:
+        sys.exit(__doc__)
+    sys.exit(step_diff(sys.argv[2:]))
