@@ -54,12 +54,14 @@ static void cu_free(void *ctx, float *p) {
     if (!p) return;
     cu_ctx *c = cu_enter(ctx);
     CK(cudaStreamSynchronize(c->stream));
+    cu_wcache_free(c); /* weights cast from p may be among them; the next allocation may reuse its address */
     CK(cudaFree(p));
 }
 
 static void cu_upload(void *ctx, float *dst, const float *host, size_t n) {
     if (!n) return;
     cu_ctx *c = cu_enter(ctx);
+    cu_written(c, dst, n * sizeof(float));
     CK(cudaMemcpyAsync(dst, host, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
     CK(cudaStreamSynchronize(c->stream)); /* the caller may reuse host at once */
 }
@@ -74,6 +76,7 @@ static void cu_download(void *ctx, float *host, const float *src, size_t n) {
 static void cu_copy(void *ctx, float *dst, const float *src, size_t n) {
     if (!n || dst == src) return;
     cu_ctx *c = cu_enter(ctx);
+    cu_written(c, dst, n * sizeof(float));
     CK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream));
 }
 
@@ -82,12 +85,49 @@ static void cu_sync(void *ctx) {
     CK(cudaStreamSynchronize(c->stream));
 }
 
+/* precision and determinism ------------------------------------------------------------------------------ */
+
+/* set_precision (lib/backend/backend.h): the convolutions' precision (conv.cu); a change drops the plans,
+ * whose descriptors and algorithms are the precision's */
+static int cu_set_precision(void *ctx, int precision, fn_err *e) {
+    cu_ctx *c = cu_enter(ctx);
+    const char *name = fn_precision_name(precision);
+    if (!name) {
+        if (e) snprintf(e->msg, sizeof e->msg, "unknown precision %d (fp32, tf32 or bf16)", precision);
+        return -1;
+    }
+    if (precision != FN_PREC_FP32 && c->cc < 80) {
+        if (e)
+            snprintf(e->msg, sizeof e->msg,
+                     "--precision %s needs a GPU of compute capability 8.0 or later (this one: sm_%d); use "
+                     "--precision fp32",
+                     name, c->cc);
+        return -1;
+    }
+    if (precision == c->prec) return 0;
+    CK(cudaStreamSynchronize(c->stream));
+    cu_conv_plans_free(c);
+    c->prec = precision;
+    return 0;
+}
+
+/* set_deterministic: 1: deterministic cuDNN algorithms only (the other kernels always are) */
+static void cu_set_deterministic(void *ctx, int on) {
+    cu_ctx *c = cu_enter(ctx);
+    if (c->nondet == !on) return;
+    CK(cudaStreamSynchronize(c->stream));
+    cu_conv_plans_free(c);
+    c->nondet = !on;
+}
+
 /* the table ------------------------------------------------------------------------------------------ */
 
 static void cu_ctx_free(cu_ctx *c) {
     if (!c) return;
     if (c->stream) cudaStreamSynchronize(c->stream);
     cu_conv_plans_free(c);
+    cu_wcache_free(c);
+    cu_adam_free(c);
     cu_comm_free(c);
     for (int i = 0; i < CU_SCR_N; i++)
         if (c->scr[i]) cudaFree(c->scr[i]);
@@ -159,8 +199,9 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
         return NULL;
     }
     c->dev = device_index;
-    c->tf32 = env_flag("FN_CUDA_TF32");
-    c->nondet = env_flag("FN_CUDA_NONDET");
+    c->prec = FN_PREC_FP32;
+    c->nondet = 1; /* the fastest algorithms, as PyTorch's default; set_deterministic(1) for reproducible runs */
+    c->cc = prop.major * 10 + prop.minor;
     c->find = getenv("FN_CUDA_FIND") ? env_flag("FN_CUDA_FIND") : 1;
     /* the largest cuDNN workspace an algorithm may have: FN_CUDA_WS_MB, else a quarter of the free
      * memory, between 256 MiB and 8 GiB (FocusNet's fastest 256x256 algorithms at batch 32 take 1.6 GiB) */
@@ -221,10 +262,9 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
 
     be->name = "cuda";
     char desc[512];
-    snprintf(desc, sizeof desc, "%.64s (cuda:%d, sm_%d%d, %.0f GiB, cuDNN %d.%d.%d%s%s)", prop.name,
-             device_index, prop.major, prop.minor, (double)prop.totalGlobalMem / (1 << 30),
-             (int)(dnn_version / 10000), (int)(dnn_version / 100 % 100), (int)(dnn_version % 100),
-             c->tf32 ? ", TF32" : ", fp32", c->nondet ? ", non-deterministic" : "");
+    snprintf(desc, sizeof desc, "%.64s (cuda:%d, sm_%d%d, %.0f GiB, cuDNN %d.%d.%d)", prop.name, device_index,
+             prop.major, prop.minor, (double)prop.totalGlobalMem / (1 << 30), (int)(dnn_version / 10000),
+             (int)(dnn_version / 100 % 100), (int)(dnn_version % 100));
     snprintf(be->device, sizeof be->device, "%.127s", desc);
     be->ctx = c;
     be->destroy = cu_destroy;
@@ -235,6 +275,8 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
     be->copy = cu_copy;
     be->fill = cu_fill;
     be->sync = cu_sync;
+    be->set_precision = cu_set_precision;
+    be->set_deterministic = cu_set_deterministic;
     be->conv_fwd = cu_conv_fwd;
     be->conv_bwd_data = cu_conv_bwd_data;
     be->conv_bwd_filter = cu_conv_bwd_filter;
@@ -262,6 +304,7 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
     be->dice_loss = cu_dice_loss;
     be->sumsq = cu_sumsq;
     be->adam = cu_adam;
+    be->adam_segs = cu_adam_segs;
     cu_comm_init_table(be);
     return be;
 }

@@ -112,6 +112,11 @@ struct fn_backend {
      * ONEDNN_MAX_CPU_ISA=AVX2 refuses it; tf32 is CUDA's). Set it before the first op, or between
      * passes; use fn_backend_set_precision, which refuses all but fp32 where this is NULL. */
     int (*set_precision)(void *ctx, int precision, fn_err *e);
+    /* optional (NULL: always deterministic, as the CPU backend): 1: the ops that follow give bitwise the
+     * same results for the same inputs on the same device (CUDA: deterministic cuDNN convolution algorithms
+     * only; fn-train --deterministic); 0 (the CUDA backend's start): a backend may pick faster algorithms
+     * that sum in a varying order. Set it between passes. */
+    void (*set_deterministic)(void *ctx, int on);
 
     /* convolution, square kernel k (1, 2, 3, 7), stride s (1, 2), TF 'same' padding.
      * x [N,Ci,H,W], w [Co,Ci,k,k] (OIHW), b [Co] or NULL, y [N,Co,Ho,Wo], Ho = ceil(H/s).
@@ -214,6 +219,11 @@ struct fn_backend {
      * l2 is the penalty weight lambda of lambda*sum(w^2) (0 for none). g is left unchanged. */
     void (*adam)(void *ctx, float *w, const float *g, float *m, float *v, size_t n, float lr,
                  float b1, float b2, float eps, float l2, long t);
+    /* optional (NULL: one adam call per segment): the same update over w, g, m, v [n] in one pass, the
+     * elements split into nseg segments: segment j starts at off[j] (off[0] = 0, increasing, all < n) and
+     * takes the penalty l2[j]. Bitwise what adam gives segment by segment. off and l2 are host memory. */
+    void (*adam_segs)(void *ctx, float *w, const float *g, float *m, float *v, size_t n, const size_t *off,
+                      const float *l2, int nseg, float lr, float b1, float b2, float eps, long t);
 
     /* optional, for data-parallel training (lib/train/dist.c). set_bn_sync: s (copied) or NULL (off);
      * NULL: no sync-BN on this backend. The collectives are NULL where device memory is host memory

@@ -186,16 +186,30 @@ int fn_net_adam_step(fn_net *n, float lr, float b1, float b2, float eps, int use
     if (ensure(n, &n->adam_m, "Adam moments", e) || ensure(n, &n->adam_v, "Adam moments", e)) return -1;
     n->step++;
     params_written(n);
-    /* one backend call per run of adjacent tensors with the same penalty */
+    /* one backend call per run of adjacent tensors with the same penalty, or one adam_segs call for all */
+    size_t *soff = n->be->adam_segs ? malloc(sizeof *soff * (size_t)n->np) : NULL;
+    float *sl2 = soff ? malloc(sizeof *sl2 * (size_t)n->np) : NULL;
+    int nseg = 0;
+    size_t base = n->np ? n->P[0].offset : 0, total = 0;
     for (int i = 0; i < n->np;) {
         float l2 = use_l2 ? n->P[i].l2 : 0;
         size_t off = n->P[i].offset, len = 0;
         int j = i;
         while (j < n->np && (use_l2 ? n->P[j].l2 : 0) == l2) len += n->P[j++].numel;
-        n->be->adam(n->be->ctx, n->params + off, n->grads + off, n->adam_m + off, n->adam_v + off, len,
-                    lr, b1, b2, eps, l2, n->step);
+        if (sl2 && off == base + total) { /* contiguous so far: a segment of the one call */
+            soff[nseg] = total, sl2[nseg++] = l2;
+            total += len;
+        } else {
+            n->be->adam(n->be->ctx, n->params + off, n->grads + off, n->adam_m + off, n->adam_v + off, len,
+                        lr, b1, b2, eps, l2, n->step);
+        }
         i = j;
     }
+    if (nseg)
+        n->be->adam_segs(n->be->ctx, n->params + base, n->grads + base, n->adam_m + base, n->adam_v + base, total,
+                         soff, sl2, nseg, lr, b1, b2, eps, n->step);
+    free(soff);
+    free(sl2);
     n->be->sync(n->be->ctx);
     return 0;
 }
