@@ -1,7 +1,7 @@
 /* bench.c: FocusNet speed on one device, as fn-train and fn-infer run it.
  *
- * gpu-check bench [--device DEV] [--size S] [--cin C] [--train-batch N] [--infer-batch N] [--repeats R]
- *                 [--profile]
+ * gpu-check bench [--device DEV] [--precision P] [--deterministic] [--size S] [--cin C] [--train-batch N]
+ *                 [--infer-batch N] [--repeats R] [--warmup W] [--profile]
  *
  * Defaults: cuda, 256x256, 3 channels, training batch 8, inference batch 32, 10 timed repeats after 3
  * warm-ups (the first step of a shape also chooses the cuDNN algorithms; its time is printed apart).
@@ -9,7 +9,8 @@
  * step fn_net_forward (inference) with the probabilities copied back; both include the upload of the
  * batch from host memory, as in the tools. Prints the median images/s and a last line
  *   RESULT device=... train_img_s=X infer_img_s=Y train_ms=... infer_ms=... device_mib=...
- * for tests/gpu/check.sh. FN_CUDA_TF32=1 in the environment allows TF32 (the backend says so).
+ * for tests/gpu/check.sh. --precision fp32|tf32|bf16 and --deterministic as fn-train's (the default: fp32,
+ * the fastest algorithms, deterministic or not).
  * --profile: then two more steps of each case with every op timed apart (a sync around each), the
  * time per op type and direction. */
 #include <stdio.h>
@@ -82,6 +83,7 @@ static double run(fn_net *net, fn_backend *be, int train, int N, int S, int cin,
 
 int gpu_bench_main(int argc, char **argv) {
     const char *dev = "cuda";
+    int prec = FN_PREC_FP32, det = 0;
     int S = 256, cin = 3, tb = 8, ib = 32, reps = 10, warm = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -93,6 +95,13 @@ int gpu_bench_main(int argc, char **argv) {
         else if (i + 1 < argc && !strcmp(a, "--repeats")) reps = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(a, "--warmup")) warm = atoi(argv[++i]);
         else if (!strcmp(a, "--profile")) profile = 1;
+        else if (!strcmp(a, "--deterministic")) det = 1;
+        else if (i + 1 < argc && !strcmp(a, "--precision")) {
+            if ((prec = fn_precision_parse(argv[++i])) < 0) {
+                fprintf(stderr, "gpu-check bench: bad --precision %s\n", argv[i]);
+                return 2;
+            }
+        }
         else {
             fprintf(stderr, "gpu-check bench: bad argument %s\n", a);
             return 2;
@@ -109,7 +118,13 @@ int gpu_bench_main(int argc, char **argv) {
         fprintf(stderr, "gpu-check bench: %s\n", e.msg);
         return 1;
     }
-    printf("bench: %s\n", be->device);
+    if (fn_backend_set_precision(be, prec, &e)) {
+        fprintf(stderr, "gpu-check bench: %s\n", e.msg);
+        fn_backend_close(be);
+        return 1;
+    }
+    if (be->set_deterministic) be->set_deterministic(be->ctx, det);
+    printf("bench: %s, %s%s\n", be->device, fn_precision_name(prec), det ? ", deterministic" : "");
     double tr = 0, inf = 0, tr_first = 0, inf_first = 0;
     size_t tr_bytes = 0, inf_bytes = 0;
     fn_net_config cfg = {cin, 1.0f, FN_ARCH_FOCUSNET};
@@ -134,9 +149,9 @@ int gpu_bench_main(int argc, char **argv) {
         if (train) tr = med, tr_first = first, tr_bytes = bytes;
         else inf = med, inf_first = first, inf_bytes = bytes;
     }
-    printf("RESULT device=%s train_img_s=%.1f infer_img_s=%.1f train_ms=%.2f infer_ms=%.2f train_first_s=%.2f "
+    printf("RESULT device=%s precision=%s%s train_img_s=%.1f infer_img_s=%.1f train_ms=%.2f infer_ms=%.2f train_first_s=%.2f "
            "infer_first_s=%.2f train_mib=%.0f infer_mib=%.0f\n",
-           be->name, tr > 0 ? tb / tr : 0, inf > 0 ? ib / inf : 0, tr * 1e3, inf * 1e3, tr_first, inf_first,
+           be->name, fn_precision_name(prec), det ? " deterministic=1" : "", tr > 0 ? tb / tr : 0, inf > 0 ? ib / inf : 0, tr * 1e3, inf * 1e3, tr_first, inf_first,
            tr_bytes / 1048576.0, inf_bytes / 1048576.0);
     fn_backend_close(be);
     return 0;
