@@ -68,6 +68,7 @@ typedef struct cu_ctx {
     void *segs_host, *segs_dev; /* adam_segs' segment table (adam.cu), on the host and the device */
     size_t segs_dev_cap;
     int segs_n;
+    unsigned *dice_count; /* loss.cu: the Dice partial sums' last-block counter */
     fn_bn_sync bn_sync;  /* set_bn_sync: sum NULL when off (norm.cu takes the synchronised path) */
     struct cu_comm *comm; /* NCCL, once comm_init joined one (comm.cu) */
 } cu_ctx;

@@ -128,6 +128,7 @@ static void cu_ctx_free(cu_ctx *c) {
     cu_conv_plans_free(c);
     cu_wcache_free(c);
     cu_adam_free(c);
+    if (c->dice_count) cudaFree(c->dice_count);
     cu_comm_free(c);
     for (int i = 0; i < CU_SCR_N; i++)
         if (c->scr[i]) cudaFree(c->scr[i]);
