@@ -151,6 +151,10 @@ static int pick(const cu_ctx *c, int side, const Perf *perf, int got) {
     return -1;
 }
 
+/* cuDNN's always-available algorithm of each direction */
+static const int fallback_algo[3] = {CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
+                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1};
+
 static const char *dir_name(int dir) {
     return dir == DIR_FWD ? "fwd" : dir == DIR_DATA ? "bwd-data" : "bwd-filter";
 }
@@ -238,6 +242,17 @@ static void emulate(cu_ctx *c, cu_conv_plan *p, int dir) {
 static cu_conv_plan *ready(cu_ctx *c, int dir, int N, int Ci, int H, int W, int Co, int k, int s, int *side) {
     cu_conv_plan *p = get_plan(c, N, Ci, H, W, Co, k, s);
     *side = p->bf16 && !p->emu[dir] ? SIDE_B16 : SIDE_F32;
+    if (!p->side[*side].have[dir] && c->capturing) {
+        /* choosing times algorithms (it synchronises and allocates): not while recording, which is discarded;
+         * the op is recorded with the always-available algorithm and no workspace, and never runs */
+        c->capture_bad = 1;
+        cu_conv_side *d = &p->side[*side];
+        d->algo[dir] = fallback_algo[dir];
+        d->math[dir] = base_math(c, *side);
+        d->ws[dir] = 0;
+        DK(cudnnSetConvolutionMathType(d->cd, d->math[dir]));
+        return p;
+    }
     if (!p->side[*side].have[dir] && !choose(c, p, *side, dir)) {
         emulate(c, p, dir);
         *side = SIDE_F32;
@@ -357,6 +372,7 @@ struct cu_wcache {
 };
 
 void cu_wcache_free(cu_ctx *c) {
+    if (c->nwc) cu_capture_drop(c); /* a recording may read these buffers */
     for (int i = 0; i < c->nwc; i++) cudaFree(c->wc[i].h);
     free(c->wc);
     c->wc = NULL;
@@ -367,7 +383,10 @@ void cu_written(cu_ctx *c, const void *p, size_t bytes) {
     const char *lo = (const char *)p, *hi = lo + bytes;
     for (int i = 0; i < c->nwc; i++) {
         const char *a = (const char *)c->wc[i].w, *b = a + c->wc[i].n * sizeof(float);
-        if (a < hi && lo < b) c->wc[i].valid = 0;
+        if (a < hi && lo < b && c->wc[i].valid) {
+            c->wc[i].valid = 0;
+            cu_capture_drop(c); /* a recording made while they were valid does not cast them again */
+        }
     }
 }
 
@@ -375,6 +394,10 @@ static const __nv_bfloat16 *weights_bf16(cu_ctx *c, const float *w, int Co, int 
     cu_wcache *e = NULL;
     for (int i = 0; i < c->nwc && !e; i++)
         if (c->wc[i].w == w && c->wc[i].Co == Co && c->wc[i].Ci == Ci && c->wc[i].k == k) e = &c->wc[i];
+    if (!e && c->capturing) { /* no allocating while recording: the recording is discarded */
+        c->capture_bad = 1;
+        return NULL;
+    }
     if (!e) {
         if (c->nwc == c->wc_cap) {
             if (c->nwc >= 4096) { /* more than a net's: start again */
@@ -399,7 +422,7 @@ static const __nv_bfloat16 *weights_bf16(cu_ctx *c, const float *w, int Co, int 
     if (!e->valid) {
         to_nhwc_bf16<<<LAUNCH(e->n)>>>(w, e->h, Ci, k, k, k, k, e->n);
         KCHECK();
-        e->valid = 1;
+        e->valid = !c->capturing; /* recorded, it runs at each replay but not now */
     }
     return e->h;
 }
@@ -414,8 +437,6 @@ __global__ static void bias_add(float *y, const float *b, int Co, int HW, long p
 
 /* the ops ------------------------------------------------------------------------------------------------ */
 
-static const int fallback_algo[3] = {CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
-                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1};
 static const char *dir_long[3] = {"forward", "backward-data", "backward-filter"};
 
 /* A chosen algorithm that fails to run (cuDNN may refuse, say, the blending beta = 1 with some engines) is
@@ -423,6 +444,10 @@ static const char *dir_long[3] = {"forward", "backward-data", "backward-filter"}
  * that aborts), on the bf16 side by the emulation. Returns 1 when the op is to be tried again. */
 static int use_fallback(cu_ctx *c, cu_conv_plan *p, int side, int dir, cudnnStatus_t st) {
     if (st == CUDNN_STATUS_SUCCESS) return 0;
+    if (c->capturing) { /* no choosing while recording: the recording is discarded, the op runs after */
+        c->capture_bad = 1;
+        return 0;
+    }
     cu_conv_side *d = &p->side[side];
     fprintf(stderr, "fn: CUDA backend: cuDNN %s%s algorithm %d failed (%s) for %dx%dx%dx%d -> %d k%d s%d; %s\n",
             side == SIDE_B16 ? "bf16 " : "", dir_long[dir], d->algo[dir], cudnnGetErrorString(st), p->N, p->Ci, p->H,

@@ -69,6 +69,10 @@ typedef struct cu_ctx {
     size_t segs_dev_cap;
     int segs_n;
     unsigned *dice_count; /* loss.cu: the Dice partial sums' last-block counter */
+    int capturing, capture_bad; /* capture.cu: a stream capture is under way; an op could not be recorded */
+    int no_graph;               /* FN_CUDA_GRAPH=0: never record */
+    void *graph_exec;           /* the one recording kept (cudaGraphExec_t), or NULL */
+    long graph_id;              /* its id */
     fn_bn_sync bn_sync;  /* set_bn_sync: sum NULL when off (norm.cu takes the synchronised path) */
     struct cu_comm *comm; /* NCCL, once comm_init joined one (comm.cu) */
 } cu_ctx;
@@ -86,8 +90,16 @@ void cu_fail(const char *what, const char *why, const char *file, int line) __at
         cudnnStatus_t dk_st_ = (call);                                                             \
         if (dk_st_ != CUDNN_STATUS_SUCCESS) cu_fail(#call, cudnnGetErrorString(dk_st_), __FILE__, __LINE__); \
     } while (0)
-/* after a kernel launch */
-#define KCHECK() CK(cudaGetLastError())
+/* after a kernel launch (c: the op's context): a failure aborts, except while recording (capture.cu),
+ * where it discards the recording (the ops then run unrecorded, and fail there if they fail) */
+#define KCHECK()                                                                                   \
+    do {                                                                                           \
+        cudaError_t kc_err_ = cudaGetLastError();                                                  \
+        if (kc_err_ != cudaSuccess) {                                                              \
+            if (c->capturing) c->capture_bad = 1;                                                  \
+            else cu_fail("a kernel launch", cudaGetErrorString(kc_err_), __FILE__, __LINE__);      \
+        }                                                                                          \
+    } while (0)
 
 /* the context of an op (and the device made current when it is not device 0) */
 static inline cu_ctx *cu_enter(void *ctx) {
@@ -228,5 +240,12 @@ void cu_adam(void *ctx, float *w, const float *g, float *m, float *v, size_t n, 
 void cu_adam_segs(void *ctx, float *w, const float *g, float *m, float *v, size_t n, const size_t *off,
                   const float *l2, int nseg, float lr, float b1, float b2, float eps, long t);
 void cu_adam_free(cu_ctx *c);
+
+/* capture.cu: inference forwards as CUDA graphs */
+int cu_capture_begin(void *ctx);
+long cu_capture_end(void *ctx);
+int cu_replay(void *ctx, long id);
+/* drop the recording kept (memory it names was freed or regrown, or its ops would now differ) */
+void cu_capture_drop(cu_ctx *c);
 
 #endif

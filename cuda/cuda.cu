@@ -15,7 +15,14 @@ void cu_fail(const char *what, const char *why, const char *file, int line) {
 
 void *cu_scratch(cu_ctx *c, int slot, size_t bytes) {
     if (bytes == 0) bytes = 1;
+    if (c->scr_cap[slot] < bytes && c->capturing) {
+        /* no synchronising, freeing or allocating while recording: the recording is discarded, and the
+         * buffer as it is serves the ops recorded (which never run) */
+        c->capture_bad = 1;
+        return c->scr[slot];
+    }
     if (c->scr_cap[slot] < bytes) {
+        cu_capture_drop(c); /* the recording names the old buffer */
         if (c->scr[slot]) {
             CK(cudaStreamSynchronize(c->stream)); /* queued work may still read the old buffer */
             CK(cudaFree(c->scr[slot]));
@@ -55,6 +62,7 @@ static void cu_free(void *ctx, float *p) {
     cu_ctx *c = cu_enter(ctx);
     CK(cudaStreamSynchronize(c->stream));
     cu_wcache_free(c); /* weights cast from p may be among them; the next allocation may reuse its address */
+    cu_capture_drop(c);
     CK(cudaFree(p));
 }
 
@@ -77,7 +85,9 @@ static void cu_copy(void *ctx, float *dst, const float *src, size_t n) {
     if (!n || dst == src) return;
     cu_ctx *c = cu_enter(ctx);
     cu_written(c, dst, n * sizeof(float));
-    CK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream));
+    cudaError_t err = cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream);
+    if (err != cudaSuccess && c->capturing) c->capture_bad = 1, (void)cudaGetLastError();
+    else CK(err);
 }
 
 static void cu_sync(void *ctx) {
@@ -107,6 +117,7 @@ static int cu_set_precision(void *ctx, int precision, fn_err *e) {
     if (precision == c->prec) return 0;
     CK(cudaStreamSynchronize(c->stream));
     cu_conv_plans_free(c);
+    cu_capture_drop(c);
     c->prec = precision;
     return 0;
 }
@@ -117,7 +128,20 @@ static void cu_set_deterministic(void *ctx, int on) {
     if (c->nondet == !on) return;
     CK(cudaStreamSynchronize(c->stream));
     cu_conv_plans_free(c);
+    cu_capture_drop(c);
     c->nondet = !on;
+}
+
+static int cu_mem_info(void *ctx, size_t *used, size_t *total) {
+    cu_enter(ctx);
+    size_t fr = 0, tot = 0;
+    if (cudaMemGetInfo(&fr, &tot) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return -1;
+    }
+    *used = tot - fr;
+    *total = tot;
+    return 0;
 }
 
 /* the table ------------------------------------------------------------------------------------------ */
@@ -125,6 +149,7 @@ static void cu_set_deterministic(void *ctx, int on) {
 static void cu_ctx_free(cu_ctx *c) {
     if (!c) return;
     if (c->stream) cudaStreamSynchronize(c->stream);
+    cu_capture_drop(c);
     cu_conv_plans_free(c);
     cu_wcache_free(c);
     cu_adam_free(c);
@@ -204,6 +229,7 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
     c->nondet = 1; /* the fastest algorithms, as PyTorch's default; set_deterministic(1) for reproducible runs */
     c->cc = prop.major * 10 + prop.minor;
     c->find = getenv("FN_CUDA_FIND") ? env_flag("FN_CUDA_FIND") : 1;
+    c->no_graph = getenv("FN_CUDA_GRAPH") && !env_flag("FN_CUDA_GRAPH");
     /* the largest cuDNN workspace an algorithm may have: FN_CUDA_WS_MB, else a quarter of the free
      * memory, between 256 MiB and 8 GiB (FocusNet's fastest 256x256 algorithms at batch 32 take 1.6 GiB) */
     const char *wsmb = getenv("FN_CUDA_WS_MB");
@@ -278,6 +304,10 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
     be->sync = cu_sync;
     be->set_precision = cu_set_precision;
     be->set_deterministic = cu_set_deterministic;
+    be->mem_info = cu_mem_info;
+    be->capture_begin = cu_capture_begin;
+    be->capture_end = cu_capture_end;
+    be->replay = cu_replay;
     be->conv_fwd = cu_conv_fwd;
     be->conv_bwd_data = cu_conv_bwd_data;
     be->conv_bwd_filter = cu_conv_bwd_filter;

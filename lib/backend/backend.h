@@ -117,6 +117,20 @@ struct fn_backend {
      * only; fn-train --deterministic); 0 (the CUDA backend's start): a backend may pick faster algorithms
      * that sum in a varying order. Set it between passes. */
     void (*set_deterministic)(void *ctx, int on);
+    /* optional (NULL: not known): the device memory in use now and the device's total, in bytes (CUDA:
+     * cudaMemGetInfo, so the whole device's use, the CUDA context and cuDNN's own allocations included;
+     * the backend's buffers only grow, so after a step this is the step's peak). 0, or -1. */
+    int (*mem_info)(void *ctx, size_t *used, size_t *total);
+    /* optional (NULL: none), to run an inference forward again at less cost (CUDA graphs; lib/nn/capture.h
+     * decides when): capture_begin starts recording the ops that follow instead of running them (they must
+     * then neither return data to the host nor grow a workspace: the recording fails); capture_end stops
+     * and keeps the ops as the backend's one recording, returning its id (>= 0), or -1 when it failed;
+     * replay(id) runs that recording again, reading the memory its ops name as it is then: 0, or -1 when
+     * id is not the recording kept (another was made since, or the backend dropped it: set_precision,
+     * set_deterministic, a freed or regrown buffer). capture_begin: 0, or -1 (nothing recorded). */
+    int (*capture_begin)(void *ctx);
+    long (*capture_end)(void *ctx);
+    int (*replay)(void *ctx, long id);
 
     /* convolution, square kernel k (1, 2, 3, 7), stride s (1, 2), TF 'same' padding.
      * x [N,Ci,H,W], w [Co,Ci,k,k] (OIHW), b [Co] or NULL, y [N,Co,Ho,Wo], Ho = ceil(H/s).

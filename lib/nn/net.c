@@ -134,12 +134,40 @@ static int backend_failed(fn_backend *be, fn_err *e) {
     return why ? fn_seterr(e, "%s", why) : 0;
 }
 
+/* an inference forward: recorded and replayed where the backend can (capture.h), else run */
+static void infer_ops(fn_net *n) {
+    fn_backend *be = n->be;
+    if (!be->capture_begin || !be->capture_end || !be->replay || n->prof_on) {
+        fn_graph_forward(n, 0, 0);
+        return;
+    }
+    fn_capture_key k = { n->pN, n->pH, n->pW, { n->arena, n->aux, n->params, n->stats }, n->params_version };
+    switch (fn_capture_next(&n->cap, &k)) {
+    case FN_CAP_REPLAY:
+        if (be->replay(be->ctx, n->cap.id) == 0) return;
+        fn_capture_reset(&n->cap); /* the backend dropped it: run, and start over */
+        break;
+    case FN_CAP_RECORD: {
+        long id = -1;
+        if (be->capture_begin(be->ctx) == 0) {
+            fn_graph_forward(n, 0, 0); /* recorded, not run */
+            id = be->capture_end(be->ctx);
+        }
+        fn_capture_recorded(&n->cap, id);
+        if (id >= 0 && be->replay(be->ctx, id) == 0) return;
+        break; /* nothing ran: run it */
+    }
+    }
+    fn_graph_forward(n, 0, 0);
+}
+
 int fn_net_forward(fn_net *n, const float *x, int N, int H, int W, int train, uint64_t seed,
                    float *out, fn_err *e) {
     if (fn_net_reserve(n, N, H, W, train, e)) return -1;
     fn_backend *be = n->be;
     be->upload(be->ctx, n->T[n->in].v, x, fn_graph_tsize(n, n->in));
-    fn_graph_forward(n, train, seed);
+    if (train) fn_graph_forward(n, train, seed);
+    else infer_ops(n); /* inference takes no seed (no dropout) */
     if (backend_failed(be, e)) return -1;
     n->fwd_train_ok = train;
     if (out) be->download(be->ctx, out, n->T[n->out].v, fn_graph_tsize(n, n->out));

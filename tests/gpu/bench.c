@@ -8,7 +8,9 @@
  * A training step is fn_net_forward (train) + fn_net_backward (Dice) + fn_net_adam_step, an inference
  * step fn_net_forward (inference) with the probabilities copied back; both include the upload of the
  * batch from host memory, as in the tools. Prints the median images/s and a last line
- *   RESULT device=... train_img_s=X infer_img_s=Y train_ms=... infer_ms=... device_mib=...
+ *   RESULT device=... precision=... train_img_s=X infer_img_s=Y train_ms=... infer_ms=... train_mib=... (the
+ *   net's buffers) train_used_mib=... (the device memory in use after the timed steps, less what was in use
+ *   before the net: with cuDNN's workspace, the backend's scratch and cached weights; 0 when unknown)
  * for tests/gpu/check.sh. --precision fp32|tf32|bf16 and --deterministic as fn-train's (the default: fp32,
  * the fastest algorithms, deterministic or not).
  * --profile: then two more steps of each case with every op timed apart (a sync around each), the
@@ -24,9 +26,10 @@
 
 static int profile;
 
-/* one case: median seconds per step, the first step's seconds in *first; < 0 on failure */
+/* one case: median seconds per step, the first step's seconds in *first, the net's bytes in *bytes and the
+ * device memory in use after the timed steps in *used (0 when the backend cannot tell); < 0 on failure */
 static double run(fn_net *net, fn_backend *be, int train, int N, int S, int cin, int warm, int reps, double *first,
-                   size_t *bytes) {
+                   size_t *bytes, size_t *used) {
     fn_err e = {{0}};
     size_t nx = (size_t)N * cin * S * S, ny = (size_t)N * S * S;
     float *x = malloc(nx * sizeof *x), *t = malloc(ny * sizeof *t), *out = malloc(ny * sizeof *out);
@@ -76,6 +79,9 @@ static double run(fn_net *net, fn_backend *be, int train, int N, int S, int cin,
     }
     *first = sec[0];
     *bytes = fn_net_device_bytes(net);
+    size_t tot = 0;
+    *used = 0;
+    if (be->mem_info && be->mem_info(be->ctx, used, &tot)) *used = 0;
     double med = median(sec + warm, reps);
     free(x), free(t), free(out), free(sec);
     return med;
@@ -125,8 +131,11 @@ int gpu_bench_main(int argc, char **argv) {
     }
     if (be->set_deterministic) be->set_deterministic(be->ctx, det);
     printf("bench: %s, %s%s\n", be->device, fn_precision_name(prec), det ? ", deterministic" : "");
+    /* the device memory in use before any net: the baseline of the memory figures (the CUDA context) */
+    size_t base = 0, tot0 = 0;
+    if (be->mem_info && be->mem_info(be->ctx, &base, &tot0)) base = 0;
     double tr = 0, inf = 0, tr_first = 0, inf_first = 0;
-    size_t tr_bytes = 0, inf_bytes = 0;
+    size_t tr_bytes = 0, inf_bytes = 0, tr_used = 0, inf_used = 0;
     fn_net_config cfg = {cin, 1.0f, FN_ARCH_FOCUSNET};
     /* a fresh net per case, so that each one's device memory is its own */
     for (int train = 1; train >= 0; train--) {
@@ -138,21 +147,23 @@ int gpu_bench_main(int argc, char **argv) {
             return 1;
         }
         double first = 0;
-        size_t bytes = 0;
-        double med = run(net, be, train, N, S, cin, warm, reps, &first, &bytes);
+        size_t bytes = 0, used = 0;
+        double med = run(net, be, train, N, S, cin, warm, reps, &first, &bytes, &used);
         fn_net_free(net);
+        used = used > base ? used - base : 0; /* the net, cuDNN's workspace, scratch and cached weights */
         if (med < 0) return 1;
         printf("fn %s FocusNet cin %d %dx%d batch %d: %8.1f img/s (median %.1f ms of %d; first step %.2f s), "
-               "net device memory %.0f MiB\n",
-               train ? "train step" : "inference ", cin, S, S, N, N / med, med * 1e3, reps, first, bytes / 1048576.0);
+               "net device memory %.0f MiB, device memory in use %.0f MiB over the context's\n",
+               train ? "train step" : "inference ", cin, S, S, N, N / med, med * 1e3, reps, first, bytes / 1048576.0,
+               used / 1048576.0);
         fflush(stdout);
-        if (train) tr = med, tr_first = first, tr_bytes = bytes;
-        else inf = med, inf_first = first, inf_bytes = bytes;
+        if (train) tr = med, tr_first = first, tr_bytes = bytes, tr_used = used;
+        else inf = med, inf_first = first, inf_bytes = bytes, inf_used = used;
     }
     printf("RESULT device=%s precision=%s%s train_img_s=%.1f infer_img_s=%.1f train_ms=%.2f infer_ms=%.2f train_first_s=%.2f "
-           "infer_first_s=%.2f train_mib=%.0f infer_mib=%.0f\n",
+           "infer_first_s=%.2f train_mib=%.0f infer_mib=%.0f train_used_mib=%.0f infer_used_mib=%.0f\n",
            be->name, fn_precision_name(prec), det ? " deterministic=1" : "", tr > 0 ? tb / tr : 0, inf > 0 ? ib / inf : 0, tr * 1e3, inf * 1e3, tr_first, inf_first,
-           tr_bytes / 1048576.0, inf_bytes / 1048576.0);
+           tr_bytes / 1048576.0, inf_bytes / 1048576.0, tr_used / 1048576.0, inf_used / 1048576.0);
     fn_backend_close(be);
     return 0;
 }

@@ -241,6 +241,7 @@ bench() { # name, limit, then the arguments of gpu-check bench
     RES[fn_train_$name]=$(sed -n 's/.* train_img_s=\([0-9.]*\).*/\1/p' <<< "$r")
     RES[fn_infer_$name]=$(sed -n 's/.* infer_img_s=\([0-9.]*\).*/\1/p' <<< "$r")
     RES[fn_mib_$name]=$(sed -n 's/.* train_mib=\([0-9.]*\).*/\1/p' <<< "$r")
+    RES[fn_used_$name]=$(sed -n 's/.* train_used_mib=\([0-9.]*\).*/\1/p' <<< "$r")
 }
 
 say "4. fn speed: FocusNet 3ch 256x256, train batch 8, inference batch 32, per precision and --deterministic"
@@ -299,8 +300,11 @@ row "train fp32 deterministic" "${RES[fn_train_det]:--}" "${RES[torch_train_det]
 row "infer fp32 (batch 32)" "${RES[fn_infer_fp32]:--}" "${RES[torch_infer_fp32]}"
 row "infer tf32" "${RES[fn_infer_tf32]:--}" "${RES[torch_infer_tf32]}"
 row "infer bf16" "${RES[fn_infer_bf16]:--}" "${RES[torch_infer_bf16]}"
-printf '%-30s %12s %12s\n' "train memory fp32 (net; peak)" "${RES[fn_mib_fp32]:--} MiB" "${RES[torch_mem_fp32]:--} GiB"
-printf '%-30s %12s %12s\n' "train memory bf16 (net; peak)" "${RES[fn_mib_bf16]:--} MiB" "${RES[torch_mem_bf16]:--} GiB"
+printf '%-30s %20s %12s\n' "train memory" "fn net / in use, MiB" "PyTorch peak"
+for m in fp32 tf32 bf16 det; do
+    printf '%-30s %20s %12s\n' "  $m" "${RES[fn_mib_$m]:--} / ${RES[fn_used_$m]:--}" \
+        "$(case $m in fp32 | det) echo "${RES[torch_mem_fp32]:--} GiB" ;; bf16) echo "${RES[torch_mem_bf16]:--} GiB" ;; *) echo - ;; esac)"
+done
 echo "targets (issue 21, against PyTorch's best): train fp32 1.2x, tf32 1.5x, bf16 2x; infer 2x; deterministic 1x"
 echo "logs: $LOG"; (cd "$LOG" && echo ./*)
 if [ $FAIL = 0 ]; then echo "check.sh: all passed ($(($(date +%s) - T0)) s)"; else echo "check.sh: FAILED ($(($(date +%s) - T0)) s)"; fi

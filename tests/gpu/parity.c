@@ -590,6 +590,19 @@ static double normerr(const float *c, const float *g, size_t n) {
     return r > 0 ? sqrt(d / r) : sqrt(d);
 }
 
+/* the same inference forward twice more on the GPU net: recorded and replayed where the backend can
+ * (capture_begin; lib/nn/capture.h), each against the CPU's output oc */
+static void infer_again(P *p, fn_net *ng, const float *x, int N, int H, int W, const float *oc, float *og, size_t ny,
+                        const char *cs, double tn) {
+    const char *what[2] = {"net infer recorded", "net infer replayed"};
+    for (int r = 0; r < 2; r++) {
+        fn_err e = {{0}};
+        memset(og, 0, ny * sizeof *og);
+        if (fn_net_forward(ng, x, N, H, W, 0, 0, og, &e)) printf("net: %s\n", e.msg);
+        row(p, what[r], cs, normerr(oc, og, ny), tn);
+    }
+}
+
 /* arch: FocusNet and the residual comparison nets, with their gradients; grads = 0 compares the outputs
  * and the loss only (the plain BN-ReLU stacks have exploding gradients at initialisation: two float32
  * orders of summation differ by percents there, as float32 PyTorch does from float64) */
@@ -627,6 +640,7 @@ static void net_test(P *p, int arch, int grads) {
         if (fn_net_forward(nc, x, N, H, W, 0, 0, oc, &e) || fn_net_forward(ng, x, N, H, W, 0, 0, og, &e))
             printf("net: %s\n", e.msg);
         row(p, "net infer output", cs, normerr(oc, og, ny), tn);
+        infer_again(p, ng, x, N, H, W, oc, og, ny, cs, tn);
         free(x), free(t), free(oc), free(og);
         fn_net_free(nc);
         fn_net_free(ng);
@@ -658,6 +672,7 @@ static void net_test(P *p, int arch, int grads) {
     if (fn_net_forward(nc, x, N, H, W, 0, 0, oc, &e) || fn_net_forward(ng, x, N, H, W, 0, 0, og, &e))
         printf("net: %s\n", e.msg);
     row(p, "net infer output", cs, normerr(oc, og, ny), tn);
+    infer_again(p, ng, x, N, H, W, oc, og, ny, cs, tn);
     free(x), free(t), free(oc), free(og), free(gc), free(gg), free(sc), free(sg);
     fn_net_free(nc);
     fn_net_free(ng);

@@ -1,11 +1,14 @@
 /* test_plan: the activation arena's plan (lib/nn/plan.h) on the CPU: lifetimes to offsets, no two
  * buffers alive at the same time overlapping, the arena between the peak of live sizes and their sum,
- * the same offsets for any order of the items; and the plan of a real net (FocusNet's training arena). */
+ * the same offsets for any order of the items; and the plan of a real net (FocusNet's training arena).
+ * Then when inference forwards are recorded and replayed (lib/nn/capture.h): the decisions alone, and a
+ * net on the CPU backend with stand-in capture entries that count the calls. */
 #include <stdint.h>
 #include <stdlib.h>
 #include "check.h"
 #include "backend/backend.h"
 #include "nn/net.h"
+#include "nn/capture.h"
 #include "nn/plan.h"
 #include "nn/tape.h"
 
@@ -115,9 +118,95 @@ static void test_net_arena(void) {
     be->destroy(be);
 }
 
+static void test_capture_decisions(void) {
+    fn_capture c;
+    fn_capture_reset(&c);
+    int a, b;
+    fn_capture_key k1 = { 2, 32, 32, { &a, &b, NULL, NULL }, 7 }, k2 = k1;
+    CHECK(fn_capture_next(&c, &k1) == FN_CAP_RUN); /* new key: run (choose, grow) */
+    CHECK(fn_capture_next(&c, &k1) == FN_CAP_RECORD);
+    fn_capture_recorded(&c, 5);
+    CHECK(c.id == 5);
+    CHECK(fn_capture_next(&c, &k1) == FN_CAP_REPLAY);
+    CHECK(fn_capture_next(&c, &k1) == FN_CAP_REPLAY);
+    k2.version = 8; /* the parameters written */
+    CHECK(fn_capture_next(&c, &k2) == FN_CAP_RUN);
+    CHECK(fn_capture_next(&c, &k2) == FN_CAP_RECORD);
+    fn_capture_recorded(&c, -1); /* the recording failed: never again for this key */
+    CHECK(fn_capture_next(&c, &k2) == FN_CAP_RUN && fn_capture_next(&c, &k2) == FN_CAP_RUN);
+    k2.bufs[0] = &b; /* another arena: a new key */
+    CHECK(fn_capture_next(&c, &k2) == FN_CAP_RUN && fn_capture_next(&c, &k2) == FN_CAP_RECORD);
+    k2.N = 3;
+    CHECK(fn_capture_next(&c, &k2) == FN_CAP_RUN);
+    fn_capture_reset(&c); /* a replay failed */
+    CHECK(fn_capture_next(&c, &k2) == FN_CAP_RUN && fn_capture_next(&c, &k2) == FN_CAP_RECORD);
+}
+
+/* stand-in capture entries on the CPU backend: "recording" lets the ops run (the CPU cannot record them),
+ * a replay does nothing (so the output stays that of the last run: the tests feed the same input) */
+static int cap_begins, cap_ends, cap_replays, cap_fail_replay;
+static long cap_id;
+static int fake_begin(void *ctx) { (void)ctx; cap_begins++; return 0; }
+static long fake_end(void *ctx) { (void)ctx; cap_ends++; return ++cap_id; }
+static int fake_replay(void *ctx, long id) {
+    (void)ctx;
+    cap_replays++;
+    return id == cap_id && !cap_fail_replay ? 0 : -1;
+}
+
+static void test_capture_net(void) {
+    fn_err e = { { 0 } };
+    fn_backend *be = fn_cpu_backend_new(1, &e);
+    CHECK(be);
+    if (!be) return;
+    be->capture_begin = fake_begin, be->capture_end = fake_end, be->replay = fake_replay;
+    fn_net_config cfg = { 3, 0.125f, FN_ARCH_FOCUSNET };
+    fn_net *n = fn_net_new(be, &cfg, &e);
+    CHECK(n && fn_net_init_he(n, 1, &e) == 0);
+    if (!n) {
+        be->destroy(be);
+        return;
+    }
+    static float x[2 * 3 * 16 * 16], y0[2 * 16 * 16], y[2 * 16 * 16];
+    for (int i = 0; i < 2 * 3 * 16 * 16; i++) x[i] = (float)((i * 37 % 101) - 50) / 50.0f;
+    CHECK(fn_net_forward(n, x, 2, 16, 16, 0, 0, y0, &e) == 0); /* a new key: plain */
+    CHECK(cap_begins == 0 && cap_replays == 0);
+    CHECK(fn_net_forward(n, x, 2, 16, 16, 0, 0, y, &e) == 0); /* recorded, then replayed */
+    CHECK(cap_begins == 1 && cap_ends == 1 && cap_replays == 1);
+    CHECK(!memcmp(y, y0, sizeof y));
+    CHECK(fn_net_forward(n, x, 2, 16, 16, 0, 0, y, &e) == 0); /* replayed */
+    CHECK(cap_begins == 1 && cap_replays == 2);
+    CHECK(!memcmp(y, y0, sizeof y));
+    /* a training step (not recorded) writes the parameters: the next inference runs plainly */
+    static float t[2 * 16 * 16];
+    for (int i = 0; i < 2 * 16 * 16; i++) t[i] = i % 3 == 0;
+    float loss;
+    CHECK(fn_net_forward(n, x, 2, 16, 16, 1, 1, NULL, &e) == 0 && fn_net_backward(n, t, &loss, &e) == 0 &&
+          fn_net_adam_step(n, 1e-2f, 0.9f, 0.999f, 1e-7f, 1, &e) == 0);
+    CHECK(cap_begins == 1 && cap_replays == 2);
+    CHECK(fn_net_forward(n, x, 2, 16, 16, 0, 0, y0, &e) == 0); /* new version: plain */
+    CHECK(cap_begins == 1 && cap_replays == 2);
+    CHECK(memcmp(y, y0, sizeof y)); /* the new parameters' output */
+    CHECK(fn_net_forward(n, x, 2, 16, 16, 0, 0, y, &e) == 0 && cap_begins == 2 && cap_replays == 3);
+    CHECK(!memcmp(y, y0, sizeof y));
+    /* the backend dropped the recording: the replay fails, the ops run, and it starts over */
+    cap_fail_replay = 1;
+    memset(y, 0, sizeof y);
+    CHECK(fn_net_forward(n, x, 2, 16, 16, 0, 0, y, &e) == 0 && cap_replays == 4);
+    CHECK(!memcmp(y, y0, sizeof y));
+    cap_fail_replay = 0;
+    CHECK(fn_net_forward(n, x, 2, 16, 16, 0, 0, y, &e) == 0 && cap_begins == 2 && cap_replays == 4);
+    CHECK(fn_net_forward(n, x, 2, 16, 16, 0, 0, y, &e) == 0 && cap_begins == 3 && cap_replays == 5);
+    CHECK(!memcmp(y, y0, sizeof y));
+    fn_net_free(n);
+    be->destroy(be);
+}
+
 int main(void) {
     RUN(test_small_cases);
     RUN(test_random_lifetimes);
     RUN(test_net_arena);
+    RUN(test_capture_decisions);
+    RUN(test_capture_net);
     return check_report();
 }
