@@ -3,7 +3,7 @@
 #include "nn/capture.h"
 
 static int same_key(const fn_capture_key *a, const fn_capture_key *b) {
-    if (a->N != b->N || a->H != b->H || a->W != b->W || a->version != b->version) return 0;
+    if (a->N != b->N || a->H != b->H || a->W != b->W || a->version != b->version || a->plan != b->plan) return 0;
     for (int i = 0; i < 4; i++)
         if (a->bufs[i] != b->bufs[i]) return 0;
     return 1;

@@ -5,7 +5,7 @@
  *
  * A recording holds the ops with their arguments (pointers, sizes, scalars), and reads the memory they
  * name when it is replayed; so it may be replayed only while everything it was recorded with stays: the
- * batch shape, the arena and the other buffers of the net, and the parameters' version (the backend may
+ * batch shape, the arena, its plan and the other buffers of the net, and the parameters' version (the backend may
  * keep what it derives from the parameters, as the CUDA backend's bf16 weights, outside the recording).
  * That is the key. A forward with a new key runs plainly (it also grows the backend's workspaces and
  * chooses its algorithms, which a recording must not do); the next one with the same key records (then
@@ -21,6 +21,7 @@ typedef struct fn_capture_key {
     int N, H, W;
     const void *bufs[4]; /* the net's device buffers the forward reads or writes (arena, aux, params, stats) */
     uint64_t version;    /* of the parameters */
+    uint64_t plan;       /* which plan of the arena (tensor offsets): a new one for every planning */
 } fn_capture_key;
 
 enum { FN_CAP_RUN = 0, FN_CAP_RECORD = 1, FN_CAP_REPLAY = 2 };

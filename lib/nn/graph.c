@@ -142,6 +142,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     }
     n->arena_used = total;
     n->aux_used = aux;
+    n->plan_gen++;
     for (int t = 0; t < nt; t++) n->T[t].v = n->T[t].g = NULL;
     for (int i = 0; i < ni; i++) {
         if (it[i].grad) n->T[it[i].t].g = n->arena + it[i].off;

@@ -141,7 +141,8 @@ static void infer_ops(fn_net *n) {
         fn_graph_forward(n, 0, 0);
         return;
     }
-    fn_capture_key k = { n->pN, n->pH, n->pW, { n->arena, n->aux, n->params, n->stats }, n->params_version };
+    fn_capture_key k = { n->pN, n->pH, n->pW, { n->arena, n->aux, n->params, n->stats }, n->params_version,
+                         n->plan_gen };
     switch (fn_capture_next(&n->cap, &k)) {
     case FN_CAP_REPLAY:
         if (be->replay(be->ctx, n->cap.id) == 0) return;

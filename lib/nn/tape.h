@@ -73,6 +73,7 @@ struct fn_net {
     size_t target_off;         /* in aux: the target [N,1,H,W] */
     int fwd_train_ok;          /* the arena holds a training forward for backward */
     fn_capture cap;            /* inference forwards recorded and replayed (capture.h) */
+    uint64_t plan_gen;         /* counts the plans made (fn_graph_plan): part of the capture key */
     unsigned char *gw;         /* per tensor: gradient written in this backward */
 
     /* profiling: [op type][0 forward, 1 backward] */

@@ -122,7 +122,7 @@ static void test_capture_decisions(void) {
     fn_capture c;
     fn_capture_reset(&c);
     int a, b;
-    fn_capture_key k1 = { 2, 32, 32, { &a, &b, NULL, NULL }, 7 }, k2 = k1;
+    fn_capture_key k1 = { 2, 32, 32, { &a, &b, NULL, NULL }, 7, 1 }, k2 = k1;
     CHECK(fn_capture_next(&c, &k1) == FN_CAP_RUN); /* new key: run (choose, grow) */
     CHECK(fn_capture_next(&c, &k1) == FN_CAP_RECORD);
     fn_capture_recorded(&c, 5);
@@ -137,6 +137,8 @@ static void test_capture_decisions(void) {
     k2.bufs[0] = &b; /* another arena: a new key */
     CHECK(fn_capture_next(&c, &k2) == FN_CAP_RUN && fn_capture_next(&c, &k2) == FN_CAP_RECORD);
     k2.N = 3;
+    CHECK(fn_capture_next(&c, &k2) == FN_CAP_RUN && fn_capture_next(&c, &k2) == FN_CAP_RECORD);
+    k2.plan = 2; /* the same shape planned again (other offsets in the same arena) */
     CHECK(fn_capture_next(&c, &k2) == FN_CAP_RUN);
     fn_capture_reset(&c); /* a replay failed */
     CHECK(fn_capture_next(&c, &k2) == FN_CAP_RUN && fn_capture_next(&c, &k2) == FN_CAP_RECORD);
@@ -184,6 +186,7 @@ static void test_capture_net(void) {
     CHECK(fn_net_forward(n, x, 2, 16, 16, 1, 1, NULL, &e) == 0 && fn_net_backward(n, t, &loss, &e) == 0 &&
           fn_net_adam_step(n, 1e-2f, 0.9f, 0.999f, 1e-7f, 1, &e) == 0);
     CHECK(cap_begins == 1 && cap_replays == 2);
+    /* the training forward planned the arena anew (training), so the key changed with the version */
     CHECK(fn_net_forward(n, x, 2, 16, 16, 0, 0, y0, &e) == 0); /* new version: plain */
     CHECK(cap_begins == 1 && cap_replays == 2);
     CHECK(memcmp(y, y0, sizeof y)); /* the new parameters' output */
