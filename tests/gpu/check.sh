@@ -149,7 +149,7 @@ if ! open_cuda; then
 fi
 
 say "1. parity: every op, CUDA against CPU, in fp32 (deterministic), tf32 and bf16 (full table in parity.txt)"
-timeout -k 10 "$(lim 130)" "$GC" parity --device "$DEV" > "$LOG/parity.txt" 2>&1
+timeout -k 10 "$(lim 150)" "$GC" parity --device "$DEV" > "$LOG/parity.txt" 2>&1
 rc=$?
 grep -E 'FAIL|worst|parity|kept|^-- ' "$LOG/parity.txt" | head -80
 n_of() { grep -c -E "$1" "$LOG/parity.txt"; }
