@@ -126,13 +126,14 @@ static void make_dconv(cpu_ctx *c, dconv *e) {
     th = th < 0 ? 0 : th, tw = tw < 0 ? 0 : tw;
     dnnl_dims_t strides = { e->s, e->s }, pad_l = { pt, pl }, pad_r = { th - pt, tw - pl };
     dnnl_memory_desc_t ux, uw, uy, ub, ax, aw, ay;
-    if (md4(&ux, e->N, e->Ci, e->H, e->W, dnnl_f32, dnnl_nchw) || md4(&uw, e->Co, e->Ci, e->k, e->k, dnnl_f32, dnnl_oihw) ||
-        md4(&uy, e->N, e->Co, Ho, Wo, dnnl_f32, dnnl_nchw))
+    if (md4(&ux, e->N, e->Ci, e->H, e->W, dnnl_f32, dnnl_nchw) ||
+        md4(&uw, e->Co, e->Ci, e->k, e->k, dnnl_f32, dnnl_oihw) || md4(&uy, e->N, e->Co, Ho, Wo, dnnl_f32, dnnl_nchw))
         return;
     dnnl_dims_t bd = { e->Co };
     if (dnnl_memory_desc_init_by_tag(&ub, 1, bd, dnnl_f32, dnnl_a)) return;
     /* fp32 results; bf16 (or fp32) inputs */
-    const dnnl_data_type_t tx = e->pass == CPU_DNN_BWD_DATA ? dnnl_f32 : lo, tw_ = e->pass == CPU_DNN_BWD_FILTER ? dnnl_f32 : lo,
+    const dnnl_data_type_t tx = e->pass == CPU_DNN_BWD_DATA ? dnnl_f32 : lo,
+                           tw_ = e->pass == CPU_DNN_BWD_FILTER ? dnnl_f32 : lo,
                            ty = e->pass == CPU_DNN_FWD ? dnnl_f32 : lo;
     if (md4(&ax, e->N, e->Ci, e->H, e->W, tx, dnnl_format_tag_any) ||
         md4(&aw, e->Co, e->Ci, e->k, e->k, tw_, dnnl_format_tag_any) ||
@@ -164,12 +165,13 @@ static void make_dconv(cpu_ctx *c, dconv *e) {
         }
     }
     if (e->pass == CPU_DNN_BWD_DATA) {
-        if (dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &ax, &aw, &ay, strides, pad_l, pad_r) ||
+        if (dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &ax, &aw, &ay, strides, pad_l,
+                                                     pad_r) ||
             dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd))
             goto done;
     } else if (e->pass == CPU_DNN_BWD_FILTER) {
-        if (dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &ax, &aw, NULL, &ay, strides, pad_l,
-                                                        pad_r) ||
+        if (dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &ax, &aw, NULL, &ay, strides,
+                                                        pad_l, pad_r) ||
             dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd))
             goto done;
     }
@@ -277,7 +279,8 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
     m[4] = mem(d, &e->pr, pr), m[5] = mem(d, &e->ur, r);
     dnnl_memory_desc_t sm, bm;
     dnnl_dims_t sd = { (dnnl_dim_t)e->scratch }, bd = { e->Co };
-    if (dnnl_memory_desc_init_by_tag(&sm, 1, sd, dnnl_u8, dnnl_a) || dnnl_memory_desc_init_by_tag(&bm, 1, bd, dnnl_f32, dnnl_a))
+    if (dnnl_memory_desc_init_by_tag(&sm, 1, sd, dnnl_u8, dnnl_a) ||
+        dnnl_memory_desc_init_by_tag(&bm, 1, bd, dnnl_f32, dnnl_a))
         goto done;
     m[6] = e->scratch ? mem(d, &sm, ps) : NULL;
     m[7] = e->bias ? mem(d, &bm, bias) : NULL;
@@ -309,12 +312,12 @@ done:
     return rc;
 }
 
-/* Images per primitive call: a batch is cut into calls of whole images whose operands and results take
- * at most c->dnn_chunk bytes each (CPU_DNN_CHUNK; at least one image), so that the copies in the primitive's layouts (bf16
- * source, fp32 result) stay a small fraction of the tensors: at 256x256, batch 8, whole-batch copies
- * had put bf16's peak memory above fp32's. The cut depends on the shapes only (deterministic). */
-/* oneDNN sizes its work by omp_get_max_threads() when a primitive is made and when it runs: the
- * context's threads, around both (this thread's setting, put back after) */
+/* Images per primitive call: a batch is cut into calls of whole images whose operands and results take at
+ * most c->dnn_chunk bytes each (CPU_DNN_CHUNK; at least one image), so that the copies in the primitive's
+ * layouts (bf16 source, fp32 result) stay a small fraction of the tensors: at 256x256, batch 8, whole-batch
+ * copies had put bf16's peak memory above fp32's. The cut depends on the shapes only (deterministic).
+ * oneDNN sizes its work by omp_get_max_threads() when a primitive is made and when it runs: the context's
+ * threads, around both (this thread's setting, put back after). */
 static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k, int s, int acc,
                         const float *a, const float *b, const float *bias, float *r) {
     if (dnn_open(c)) return -1;

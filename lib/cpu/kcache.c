@@ -4,8 +4,9 @@
  * which for a small image or a small batch is a good share of its time and memory traffic. While the
  * graph promises that its parameters do not change (params_frozen in backend.h: the same pointer, size
  * and version), the transforms of the forward kernels that lie in them are kept, one allocation per
- * convolution (and in bf16 the rounded kernels in the layout of oneDNN's convolution, dnnconv.c), up to FN_CPU_KCACHE_MB (default 1024; 0 keeps none). Backward passes, training forwards
- * and kernels outside the frozen parameters are transformed on every call, as before. */
+ * convolution (in bf16: the rounded kernels in the layout of oneDNN's convolution, dnnconv.c), up to
+ * FN_CPU_KCACHE_MB (default 1024; 0 keeps none). Backward passes, training forwards and kernels outside
+ * the frozen parameters are transformed on every call, as before. */
 #include <stdint.h>
 #include <stdlib.h>
 #include "cpu.h"
