@@ -6,7 +6,8 @@
  * --precision bf16 runs the matrix products in bf16 and widens the tolerances by fn_golden_tol_rounded
  * (u = 2^-9: 2*D*u for the outputs and the loss, 4*D*u for the gradients, D the net's convolutions:
  * 0.30 and 0.61 for FocusNet's 78; bf16's unit roundoff is 2^-8, so these are half the first-order
- * bound of golden.h: kept, as the measured errors stay well inside them on both bf16 paths); --if-supported: a backend or CPU without it is skipped (exit 0).
+ * bound of golden.h: kept, as the measured errors stay well inside them on both bf16 paths);
+ * --if-supported: a backend or CPU without it is skipped (exit 0).
  * The recurrent networks (runet, r2unet) apply a convolution several times along a path, so D does not
  * bound their depth; make test checks FocusNet, resunet and attunet in bf16.
  *
