@@ -54,6 +54,14 @@ LDLIBS  += -lnifti2 -lznz
 LIB_DIRS := lib/base lib/data lib/imgproc lib/eval lib/backend
 LIB_SRC  := $(wildcard $(LIB_DIRS:%=%/*.c) lib/cpu/*.c lib/nn/*.c lib/train/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# the hot loops fn writes itself, compiled once more per vector ISA level, each copy's names suffixed
+# (lib/cpu/cpu.h, "Run-time dispatch"): FILE.avx2.o and FILE.avx512.o beside FILE.o
+CPU_ISA_SRC := lib/cpu/winograd_f43.c lib/cpu/winograd_f32.c lib/cpu/winograd_rows.c lib/cpu/elementwise.c \
+               lib/cpu/pool.c lib/cpu/se.c lib/cpu/loss.c lib/cpu/adam.c
+ISA_X86     := $(filter x86_64,$(shell uname -m))
+ISA_avx2    := -DCPU_ISA=1 $(if $(ISA_X86),-mavx2)
+ISA_avx512  := -DCPU_ISA=2 $(if $(ISA_X86),-mavx512f)
+LIB_OBJ  += $(foreach i,avx2 avx512,$(CPU_ISA_SRC:%.c=$(BUILD)/obj/%.$(i).o))
 LIBFN    := $(BUILD)/libfn.a
 CMD_SRC  := $(wildcard cmd/fn-*.c)
 TOOLS    := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
@@ -105,6 +113,12 @@ $(SCRIPTS_B): $(BUILD)/bin/%: pipelines/%
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/%.avx2.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ISA_avx2) -c $< -o $@
+$(BUILD)/obj/%.avx512.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ISA_avx512) -c $< -o $@
 
 $(LIBFN): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

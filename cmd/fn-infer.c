@@ -33,8 +33,8 @@ static const char usage[] =
     "      --overlap F     overlap of neighbouring tiles, 0 <= F < 1 (default 0.5)\n"
     "      --device D      auto, cpu, cuda or cuda:N (default auto)\n"
     "      --threads N     CPU threads (default: all)\n"
-    "      --precision P   fp32, or bf16: the matrix products with bf16 inputs and fp32 sums on a CPU with\n"
-    "                      bf16 instructions (default fp32)\n"
+    "      --precision P   fp32, tf32 (CUDA) or bf16: the convolutions' products with tf32 or bf16 inputs\n"
+    "                      and fp32 sums; bf16 on a CPU with bf16 instructions or a GPU (default fp32)\n"
     "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
     "  -h, --help          show this help and exit\n"
     "      --version       show the version and exit\n";
@@ -72,8 +72,8 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         case O_TTA: cl->tta = 1; break;
         case O_DEVICE: cl->device = optarg; break;
         case O_PRECISION:
-            if ((cl->precision = fn_precision_parse(optarg)) < 0 || cl->precision == FN_PREC_TF32)
-                fn_usage_die(prog, "--precision takes fp32 or bf16, not '%s'", optarg);
+            if ((cl->precision = fn_precision_parse(optarg)) < 0)
+                fn_usage_die(prog, "--precision takes fp32, tf32 or bf16, not '%s'", optarg);
             break;
         case O_THREADS:
             if (fn_parse_int(optarg, 1, 4096, &v)) fn_usage_die(prog, "bad --threads '%s'", optarg);

@@ -56,8 +56,11 @@ static const char usage[] =
     "                      local GPU)\n"
     "      --sync-bn       under mpirun: batch-norm statistics over the whole batch of all ranks\n"
     "      --threads N     CPU threads (default: all)\n"
-    "      --precision P   fp32, or bf16: the matrix products with bf16 inputs and fp32 sums on a CPU with\n"
-    "                      bf16 instructions (default fp32; the model file is fp32 either way)\n"
+    "      --precision P   fp32, tf32 (CUDA) or bf16: the convolutions' products with tf32 or bf16 inputs\n"
+    "                      and fp32 sums; bf16 on a CPU with bf16 instructions or a GPU (default fp32;\n"
+    "                      the model file is fp32 either way)\n"
+    "      --deterministic on CUDA, deterministic convolution algorithms only: bit-reproducible runs and\n"
+    "                      resumes, slower (the CPU always is)\n"
     "      --log FILE      write a TSV row per epoch: epoch, lr, train_loss, val_loss, val_dice, seconds\n"
     "      --progress      show progress on stderr even when it is not a terminal\n"
     "      --state STATE   where the training state goes after each epoch (default MODEL.state)\n"
@@ -71,12 +74,13 @@ struct cmdline {
     fn_train_config cfg;
     int threads, progress;
     /* options given explicitly (a resume takes the others from its state) */
-    int given_epochs, given_batch, given_lr, given_plateau, given_l2, given_seed, given_width, given_bn, given_arch, given_sync, given_prec;
+    int given_epochs, given_batch, given_lr, given_plateau, given_l2, given_seed, given_width, given_bn, given_arch, given_sync, given_prec,
+        given_det;
 };
 
 enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_PLATEAU, O_L2, O_SEED, O_WIDTH, O_DEVICE, O_THREADS, O_LOG,
        O_PROGRESS, O_STATE, O_RESUME, O_VERSION, O_BN_RECOMPUTE, O_SYNC_BN,
-       O_ARCH, O_PRECISION };
+       O_ARCH, O_PRECISION, O_DETERMINISTIC };
 
 static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
     static const struct option opts[] = {
@@ -92,6 +96,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
         {"sync-bn", no_argument, 0, O_SYNC_BN},
         {"arch", required_argument, 0, O_ARCH},
         {"precision", required_argument, 0, O_PRECISION},
+        {"deterministic", no_argument, 0, O_DETERMINISTIC},
         {0, 0, 0, 0},
     };
     *cl = (struct cmdline){ .input = "-", .device = "auto",
@@ -143,10 +148,11 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl) {
             break;
         case O_DEVICE: cl->device = optarg; break;
         case O_PRECISION:
-            if ((cl->cfg.precision = fn_precision_parse(optarg)) < 0 || cl->cfg.precision == FN_PREC_TF32)
-                fn_usage_die(prog, "--precision takes fp32 or bf16, not '%s'", optarg);
+            if ((cl->cfg.precision = fn_precision_parse(optarg)) < 0)
+                fn_usage_die(prog, "--precision takes fp32, tf32 or bf16, not '%s'", optarg);
             cl->given_prec = 1;
             break;
+        case O_DETERMINISTIC: cl->cfg.deterministic = 1; cl->given_det = 1; break;
         case O_THREADS:
             if (fn_parse_int(optarg, 1, 4096, &v)) fn_usage_die(prog, "bad --threads '%s'", optarg);
             cl->threads = (int)v;
@@ -258,6 +264,7 @@ static void merge_resume_config(const struct cmdline *cl, fn_train_state *st) {
     if (cl->given_prec && a->precision != s->precision) bad = "--precision";
     if (bad) fn_die(prog, "%s: %s differs from the resumed run's; a resume keeps the run's settings", cl->resume, bad);
     if (cl->given_epochs) s->epochs = a->epochs;
+    if (cl->given_det) s->deterministic = 1; /* a mode of running, not of the run: a resume may turn it on */
     /* a resume may set a new current rate; the run's own initial rate again changes nothing */
     if (cl->given_lr && a->lr != s->lr) st->sched.lr = a->lr;
 }
@@ -297,6 +304,7 @@ int main(int argc, char **argv) {
     if (!be) fn_die(prog, "%s", e.msg);
     if (note[0] && lead) fn_warn(prog, "%s", note);
     if (fn_backend_set_precision(be, cl.cfg.precision, &e)) fn_die(prog, "%s", e.msg); /* before reading */
+    if (be->set_deterministic) be->set_deterministic(be->ctx, cl.cfg.deterministic);
 
     fn_reader *vr = fn_reader_open_path(cl.val, &e); /* a missing --val file fails before training reads */
     if (!vr) fn_die(prog, "%s", e.msg);
@@ -336,6 +344,7 @@ int main(int argc, char **argv) {
         if (!(net = fn_net_new(be, &nc, &e)) || fn_net_init_he(net, st.cfg.seed, &e)) fn_die(prog, "%s", e.msg);
     }
     if (fn_backend_set_precision(be, st.cfg.precision, &e)) fn_die(prog, "%s", e.msg); /* a resume's */
+    if (be->set_deterministic) be->set_deterministic(be->ctx, st.cfg.deterministic);
     char state_path[4200];
     snprintf(state_path, sizeof state_path, "%s", cl.state ? cl.state : cl.resume ? cl.resume : "");
     if (!state_path[0]) snprintf(state_path, sizeof state_path, "%s.state", st.out);
@@ -356,8 +365,9 @@ int main(int argc, char **argv) {
     progress pr = { .on = lead && (cl.progress || isatty(2)), .tty = isatty(2), .epochs = st.cfg.epochs, .ntrain = train.n,
                     .t_start = fn_clock() };
     pr.images_left = (long)(st.cfg.epochs - st.epoch) * train.n;
-    if (pr.on) fn_warn(prog, "device: %s%s%s; %d training and %d validation frames of %dx%dx%d", be->device,
-                       st.cfg.precision ? ", " : "", st.cfg.precision ? fn_precision_name(st.cfg.precision) : "", train.n,
+    if (pr.on) fn_warn(prog, "device: %s%s%s%s; %d training and %d validation frames of %dx%dx%d", be->device,
+                       st.cfg.precision ? ", " : "", st.cfg.precision ? fn_precision_name(st.cfg.precision) : "",
+                       st.cfg.deterministic && be->set_deterministic ? ", deterministic" : "", train.n,
                        val.n, train.c, train.h, train.w);
     if (pr.on && fn_dist_size(dist) > 1)
         fn_warn(prog, "%d ranks, %s batch norm", fn_dist_size(dist), st.cfg.sync_bn ? "synchronised" : "per-rank");

@@ -175,6 +175,7 @@ static int cu_comm_init(void *ctx, const unsigned char *id, int nranks, int rank
 static int cu_allreduce(void *ctx, void *buf, size_t n, int dbl, fn_err *e) {
     cu_ctx *c = cu_enter(ctx);
     if (!c->comm || !c->comm->comm) return seterr(e, "NCCL: no communicator");
+    cu_written(c, buf, n * (dbl ? sizeof(double) : sizeof(float)));
     return nccl_err(c->comm, c->comm->all_reduce(buf, buf, n, dbl ? ncclFloat64 : ncclFloat32, ncclSum,
                                                  c->comm->comm, c->stream),
                     "ncclAllReduce", e);

@@ -4,12 +4,15 @@
  * handle, the convolution plans (descriptors and chosen algorithms per shape), and scratch buffers that
  * grow as needed. No global mutable state.
  *
- * Numerics: float32 NCHW throughout, TF32 off unless FN_CUDA_TF32=1 in the environment when the backend
- * is created (cuDNN CUDNN_FMA_MATH, i.e. true fp32). Reductions (batch-norm statistics, bias gradients,
- * SE pools, Dice, sums of squares) are our own kernels: a fixed split of the work per shape, each
- * thread summing in double, a fixed-order tree in each block and a fixed-order sum of the block
- * partials, so that results are bitwise reproducible. Convolutions use only deterministic cuDNN
- * algorithms unless FN_CUDA_NONDET=1. FN_CUDA_FIND=0 picks algorithms by cuDNN's heuristics instead of
+ * Numerics: the graph's tensors are float32 NCHW in every precision. set_precision (conv.cu) picks the
+ * convolutions' precision: fp32 (the default; cuDNN CUDNN_FMA_MATH, true fp32, no TF32), tf32 (tensor
+ * cores on TF32-rounded inputs) or bf16 (inputs cast to bf16 NHWC at the convolution's boundary, fp32
+ * accumulation, the output cast back); every other op is fp32 in every precision. Reductions (batch-norm
+ * statistics, bias gradients, SE pools, Dice, sums of squares) are our own kernels: a fixed split of the
+ * work per shape, each thread summing in double, a fixed-order tree in each block and a fixed-order sum
+ * of the block partials, so that results are bitwise reproducible. Convolutions may use cuDNN's
+ * non-deterministic algorithms (the fastest) unless set_deterministic(1) (fn-train --deterministic) asks
+ * for deterministic ones only. FN_CUDA_FIND=0 picks algorithms by cuDNN's heuristics instead of
  * timing them (cudnnFind*), which makes the first step of a new shape faster. FN_CUDA_VERBOSE=1 prints
  * each algorithm choice on stderr.
  *
@@ -37,17 +40,22 @@ enum {
     CU_SCR_COEF,   /* per-channel float coefficients (batch norm), per-image (Dice) */
     CU_SCR_SE,     /* SE backward temporaries */
     CU_SCR_SYNC,   /* sync-BN: the per-channel totals summed over the replicas (comm.cu) */
+    CU_SCR_CX,     /* bf16 (conv.cu): the cast conv input x (NHWC bf16), or backward-data's dx before its cast */
+    CU_SCR_CY,     /* bf16: the cast dy, or the forward's output before its cast */
+    CU_SCR_CW,     /* bf16: backward-filter's dw before its cast; emulated directions' rounded weights */
     CU_SCR_N
 };
 
 struct cu_conv_plan; /* conv.cu */
+struct cu_wcache;    /* conv.cu: a cached bf16 copy of convolution weights */
 
 typedef struct cu_ctx {
     int dev;
     cudaStream_t stream;
     cudnnHandle_t dnn;
-    int tf32;   /* allow TF32 tensor cores in convolutions */
-    int nondet; /* allow non-deterministic convolution algorithms */
+    int prec;   /* enum fn_precision of the convolutions (set_precision) */
+    int cc;     /* compute capability, 10*major + minor (tf32 and bf16 need 80) */
+    int nondet; /* allow non-deterministic convolution algorithms (the default; set_deterministic) */
     int find;   /* time the algorithms (cudnnFind*) rather than ask the heuristics */
     size_t ws_limit; /* largest cuDNN workspace an algorithm may ask for */
     void *scr[CU_SCR_N];
@@ -55,6 +63,16 @@ typedef struct cu_ctx {
     double *host_res; /* pinned host memory for results of reductions (16 doubles) */
     struct cu_conv_plan **plans;
     int nplans, plans_cap;
+    struct cu_wcache *wc; /* bf16 weights, valid until written (cu_written) */
+    int nwc, wc_cap;
+    void *segs_host, *segs_dev; /* adam_segs' segment table (adam.cu), on the host and the device */
+    size_t segs_dev_cap;
+    int segs_n;
+    unsigned *dice_count; /* loss.cu: the Dice partial sums' last-block counter */
+    int capturing, capture_bad; /* capture.cu: a stream capture is under way; an op could not be recorded */
+    int no_graph;               /* FN_CUDA_GRAPH=0: never record */
+    void *graph_exec;           /* the one recording kept (cudaGraphExec_t), or NULL */
+    long graph_id;              /* its id */
     fn_bn_sync bn_sync;  /* set_bn_sync: sum NULL when off (norm.cu takes the synchronised path) */
     struct cu_comm *comm; /* NCCL, once comm_init joined one (comm.cu) */
 } cu_ctx;
@@ -72,8 +90,16 @@ void cu_fail(const char *what, const char *why, const char *file, int line) __at
         cudnnStatus_t dk_st_ = (call);                                                             \
         if (dk_st_ != CUDNN_STATUS_SUCCESS) cu_fail(#call, cudnnGetErrorString(dk_st_), __FILE__, __LINE__); \
     } while (0)
-/* after a kernel launch */
-#define KCHECK() CK(cudaGetLastError())
+/* after a kernel launch (c: the op's context): a failure aborts, except while recording (capture.cu),
+ * where it discards the recording (the ops then run unrecorded, and fail there if they fail) */
+#define KCHECK()                                                                                   \
+    do {                                                                                           \
+        cudaError_t kc_err_ = cudaGetLastError();                                                  \
+        if (kc_err_ != cudaSuccess) {                                                              \
+            if (c->capturing) c->capture_bad = 1;                                                  \
+            else cu_fail("a kernel launch", cudaGetErrorString(kc_err_), __FILE__, __LINE__);      \
+        }                                                                                          \
+    } while (0)
 
 /* the context of an op (and the device made current when it is not device 0) */
 static inline cu_ctx *cu_enter(void *ctx) {
@@ -152,6 +178,10 @@ void cu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                         int N, int Ci, int H, int W, int Co, int k, int s);
 void cu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int HWo);
 void cu_conv_plans_free(cu_ctx *c);
+void cu_wcache_free(cu_ctx *c);
+/* device memory [p, p+bytes) is being written through the backend's table (upload, copy, fill, axpy, Adam,
+ * allreduce): the bf16 weights cast from it are stale */
+void cu_written(cu_ctx *c, const void *p, size_t bytes);
 
 void cu_bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                      float *mean, float *invstd, float *rmean, float *rvar,
@@ -207,5 +237,15 @@ double cu_sumsq(void *ctx, const float *x, size_t n);
 
 void cu_adam(void *ctx, float *w, const float *g, float *m, float *v, size_t n, float lr,
              float b1, float b2, float eps, float l2, long t);
+void cu_adam_segs(void *ctx, float *w, const float *g, float *m, float *v, size_t n, const size_t *off,
+                  const float *l2, int nseg, float lr, float b1, float b2, float eps, long t);
+void cu_adam_free(cu_ctx *c);
+
+/* capture.cu: inference forwards as CUDA graphs */
+int cu_capture_begin(void *ctx);
+long cu_capture_end(void *ctx);
+int cu_replay(void *ctx, long id);
+/* drop the recording kept (memory it names was freed or regrown, or its ops would now differ) */
+void cu_capture_drop(cu_ctx *c);
 
 #endif

@@ -15,7 +15,14 @@ void cu_fail(const char *what, const char *why, const char *file, int line) {
 
 void *cu_scratch(cu_ctx *c, int slot, size_t bytes) {
     if (bytes == 0) bytes = 1;
+    if (c->scr_cap[slot] < bytes && c->capturing) {
+        /* no synchronising, freeing or allocating while recording: the recording is discarded, and the
+         * buffer as it is serves the ops recorded (which never run) */
+        c->capture_bad = 1;
+        return c->scr[slot];
+    }
     if (c->scr_cap[slot] < bytes) {
+        cu_capture_drop(c); /* the recording names the old buffer */
         if (c->scr[slot]) {
             CK(cudaStreamSynchronize(c->stream)); /* queued work may still read the old buffer */
             CK(cudaFree(c->scr[slot]));
@@ -54,12 +61,15 @@ static void cu_free(void *ctx, float *p) {
     if (!p) return;
     cu_ctx *c = cu_enter(ctx);
     CK(cudaStreamSynchronize(c->stream));
+    cu_wcache_free(c); /* weights cast from p may be among them; the next allocation may reuse its address */
+    cu_capture_drop(c);
     CK(cudaFree(p));
 }
 
 static void cu_upload(void *ctx, float *dst, const float *host, size_t n) {
     if (!n) return;
     cu_ctx *c = cu_enter(ctx);
+    cu_written(c, dst, n * sizeof(float));
     CK(cudaMemcpyAsync(dst, host, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
     CK(cudaStreamSynchronize(c->stream)); /* the caller may reuse host at once */
 }
@@ -74,7 +84,10 @@ static void cu_download(void *ctx, float *host, const float *src, size_t n) {
 static void cu_copy(void *ctx, float *dst, const float *src, size_t n) {
     if (!n || dst == src) return;
     cu_ctx *c = cu_enter(ctx);
-    CK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream));
+    cu_written(c, dst, n * sizeof(float));
+    cudaError_t err = cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream);
+    if (err != cudaSuccess && c->capturing) c->capture_bad = 1, (void)cudaGetLastError();
+    else CK(err);
 }
 
 static void cu_sync(void *ctx) {
@@ -82,12 +95,65 @@ static void cu_sync(void *ctx) {
     CK(cudaStreamSynchronize(c->stream));
 }
 
+/* precision and determinism ------------------------------------------------------------------------------ */
+
+/* set_precision (lib/backend/backend.h): the convolutions' precision (conv.cu); a change drops the plans,
+ * whose descriptors and algorithms are the precision's */
+static int cu_set_precision(void *ctx, int precision, fn_err *e) {
+    cu_ctx *c = cu_enter(ctx);
+    const char *name = fn_precision_name(precision);
+    if (!name) {
+        if (e) snprintf(e->msg, sizeof e->msg, "unknown precision %d (fp32, tf32 or bf16)", precision);
+        return -1;
+    }
+    if (precision != FN_PREC_FP32 && c->cc < 80) {
+        if (e)
+            snprintf(e->msg, sizeof e->msg,
+                     "--precision %s needs a GPU of compute capability 8.0 or later (this one: sm_%d); use "
+                     "--precision fp32",
+                     name, c->cc);
+        return -1;
+    }
+    if (precision == c->prec) return 0;
+    CK(cudaStreamSynchronize(c->stream));
+    cu_conv_plans_free(c);
+    cu_capture_drop(c);
+    c->prec = precision;
+    return 0;
+}
+
+/* set_deterministic: 1: deterministic cuDNN algorithms only (the other kernels always are) */
+static void cu_set_deterministic(void *ctx, int on) {
+    cu_ctx *c = cu_enter(ctx);
+    if (c->nondet == !on) return;
+    CK(cudaStreamSynchronize(c->stream));
+    cu_conv_plans_free(c);
+    cu_capture_drop(c);
+    c->nondet = !on;
+}
+
+static int cu_mem_info(void *ctx, size_t *used, size_t *total) {
+    cu_enter(ctx);
+    size_t fr = 0, tot = 0;
+    if (cudaMemGetInfo(&fr, &tot) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return -1;
+    }
+    *used = tot - fr;
+    *total = tot;
+    return 0;
+}
+
 /* the table ------------------------------------------------------------------------------------------ */
 
 static void cu_ctx_free(cu_ctx *c) {
     if (!c) return;
     if (c->stream) cudaStreamSynchronize(c->stream);
+    cu_capture_drop(c);
     cu_conv_plans_free(c);
+    cu_wcache_free(c);
+    cu_adam_free(c);
+    if (c->dice_count) cudaFree(c->dice_count);
     cu_comm_free(c);
     for (int i = 0; i < CU_SCR_N; i++)
         if (c->scr[i]) cudaFree(c->scr[i]);
@@ -159,9 +225,11 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
         return NULL;
     }
     c->dev = device_index;
-    c->tf32 = env_flag("FN_CUDA_TF32");
-    c->nondet = env_flag("FN_CUDA_NONDET");
+    c->prec = FN_PREC_FP32;
+    c->nondet = 1; /* the fastest algorithms, as PyTorch's default; set_deterministic(1) for reproducible runs */
+    c->cc = prop.major * 10 + prop.minor;
     c->find = getenv("FN_CUDA_FIND") ? env_flag("FN_CUDA_FIND") : 1;
+    c->no_graph = getenv("FN_CUDA_GRAPH") && !env_flag("FN_CUDA_GRAPH");
     /* the largest cuDNN workspace an algorithm may have: FN_CUDA_WS_MB, else a quarter of the free
      * memory, between 256 MiB and 8 GiB (FocusNet's fastest 256x256 algorithms at batch 32 take 1.6 GiB) */
     const char *wsmb = getenv("FN_CUDA_WS_MB");
@@ -221,10 +289,9 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
 
     be->name = "cuda";
     char desc[512];
-    snprintf(desc, sizeof desc, "%.64s (cuda:%d, sm_%d%d, %.0f GiB, cuDNN %d.%d.%d%s%s)", prop.name,
-             device_index, prop.major, prop.minor, (double)prop.totalGlobalMem / (1 << 30),
-             (int)(dnn_version / 10000), (int)(dnn_version / 100 % 100), (int)(dnn_version % 100),
-             c->tf32 ? ", TF32" : ", fp32", c->nondet ? ", non-deterministic" : "");
+    snprintf(desc, sizeof desc, "%.64s (cuda:%d, sm_%d%d, %.0f GiB, cuDNN %d.%d.%d)", prop.name, device_index,
+             prop.major, prop.minor, (double)prop.totalGlobalMem / (1 << 30), (int)(dnn_version / 10000),
+             (int)(dnn_version / 100 % 100), (int)(dnn_version % 100));
     snprintf(be->device, sizeof be->device, "%.127s", desc);
     be->ctx = c;
     be->destroy = cu_destroy;
@@ -235,6 +302,12 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
     be->copy = cu_copy;
     be->fill = cu_fill;
     be->sync = cu_sync;
+    be->set_precision = cu_set_precision;
+    be->set_deterministic = cu_set_deterministic;
+    be->mem_info = cu_mem_info;
+    be->capture_begin = cu_capture_begin;
+    be->capture_end = cu_capture_end;
+    be->replay = cu_replay;
     be->conv_fwd = cu_conv_fwd;
     be->conv_bwd_data = cu_conv_bwd_data;
     be->conv_bwd_filter = cu_conv_bwd_filter;
@@ -262,6 +335,7 @@ extern "C" FN_EXPORT fn_backend *fn_cuda_backend_new(int device_index, fn_err *e
     be->dice_loss = cu_dice_loss;
     be->sumsq = cu_sumsq;
     be->adam = cu_adam;
+    be->adam_segs = cu_adam_segs;
     cu_comm_init_table(be);
     return be;
 }

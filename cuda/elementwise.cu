@@ -15,6 +15,7 @@ __global__ static void fill_kernel(float *dst, float v, size_t n) {
 void cu_fill(void *ctx, float *dst, float v, size_t n) {
     if (!n) return;
     cu_ctx *c = cu_enter(ctx);
+    cu_written(c, dst, n * sizeof(float));
     fill_kernel<<<LAUNCH(n)>>>(dst, v, n);
     KCHECK();
 }
@@ -85,6 +86,7 @@ __global__ static void axpy_kernel(float alpha, const float *x, float *y, size_t
 void cu_axpy(void *ctx, float alpha, const float *x, float *y, size_t n) {
     if (!n) return;
     cu_ctx *c = cu_enter(ctx);
+    cu_written(c, y, n * sizeof(float));
     axpy_kernel<<<LAUNCH(n)>>>(alpha, x, y, n);
     KCHECK();
 }

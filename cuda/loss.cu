@@ -1,10 +1,17 @@
 /* loss.cu: the soft Dice loss and the sum of squares. Deterministic: fixed block partials summed in
- * double, then a fixed-order sum of the partials by one thread; the scalar comes back to the host. */
+ * double, then a fixed-order sum of the partials by one thread; the scalar comes back to the host.
+ * The Dice loss is two launches: the partial sums, whose last block to finish (a counter, reset by that
+ * block) sums the partials in order and makes the gradient's coefficients, then the gradient. */
 #include "cu.h"
 
-/* per image n, split j: part[(n*splits + j)*3 + {0,1,2}] = sums of p*t, p, t over its slice */
-__global__ static void dice_partial(const float *p, const float *t, int HW, int chunk, int splits, double *part) {
+static __device__ void dice_finish_one(const double *part, int N, int splits, float smooth, float *coef, double *res);
+
+/* per image n, split j: part[(n*splits + j)*3 + {0,1,2}] = sums of p*t, p, t over its slice; the last block
+ * to finish (count: zero before, zero after) then runs dice_finish_one */
+__global__ static void dice_partial(const float *p, const float *t, int HW, int chunk, int splits, double *part,
+                                    unsigned *count, int N, float smooth, float *coef, double *res) {
     __shared__ double sh0[32], sh1[32], sh2[32];
+    __shared__ bool last;
     const int j = blockIdx.x, n = blockIdx.y;
     const int lo = j * chunk, hi = min(HW, lo + chunk);
     const float *pn = p + (size_t)n * HW, *tn = t + (size_t)n * HW;
@@ -23,13 +30,21 @@ __global__ static void dice_partial(const float *p, const float *t, int HW, int 
         o[0] = spt;
         o[1] = sp;
         o[2] = st;
+        __threadfence(); /* the partials are visible before the count says so */
+        const unsigned blocks = gridDim.x * gridDim.y;
+        last = atomicAdd(count, 1u) == blocks - 1;
+    }
+    __syncthreads();
+    if (last && threadIdx.x == 0) {
+        __threadfence();
+        dice_finish_one(part, N, splits, smooth, coef, res);
+        *count = 0;
     }
 }
 
-/* one thread: loss (res[0]) and the gradient coefficients coef[2n] = a_n, coef[2n+1] = b_n
- * (dp = a_n t + b_n), as the CPU backend computes them */
-__global__ static void dice_finish(const double *part, int N, int splits, float smooth, float *coef, double *res) {
-    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+/* loss (res[0]) and the gradient coefficients coef[2n] = a_n, coef[2n+1] = b_n (dp = a_n t + b_n), as the
+ * CPU backend computes them; one thread */
+static __device__ void dice_finish_one(const double *part, int N, int splits, float smooth, float *coef, double *res) {
     double total = 0;
     for (int n = 0; n < N; n++) {
         double I = 0, P = 0, T = 0;
@@ -61,10 +76,12 @@ float cu_dice_loss(void *ctx, const float *p, const float *t, float *dp, int N, 
     double *part = (double *)cu_scratch(c, CU_SCR_RED, ((size_t)N * s.splits * 3 + 1) * sizeof(double));
     double *res = part + (size_t)N * s.splits * 3;
     float *coef = (float *)cu_scratch(c, CU_SCR_COEF, (size_t)N * 2 * sizeof(float));
-    dice_partial<<<dim3((unsigned)s.splits, (unsigned)N), CU_THREADS, 0, c->stream>>>(p, t, HW, s.chunk, s.splits,
-                                                                                      part);
-    KCHECK();
-    dice_finish<<<1, 32, 0, c->stream>>>(part, N, s.splits, smooth, coef, res);
+    if (!c->dice_count) { /* the last-block counter: zero, and left zero by every launch */
+        CK(cudaMalloc(&c->dice_count, sizeof(unsigned)));
+        CK(cudaMemsetAsync(c->dice_count, 0, sizeof(unsigned), c->stream));
+    }
+    dice_partial<<<dim3((unsigned)s.splits, (unsigned)N), CU_THREADS, 0, c->stream>>>(
+        p, t, HW, s.chunk, s.splits, part, c->dice_count, N, smooth, coef, res);
     KCHECK();
     if (dp) {
         const size_t n = (size_t)N * HW;

@@ -132,6 +132,10 @@ TRAIN_ARGS  := $(ARCH_OPT) --epochs $(EPOCHS) --batch $(BATCH) --lr $(LR) --seed
   $(THREADS_OPT) $(if $(WIDTH),--width $(WIDTH)) $(if $(filter recompute,$(BN)),--bn-recompute) \
   $(call opt_if_supported,precision,$(PRECISION)) $(TRAIN_OPTS)
 INFER_ARGS  := --device $(DEVICE) $(THREADS_OPT) $(INFER_OPTS)
+# the settings that make a run (fn-train resumes a state only with these): a change starts a new run,
+# while EPOCHS, DEVICE and THREADS may change between two invocations and the run goes on (OUT/train.run)
+RUN_ARGS    := $(ARCH_OPT) --batch $(BATCH) --lr $(LR) --seed $(SEED) $(if $(WIDTH),--width $(WIDTH)) \
+  $(if $(filter recompute,$(BN)),--bn-recompute) $(call opt_if_supported,precision,$(PRECISION)) $(TRAIN_OPTS)
 
 O_READ  := $(call opts,read,$(READ_CMD))
 O_SPLIT := $(call opts,split,$(if $(strip $(VAL)),all of DATA trains; validation: $(VAL_CMD),--ratio $(RATIO) --seed $(SEED)))
@@ -182,12 +186,19 @@ $(OUT)/stats.json $(OUT)/train.aug.fns &: $(OUT)/train.fns $(O_PREP)
 $(OUT)/%.n.fns: $(OUT)/%.fns $(OUT)/stats.json
 	fn-normalize --stats $(OUT)/stats.json -o $@ $<
 
-# An interrupted training resumes from OUT/train.state if the state is newer than its inputs.
+# An interrupted training resumes from OUT/train.state if the state is newer than its inputs and was
+# made with the same RUN_ARGS (OUT/train.run; without it, as before it existed: the state newer than
+# every training option).
 # TIME_LIMIT=S stops fn-train after S seconds, keeping the best model of the epochs done, and leaves
 # OUT/train.unfinished: the same command again (any TIME_LIMIT) continues the run from its state.
 UNFINISHED := $(wildcard $(OUT)/train.unfinished)
 $(OUT)/model.safetensors: $(OUT)/train.aug.fns $(OUT)/val.n.fns $(O_TRAIN) $(UNFINISHED)
-	@state=$(OUT)/train.state; for f in $(filter-out $(UNFINISHED),$^); do [ "$$state" -nt "$$f" ] || rm -f "$$state" $(OUT)/train.log; done
+	@state=$(OUT)/train.state run='$(subst ','\'',$(strip $(RUN_ARGS)))' chk='$(filter-out $(UNFINISHED),$^)'; \
+	if [ -f $(OUT)/train.run ]; then \
+	  [ "$$(cat $(OUT)/train.run)" = "$$run" ] || rm -f "$$state" $(OUT)/train.log; chk='$(filter-out $(UNFINISHED) $(O_TRAIN),$^)'; \
+	fi; \
+	for f in $$chk; do [ "$$state" -nt "$$f" ] || rm -f "$$state" $(OUT)/train.log; done; \
+	printf '%s\n' "$$run" > $(OUT)/train.run
 	@echo "fn-train $(strip $(TRAIN_ARGS)) --val $(OUT)/val.n.fns --log $(OUT)/train.tsv < $<"
 	@start=$$(date +%s%N); set +e; \
 	$(if $(TIME_LIMIT),timeout $(TIME_LIMIT)) fn-train $(TRAIN_ARGS) --val $(OUT)/val.n.fns --log $(OUT)/train.tsv \

@@ -112,6 +112,25 @@ struct fn_backend {
      * ONEDNN_MAX_CPU_ISA=AVX2 refuses it; tf32 is CUDA's). Set it before the first op, or between
      * passes; use fn_backend_set_precision, which refuses all but fp32 where this is NULL. */
     int (*set_precision)(void *ctx, int precision, fn_err *e);
+    /* optional (NULL: always deterministic, as the CPU backend): 1: the ops that follow give bitwise the
+     * same results for the same inputs on the same device (CUDA: deterministic cuDNN convolution algorithms
+     * only; fn-train --deterministic); 0 (the CUDA backend's start): a backend may pick faster algorithms
+     * that sum in a varying order. Set it between passes. */
+    void (*set_deterministic)(void *ctx, int on);
+    /* optional (NULL: not known): the device memory in use now and the device's total, in bytes (CUDA:
+     * cudaMemGetInfo, so the whole device's use, the CUDA context and cuDNN's own allocations included;
+     * the backend's buffers only grow, so after a step this is the step's peak). 0, or -1. */
+    int (*mem_info)(void *ctx, size_t *used, size_t *total);
+    /* optional (NULL: none), to run an inference forward again at less cost (CUDA graphs; lib/nn/capture.h
+     * decides when): capture_begin starts recording the ops that follow instead of running them (they must
+     * then neither return data to the host nor grow a workspace: the recording fails); capture_end stops
+     * and keeps the ops as the backend's one recording, returning its id (>= 0), or -1 when it failed;
+     * replay(id) runs that recording again, reading the memory its ops name as it is then: 0, or -1 when
+     * id is not the recording kept (another was made since, or the backend dropped it: set_precision,
+     * set_deterministic, a freed or regrown buffer). capture_begin: 0, or -1 (nothing recorded). */
+    int (*capture_begin)(void *ctx);
+    long (*capture_end)(void *ctx);
+    int (*replay)(void *ctx, long id);
 
     /* convolution, square kernel k (1, 2, 3, 7), stride s (1, 2), TF 'same' padding.
      * x [N,Ci,H,W], w [Co,Ci,k,k] (OIHW), b [Co] or NULL, y [N,Co,Ho,Wo], Ho = ceil(H/s).
@@ -214,6 +233,11 @@ struct fn_backend {
      * l2 is the penalty weight lambda of lambda*sum(w^2) (0 for none). g is left unchanged. */
     void (*adam)(void *ctx, float *w, const float *g, float *m, float *v, size_t n, float lr,
                  float b1, float b2, float eps, float l2, long t);
+    /* optional (NULL: one adam call per segment): the same update over w, g, m, v [n] in one pass, the
+     * elements split into nseg segments: segment j starts at off[j] (off[0] = 0, increasing, all < n) and
+     * takes the penalty l2[j]. Bitwise what adam gives segment by segment. off and l2 are host memory. */
+    void (*adam_segs)(void *ctx, float *w, const float *g, float *m, float *v, size_t n, const size_t *off,
+                      const float *l2, int nseg, float lr, float b1, float b2, float eps, long t);
 
     /* optional, for data-parallel training (lib/train/dist.c). set_bn_sync: s (copied) or NULL (off);
      * NULL: no sync-BN on this backend. The collectives are NULL where device memory is host memory

@@ -107,6 +107,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     cpu_ctx *c = calloc(1, sizeof *c);
     if (c) {
         c->threads = threads;
+        c->isa = cpu_isa_pick();
         /* FN_CPU_CONV=im2col: the direct method only; =winograd: Winograd for every 3x3 stride-1
          * convolution, even tiny ones (tests and comparisons) */
         const char *gm = getenv("FN_CPU_GEMM"); /* see cpu_sgemm */
@@ -141,7 +142,8 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
 #else
     const char *blas = "OpenBLAS";
 #endif
-    snprintf(be->device, sizeof be->device, "CPU (%d thread%s, %s)", threads, threads == 1 ? "" : "s", blas);
+    snprintf(be->device, sizeof be->device, "CPU (%d thread%s, %s, %s)", threads, threads == 1 ? "" : "s", blas,
+             cpu_isa_name(c->isa));
     be->ctx = c;
     be->destroy = cpu_destroy;
     be->alloc = cpu_alloc;
@@ -166,25 +168,25 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->bn_relu_fwd_train = cpu_bn_relu_fwd_train;
     be->bn_relu_fwd_infer = cpu_bn_relu_fwd_infer;
     cpu_bn_sync_init(be);
-    be->act_fwd = cpu_act_fwd;
-    be->act_bwd = cpu_act_bwd;
-    be->add = cpu_add;
-    be->mul = cpu_mul;
-    be->axpy = cpu_axpy;
-    be->concat = cpu_concat;
-    be->split = cpu_split;
-    be->up2_fwd = cpu_up2_fwd;
-    be->up2_bwd = cpu_up2_bwd;
-    be->pool2_fwd = cpu_pool2_fwd;
-    be->pool2_bwd = cpu_pool2_bwd;
-    be->cmul_fwd = cpu_cmul_fwd;
-    be->cmul_bwd = cpu_cmul_bwd;
-    be->se_fwd = cpu_se_fwd;
-    be->se_bwd = cpu_se_bwd;
-    be->dropout_fwd = cpu_dropout_fwd;
-    be->dropout_bwd = cpu_dropout_bwd;
-    be->dice_loss = cpu_dice_loss;
-    be->sumsq = cpu_sumsq;
-    be->adam = cpu_adam;
+    be->act_fwd = CPU_ISA_PICK(c->isa, cpu_act_fwd);
+    be->act_bwd = CPU_ISA_PICK(c->isa, cpu_act_bwd);
+    be->add = CPU_ISA_PICK(c->isa, cpu_add);
+    be->mul = CPU_ISA_PICK(c->isa, cpu_mul);
+    be->axpy = CPU_ISA_PICK(c->isa, cpu_axpy);
+    be->concat = CPU_ISA_PICK(c->isa, cpu_concat);
+    be->split = CPU_ISA_PICK(c->isa, cpu_split);
+    be->up2_fwd = CPU_ISA_PICK(c->isa, cpu_up2_fwd);
+    be->up2_bwd = CPU_ISA_PICK(c->isa, cpu_up2_bwd);
+    be->pool2_fwd = CPU_ISA_PICK(c->isa, cpu_pool2_fwd);
+    be->pool2_bwd = CPU_ISA_PICK(c->isa, cpu_pool2_bwd);
+    be->cmul_fwd = CPU_ISA_PICK(c->isa, cpu_cmul_fwd);
+    be->cmul_bwd = CPU_ISA_PICK(c->isa, cpu_cmul_bwd);
+    be->se_fwd = CPU_ISA_PICK(c->isa, cpu_se_fwd);
+    be->se_bwd = CPU_ISA_PICK(c->isa, cpu_se_bwd);
+    be->dropout_fwd = CPU_ISA_PICK(c->isa, cpu_dropout_fwd);
+    be->dropout_bwd = CPU_ISA_PICK(c->isa, cpu_dropout_bwd);
+    be->dice_loss = CPU_ISA_PICK(c->isa, cpu_dice_loss);
+    be->sumsq = CPU_ISA_PICK(c->isa, cpu_sumsq);
+    be->adam = CPU_ISA_PICK(c->isa, cpu_adam);
     return be;
 }

@@ -21,14 +21,33 @@
 #include <stdint.h>
 #include "backend/backend.h"
 
-/* Run-time dispatch of the hot loops fn writes itself (the Winograd transforms and their row helpers, the
- * rounding to bf16): each such function is compiled for x86-64, AVX2 and AVX-512 (GCC's target_clones), and
- * the dynamic loader picks the best that the CPU has when the program starts (an ifunc, resolved once
- * per process and immutable after: no state of ours). One binary for every x86-64, no -march. Within
- * one ISA the results are the same bits, run after run (C11 mode keeps fp-contract off, so no clone
- * fuses a multiply and an add), and the same bits as the x86-64 code: these loops are elementwise. The
- * blocked sums (sum.c) are not cloned: their omp simd reductions would sum in another order on wider
- * vectors, and the training tests' thresholds were tuned on today's bits. */
+/* Run-time dispatch of the hot loops fn writes itself. The Winograd transforms and their row helpers
+ * (winograd_f43.c, winograd_f32.c, winograd_rows.c) are compiled three times, once per vector ISA level
+ * (enum cpu_isa: the Makefile's CPU_ISA_SRC, built with -DCPU_ISA=1 -mavx2 and -DCPU_ISA=2 -mavx512f
+ * besides the plain x86-64 build), each copy's names suffixed by CPU_ISA_SYM; each context picks one
+ * level when it is made (cpu_isa_pick: the CPU's best, capped by FN_CPU_ISA or ONEDNN_MAX_CPU_ISA, so
+ * ONEDNN_MAX_CPU_ISA=AVX2 puts the whole backend on its AVX2 path). One binary for every x86-64, no
+ * -march, no state outside the context. Within one level the results are the same bits, run after
+ * run, and the same bits as the x86-64 code: these loops are elementwise and C11 mode keeps fp-contract
+ * off, so no copy fuses a multiply and an add. The blocked sums (sum.c) have one copy: their omp simd
+ * reductions would sum in another order on wider vectors.
+ * The rounding to bf16 (bf16.c), which runs only on CPUs with AVX512_BF16, is one function with GCC's
+ * target_clones (CPU_CLONES), picked by the dynamic loader. */
+enum cpu_isa { CPU_ISA_X86_64 = 0, CPU_ISA_AVX2 = 1, CPU_ISA_AVX512 = 2 };
+#ifndef CPU_ISA
+#define CPU_ISA 0 /* the level this file is compiled for (the Makefile sets it for CPU_ISA_SRC) */
+#endif
+#if CPU_ISA == 2
+#define CPU_ISA_SYM(name) name##_avx512
+#elif CPU_ISA == 1
+#define CPU_ISA_SYM(name) name##_avx2
+#else
+#define CPU_ISA_SYM(name) name##_x86_64
+#endif
+/* the best level this CPU runs, capped by the environment: FN_CPU_ISA=x86-64|avx2|avx512 (fn's own
+ * loops), else ONEDNN_MAX_CPU_ISA (AVX2 and below cap fn's loops too); unknown values do not cap */
+int cpu_isa_pick(void);
+const char *cpu_isa_name(int isa); /* "x86-64", "AVX2", "AVX-512" */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CPU_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #else
@@ -45,6 +64,7 @@ typedef struct cpu_ctx {
     size_t part_cap;
     float *wino;       /* winograd.c: transformed kernels, or backward-filter partial sums */
     size_t wino_cap;
+    int isa;           /* enum cpu_isa of the Winograd transforms (cpu_isa_pick) */
     int winograd;      /* 3x3 and 2x2 stride-1 convolutions by Winograd: 0 never (FN_CPU_CONV=im2col),
                         * 1 where it pays, but not in training forwards (the default),
                         * 2 always (FN_CPU_CONV=winograd) */
@@ -254,40 +274,68 @@ void cpu_bn_fwd_train_sync(cpu_ctx *c, const float *x, const float *gamma, const
 void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *gamma, const float *mean,
                      const float *invstd, float *dx, float *dgamma, float *dbeta, int N, int C, int HW, int acc);
 
+/* The ops below are compiled once per vector ISA level (see "Run-time dispatch" above): each declared
+ * three times by CPU_ISA_FN, and its plain name is the copy of the level being compiled (outside the
+ * files of CPU_ISA_SRC: the x86-64 copy). cpu.c fills the backend's table with its context's level
+ * (CPU_ISA_PICK). */
+#define CPU_ISA_FN(ret, name, params) ret name##_x86_64 params; ret name##_avx2 params; ret name##_avx512 params
+#define CPU_ISA_PICK(isa, name) \
+    ((isa) == CPU_ISA_AVX512 ? name##_avx512 : (isa) == CPU_ISA_AVX2 ? name##_avx2 : name##_x86_64)
+
 /* elementwise.c */
-void cpu_act_fwd(void *ctx, int act, const float *x, float *y, size_t n, float alpha);
-void cpu_act_bwd(void *ctx, int act, const float *y, const float *dy, float *dx, size_t n,
-                 float alpha, int acc);
-void cpu_add(void *ctx, const float *a, const float *b, float *y, size_t n);
-void cpu_mul(void *ctx, const float *a, const float *b, float *y, size_t n, int acc);
-void cpu_axpy(void *ctx, float alpha, const float *x, float *y, size_t n);
-void cpu_concat(void *ctx, const float *a, const float *b, float *y, int N, int Ca, int Cb, int HW);
-void cpu_split(void *ctx, const float *dy, float *da, float *db, int N, int Ca, int Cb, int HW, int acc);
-void cpu_up2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W);
-void cpu_up2_bwd(void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc);
-void cpu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed);
-void cpu_dropout_bwd(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc);
+CPU_ISA_FN(void, cpu_act_fwd, (void *ctx, int act, const float *x, float *y, size_t n, float alpha));
+#define cpu_act_fwd CPU_ISA_SYM(cpu_act_fwd)
+CPU_ISA_FN(void, cpu_act_bwd, (void *ctx, int act, const float *y, const float *dy, float *dx, size_t n,
+                 float alpha, int acc));
+#define cpu_act_bwd CPU_ISA_SYM(cpu_act_bwd)
+CPU_ISA_FN(void, cpu_add, (void *ctx, const float *a, const float *b, float *y, size_t n));
+#define cpu_add CPU_ISA_SYM(cpu_add)
+CPU_ISA_FN(void, cpu_mul, (void *ctx, const float *a, const float *b, float *y, size_t n, int acc));
+#define cpu_mul CPU_ISA_SYM(cpu_mul)
+CPU_ISA_FN(void, cpu_axpy, (void *ctx, float alpha, const float *x, float *y, size_t n));
+#define cpu_axpy CPU_ISA_SYM(cpu_axpy)
+CPU_ISA_FN(void, cpu_concat, (void *ctx, const float *a, const float *b, float *y, int N, int Ca, int Cb, int HW));
+#define cpu_concat CPU_ISA_SYM(cpu_concat)
+CPU_ISA_FN(void, cpu_split, (void *ctx, const float *dy, float *da, float *db, int N, int Ca, int Cb, int HW, int acc));
+#define cpu_split CPU_ISA_SYM(cpu_split)
+CPU_ISA_FN(void, cpu_up2_fwd, (void *ctx, const float *x, float *y, int N, int C, int H, int W));
+#define cpu_up2_fwd CPU_ISA_SYM(cpu_up2_fwd)
+CPU_ISA_FN(void, cpu_up2_bwd, (void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc));
+#define cpu_up2_bwd CPU_ISA_SYM(cpu_up2_bwd)
+CPU_ISA_FN(void, cpu_dropout_fwd, (void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed));
+#define cpu_dropout_fwd CPU_ISA_SYM(cpu_dropout_fwd)
+CPU_ISA_FN(void, cpu_dropout_bwd, (void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc));
+#define cpu_dropout_bwd CPU_ISA_SYM(cpu_dropout_bwd)
 
 /* pool.c */
-void cpu_pool2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W);
-void cpu_pool2_bwd(void *ctx, const float *x, const float *dy, float *dx, int N, int C, int H, int W, int acc);
-void cpu_cmul_fwd(void *ctx, const float *x, const float *a, float *y, int N, int C, int HW);
-void cpu_cmul_bwd(void *ctx, const float *x, const float *a, const float *dy, float *dx, float *da,
-                  int N, int C, int HW, int acc_x, int acc_a);
+CPU_ISA_FN(void, cpu_pool2_fwd, (void *ctx, const float *x, float *y, int N, int C, int H, int W));
+#define cpu_pool2_fwd CPU_ISA_SYM(cpu_pool2_fwd)
+CPU_ISA_FN(void, cpu_pool2_bwd, (void *ctx, const float *x, const float *dy, float *dx, int N, int C, int H, int W, int acc));
+#define cpu_pool2_bwd CPU_ISA_SYM(cpu_pool2_bwd)
+CPU_ISA_FN(void, cpu_cmul_fwd, (void *ctx, const float *x, const float *a, float *y, int N, int C, int HW));
+#define cpu_cmul_fwd CPU_ISA_SYM(cpu_cmul_fwd)
+CPU_ISA_FN(void, cpu_cmul_bwd, (void *ctx, const float *x, const float *a, const float *dy, float *dx, float *da,
+                  int N, int C, int HW, int acc_x, int acc_a));
+#define cpu_cmul_bwd CPU_ISA_SYM(cpu_cmul_bwd)
 
 /* se.c */
-void cpu_se_fwd(void *ctx, const float *x, const float *wa, const float *wb, float *y,
-                float *pool, float *hid, float *gate, int N, int C, int HW, int Cr);
-void cpu_se_bwd(void *ctx, const float *x, const float *dy, const float *wa, const float *wb,
+CPU_ISA_FN(void, cpu_se_fwd, (void *ctx, const float *x, const float *wa, const float *wb, float *y,
+                float *pool, float *hid, float *gate, int N, int C, int HW, int Cr));
+#define cpu_se_fwd CPU_ISA_SYM(cpu_se_fwd)
+CPU_ISA_FN(void, cpu_se_bwd, (void *ctx, const float *x, const float *dy, const float *wa, const float *wb,
                 const float *pool, const float *hid, const float *gate,
-                float *dx, float *dwa, float *dwb, int N, int C, int HW, int Cr, int acc);
+                float *dx, float *dwa, float *dwb, int N, int C, int HW, int Cr, int acc));
+#define cpu_se_bwd CPU_ISA_SYM(cpu_se_bwd)
 
 /* loss.c */
-float cpu_dice_loss(void *ctx, const float *p, const float *t, float *dp, int N, int HW, float smooth);
-double cpu_sumsq(void *ctx, const float *x, size_t n);
+CPU_ISA_FN(float, cpu_dice_loss, (void *ctx, const float *p, const float *t, float *dp, int N, int HW, float smooth));
+#define cpu_dice_loss CPU_ISA_SYM(cpu_dice_loss)
+CPU_ISA_FN(double, cpu_sumsq, (void *ctx, const float *x, size_t n));
+#define cpu_sumsq CPU_ISA_SYM(cpu_sumsq)
 
 /* adam.c */
-void cpu_adam(void *ctx, float *w, const float *g, float *m, float *v, size_t n, float lr,
-              float b1, float b2, float eps, float l2, long t);
+CPU_ISA_FN(void, cpu_adam, (void *ctx, float *w, const float *g, float *m, float *v, size_t n, float lr,
+              float b1, float b2, float eps, float l2, long t));
+#define cpu_adam CPU_ISA_SYM(cpu_adam)
 
 #endif

@@ -145,15 +145,17 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
 }
 
 /* the kind for a k x k kernel (3 or 2), and TF 'same' padding before: k 3 pads 1, k 2 pads 0 */
-static const wkind *kind_of(int k, int *pt) {
+static const wkind *kind_of(const cpu_ctx *c, int k, int *pt) {
+    static const wkind *const f43[] = {&wino_f43_x86_64, &wino_f43_avx2, &wino_f43_avx512};
+    static const wkind *const f32[] = {&wino_f32_x86_64, &wino_f32_avx2, &wino_f32_avx512};
     *pt = k == 3 ? 1 : 0;
-    return k == 3 ? &wino_f43 : &wino_f32;
+    return k == 3 ? f43[c->isa] : f32[c->isa];
 }
 
 void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
                   int N, int Ci, int H, int W, int Co, int k, const cpu_epi *epi) {
     int pt;
-    const wkind *kd = kind_of(k, &pt);
+    const wkind *kd = kind_of(c, k, &pt);
     wino_apply(c, kd, pt, x, w, b, y, N, Ci, H, W, Co, Co, Ci, 0, 0, epi);
 }
 
@@ -161,7 +163,7 @@ void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, fl
 void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int acc) {
     int pt;
-    const wkind *kd = kind_of(k, &pt);
+    const wkind *kd = kind_of(c, k, &pt);
     wino_apply(c, kd, k - 1 - pt, dy, w, NULL, dx, N, Co, H, W, Ci, Co, Ci, 1, acc, NULL);
 }
 
@@ -171,7 +173,7 @@ void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
 void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k) {
     int pt;
-    const wkind *kd = kind_of(k, &pt);
+    const wkind *kd = kind_of(c, k, &pt);
     wgeom g;
     wgeom_init(&g, kd, pt, N, Ci, H, W, Co, c->threads, 0);
     const int pts = g.pts;

@@ -40,7 +40,13 @@ typedef struct wkind {
     void (*adjoint)(float *dU, size_t xs, float *dw);
 } wkind;
 
-extern const wkind wino_f43, wino_f32;
+/* each kind once per enum cpu_isa level (see cpu.h); winograd.c indexes them by the context's */
+extern const wkind wino_f43_x86_64, wino_f43_avx2, wino_f43_avx512;
+extern const wkind wino_f32_x86_64, wino_f32_avx2, wino_f32_avx512;
+
+/* the row helpers below: one copy per level, each level's transforms calling their own */
+#define wino_gather_row CPU_ISA_SYM(wino_gather_row)
+#define wino_store CPU_ISA_SYM(wino_store)
 
 /* out[0, len) = row r of the channel src [H, W], columns c0 .. c0+len-1, zeros outside the image */
 void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out);

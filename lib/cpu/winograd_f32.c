@@ -8,7 +8,7 @@
 #include "winograd.h"
 
 /* V [16, C, P] = B^T d B, d the 4x4 patch of tile (i, j) at rows 3i-pad .., columns 3j-pad .. */
-CPU_CLONES static void input_tf3(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V,
+static void input_tf3(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V,
                       float *buf) {
     const int H = g->H, W = g->W, len = g->len;
     const size_t xs = (size_t)C * g->P;
@@ -47,7 +47,7 @@ CPU_CLONES static void input_tf3(const wgeom *g, const float *x, int C, int c0, 
 
 /* y [N, C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
  * M [16, C, P] */
-CPU_CLONES static void output_tf3(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
+static void output_tf3(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
                        int acc, const cpu_epi *epi, float *y, float *buf) {
     const int len = g->len, tw = g->tw;
     const size_t xs = (size_t)C * g->P;
@@ -112,7 +112,7 @@ static void weights_tf3(const float *w, int Co, int Ci, int bwd, float *U) {
 
 /* dw [Co*Ci, 4] += G^T du G of every transformed kernel gradient du = dU [16, Co*Ci] (overwritten),
  * G^T = [1 1/2 1/2 0; 0 1/2 -1/2 1] */
-CPU_CLONES static void kernels_tf3_adjoint(float *dU, size_t xs, float *dw) {
+static void kernels_tf3_adjoint(float *dU, size_t xs, float *dw) {
 #pragma omp for simd schedule(static)
     for (size_t oi = 0; oi < xs; oi++) {
         float t[2][4]; /* G^T du: [2, 4] */
@@ -133,7 +133,7 @@ CPU_CLONES static void kernels_tf3_adjoint(float *dU, size_t xs, float *dw) {
 }
 
 /* E [16, C, P] = A e A^T of the 3x3 output-gradient tiles e of dy, A = [1 0 0; 1 1 1; 1 -1 1; 0 0 1] */
-CPU_CLONES static void grad_tf3(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E,
+static void grad_tf3(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E,
                      float *buf) {
     const int H = g->H, W = g->W, len = g->len;
     const size_t xs = (size_t)C * g->P;
@@ -171,4 +171,4 @@ CPU_CLONES static void grad_tf3(const wgeom *g, const float *dy, int C, int c0, 
     }
 }
 
-const wkind wino_f32 = {3, 2, input_tf3, output_tf3, grad_tf3, weights_tf3, kernels_tf3_adjoint};
+const wkind CPU_ISA_SYM(wino_f32) = {3, 2, input_tf3, output_tf3, grad_tf3, weights_tf3, kernels_tf3_adjoint};

@@ -28,7 +28,7 @@ static inline void bt6(const float *d0, const float *d1, const float *d2, const 
  * into its 4 phases, ph[k][j] = column 4j + k of the run (j = 0 .. n), so that column k of tile j's
  * patch is ph[k][j] for k < 4 and ph[k-4][j+1] for k = 4, 5: both passes of the transform then read
  * and write whole contiguous rows along the tiles, which vectorise (a stride-4 read does not). */
-CPU_CLONES static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V,
+static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V,
                       float *buf) {
     const int H = g->H, W = g->W, s = g->tw + 1;
     const size_t xs = (size_t)C * g->P, ps = 4 * (size_t)s; /* ps: one row's 4 phases */
@@ -64,7 +64,7 @@ CPU_CLONES static void input_tf4(const wgeom *g, const float *x, int C, int c0, 
 
 /* y [N, C, H, W] (=, or += with acc) A^T M A (+ b[c]) for tiles [p0, p0+np), channels [c0, c1), from
  * M [36, C, P] */
-CPU_CLONES static void output_tf4(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
+static void output_tf4(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
                        int acc, const cpu_epi *epi, float *y, float *buf) {
     const int len = g->len, tw = g->tw;
     const size_t xs = (size_t)C * g->P;
@@ -187,7 +187,7 @@ static void weights_tf4(const float *w, int Co, int Ci, int bwd, float *U) {
 
 /* dw [Co*Ci, 9] += G^T du G of every transformed kernel gradient, du = dU [36, Co*Ci] (each thread a
  * share of the kernels; written out in full so that it vectorises; dU is overwritten) */
-CPU_CLONES static void kernels_tf4_adjoint(float *dU, size_t xs, float *dw) {
+static void kernels_tf4_adjoint(float *dU, size_t xs, float *dw) {
     /* the nine results of kernel oi go to dU [0..9, oi] (read already), then into dw */
 #pragma omp for simd schedule(static)
     for (size_t oi = 0; oi < xs; oi++) {
@@ -263,7 +263,7 @@ CPU_CLONES static void kernels_tf4_adjoint(float *dU, size_t xs, float *dw) {
 /* E [36, C, P] = A e A^T of the 4x4 output-gradient tiles e of dy [N, C, H, W] (zeros outside), channels
  * [c0, c1), with
  * A = (A^T)^T = [1 0 0 0; 1 1 1 1; 1 -1 1 -1; 1 2 4 8; 1 -2 4 -8; 0 0 0 1] */
-CPU_CLONES static void grad_tf4(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E,
+static void grad_tf4(const wgeom *g, const float *dy, int C, int c0, int c1, int p0, int np, float *E,
                      float *buf) {
     const int H = g->H, W = g->W, len = g->len;
     const size_t xs = (size_t)C * g->P;
@@ -307,4 +307,4 @@ CPU_CLONES static void grad_tf4(const wgeom *g, const float *dy, int C, int c0, 
     }
 }
 
-const wkind wino_f43 = {4, 3, input_tf4, output_tf4, grad_tf4, weights_tf4, kernels_tf4_adjoint};
+const wkind CPU_ISA_SYM(wino_f43) = {4, 3, input_tf4, output_tf4, grad_tf4, weights_tf4, kernels_tf4_adjoint};

@@ -5,7 +5,7 @@
 #include "cpu.h"
 #include "winograd.h"
 
-CPU_CLONES void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc,
+void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o, int acc,
                 const cpu_epi *epi, int c) {
     const int m = g->m, x0 = m * j0, w = m * n < g->W - x0 ? m * n : g->W - x0;
     for (int a = 0; a < m && m * ti + a < g->H; a++) {
@@ -22,7 +22,7 @@ CPU_CLONES void wino_store(const wgeom *g, float *y, int ti, int j0, int n, cons
     }
 }
 
-CPU_CLONES void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out) {
+void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out) {
     if (r < 0 || r >= H) {
         memset(out, 0, (size_t)len * sizeof(float));
         return;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "nn/plan.h"
 #include "nn/tape.h"
 
 #define ALIGN 64 /* floats: 256 bytes */
@@ -36,43 +37,6 @@ static int bwd_reads(const fn_op *o) {
     case OP_ACT: return 4;
     default: return 0;
     }
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* the plan: greedy by size, first fit in address among buffers whose lifetimes overlap */
-
-typedef struct { size_t size, off; int start, end, t, grad; } item;
-
-static int by_size(const void *a, const void *b) {
-    const item *x = a, *y = b;
-    if (x->size != y->size) return x->size < y->size ? 1 : -1;
-    return x->start - y->start;
-}
-
-static int by_off(const void *a, const void *b) {
-    const item *x = *(item *const *)a, *y = *(item *const *)b;
-    return x->off < y->off ? -1 : x->off > y->off;
-}
-
-static size_t place(item *it, int n) {
-    qsort(it, (size_t)n, sizeof *it, by_size);
-    item **ov = malloc(sizeof *ov * (size_t)(n ? n : 1));
-    size_t total = 0;
-    for (int i = 0; i < n; i++) {
-        int m = 0;
-        for (int j = 0; j < i; j++)
-            if (it[j].start <= it[i].end && it[i].start <= it[j].end) ov[m++] = &it[j];
-        qsort(ov, (size_t)m, sizeof *ov, by_off);
-        size_t cand = 0;
-        for (int j = 0; j < m; j++) {
-            if (cand + it[i].size <= ov[j]->off) break;
-            if (ov[j]->off + ov[j]->size > cand) cand = ov[j]->off + ov[j]->size;
-        }
-        it[i].off = cand;
-        if (cand + it[i].size > total) total = cand + it[i].size;
-    }
-    free(ov);
-    return total;
 }
 
 /* op i + 1 is an in-place ReLU of op i's output */
@@ -108,7 +72,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     int nops = n->no, nt = n->nt;
     n->pN = N; n->pH = H; n->pW = W; n->ptrain = train;
     int *vs = malloc(sizeof *vs * (size_t)nt * 4), *ve = vs + nt, *gs = vs + 2 * nt, *ge = vs + 3 * nt;
-    item *it = malloc(sizeof *it * (size_t)nt * 2);
+    fn_plan_item *it = malloc(sizeof *it * (size_t)nt * 2);
     if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
     for (int t = 0; t < nt; t++) { vs[t] = gs[t] = 1 << 30; ve[t] = ge[t] = -1; }
     for (int i = 0; i < nops; i++) {
@@ -137,12 +101,17 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     int ni = 0;
     for (int t = 0; t < nt; t++) {
         if (ve[t] >= 0 && n->T[t].alias < 0)
-            it[ni++] = (item){ up_align(fn_graph_tsize(n, t)), 0, vs[t], ve[t], t, 0 };
+            it[ni++] = (fn_plan_item){ up_align(fn_graph_tsize(n, t)), 0, vs[t], ve[t], t, 0 };
         if (train && ge[t] >= 0)
-            it[ni++] = (item){ up_align(fn_graph_tsize(n, t)), 0, gs[t], ge[t], t, 1 };
+            it[ni++] = (fn_plan_item){ up_align(fn_graph_tsize(n, t)), 0, gs[t], ge[t], t, 1 };
     }
-    size_t total = place(it, ni);
+    size_t total = fn_plan_place(it, ni); /* plan.h */
     free(vs);
+    if (total == (size_t)-1) {
+        free(it);
+        n->pN = 0;
+        return fn_seterr(e, "out of memory planning the network");
+    }
 
     /* aux: bn mean, invstd [C] each; se pool [N,C], hid [N,Cr], gate [N,C]; the target [N,1,H,W] */
     size_t aux = 0;
@@ -173,6 +142,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     }
     n->arena_used = total;
     n->aux_used = aux;
+    n->plan_gen++;
     for (int t = 0; t < nt; t++) n->T[t].v = n->T[t].g = NULL;
     for (int i = 0; i < ni; i++) {
         if (it[i].grad) n->T[it[i].t].g = n->arena + it[i].off;

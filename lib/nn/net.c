@@ -134,12 +134,41 @@ static int backend_failed(fn_backend *be, fn_err *e) {
     return why ? fn_seterr(e, "%s", why) : 0;
 }
 
+/* an inference forward: recorded and replayed where the backend can (capture.h), else run */
+static void infer_ops(fn_net *n) {
+    fn_backend *be = n->be;
+    if (!be->capture_begin || !be->capture_end || !be->replay || n->prof_on) {
+        fn_graph_forward(n, 0, 0);
+        return;
+    }
+    fn_capture_key k = { n->pN, n->pH, n->pW, { n->arena, n->aux, n->params, n->stats }, n->params_version,
+                         n->plan_gen };
+    switch (fn_capture_next(&n->cap, &k)) {
+    case FN_CAP_REPLAY:
+        if (be->replay(be->ctx, n->cap.id) == 0) return;
+        fn_capture_reset(&n->cap); /* the backend dropped it: run, and start over */
+        break;
+    case FN_CAP_RECORD: {
+        long id = -1;
+        if (be->capture_begin(be->ctx) == 0) {
+            fn_graph_forward(n, 0, 0); /* recorded, not run */
+            id = be->capture_end(be->ctx);
+        }
+        fn_capture_recorded(&n->cap, id);
+        if (id >= 0 && be->replay(be->ctx, id) == 0) return;
+        break; /* nothing ran: run it */
+    }
+    }
+    fn_graph_forward(n, 0, 0);
+}
+
 int fn_net_forward(fn_net *n, const float *x, int N, int H, int W, int train, uint64_t seed,
                    float *out, fn_err *e) {
     if (fn_net_reserve(n, N, H, W, train, e)) return -1;
     fn_backend *be = n->be;
     be->upload(be->ctx, n->T[n->in].v, x, fn_graph_tsize(n, n->in));
-    fn_graph_forward(n, train, seed);
+    if (train) fn_graph_forward(n, train, seed);
+    else infer_ops(n); /* inference takes no seed (no dropout) */
     if (backend_failed(be, e)) return -1;
     n->fwd_train_ok = train;
     if (out) be->download(be->ctx, out, n->T[n->out].v, fn_graph_tsize(n, n->out));
@@ -186,16 +215,30 @@ int fn_net_adam_step(fn_net *n, float lr, float b1, float b2, float eps, int use
     if (ensure(n, &n->adam_m, "Adam moments", e) || ensure(n, &n->adam_v, "Adam moments", e)) return -1;
     n->step++;
     params_written(n);
-    /* one backend call per run of adjacent tensors with the same penalty */
+    /* one backend call per run of adjacent tensors with the same penalty, or one adam_segs call for all */
+    size_t *soff = n->be->adam_segs ? malloc(sizeof *soff * (size_t)n->np) : NULL;
+    float *sl2 = soff ? malloc(sizeof *sl2 * (size_t)n->np) : NULL;
+    int nseg = 0;
+    size_t base = n->np ? n->P[0].offset : 0, total = 0;
     for (int i = 0; i < n->np;) {
         float l2 = use_l2 ? n->P[i].l2 : 0;
         size_t off = n->P[i].offset, len = 0;
         int j = i;
         while (j < n->np && (use_l2 ? n->P[j].l2 : 0) == l2) len += n->P[j++].numel;
-        n->be->adam(n->be->ctx, n->params + off, n->grads + off, n->adam_m + off, n->adam_v + off, len,
-                    lr, b1, b2, eps, l2, n->step);
+        if (sl2 && off == base + total) { /* contiguous so far: a segment of the one call */
+            soff[nseg] = total, sl2[nseg++] = l2;
+            total += len;
+        } else {
+            n->be->adam(n->be->ctx, n->params + off, n->grads + off, n->adam_m + off, n->adam_v + off, len,
+                        lr, b1, b2, eps, l2, n->step);
+        }
         i = j;
     }
+    if (nseg)
+        n->be->adam_segs(n->be->ctx, n->params + base, n->grads + base, n->adam_m + base, n->adam_v + base, total,
+                         soff, sl2, nseg, lr, b1, b2, eps, n->step);
+    free(soff);
+    free(sl2);
     n->be->sync(n->be->ctx);
     return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef FN_NN_TAPE_H
 #define FN_NN_TAPE_H
 
+#include "nn/capture.h"
 #include "nn/net.h"
 
 /* a tensor of the tape: [N, C, H >> lvl, W >> lvl] */
@@ -71,6 +72,8 @@ struct fn_net {
     size_t arena_used, aux_used;
     size_t target_off;         /* in aux: the target [N,1,H,W] */
     int fwd_train_ok;          /* the arena holds a training forward for backward */
+    fn_capture cap;            /* inference forwards recorded and replayed (capture.h) */
+    uint64_t plan_gen;         /* counts the plans made (fn_graph_plan): part of the capture key */
     unsigned char *gw;         /* per tensor: gradient written in this backward */
 
     /* profiling: [op type][0 forward, 1 backward] */

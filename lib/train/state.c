@@ -14,10 +14,11 @@
 void fn_train_options_string(const fn_train_config *c, char *buf, size_t n) {
     snprintf(buf, n,
              "loss=dice optimizer=adam(0.9,0.999,1e-07) lr=%.9g batch=%d plateau=%d(0.5,0.001) l2=%s "
-             "epochs=%d seed=%" PRIu64 " width=%.9g%s%s%s%s",
+             "epochs=%d seed=%" PRIu64 " width=%.9g%s%s%s%s%s",
              (double)c->lr, c->batch, c->patience, c->l2 ? "on" : "off", c->epochs, c->seed, (double)c->width,
              c->bn_recompute ? " bn=recompute" : "", c->sync_bn ? " sync_bn=on" : "",
-             c->precision ? " precision=" : "", c->precision ? fn_precision_name(c->precision) : "");
+             c->precision ? " precision=" : "", c->precision ? fn_precision_name(c->precision) : "",
+             c->deterministic ? " deterministic=on" : "");
 }
 
 static const struct { const char *name; fn_net_buf buf; int stats; } bufs[] = {
@@ -54,6 +55,7 @@ int fn_state_save(const char *path, fn_net *net, const fn_train_state *st, fn_er
         metaf(&w, e, "batch", "%d", c->batch) || metaf(&w, e, "lr0", "%.9g", (double)c->lr) ||
         metaf(&w, e, "plateau", "%d", c->patience) || metaf(&w, e, "l2", "%d", c->l2) ||
         metaf(&w, e, "bn_recompute", "%d", c->bn_recompute) || metaf(&w, e, "sync_bn", "%d", c->sync_bn) ||
+        metaf(&w, e, "deterministic", "%d", c->deterministic) ||
         fn_st_set_meta(&w, "arch", fn_arch_name(c->arch), e) ||
         fn_st_set_meta(&w, "precision", fn_precision_name(c->precision), e) ||
         metaf(&w, e, "seed", "%" PRIu64, c->seed) || metaf(&w, e, "epochs", "%d", c->epochs) ||
@@ -126,6 +128,11 @@ static int read_meta(const fn_st *r, const char *path, fn_train_state *st, fn_er
     if (fn_st_meta(r, "sync_bn")) {
         if (get_int(r, path, "sync_bn", 0, 1, &v, e)) return -1;
         c->sync_bn = (int)v;
+    }
+    c->deterministic = 0; /* absent from states written before the option */
+    if (fn_st_meta(r, "deterministic")) {
+        if (get_int(r, path, "deterministic", 0, 1, &v, e)) return -1;
+        c->deterministic = (int)v;
     }
     c->arch = FN_ARCH_FOCUSNET; /* absent from states written before the option */
     if ((s = fn_st_meta(r, "arch")) && (c->arch = fn_arch_parse(s)) < 0)

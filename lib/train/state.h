@@ -29,6 +29,7 @@ typedef struct fn_train_config {
     int sync_bn;      /* 1: --sync-bn (batch-norm statistics over all ranks under mpirun) */
     int arch;        /* fn_arch of the net (0: FocusNet) */
     int precision;   /* enum fn_precision of the matrix products (--precision; 0: fp32) */
+    int deterministic; /* 1: --deterministic (CUDA: deterministic convolution algorithms; the CPU always is) */
 } fn_train_config;
 
 typedef struct fn_train_state {

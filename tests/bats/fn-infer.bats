@@ -243,6 +243,16 @@ fnframes.write('noimg.fns', [{'id': 'x', 'mask': fr[0]['mask']}])"
   assert_failure 1
   [[ "$stderr" == "fn-infer: --precision bf16 needs a CPU with bf16 instructions"* ]] || fail "stderr: $stderr"
   [ ! -e p.fns ]
+  # tf32 is CUDA's: refused in one line on the CPU; an unknown name is a usage error
+  run --separate-stderr fn-infer "${CPU[@]}" --precision tf32 -m "$D/m.safetensors" -o p.fns "$D/val.fns"
+  assert_failure 1
+  assert_output ""
+  assert_equal "$stderr" "fn-infer: --precision tf32 is not available on the CPU (fp32 or bf16)"
+  [ ! -e p.fns ]
+  run --separate-stderr fn-infer "${CPU[@]}" --precision fp16 -m "$D/m.safetensors" -o p.fns "$D/val.fns"
+  assert_failure 2
+  [[ "$stderr" == "fn-infer: --precision takes fp32, tf32 or bf16, not 'fp16'"* ]] || fail "stderr: $stderr"
+  [ ! -e p.fns ]
   run --separate-stderr fn-infer "${CPU[@]}" --precision bf16 -m "$D/m.safetensors" -o b.fns "$D/val.fns"
   if [[ "$stderr" == *"needs a CPU with bf16"* ]]; then skip "no bf16 instructions on this CPU"; fi
   assert_success

@@ -279,6 +279,19 @@ check_outputs() {
   [ -s out/report.md ]
 }
 
+@test "recipes: a larger EPOCHS (or other THREADS) continues the run; another LR starts a new one" {
+  fn-synth -n 12 -s 32x32 -c 1 --seed 2 >in.fns
+  ep() { make -s -f "$RECIPES/membrane.mk" INPUT="$T/in.fns" OUT="$T/out" BIN="$FN_BIN" $TINY "$@"; }
+  ep EPOCHS=1 >log 2>&1 || { cat log; false; }
+  [ "$(grep -c '^[0-9]' out/train.tsv)" = 1 ] && [ -s out/train.state ] && [ -s out/train.run ]
+  cp out/train.tsv first.tsv
+  ep EPOCHS=2 THREADS=2 >log 2>&1 || { cat log; false; }
+  [ "$(grep -c '^[0-9]' out/train.tsv)" = 2 ] || fail "$(cat out/train.tsv)"
+  cmp first.tsv <(head -n 2 out/train.tsv)   # epoch 1 kept: the same run, continued
+  ep EPOCHS=2 LR=5e-4 >log 2>&1 || { cat log; false; }
+  [ "$(grep -c '^[0-9]' out/train.tsv)" = 2 ] && ! cmp -s first.tsv <(head -n 2 out/train.tsv) # a new run
+}
+
 @test "recipes: a missing DATA folder is a clear error" {
   run make -s -f "$RECIPES/isic.mk" DATA="$T/nothing" OUT="$T/out" BIN="$FN_BIN" prepare
   assert_failure

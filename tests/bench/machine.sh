@@ -7,7 +7,8 @@
 # knows it), the CPUs this process may use (nproc, whatever OMP_NUM_THREADS says), the widest vector
 # ISA the CPU has (AVX-512 when avx512f, else AVX2, else SSE) with its bf16 and VNNI extensions, and
 # ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA) and OPENBLAS_CORETYPE when set: they cap what the matrix
-# products (oneDNN, OpenBLAS) run on. fn's own vector kernels use AVX2 at most.
+# products (oneDNN, OpenBLAS) run on, and FN_CPU_ISA when set, which caps fn's own loops (ONEDNN_MAX_CPU_ISA
+# caps them too: lib/cpu/cpu.h, man fn.7).
 # Source it and call bench_machine (every tests/bench/*.sh does), or run it: bash tests/bench/machine.sh.
 # FN_CPUINFO reads another cpuinfo file (a check of the table).
 
@@ -17,7 +18,7 @@ bench_machine() {
   all=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc --all 2>/dev/null || echo "$cpus")
   [ -r "$info" ] || info=/dev/null
   awk -v cpus="$cpus" -v all="$all" -v arch="$(uname -m)" \
-    -v onednn="${ONEDNN_MAX_CPU_ISA:-}" -v dnnl="${DNNL_MAX_CPU_ISA:-}" -v coretype="${OPENBLAS_CORETYPE:-}" '
+    -v onednn="${ONEDNN_MAX_CPU_ISA:-}" -v dnnl="${DNNL_MAX_CPU_ISA:-}" -v coretype="${OPENBLAS_CORETYPE:-}" -v fnisa="${FN_CPU_ISA:-}" '
     function val(s) { sub(/^[^:]*:[ \t]*/, "", s); return s }
     # the generation of an AMD or Intel family/model, "" when not in this short table
     function gen(v, f, m) {
@@ -68,6 +69,7 @@ bench_machine() {
       if (onednn != "") line = line ", oneDNN max ISA: " onednn " (ONEDNN_MAX_CPU_ISA)"
       else if (dnnl != "") line = line ", oneDNN max ISA: " dnnl " (DNNL_MAX_CPU_ISA)"
       if (coretype != "") line = line ", OpenBLAS core: " coretype " (OPENBLAS_CORETYPE)"
+      if (fnisa != "") line = line ", fn loops: " fnisa " (FN_CPU_ISA)"
       print line
     }' "$info"
 }

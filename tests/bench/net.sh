@@ -6,7 +6,9 @@
 # with a note, when it is not installed). Then the same for each comparison network of fn-train --arch
 # ($ARCHS) against tests/golden/torch_unets.py's definition of it, at $ARCH_WIDTH (default 0.5, both
 # sides) on $ARCH_CASES (default inference at 128x128, batch 1 and 8, and a 128x128 training step of
-# batch 8): sizes that a shared 2-core machine runs in a few minutes. ARCHS=focusnet runs FocusNet only. Each case runs in its own process: one warm-up, then
+# batch 8): sizes that a shared 2-core machine runs in a few minutes. ARCHS=focusnet runs FocusNet only;
+# FOCUSNET_WIDTH (default 1) runs FocusNet's $CASES at another width (both sides; the recipes' scale,
+# e.g. FOCUSNET_WIDTH=0.25 CASES=train128b8 for pipelines/lungct.mk's runs in pipelines/RESULTS.md). Each case runs in its own process: one warm-up, then
 # $REPEATS timed runs (default 3), the median; peak memory is that process's maximum resident set size
 # (/usr/bin/time -v). Ratios > 1 mean fn is faster (speed) or smaller (memory: torch / fn).
 # The machine may be noisy: the two sides alternate case by case.
@@ -34,6 +36,7 @@ CASES=${CASES:-infer256b1 infer256b8 train128b8}
 ARCHS=${ARCHS:-focusnet unet resunet runet r2unet attunet}
 ARCH_CASES=${ARCH_CASES:-infer128b1 infer128b8 train128b8}
 ARCH_WIDTH=${ARCH_WIDTH:-0.5}
+FOCUSNET_WIDTH=${FOCUSNET_WIDTH:-1}
 TORCH_PY=${TORCH_PY:-/usr/bin/python3}
 RUNTIMES=${RUNTIMES:-eager}
 ROUNDS=${ROUNDS:-1}
@@ -84,7 +87,7 @@ tv=$([ $torch = 1 ] && "$TORCH_PY" -c 'import torch; print(torch.__version__)' |
 rounds=""
 [ "$ROUNDS" -gt 1 ] && rounds=", the best of $ROUNDS rounds taken in turns"
 bench_machine
-echo "FocusNet (width 1) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS" \
+echo "FocusNet (width $FOCUSNET_WIDTH) and $ARCHS (width $ARCH_WIDTH), 3 channels, $THREADS threads, median of $REPEATS" \
   "after a warm-up$rounds; fn $FN_PRECISION; torch $tv"
 
 tmp=$(mktemp -d)
@@ -118,7 +121,7 @@ pick() { awk -v k="$1" -v a="$2" -v b="$3" 'BEGIN {
 fail=0
 declare -A bti btm
 for a in $ARCHS; do
- if [ "$a" = focusnet ]; then cases=$CASES w=1; else cases=$ARCH_CASES w=$ARCH_WIDTH; fi
+ if [ "$a" = focusnet ]; then cases=$CASES w=$FOCUSNET_WIDTH; else cases=$ARCH_CASES w=$ARCH_WIDTH; fi
  for c in $cases; do
   fi="" fm="" bti=() btm=()
   for ((k = 0; k < ROUNDS; k++)); do

@@ -21,7 +21,7 @@ SHARED=${FN_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export PATH="$BIN:$PATH"
 D="$SHARED/data"
-PY=/usr/bin/python3
+PY=${BENCH_PY:-/usr/bin/python3} # BENCH_PY: another interpreter (a virtual environment with Pillow, opencv-python)
 REPS=${FN_BENCH_REPS:-3}
 if [ ! -d "$D/isic2017-sample/images" ]; then
   echo "no $D/isic2017-sample: resize benchmark skipped"

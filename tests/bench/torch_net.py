@@ -1,6 +1,7 @@
 # torch_net.py CASE REPEATS: the PyTorch side of tests/bench/net.sh. CASE is inferSbN or trainSbN
 # (S the square image size, N the batch). The model is $FN_SHARED/reference/torch_focusnet.py (read in
-# place, not copied), or with ARCH=unet|resunet|runet|r2unet|attunet tests/golden/torch_unets.py's
+# place, not copied; at WIDTH other than 1 with every channel count scaled as fn-train --width), or
+# with ARCH=unet|resunet|runet|r2unet|attunet tests/golden/torch_unets.py's
 # definition of that network at WIDTH (default 1), 3 input channels, on the CPU with
 # torch.set_num_threads($THREADS). Inference:
 # eval mode under no_grad. A training step: forward, Dice loss, backward, Adam (lr 1e-3, eps 1e-7), as
@@ -43,16 +44,40 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.join(os.environ["FN_SHARED"], "reference"))
 from torch_focusnet import FocusNet, dice_loss  # noqa: E402
 
+
+
+def focusnet_at(width):
+    """The reference FocusNet with every channel count c made ch(c) = max(1, round(c * width)), as
+    fn-train --width does (lib/nn/focusnet.c); the 3 input channels stay. The reference takes its
+    counts as literals, so its layer constructors are wrapped while it is built; the channel counts
+    (and so the parameter count) equal fn's, which the caller can check with fn-info."""
+    if width == 1:
+        return FocusNet(3)
+    import torch_focusnet as ref
+
+    def ch(c):
+        return max(1, int(round(c * width)))
+    conv, bn, se = ref.Conv, ref.BN, ref.SE
+    ref.Conv = lambda cin, cout, k, s=1, bias=True: conv(3 if cin == 3 else ch(cin), ch(cout), k, s, bias)
+    ref.BN = lambda c: bn(ch(c))
+    ref.SE = lambda c: se(ch(c))
+    try:
+        return ref.FocusNet(3)
+    finally:
+        ref.Conv, ref.BN, ref.SE = conv, bn, se
+
+
 threads = int(os.environ.get("THREADS", "2"))
 torch.set_num_threads(threads)
 torch.manual_seed(1)
 arch = os.environ.get("ARCH", "focusnet")
+width = float(os.environ.get("WIDTH", "1"))
 if arch == "focusnet":
-    net = FocusNet(3)
+    net = focusnet_at(width)
 else:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
     from torch_unets import UShape  # noqa: E402
-    net = UShape(arch, 3, float(os.environ.get("WIDTH", "1")))
+    net = UShape(arch, 3, width)
 x = torch.randn(n, 3, size, size)
 y = (torch.rand(n, 1, size, size) > 0.5).float()
 if runtime in ("cl", "cl-bf16", "compile-bf16"):

@@ -1,15 +1,18 @@
 /* bench.c: FocusNet speed on one device, as fn-train and fn-infer run it.
  *
- * gpu-check bench [--device DEV] [--size S] [--cin C] [--train-batch N] [--infer-batch N] [--repeats R]
- *                 [--profile]
+ * gpu-check bench [--device DEV] [--precision P] [--deterministic] [--size S] [--cin C] [--train-batch N]
+ *                 [--infer-batch N] [--repeats R] [--warmup W] [--profile]
  *
  * Defaults: cuda, 256x256, 3 channels, training batch 8, inference batch 32, 10 timed repeats after 3
  * warm-ups (the first step of a shape also chooses the cuDNN algorithms; its time is printed apart).
  * A training step is fn_net_forward (train) + fn_net_backward (Dice) + fn_net_adam_step, an inference
  * step fn_net_forward (inference) with the probabilities copied back; both include the upload of the
  * batch from host memory, as in the tools. Prints the median images/s and a last line
- *   RESULT device=... train_img_s=X infer_img_s=Y train_ms=... infer_ms=... device_mib=...
- * for tests/gpu/check.sh. FN_CUDA_TF32=1 in the environment allows TF32 (the backend says so).
+ *   RESULT device=... precision=... train_img_s=X infer_img_s=Y train_ms=... infer_ms=... train_mib=... (the
+ *   net's buffers) train_used_mib=... (the device memory in use after the timed steps, less what was in use
+ *   before the net: with cuDNN's workspace, the backend's scratch and cached weights; 0 when unknown)
+ * for tests/gpu/check.sh. --precision fp32|tf32|bf16 and --deterministic as fn-train's (the default: fp32,
+ * the fastest algorithms, deterministic or not).
  * --profile: then two more steps of each case with every op timed apart (a sync around each), the
  * time per op type and direction. */
 #include <stdio.h>
@@ -23,9 +26,10 @@
 
 static int profile;
 
-/* one case: median seconds per step, the first step's seconds in *first; < 0 on failure */
+/* one case: median seconds per step, the first step's seconds in *first, the net's bytes in *bytes and the
+ * device memory in use after the timed steps in *used (0 when the backend cannot tell); < 0 on failure */
 static double run(fn_net *net, fn_backend *be, int train, int N, int S, int cin, int warm, int reps, double *first,
-                   size_t *bytes) {
+                   size_t *bytes, size_t *used) {
     fn_err e = {{0}};
     size_t nx = (size_t)N * cin * S * S, ny = (size_t)N * S * S;
     float *x = malloc(nx * sizeof *x), *t = malloc(ny * sizeof *t), *out = malloc(ny * sizeof *out);
@@ -75,6 +79,9 @@ static double run(fn_net *net, fn_backend *be, int train, int N, int S, int cin,
     }
     *first = sec[0];
     *bytes = fn_net_device_bytes(net);
+    size_t tot = 0;
+    *used = 0;
+    if (be->mem_info && be->mem_info(be->ctx, used, &tot)) *used = 0;
     double med = median(sec + warm, reps);
     free(x), free(t), free(out), free(sec);
     return med;
@@ -82,6 +89,7 @@ static double run(fn_net *net, fn_backend *be, int train, int N, int S, int cin,
 
 int gpu_bench_main(int argc, char **argv) {
     const char *dev = "cuda";
+    int prec = FN_PREC_FP32, det = 0;
     int S = 256, cin = 3, tb = 8, ib = 32, reps = 10, warm = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -93,6 +101,13 @@ int gpu_bench_main(int argc, char **argv) {
         else if (i + 1 < argc && !strcmp(a, "--repeats")) reps = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(a, "--warmup")) warm = atoi(argv[++i]);
         else if (!strcmp(a, "--profile")) profile = 1;
+        else if (!strcmp(a, "--deterministic")) det = 1;
+        else if (i + 1 < argc && !strcmp(a, "--precision")) {
+            if ((prec = fn_precision_parse(argv[++i])) < 0) {
+                fprintf(stderr, "gpu-check bench: bad --precision %s\n", argv[i]);
+                return 2;
+            }
+        }
         else {
             fprintf(stderr, "gpu-check bench: bad argument %s\n", a);
             return 2;
@@ -109,9 +124,18 @@ int gpu_bench_main(int argc, char **argv) {
         fprintf(stderr, "gpu-check bench: %s\n", e.msg);
         return 1;
     }
-    printf("bench: %s\n", be->device);
+    if (fn_backend_set_precision(be, prec, &e)) {
+        fprintf(stderr, "gpu-check bench: %s\n", e.msg);
+        fn_backend_close(be);
+        return 1;
+    }
+    if (be->set_deterministic) be->set_deterministic(be->ctx, det);
+    printf("bench: %s, %s%s\n", be->device, fn_precision_name(prec), det ? ", deterministic" : "");
+    /* the device memory in use before any net: the baseline of the memory figures (the CUDA context) */
+    size_t base = 0, tot0 = 0;
+    if (be->mem_info && be->mem_info(be->ctx, &base, &tot0)) base = 0;
     double tr = 0, inf = 0, tr_first = 0, inf_first = 0;
-    size_t tr_bytes = 0, inf_bytes = 0;
+    size_t tr_bytes = 0, inf_bytes = 0, tr_used = 0, inf_used = 0;
     fn_net_config cfg = {cin, 1.0f, FN_ARCH_FOCUSNET};
     /* a fresh net per case, so that each one's device memory is its own */
     for (int train = 1; train >= 0; train--) {
@@ -123,21 +147,23 @@ int gpu_bench_main(int argc, char **argv) {
             return 1;
         }
         double first = 0;
-        size_t bytes = 0;
-        double med = run(net, be, train, N, S, cin, warm, reps, &first, &bytes);
+        size_t bytes = 0, used = 0;
+        double med = run(net, be, train, N, S, cin, warm, reps, &first, &bytes, &used);
         fn_net_free(net);
+        used = used > base ? used - base : 0; /* the net, cuDNN's workspace, scratch and cached weights */
         if (med < 0) return 1;
         printf("fn %s FocusNet cin %d %dx%d batch %d: %8.1f img/s (median %.1f ms of %d; first step %.2f s), "
-               "net device memory %.0f MiB\n",
-               train ? "train step" : "inference ", cin, S, S, N, N / med, med * 1e3, reps, first, bytes / 1048576.0);
+               "net device memory %.0f MiB, device memory in use %.0f MiB over the context's\n",
+               train ? "train step" : "inference ", cin, S, S, N, N / med, med * 1e3, reps, first, bytes / 1048576.0,
+               used / 1048576.0);
         fflush(stdout);
-        if (train) tr = med, tr_first = first, tr_bytes = bytes;
-        else inf = med, inf_first = first, inf_bytes = bytes;
+        if (train) tr = med, tr_first = first, tr_bytes = bytes, tr_used = used;
+        else inf = med, inf_first = first, inf_bytes = bytes, inf_used = used;
     }
-    printf("RESULT device=%s train_img_s=%.1f infer_img_s=%.1f train_ms=%.2f infer_ms=%.2f train_first_s=%.2f "
-           "infer_first_s=%.2f train_mib=%.0f infer_mib=%.0f\n",
-           be->name, tr > 0 ? tb / tr : 0, inf > 0 ? ib / inf : 0, tr * 1e3, inf * 1e3, tr_first, inf_first,
-           tr_bytes / 1048576.0, inf_bytes / 1048576.0);
+    printf("RESULT device=%s precision=%s%s train_img_s=%.1f infer_img_s=%.1f train_ms=%.2f infer_ms=%.2f train_first_s=%.2f "
+           "infer_first_s=%.2f train_mib=%.0f infer_mib=%.0f train_used_mib=%.0f infer_used_mib=%.0f\n",
+           be->name, fn_precision_name(prec), det ? " deterministic=1" : "", tr > 0 ? tb / tr : 0, inf > 0 ? ib / inf : 0, tr * 1e3, inf * 1e3, tr_first, inf_first,
+           tr_bytes / 1048576.0, inf_bytes / 1048576.0, tr_used / 1048576.0, inf_used / 1048576.0);
     fn_backend_close(be);
     return 0;
 }

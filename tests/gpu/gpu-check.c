@@ -7,8 +7,11 @@
 static const char usage[] =
     "usage: gpu-check open DEVICE\n"
     "       gpu-check parity [--skip-if-no-gpu] [--quick] [--device DEV]\n"
-    "       gpu-check golden [--device DEV] FILE\n"
-    "       gpu-check bench [--device DEV] [--size S] [--cin C] [--train-batch N] [--infer-batch N] [--repeats R]\n";
+    "       gpu-check golden [--device DEV] [--precision P [--if-supported]] FILE...\n"
+    "       gpu-check bench [--device DEV] [--precision P] [--deterministic] [--size S] [--cin C]\n"
+    "                       [--train-batch N] [--infer-batch N] [--repeats R] [--warmup W] [--profile]\n"
+    "       gpu-check train [--device DEV] [--precision P] [--deterministic] [--steps S] [--size S]\n"
+    "                       [--batch B] [--width F] [--ntrain N] [--nval N] [--seed S]\n";
 
 /* open DEVICE: what fn-train --device DEVICE would get */
 static int open_main(int argc, char **argv) {
@@ -39,6 +42,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "parity")) return gpu_parity_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "golden")) return gpu_golden_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return gpu_bench_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return gpu_train_main(argc - 1, argv + 1);
     fprintf(stderr, "gpu-check: unknown command %s\n%s", cmd, usage);
     return 2;
 }

@@ -3,6 +3,7 @@
  *   gpu-check parity [options]   every op of lib/backend/backend.h on the CPU and the CUDA backend, compared
  *   gpu-check golden [args]      tests/tools/check-golden (use --device cuda)
  *   gpu-check bench [options]    FocusNet training and inference speed on a device
+ *   gpu-check train [options]    a short FocusNet training on fn-synth's data set: the validation Dice
  * It is linked with the third-party libraries static, so that it runs on a GPU machine that lacks them. */
 #ifndef FN_TESTS_GPU_H
 #define FN_TESTS_GPU_H
@@ -10,5 +11,6 @@
 int gpu_parity_main(int argc, char **argv);
 int gpu_golden_main(int argc, char **argv);
 int gpu_bench_main(int argc, char **argv);
+int gpu_train_main(int argc, char **argv);
 
 #endif

@@ -4,7 +4,24 @@
  * Accumulating outputs (acc = 1, parameter gradients) start from the same random values on both.
  * Also: repeated GPU runs must be bitwise identical (determinism), the dropout masks must be identical,
  * and a small FocusNet forward + backward must agree on both backends, as must the comparison networks
- * (fn-train --arch). */
+ * (fn-train --arch).
+ *
+ * Then the other precisions (set_precision on both backends), each against its oracle, every bound derived
+ * from the rounding (u: the unit roundoff of the rounded inputs; A = the convolution of |inputs|, which
+ * bounds sum |x_i w_i| per output, computed by the CPU backend):
+ *   tf32 against the CPU's fp32: each product's inputs rounded (u = 2^-11), so each output is off by at
+ *        most 2u A (+ fp32's own tolerance): max |gpu - cpu| / max |cpu| <= 2u max A / max |cpu| + TOL_CONV;
+ *   bf16 against the CPU's bf16 path, which rounds the same inputs the same way (to nearest even): only
+ *        the GPU's rounding of each output to bf16 (u = 2^-9, at most u A) and the order of the fp32 sums
+ *        differ: <= u max A / max |cpu| + TOL_CONV (where the CPU has no bf16 instructions, against its
+ *        fp32 with 3u: the inputs' 2u and the output's u);
+ *   the whole net in either, as lib/nn/golden.h's bound: D convolutions in sequence (D = the net's
+ *        convolutions), each off by at most k u relative, give k D u for the output and the loss and 2 k D u
+ *        for the gradients, k = 2 for tf32 against fp32 and k = 1 for bf16 against the CPU's bf16 (3 against
+ *        its fp32), each at least fp32's tolerance.
+ * The fp32 checks run with set_deterministic(1) (the determinism rows), the tf32 and bf16 ones with the
+ * default, fastest algorithms, and FocusNet once more in fp32 with them; adam_segs (one kernel over all the
+ * segments) must equal the CPU's adam segment by segment. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +41,9 @@ typedef struct P {
     fn_backend *cpu, *gpu;
     int checks, fails;
     uint64_t rng;
+    double ku;      /* conv bound: k*u (0: fp32, the fixed TOL_CONV) */
+    const char *pname; /* the precision under test */
+    int quick;
 } P;
 
 typedef struct buf {
@@ -85,7 +105,7 @@ static void row(P *p, const char *op, const char *cs, double err, double tol) {
     int ok = err <= tol; /* false for NaN */
     p->checks++;
     if (!ok) p->fails++;
-    printf("%-22s %-32s %11.3e  %s\n", op, cs, err, ok ? "ok" : "FAIL");
+    printf("%-22s %-32s %11.3e %9.2e  %s\n", op, cs, err, tol, ok ? "ok" : "FAIL");
     fflush(stdout);
 }
 
@@ -127,6 +147,37 @@ static float *save_gpu(P *p, buf b) {
 
 /* convolution ------------------------------------------------------------------------------------------ */
 
+/* max |v| of a CPU buffer */
+static double cpu_max(P *p, const float *c, size_t n) {
+    float *h = host(n);
+    p->cpu->download(p->cpu->ctx, h, c, n);
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(h[i]) > m) m = fabs(h[i]);
+    free(h);
+    return m;
+}
+
+/* a CPU buffer holding |b| */
+static float *cpu_abs(P *p, buf b) {
+    float *h = host(b.n), *a = p->cpu->alloc(p->cpu->ctx, b.n);
+    if (!a) die("out of memory");
+    p->cpu->download(p->cpu->ctx, h, b.c, b.n);
+    for (size_t i = 0; i < b.n; i++) h[i] = fabsf(h[i]);
+    p->cpu->upload(p->cpu->ctx, a, h, b.n);
+    free(h);
+    return a;
+}
+
+/* the tolerance of a convolution output b (its CPU values as they are now): fp32's, or with the rounding
+ * bound k*u*max A/max|cpu| added, A [n] the same convolution of the inputs' absolute values (a CPU buffer;
+ * it bounds the new part of an accumulated output too) */
+static double conv_tol(P *p, buf b, const float *A) {
+    if (!A) return TOL_CONV;
+    double ma = cpu_max(p, A, b.n), mc = cpu_max(p, b.c, b.n);
+    return p->ku * (mc > 0 ? ma / mc : ma) + TOL_CONV;
+}
+
 static void conv_case(P *p, int N, int Ci, int H, int W, int Co, int k, int s, int bias, int det) {
     int Ho = fn_same(H, k, s, NULL), Wo = fn_same(W, k, s, NULL);
     char cs[64];
@@ -135,22 +186,34 @@ static void conv_case(P *p, int N, int Ci, int H, int W, int Co, int k, int s, i
     buf x = mkr(p, nx), w = mk(p, nw, -0.5f, 0.5f), b = mkr(p, (size_t)Co), y = mkr(p, ny), dy = mkr(p, ny);
     buf dx = mkr(p, nx), dw = mkr(p, nw), db = mkr(p, (size_t)Co);
     fn_backend *be[2] = {p->cpu, p->gpu};
+    /* the rounding bounds' A: the convolutions of |x|, |w|, |dy| on the CPU (in its current precision: the
+     * CPU's bf16 rounds them too, which changes A by a factor 1 +- 2u at most) */
+    float *ax = p->ku > 0 ? cpu_abs(p, x) : NULL, *aw = ax ? cpu_abs(p, w) : NULL, *ady = ax ? cpu_abs(p, dy) : NULL;
+    float *Ay = NULL, *Adx = NULL, *Adw = NULL;
+    if (ax) {
+        Ay = p->cpu->alloc(p->cpu->ctx, ny), Adx = p->cpu->alloc(p->cpu->ctx, nx), Adw = p->cpu->alloc(p->cpu->ctx, nw);
+        if (!Ay || !Adx || !Adw) die("out of memory");
+        p->cpu->conv_fwd(p->cpu->ctx, ax, aw, NULL, Ay, N, Ci, H, W, Co, k, s);
+        p->cpu->conv_bwd_data(p->cpu->ctx, ady, aw, Adx, N, Ci, H, W, Co, k, s, 0);
+        p->cpu->conv_bwd_filter(p->cpu->ctx, ax, ady, Adw, N, Ci, H, W, Co, k, s);
+        p->cpu->free(p->cpu->ctx, ax), p->cpu->free(p->cpu->ctx, aw), p->cpu->free(p->cpu->ctx, ady);
+    }
     for (int i = 0; i < 2; i++) {
         float *X = i ? x.g : x.c, *Wt = i ? w.g : w.c, *B = i ? b.g : b.c, *Y = i ? y.g : y.c;
         be[i]->conv_fwd(be[i]->ctx, X, Wt, bias ? B : NULL, Y, N, Ci, H, W, Co, k, s);
     }
-    cmp(p, "conv_fwd", cs, y, TOL_CONV);
+    cmp(p, "conv_fwd", cs, y, conv_tol(p, y, Ay));
     for (int acc = 0; acc < 2; acc++) {
         for (int i = 0; i < 2; i++)
             be[i]->conv_bwd_data(be[i]->ctx, i ? dy.g : dy.c, i ? w.g : w.c, i ? dx.g : dx.c, N, Ci, H, W, Co, k, s,
                                  acc);
-        cmp(p, acc ? "conv_bwd_data+=" : "conv_bwd_data", cs, dx, TOL_CONV);
+        cmp(p, acc ? "conv_bwd_data+=" : "conv_bwd_data", cs, dx, conv_tol(p, dx, Adx));
     }
     for (int i = 0; i < 2; i++) {
         be[i]->conv_bwd_filter(be[i]->ctx, i ? x.g : x.c, i ? dy.g : dy.c, i ? dw.g : dw.c, N, Ci, H, W, Co, k, s);
         be[i]->conv_bwd_bias(be[i]->ctx, i ? dy.g : dy.c, i ? db.g : db.c, N, Co, Ho * Wo);
     }
-    cmp(p, "conv_bwd_filter+=", cs, dw, TOL_CONV);
+    cmp(p, "conv_bwd_filter+=", cs, dw, conv_tol(p, dw, Adw));
     cmp(p, "conv_bwd_bias+=", cs, db, TOL_RED);
     if (det) { /* the same GPU computation twice: bitwise equal (deterministic algorithms) */
         p->gpu->fill(p->gpu->ctx, dw.g, 0.0f, nw);
@@ -166,6 +229,7 @@ static void conv_case(P *p, int N, int Ci, int H, int W, int Co, int k, int s, i
         same_bits(p, "det bwd_data", cs, s1, dx);
         free(s1);
     }
+    if (Ay) p->cpu->free(p->cpu->ctx, Ay), p->cpu->free(p->cpu->ctx, Adx), p->cpu->free(p->cpu->ctx, Adw);
     buf all[] = {x, w, b, y, dy, dx, dw, db};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) bfree(p, &all[i]);
 }
@@ -454,6 +518,66 @@ static void loss_tests(P *p) {
     }
 }
 
+/* adam_segs (one kernel over segments with their own penalties) against the CPU's adam segment by segment */
+static void adam_segs_test(P *p) {
+    if (!p->gpu->adam_segs) {
+        printf("adam_segs: not provided by %s\n", p->gpu->name);
+        return;
+    }
+    const size_t n = 10007, off[4] = {0, 3, 5000, 5001};
+    const float l2[4] = {1e-4f, 0.0f, 5e-4f, 0.0f};
+    buf w = mkr(p, n), g = mk(p, n, -0.1f, 0.1f), m = mk(p, n, -0.01f, 0.01f), v = mk(p, n, 0, 1e-4f);
+    for (long t = 1; t <= 3; t++) { /* the second and third call reuse the table on the device */
+        for (int j = 0; j < 4; j++) {
+            const size_t o = off[j], len = (j < 3 ? off[j + 1] : n) - o;
+            p->cpu->adam(p->cpu->ctx, w.c + o, g.c + o, m.c + o, v.c + o, len, 1e-3f, 0.9f, 0.999f, 1e-7f, l2[j], t);
+        }
+        p->gpu->adam_segs(p->gpu->ctx, w.g, g.g, m.g, v.g, n, off, l2, 4, 1e-3f, 0.9f, 0.999f, 1e-7f, t);
+    }
+    cmp(p, "adam_segs w", "n10007 4 segments t3", w, TOL_EXACT);
+    cmp(p, "adam_segs m", "n10007 4 segments t3", m, TOL_EXACT);
+    cmp(p, "adam_segs v", "n10007 4 segments t3", v, TOL_EXACT);
+    bfree(p, &w), bfree(p, &g), bfree(p, &m), bfree(p, &v);
+}
+
+/* the forward convolution of |x| and |w| on the CPU (the rounding bound's A), or NULL in fp32 */
+static float *fwd_A(P *p, buf x, buf w, size_t ny, int N, int Ci, int H, int W, int Co, int k, int s) {
+    if (!(p->ku > 0)) return NULL;
+    float *ax = cpu_abs(p, x), *aw = cpu_abs(p, w), *A = p->cpu->alloc(p->cpu->ctx, ny);
+    if (!A) die("out of memory");
+    p->cpu->conv_fwd(p->cpu->ctx, ax, aw, NULL, A, N, Ci, H, W, Co, k, s);
+    p->cpu->free(p->cpu->ctx, ax), p->cpu->free(p->cpu->ctx, aw);
+    return A;
+}
+
+/* the weights written after a convolution used them (an Adam step, an upload): the next convolution must
+ * see the new values (the CUDA backend's bf16 weight cache) */
+static void weights_written_case(P *p) {
+    const int N = 2, Ci = 16, H = 12, W = 12, Co = 8, k = 3;
+    const size_t nx = (size_t)N * Ci * H * W, nw = (size_t)Co * Ci * k * k, ny = (size_t)N * Co * H * W;
+    buf x = mkr(p, nx), w = mk(p, nw, -0.5f, 0.5f), g = mkr(p, nw), m = mkr(p, nw), v = mk(p, nw, 0, 1), y = mkr(p, ny);
+    fn_backend *be[2] = {p->cpu, p->gpu};
+    char cs[64];
+    snprintf(cs, sizeof cs, "2x16x12x12->8 k3 s1 %s", p->pname);
+    for (int i = 0; i < 2; i++) be[i]->conv_fwd(be[i]->ctx, S(x), S(w), NULL, S(y), N, Ci, H, W, Co, k, 1);
+    for (int i = 0; i < 2; i++) be[i]->adam(be[i]->ctx, S(w), S(g), S(m), S(v), nw, 0.05f, 0.9f, 0.999f, 1e-7f, 0, 1);
+    for (int i = 0; i < 2; i++) be[i]->conv_fwd(be[i]->ctx, S(x), S(w), NULL, S(y), N, Ci, H, W, Co, k, 1);
+    float *A = fwd_A(p, x, w, ny, N, Ci, H, W, Co, k, 1);
+    cmp(p, "conv_fwd after adam", cs, y, conv_tol(p, y, A));
+    if (A) p->cpu->free(p->cpu->ctx, A);
+    float *h = host(nw);
+    for (size_t i = 0; i < nw; i++) h[i] = urand(p);
+    p->cpu->upload(p->cpu->ctx, w.c, h, nw);
+    p->gpu->upload(p->gpu->ctx, w.g, h, nw);
+    free(h);
+    for (int i = 0; i < 2; i++) be[i]->conv_fwd(be[i]->ctx, S(x), S(w), NULL, S(y), N, Ci, H, W, Co, k, 1);
+    A = fwd_A(p, x, w, ny, N, Ci, H, W, Co, k, 1);
+    cmp(p, "conv_fwd after upload", cs, y, conv_tol(p, y, A));
+    if (A) p->cpu->free(p->cpu->ctx, A);
+    buf all[] = {x, w, g, m, v, y};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) bfree(p, &all[i]);
+}
+
 /* the whole network: a small net, forward (train) + Dice + backward + one Adam step ----------------------- */
 
 static double normerr(const float *c, const float *g, size_t n) {
@@ -464,6 +588,19 @@ static double normerr(const float *c, const float *g, size_t n) {
         r += (double)c[i] * c[i];
     }
     return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+/* the same inference forward twice more on the GPU net: recorded and replayed where the backend can
+ * (capture_begin; lib/nn/capture.h), each against the CPU's output oc */
+static void infer_again(P *p, fn_net *ng, const float *x, int N, int H, int W, const float *oc, float *og, size_t ny,
+                        const char *cs, double tn) {
+    const char *what[2] = {"net infer recorded", "net infer replayed"};
+    for (int r = 0; r < 2; r++) {
+        fn_err e = {{0}};
+        memset(og, 0, ny * sizeof *og);
+        if (fn_net_forward(ng, x, N, H, W, 0, 0, og, &e)) printf("net: %s\n", e.msg);
+        row(p, what[r], cs, normerr(oc, og, ny), tn);
+    }
 }
 
 /* arch: FocusNet and the residual comparison nets, with their gradients; grads = 0 compares the outputs
@@ -480,11 +617,14 @@ static void net_test(P *p, int arch, int grads) {
         return;
     }
     size_t nx = (size_t)N * 3 * H * W, ny = (size_t)N * H * W, np = fn_net_numel(nc);
+    int D = 0; /* the convolutions: the rounding bound's depth (see the top) */
+    for (int i = 0; i < fn_net_nparams(nc); i++) D += fn_net_param(nc, i)->ndim == 4;
+    const double tn = fmax(TOL_NET, p->ku * D), tg = fmax(TOL_NETG, 2 * p->ku * D);
     float *x = host(nx), *t = host(ny), *oc = host(ny), *og = host(ny);
     for (size_t i = 0; i < nx; i++) x[i] = urand(p);
     for (size_t i = 0; i < ny; i++) t[i] = urand(p) > 0.4f ? 1.0f : 0.0f;
     char cs[64];
-    snprintf(cs, sizeof cs, "%s cin3 w0.25 %dx%dx%d", fn_arch_name(arch), N, H, W);
+    snprintf(cs, sizeof cs, "%s cin3 w0.25 %dx%dx%d %s", fn_arch_name(arch), N, H, W, p->pname);
     float lc = 0, lg = 0;
     fn_net_set_dropout(nc, 0.2f);
     fn_net_set_dropout(ng, 0.2f);
@@ -494,12 +634,13 @@ static void net_test(P *p, int arch, int grads) {
         row(p, "net", cs, INFINITY, 0);
         return;
     }
-    row(p, "net train output", cs, normerr(oc, og, ny), TOL_NET);
-    row(p, "net dice loss", cs, fabs((double)lg - lc) / fabs((double)lc), TOL_NET);
+    row(p, "net train output", cs, normerr(oc, og, ny), tn);
+    row(p, "net dice loss", cs, fabs((double)lg - lc) / fabs((double)lc), tn);
     if (!grads) {
         if (fn_net_forward(nc, x, N, H, W, 0, 0, oc, &e) || fn_net_forward(ng, x, N, H, W, 0, 0, og, &e))
             printf("net: %s\n", e.msg);
-        row(p, "net infer output", cs, normerr(oc, og, ny), TOL_NET);
+        row(p, "net infer output", cs, normerr(oc, og, ny), tn);
+        infer_again(p, ng, x, N, H, W, oc, og, ny, cs, tn);
         free(x), free(t), free(oc), free(og);
         fn_net_free(nc);
         fn_net_free(ng);
@@ -508,7 +649,7 @@ static void net_test(P *p, int arch, int grads) {
     float *gc = host(np), *gg = host(np);
     fn_net_get(nc, FN_BUF_GRADS, gc, &e);
     fn_net_get(ng, FN_BUF_GRADS, gg, &e);
-    row(p, "net gradients", cs, normerr(gc, gg, np), TOL_NETG);
+    row(p, "net gradients", cs, normerr(gc, gg, np), tg);
     /* the worst parameter tensors, for the report */
     double worst = 0;
     int wi = -1;
@@ -522,18 +663,61 @@ static void net_test(P *p, int arch, int grads) {
     float *sc = host(ns), *sg = host(ns);
     fn_net_get(nc, FN_BUF_STATS, sc, &e);
     fn_net_get(ng, FN_BUF_STATS, sg, &e);
-    row(p, "net running stats", cs, normerr(sc, sg, ns), TOL_NETG);
+    row(p, "net running stats", cs, normerr(sc, sg, ns), tg);
     if (fn_net_adam_step(nc, 1e-3f, 0.9f, 0.999f, 1e-7f, 1, &e) || fn_net_adam_step(ng, 1e-3f, 0.9f, 0.999f, 1e-7f, 1, &e))
         printf("net: %s\n", e.msg);
     fn_net_get(nc, FN_BUF_PARAMS, gc, &e);
     fn_net_get(ng, FN_BUF_PARAMS, gg, &e);
-    row(p, "net params after adam", cs, normerr(gc, gg, np), TOL_NETG);
+    row(p, "net params after adam", cs, normerr(gc, gg, np), tg);
     if (fn_net_forward(nc, x, N, H, W, 0, 0, oc, &e) || fn_net_forward(ng, x, N, H, W, 0, 0, og, &e))
         printf("net: %s\n", e.msg);
-    row(p, "net infer output", cs, normerr(oc, og, ny), TOL_NET);
+    row(p, "net infer output", cs, normerr(oc, og, ny), tn);
+    infer_again(p, ng, x, N, H, W, oc, og, ny, cs, tn);
     free(x), free(t), free(oc), free(og), free(gc), free(gg), free(sc), free(sg);
     fn_net_free(nc);
     fn_net_free(ng);
+}
+
+/* the convolutions, the weight cache and FocusNet in precision prec on the GPU backend, against the CPU's
+ * oracle for it (see the top for the bounds) */
+static void precision_tests(P *p, int prec) {
+    const char *name = fn_precision_name(prec);
+    fn_err e = {{0}};
+    printf("-- precision %s\n", name);
+    if (fn_backend_set_precision(p->gpu, prec, &e)) {
+        printf("parity %s: %s\n", name, e.msg);
+        if (strcmp(p->gpu->name, "cpu")) row(p, "set_precision", name, INFINITY, 0); /* CUDA takes all three */
+        return;
+    }
+    const double u = prec == FN_PREC_TF32 ? 1.0 / 2048 : 1.0 / 512;
+    int k = 2; /* tf32 against fp32 */
+    if (prec == FN_PREC_BF16) {
+        if (!fn_backend_set_precision(p->cpu, FN_PREC_BF16, &e)) k = 1;
+        else printf("parity bf16: the CPU has no bf16 (%s): against its fp32\n", e.msg), k = 3;
+    }
+    p->ku = k * u;
+    p->pname = name;
+    /* as fn-train runs by default: the fastest algorithms (bf16 ones, where --deterministic could leave
+     * only the emulation for some directions); determinism has its rows in fp32 */
+    if (p->gpu->set_deterministic) p->gpu->set_deterministic(p->gpu->ctx, 0);
+    printf("parity %s: bounds %d u = %.3g (convolutions: times max A / max |cpu|, + %g)\n", name, k, p->ku,
+           TOL_CONV);
+    conv_case(p, 2, 3, 9, 7, 5, 3, 2, 1, 0);
+    conv_case(p, 2, 3, 8, 8, 5, 1, 2, 0, 0);
+    conv_case(p, 2, 3, 6, 11, 5, 2, 1, 1, 0);
+    conv_case(p, 2, 3, 1, 1, 5, 7, 2, 0, 0);
+    conv_case(p, 2, 32, 32, 32, 48, 3, 1, 1, 0);
+    conv_case(p, 2, 32, 32, 32, 64, 3, 2, 0, 0);
+    conv_case(p, 2, 64, 16, 16, 128, 1, 2, 1, 0);
+    conv_case(p, 2, 3, 64, 64, 32, 7, 2, 1, 0);
+    conv_case(p, 1, 16, 15, 16, 16, 2, 1, 0, 0);
+    if (!p->quick) conv_case(p, 4, 64, 64, 64, 64, 3, 1, 1, 0);
+    weights_written_case(p);
+    net_test(p, FN_ARCH_FOCUSNET, 1);
+    if (fn_backend_set_precision(p->gpu, FN_PREC_FP32, &e) || fn_backend_set_precision(p->cpu, FN_PREC_FP32, &e))
+        die(e.msg);
+    p->ku = 0;
+    p->pname = "fp32";
 }
 
 int gpu_parity_main(int argc, char **argv) {
@@ -550,6 +734,8 @@ int gpu_parity_main(int argc, char **argv) {
     }
     P p = {0};
     p.rng = 0x9E3779B97F4A7C15ull;
+    p.quick = quick;
+    p.pname = "fp32";
     fn_err e = {{0}};
     p.gpu = fn_backend_open(dev, 0, NULL, 0, &e);
     if (!p.gpu) {
@@ -563,7 +749,10 @@ int gpu_parity_main(int argc, char **argv) {
     p.cpu = fn_cpu_backend_new(0, &e);
     if (!p.cpu) die(e.msg);
     printf("parity: %s against %s\n", p.gpu->device, p.cpu->device);
-    printf("%-22s %-32s %11s  %s\n", "op", "case", "max_rel_err", "ok");
+    printf("%-22s %-32s %11s %9s  %s\n", "op", "case", "max_rel_err", "tol", "ok");
+    /* fp32 first, deterministic (the determinism rows) */
+    if (p.gpu->set_deterministic) p.gpu->set_deterministic(p.gpu->ctx, 1);
+    printf("-- precision fp32, deterministic\n");
     conv_tests(&p, quick);
     for (int sync = 0; sync < 2; sync++) {
         bn_case(&p, 2, 3, 50, 0.0f, sync);
@@ -577,12 +766,23 @@ int gpu_parity_main(int argc, char **argv) {
     se_case(&p, 3, 16, 49, 1);
     if (!quick) se_case(&p, 4, 256, 256, 16);
     loss_tests(&p);
+    adam_segs_test(&p);
+    weights_written_case(&p);
     net_test(&p, FN_ARCH_FOCUSNET, 1);
     net_test(&p, FN_ARCH_RESUNET, 1);
     net_test(&p, FN_ARCH_R2UNET, 1);
     net_test(&p, FN_ARCH_UNET, 0);
     net_test(&p, FN_ARCH_RUNET, 0);
     net_test(&p, FN_ARCH_ATTUNET, 0);
+    precision_tests(&p, FN_PREC_TF32);
+    precision_tests(&p, FN_PREC_BF16);
+    /* the default, non-deterministic algorithms: FocusNet in fp32 as fn-train runs it without --deterministic */
+    if (p.gpu->set_deterministic) {
+        p.gpu->set_deterministic(p.gpu->ctx, 0);
+        printf("-- precision fp32, non-deterministic algorithms allowed\n");
+        p.pname = "fp32 nondet";
+        net_test(&p, FN_ARCH_FOCUSNET, 1);
+    }
     printf("parity: %d checks, %d failed\n", p.checks, p.fails);
     fn_backend_close(p.gpu);
     fn_backend_close(p.cpu);

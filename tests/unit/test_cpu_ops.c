@@ -451,6 +451,141 @@ static void test_conv_winograd(void) {
     be = keep;
 }
 
+/* the Winograd transforms on each vector ISA level this CPU has (cpu.h, "Run-time dispatch"): the same
+ * bits as the x86-64 copy, forward (with and without the batch-norm epilogue), backward-data (+=) and
+ * backward-filter, on odd sizes; FN_CPU_ISA and ONEDNN_MAX_CPU_ISA cap the level */
+/* a backend made with FN_CPU_ISA and ONEDNN_MAX_CPU_ISA set to fn_level and dnnl_level (NULL: unset),
+ * both restored after */
+static void env_put(const char *var, const char *v) {
+    if (v) setenv(var, v, 1);
+    else unsetenv(var);
+}
+static fn_backend *isa_backend(const char *fn_level, const char *dnnl_level) {
+    fn_err e;
+    char was[2][64] = {"", ""};
+    const char *vars[2] = {"FN_CPU_ISA", "ONEDNN_MAX_CPU_ISA"};
+    for (int i = 0; i < 2; i++)
+        if (getenv(vars[i])) snprintf(was[i], sizeof was[i], "%s", getenv(vars[i]));
+    setenv("FN_CPU_CONV", "winograd", 1);
+    env_put(vars[0], fn_level), env_put(vars[1], dnnl_level);
+    fn_backend *b = fn_cpu_backend_new(2, &e);
+    unsetenv("FN_CPU_CONV");
+    for (int i = 0; i < 2; i++) env_put(vars[i], *was[i] ? was[i] : NULL);
+    CHECKF(b != NULL, "%s", e.msg);
+    return b;
+}
+
+/* every op of the files compiled per level (elementwise.c, pool.c, se.c, loss.c, adam.c) on backend b,
+ * its results one after another in out (OPS_OUT floats; x [N,C,H,W] of odd size for the vector tails) */
+#define OPS_N 2
+#define OPS_C 3
+#define OPS_H 10
+#define OPS_W 14
+#define OPS_T (OPS_N * OPS_C * OPS_H * OPS_W)
+#define OPS_OUT (40 * OPS_T)
+static void isa_ops_run(fn_backend *b, const float *x, const float *z, float *out) {
+    void *c = b->ctx;
+    const int N = OPS_N, C = OPS_C, H = OPS_H, W = OPS_W, HW = H * W, T = OPS_T;
+    float *o = out;
+    for (int act = 0; act < 3; act++) {
+        b->act_fwd(c, act, x, o, (size_t)T - 1, 0.3f), o += T;
+        b->act_bwd(c, act, o - T, z, o, (size_t)T - 1, 0.3f, 0), o += T;
+        memcpy(o, x, (size_t)T * 4), b->act_bwd(c, act, o - 2 * T, z, o, (size_t)T - 1, 0.3f, 1), o += T;
+    }
+    b->add(c, x, z, o, (size_t)T - 3), o += T;
+    b->mul(c, x, z, o, (size_t)T - 3, 0), o += T;
+    memcpy(o, z, (size_t)T * 4), b->mul(c, x, z, o, (size_t)T - 3, 1), o += T;
+    memcpy(o, z, (size_t)T * 4), b->axpy(c, -0.7f, x, o, (size_t)T - 3), o += T;
+    b->concat(c, x, z, o, N, C, C, HW), o += 2 * T;
+    b->split(c, o - 2 * T, o, o + T, N, C, C, HW, 0), o += 2 * T;
+    b->up2_fwd(c, x, o, N, C, H, W), o += 4 * T;
+    memcpy(o, z, (size_t)T * 4), b->up2_bwd(c, o - 4 * T, o, N, C, H, W, 1), o += T;
+    b->pool2_fwd(c, x, o, N, C, H, W), o += T / 4;
+    memcpy(o, z, (size_t)T * 4), b->pool2_bwd(c, x, z, o, N, C, H, W, 1), o += T;
+    b->cmul_fwd(c, x, z, o, N, C, HW), o += T;
+    memcpy(o, z, (size_t)T * 4), b->cmul_bwd(c, x, z, x, o, o + T, N, C, HW, 1, 0), o += 2 * T;
+    /* squeeze-excitation, C 3 squeezed to 2: wa [2,3], wb [3,2]; pool, gate [N,C], hid [N,2] */
+    float *pool = o, *hid = o + N * C, *gate = hid + 2 * N, *y = gate + N * C;
+    b->se_fwd(c, x, z, z + 6, y, pool, hid, gate, N, C, HW, 2);
+    o = y + T;
+    memcpy(o, z, (size_t)T * 4), memset(o + T, 0, 12 * 4);
+    b->se_bwd(c, x, x, z, z + 6, pool, hid, gate, o, o + T, o + T + 6, N, C, HW, 2, 1), o += T + 12;
+    b->dropout_fwd(c, x, o, o + T, (size_t)T - 1, 0.2f, 77), o += 2 * T;
+    b->dropout_bwd(c, z, o - T, o, (size_t)T - 1, 0), o += T;
+    float p[OPS_T];
+    b->act_fwd(c, FN_ACT_SIGMOID, x, p, (size_t)T, 0);
+    o[0] = b->dice_loss(c, p, z, o + 1, N, C * HW, 1.0f);
+    o += T + 1;
+    double ss = b->sumsq(c, x, (size_t)T - 5);
+    memcpy(o, &ss, sizeof ss), o += 2;
+    float *m = o, *v = o + T, *wt = o + 2 * T;
+    memset(m, 0, (size_t)T * 8), memcpy(wt, z, (size_t)T * 4);
+    for (long t = 1; t <= 3; t++) b->adam(c, wt, x, m, v, (size_t)T - 1, 1e-3f, 0.9f, 0.999f, 1e-7f, t == 2 ? 1e-4f : 0, t);
+    o += 3 * T;
+    CHECK(o - out <= OPS_OUT);
+    CHECK(b->error(c) == NULL);
+}
+
+static void test_isa_levels(void) {
+    static const char *names[] = {"x86-64", "avx2", "avx512"};
+    fn_backend *o = isa_backend(NULL, NULL); /* top: the CPU's level */
+    const int top = o ? ((cpu_ctx *)o->ctx)->isa : 0;
+    if (o) o->destroy(o);
+    fn_backend *b[3] = {NULL, NULL, NULL};
+    for (int l = 0; l <= top; l++) {
+        if (!(b[l] = isa_backend(names[l], NULL))) return;
+        CHECKF(((cpu_ctx *)b[l]->ctx)->isa == l, "FN_CPU_ISA=%s gave level %d", names[l], ((cpu_ctx *)b[l]->ctx)->isa);
+        CHECKF(strstr(b[l]->device, cpu_isa_name(l)) != NULL, "%s", b[l]->device);
+    }
+    const char *caps[][3] = {{NULL, "AVX2", "1"}, {NULL, "SSE41", "0"}, {NULL, "AVX512_CORE_BF16", "2"},
+                             {"something", NULL, "2"}, {"avx2", "SSE41", "1"}};
+    for (int i = 0; i < 5; i++) { /* FN_CPU_ISA, ONEDNN_MAX_CPU_ISA, the level either caps to */
+        o = isa_backend(caps[i][0], caps[i][1]);
+        const int want = atoi(caps[i][2]) < top ? atoi(caps[i][2]) : top;
+        CHECKF(o && ((cpu_ctx *)o->ctx)->isa == want, "FN_CPU_ISA=%s ONEDNN_MAX_CPU_ISA=%s", caps[i][0] ? caps[i][0] : "",
+               caps[i][1] ? caps[i][1] : "");
+        if (o) o->destroy(o);
+    }
+    const int shapes[][6] = {{2, 5, 9, 7, 6, 3}, {1, 16, 23, 17, 8, 3}, {2, 4, 8, 11, 5, 2}, {1, 9, 6, 5, 3, 2}};
+    for (int si = 0; si < 4; si++) {
+        const int N = shapes[si][0], Ci = shapes[si][1], H = shapes[si][2], W = shapes[si][3], Co = shapes[si][4];
+        const int k = shapes[si][5];
+        const size_t nx = (size_t)N * Ci * H * W, nw = (size_t)Co * Ci * k * k, ny = (size_t)N * Co * H * W;
+        /* x [N,Ci,H,W], w [Co,Ci,k,k], dy [N,Co,H,W]; dx0, dw0 the values the backward passes add to */
+        float *x = rbuf(nx), *w = rbuf(nw), *bias = rbuf((size_t)Co), *dy = rbuf(ny), *g = rbuf((size_t)Co);
+        float *beta = rbuf((size_t)Co), *rm = rbuf((size_t)Co), *rv = rbuf((size_t)Co), *dx0 = rbuf(nx), *dw0 = rbuf(nw);
+        for (int c = 0; c < Co; c++) rv[c] = 0.5f + fabsf(rv[c]);
+        float *y[3], *ye[3], *dx[3], *dw[3];
+        for (int l = 0; l <= top; l++) {
+            y[l] = buf(ny), ye[l] = buf(ny), dx[l] = buf(nx), dw[l] = buf(nw);
+            memcpy(dx[l], dx0, nx * 4), memcpy(dw[l], dw0, nw * 4);
+            void *c = b[l]->ctx;
+            b[l]->conv_fwd(c, x, w, bias, y[l], N, Ci, H, W, Co, k, 1);
+            b[l]->conv_bn_fwd_infer(c, x, w, bias, ye[l], N, Ci, H, W, Co, k, 1, g, beta, rm, rv, 1e-3f, 1);
+            b[l]->conv_bwd_data(c, dy, w, dx[l], N, Ci, H, W, Co, k, 1, 1);
+            b[l]->conv_bwd_filter(c, x, dy, dw[l], N, Ci, H, W, Co, k, 1);
+            CHECK(b[l]->error(c) == NULL);
+            if (l)
+                CHECKF(!memcmp(y[l], y[0], ny * 4) && !memcmp(ye[l], ye[0], ny * 4) && !memcmp(dx[l], dx[0], nx * 4) &&
+                           !memcmp(dw[l], dw[0], nw * 4),
+                       "%s: Winograd k%d N%d Ci%d %dx%d Co%d differs from x86-64", names[l], k, N, Ci, H, W, Co);
+        }
+        for (int l = 0; l <= top; l++) bfree(y[l]), bfree(ye[l]), bfree(dx[l]), bfree(dw[l]);
+        bfree(x), bfree(w), bfree(bias), bfree(dy), bfree(g), bfree(beta), bfree(rm), bfree(rv), bfree(dx0), bfree(dw0);
+    }
+    /* the other ops: the whole sequence's results, bit for bit */
+    float *x = rbuf(OPS_T), *z = rbuf(OPS_T), *out[3];
+    for (int i = 0; i < OPS_T; i += 7) x[i] = 0; /* ReLU's and pooling's ties */
+    for (int l = 0; l <= top; l++) {
+        out[l] = buf(OPS_OUT);
+        isa_ops_run(b[l], x, z, out[l]);
+        if (l) CHECKF(!memcmp(out[l], out[0], (size_t)OPS_OUT * 4), "%s: an op differs from x86-64", names[l]);
+    }
+    for (int l = 0; l <= top; l++) bfree(out[l]);
+    bfree(x), bfree(z);
+    for (int l = 0; l <= top; l++) b[l]->destroy(b[l]);
+}
+
 /* conv_bn_fwd_infer: bitwise the convolution, then the inference batch norm (and ReLU), on the direct
  * method (1x1, strided, small) and on Winograd (3x3 and 2x2 stride 1, big enough) */
 static void test_conv_bn(void) {
@@ -1160,6 +1295,7 @@ int main(void) {
     RUN(test_conv_small);
     RUN(test_conv_tiled);
     RUN(test_conv_winograd);
+    RUN(test_isa_levels);
     RUN(test_conv_bn);
     RUN(test_bf16);
     RUN(test_bf16_paths);

@@ -598,6 +598,55 @@ out:
     unsetenv("FN_CPU_CONV");
 }
 
+/* adam_segs (one call over the parameter allocation, as the CUDA backend's one kernel): fn_net_adam_step
+ * hands it the runs of tensors with their penalties; a backend that provides it must end where the per-run
+ * adam calls end, bit for bit. The stand-in runs adam segment by segment and counts the calls. */
+static int segs_calls, segs_n;
+static void adam_by_segs(void *ctx, float *w, const float *g, float *m, float *v, size_t n, const size_t *off,
+                         const float *l2, int nseg, float lr, float b1, float b2, float eps, long t) {
+    segs_calls++;
+    segs_n = nseg;
+    for (int j = 0; j < nseg; j++) {
+        const size_t o = off[j], len = (j + 1 < nseg ? off[j + 1] : n) - o;
+        if (o >= n || len == 0 || (j && o <= off[j - 1])) segs_calls += 1000; /* the contract of backend.h */
+        cpu_adam(ctx, w + o, g + o, m + o, v + o, len, lr, b1, b2, eps, l2[j], t);
+    }
+}
+
+static void test_adam_segs(void) {
+    fn_err e = { { 0 } };
+    fn_backend *b1 = fn_cpu_backend_new(1, &e), *b2 = fn_cpu_backend_new(1, &e);
+    CHECK(b1 && b2);
+    if (!b1 || !b2) return;
+    b2->adam_segs = adam_by_segs;
+    fn_net_config cfg = { 3, 0.125f, FN_ARCH_FOCUSNET };
+    fn_net *n1 = fn_net_new(b1, &cfg, &e), *n2 = fn_net_new(b2, &cfg, &e);
+    CHECK(n1 && n2 && fn_net_init_he(n1, 3, &e) == 0 && fn_net_init_he(n2, 3, &e) == 0);
+    const size_t np = fn_net_numel(n1);
+    float x[2 * 3 * 16 * 16], t[2 * 16 * 16], *p1 = malloc(sizeof *p1 * np), *p2 = malloc(sizeof *p2 * np);
+    for (int i = 0; i < 2 * 3 * 16 * 16; i++) x[i] = (float)sin(0.37 * i);
+    for (int i = 0; i < 2 * 16 * 16; i++) t[i] = (i * 7 % 5) < 2;
+    segs_calls = 0;
+    for (int step = 0; step < 2; step++) {
+        float l1, l2;
+        CHECK(fn_net_forward(n1, x, 2, 16, 16, 1, 1, NULL, &e) == 0 && fn_net_backward(n1, t, &l1, &e) == 0);
+        CHECK(fn_net_forward(n2, x, 2, 16, 16, 1, 1, NULL, &e) == 0 && fn_net_backward(n2, t, &l2, &e) == 0);
+        CHECK(l1 == l2);
+        CHECK(fn_net_adam_step(n1, 1e-2f, 0.9f, 0.999f, 1e-7f, 1, &e) == 0);
+        CHECK(fn_net_adam_step(n2, 1e-2f, 0.9f, 0.999f, 1e-7f, 1, &e) == 0);
+    }
+    CHECKF(segs_calls == 2, "adam_segs called %d times (1 per step expected; +1000 per bad segment)", segs_calls);
+    CHECKF(segs_n > 2, "%d segments: FocusNet has runs with and without L2 penalties", segs_n);
+    const fn_net_buf bufs[3] = { FN_BUF_PARAMS, FN_BUF_ADAM_M, FN_BUF_ADAM_V };
+    for (int k = 0; k < 3; k++) {
+        CHECK(fn_net_get(n1, bufs[k], p1, &e) == 0 && fn_net_get(n2, bufs[k], p2, &e) == 0);
+        CHECKF(!memcmp(p1, p2, sizeof *p1 * np), "buffer %d differs after adam_segs", k);
+    }
+    free(p1), free(p2);
+    fn_net_free(n1), fn_net_free(n2);
+    b1->destroy(b1), b2->destroy(b2);
+}
+
 int main(void) {
     fn_err e;
     be = fn_cpu_backend_new(0, &e);
@@ -616,6 +665,7 @@ int main(void) {
     RUN(test_train_step);
     RUN(test_directional_gradient);
     RUN(test_kernel_cache);
+    RUN(test_adam_segs);
     RUN(test_golden_fixture);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
