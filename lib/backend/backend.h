@@ -57,10 +57,10 @@ typedef struct fn_bn_sync {
 } fn_bn_sync;
 
 /* The precision of the matrix products (--precision of fn-train and fn-infer): FN_PREC_FP32 everywhere;
- * FN_PREC_TF32 (CUDA) and FN_PREC_BF16 round the products' inputs (tf32: 10 bits of mantissa, bf16: 8
- * bits, unit roundoff u = 2^-11 and 2^-9) and accumulate in fp32. Every other op, the parameters (master
- * weights), the optimiser's moments, the loss, batch-norm statistics and reductions stay fp32 in every
- * precision, and so does every tensor the graph sees. */
+ * FN_PREC_TF32 (CUDA) and FN_PREC_BF16 round the products' inputs (tf32: 11 significant bits, bf16: 8, the
+ * implicit one included; unit roundoff u = 2^-11 and 2^-8: 1 + 2^-8 is a bf16 tie) and accumulate in fp32.
+ * Every other op, the parameters (master weights), the optimiser's moments, the loss, batch-norm statistics
+ * and reductions stay fp32 in every precision, and so does every tensor the graph sees. */
 enum fn_precision { FN_PREC_FP32 = 0, FN_PREC_TF32 = 1, FN_PREC_BF16 = 2 };
 /* "fp32", "tf32", "bf16" (NULL for another value); parse: the value, or -1 for another name */
 static inline const char *fn_precision_name(int p) {

@@ -149,11 +149,29 @@ static const float *tile_cols(const geom *g, const float *xn, int oh0, int oh1, 
     return col;
 }
 
+/* The pass kind p (CPU_DNN_*) of a k x k convolution in bf16 by oneDNN's convolution primitive
+ * (dnnconv.c) or by im2col and bf16 matrix products (below). Measured (bench-conv -p bf16 -b, FocusNet's
+ * 78 convolutions at 128x128 batch 8, 1 thread, a loaded 2-core Zen 4; primitive / matmul seconds): forward
+ * 1.58 / 1.95, backward-data 1.39 / 2.93, backward-filter 1.50 / 2.91; the primitive is 1.3x to 2.5x
+ * faster on the 2x2, 3x3 and 7x7 kernels, but 1.2x to 3x slower on the forward and backward-data of
+ * the 1x1 ones (its reorders to and from its blocked layout cost more than the product saves there, and
+ * the matmul path reads x in place), so those keep the matmul path. FN_CPU_BF16=conv or matmul: one for all.
+ * The whole net (bench-net --cpu-time, 1 thread, loaded, 3 paired rounds, against the matmul path / fp32):
+ * training 128x128 batch 8 1.80x / 1.32x, inference 256x256 batch 1 1.27x / 0.91x, batch 8 1.25x / 0.90x
+ * (fp32 inference has Winograd's 4x fewer products on the 3x3 stride-1 layers, which bf16 does not take). */
+static int use_dnn(const cpu_ctx *c, int p, int k) {
+    if (c->prec != FN_PREC_BF16 || c->dnnconv == 0) return 0;
+    return c->dnnconv == 2 || k > 1 || p == CPU_DNN_BWD_FILTER;
+}
+
 /* forward ------------------------------------------------------------------------------------------ */
 
 /* y = conv(x) (+ b), each output tile through epi (NULL: none) while it is in the cache */
 static void conv_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
                      int N, int Ci, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
+    if (use_dnn(c, c->training ? CPU_DNN_FWD_TRAIN : CPU_DNN_FWD_INFER, k) &&
+        !cpu_dnn_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, epi))
+        return;
     /* training forwards by the direct method (see set_training in backend.h) */
     const int kept = cpu_kcache_covers(c, w, (size_t)Co * Ci * k * k);
     if (use_winograd(c, N, Ci, H, W, Co, k, s, kept) && !(c->training && c->winograd == 1)) {
@@ -223,6 +241,7 @@ void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const floa
 void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc) {
     cpu_ctx *c = ctx;
+    if (use_dnn(c, CPU_DNN_BWD_DATA, k) && !cpu_dnn_bwd_data(c, dy, w, dx, N, Ci, H, W, Co, k, s, acc)) return;
     if (use_winograd(c, N, Ci, H, W, Co, k, s, 0)) {
         cpu_wino_bwd_data(c, dy, w, dx, N, Ci, H, W, Co, k, acc);
         return;
@@ -269,6 +288,7 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s) {
     cpu_ctx *c = ctx;
+    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && !cpu_dnn_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k, s)) return;
     if (use_winograd(c, N, Ci, H, W, Co, k, s, 0)) {
         cpu_wino_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k);
         return;

@@ -77,6 +77,7 @@ static void cpu_destroy(fn_backend *be) {
     if (c) {
         cpu_kcache_drop(c);
         cpu_bf16_free(c);
+        cpu_dnn_free(c);
         for (int t = 0; t < c->threads; t++) free(c->ws[t]);
         free(c->ws);
         free(c->ws_cap);
@@ -113,6 +114,11 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
         c->gemm = !gm ? 0 : strcmp(gm, "onednn") == 0 ? 1 : strcmp(gm, "openblas") == 0 ? 2 : 0;
         const char *how = getenv("FN_CPU_CONV");
         c->winograd = !how ? 1 : strcmp(how, "im2col") == 0 ? 0 : strcmp(how, "winograd") == 0 ? 2 : 1;
+        /* FN_CPU_BF16=conv: every bf16 convolution pass by oneDNN's convolution primitive; =matmul: by
+         * im2col and oneDNN's bf16 matrix product; else each where it measured faster (conv.c use_dnn) */
+        const char *bf = getenv("FN_CPU_BF16");
+        c->dnnconv = bf && !strcmp(bf, "matmul") ? 0 : bf && !strcmp(bf, "conv") ? 2 : 1;
+        c->dnn_chunk = CPU_DNN_CHUNK;
         c->kern_max = kcache_floats(getenv("FN_CPU_KCACHE_MB"));
         c->ws = calloc((size_t)threads, sizeof *c->ws);
         c->ws_cap = calloc((size_t)threads, sizeof *c->ws_cap);

@@ -74,6 +74,11 @@ typedef struct cpu_ctx {
     int gemm;          /* cpu_sgemm: 0 each kind its faster library, 1 oneDNN only, 2 OpenBLAS only */
     int prec;          /* set_precision (bf16.c): FN_PREC_FP32, or FN_PREC_BF16 (the products in bf16 by
                         * cpu_gemm_bf16, and every convolution by the direct method: no Winograd) */
+    int dnnconv;       /* bf16 convolutions by oneDNN's convolution primitive (dnnconv.c): 0 never
+                        * (FN_CPU_BF16=matmul), 1 where it measured faster (conv.c use_dnn), 2 always (=conv) */
+    struct cpu_dnn *dnn; /* dnnconv.c: its engine, primitives and buffers (NULL: none yet) */
+    long dnn_runs;     /* primitive calls run by dnnconv.c (the tests' count) */
+    size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
     /* kcache.c: the frozen parameters (params_frozen) and the Winograd kernels kept for them */
@@ -200,12 +205,27 @@ void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int
 /* kcache.c: the transformed kernels U [n floats] of the convolution w [Co, Ci, k, k] in an inference
  * forward. Returns the kept ones (*fresh = 0), or room kept for them that the caller fills (*fresh = 1),
  * or NULL when w is not in the frozen parameters, in training, or over the budget (compute them into a
- * workspace as before). */
-float *cpu_kcache_get(cpu_ctx *c, const float *w, int Co, int Ci, int k, size_t n, int *fresh);
+ * workspace as before). tag: 0 for Winograd transforms, else what dnnconv.c keeps (its layout). */
+float *cpu_kcache_get(cpu_ctx *c, const float *w, int Co, int Ci, int k, size_t n, uint64_t tag, int *fresh);
+void cpu_kcache_forget(cpu_ctx *c, const void *U); /* drop the kept U that could not be filled */
 void cpu_params_frozen(void *ctx, const float *p, size_t n, uint64_t version);
 /* the kernels [w, w + len) are those of an inference forward on frozen parameters, which kcache keeps */
 int cpu_kcache_covers(const cpu_ctx *c, const float *w, size_t len);
 void cpu_kcache_drop(cpu_ctx *c); /* forget the frozen parameters and what was kept of them */
+
+/* dnnconv.c: a convolution pass by one oneDNN convolution primitive (the contracts of the conv_* ops),
+ * called from the serial context; 0, or -1 when it has no optimised kernel for it or a buffer could not
+ * be had (nothing written: conv.c's path runs it). The pass kinds of c->dnnconv: */
+enum { CPU_DNN_FWD_INFER, CPU_DNN_FWD_TRAIN, CPU_DNN_BWD_DATA, CPU_DNN_BWD_FILTER };
+#define CPU_DNN_FWD CPU_DNN_FWD_INFER
+#define CPU_DNN_CHUNK ((size_t)8 << 20) /* the forward, inference or training (c->training) */
+int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
+                int Co, int k, int s, const cpu_epi *epi);
+int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
+                     int k, int s, int acc);
+int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
+                       int k, int s);
+void cpu_dnn_free(cpu_ctx *c);
 
 /* winograd.c: k 3 or 2, stride 1 (Ho = H, Wo = W); the same contracts as the conv_* ops */
 void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,

@@ -4,8 +4,9 @@
  * which for a small image or a small batch is a good share of its time and memory traffic. While the
  * graph promises that its parameters do not change (params_frozen in backend.h: the same pointer, size
  * and version), the transforms of the forward kernels that lie in them are kept, one allocation per
- * convolution, up to FN_CPU_KCACHE_MB (default 1024; 0 keeps none). Backward passes, training forwards
- * and kernels outside the frozen parameters are transformed on every call, as before. */
+ * convolution (in bf16: the rounded kernels in the layout of oneDNN's convolution, dnnconv.c), up to
+ * FN_CPU_KCACHE_MB (default 1024; 0 keeps none). Backward passes, training forwards and kernels outside
+ * the frozen parameters are transformed on every call, as before. */
 #include <stdint.h>
 #include <stdlib.h>
 #include "cpu.h"
@@ -13,6 +14,7 @@
 typedef struct cpu_kern {
     const float *w;   /* the kernels [Co, Ci, k, k] in the frozen parameters */
     int Co, Ci, k;
+    uint64_t tag;     /* what U is: 0 the Winograd transform, else the layout of dnnconv.c's kernels */
     float *U;         /* their transform [n] */
     size_t n;
 } cpu_kern;
@@ -41,12 +43,12 @@ int cpu_kcache_covers(const cpu_ctx *c, const float *w, size_t len) {
     return !c->training && c->kern_max > 0 && in_frozen(c, w, len);
 }
 
-float *cpu_kcache_get(cpu_ctx *c, const float *w, int Co, int Ci, int k, size_t n, int *fresh) {
+float *cpu_kcache_get(cpu_ctx *c, const float *w, int Co, int Ci, int k, size_t n, uint64_t tag, int *fresh) {
     *fresh = 0;
     if (!cpu_kcache_covers(c, w, (size_t)Co * Ci * k * k)) return NULL;
     for (int i = 0; i < c->nkern; i++) {
         const cpu_kern *e = &c->kern[i];
-        if (e->w == w && e->Co == Co && e->Ci == Ci && e->k == k && e->n == n) return e->U;
+        if (e->w == w && e->Co == Co && e->Ci == Ci && e->k == k && e->n == n && e->tag == tag) return e->U;
     }
     if (c->kern_floats + n > c->kern_max) return NULL;
     if (c->nkern == c->kern_capn) {
@@ -57,8 +59,18 @@ float *cpu_kcache_get(cpu_ctx *c, const float *w, int Co, int Ci, int k, size_t 
     }
     void *U = NULL;
     if (posix_memalign(&U, 64, n * sizeof(float))) return NULL; /* not an error: transform per call */
-    c->kern[c->nkern++] = (cpu_kern){ w, Co, Ci, k, U, n };
+    c->kern[c->nkern++] = (cpu_kern){ w, Co, Ci, k, tag, U, n };
     c->kern_floats += n;
     *fresh = 1;
     return U;
+}
+
+void cpu_kcache_forget(cpu_ctx *c, const void *U) {
+    for (int i = 0; i < c->nkern; i++)
+        if (c->kern[i].U == U) {
+            c->kern_floats -= c->kern[i].n;
+            free(c->kern[i].U);
+            c->kern[i] = c->kern[--c->nkern];
+            return;
+        }
 }

@@ -96,7 +96,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
     const int chan = by_channels(&g, c->threads, Cout);
     /* the forward kernels of an inference forward are transformed once (kcache.c), others every call */
     int fresh = 0;
-    float *kept = bwd ? NULL : cpu_kcache_get(c, w, Co, Ci, kd->r, nu, &fresh);
+    float *kept = bwd ? NULL : cpu_kcache_get(c, w, Co, Ci, kd->r, nu, 0, &fresh);
     if (!kept) fresh = 1; /* transformed into the workspace */
     /* work: U [pts, Cout, Cin] unless kept, then V and M when sharing by channels */
     float *work = cpu_grow(c, &c->wino, &c->wino_cap, (kept ? 1 : nu) + (chan ? nv + nm : 0));

@@ -32,14 +32,14 @@ typedef struct fn_golden_result {
     int nconv;                         /* convolutions of the net (its 4-D parameters) */
 } fn_golden_result;
 
-/* The tolerances when the matrix products round their inputs with unit roundoff u (bf16: u = 2^-9; see
- * fn_precision in backend.h), and r->pass again. A product of rounded inputs a(1+d1) b(1+d2), |d| <= u,
- * is off by at most 2u relative, and so is a sum of such products without cancellation; D products in
- * sequence (D = r->nconv, a bound on the depth of any path through the net) are off by at most about
- * 2Du to first order. So the forward fields (output_train, loss, output_eval_after_adam) get 2*D*u, the
- * gradients (a forward and a backward pass: 2D products) 4*D*u; a file that widens a field's fp32
- * tolerance (an ill-conditioned net: tol_FIELD) multiplies that field's bound by its widening factor.
- * Each is the larger of that bound and the fp32 tolerance. */
+/* The tolerances when the matrix products round their inputs with unit roundoff u (bf16: u = 2^-8, of which
+ * check-golden passes half; see fn_precision in backend.h), and r->pass again. A product of rounded inputs
+ * a(1+d1) b(1+d2), |d| <= u, is off by at most 2u relative, and so is a sum of such products without
+ * cancellation; D products in sequence (D = r->nconv, a bound on the depth of any path through the net) are
+ * off by at most about 2Du to first order. So the forward fields (output_train, loss,
+ * output_eval_after_adam) get 2*D*u, the gradients (a forward and a backward pass: 2D products) 4*D*u; a
+ * file that widens a field's fp32 tolerance (an ill-conditioned net: tol_FIELD) multiplies that field's
+ * bound by its widening factor. Each is the larger of that bound and the fp32 tolerance. */
 void fn_golden_tol_rounded(fn_golden_result *r, double u);
 
 /* 0 when the comparison ran (see r->pass for the verdict), -1 on a bad file or a failure (e set) */

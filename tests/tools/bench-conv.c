@@ -1,7 +1,8 @@
 /* bench-conv: GFLOP/s of the CPU backend's convolutions on every conv layer of FocusNet
  * (focusnet.md appendix; 3-channel input, c0 = 32), and the time of all of them together.
  *
- * usage: bench-conv [-t THREADS] [-s SIZE] [-n BATCH] [-r REPS] [-b] [-v] [-c] [-m]
+ * usage: bench-conv [-t THREADS] [-s SIZE] [-n BATCH] [-r REPS] [-p PREC] [-b] [-v] [-c] [-m]
+ *   -p PREC   the products' precision: fp32 (default) or bf16 (backend set_precision)
  *   -s SIZE   input H = W (multiple of 16; default 256)      -n BATCH  batch (default 1)
  *   -r REPS   repetitions, the median is kept (default 3)   -b        also backward (data + filter)
  *   -v        one line per layer
@@ -70,19 +71,25 @@ static int cmpd(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, size = 256, batch = 1, reps = 3, bwd = 0, verbose = 0, opt;
-    while ((opt = getopt(argc, argv, "t:s:n:r:bvcm")) != -1) {
+    int threads = 2, size = 256, batch = 1, reps = 3, bwd = 0, verbose = 0, prec = FN_PREC_FP32, opt;
+    while ((opt = getopt(argc, argv, "t:s:n:r:p:bvcm")) != -1) {
         switch (opt) {
         case 't': threads = atoi(optarg); break;
         case 's': size = atoi(optarg); break;
         case 'n': batch = atoi(optarg); break;
         case 'r': reps = atoi(optarg); break;
+        case 'p':
+            if ((prec = fn_precision_parse(optarg)) < 0) {
+                fprintf(stderr, "bench-conv: bad -p %s\n", optarg);
+                return 2;
+            }
+            break;
         case 'b': bwd = 1; break;
         case 'v': verbose = 1; break;
         case 'c': use_cpu_time = 1; break;
         case 'm': use_min = 1; break;
         default:
-            fprintf(stderr, "usage: bench-conv [-t THREADS] [-s SIZE] [-n BATCH] [-r REPS] [-b] [-v] [-c] [-m]\n");
+            fprintf(stderr, "usage: bench-conv [-t THREADS] [-s SIZE] [-n BATCH] [-r REPS] [-p PREC] [-b] [-v] [-c] [-m]\n");
             return 2;
         }
     }
@@ -93,7 +100,7 @@ int main(int argc, char **argv) {
     nthreads = threads;
     fn_err e;
     fn_backend *be = fn_cpu_backend_new(threads, &e);
-    if (!be) {
+    if (!be || fn_backend_set_precision(be, prec, &e)) {
         fprintf(stderr, "bench-conv: %s\n", e.msg);
         return 1;
     }
@@ -117,7 +124,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < maxw; i++) w[i] = (float)((i * 40503u) % 1000) * 1e-4f - 0.05f;
     for (size_t i = 0; i < maxy; i++) y[i] = (float)((i * 2246822519u) % 1000) * 1e-3f - 0.5f;
 
-    printf("# %s, input %dx%d, batch %d, %s of %d%s\n", be->device, size, size, batch, use_min ? "best" : "median", reps, use_cpu_time ? ", CPU time" : "");
+    printf("# %s, %s, input %dx%d, batch %d, %s of %d%s\n", be->device, fn_precision_name(prec), size, size, batch, use_min ? "best" : "median", reps, use_cpu_time ? ", CPU time" : "");
     if (verbose) printf("%-4s %5s %2s %2s %4s %4s %9s %8s%s\n", "id", "out", "k", "s", "Ci", "Co", "GFLOP", "fwd", bwd ? "  bwd-data bwd-filt" : "");
     double tot_flop = 0, tot_f = 0, tot_d = 0, tot_w = 0;
     double *t = malloc(sizeof(double) * reps);

@@ -1,12 +1,15 @@
 /* bench-net: the networks' speed on the CPU backend (FocusNet, or --arch NET: fn-train's networks).
  *
- * usage: bench-net [--threads N] [--repeats R] [--width F] [--arch NET] [--precision P] [--tsv] [--profile] [CASE...]
+ * usage: bench-net [--threads N] [--repeats R] [--width F] [--arch NET] [--precision P] [--tsv] [--profile]
+ *                  [--cpu-time] [CASE...]
  *
  * CASE is infer256b1, infer256b8, train128b8 (default: all three), or inferHxWbN / trainHxWbN.
  * Each case runs in its own child process (so that its peak RSS is its own): one warm-up, then R timed
  * repeats (default 3); it prints the median images/s and the peak resident memory. A training step is
  * forward + backward + one Adam step, as fn-train does it. --profile prints the time per op type (with
- * a sync around each op, so slightly slower) on stderr. */
+ * a sync around each op, so slightly slower) on stderr. --cpu-time times each run by the process's CPU
+ * time divided by the threads instead of the wall clock: on a machine others load, the work done, not
+ * the waits for a core (as bench-conv -c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +37,14 @@ static int parse_case(const char *s, bcase *c) {
 }
 
 /* in the child: run the case, write the median seconds per batch to fd */
-static int profile, arch = FN_ARCH_FOCUSNET, precision = FN_PREC_FP32;
+static int profile, cpu_time, arch = FN_ARCH_FOCUSNET, precision = FN_PREC_FP32;
+
+static double clock_s(int threads) {
+    if (!cpu_time) return now();
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return ((double)t.tv_sec + t.tv_nsec * 1e-9) / threads;
+}
 
 static int run_case(const bcase *c, int threads, int repeats, float width, int fd) {
     fn_err e;
@@ -54,12 +64,12 @@ static int run_case(const bcase *c, int threads, int repeats, float width, int f
             fn_net_set_profile(net, 1);
             fn_net_profile_reset(net);
         }
-        double t0 = now();
+        double t0 = clock_s(threads);
         float loss;
         int rc = fn_net_forward(net, x, c->N, c->H, c->W, c->train, (uint64_t)r, y, &e);
         if (!rc && c->train) rc = fn_net_backward(net, t, &loss, &e) || fn_net_adam_step(net, 1e-3f, 0.9f, 0.999f, 1e-7f, 1, &e);
         if (rc) { fprintf(stderr, "bench-net: %s\n", e.msg); return 1; }
-        sec[r] = now() - t0;
+        sec[r] = clock_s(threads) - t0;
         fprintf(stderr, "  %s %s %.3f s\n", c->name, r ? "repeat" : "warm-up", sec[r]);
     }
     if (profile) fn_net_profile_print(net, stderr, repeats); /* time per op type, per timed run */
@@ -85,8 +95,10 @@ int main(int argc, char **argv) {
             if ((precision = fn_precision_parse(argv[++i])) < 0) { fprintf(stderr, "bench-net: bad --precision %s\n", argv[i]); return 2; }
         } else if (!strcmp(argv[i], "--tsv")) tsv = 1;
         else if (!strcmp(argv[i], "--profile")) profile = 1;
+        else if (!strcmp(argv[i], "--cpu-time")) cpu_time = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: bench-net [--threads N] [--repeats R] [--width F] [--arch NET] [--precision P] [--tsv] [--profile] [CASE...]\n"
+            printf("usage: bench-net [--threads N] [--repeats R] [--width F] [--arch NET] [--precision P] [--tsv] [--profile]\n"
+                   "                 [--cpu-time] [CASE...]\n"
                    "CASE: infer256b1 infer256b8 train128b8 (default), inferHxWbN, trainHxWbN\n");
             return 0;
         } else if (nc < 16 && parse_case(argv[i], &cs[nc]) == 0) nc++;

@@ -217,7 +217,8 @@ static void conv_one(int N, int Ci, int H, int W, int Co, int k, int s, int fd) 
 }
 
 /* bf16 products (set_precision): for each convolution op, with S the same op on |x|, |w|, |b| (|dy|) in
- * fp32 and K the length of each output's sum, u = 2^-9 (bf16's unit roundoff) and e = 2^-24 (fp32's):
+ * fp32 and K the length of each output's sum, u = 2^-8 (bf16's unit roundoff: 8 significant bits, the
+ * 7 stored and the implicit one, as fp32's 24 give e = 2^-24; 1 + 2^-8 is a tie, below) and e = 2^-24:
  *   |bf16 - fp32| <= (2u + u^2 + 2 K e) S   (each product of rounded inputs is off by at most 2u + u^2
  *                                             relative; both sums accumulate in fp32, K e S each)
  *   |bf16 - fp32 of the bf16-rounded inputs| <= 2 K e S   (the same products, summed in another order)
@@ -238,8 +239,13 @@ static int bound_bad(const float *a, const float *b, const float *S, size_t n, d
         }
     return bad;
 }
-static void bf16_one(int N, int Ci, int H, int W, int Co, int k, int s) {
+/* path: how the bf16 convolutions run (cpu_ctx dnnconv): 0 im2col and bf16 matrix products, 2 oneDNN's
+ * convolution primitives (dnnconv.c), 1 each pass as the default picks */
+static void bf16_one_by(int N, int Ci, int H, int W, int Co, int k, int s, int path) {
     cpu_ctx *cc = be->ctx;
+    const int path0 = cc->dnnconv;
+    const long runs0 = cc->dnn_runs;
+    cc->dnnconv = path;
     int Ho, Wo, pt;
     tf_same(H, k, s, &Ho, &pt);
     tf_same(W, k, s, &Wo, &pt);
@@ -263,10 +269,12 @@ static void bf16_one(int N, int Ci, int H, int W, int Co, int k, int s) {
         be->conv_bwd_data(be->ctx, DY, Wt, dx[i], N, Ci, H, W, Co, k, s, 0);
         be->conv_bwd_filter(be->ctx, X, DY, dw[i], N, Ci, H, W, Co, k, s);
     }
-    const double u = 1.0 / 512, ep = 1.0 / 16777216;
+    const double u = 1.0 / 256, ep = 1.0 / 16777216; /* 2^-9 was half of it: odd shapes of few products
+                                                        * (K = 5) went past it, on either path */
     const double Kf = (double)Ci * k * k + 1, Kd = (double)Co * k * k, Kw = (double)N * Ho * Wo;
     char what[96];
-    snprintf(what, sizeof what, "bf16 conv N%d Ci%d %dx%d Co%d k%d s%d", N, Ci, H, W, Co, k, s);
+    snprintf(what, sizeof what, "bf16 conv (%s) N%d Ci%d %dx%d Co%d k%d s%d",
+             path == 0 ? "matmul" : path == 2 ? "primitive" : "default", N, Ci, H, W, Co, k, s);
     CHECKF(!bound_bad(y[0], y[1], y[3], ny, 2 * u + u * u + 2 * Kf * ep, "y vs fp32"), "%s", what);
     CHECKF(!bound_bad(dx[0], dx[1], dx[3], nx, 2 * u + u * u + 2 * Kd * ep, "dx vs fp32"), "%s", what);
     CHECKF(!bound_bad(dw[0], dw[1], dw[3], nw, 2 * u + u * u + 2 * Kw * ep, "dw vs fp32"), "%s", what);
@@ -284,12 +292,68 @@ static void bf16_one(int N, int Ci, int H, int W, int Co, int k, int s) {
     be->conv_bwd_filter(be->ctx, x, dy, dw[1], N, Ci, H, W, Co, k, s);
     CHECKF(!memcmp(y[0], y[1], ny * 4) && !memcmp(dx[0], dx[1], nx * 4) && !memcmp(dw[0], dw[1], nw * 4),
            "%s: not deterministic", what);
+    /* acc: dx += (the sum of dx[0] and what was there, to fp32's rounding of the few additions) */
+    float *r = rbuf(nx), *rsum = buf(nx);
+    for (size_t i = 0; i < nx; i++) rsum[i] = fabsf(r[i]) + dx[3][i];
+    be->copy(be->ctx, dx[1], r, nx);
+    be->conv_bwd_data(be->ctx, dy, w, dx[1], N, Ci, H, W, Co, k, s, 1);
+    for (size_t i = 0; i < nx; i++) r[i] += dx[0][i];
+    CHECKF(!bound_bad(dx[1], r, rsum, nx, 2 * (Kd + 1) * ep, "dx acc"), "%s", what);
+    bfree(r), bfree(rsum);
+    /* an inference forward on frozen parameters (its rounded kernels kept, kcache.c): the same bits, on
+     * the call that keeps them and the one that uses them; the fused batch norm and ReLU as the two ops */
+    cc->training = 0;
+    be->params_frozen(be->ctx, w, nw, 77);
+    for (int rep = 0; rep < 2; rep++) {
+        be->conv_fwd(be->ctx, x, w, b, y[1], N, Ci, H, W, Co, k, s);
+        CHECKF(!memcmp(y[0], y[1], ny * 4), "%s: frozen forward %d", what, rep);
+    }
+    float *g = rbuf((size_t)Co), *be_ = rbuf((size_t)Co), *rm = rbuf((size_t)Co), *rv = buf((size_t)Co);
+    for (int i = 0; i < Co; i++) rv[i] = 0.5f + (float)runif();
+    be->conv_bn_fwd_infer(be->ctx, x, w, b, y[1], N, Ci, H, W, Co, k, s, g, be_, rm, rv, 1e-3f, 1);
+    be->bn_relu_fwd_infer(be->ctx, y[0], g, be_, y[2], rm, rv, N, Co, Ho * Wo, 1e-3f);
+    CHECKF(!memcmp(y[2], y[1], ny * 4), "%s: conv_bn_fwd_infer", what);
+    be->params_frozen(be->ctx, NULL, 0, 0);
+    bfree(g), bfree(be_), bfree(rm), bfree(rv);
     CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
     CHECK(be->error(be->ctx) == NULL);
+    /* the primitive ran every pass (it has an optimised kernel for each of these shapes: not oneDNN's
+     * reference code, which dnnconv.c refuses); the matmul path never */
+    if (path == 2) CHECKF(cc->dnn_runs - runs0 >= 9, "%s: %ld passes by the primitive", what, cc->dnn_runs - runs0);
+    if (path == 0) CHECKF(cc->dnn_runs == runs0, "%s: the primitive ran", what);
     cc->winograd = wino;
+    cc->dnnconv = path0;
     for (int i = 0; i < 4; i++) bfree(y[i]), bfree(dx[i]), bfree(dw[i]);
     bfree(x), bfree(w), bfree(b), bfree(dy), bfree(ax), bfree(aw), bfree(ab), bfree(ady);
     bfree(rx), bfree(rw), bfree(rdy);
+}
+
+static void bf16_one(int N, int Ci, int H, int W, int Co, int k, int s) {
+    bf16_one_by(N, Ci, H, W, Co, k, s, 1);
+}
+
+/* both bf16 paths on every kernel size and stride, odd sizes, against fp32 within bf16's bound */
+static void test_bf16_paths(void) {
+    fn_err e = { { 0 } };
+    if (be->set_precision(be->ctx, FN_PREC_BF16, &e)) {
+        printf("  (no bf16 on this CPU as oneDNN sees it: skipped)\n");
+        return;
+    }
+    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
+    static const int ks[] = { 1, 2, 3, 7 };
+    for (int path = 0; path <= 2; path += 2)
+        for (int i = 0; i < 4; i++)
+            for (int s = 1; s <= 2; s++) {
+                bf16_one_by(2, 5, 13, 11, 7, ks[i], s, path);   /* odd sizes, channels below a block */
+                bf16_one_by(1, 19, 9, 15, 33, ks[i], s, path);  /* channels over a block of 16 */
+            }
+    /* a batch cut into calls of 2 images and 1 (dnnconv.c's chunks): the same bounds */
+    cpu_ctx *cc = be->ctx;
+    cc->dnn_chunk = 4 * 17 * 11 * 9 * 2;
+    bf16_one_by(5, 17, 11, 9, 6, 3, 1, 2);
+    bf16_one_by(3, 17, 11, 9, 6, 3, 2, 2);
+    bf16_one_by(3, 17, 11, 9, 40, 1, 2, 2);
+    cc->dnn_chunk = CPU_DNN_CHUNK;
 }
 
 static void test_bf16(void) {
@@ -1234,6 +1298,7 @@ int main(void) {
     RUN(test_isa_levels);
     RUN(test_conv_bn);
     RUN(test_bf16);
+    RUN(test_bf16_paths);
     RUN(test_kcache_budget);
     RUN(test_out_of_memory);
     RUN(test_bn);

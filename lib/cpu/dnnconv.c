@@ -1,0 +1,392 @@
+/* dnnconv.c: the convolutions by oneDNN's convolution primitives (declared in cpu.h).
+ *
+ * In bf16 (set_precision FN_PREC_BF16) a convolution pass may run as one oneDNN convolution primitive
+ * instead of conv.c's tiles of im2col + bf16 matrix product: bf16 source and weights (diff_dst), fp32
+ * accumulation, an fp32 result (forward dst, backward-data diff_src, backward-filter diff_weights). The
+ * primitive takes its operands in the blocked layouts it chooses (format_tag any); reorders bring fn's
+ * fp32 NCHW / OIHW tensors into them, rounding to bf16 on the way (to nearest even, as cpu_bf16_round),
+ * and bring the result back (adding it, for the passes that accumulate: acc, dw +=). So the rounding is
+ * the matmul path's: each product of rounded inputs, summed in fp32 (in another order).
+ *
+ * One entry per (pass, shape) keeps the primitive, its reorders and its layouts for the context's life
+ * (no global state); the inference forward keeps its rounded, blocked kernels of frozen parameters in
+ * kcache.c as the Winograd transforms are kept. Each primitive is made and run from the serial context
+ * (not inside an op's parallel region), with the team of the context's threads: oneDNN (on OpenMP)
+ * runs its own parallel region of omp_get_max_threads() threads, set to c->threads around each call.
+ * Only oneDNN's optimised kernels are taken (its implementation name is not "ref:..."): for a shape it
+ * has none for, the entry says so and the op takes conv.c's path. Padding is fn_same's (TensorFlow
+ * 'same': padding_l = total/2, padding_r the rest). The bias goes to the primitive; conv_bn_fwd_infer's
+ * batch norm and ReLU run as fn's own pass over the result (cpu_bn_plane, as bn_fwd_infer). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+#ifdef FN_DNNL
+#include <dnnl.h>
+#endif
+#include "cpu.h"
+
+#ifdef FN_DNNL
+/* one convolution pass for one shape: the primitive's operands a, b and result r are
+ *   forward          a = src x, b = weights w, r = dst y (bias: the user's b, f32)
+ *   backward-data    a = diff_dst dy, b = weights w, r = diff_src dx
+ *   backward-filter  a = src x, b = diff_dst dy, r = diff_weights dw */
+typedef struct dconv {
+    int pass, N, Ci, H, W, Co, k, s, bias, acc, dt, training;
+    int ok;                     /* 0: no optimised kernel for it (conv.c's path) */
+    dnnl_primitive_t conv;
+    dnnl_primitive_t ra, rb;    /* reorders of the user's a, b into the primitive's layout (NULL: none) */
+    dnnl_primitive_t rr;        /* the result back into the user's layout (+= when acc) (NULL: in place) */
+    dnnl_memory_desc_t ua, ub, ur, pa, pb, pr; /* user and primitive layouts */
+    size_t na, nb, nr, scratch; /* bytes of the primitive's a, b, r and of its scratchpad */
+    uint64_t wtag;              /* the weights' layout, as kcache.c keys the kept kernels */
+    char impl[32];
+} dconv;
+
+struct cpu_dnn {
+    dnnl_engine_t eng;
+    dnnl_stream_t st;
+    dconv *e;
+    int n, cap;
+    void *buf[4];               /* a, b, r, scratchpad */
+    size_t bufcap[4];
+};
+
+void cpu_dnn_free(cpu_ctx *c) {
+    struct cpu_dnn *d = c->dnn;
+    if (!d) return;
+    for (int i = 0; i < d->n; i++) {
+        dconv *e = &d->e[i];
+        if (e->conv) dnnl_primitive_destroy(e->conv);
+        if (e->ra) dnnl_primitive_destroy(e->ra);
+        if (e->rb) dnnl_primitive_destroy(e->rb);
+        if (e->rr) dnnl_primitive_destroy(e->rr);
+    }
+    for (int i = 0; i < 4; i++) free(d->buf[i]);
+    free(d->e);
+    if (d->st) dnnl_stream_destroy(d->st);
+    if (d->eng) dnnl_engine_destroy(d->eng);
+    free(d);
+    c->dnn = NULL;
+}
+
+static int dnn_open(cpu_ctx *c) {
+    if (c->dnn) return 0;
+    struct cpu_dnn *d = calloc(1, sizeof *d);
+    if (!d) return -1;
+    c->dnn = d;
+    if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) || dnnl_stream_create(&d->st, d->eng, dnnl_stream_default_flags)) {
+        cpu_dnn_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* FNV-1a of a memory descriptor's bytes (made by oneDNN from zeroed structures) */
+static uint64_t md_hash(const dnnl_memory_desc_t *m) {
+    const unsigned char *p = (const unsigned char *)m;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof *m; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h | 1; /* never 0 (the Winograd transforms' tag) */
+}
+
+/* a reorder from -> to, adding into to when acc; NULL when not made */
+static dnnl_primitive_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
+                                     const dnnl_memory_desc_t *to, int acc) {
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    if (dnnl_primitive_attr_create(&attr)) return NULL;
+    if (acc && (dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, 1.0f) ||
+                dnnl_primitive_attr_set_post_ops(attr, po)))
+        goto done;
+    if (dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attr) == dnnl_success &&
+        dnnl_primitive_create(&p, pd))
+        p = NULL;
+done:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    return p;
+}
+
+static int md4(dnnl_memory_desc_t *m, int a, int b, int h, int w, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
+    dnnl_dims_t d = { a, b, h, w };
+    return dnnl_memory_desc_init_by_tag(m, 4, d, dt, tag) != dnnl_success;
+}
+
+/* make the entry's primitive and reorders (e->ok 0 when there is no optimised kernel for it) */
+static void make_dconv(cpu_ctx *c, dconv *e) {
+    struct cpu_dnn *d = c->dnn;
+    const dnnl_data_type_t lo = e->dt == FN_PREC_BF16 ? dnnl_bf16 : dnnl_f32;
+    int pt, pl;
+    const int Ho = fn_same(e->H, e->k, e->s, &pt), Wo = fn_same(e->W, e->k, e->s, &pl);
+    int th = (Ho - 1) * e->s + e->k - e->H, tw = (Wo - 1) * e->s + e->k - e->W;
+    th = th < 0 ? 0 : th, tw = tw < 0 ? 0 : tw;
+    dnnl_dims_t strides = { e->s, e->s }, pad_l = { pt, pl }, pad_r = { th - pt, tw - pl };
+    dnnl_memory_desc_t ux, uw, uy, ub, ax, aw, ay;
+    if (md4(&ux, e->N, e->Ci, e->H, e->W, dnnl_f32, dnnl_nchw) ||
+        md4(&uw, e->Co, e->Ci, e->k, e->k, dnnl_f32, dnnl_oihw) || md4(&uy, e->N, e->Co, Ho, Wo, dnnl_f32, dnnl_nchw))
+        return;
+    dnnl_dims_t bd = { e->Co };
+    if (dnnl_memory_desc_init_by_tag(&ub, 1, bd, dnnl_f32, dnnl_a)) return;
+    /* fp32 results; bf16 (or fp32) inputs */
+    const dnnl_data_type_t tx = e->pass == CPU_DNN_BWD_DATA ? dnnl_f32 : lo,
+                           tw_ = e->pass == CPU_DNN_BWD_FILTER ? dnnl_f32 : lo,
+                           ty = e->pass == CPU_DNN_FWD ? dnnl_f32 : lo;
+    if (md4(&ax, e->N, e->Ci, e->H, e->W, tx, dnnl_format_tag_any) ||
+        md4(&aw, e->Co, e->Ci, e->k, e->k, tw_, dnnl_format_tag_any) ||
+        md4(&ay, e->N, e->Co, Ho, Wo, ty, dnnl_format_tag_any))
+        return;
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_desc_t fpd = NULL, pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    if (dnnl_primitive_attr_create(&attr) || dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user))
+        goto done;
+    /* the backward passes need the forward's descriptor as a hint */
+    dnnl_memory_desc_t fy;
+    if (md4(&fy, e->N, e->Co, Ho, Wo, e->pass == CPU_DNN_FWD ? dnnl_f32 : lo, dnnl_format_tag_any)) goto done;
+    {
+        dnnl_memory_desc_t fx, fw;
+        if (md4(&fx, e->N, e->Ci, e->H, e->W, lo, dnnl_format_tag_any) ||
+            md4(&fw, e->Co, e->Ci, e->k, e->k, lo, dnnl_format_tag_any))
+            goto done;
+        dnnl_convolution_desc_t fd;
+        if (dnnl_convolution_forward_desc_init(&fd, e->pass == CPU_DNN_FWD && !c->training ? dnnl_forward_inference
+                                                                                       : dnnl_forward_training,
+                                               dnnl_convolution_direct, &fx, &fw, e->bias ? &ub : NULL, &fy, strides,
+                                               pad_l, pad_r))
+            goto done;
+        if (e->pass == CPU_DNN_FWD) {
+            if (dnnl_primitive_desc_create(&pd, &fd, attr, d->eng, NULL)) goto done;
+        } else if (dnnl_primitive_desc_create(&fpd, &fd, NULL, d->eng, NULL)) {
+            goto done;
+        }
+    }
+    if (e->pass == CPU_DNN_BWD_DATA) {
+        if (dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &ax, &aw, &ay, strides, pad_l,
+                                                     pad_r) ||
+            dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd))
+            goto done;
+    } else if (e->pass == CPU_DNN_BWD_FILTER) {
+        if (dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &ax, &aw, NULL, &ay, strides,
+                                                        pad_l, pad_r) ||
+            dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, fpd))
+            goto done;
+    }
+    const char *impl = "";
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) || !impl) impl = "";
+    snprintf(e->impl, sizeof e->impl, "%s", impl);
+    if (!strncmp(impl, "ref", 3) || !*impl) goto done; /* reference code: conv.c is faster */
+    const dnnl_query_t qa = e->pass == CPU_DNN_BWD_DATA ? dnnl_query_diff_dst_md : dnnl_query_src_md,
+                       qb = e->pass == CPU_DNN_BWD_FILTER ? dnnl_query_diff_dst_md : dnnl_query_weights_md,
+                       qr = e->pass == CPU_DNN_FWD         ? dnnl_query_dst_md
+                            : e->pass == CPU_DNN_BWD_DATA ? dnnl_query_diff_src_md
+                                                          : dnnl_query_diff_weights_md;
+    e->pa = *dnnl_primitive_desc_query_md(pd, qa, 0);
+    e->pb = *dnnl_primitive_desc_query_md(pd, qb, 0);
+    e->pr = *dnnl_primitive_desc_query_md(pd, qr, 0);
+    e->ua = e->pass == CPU_DNN_BWD_DATA ? uy : ux;
+    e->ub = e->pass == CPU_DNN_BWD_FILTER ? uy : uw;
+    e->ur = e->pass == CPU_DNN_FWD ? uy : e->pass == CPU_DNN_BWD_DATA ? ux : uw;
+    e->na = dnnl_memory_desc_get_size(&e->pa);
+    e->nb = dnnl_memory_desc_get_size(&e->pb);
+    e->nr = dnnl_memory_desc_get_size(&e->pr);
+    e->scratch = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+    e->wtag = md_hash(&e->pb);
+    if (dnnl_primitive_create(&e->conv, pd)) {
+        e->conv = NULL;
+        goto done;
+    }
+    const int inplace = !e->acc && dnnl_memory_desc_equal(&e->pr, &e->ur);
+    if ((!dnnl_memory_desc_equal(&e->pa, &e->ua) && !(e->ra = make_reorder(d->eng, &e->ua, &e->pa, 0))) ||
+        (!dnnl_memory_desc_equal(&e->pb, &e->ub) && !(e->rb = make_reorder(d->eng, &e->ub, &e->pb, 0))) ||
+        (!inplace && !(e->rr = make_reorder(d->eng, &e->pr, &e->ur, e->acc))))
+        goto done;
+    e->ok = 1;
+done:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+}
+
+/* the entry of this pass and shape (its index), made on first use; -1 when out of memory */
+static int find(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k, int s, int bias, int acc) {
+    struct cpu_dnn *d = c->dnn;
+    for (int i = 0; i < d->n; i++) {
+        dconv *e = &d->e[i];
+        if (e->pass == pass && e->N == N && e->Ci == Ci && e->H == H && e->W == W && e->Co == Co && e->k == k &&
+            e->s == s && e->bias == bias && e->acc == acc && e->dt == c->prec && e->training == c->training)
+            return i;
+    }
+    if (d->n == d->cap) {
+        int cap = d->cap ? 2 * d->cap : 64;
+        dconv *g = realloc(d->e, sizeof *g * (size_t)cap);
+        if (!g) return -1;
+        d->e = g, d->cap = cap;
+    }
+    dconv *e = &d->e[d->n++];
+    *e = (dconv){ .pass = pass, .N = N, .Ci = Ci, .H = H, .W = W, .Co = Co, .k = k, .s = s, .bias = bias,
+                  .acc = acc, .dt = c->prec, .training = c->training };
+    make_dconv(c, e);
+    if (getenv("FN_CPU_DNN_VERBOSE"))
+        fprintf(stderr, "fn: oneDNN conv pass %d N%d Ci%d %dx%d Co%d k%d s%d: %s%s\n", pass, N, Ci, H, W, Co, k, s,
+                e->impl, e->ok ? "" : " (not used)");
+    return d->n - 1;
+}
+
+static void *grow(cpu_ctx *c, int i, size_t n) {
+    struct cpu_dnn *d = c->dnn;
+    if (d->bufcap[i] < n) {
+        free(d->buf[i]);
+        d->buf[i] = NULL, d->bufcap[i] = 0;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, n ? n : 64)) return NULL; /* not an error: conv.c's path */
+        d->buf[i] = p, d->bufcap[i] = n;
+    }
+    return d->buf[i];
+}
+
+static dnnl_memory_t mem(struct cpu_dnn *d, const dnnl_memory_desc_t *m, const void *p) {
+    dnnl_memory_t r = NULL;
+    if (dnnl_memory_create(&r, m, d->eng, (void *)p)) return NULL;
+    return r;
+}
+
+static int exec2(struct cpu_dnn *d, dnnl_primitive_t p, dnnl_memory_t from, dnnl_memory_t to) {
+    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
+    return dnnl_primitive_execute(p, d->st, 2, args) != dnnl_success;
+}
+
+/* run the entry: r (+)= conv(a, b) (+ bias) in the user's layouts; an inference forward's kernels of
+ * frozen parameters are rounded and laid out once (kept by kcache.c). 0, or -1 (nothing written) */
+static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float *bias, float *r) {
+    struct cpu_dnn *d = c->dnn;
+    int fresh = 1;
+    void *kb = NULL;
+    if (e->rb && e->pass == CPU_DNN_FWD)
+        kb = cpu_kcache_get(c, b, e->Co, e->Ci, e->k, (e->nb + 3) / 4, e->wtag, &fresh);
+    if (!kb) fresh = 1;
+    void *pa = e->ra ? grow(c, 0, e->na) : (void *)a;
+    void *pb = kb ? kb : e->rb ? grow(c, 1, e->nb) : (void *)b;
+    void *pr = e->rr ? grow(c, 2, e->nr) : (void *)r;
+    void *ps = e->scratch ? grow(c, 3, e->scratch) : NULL;
+    if (!pa || !pb || !pr || (e->scratch && !ps)) return -1;
+    dnnl_memory_t m[9] = { 0 };
+    int rc = -1;
+    m[0] = mem(d, &e->ua, a), m[1] = mem(d, &e->pa, pa), m[2] = mem(d, &e->ub, b), m[3] = mem(d, &e->pb, pb);
+    m[4] = mem(d, &e->pr, pr), m[5] = mem(d, &e->ur, r);
+    dnnl_memory_desc_t sm, bm;
+    dnnl_dims_t sd = { (dnnl_dim_t)e->scratch }, bd = { e->Co };
+    if (dnnl_memory_desc_init_by_tag(&sm, 1, sd, dnnl_u8, dnnl_a) ||
+        dnnl_memory_desc_init_by_tag(&bm, 1, bd, dnnl_f32, dnnl_a))
+        goto done;
+    m[6] = e->scratch ? mem(d, &sm, ps) : NULL;
+    m[7] = e->bias ? mem(d, &bm, bias) : NULL;
+    for (int i = 0; i < 6; i++)
+        if (!m[i]) goto done;
+    if ((e->scratch && !m[6]) || (e->bias && !m[7])) goto done;
+    if (e->ra && exec2(d, e->ra, m[0], m[1])) goto done;
+    if (e->rb && fresh && exec2(d, e->rb, m[2], m[3])) goto done;
+    {
+        const int aa = e->pass == CPU_DNN_BWD_DATA ? DNNL_ARG_DIFF_DST : DNNL_ARG_SRC,
+                  ab = e->pass == CPU_DNN_BWD_FILTER ? DNNL_ARG_DIFF_DST : DNNL_ARG_WEIGHTS,
+                  ar = e->pass == CPU_DNN_FWD         ? DNNL_ARG_DST
+                       : e->pass == CPU_DNN_BWD_DATA ? DNNL_ARG_DIFF_SRC
+                                                     : DNNL_ARG_DIFF_WEIGHTS;
+        dnnl_exec_arg_t args[5] = { { aa, m[1] }, { ab, m[3] }, { ar, m[4] } };
+        int na = 3;
+        if (e->scratch) args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, m[6] };
+        if (e->bias) args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, m[7] };
+        if (dnnl_primitive_execute(e->conv, d->st, na, args)) goto done;
+    }
+    if (e->rr && exec2(d, e->rr, m[4], m[5])) goto done;
+    if (dnnl_stream_wait(d->st)) goto done;
+    c->dnn_runs++;
+    rc = 0;
+done:
+    for (int i = 0; i < 9; i++)
+        if (m[i]) dnnl_memory_destroy(m[i]);
+    if (rc && kb && fresh) cpu_kcache_forget(c, kb); /* not filled */
+    return rc;
+}
+
+/* Images per primitive call: a batch is cut into calls of whole images whose operands and results take at
+ * most c->dnn_chunk bytes each (CPU_DNN_CHUNK; at least one image), so that the copies in the primitive's
+ * layouts (bf16 source, fp32 result) stay a small fraction of the tensors: at 256x256, batch 8, whole-batch
+ * copies had put bf16's peak memory above fp32's. The cut depends on the shapes only (deterministic).
+ * oneDNN sizes its work by omp_get_max_threads() when a primitive is made and when it runs: the context's
+ * threads, around both (this thread's setting, put back after). */
+static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k, int s, int acc,
+                        const float *a, const float *b, const float *bias, float *r) {
+    if (dnn_open(c)) return -1;
+    int pt;
+    const size_t HW = (size_t)H * W, HWo = (size_t)fn_same(H, k, s, &pt) * fn_same(W, k, s, &pt);
+    const size_t img = 4 * (Ci * HW > Co * HWo ? Ci * HW : Co * HWo);
+    const size_t cb = c->dnn_chunk;
+    const int per = img * N <= cb ? N : img >= cb ? 1 : (int)(cb / img);
+    /* each operand's images: [a, b, r] floats per image, 0 for the weights */
+    const size_t sx = (size_t)Ci * HW, sy = (size_t)Co * HWo;
+    const size_t step[3] = { pass == CPU_DNN_BWD_DATA ? sy : sx, pass == CPU_DNN_BWD_FILTER ? sy : 0,
+                             pass == CPU_DNN_FWD ? sy : pass == CPU_DNN_BWD_DATA ? sx : 0 };
+    const int old = omp_get_max_threads();
+    if (old != c->threads) omp_set_num_threads(c->threads);
+    /* the primitives of both call sizes first: either all run, or conv.c's path runs the whole pass */
+    const int i1 = find(c, pass, per, Ci, H, W, Co, k, s, bias != NULL, acc);
+    const int i2 = N % per && i1 >= 0 ? find(c, pass, N % per, Ci, H, W, Co, k, s, bias != NULL, acc) : i1;
+    dconv *e1 = i1 >= 0 ? &c->dnn->e[i1] : NULL, *e2 = i2 >= 0 ? &c->dnn->e[i2] : NULL;
+    int rc = !e1 || !e2 || !e1->ok || !e2->ok ? -1 : 0;
+    for (int n0 = 0; n0 < N && !rc; n0 += per) {
+        dconv *e = N - n0 < per ? e2 : e1;
+        if (run(c, e, a + step[0] * n0, b + step[1] * n0, bias, r + step[2] * n0)) {
+            /* a buffer could not be had (or oneDNN failed): before any image, conv.c's path takes the
+             * pass; after some, where the pass adds (acc, dw +=), it cannot: an error (error()) */
+            if (n0 > 0 && (acc || pass == CPU_DNN_BWD_FILTER)) c->oom = c->oom ? c->oom : 1;
+            else rc = -1;
+            break;
+        }
+    }
+    if (old != c->threads) omp_set_num_threads(old);
+    return rc;
+}
+
+int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
+                int Co, int k, int s, const cpu_epi *epi) {
+    if (with_threads(c, CPU_DNN_FWD, N, Ci, H, W, Co, k, s, 0, x, w, b, y)) return -1;
+    if (epi) {
+        int pt;
+        const int HWo = fn_same(H, k, s, &pt) * fn_same(W, k, s, &pt);
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+        for (int i = 0; i < N * Co; i++) {
+            float *p = y + (size_t)i * HWo;
+            cpu_bn_plane(p, p, HWo, epi->scale[i % Co], epi->shift[i % Co], epi->relu);
+        }
+    }
+    return 0;
+}
+
+int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
+                     int k, int s, int acc) {
+    return with_threads(c, CPU_DNN_BWD_DATA, N, Ci, H, W, Co, k, s, acc, dy, w, NULL, dx);
+}
+
+int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
+                       int k, int s) {
+    return with_threads(c, CPU_DNN_BWD_FILTER, N, Ci, H, W, Co, k, s, 1, x, dy, NULL, dw);
+}
+#else
+void cpu_dnn_free(cpu_ctx *c) { (void)c; }
+int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
+                int Co, int k, int s, const cpu_epi *epi) {
+    return -1;
+}
+int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
+                     int k, int s, int acc) {
+    return -1;
+}
+int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
+                       int k, int s) {
+    return -1;
+}
+#endif
