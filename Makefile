@@ -211,8 +211,9 @@ CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 GPU_SRC := $(wildcard tests/gpu/*.c)
 GPU_OBJ := $(GPU_SRC:%.c=$(BUILD)/obj/%.o)
 # gpu-check links the third-party libraries statically: it runs on GPU machines without the -dev packages
+# (check.sh --prepare builds it with DNNL=0: Debian has no static oneDNN; a DNNL=1 build links it dynamically)
 GPU_LDLIBS ?= $(filter -L%,$(PKGLIBS)) -Wl,--as-needed -Wl,-Bstatic -ljansson -lmsgpackc -lz -lopenblas -lgfortran \
-              -lquadmath -lgomp -Wl,-Bdynamic -lm -ldl -lpthread
+              -lquadmath -lgomp -Wl,-Bdynamic -lm -ldl -lpthread $(if $(filter 1,$(DNNL)),-ldnnl)
 
 .PHONY: cuda-need
 cuda: $(BUILD)/libfn-cuda.so

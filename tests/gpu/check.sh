@@ -20,7 +20,7 @@
 #                          prepared one) with the bounds derived in parity.c, the weight cache, adam_segs,
 #                          FocusNet in each precision, and FocusNet with non-deterministic algorithms
 #   2. gpu-check golden    the golden file and tests/golden/* on CUDA in fp32; FocusNet's in tf32 and bf16
-#                          with lib/nn/golden.h's widened bounds (u = 2^-11, 2^-9)
+#                          with lib/nn/golden.h's widened bounds (u = 2^-10 for tf32, 2^-8 for bf16)
 #   3. gpu-check train     300 steps of FocusNet on fn-synth's data (64x64, batch 8), fp32 and bf16: the
 #                          validation Dice within 0.01
 #   4. gpu-check bench     fn's training (batch 8) and inference (batch 32) img/s, FocusNet 3ch 256x256,
