@@ -20,7 +20,7 @@
 #include <string.h>
 #include <omp.h>
 #ifdef FN_DNNL
-#include <dnnl.h>
+#include "onednn.h"
 #endif
 #include "cpu.h"
 
@@ -88,25 +88,32 @@ static dnnl_primitive_t make_matmul(dnnl_engine_t eng, int acc, int M, int N, in
     dnnl_dims_t sa = { M ? K : R, M ? 1 : R }, sb = { M ? N : R, M ? 1 : R }, sc = { M ? ldc : R, M ? 1 : R };
     dnnl_memory_desc_t a, b, c;
     dnnl_matmul_desc_t md;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_attr_t attr;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     if (dnnl_memory_desc_init_by_strides(&a, 2, da, dnnl_bf16, sa) ||
         dnnl_memory_desc_init_by_strides(&b, 2, db, dnnl_bf16, sb) ||
         dnnl_memory_desc_init_by_strides(&c, 2, dc, dnnl_f32, sc) ||
-        dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) || dnnl_primitive_attr_create(&attr))
+        dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) || !(attr = cpu_dnnl_attr(acc)))
         return NULL;
-    if (acc && (dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, 1.0f) ||
-                dnnl_primitive_attr_set_post_ops(attr, po)))
-        goto done;
     if (dnnl_primitive_desc_create(&pd, &md, attr, eng, NULL) == dnnl_success && dnnl_primitive_create(&p, pd))
         p = NULL;
-done:
     if (pd) dnnl_primitive_desc_destroy(pd);
-    if (po) dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
     return p;
+}
+
+dnnl_primitive_attr_t cpu_dnnl_attr(int acc) {
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    if (dnnl_primitive_attr_create(&attr)) return NULL;
+    if (acc && (dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, 1.0f) ||
+                dnnl_primitive_attr_set_post_ops(attr, po))) { /* the attribute keeps a copy of po */
+        dnnl_primitive_attr_destroy(attr);
+        attr = NULL;
+    }
+    if (po) dnnl_post_ops_destroy(po);
+    return attr;
 }
 
 void cpu_bf16_free(cpu_ctx *c) {

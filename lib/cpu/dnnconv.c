@@ -22,7 +22,7 @@
 #include <string.h>
 #include <omp.h>
 #ifdef FN_DNNL
-#include <dnnl.h>
+#include "onednn.h"
 #endif
 #include "cpu.h"
 
@@ -93,20 +93,14 @@ static uint64_t md_hash(const dnnl_memory_desc_t *m) {
 /* a reorder from -> to, adding into to when acc; NULL when not made */
 static dnnl_primitive_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
                                      const dnnl_memory_desc_t *to, int acc) {
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_attr_t attr = cpu_dnnl_attr(acc);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
-    if (dnnl_primitive_attr_create(&attr)) return NULL;
-    if (acc && (dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, 1.0f) ||
-                dnnl_primitive_attr_set_post_ops(attr, po)))
-        goto done;
+    if (!attr) return NULL;
     if (dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attr) == dnnl_success &&
         dnnl_primitive_create(&p, pd))
         p = NULL;
-done:
     if (pd) dnnl_primitive_desc_destroy(pd);
-    if (po) dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
     return p;
 }
