@@ -148,6 +148,10 @@ struct fn_backend {
                           int N, int Ci, int H, int W, int Co, int k, int s, int acc);
     void (*conv_bwd_filter)(void *ctx, const float *x, const float *dy, float *dw, /* dw += */
                             int N, int Ci, int H, int W, int Co, int k, int s);
+    /* optional (NULL: conv_bwd_filter, then conv_bwd_data): both, dw += and dx (= or += by acc), with
+     * the same bits as the two calls; lets a backend prepare dy once for both passes */
+    void (*conv_bwd)(void *ctx, const float *x, const float *dy, const float *w, float *dw, float *dx,
+                     int N, int Ci, int H, int W, int Co, int k, int s, int acc);
     void (*conv_bwd_bias)(void *ctx, const float *dy, float *db, int N, int Co, int HWo); /* db += */
 
     /* batch norm per channel over N*HW, biased batch variance for normalising.

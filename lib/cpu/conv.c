@@ -344,3 +344,17 @@ void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int
         db[co] += (float)sum;
     }
 }
+
+/* both backward passes ----------------------------------------------------------------------------- */
+
+/* In bf16, when oneDNN's primitives run both passes, dy is rounded and laid out once for the two
+ * (cpu_dnn_bwd); otherwise, and with the same bits either way, the two calls. */
+void cpu_conv_bwd(void *ctx, const float *x, const float *dy, const float *w, float *dw, float *dx,
+                  int N, int Ci, int H, int W, int Co, int k, int s, int acc) {
+    cpu_ctx *c = ctx;
+    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && use_dnn(c, CPU_DNN_BWD_DATA, k) &&
+        !cpu_dnn_bwd(c, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc))
+        return;
+    cpu_conv_bwd_filter(ctx, x, dy, dw, N, Ci, H, W, Co, k, s);
+    cpu_conv_bwd_data(ctx, dy, w, dx, N, Ci, H, W, Co, k, s, acc);
+}

@@ -161,6 +161,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->conv_bn_fwd_infer = cpu_conv_bn_fwd_infer;
     be->conv_bwd_data = cpu_conv_bwd_data;
     be->conv_bwd_filter = cpu_conv_bwd_filter;
+    be->conv_bwd = cpu_conv_bwd;
     be->conv_bwd_bias = cpu_conv_bwd_bias;
     be->bn_fwd_train = cpu_bn_fwd_train;
     be->bn_fwd_infer = cpu_bn_fwd_infer;

@@ -78,6 +78,7 @@ typedef struct cpu_ctx {
                         * (FN_CPU_BF16=matmul), 1 where it measured faster (conv.c use_dnn), 2 always (=conv) */
     struct cpu_dnn *dnn; /* dnnconv.c: its engine, primitives and buffers (NULL: none yet) */
     long dnn_runs;     /* primitive calls run by dnnconv.c (the tests' count) */
+    long dnn_shared;   /* of them, backward-data calls that took backward-filter's dy (cpu_dnn_bwd) */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
@@ -200,6 +201,8 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc);
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s);
+void cpu_conv_bwd(void *ctx, const float *x, const float *dy, const float *w, float *dw, float *dx,
+                  int N, int Ci, int H, int W, int Co, int k, int s, int acc);
 void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int HWo);
 
 /* kcache.c: the transformed kernels U [n floats] of the convolution w [Co, Ci, k, k] in an inference
@@ -225,6 +228,9 @@ int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int
                      int k, int s, int acc);
 int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
                        int k, int s);
+/* both backward passes (conv_bwd), dy rounded and laid out once for the two */
+int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, float *dw, float *dx, int N, int Ci,
+                int H, int W, int Co, int k, int s, int acc);
 void cpu_dnn_free(cpu_ctx *c);
 
 /* winograd.c: k 3 or 2, stride 1 (Ho = H, Wo = W); the same contracts as the conv_* ops */

@@ -48,8 +48,8 @@ struct cpu_dnn {
     dnnl_stream_t st;
     dconv *e;
     int n, cap;
-    void *buf[4];               /* a, b, r, scratchpad */
-    size_t bufcap[4];
+    void *buf[5];               /* a, b, r, scratchpad; b of a pass whose a was given (cpu_dnn_bwd) */
+    size_t bufcap[5];
 };
 
 void cpu_dnn_free(cpu_ctx *c) {
@@ -62,7 +62,7 @@ void cpu_dnn_free(cpu_ctx *c) {
         if (e->rb) dnnl_primitive_destroy(e->rb);
         if (e->rr) dnnl_primitive_destroy(e->rr);
     }
-    for (int i = 0; i < 4; i++) free(d->buf[i]);
+    for (int i = 0; i < 5; i++) free(d->buf[i]);
     free(d->e);
     if (d->st) dnnl_stream_destroy(d->st);
     if (d->eng) dnnl_engine_destroy(d->eng);
@@ -254,16 +254,18 @@ static int exec2(struct cpu_dnn *d, dnnl_primitive_t p, dnnl_memory_t from, dnnl
 }
 
 /* run the entry: r (+)= conv(a, b) (+ bias) in the user's layouts; an inference forward's kernels of
- * frozen parameters are rounded and laid out once (kept by kcache.c). 0, or -1 (nothing written) */
-static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float *bias, float *r) {
+ * frozen parameters are rounded and laid out once (kept by kcache.c). given: a already in the
+ * primitive's layout (NULL: reordered from a here). 0, or -1 (nothing written) */
+static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float *bias, float *r,
+               const void *given) {
     struct cpu_dnn *d = c->dnn;
     int fresh = 1;
     void *kb = NULL;
     if (e->rb && e->pass == CPU_DNN_FWD)
         kb = cpu_kcache_get(c, b, e->Co, e->Ci, e->k, (e->nb + 3) / 4, e->wtag, &fresh);
     if (!kb) fresh = 1;
-    void *pa = e->ra ? grow(c, 0, e->na) : (void *)a;
-    void *pb = kb ? kb : e->rb ? grow(c, 1, e->nb) : (void *)b;
+    void *pa = given ? (void *)given : e->ra ? grow(c, 0, e->na) : (void *)a;
+    void *pb = kb ? kb : e->rb ? grow(c, given ? 4 : 1, e->nb) : (void *)b;
     void *pr = e->rr ? grow(c, 2, e->nr) : (void *)r;
     void *ps = e->scratch ? grow(c, 3, e->scratch) : NULL;
     if (!pa || !pb || !pr || (e->scratch && !ps)) return -1;
@@ -281,7 +283,7 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
     for (int i = 0; i < 6; i++)
         if (!m[i]) goto done;
     if ((e->scratch && !m[6]) || (e->bias && !m[7])) goto done;
-    if (e->ra && exec2(d, e->ra, m[0], m[1])) goto done;
+    if (e->ra && !given && exec2(d, e->ra, m[0], m[1])) goto done;
     if (e->rb && fresh && exec2(d, e->rb, m[2], m[3])) goto done;
     {
         const int aa = e->pass == CPU_DNN_BWD_DATA ? DNNL_ARG_DIFF_DST : DNNL_ARG_SRC,
@@ -312,16 +314,22 @@ done:
  * copies had put bf16's peak memory above fp32's. The cut depends on the shapes only (deterministic).
  * oneDNN sizes its work by omp_get_max_threads() when a primitive is made and when it runs: the context's
  * threads, around both (this thread's setting, put back after). */
-static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k, int s, int acc,
-                        const float *a, const float *b, const float *bias, float *r) {
-    if (dnn_open(c)) return -1;
+static int images_per_call(const cpu_ctx *c, int N, int Ci, int H, int W, int Co, int k, int s, size_t *sx,
+                           size_t *sy) {
     int pt;
     const size_t HW = (size_t)H * W, HWo = (size_t)fn_same(H, k, s, &pt) * fn_same(W, k, s, &pt);
     const size_t img = 4 * (Ci * HW > Co * HWo ? Ci * HW : Co * HWo);
     const size_t cb = c->dnn_chunk;
-    const int per = img * N <= cb ? N : img >= cb ? 1 : (int)(cb / img);
+    *sx = (size_t)Ci * HW, *sy = (size_t)Co * HWo; /* floats of one image of x and of y */
+    return img * N <= cb ? N : img >= cb ? 1 : (int)(cb / img);
+}
+
+static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k, int s, int acc,
+                        const float *a, const float *b, const float *bias, float *r) {
+    if (dnn_open(c)) return -1;
+    size_t sx, sy;
+    const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
     /* each operand's images: [a, b, r] floats per image, 0 for the weights */
-    const size_t sx = (size_t)Ci * HW, sy = (size_t)Co * HWo;
     const size_t step[3] = { pass == CPU_DNN_BWD_DATA ? sy : sx, pass == CPU_DNN_BWD_FILTER ? sy : 0,
                              pass == CPU_DNN_FWD ? sy : pass == CPU_DNN_BWD_DATA ? sx : 0 };
     const int old = omp_get_max_threads();
@@ -333,7 +341,7 @@ static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int C
     int rc = !e1 || !e2 || !e1->ok || !e2->ok ? -1 : 0;
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         dconv *e = N - n0 < per ? e2 : e1;
-        if (run(c, e, a + step[0] * n0, b + step[1] * n0, bias, r + step[2] * n0)) {
+        if (run(c, e, a + step[0] * n0, b + step[1] * n0, bias, r + step[2] * n0, NULL)) {
             /* a buffer could not be had (or oneDNN failed): before any image, conv.c's path takes the
              * pass; after some, where the pass adds (acc, dw +=), it cannot: an error (error()) */
             if (n0 > 0 && (acc || pass == CPU_DNN_BWD_FILTER)) c->oom = c->oom ? c->oom : 1;
@@ -369,6 +377,48 @@ int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, i
                        int k, int s) {
     return with_threads(c, CPU_DNN_BWD_FILTER, N, Ci, H, W, Co, k, s, 1, x, dy, NULL, dw);
 }
+
+/* the backward-data entry f's dy can come from the backward-filter entry g: both take it in one layout */
+static int shares_dy(const dconv *g, const dconv *f) {
+    return g->ok && f->ok && g->rb && f->ra && dnnl_memory_desc_equal(&g->pb, &f->pa);
+}
+
+/* Both backward passes, call by call: backward-filter reorders the call's dy into the primitives' layout
+ * (buf[1], rounding it to bf16), and backward-data takes it from there instead of reordering it again;
+ * its own kernels go to buf[4]. The same calls, cut and results as cpu_dnn_bwd_filter then
+ * cpu_dnn_bwd_data: each output is made by the same operations in the same order. */
+int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, float *dw, float *dx, int N, int Ci,
+                int H, int W, int Co, int k, int s, int acc) {
+    if (dnn_open(c)) return -1;
+    size_t sx, sy;
+    const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
+    const int old = omp_get_max_threads();
+    if (old != c->threads) omp_set_num_threads(c->threads);
+    int ig[2], id[2];
+    ig[0] = find(c, CPU_DNN_BWD_FILTER, per, Ci, H, W, Co, k, s, 0, 1);
+    id[0] = find(c, CPU_DNN_BWD_DATA, per, Ci, H, W, Co, k, s, 0, acc);
+    ig[1] = N % per ? find(c, CPU_DNN_BWD_FILTER, N % per, Ci, H, W, Co, k, s, 0, 1) : ig[0];
+    id[1] = N % per ? find(c, CPU_DNN_BWD_DATA, N % per, Ci, H, W, Co, k, s, 0, acc) : id[0];
+    int rc = 0;
+    for (int i = 0; i < 2; i++)
+        if (ig[i] < 0 || id[i] < 0 || !shares_dy(&c->dnn->e[ig[i]], &c->dnn->e[id[i]])) rc = -1;
+    for (int n0 = 0; n0 < N && !rc; n0 += per) {
+        const int last = N - n0 < per;
+        dconv *g = &c->dnn->e[ig[last]], *f = &c->dnn->e[id[last]];
+        if (run(c, g, x + sx * n0, dy + sy * n0, NULL, dw, NULL)) {
+            if (n0 > 0) c->oom = c->oom ? c->oom : 1; /* dw has had calls added: error() */
+            else rc = -1;
+            break;
+        }
+        if (run(c, f, dy + sy * n0, w, NULL, dx + sx * n0, c->dnn->buf[1])) {
+            c->oom = c->oom ? c->oom : 1; /* dw has this call added */
+            break;
+        }
+        c->dnn_shared++;
+    }
+    if (old != c->threads) omp_set_num_threads(old);
+    return rc;
+}
 #else
 void cpu_dnn_free(cpu_ctx *c) { (void)c; }
 int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
@@ -381,6 +431,10 @@ int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int
 }
 int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
                        int k, int s) {
+    return -1;
+}
+int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, float *dw, float *dx, int N, int Ci,
+                int H, int W, int Co, int k, int s, int acc) {
     return -1;
 }
 #endif

@@ -286,8 +286,13 @@ static void op_bwd(fn_net *n, const fn_op *o) {
     case OP_CONV: {
         const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
         int H = n->pH >> x->lvl, W = n->pW >> x->lvl;
-        be->conv_bwd_filter(c, V(o->x), G(o->y), GRD(o->p0), N, x->C, H, W, y->C, o->k, o->s);
         if (o->p1 >= 0) be->conv_bwd_bias(c, G(o->y), GRD(o->p1), N, y->C, (int)hw(n, o->y));
+        if (!x->nograd && be->conv_bwd) {
+            be->conv_bwd(c, V(o->x), G(o->y), PAR(o->p0), GRD(o->p0), G(o->x), N, x->C, H, W, y->C, o->k, o->s,
+                         acc(n, o->x));
+            break;
+        }
+        be->conv_bwd_filter(c, V(o->x), G(o->y), GRD(o->p0), N, x->C, H, W, y->C, o->k, o->s);
         if (!x->nograd)
             be->conv_bwd_data(c, G(o->y), PAR(o->p0), G(o->x), N, x->C, H, W, y->C, o->k, o->s, acc(n, o->x));
         break;

@@ -292,6 +292,22 @@ static void bf16_one_by(int N, int Ci, int H, int W, int Co, int k, int s, int p
     be->conv_bwd_filter(be->ctx, x, dy, dw[1], N, Ci, H, W, Co, k, s);
     CHECKF(!memcmp(y[0], y[1], ny * 4) && !memcmp(dx[0], dx[1], nx * 4) && !memcmp(dw[0], dw[1], nw * 4),
            "%s: not deterministic", what);
+    /* conv_bwd, both passes in one call (dy rounded and laid out once): the two calls' bits, dx = and += */
+    if (be->conv_bwd) {
+        float *dw2 = buf(nw), *dx2 = buf(nx), *dx3 = rbuf(nx);
+        be->fill(be->ctx, dw2, 0, nw);
+        const long shared0 = cc->dnn_shared;
+        be->conv_bwd(be->ctx, x, dy, w, dw2, dx2, N, Ci, H, W, Co, k, s, 0);
+        /* on the primitives' path, backward-data took backward-filter's dy, call by call */
+        if (path == 2) CHECKF(cc->dnn_shared > shared0, "%s: conv_bwd did not share dy", what);
+        CHECKF(!memcmp(dx[0], dx2, nx * 4) && !memcmp(dw[0], dw2, nw * 4), "%s: conv_bwd", what);
+        be->copy(be->ctx, dx2, dx3, nx);
+        be->conv_bwd_data(be->ctx, dy, w, dx3, N, Ci, H, W, Co, k, s, 1);
+        be->conv_bwd(be->ctx, x, dy, w, dw2, dx2, N, Ci, H, W, Co, k, s, 1);
+        be->conv_bwd_filter(be->ctx, x, dy, dw[1], N, Ci, H, W, Co, k, s);
+        CHECKF(!memcmp(dx3, dx2, nx * 4) && !memcmp(dw[1], dw2, nw * 4), "%s: conv_bwd acc", what);
+        bfree(dw2), bfree(dx2), bfree(dx3);
+    }
     /* acc: dx += (the sum of dx[0] and what was there, to fp32's rounding of the few additions) */
     float *r = rbuf(nx), *rsum = buf(nx);
     for (size_t i = 0; i < nx; i++) rsum[i] = fabsf(r[i]) + dx[3][i];
