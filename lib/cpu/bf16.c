@@ -32,6 +32,8 @@ struct cpu_bf16 {
     dnnl_stream_t *st;      /* [threads] a stream per OpenMP thread */
     uint16_t **buf;         /* [threads] the bf16 copies of A [M*K] and B [K*N], one after the other */
     size_t *cap;            /* [threads] uint16s allocated in buf[t] */
+    float **dense;          /* [threads] C [M*N] of a product whose C has gaps between its rows */
+    size_t *dcap;           /* [threads] floats allocated in dense[t] */
     int *fail;              /* [threads] a copy could not be had (reported by error()) */
     struct shape *shapes;   /* [threads * NSHAPES] each thread's primitives for fixed sizes */
     int *next;              /* [threads] the entry of shapes to replace next */
@@ -81,6 +83,20 @@ CPU_CLONES static void round_rows(const float *src, int ld, int t, int rows, int
     }
 }
 
+/* C [M,N] (row stride ldc) = (or += when acc) D [M,N] (dense) */
+CPU_CLONES static void add_rows(const float *D, int M, int N, int acc, float *C, int ldc) {
+    for (int r = 0; r < M; r++) {
+        const float *d = D + (size_t)r * N;
+        float *o = C + (size_t)r * ldc;
+        if (acc) {
+#pragma omp simd
+            for (int i = 0; i < N; i++) o[i] += d[i];
+        } else {
+            memcpy(o, d, (size_t)N * sizeof(float));
+        }
+    }
+}
+
 /* C [M,N] (row stride ldc) (+)= A [M,K] B [K,N] (row-major): for these sizes, or run-time ones (M 0) */
 static dnnl_primitive_t make_matmul(dnnl_engine_t eng, int acc, int M, int N, int K, int ldc) {
     const dnnl_dim_t R = DNNL_RUNTIME_DIM_VAL;
@@ -122,6 +138,7 @@ void cpu_bf16_free(cpu_ctx *c) {
     for (int t = 0; t < b->threads; t++) {
         if (b->st && b->st[t]) dnnl_stream_destroy(b->st[t]);
         if (b->buf) free(b->buf[t]);
+        if (b->dense) free(b->dense[t]);
     }
     for (int i = 0; i < 2; i++)
         if (b->mm[i]) dnnl_primitive_destroy(b->mm[i]);
@@ -133,6 +150,8 @@ void cpu_bf16_free(cpu_ctx *c) {
     free(b->st);
     free(b->buf);
     free(b->cap);
+    free(b->dense);
+    free(b->dcap);
     free(b->fail);
     free(b);
     c->bf = NULL;
@@ -170,7 +189,9 @@ static int bf16_open(cpu_ctx *c, fn_err *e) {
     b->fail = calloc((size_t)c->threads, sizeof *b->fail);
     b->shapes = calloc((size_t)c->threads * NSHAPES, sizeof *b->shapes);
     b->next = calloc((size_t)c->threads, sizeof *b->next);
-    if (!b->st || !b->buf || !b->cap || !b->fail || !b->shapes || !b->next) {
+    b->dense = calloc((size_t)c->threads, sizeof *b->dense);
+    b->dcap = calloc((size_t)c->threads, sizeof *b->dcap);
+    if (!b->st || !b->buf || !b->cap || !b->fail || !b->shapes || !b->next || !b->dense || !b->dcap) {
         cpu_bf16_free(c);
         return fn_seterr(e, "out of memory");
     }
@@ -229,17 +250,36 @@ void cpu_gemm_bf16(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float 
         }
         b->cap[tid] = need;
     }
+    /* C with gaps between its rows (ldc > N: a tile of an image's rows, the 1x1 convolutions): oneDNN 2.6
+     * has no brgemm kernel for a strided dst and takes its JIT GEMM, 2x to 4x slower on AMX; the product
+     * goes to a dense C [M,N] of this thread, then into C (added: the sum post-op's one addition) */
+    float *Cd = C;
+    int ldd = ldc, accd = beta != 0.0f;
+    if (ldc != N) {
+        const size_t nd = (size_t)M * N;
+        if (b->dcap[tid] < nd) {
+            free(b->dense[tid]);
+            b->dcap[tid] = 0;
+            if (!(b->dense[tid] = malloc(nd * sizeof(float)))) {
+                b->fail[tid] = 1;
+                return;
+            }
+            b->dcap[tid] = nd;
+        }
+        Cd = b->dense[tid], ldd = N, accd = 0;
+    }
     uint16_t *a16 = b->buf[tid], *b16 = a16 + na;
     round_rows(A, lda, ta, M, K, a16); /* a16 [M,K] */
     round_rows(B, ldb, tb, K, N, b16); /* b16 [K,N] */
     if (omp_get_max_threads() != 1) omp_set_num_threads(1); /* this thread's setting, as sgemm.c */
     dnnl_memory_t ma = mem2(b->eng, dnnl_bf16, M, K, K, 1, a16);
     dnnl_memory_t mb = mem2(b->eng, dnnl_bf16, K, N, N, 1, b16);
-    dnnl_memory_t mc = mem2(b->eng, dnnl_f32, M, N, ldc, 1, C);
-    dnnl_primitive_t p = ma && mb && mc ? shaped(b, tid, M, N, K, ldc, beta != 0.0f) : NULL;
+    dnnl_memory_t mc = mem2(b->eng, dnnl_f32, M, N, ldd, 1, Cd);
+    dnnl_primitive_t p = ma && mb && mc ? shaped(b, tid, M, N, K, ldd, accd) : NULL;
     if (p) {
         dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, ma }, { DNNL_ARG_WEIGHTS, mb }, { DNNL_ARG_DST, mc } };
         if (dnnl_primitive_execute(p, b->st[tid], 3, args)) b->fail[tid] = 1;
+        else if (Cd != C) add_rows(Cd, M, N, beta != 0.0f, C, ldc);
     } else {
         b->fail[tid] = 1;
     }

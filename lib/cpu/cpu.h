@@ -78,6 +78,8 @@ typedef struct cpu_ctx {
                         * (FN_CPU_BF16=matmul), 1 where it measured faster (conv.c use_dnn), 2 always (=conv) */
     struct cpu_dnn *dnn; /* dnnconv.c: its engine, primitives and buffers (NULL: none yet) */
     long dnn_runs;     /* primitive calls run by dnnconv.c (the tests' count) */
+    int dnn_layout;    /* 1: layout.c changes the layouts of dnnconv.c's operands; 0: oneDNN's reorders */
+    long dnn_moved;    /* operands whose layout layout.c changed (the tests' count) */
     long dnn_shared;   /* of them, backward-data calls that took backward-filter's dy (cpu_dnn_bwd) */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
@@ -287,6 +289,13 @@ void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *g
 #define CPU_ISA_FN(ret, name, params) ret name##_x86_64 params; ret name##_avx2 params; ret name##_avx512 params
 #define CPU_ISA_PICK(isa, name) \
     ((isa) == CPU_ISA_AVX512 ? name##_avx512 : (isa) == CPU_ISA_AVX2 ? name##_avx2 : name##_x86_64)
+
+/* layout.c: NCHW f32 -> NHWC bf16 (cpu_bf16_round), and NHWC f32 -> NCHW f32 (= or += by acc), for
+ * N images of C channels of HW pixels, on threads threads (called from the serial context) */
+CPU_ISA_FN(void, cpu_nhwc_bf16, (const float *x, uint16_t *y, int N, int C, size_t HW, int threads));
+#define cpu_nhwc_bf16 CPU_ISA_SYM(cpu_nhwc_bf16)
+CPU_ISA_FN(void, cpu_nchw_from, (const float *x, float *y, int N, int C, size_t HW, int acc, int threads));
+#define cpu_nchw_from CPU_ISA_SYM(cpu_nchw_from)
 
 /* elementwise.c */
 CPU_ISA_FN(void, cpu_act_fwd, (void *ctx, int act, const float *x, float *y, size_t n, float alpha));

@@ -34,6 +34,8 @@
 typedef struct dconv {
     int pass, N, Ci, H, W, Co, k, s, bias, acc, dt, training;
     int ok;                     /* 0: no optimised kernel for it (conv.c's path) */
+    int fa, fb, fr;             /* layout.c changes a, b (NCHW f32 to NHWC bf16), r (NHWC f32 to NCHW f32)
+                                   in place of ra, rb, rr */
     dnnl_primitive_t conv;
     dnnl_primitive_t ra, rb;    /* reorders of the user's a, b into the primitive's layout (NULL: none) */
     dnnl_primitive_t rr;        /* the result back into the user's layout (+= when acc) (NULL: in place) */
@@ -108,6 +110,13 @@ static dnnl_primitive_t make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t
 static int md4(dnnl_memory_desc_t *m, int a, int b, int h, int w, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
     dnnl_dims_t d = { a, b, h, w };
     return dnnl_memory_desc_init_by_tag(m, 4, d, dt, tag) != dnnl_success;
+}
+
+/* m is the NHWC layout of its dims, in dt */
+static int is_nhwc(const dnnl_memory_desc_t *m, dnnl_data_type_t dt) {
+    dnnl_memory_desc_t t;
+    return m->ndims == 4 && !md4(&t, (int)m->dims[0], (int)m->dims[1], (int)m->dims[2], (int)m->dims[3], dt, dnnl_nhwc) &&
+           dnnl_memory_desc_equal(m, &t);
 }
 
 /* make the entry's primitive and reorders (e->ok 0 when there is no optimised kernel for it) */
@@ -198,6 +207,10 @@ static void make_dconv(cpu_ctx *c, dconv *e) {
         (!dnnl_memory_desc_equal(&e->pb, &e->ub) && !(e->rb = make_reorder(d->eng, &e->ub, &e->pb, 0))) ||
         (!inplace && !(e->rr = make_reorder(d->eng, &e->pr, &e->ur, e->acc))))
         goto done;
+    /* the user's a, b and r are NCHW f32 here except the weights (OIHW) and their gradient */
+    e->fa = e->ra && lo == dnnl_bf16 && is_nhwc(&e->pa, dnnl_bf16);
+    e->fb = e->rb && lo == dnnl_bf16 && e->pass == CPU_DNN_BWD_FILTER && is_nhwc(&e->pb, dnnl_bf16);
+    e->fr = e->rr && e->pass != CPU_DNN_BWD_FILTER && is_nhwc(&e->pr, dnnl_f32);
     e->ok = 1;
 done:
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -253,6 +266,13 @@ static int exec2(struct cpu_dnn *d, dnnl_primitive_t p, dnnl_memory_t from, dnnl
     return dnnl_primitive_execute(p, d->st, 2, args) != dnnl_success;
 }
 
+/* the NCHW f32 tensor x into the primitive's NHWC bf16 layout m at y (layout.c) */
+static void to_nhwc(cpu_ctx *c, const dnnl_memory_desc_t *m, const float *x, void *y) {
+    c->dnn_moved++;
+    CPU_ISA_PICK(c->isa, cpu_nhwc_bf16)(x, y, (int)m->dims[0], (int)m->dims[1], (size_t)(m->dims[2] * m->dims[3]),
+                                        c->threads);
+}
+
 /* run the entry: r (+)= conv(a, b) (+ bias) in the user's layouts; an inference forward's kernels of
  * frozen parameters are rounded and laid out once (kept by kcache.c). given: a already in the
  * primitive's layout (NULL: reordered from a here). 0, or -1 (nothing written) */
@@ -283,8 +303,14 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
     for (int i = 0; i < 6; i++)
         if (!m[i]) goto done;
     if ((e->scratch && !m[6]) || (e->bias && !m[7])) goto done;
-    if (e->ra && !given && exec2(d, e->ra, m[0], m[1])) goto done;
-    if (e->rb && fresh && exec2(d, e->rb, m[2], m[3])) goto done;
+    if (e->ra && !given) {
+        if (e->fa && c->dnn_layout) to_nhwc(c, &e->pa, a, pa);
+        else if (exec2(d, e->ra, m[0], m[1])) goto done;
+    }
+    if (e->rb && fresh) {
+        if (e->fb && c->dnn_layout) to_nhwc(c, &e->pb, b, pb);
+        else if (exec2(d, e->rb, m[2], m[3])) goto done;
+    }
     {
         const int aa = e->pass == CPU_DNN_BWD_DATA ? DNNL_ARG_DIFF_DST : DNNL_ARG_SRC,
                   ab = e->pass == CPU_DNN_BWD_FILTER ? DNNL_ARG_DIFF_DST : DNNL_ARG_WEIGHTS,
@@ -297,7 +323,15 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
         if (e->bias) args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, m[7] };
         if (dnnl_primitive_execute(e->conv, d->st, na, args)) goto done;
     }
-    if (e->rr && exec2(d, e->rr, m[4], m[5])) goto done;
+    if (e->fr && c->dnn_layout) {
+        if (dnnl_stream_wait(d->st)) goto done;
+        c->dnn_moved++;
+        const dnnl_dim_t *r4 = e->pr.dims;
+        CPU_ISA_PICK(c->isa, cpu_nchw_from)(pr, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]), e->acc,
+                                            c->threads);
+    } else if (e->rr && exec2(d, e->rr, m[4], m[5])) {
+        goto done;
+    }
     if (dnnl_stream_wait(d->st)) goto done;
     c->dnn_runs++;
     rc = 0;

@@ -292,6 +292,19 @@ static void bf16_one_by(int N, int Ci, int H, int W, int Co, int k, int s, int p
     be->conv_bwd_filter(be->ctx, x, dy, dw[1], N, Ci, H, W, Co, k, s);
     CHECKF(!memcmp(y[0], y[1], ny * 4) && !memcmp(dx[0], dx[1], nx * 4) && !memcmp(dw[0], dw[1], nw * 4),
            "%s: not deterministic", what);
+    /* layout.c's layout changes against oneDNN's reorders: the same bits */
+    if (path == 2) {
+        float *y2 = buf(ny), *dx2 = buf(nx), *dw2 = buf(nw);
+        cc->dnn_layout = 0;
+        be->conv_fwd(be->ctx, x, w, b, y2, N, Ci, H, W, Co, k, s);
+        be->conv_bwd_data(be->ctx, dy, w, dx2, N, Ci, H, W, Co, k, s, 0);
+        be->fill(be->ctx, dw2, 0, nw);
+        be->conv_bwd_filter(be->ctx, x, dy, dw2, N, Ci, H, W, Co, k, s);
+        cc->dnn_layout = 1;
+        CHECKF(!memcmp(y[0], y2, ny * 4) && !memcmp(dx[0], dx2, nx * 4) && !memcmp(dw[0], dw2, nw * 4),
+               "%s: layout.c and oneDNN's reorders differ", what);
+        bfree(y2), bfree(dx2), bfree(dw2);
+    }
     /* conv_bwd, both passes in one call (dy rounded and laid out once): the two calls' bits, dx = and += */
     if (be->conv_bwd) {
         float *dw2 = buf(nw), *dx2 = buf(nx), *dx3 = rbuf(nx);
@@ -365,6 +378,8 @@ static void test_bf16_paths(void) {
             }
     /* a batch cut into calls of 2 images and 1 (dnnconv.c's chunks): the same bounds */
     cpu_ctx *cc = be->ctx;
+    /* the primitives took NHWC operands for some of these shapes, which layout.c made */
+    CHECKF(cc->dnn_moved > 0, "layout.c never ran");
     cc->dnn_chunk = 4 * 17 * 11 * 9 * 2;
     bf16_one_by(5, 17, 11, 9, 6, 3, 1, 2);
     bf16_one_by(3, 17, 11, 9, 6, 3, 2, 2);
@@ -540,6 +555,48 @@ static void isa_ops_run(fn_backend *b, const float *x, const float *z, float *ou
     o += 3 * T;
     CHECK(o - out <= OPS_OUT);
     CHECK(b->error(c) == NULL);
+}
+
+/* layout.c at every ISA level: the transposes of the bf16 convolutions' operands against value-by-value
+ * ones, bit for bit: channels and pixels short of a block of 16 and over it, roundings' ties, NaN,
+ * infinities and denormals; and the result written and added */
+static void test_layout(void) {
+    const int top = cpu_isa_pick();
+    const int shapes[][3] = {{1, 16, 16}, {2, 5, 7}, {1, 19, 35}, {3, 33, 48}, {1, 48, 256}, {2, 3, 17}};
+    for (int si = 0; si < 6; si++) {
+        const int N = shapes[si][0], C = shapes[si][1];
+        const size_t HW = (size_t)shapes[si][2], n = (size_t)N * C * HW;
+        float *x = rbuf(n), *y = rbuf(n), *ref = buf(n), *out = buf(n);
+        uint16_t *h = malloc(n * 2), *href = malloc(n * 2);
+        const uint32_t odd[] = {0x3f808000u, 0x3f818000u, 0x7fc00001u, 0xff800001u, 0x7f800000u, 0x00000001u,
+                                0x807fffffu, 0x7f7fffffu};
+        for (size_t i = 0; i < n; i += 5) memcpy(&x[i], &odd[(i / 5) % 8], 4);
+        for (int nn = 0; nn < N; nn++)
+            for (int c = 0; c < C; c++)
+                for (size_t p = 0; p < HW; p++)
+                    href[((size_t)nn * HW + p) * C + c] = cpu_bf16_round(x[((size_t)nn * C + c) * HW + p]);
+        for (int l = 0; l <= top; l++) {
+            memset(h, 0, n * 2);
+            CPU_ISA_PICK(l, cpu_nhwc_bf16)(x, h, N, C, HW, 2);
+            CHECKF(!memcmp(h, href, n * 2), "cpu_nhwc_bf16 level %d, N%d C%d HW%zu", l, N, C, HW);
+            for (int acc = 0; acc <= 1; acc++) {
+                for (int nn = 0; nn < N; nn++) /* x read as [N, HW, C] */
+                    for (int c = 0; c < C; c++)
+                        for (size_t p = 0; p < HW; p++) {
+                            const size_t o = ((size_t)nn * C + c) * HW + p;
+                            ref[o] = (acc ? y[o] : 0.0f) + x[((size_t)nn * HW + p) * C + c];
+                        }
+                memcpy(out, y, n * 4);
+                CPU_ISA_PICK(l, cpu_nchw_from)(x, out, N, C, HW, acc, 2);
+                /* NaN payloads through an addition may differ in sign or bits: compare those as NaN */
+                int bad = 0;
+                for (size_t i = 0; i < n; i++)
+                    bad += memcmp(&out[i], &ref[i], 4) && !(isnan(out[i]) && isnan(ref[i]));
+                CHECKF(!bad, "cpu_nchw_from level %d acc %d, N%d C%d HW%zu: %d values", l, acc, N, C, HW, bad);
+            }
+        }
+        bfree(x), bfree(y), bfree(ref), bfree(out), free(h), free(href);
+    }
 }
 
 static void test_isa_levels(void) {
@@ -1312,6 +1369,7 @@ int main(void) {
     RUN(test_conv_tiled);
     RUN(test_conv_winograd);
     RUN(test_isa_levels);
+    RUN(test_layout);
     RUN(test_conv_bn);
     RUN(test_bf16);
     RUN(test_bf16_paths);

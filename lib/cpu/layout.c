@@ -1,0 +1,118 @@
+/* layout.c: the two layout changes that carry nearly all the bytes of the bf16 convolutions (dnnconv.c),
+ * in place of oneDNN's reorders for them (declared in cpu.h):
+ *   cpu_nhwc_bf16   fn's NCHW f32 tensors into the primitives' NHWC bf16 source (and diff_dst), each
+ *                   value rounded to nearest even as cpu_bf16_round (the matrix-product path's rounding)
+ *   cpu_nchw_from   the primitives' NHWC f32 results back into NCHW f32, written or added (acc)
+ * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into blocks
+ * of 16 pixels, each taken across all channels by one thread, so that each thread reads and writes whole
+ * cache lines of both layouts. Compiled per ISA level (CPU_ISA_SRC): the AVX-512 copy transposes 16x16
+ * blocks in registers; the others, and the edges (channels or pixels short of 16), go value by value.
+ * Every level gives the same bits: a transpose, a rounding, one addition. */
+#include <stddef.h>
+#include <stdint.h>
+#if CPU_ISA == 2 && defined(__AVX512F__)
+#include <immintrin.h>
+#define LAYOUT_AVX512 1
+#endif
+#include "cpu.h"
+
+#define PB 16 /* pixels per block */
+
+#ifdef LAYOUT_AVX512
+/* r[i] holds row i of a 16x16 block; after, r[j] holds column j */
+static inline void tr16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xee);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+    }
+    for (int h = 0; h < 16; h += 8)
+        for (int i = 0; i < 4; i++) {
+            t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+            t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+
+/* cpu_bf16_round of 16 values */
+static inline __m256i bf16x16(__m512 v) {
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb), 16);
+    const __mmask16 nan =
+        _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+    const __m512i q = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, r, q));
+}
+#endif
+
+/* x [C, HW] (one image) -> y [HW, C] bf16: pixels [p0, p1) */
+static void nhwc_block(const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1) {
+    int c0 = 0;
+#ifdef LAYOUT_AVX512
+    if (p1 - p0 == PB)
+        for (; c0 + 16 <= C; c0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(x + (size_t)(c0 + i) * HW + p0);
+            tr16(r);
+            for (int j = 0; j < 16; j++) _mm256_storeu_si256((__m256i *)(y + (p0 + j) * C + c0), bf16x16(r[j]));
+        }
+#endif
+    for (size_t p = p0; p < p1; p++)
+        for (int c = c0; c < C; c++) y[p * C + c] = cpu_bf16_round(x[(size_t)c * HW + p]);
+}
+
+/* x [HW, C] (one image) -> y [C, HW] (= or +=): pixels [p0, p1) */
+static void nchw_block(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1, int acc) {
+    int c0 = 0;
+#ifdef LAYOUT_AVX512
+    if (p1 - p0 == PB)
+        for (; c0 + 16 <= C; c0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(x + (p0 + i) * C + c0);
+            tr16(r);
+            for (int j = 0; j < 16; j++) {
+                float *o = y + (size_t)(c0 + j) * HW + p0;
+                _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[j]) : r[j]);
+            }
+        }
+#endif
+    for (int c = c0; c < C; c++) {
+        float *o = y + (size_t)c * HW;
+        if (acc)
+            for (size_t p = p0; p < p1; p++) o[p] += x[p * C + c];
+        else
+            for (size_t p = p0; p < p1; p++) o[p] = x[p * C + c];
+    }
+}
+
+void cpu_nhwc_bf16(const float *x, uint16_t *y, int N, int C, size_t HW, int threads) {
+    const size_t nb = (HW + PB - 1) / PB;
+    const long items = (long)N * (long)nb;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long i = 0; i < items; i++) {
+        const size_t n = (size_t)(i / (long)nb), p0 = (size_t)(i % (long)nb) * PB;
+        const size_t p1 = p0 + PB < HW ? p0 + PB : HW;
+        nhwc_block(x + n * C * HW, y + n * C * HW, C, HW, p0, p1);
+    }
+}
+
+void cpu_nchw_from(const float *x, float *y, int N, int C, size_t HW, int acc, int threads) {
+    const size_t nb = (HW + PB - 1) / PB;
+    const long items = (long)N * (long)nb;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long i = 0; i < items; i++) {
+        const size_t n = (size_t)(i / (long)nb), p0 = (size_t)(i % (long)nb) * PB;
+        const size_t p1 = p0 + PB < HW ? p0 + PB : HW;
+        nchw_block(x + n * C * HW, y + n * C * HW, C, HW, p0, p1, acc);
+    }
+}
