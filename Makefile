@@ -130,7 +130,7 @@ $(LIBFN): $(LIB_OBJ)
 # read or written (lib/data/plugin.h), so that the tools start without DCMTK, libtiff and theirs:
 # $(BUILD)/libfn-dicom.so (lib/data/dicom.cc, a thin C++ file over DCMTK; Debian libdcmtk-dev) and
 # $(BUILD)/libfn-tiff.so (lib/data/codec_tiff.c over libtiff). Each holds position-independent copies of
-# the few objects of lib/ that it uses and exports only its table (-fvisibility=hidden). The fuzz
+# the few objects of lib/ that it uses, and of fn's names exports only its table (-fvisibility=hidden). The fuzz
 # harnesses link the codecs' objects themselves (plugin.c then loads nothing). A plugin is linked with cc,
 # so a sanitized build leaves out UBSan's C++-only checks in dicom.cc (vptr; clang: function), and under
 # the sanitizers its names may stay undefined (their runtime is the program's)
