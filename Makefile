@@ -13,9 +13,11 @@ CC     ?= cc
 SHARED ?= ../shared
 GOLDEN ?= $(SHARED)/golden/focusnet_c1_2x32x32.safetensors
 
-PKGS    := msgpack jansson libpng libjpeg libtiff-4 openblas zlib
-PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS    := msgpack jansson libpng libjpeg openblas zlib
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) libtiff-4 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libtiff only in libfn-tiff.so (see "DICOM and TIFF" below)
+TIFF_LIBS := $(shell pkg-config --libs libtiff-4 2>/dev/null)
 
 OPT     := $(if $(DEBUG),-O0,-O2)
 CFLAGS  ?= $(OPT) -g
@@ -52,7 +54,7 @@ CFLAGS  += -isystem /usr/include/nifti
 LDLIBS  += -lnifti2 -lznz
 
 LIB_DIRS := lib/base lib/data lib/imgproc lib/eval lib/backend
-LIB_SRC  := $(wildcard $(LIB_DIRS:%=%/*.c) lib/cpu/*.c lib/nn/*.c lib/train/*.c)
+LIB_SRC  := $(filter-out lib/data/codec_tiff.c,$(wildcard $(LIB_DIRS:%=%/*.c) lib/cpu/*.c lib/nn/*.c lib/train/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # the hot loops fn writes itself, compiled once more per vector ISA level, each copy's names suffixed
 # (lib/cpu/cpu.h, "Run-time dispatch"): FILE.avx2.o and FILE.avx512.o beside FILE.o
@@ -124,17 +126,41 @@ $(LIBFN): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# DICOM (lib/data/dicom.cc: a thin C++ file over DCMTK with the C interface dicom.h; Debian libdcmtk-dev);
-# the tools link with cc, so a sanitized build leaves out UBSan's C++-only checks (vptr; clang: function)
-comma    := ,
-DCM_CXX  := $(if $(findstring clang,$(CC)),clang++,$(CXX))
-DCM_OBJ  := $(BUILD)/obj/lib/data/dicom.o
-LDLIBS   += -ldcmdata -loflog -lofstd -lstdc++
-$(LIBFN): $(DCM_OBJ)
-$(DCM_OBJ): lib/data/dicom.cc lib/data/dicom.h | $(BUILD)/.deps-ok
+# DICOM and TIFF, in two libraries that lib/data/plugin.c loads with dlopen on the first DICOM or TIFF file
+# read or written (lib/data/plugin.h), so that the tools start without DCMTK, libtiff and theirs:
+# $(BUILD)/libfn-dicom.so (lib/data/dicom.cc, a thin C++ file over DCMTK; Debian libdcmtk-dev) and
+# $(BUILD)/libfn-tiff.so (lib/data/codec_tiff.c over libtiff). Each holds position-independent copies of
+# the few objects of lib/ that it uses, and of fn's names exports only its table (-fvisibility=hidden). The fuzz
+# harnesses link the codecs' objects themselves (plugin.c then loads nothing). A plugin is linked with cc,
+# so a sanitized build leaves out UBSan's C++-only checks in dicom.cc (vptr; clang: function), and under
+# the sanitizers its names may stay undefined (their runtime is the program's)
+comma      := ,
+DCM_CXX    := $(if $(findstring clang,$(CC)),clang++,$(CXX))
+DCM_LIBS   := -ldcmdata -loflog -lofstd -lstdc++
+PIC        := $(BUILD)/pic
+PIC_FLAGS  := -fPIC -fvisibility=hidden
+DCM_OBJ    := $(PIC)/lib/data/dicom.o
+TIFF_OBJ   := $(PIC)/lib/data/codec_tiff.o
+PLUGIN_OBJ := $(DCM_OBJ) $(TIFF_OBJ)
+PLUGINS    := $(BUILD)/libfn-dicom.so $(BUILD)/libfn-tiff.so
+PLUGIN_LIBS := $(DCM_LIBS) $(TIFF_LIBS)
+PLUGIN_LD  := $(filter-out -fopenmp,$(LDFLAGS)) -shared $(if $(findstring -fsanitize,$(LDFLAGS)),,-Wl$(comma)--no-undefined)
+tools: $(PLUGINS)
+# test_codec writes its TIFF inputs with libtiff itself
+$(BUILD)/tests/test_codec: LDLIBS += $(TIFF_LIBS)
+
+$(PIC)/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
-	$(DCM_CXX) $(filter-out -std=c11 -Wshadow -MMD -MP,$(CFLAGS)) -std=c++17 $(if $(findstring -fsanitize,$(CFLAGS)),-fno-sanitize=vptr$(if $(findstring clang,$(DCM_CXX)),$(comma)function)) \
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -c $< -o $@
+$(DCM_OBJ): lib/data/dicom.cc | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(DCM_CXX) $(filter-out -std=c11 -Wshadow,$(CFLAGS)) -std=c++17 $(PIC_FLAGS) $(if $(findstring -fsanitize,$(CFLAGS)),-fno-sanitize=vptr$(if $(findstring clang,$(DCM_CXX)),$(comma)function)) \
 	  -c $< -o $@
+
+$(BUILD)/libfn-dicom.so: $(DCM_OBJ) $(PIC)/lib/base/err.o
+	$(CC) $(PLUGIN_LD) -o $@ $^ $(DCM_LIBS)
+$(BUILD)/libfn-tiff.so: $(TIFF_OBJ) $(PIC)/lib/base/err.o $(PIC)/lib/base/tensor.o $(PIC)/lib/data/image.o
+	$(CC) $(PLUGIN_LD) -o $@ $^ $(TIFF_LIBS) -lm
 
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(LIBFN)
 	@mkdir -p $(dir $@)
@@ -149,17 +175,19 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.o $(LIBFN)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBFN) $(LDLIBS)
 
 # a fuzz harness built as a plain program that replays the files it is given (tests/fuzz/replay.c)
-$(BUILD)/tests/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(LIBFN)
+# (with the codecs' objects, see "DICOM and TIFF")
+$(BUILD)/tests/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(PLUGIN_OBJ) $(LIBFN)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/tests/fuzz/fuzz_$*.o $(BUILD)/obj/tests/fuzz/replay.o $(LIBFN) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/tests/fuzz/fuzz_$*.o $(BUILD)/obj/tests/fuzz/replay.o $(PLUGIN_OBJ) $(LIBFN) \
+	  $(LDLIBS) $(PLUGIN_LIBS)
 
 # tests ------------------------------------------------------------------------------------------
 test: check-layout test-unit check-golden test-fuzz test-bats
 
 # the layers of lib/ (README, "Layout"): no include of a folder above a file's own, no include cycle, no
 # two objects of lib/ using each other's names (tests/layout.py)
-check-layout: $(LIBFN)
-	@python3 tests/layout.py . $(LIB_OBJ) $(DCM_OBJ)
+check-layout: $(LIBFN) $(PLUGIN_OBJ)
+	@python3 tests/layout.py . $(LIB_OBJ) $(PLUGIN_OBJ)
 
 # every input that fuzzing found a fault with, through its harness (tests/fuzz/regress/NAME/)
 test-fuzz: $(REPLAYS)
@@ -167,7 +195,7 @@ test-fuzz: $(REPLAYS)
 	  $(BUILD)/tests/fuzz-$$n $$d || exit 1; done
 
 # the CPU ops again on oneDNN's AVX2 path (ONEDNN_MAX_CPU_ISA=AVX2): bf16 refused there in one line
-test-unit: $(UNITS)
+test-unit: $(UNITS) $(PLUGINS)
 	@fail=0; for t in $(UNITS); do echo "== $$t"; $$t || fail=1; done; \
 	  echo "== ONEDNN_MAX_CPU_ISA=AVX2 $(BUILD)/tests/test_cpu_ops"; \
 	  ONEDNN_MAX_CPU_ISA=AVX2 $(BUILD)/tests/test_cpu_ops || fail=1; exit $$fail
@@ -255,9 +283,9 @@ fuzz: tools
 
 fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIBFN)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(PLUGIN_OBJ) $(LIBFN)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) $(PLUGIN_LIBS)
 
 # the demo and the benchmarks ----------------------------------------------------------------------
 demo: tools
@@ -273,10 +301,11 @@ install: tools
 	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/lib/fn
 	install -m 755 $(TOOLS) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin
 	for m in $(MANS); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s; done
+	install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/fn
 	if [ -f $(BUILD)/libfn-cuda.so ]; then install -m 755 $(BUILD)/libfn-cuda.so $(DESTDIR)$(PREFIX)/lib/fn; fi
 	if [ -f $(BUILD)/libfn-mpi.so ]; then install -m 755 $(BUILD)/libfn-mpi.so $(DESTDIR)$(PREFIX)/lib/fn; fi
 
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(PIC) -name '*.d' 2>/dev/null)

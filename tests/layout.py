@@ -17,7 +17,7 @@ import sys
 
 # a folder may include its own headers and those of the folders of lower rank
 LAYERS = {
-    'lib/base': 0,      # errors, heap, RNG, tensors, the ordered map, the split hash
+    'lib/base': 0,      # errors, heap, RNG, tensors, the ordered map, the split hash, dlopen look-up
     'lib/data': 1,      # the stream, the CLI helpers, codecs, image pages, image lists, safetensors, stats
     'lib/imgproc': 2,   # operations on frames: resampling, restore, augmentation, masks, overlays, ...
     'lib/eval': 2,      # metrics, challenge scoring, bootstrap

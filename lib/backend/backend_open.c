@@ -1,14 +1,14 @@
 /* backend_open.c: pick a backend by name; the CUDA one is loaded with dlopen so that the tools run on
  * machines without CUDA. The library is looked for at $FN_CUDA_LIB, else beside the running program:
- * <exe dir>/../lib/fn/libfn-cuda.so (an install) and <exe dir>/../libfn-cuda.so (the build folder). */
+ * <exe dir>/../lib/fn/libfn-cuda.so (an install) and <exe dir>/../libfn-cuda.so (the build folder), by
+ * fn_dlopen_beside (base/dlib.h), as the DICOM and TIFF codecs (data/plugin.h) and MPI are. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "backend/backend.h"
+#include "base/dlib.h"
 
 /* "cuda" -> 0, "cuda:N" -> N; -1 when not a cuda name, -2 when the index is malformed */
 static int cuda_index(const char *device) {
@@ -22,41 +22,10 @@ static int cuda_index(const char *device) {
     return (int)v;
 }
 
-/* open libfn-cuda.so: the handle, or NULL with why (one phrase) in why */
-static void *open_cuda_lib(char *why, size_t why_len) {
-    const char *env = getenv("FN_CUDA_LIB");
-    if (env && *env) {
-        void *h = dlopen(env, RTLD_NOW | RTLD_LOCAL);
-        if (!h) snprintf(why, why_len, "%s", dlerror());
-        return h;
-    }
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) {
-        snprintf(why, why_len, "libfn-cuda.so: cannot find the program's folder");
-        return NULL;
-    }
-    exe[len] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
-    const char *rel[] = {"/../lib/fn/libfn-cuda.so", "/../libfn-cuda.so"};
-    char first_err[256] = "";
-    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s%s", exe, rel[i]);
-        if (access(path, F_OK) != 0) continue;
-        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        if (h) return h;
-        if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", dlerror());
-    }
-    snprintf(why, why_len, "%s", first_err[0] ? first_err : "libfn-cuda.so: not found");
-    return NULL;
-}
-
 /* the CUDA backend, or NULL with the reason in e */
 static fn_backend *open_cuda(int index, fn_err *e) {
     char why[400];
-    void *h = open_cuda_lib(why, sizeof why);
+    void *h = fn_dlopen_beside("FN_CUDA_LIB", "libfn-cuda.so", RTLD_NOW | RTLD_LOCAL, NULL, why, sizeof why);
     if (!h) {
         fn_seterr(e, "%s", why);
         return NULL;

@@ -1,5 +1,5 @@
 /* Layer lib/base: the basics everything may use (errors, heap, RNG, tensors, the ordered map, the split
- * hash); includes no other folder of fn's.
+ * hash, the look-up of the libraries loaded with dlopen); includes no other folder of fn's.
  * The layers, each using only those before it: base < data < imgproc, eval < backend < cpu, nn, cuda/
  *   < train < mpi/ < cmd/ (folders of one rank never include each other; README "Layout", tests/layout.py). */
 /* err.h: error reports from lib/ to the tools.

@@ -1,4 +1,6 @@
-/* codec_tiff.c: TIFF to [C,H,W] tensors and back, with libtiff, on memory buffers.
+/* codec_tiff.c: TIFF to [C,H,W] tensors and back, with libtiff, on memory buffers. Built into libfn-tiff.so
+ * (with its own copies of err.c, tensor.c and image.c), which plugin.c loads on the first TIFF read or
+ * written: these are fn_tiff_decode and fn_tiff_encode of codec_tiff.h behind the table fn_tiff_plugin.
  *
  * Read, every page of the main IFD chain (reduced-resolution pages such as thumbnails are skipped):
  *   - 8/16-bit unsigned -> u8/u16; 32-bit float -> f32; signed or 32-bit integer and 64-bit float
@@ -16,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tiffio.h>
-#include "data/codec_tiff.h"
 #include "data/image.h"
+#include "data/plugin.h"
 
 typedef struct tiff_mem {
     unsigned char *buf;
@@ -252,8 +254,8 @@ static fn_tensor *read_page(TIFF *tif, size_t len, const char **why) {
     return t;
 }
 
-int fn_tiff_decode(const unsigned char *buf, size_t len, const char *name, const fn_decode_opts *o, fn_image *img,
-                   fn_err *e) {
+int fn_tiffio_decode(const unsigned char *buf, size_t len, const char *name, const fn_decode_opts *o,
+                     fn_image *img, fn_err *e) {
     tiff_mem m = {(unsigned char *)buf, len, 0, 0, "", 0};
     TIFF *tif = mem_open(&m, name, "r");
     if (!tif) return fn_seterr(e, "%s: corrupt TIFF: %s", name, m.nerr ? m.msg : "cannot open");
@@ -312,8 +314,8 @@ static int write_page(TIFF *tif, const fn_tensor *t, int page, int n) {
     return TIFFWriteDirectory(tif) ? 0 : -1;
 }
 
-int fn_tiff_encode(const fn_tensor *const *pages, int n, const char *name, unsigned char **buf, size_t *len,
-                   fn_err *e) {
+int fn_tiffio_encode(const fn_tensor *const *pages, int n, const char *name, unsigned char **buf, size_t *len,
+                     fn_err *e) {
     *buf = NULL;
     *len = 0;
     tiff_mem m = {malloc(65536), 0, 0, 65536, "", 0};
@@ -331,3 +333,5 @@ int fn_tiff_encode(const fn_tensor *const *pages, int n, const char *name, unsig
     *len = m.len;
     return 0;
 }
+
+const fn_tiff_plugin_table fn_tiff_plugin = {FN_PLUGIN_VERSION, fn_tiffio_decode, fn_tiffio_encode};

@@ -1,5 +1,7 @@
 /* codec_tiff.h: the TIFF (libtiff) decoder behind fn_image_decode (codec.h) and its encoder. It appends pages
- * to img (o is never NULL) and depends only on the image helpers below it. */
+ * to img (o is never NULL) and depends only on the image helpers below it. codec_tiff.c is built into
+ * libfn-tiff.so, which plugin.c (these functions) loads on the first TIFF decoded or encoded (plugin.h);
+ * when it cannot, they fail naming it. */
 #ifndef FN_CODEC_TIFF_H
 #define FN_CODEC_TIFF_H
 

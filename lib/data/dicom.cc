@@ -1,4 +1,7 @@
-// dicom.cc: see dicom.h. A thin C++ file over DCMTK's dcmdata with a C interface; no state of its own.
+// dicom.cc: see dicom.h. A thin C++ file over DCMTK's dcmdata with a C interface; no state of its own. Built
+// into libfn-dicom.so (with its own copy of err.c), which plugin.c loads on the first DICOM read: these are
+// fn_dcm_read and fn_dcm_quiet of dicom.h behind the table fn_dicom_plugin (fn_is_dicom and fn_dcm_free
+// are plugin.c's, in C: they need no DCMTK).
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/oflog/oflog.h>
@@ -17,7 +20,7 @@ extern "C" { // fn's C headers
 #include "base/err.h"
 #include "base/tensor.h"
 }
-#include "data/dicom.h"
+#include "data/plugin.h"
 
 namespace {
 
@@ -182,28 +185,18 @@ template <typename T> void put_frame(const T *src, const header &h, long frame, 
     }
 }
 
-} // namespace
-
-extern "C" {
-
-int fn_is_dicom(const char *path) {
-    struct stat st;
-    if (stat(path, &st)) return 0;
-    if (!S_ISDIR(st.st_mode)) return has_magic(path);
-    std::vector<std::string> f = folder_files(path);
-    for (size_t i = 0; i < f.size() && i < 8; i++)
-        if (has_magic(f[i].c_str())) return 1;
-    return 0;
-}
-
-void fn_dcm_quiet(void) { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); }
-
-void fn_dcm_free(fn_dcm_volume *v) {
+void free_volume(fn_dcm_volume *v) {
     std::free(v->data);
     std::memset(v, 0, sizeof *v);
 }
 
-int fn_dcm_read(const char *path, int want_pixels, fn_dcm_volume *v, fn_err *e) {
+} // namespace
+
+extern "C" {
+
+void fn_dcmtk_quiet(void) { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); }
+
+int fn_dcmtk_read(const char *path, int want_pixels, fn_dcm_volume *v, fn_err *e) {
     std::memset(v, 0, sizeof *v);
     try {
         struct stat st;
@@ -319,15 +312,17 @@ int fn_dcm_read(const char *path, int want_pixels, fn_dcm_volume *v, fn_err *e) 
                 if (c.good() && b) put_frame(b, h, planes[k].frame, dst);
             }
             if (c.bad()) {
-                fn_dcm_free(v);
+                free_volume(v);
                 return fail(e, h.path + ": cannot read its pixel data (" + c.text() + ")");
             }
         }
         return 0;
     } catch (const std::exception &x) {
-        fn_dcm_free(v);
+        free_volume(v);
         return fn_seterr(e, "%s: %s", path, x.what());
     }
 }
+
+const fn_dicom_plugin_table fn_dicom_plugin = {FN_PLUGIN_VERSION, fn_dcmtk_read, fn_dcmtk_quiet};
 
 } // extern "C"

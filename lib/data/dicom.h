@@ -1,5 +1,6 @@
 /* dicom.h: DICOM images through DCMTK (dicom.cc, a thin C++ file behind this C interface): a single- or
- * multi-frame file, or a folder holding one series, as one volume for volume.c.
+ * multi-frame file, or a folder holding one series, as one volume for volume.c. dicom.cc is built into
+ * libfn-dicom.so, which plugin.c (these functions) loads on the first fn_dcm_read (plugin.h).
  *
  * The slices are ordered by their position along the normal of the image plane (ImagePositionPatient
  * projected on the cross product of ImageOrientationPatient's two directions), never by file name; the

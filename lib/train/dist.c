@@ -1,10 +1,10 @@
 /* dist.c: the ranks of a data-parallel fn-train and their reductions. */
 #include <dlfcn.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "base/dlib.h"
 #include "train/dist.h"
 #include "train/mpi.h"
 
@@ -26,32 +26,10 @@ static int launched(void) {
     return n && strcmp(n, "1") != 0;
 }
 
+/* RTLD_GLOBAL: Open MPI's own plugins need libmpi's symbols */
 static void *open_lib(char *why, size_t why_len) {
-    const char *env = getenv("FN_MPI_LIB");
-    /* RTLD_GLOBAL: Open MPI's own plugins need libmpi's symbols */
-    if (env && *env) {
-        void *h = dlopen(env, RTLD_NOW | RTLD_GLOBAL);
-        if (!h) snprintf(why, why_len, "%s", dlerror());
-        return h;
-    }
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) { snprintf(why, why_len, "libfn-mpi.so: cannot find the program's folder"); return NULL; }
-    exe[len] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
-    const char *rel[] = {"/../lib/fn/libfn-mpi.so", "/../libfn-mpi.so"};
-    snprintf(why, why_len, "libfn-mpi.so: not found (build it with MPI installed, or set FN_MPI_LIB)");
-    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s%s", exe, rel[i]);
-        if (access(path, F_OK) != 0) continue;
-        void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
-        if (h) return h;
-        snprintf(why, why_len, "%s", dlerror());
-        break;
-    }
-    return NULL;
+    return fn_dlopen_beside("FN_MPI_LIB", "libfn-mpi.so", RTLD_NOW | RTLD_GLOBAL,
+                            "build it with MPI installed, or set FN_MPI_LIB", why, why_len);
 }
 
 fn_dist *fn_dist_open(fn_err *e) {

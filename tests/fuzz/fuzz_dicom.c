@@ -1,6 +1,7 @@
 /* fuzz_dicom.c: the DICOM reader (lib/data/dicom.cc over DCMTK) on any bytes as a .dcm file (DCMTK takes a
  * path: a temporary file), geometry only and then with the pixels; a volume that reads is cut into its
- * slices and its header rebuilt for writing, as fn-read and fn-write --nifti do. */
+ * slices and its header rebuilt for writing, as fn-read and fn-write --nifti do. The harnesses link the
+ * codecs' objects (Makefile), so dicom.cc's code runs linked in, instrumented, without libfn-dicom.so. */
 #include <stdlib.h>
 #include <string.h>
 #include "data/dicom.h"
