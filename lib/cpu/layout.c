@@ -3,9 +3,10 @@
  *   cpu_nhwc_bf16   fn's NCHW f32 tensors into the primitives' NHWC bf16 source (and diff_dst), each
  *                   value rounded to nearest even as cpu_bf16_round (the matrix-product path's rounding)
  *   cpu_nchw_from   the primitives' NHWC f32 results back into NCHW f32, written or added (acc)
- * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into blocks
- * of 16 pixels, each taken across all channels by one thread, so that each thread reads and writes whole
- * cache lines of both layouts. Compiled per ISA level (CPU_ISA_SRC): the AVX-512 copy transposes 16x16
+ * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into tiles of
+ * PT pixels, each taken by one thread 16 channels at a time, so that the reads and the writes of the
+ * channel-major side run along 1 KB of each channel (one stream per channel would have the prefetchers
+ * lose track at 64 channels and more) while the pixel-major side of the tile stays in L2. Compiled per ISA level (CPU_ISA_SRC): the AVX-512 copy transposes 16x16
  * blocks in registers; the others, and the edges (channels or pixels short of 16), go value by value.
  * Every level gives the same bits: a transpose, a rounding, one addition. */
 #include <stddef.h>
@@ -16,11 +17,11 @@
 #endif
 #include "cpu.h"
 
-#define PB 16 /* pixels per block */
+#define PT 256 /* pixels per tile */
 
 #ifdef LAYOUT_AVX512
 /* r[i] holds row i of a 16x16 block; after, r[j] holds column j */
-static inline void tr16(__m512 r[16]) {
+static inline __attribute__((always_inline)) void tr16(__m512 r[16]) {
     __m512 t[16];
     for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -44,7 +45,7 @@ static inline void tr16(__m512 r[16]) {
 }
 
 /* cpu_bf16_round of 16 values */
-static inline __m256i bf16x16(__m512 v) {
+static inline __attribute__((always_inline)) __m256i bf16x16(__m512 v) {
     const __m512i u = _mm512_castps_si512(v);
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
     const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb), 16);
@@ -56,63 +57,68 @@ static inline __m256i bf16x16(__m512 v) {
 #endif
 
 /* x [C, HW] (one image) -> y [HW, C] bf16: pixels [p0, p1) */
-static void nhwc_block(const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1) {
+static void nhwc_tile(const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1) {
     int c0 = 0;
+    size_t q1 = p0; /* the vector blocks cover [p0, q1) */
 #ifdef LAYOUT_AVX512
-    if (p1 - p0 == PB)
-        for (; c0 + 16 <= C; c0 += 16) {
+    q1 = p0 + (p1 - p0) / 16 * 16;
+    for (; c0 + 16 <= C; c0 += 16)
+        for (size_t q = p0; q < q1; q += 16) {
             __m512 r[16];
-            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(x + (size_t)(c0 + i) * HW + p0);
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(x + (size_t)(c0 + i) * HW + q);
             tr16(r);
-            for (int j = 0; j < 16; j++) _mm256_storeu_si256((__m256i *)(y + (p0 + j) * C + c0), bf16x16(r[j]));
+            for (int j = 0; j < 16; j++) _mm256_storeu_si256((__m256i *)(y + (q + j) * C + c0), bf16x16(r[j]));
         }
 #endif
-    for (size_t p = p0; p < p1; p++)
-        for (int c = c0; c < C; c++) y[p * C + c] = cpu_bf16_round(x[(size_t)c * HW + p]);
+    for (int c = c0; c < C; c++) /* the channels short of a block of 16 */
+        for (size_t p = p0; p < q1; p++) y[p * C + c] = cpu_bf16_round(x[(size_t)c * HW + p]);
+    for (int c = 0; c < C; c++) /* the pixels short of one */
+        for (size_t p = q1; p < p1; p++) y[p * C + c] = cpu_bf16_round(x[(size_t)c * HW + p]);
 }
 
 /* x [HW, C] (one image) -> y [C, HW] (= or +=): pixels [p0, p1) */
-static void nchw_block(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1, int acc) {
+static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1, int acc) {
     int c0 = 0;
+    size_t q1 = p0;
 #ifdef LAYOUT_AVX512
-    if (p1 - p0 == PB)
-        for (; c0 + 16 <= C; c0 += 16) {
+    q1 = p0 + (p1 - p0) / 16 * 16;
+    for (; c0 + 16 <= C; c0 += 16)
+        for (size_t q = p0; q < q1; q += 16) {
             __m512 r[16];
-            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(x + (p0 + i) * C + c0);
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(x + (q + i) * C + c0);
             tr16(r);
             for (int j = 0; j < 16; j++) {
-                float *o = y + (size_t)(c0 + j) * HW + p0;
+                float *o = y + (size_t)(c0 + j) * HW + q;
                 _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[j]) : r[j]);
             }
         }
 #endif
-    for (int c = c0; c < C; c++) {
+    for (int c = 0; c < C; c++) {
         float *o = y + (size_t)c * HW;
+        const size_t from = c < c0 ? q1 : p0; /* what the vector blocks left of this channel */
         if (acc)
-            for (size_t p = p0; p < p1; p++) o[p] += x[p * C + c];
+            for (size_t p = from; p < p1; p++) o[p] += x[p * C + c];
         else
-            for (size_t p = p0; p < p1; p++) o[p] = x[p * C + c];
+            for (size_t p = from; p < p1; p++) o[p] = x[p * C + c];
     }
 }
 
 void cpu_nhwc_bf16(const float *x, uint16_t *y, int N, int C, size_t HW, int threads) {
-    const size_t nb = (HW + PB - 1) / PB;
-    const long items = (long)N * (long)nb;
+    const size_t nt = (HW + PT - 1) / PT;
+    const long items = (long)N * (long)nt;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long i = 0; i < items; i++) {
-        const size_t n = (size_t)(i / (long)nb), p0 = (size_t)(i % (long)nb) * PB;
-        const size_t p1 = p0 + PB < HW ? p0 + PB : HW;
-        nhwc_block(x + n * C * HW, y + n * C * HW, C, HW, p0, p1);
+        const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT;
+        nhwc_tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW);
     }
 }
 
 void cpu_nchw_from(const float *x, float *y, int N, int C, size_t HW, int acc, int threads) {
-    const size_t nb = (HW + PB - 1) / PB;
-    const long items = (long)N * (long)nb;
+    const size_t nt = (HW + PT - 1) / PT;
+    const long items = (long)N * (long)nt;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long i = 0; i < items; i++) {
-        const size_t n = (size_t)(i / (long)nb), p0 = (size_t)(i % (long)nb) * PB;
-        const size_t p1 = p0 + PB < HW ? p0 + PB : HW;
-        nchw_block(x + n * C * HW, y + n * C * HW, C, HW, p0, p1, acc);
+        const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT;
+        nchw_tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW, acc);
     }
 }

@@ -562,8 +562,9 @@ static void isa_ops_run(fn_backend *b, const float *x, const float *z, float *ou
  * infinities and denormals; and the result written and added */
 static void test_layout(void) {
     const int top = cpu_isa_pick();
-    const int shapes[][3] = {{1, 16, 16}, {2, 5, 7}, {1, 19, 35}, {3, 33, 48}, {1, 48, 256}, {2, 3, 17}};
-    for (int si = 0; si < 6; si++) {
+    /* [N, C, HW]: one tile (256 pixels) and several, the last short of a block */
+    const int shapes[][3] = {{1, 16, 16}, {2, 5, 7}, {1, 19, 35}, {3, 33, 48}, {1, 48, 256}, {2, 3, 17}, {2, 37, 600}};
+    for (int si = 0; si < 7; si++) {
         const int N = shapes[si][0], C = shapes[si][1];
         const size_t HW = (size_t)shapes[si][2], n = (size_t)N * C * HW;
         float *x = rbuf(n), *y = rbuf(n), *ref = buf(n), *out = buf(n);
