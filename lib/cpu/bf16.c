@@ -30,10 +30,10 @@ struct cpu_bf16 {
     dnnl_primitive_t mm[2]; /* C = A B (beta 0), C += A B (beta 1): run-time sizes and strides */
     int threads;
     dnnl_stream_t *st;      /* [threads] a stream per OpenMP thread */
-    uint16_t **buf;         /* [threads] the bf16 copies of A [M*K] and B [K*N], one after the other */
-    size_t *cap;            /* [threads] uint16s allocated in buf[t] */
-    float **dense;          /* [threads] C [M*N] of a product whose C has gaps between its rows */
-    size_t *dcap;           /* [threads] floats allocated in dense[t] */
+    void **buf;             /* [threads] the bf16 copies of A [M*K] and B [K*N], one after the other */
+    size_t *cap;            /* [threads] bytes allocated in buf[t] */
+    void **dense;           /* [threads] f32 C [M*N] of a product whose C has gaps between its rows */
+    size_t *dcap;           /* [threads] bytes allocated in dense[t] */
     int *fail;              /* [threads] a copy could not be had (reported by error()) */
     struct shape *shapes;   /* [threads * NSHAPES] each thread's primitives for fixed sizes */
     int *next;              /* [threads] the entry of shapes to replace next */
@@ -221,6 +221,17 @@ int cpu_bf16_failed(cpu_ctx *c) {
     return f;
 }
 
+/* *p grown to at least n bytes (contents not kept); NULL when out of memory */
+static void *grown(void **p, size_t *cap, size_t n) {
+    if (*cap < n) {
+        free(*p);
+        *cap = 0;
+        if (!(*p = malloc(n))) return NULL;
+        *cap = n;
+    }
+    return *p;
+}
+
 /* a 2-D memory [rows, cols] with the strides (srow, scol) over p */
 static dnnl_memory_t mem2(dnnl_engine_t eng, dnnl_data_type_t dt, int rows, int cols, long srow, long scol,
                           void *p) {
@@ -240,35 +251,18 @@ void cpu_gemm_bf16(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float 
         b->fail[tid < b->threads ? tid : 0] = 1;
         return;
     }
-    const size_t na = (size_t)M * K, need = na + (size_t)K * N;
-    if (b->cap[tid] < need) {
-        free(b->buf[tid]);
-        b->cap[tid] = 0;
-        if (!(b->buf[tid] = malloc(need * sizeof(uint16_t)))) {
-            b->fail[tid] = 1;
-            return;
-        }
-        b->cap[tid] = need;
-    }
+    const size_t na = (size_t)M * K;
+    uint16_t *a16 = grown(&b->buf[tid], &b->cap[tid], (na + (size_t)K * N) * sizeof(uint16_t));
     /* C with gaps between its rows (ldc > N: a tile of an image's rows, the 1x1 convolutions): oneDNN 2.6
      * has no brgemm kernel for a strided dst and takes its JIT GEMM, 2x to 4x slower on AMX; the product
      * goes to a dense C [M,N] of this thread, then into C (added: the sum post-op's one addition) */
-    float *Cd = C;
-    int ldd = ldc, accd = beta != 0.0f;
-    if (ldc != N) {
-        const size_t nd = (size_t)M * N;
-        if (b->dcap[tid] < nd) {
-            free(b->dense[tid]);
-            b->dcap[tid] = 0;
-            if (!(b->dense[tid] = malloc(nd * sizeof(float)))) {
-                b->fail[tid] = 1;
-                return;
-            }
-            b->dcap[tid] = nd;
-        }
-        Cd = b->dense[tid], ldd = N, accd = 0;
+    float *Cd = ldc != N ? grown(&b->dense[tid], &b->dcap[tid], (size_t)M * N * sizeof(float)) : C;
+    const int ldd = ldc != N ? N : ldc, accd = ldc != N ? 0 : beta != 0.0f;
+    if (!a16 || !Cd) {
+        b->fail[tid] = 1;
+        return;
     }
-    uint16_t *a16 = b->buf[tid], *b16 = a16 + na;
+    uint16_t *b16 = a16 + na;
     round_rows(A, lda, ta, M, K, a16); /* a16 [M,K] */
     round_rows(B, ldb, tb, K, N, b16); /* b16 [K,N] */
     if (omp_get_max_threads() != 1) omp_set_num_threads(1); /* this thread's setting, as sgemm.c */
