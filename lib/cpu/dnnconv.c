@@ -6,7 +6,10 @@
  * primitive takes its operands in the blocked layouts it chooses (format_tag any); reorders bring fn's
  * fp32 NCHW / OIHW tensors into them, rounding to bf16 on the way (to nearest even, as cpu_bf16_round),
  * and bring the result back (adding it, for the passes that accumulate: acc, dw +=). So the rounding is
- * the matmul path's: each product of rounded inputs, summed in fp32 (in another order).
+ * the matmul path's: each product of rounded inputs, summed in fp32 (in another order). Where the layout
+ * is NHWC (an activation, its gradient or a result; the AMX kernels' choice), layout.c's transposes do it
+ * instead of oneDNN's reorders, with the same bits. cpu_dnn_bwd runs a convolution's two backward passes
+ * call by call, backward-data taking the dy that backward-filter rounded and laid out.
  *
  * One entry per (pass, shape) keeps the primitive, its reorders and its layouts for the context's life
  * (no global state); the inference forward keeps its rounded, blocked kernels of frozen parameters in
