@@ -157,7 +157,7 @@ $(DCM_OBJ): lib/data/dicom.cc | $(BUILD)/.deps-ok
 	$(DCM_CXX) $(filter-out -std=c11 -Wshadow,$(CFLAGS)) -std=c++17 $(PIC_FLAGS) $(if $(findstring -fsanitize,$(CFLAGS)),-fno-sanitize=vptr$(if $(findstring clang,$(DCM_CXX)),$(comma)function)) \
 	  -c $< -o $@
 
-$(BUILD)/libfn-dicom.so: $(DCM_OBJ) $(PIC)/lib/base/err.o
+$(BUILD)/libfn-dicom.so: $(DCM_OBJ) $(PIC)/lib/base/err.o $(PIC)/lib/data/dcmfile.o
 	$(CC) $(PLUGIN_LD) -o $@ $^ $(DCM_LIBS)
 $(BUILD)/libfn-tiff.so: $(TIFF_OBJ) $(PIC)/lib/base/err.o $(PIC)/lib/base/tensor.o $(PIC)/lib/data/image.o
 	$(CC) $(PLUGIN_LD) -o $@ $^ $(TIFF_LIBS) -lm

@@ -1,7 +1,7 @@
 // dicom.cc: see dicom.h. A thin C++ file over DCMTK's dcmdata with a C interface; no state of its own. Built
 // into libfn-dicom.so (with its own copy of err.c), which plugin.c loads on the first DICOM read: these are
-// fn_dcm_read and fn_dcm_quiet of dicom.h behind the table fn_dicom_plugin (fn_is_dicom and fn_dcm_free
-// are plugin.c's, in C: they need no DCMTK).
+// fn_dcm_read and fn_dcm_quiet of dicom.h behind the table fn_dicom_plugin (fn_is_dicom is plugin.c's,
+// fn_dcm_has_magic and fn_dcm_free dcmfile.c's, in C: they need no DCMTK).
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/oflog/oflog.h>
@@ -146,15 +146,6 @@ bool same_geometry(const header &a, const header &b) {
     return std::fabs(a.ps[0] - b.ps[0]) < 1e-4 && std::fabs(a.ps[1] - b.ps[1]) < 1e-4;
 }
 
-bool has_magic(const char *path) {
-    FILE *f = std::fopen(path, "rb");
-    if (!f) return false;
-    char b[132];
-    size_t n = std::fread(b, 1, sizeof b, f);
-    std::fclose(f);
-    return n == 132 && !std::memcmp(b + 128, "DICM", 4);
-}
-
 // the regular, not hidden files of a folder, sorted by name (the order only makes messages stable)
 std::vector<std::string> folder_files(const char *dir) {
     std::vector<std::string> v;
@@ -185,11 +176,6 @@ template <typename T> void put_frame(const T *src, const header &h, long frame, 
     }
 }
 
-void free_volume(fn_dcm_volume *v) {
-    std::free(v->data);
-    std::memset(v, 0, sizeof *v);
-}
-
 } // namespace
 
 extern "C" {
@@ -218,7 +204,7 @@ int fn_dcmtk_read(const char *path, int want_pixels, fn_dcm_volume *v, fn_err *e
             fn_err fe;
             if (read_header(f, *ff, h, want_pixels != 0, &fe)) {
                 // in a folder, files that are not DICOM at all (a README) are passed over
-                if (folder && !has_magic(f.c_str()) && std::strstr(fe.msg, "not a readable DICOM")) {
+                if (folder && !fn_dcm_has_magic(f.c_str()) && std::strstr(fe.msg, "not a readable DICOM")) {
                     delete ff;
                     ffs.pop_back();
                     continue;
@@ -312,13 +298,13 @@ int fn_dcmtk_read(const char *path, int want_pixels, fn_dcm_volume *v, fn_err *e
                 if (c.good() && b) put_frame(b, h, planes[k].frame, dst);
             }
             if (c.bad()) {
-                free_volume(v);
+                fn_dcm_free(v);
                 return fail(e, h.path + ": cannot read its pixel data (" + c.text() + ")");
             }
         }
         return 0;
     } catch (const std::exception &x) {
-        free_volume(v);
+        fn_dcm_free(v);
         return fn_seterr(e, "%s: %s", path, x.what());
     }
 }

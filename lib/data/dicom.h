@@ -30,6 +30,7 @@ typedef struct fn_dcm_volume {
 
 /* 1 when the file has DICOM's preamble and "DICM" magic; a folder: 1 when one of its first files has */
 int fn_is_dicom(const char *path);
+int fn_dcm_has_magic(const char *path); /* a file only (dcmfile.c, as fn_dcm_free) */
 /* a file or a series folder: the whole volume (want_pixels) or only its geometry, every check on the
  * headers made (a folder with two series is refused, naming them; a file without pixel data, slices of
  * different sizes or orientations). 0, or -1 with e naming the file. */

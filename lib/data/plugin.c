@@ -1,6 +1,6 @@
 /* plugin.c: see plugin.h. The public functions of dicom.h and codec_tiff.h, which load their library on
- * first use. fn_is_dicom (the preamble and "DICM" magic, of a file or of a folder's first files) and
- * fn_dcm_free are plain C here and load nothing; fn_dcm_quiet records the wish and applies it when DCMTK is
+ * first use. fn_is_dicom (the preamble and "DICM" magic, of a file or of a folder's first files; dcmfile.c
+ * as fn_dcm_free) is plain C and loads nothing; fn_dcm_quiet records the wish and applies it when DCMTK is
  * loaded (or at once when it is). */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -83,27 +83,13 @@ int fn_dcm_read(const char *path, int want_pixels, fn_dcm_volume *v, fn_err *e) 
     return t ? t->read(path, want_pixels, v, e) : -1;
 }
 
-void fn_dcm_free(fn_dcm_volume *v) {
-    free(v->data);
-    memset(v, 0, sizeof *v);
-}
-
-static int has_magic(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    char b[132];
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
-    return n == 132 && !memcmp(b + 128, "DICM", 4);
-}
-
 static int not_hidden(const struct dirent *d) { return d->d_name[0] != '.'; }
 static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
 
 int fn_is_dicom(const char *path) {
     struct stat st;
     if (stat(path, &st)) return 0;
-    if (!S_ISDIR(st.st_mode)) return has_magic(path);
+    if (!S_ISDIR(st.st_mode)) return fn_dcm_has_magic(path);
     /* a folder: one of its first 8 regular, not hidden files by name */
     struct dirent **names;
     int n = scandir(path, &names, not_hidden, by_name), found = 0, seen = 0;
@@ -113,7 +99,7 @@ int fn_is_dicom(const char *path) {
         if (!found && seen < 8 && snprintf(p, sizeof p, "%s/%s", path, names[i]->d_name) < (int)sizeof p &&
             !stat(p, &st) && S_ISREG(st.st_mode)) {
             seen++;
-            found = has_magic(p);
+            found = fn_dcm_has_magic(p);
         }
         free(names[i]);
     }
