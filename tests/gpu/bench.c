@@ -119,17 +119,8 @@ int gpu_bench_main(int argc, char **argv) {
     }
     fn_err e = {{0}};
     char note[256] = "";
-    fn_backend *be = fn_backend_open(dev, 0, note, sizeof note, &e);
-    if (!be) {
-        fprintf(stderr, "gpu-check bench: %s\n", e.msg);
-        return 1;
-    }
-    if (fn_backend_set_precision(be, prec, &e)) {
-        fprintf(stderr, "gpu-check bench: %s\n", e.msg);
-        fn_backend_close(be);
-        return 1;
-    }
-    if (be->set_deterministic) be->set_deterministic(be->ctx, det);
+    fn_backend *be = gpu_open("bench", dev, prec, det, note, sizeof note);
+    if (!be) return 1;
     printf("bench: %s, %s%s\n", be->device, fn_precision_name(prec), det ? ", deterministic" : "");
     /* the device memory in use before any net: the baseline of the memory figures (the CUDA context) */
     size_t base = 0, tot0 = 0;

@@ -32,6 +32,21 @@ static int open_main(int argc, char **argv) {
     return 0;
 }
 
+fn_backend *gpu_open(const char *cmd, const char *dev, int prec, int det, char *note, size_t note_len) {
+    fn_err e = {{0}};
+    fn_backend *be = fn_backend_open(dev, 0, note, note_len, &e);
+    if (be && fn_backend_set_precision(be, prec, &e)) {
+        fn_backend_close(be);
+        be = NULL;
+    }
+    if (!be) {
+        fprintf(stderr, "gpu-check %s: %s\n", cmd, e.msg);
+        return NULL;
+    }
+    if (be->set_deterministic) be->set_deterministic(be->ctx, det);
+    return be;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         fputs(usage, argc < 2 ? stderr : stdout);

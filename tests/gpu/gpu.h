@@ -8,9 +8,16 @@
 #ifndef FN_TESTS_GPU_H
 #define FN_TESTS_GPU_H
 
+#include <stddef.h>
+
 int gpu_parity_main(int argc, char **argv);
 int gpu_golden_main(int argc, char **argv);
 int gpu_bench_main(int argc, char **argv);
 int gpu_train_main(int argc, char **argv);
+
+struct fn_backend;
+/* the backend of DEV in precision prec, deterministic (when the backend has the setting) or not; NULL after
+ * one line "gpu-check CMD: why" on stderr. note (may be NULL) gets fn_backend_open's note. */
+struct fn_backend *gpu_open(const char *cmd, const char *dev, int prec, int det, char *note, size_t note_len);
 
 #endif

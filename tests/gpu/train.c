@@ -66,17 +66,8 @@ int gpu_train_main(int argc, char **argv) {
         return 2;
     }
     fn_err e = {{0}};
-    fn_backend *be = fn_backend_open(dev, 0, NULL, 0, &e);
-    if (!be) {
-        fprintf(stderr, "gpu-check train: %s\n", e.msg);
-        return 1;
-    }
-    if (fn_backend_set_precision(be, prec, &e)) {
-        fprintf(stderr, "gpu-check train: %s\n", e.msg);
-        fn_backend_close(be);
-        return 1;
-    }
-    if (be->set_deterministic) be->set_deterministic(be->ctx, det);
+    fn_backend *be = gpu_open("train", dev, prec, det, NULL, 0);
+    if (!be) return 1;
     const size_t px = (size_t)S * S;
     float *xt = malloc(sizeof *xt * 3 * px * ntrain), *tt = malloc(sizeof *tt * px * ntrain);
     float *xv = malloc(sizeof *xv * 3 * px * nval), *tv = malloc(sizeof *tv * px * nval);
