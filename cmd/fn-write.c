@@ -116,8 +116,20 @@ static void parse(int argc, char **argv, options *o) {
     if (!keys_given) o->keys = o->overlay || o->pred_suffix ? 0 : K_IMAGE | K_MASK | K_PRED;
 }
 
-/* mkdir -p */
+/* before the first frame: DIR, when it exists, must be a folder (nothing is made here) */
+static void check_dir(const char *dir) {
+    struct stat st;
+    if (stat(dir, &st)) {
+        if (errno != ENOENT) fn_die(prog, "%s: %s", dir, strerror(errno));
+    } else if (!S_ISDIR(st.st_mode)) fn_die(prog, "%s: not a folder", dir);
+}
+
+/* mkdir -p, once, just before the first file goes into DIR: bad input before it, an empty stream, or
+ * frames with nothing to write leave no folder behind */
 static void make_dir(const char *dir) {
+    static int made;
+    if (made) return;
+    made = 1;
     char *p = strdup(dir);
     if (!p) fn_die(prog, "out of memory");
     for (char *s = p + 1;; s++) {
@@ -148,6 +160,7 @@ static int put_as(const options *o, const char *id, const char *suffix, fn_forma
     snprintf(q, n - (size_t)(q - path), "%s%s.%s", id, suffix, fmt == FN_FMT_PNG ? "png" : "tif");
     for (; *q; q++)
         if (*q == '/') *q = '_'; /* an id never reaches outside DIR */
+    make_dir(o->dir);
     int rc = fn_image_write_file(path, fmt, t, e);
     free(path);
     fn_tensor_free(t);
@@ -283,6 +296,7 @@ static open_vol *vol_of(nifti_job *j, const fn_frame *f, const char *name, int a
     open_vol *ov = &j->v[j->n];
     *ov = (open_vol){.header = hdr, .path = path, .name = strdup(name)};
     fn_err ve;
+    if (ov->name) make_dir(o->dir); /* fn_volume_out_begin opens its temporary file in DIR */
     if (!ov->name || fn_volume_out_begin(&ov->out, hdr, axis, dt, path, &ve)) {
         fn_seterr(e, "%s: %s", f->id, ov->name ? ve.msg : "out of memory");
         free(hdr), free(path), free(ov->name);
@@ -346,7 +360,7 @@ int main(int argc, char **argv) {
     fn_err e;
     fn_reader *r = fn_reader_open_path(o.input, &e);
     if (!r) fn_die(prog, "%s", e.msg);
-    make_dir(o.dir);
+    check_dir(o.dir);
     if (o.nifti) {
         fn_volume_quiet();
         static nifti_job j; /* for drop_unfinished, when a failure exits from the frame loop */

@@ -177,6 +177,73 @@ open("c2.fns", "wb").write(msgpack.packb({"id": "c2", "image": {"dtype": "u8", "
   assert_one_line_error fn-write
 }
 
+@test "garbage input: one-line error, exit 1, no folder and none of its parents made" {
+  run --separate-stderr bash -c 'echo garbage | fn-write a/b/out'
+  assert_one_line_error fn-write
+  [[ "$stderr" == "fn-write: stdin: frame 1: "* ]] || fail "$stderr"
+  assert_equal "$output" ""
+  [ ! -e a ] || fail "left $(find a)"
+  printf 'garbage' > g.fns
+  run --separate-stderr fn-write a/b/out g.fns
+  assert_one_line_error fn-write
+  [ ! -e a ]
+  run --separate-stderr fn-write --nifti a/b/out g.fns
+  assert_one_line_error fn-write
+  [ ! -e a ]
+}
+
+@test "a first frame that cannot be written: one-line error, no folder made; an existing folder kept as it was" {
+  $PY -c '
+import msgpack
+open("c2.fns", "wb").write(msgpack.packb({"id": "c2", "image": {"dtype": "u8", "shape": [2, 2, 2], "data": bytes(8)}}))'
+  run --separate-stderr fn-write a/out c2.fns
+  assert_one_line_error fn-write
+  assert_equal "$stderr" "fn-write: c2: image has 2 channels; PNG holds 1 or 3 (try --format tiff)"
+  [ ! -e a ]
+  mkdir have && touch have/keep.txt
+  run --separate-stderr bash -c 'echo garbage | fn-write have'
+  assert_one_line_error fn-write
+  run ls -A have
+  assert_output "keep.txt"
+  mkstream s.fns
+  fn-write have s.fns
+  [ -f have/keep.txt ] && [ -f have/s1_image.png ]
+}
+
+@test "an empty stream: exit 0, nothing written, no folder made; an existing one left as it was" {
+  run --separate-stderr fn-write a/b/out < /dev/null
+  assert_success
+  assert_equal "$output" ""
+  assert_equal "$stderr" ""
+  [ ! -e a ]
+  : > empty.fns
+  run --separate-stderr fn-write --overlay a/b/out empty.fns
+  assert_success
+  [ ! -e a ]
+  mkdir have
+  run --separate-stderr fn-write have < /dev/null
+  assert_success
+  [ -d have ] && [ -z "$(ls -A have)" ]
+  mkstream s.fns   # frames, but none with what --keys asks for: nothing written, no folder
+  PYTHONPATH="$BATS_TEST_DIRNAME" $PY -c '
+import fnframes, numpy as np
+fnframes.write("nopred.fns", [{"id": "b", "image": np.zeros((1, 4, 4), np.uint8)}])'
+  run --separate-stderr fn-write --keys pred a/b/out nopred.fns
+  assert_success
+  [ ! -e a ]
+}
+
+@test "a good stream makes the nested folders, parents included, as it writes the first file" {
+  mkstream s.fns
+  run --separate-stderr fn-write a/b/c/out s.fns
+  assert_success
+  [ -d a/b/c/out ] && [ -f a/b/c/out/s1_image.png ]
+  run ls a/b/c/out
+  assert_line --index 0 "a_b_image.png"
+  fn-synth -n 2 | fn-write x/y/z
+  [ -f x/y/z/synth_0000_image.png ]
+}
+
 @test "real data: DRIVE TIFFs written as PNG equal the originals; an overlay per sample" {
   need_data drive
   D=$FN_DATA/drive
