@@ -144,6 +144,16 @@ struct fn_backend {
     void (*conv_bn_fwd_infer)(void *ctx, const float *x, const float *w, const float *b, float *y,
                               int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                               const float *beta, const float *rmean, const float *rvar, float eps, int relu);
+    /* optional (NULL: conv_bn_fwd_infer, then conv_fwd): two inference convolutions in a row, the second
+     * reading only the first's normalised output: y1 = [relu](bn_infer(conv1(x))) as conv_bn_fwd_infer's
+     * (x [N,Ci,H,W], w1 [C1,Ci,k1,k1], y1 [N,C1,H1,W1]), then y2 = conv2(y1) as conv_fwd's (w2 [C2,C1,k2,k2],
+     * y2 [N,C2,H2,W2]), y2 bit-identical to the two calls. y1 is the backend's to use as it likes: its
+     * contents after the call are undefined (a backend may pass the values on in a layout of its own).
+     * Neither y1 nor y2 may overlap x, nor each other. */
+    void (*conv_bn_conv_fwd_infer)(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
+                                   int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
+                                   const float *beta, const float *rmean, const float *rvar, float eps, int relu,
+                                   const float *w2, const float *b2, float *y2, int C2, int k2, int s2);
     void (*conv_bwd_data)(void *ctx, const float *dy, const float *w, float *dx,
                           int N, int Ci, int H, int W, int Co, int k, int s, int acc);
     void (*conv_bwd_filter)(void *ctx, const float *x, const float *dy, float *dw, /* dw += */

@@ -233,6 +233,27 @@ void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const floa
     conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
 }
 
+/* Two convolutions in a row, the first through its batch norm: in bf16, oneDNN's primitives may pass the
+ * normalised values from one to the other in their own layout (cpu_dnn_fwd2: y1 is not written); else
+ * the two calls, through y1. The same bits either way. */
+void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
+                                int Ci, int H, int W, int C1, int k1, int s1, const float *gamma, const float *beta,
+                                const float *rmean, const float *rvar, float eps, int relu, const float *w2,
+                                const float *b2, float *y2, int C2, int k2, int s2) {
+    cpu_ctx *c = ctx;
+    float *sc = cpu_grow(c, &c->epi, &c->epi_cap, 2 * (size_t)C1);
+    if (!sc) return;
+    for (int co = 0; co < C1; co++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, co, &sc[co], &sc[C1 + co]);
+    const cpu_epi epi = { sc, sc + C1, relu };
+    if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, k1) && use_dnn(c, CPU_DNN_FWD_INFER, k2) &&
+        !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2))
+        return;
+    int pt;
+    const int H1 = fn_same(H, k1, s1, &pt), W1 = fn_same(W, k1, s1, &pt);
+    conv_fwd(c, x, w1, b1, y1, N, Ci, H, W, C1, k1, s1, &epi);
+    conv_fwd(c, y1, w2, b2, y2, N, C1, H1, W1, C2, k2, s2, NULL);
+}
+
 /* backward-data ------------------------------------------------------------------------------------ */
 
 /* Work items are (image, block of input channels): col2im of a block touches only its own channels of

@@ -160,6 +160,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->set_precision = cpu_set_precision;
     be->conv_fwd = cpu_conv_fwd;
     be->conv_bn_fwd_infer = cpu_conv_bn_fwd_infer;
+    be->conv_bn_conv_fwd_infer = cpu_conv_bn_conv_fwd_infer;
     be->conv_bwd_data = cpu_conv_bwd_data;
     be->conv_bwd_filter = cpu_conv_bwd_filter;
     be->conv_bwd = cpu_conv_bwd;

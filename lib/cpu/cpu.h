@@ -81,6 +81,7 @@ typedef struct cpu_ctx {
     int dnn_layout;    /* 1: layout.c changes the layouts of dnnconv.c's operands; 0: oneDNN's reorders */
     long dnn_moved;    /* operands whose layout layout.c changed (the tests' count) */
     long dnn_shared;   /* of them, backward-data calls that took backward-filter's dy (cpu_dnn_bwd) */
+    long dnn_chained;  /* calls of two convolutions with no NCHW tensor between them (cpu_dnn_fwd2) */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
@@ -199,6 +200,10 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
 void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const float *b, float *y,
                            int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                            const float *beta, const float *rmean, const float *rvar, float eps, int relu);
+void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
+                                int Ci, int H, int W, int C1, int k1, int s1, const float *gamma, const float *beta,
+                                const float *rmean, const float *rvar, float eps, int relu, const float *w2,
+                                const float *b2, float *y2, int C2, int k2, int s2);
 void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc);
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
@@ -226,6 +231,11 @@ enum { CPU_DNN_FWD_INFER, CPU_DNN_FWD_TRAIN, CPU_DNN_BWD_DATA, CPU_DNN_BWD_FILTE
 #define CPU_DNN_CHUNK ((size_t)8 << 20) /* the forward, inference or training (c->training) */
 int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
                 int Co, int k, int s, const cpu_epi *epi);
+/* y2 = conv2(epi(conv1(x))), the inference forwards of two convolutions in a row, with no NCHW tensor
+ * between them (conv_bn_conv_fwd_infer) */
+int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
+                 int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
+                 int s2);
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc);
 int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
@@ -290,12 +300,17 @@ void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *g
 #define CPU_ISA_PICK(isa, name) \
     ((isa) == CPU_ISA_AVX512 ? name##_avx512 : (isa) == CPU_ISA_AVX2 ? name##_avx2 : name##_x86_64)
 
-/* layout.c: NCHW f32 -> NHWC bf16 (cpu_bf16_round), and NHWC f32 -> NCHW f32 (= or += by acc), for
- * N images of C channels of HW pixels, on threads threads (called from the serial context) */
+/* layout.c: NCHW f32 -> NHWC bf16 (cpu_bf16_round), and NHWC f32 -> NCHW f32 (= or += by acc, or = through
+ * epi when epi is not NULL: cpu_bn_plane's arithmetic), for N images of C channels of HW pixels; and
+ * NHWC f32 -> NHWC bf16 through epi (NULL: none) then cpu_bf16_round, for P pixels of C channels. On
+ * threads threads (called from the serial context). */
 CPU_ISA_FN(void, cpu_nhwc_bf16, (const float *x, uint16_t *y, int N, int C, size_t HW, int threads));
 #define cpu_nhwc_bf16 CPU_ISA_SYM(cpu_nhwc_bf16)
-CPU_ISA_FN(void, cpu_nchw_from, (const float *x, float *y, int N, int C, size_t HW, int acc, int threads));
+CPU_ISA_FN(void, cpu_nchw_from, (const float *x, float *y, int N, int C, size_t HW, int acc, const cpu_epi *epi,
+                                  int threads));
 #define cpu_nchw_from CPU_ISA_SYM(cpu_nchw_from)
+CPU_ISA_FN(void, cpu_nhwc_bn_bf16, (const float *x, uint16_t *y, size_t P, int C, const cpu_epi *epi, int threads));
+#define cpu_nhwc_bn_bf16 CPU_ISA_SYM(cpu_nhwc_bn_bf16)
 
 /* elementwise.c */
 CPU_ISA_FN(void, cpu_act_fwd, (void *ctx, int act, const float *x, float *y, size_t n, float alpha));

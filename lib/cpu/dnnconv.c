@@ -276,11 +276,22 @@ static void to_nhwc(cpu_ctx *c, const dnnl_memory_desc_t *m, const float *x, voi
                                         c->threads);
 }
 
-/* run the entry: r (+)= conv(a, b) (+ bias) in the user's layouts; an inference forward's kernels of
- * frozen parameters are rounded and laid out once (kept by kcache.c). given: a already in the
- * primitive's layout (NULL: reordered from a here). 0, or -1 (nothing written) */
+/* the batch norm epi of a forward's result r [N, Co, HWo], plane by plane (cpu_bn_plane) */
+static void epi_pass(cpu_ctx *c, const cpu_epi *epi, float *r, int N, int Co, size_t HWo) {
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int i = 0; i < N * Co; i++) {
+        float *p = r + (size_t)i * HWo;
+        cpu_bn_plane(p, p, (int)HWo, epi->scale[i % Co], epi->shift[i % Co], epi->relu);
+    }
+}
+
+/* run the entry: r (+)= conv(a, b) (+ bias) in the user's layouts, a forward's result through epi (NULL:
+ * none); an inference forward's kernels of frozen parameters are rounded and laid out once (kept by
+ * kcache.c). given: a already in the primitive's layout (NULL: reordered from a here). r NULL: the
+ * result stays in the primitive's layout in buf[2] (an entry with e->fr only; epi not applied). 0, or -1
+ * (nothing written) */
 static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float *bias, float *r,
-               const void *given) {
+               const void *given, const cpu_epi *epi) {
     struct cpu_dnn *d = c->dnn;
     int fresh = 1;
     void *kb = NULL;
@@ -295,7 +306,7 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
     dnnl_memory_t m[9] = { 0 };
     int rc = -1;
     m[0] = mem(d, &e->ua, a), m[1] = mem(d, &e->pa, pa), m[2] = mem(d, &e->ub, b), m[3] = mem(d, &e->pb, pb);
-    m[4] = mem(d, &e->pr, pr), m[5] = mem(d, &e->ur, r);
+    m[4] = mem(d, &e->pr, pr), m[5] = mem(d, &e->ur, r); /* r NULL: a memory with no buffer */
     dnnl_memory_desc_t sm, bm;
     dnnl_dims_t sd = { (dnnl_dim_t)e->scratch }, bd = { e->Co };
     if (dnnl_memory_desc_init_by_tag(&sm, 1, sd, dnnl_u8, dnnl_a) ||
@@ -326,16 +337,20 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
         if (e->bias) args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, m[7] };
         if (dnnl_primitive_execute(e->conv, d->st, na, args)) goto done;
     }
-    if (e->fr && c->dnn_layout) {
+    const dnnl_dim_t *r4 = e->pr.dims;
+    if (!r) {
+        /* the caller takes the result from buf[2] */
+    } else if (e->fr && c->dnn_layout) {
         if (dnnl_stream_wait(d->st)) goto done;
         c->dnn_moved++;
-        const dnnl_dim_t *r4 = e->pr.dims;
-        CPU_ISA_PICK(c->isa, cpu_nchw_from)(pr, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]), e->acc,
+        CPU_ISA_PICK(c->isa, cpu_nchw_from)(pr, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]), e->acc, epi,
                                             c->threads);
+        epi = NULL; /* applied */
     } else if (e->rr && exec2(d, e->rr, m[4], m[5])) {
         goto done;
     }
     if (dnnl_stream_wait(d->st)) goto done;
+    if (r && epi) epi_pass(c, epi, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]));
     c->dnn_runs++;
     rc = 0;
 done:
@@ -362,7 +377,7 @@ static int images_per_call(const cpu_ctx *c, int N, int Ci, int H, int W, int Co
 }
 
 static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k, int s, int acc,
-                        const float *a, const float *b, const float *bias, float *r) {
+                        const float *a, const float *b, const float *bias, float *r, const cpu_epi *epi) {
     if (dnn_open(c)) return -1;
     size_t sx, sy;
     const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
@@ -378,7 +393,7 @@ static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int C
     int rc = !e1 || !e2 || !e1->ok || !e2->ok ? -1 : 0;
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         dconv *e = N - n0 < per ? e2 : e1;
-        if (run(c, e, a + step[0] * n0, b + step[1] * n0, bias, r + step[2] * n0, NULL)) {
+        if (run(c, e, a + step[0] * n0, b + step[1] * n0, bias, r + step[2] * n0, NULL, epi)) {
             /* a buffer could not be had (or oneDNN failed): before any image, conv.c's path takes the
              * pass; after some, where the pass adds (acc, dw +=), it cannot: an error (error()) */
             if (n0 > 0 && (acc || pass == CPU_DNN_BWD_FILTER)) c->oom = c->oom ? c->oom : 1;
@@ -392,27 +407,66 @@ static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int C
 
 int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
                 int Co, int k, int s, const cpu_epi *epi) {
-    if (with_threads(c, CPU_DNN_FWD, N, Ci, H, W, Co, k, s, 0, x, w, b, y)) return -1;
-    if (epi) {
-        int pt;
-        const int HWo = fn_same(H, k, s, &pt) * fn_same(W, k, s, &pt);
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-        for (int i = 0; i < N * Co; i++) {
-            float *p = y + (size_t)i * HWo;
-            cpu_bn_plane(p, p, HWo, epi->scale[i % Co], epi->shift[i % Co], epi->relu);
-        }
+    return with_threads(c, CPU_DNN_FWD, N, Ci, H, W, Co, k, s, 0, x, w, b, y, epi);
+}
+
+/* Two inference convolutions in a row, the second reading only the first's result through epi: where the
+ * first's primitive leaves its result in NHWC f32 and the second takes its source in NHWC bf16, the
+ * result goes through epi and the rounding in that layout (cpu_nhwc_bn_bf16) straight into the second's
+ * source, with neither transpose (nor y1) between them. The same bits as the two calls: each value of
+ * y1 is the same float, rounded the same way. Calls of whole images, as many as both convolutions'
+ * chunks allow. 0, or -1 (nothing written: the caller makes the two calls). */
+int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
+                 int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
+                 int s2) {
+    if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
+    int pt;
+    const int H1 = fn_same(H, k1, s1, &pt), W1 = fn_same(W, k1, s1, &pt);
+    size_t sx, s1y, s2x, sy;
+    int per = images_per_call(c, N, Ci, H, W, C1, k1, s1, &sx, &s1y);
+    const int per2 = images_per_call(c, N, C1, H1, W1, C2, k2, s2, &s2x, &sy);
+    per = per2 < per ? per2 : per;
+    const int old = omp_get_max_threads();
+    if (old != c->threads) omp_set_num_threads(c->threads);
+    int i1[2], i2[2];
+    i1[0] = find(c, CPU_DNN_FWD, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0);
+    i2[0] = find(c, CPU_DNN_FWD, per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0);
+    i1[1] = N % per ? find(c, CPU_DNN_FWD, N % per, Ci, H, W, C1, k1, s1, b1 != NULL, 0) : i1[0];
+    i2[1] = N % per ? find(c, CPU_DNN_FWD, N % per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0) : i2[0];
+    int rc = 0;
+    for (int i = 0; i < 2 && !rc; i++) {
+        const dconv *e = i1[i] >= 0 ? &c->dnn->e[i1[i]] : NULL, *f = i2[i] >= 0 ? &c->dnn->e[i2[i]] : NULL;
+        if (!e || !f || !e->ok || !f->ok || !e->fr || !f->fa) rc = -1;
     }
-    return 0;
+    for (int n0 = 0; n0 < N && !rc; n0 += per) {
+        const int last = N - n0 < per;
+        dconv *e = &c->dnn->e[i1[last]], *f = &c->dnn->e[i2[last]];
+        uint16_t *mid;
+        if (run(c, e, x + sx * n0, w1, b1, NULL, NULL, NULL) || !(mid = grow(c, 0, f->na))) {
+            rc = -1; /* the caller's two calls write all of y2 again */
+            break;
+        }
+        const dnnl_dim_t *m = e->pr.dims;
+        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bf16)(c->dnn->buf[2], mid, (size_t)(m[0] * m[2] * m[3]), (int)m[1], epi,
+                                               c->threads);
+        if (run(c, f, NULL, w2, b2, y2 + sy * n0, mid, NULL)) {
+            rc = -1;
+            break;
+        }
+        c->dnn_chained++;
+    }
+    if (old != c->threads) omp_set_num_threads(old);
+    return rc;
 }
 
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc) {
-    return with_threads(c, CPU_DNN_BWD_DATA, N, Ci, H, W, Co, k, s, acc, dy, w, NULL, dx);
+    return with_threads(c, CPU_DNN_BWD_DATA, N, Ci, H, W, Co, k, s, acc, dy, w, NULL, dx, NULL);
 }
 
 int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
                        int k, int s) {
-    return with_threads(c, CPU_DNN_BWD_FILTER, N, Ci, H, W, Co, k, s, 1, x, dy, NULL, dw);
+    return with_threads(c, CPU_DNN_BWD_FILTER, N, Ci, H, W, Co, k, s, 1, x, dy, NULL, dw, NULL);
 }
 
 /* the backward-data entry f's dy can come from the backward-filter entry g: both take it in one layout */
@@ -442,12 +496,12 @@ int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, flo
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         const int last = N - n0 < per;
         dconv *g = &c->dnn->e[ig[last]], *f = &c->dnn->e[id[last]];
-        if (run(c, g, x + sx * n0, dy + sy * n0, NULL, dw, NULL)) {
+        if (run(c, g, x + sx * n0, dy + sy * n0, NULL, dw, NULL, NULL)) {
             if (n0 > 0) c->oom = c->oom ? c->oom : 1; /* dw has had calls added: error() */
             else rc = -1;
             break;
         }
-        if (run(c, f, dy + sy * n0, w, NULL, dx + sx * n0, c->dnn->buf[1])) {
+        if (run(c, f, dy + sy * n0, w, NULL, dx + sx * n0, c->dnn->buf[1], NULL)) {
             c->oom = c->oom ? c->oom : 1; /* dw has this call added */
             break;
         }
@@ -460,6 +514,11 @@ int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, flo
 void cpu_dnn_free(cpu_ctx *c) { (void)c; }
 int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
                 int Co, int k, int s, const cpu_epi *epi) {
+    return -1;
+}
+int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
+                 int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
+                 int s2) {
     return -1;
 }
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,

@@ -2,7 +2,10 @@
  * in place of oneDNN's reorders for them (declared in cpu.h):
  *   cpu_nhwc_bf16   fn's NCHW f32 tensors into the primitives' NHWC bf16 source (and diff_dst), each
  *                   value rounded to nearest even as cpu_bf16_round (the matrix-product path's rounding)
- *   cpu_nchw_from   the primitives' NHWC f32 results back into NCHW f32, written or added (acc)
+ *   cpu_nchw_from   the primitives' NHWC f32 results back into NCHW f32, written or added (acc), or
+ *                   written through an inference batch norm (and ReLU) as they go (epi: cpu_bn_plane's)
+ *   cpu_nhwc_bn_bf16 an NHWC f32 result through that batch norm into NHWC bf16, with no transpose: one
+ *                   convolution's result as the next one's source (cpu_dnn_fwd2)
  * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into tiles of
  * PT pixels, each taken by one thread 16 channels at a time, so that the reads and the writes of the
  * channel-major side run along 1 KB of each channel (one stream per channel would have the prefetchers
@@ -76,8 +79,15 @@ static void nhwc_tile(const float *x, uint16_t *y, int C, size_t HW, size_t p0, 
         for (size_t p = q1; p < p1; p++) y[p * C + c] = cpu_bf16_round(x[(size_t)c * HW + p]);
 }
 
-/* x [HW, C] (one image) -> y [C, HW] (= or +=): pixels [p0, p1) */
-static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1, int acc) {
+/* cpu_bn_plane of one value */
+static inline float bn1(float v, float scale, float shift, int relu) {
+    const float t = v * scale + shift;
+    return relu ? (t > 0 ? t : 0.0f) : t;
+}
+
+/* x [HW, C] (one image) -> y [C, HW] (= or +=, or = through epi): pixels [p0, p1) */
+static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1, int acc,
+                      const cpu_epi *epi) {
     int c0 = 0;
     size_t q1 = p0;
 #ifdef LAYOUT_AVX512
@@ -89,14 +99,22 @@ static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, siz
             tr16(r);
             for (int j = 0; j < 16; j++) {
                 float *o = y + (size_t)(c0 + j) * HW + q;
-                _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[j]) : r[j]);
+                if (epi) { /* x*scale + shift, then max(t, 0): t > 0 ? t : 0, NaN and -0 included */
+                    __m512 t = _mm512_add_ps(_mm512_mul_ps(r[j], _mm512_set1_ps(epi->scale[c0 + j])),
+                                             _mm512_set1_ps(epi->shift[c0 + j]));
+                    _mm512_storeu_ps(o, epi->relu ? _mm512_max_ps(t, _mm512_setzero_ps()) : t);
+                } else {
+                    _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[j]) : r[j]);
+                }
             }
         }
 #endif
     for (int c = 0; c < C; c++) {
         float *o = y + (size_t)c * HW;
         const size_t from = c < c0 ? q1 : p0; /* what the vector blocks left of this channel */
-        if (acc)
+        if (epi)
+            for (size_t p = from; p < p1; p++) o[p] = bn1(x[p * C + c], epi->scale[c], epi->shift[c], epi->relu);
+        else if (acc)
             for (size_t p = from; p < p1; p++) o[p] += x[p * C + c];
         else
             for (size_t p = from; p < p1; p++) o[p] = x[p * C + c];
@@ -113,12 +131,41 @@ void cpu_nhwc_bf16(const float *x, uint16_t *y, int N, int C, size_t HW, int thr
     }
 }
 
-void cpu_nchw_from(const float *x, float *y, int N, int C, size_t HW, int acc, int threads) {
+void cpu_nchw_from(const float *x, float *y, int N, int C, size_t HW, int acc, const cpu_epi *epi, int threads) {
     const size_t nt = (HW + PT - 1) / PT;
     const long items = (long)N * (long)nt;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long i = 0; i < items; i++) {
         const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT;
-        nchw_tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW, acc);
+        nchw_tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW, acc, epi);
+    }
+}
+
+/* x [P, C] -> y [P, C] bf16, each value through epi (NULL: none) and then rounded: pixels [p0, p1) */
+static void bn_bf16_rows(const float *x, uint16_t *y, int C, size_t p0, size_t p1, const cpu_epi *epi) {
+    for (size_t p = p0; p < p1; p++) {
+        const float *xp = x + p * C;
+        uint16_t *yp = y + p * C;
+        int c = 0;
+#ifdef LAYOUT_AVX512
+        for (; c + 16 <= C; c += 16) {
+            __m512 v = _mm512_loadu_ps(xp + c);
+            if (epi) {
+                v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_loadu_ps(epi->scale + c)), _mm512_loadu_ps(epi->shift + c));
+                if (epi->relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            }
+            _mm256_storeu_si256((__m256i *)(yp + c), bf16x16(v));
+        }
+#endif
+        for (; c < C; c++) yp[c] = cpu_bf16_round(epi ? bn1(xp[c], epi->scale[c], epi->shift[c], epi->relu) : xp[c]);
+    }
+}
+
+void cpu_nhwc_bn_bf16(const float *x, uint16_t *y, size_t P, int C, const cpu_epi *epi, int threads) {
+    const long items = (long)((P + PT - 1) / PT);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long i = 0; i < items; i++) {
+        const size_t p0 = (size_t)i * PT;
+        bn_bf16_rows(x, y, C, p0, p0 + PT < P ? p0 + PT : P, epi);
     }
 }

@@ -59,6 +59,22 @@ static int conv_bn_fusable(const fn_net *n, int i) {
     return 1 + relu_follows(n, i + 1);
 }
 
+/* Inference: op i, fused with its batch norm (and ReLU) over the fuse ops after it, is followed by a
+ * convolution that alone reads the normalised output, and that is not fused itself: both run as one
+ * conv_bn_conv_fwd_infer call when the backend has it. 1, else 0. */
+static int conv_chainable(const fn_net *n, int i, int fuse) {
+    const int j = i + fuse + 1, t = n->O[i + fuse].y;
+    if (j >= n->no || n->O[j].type != OP_CONV || n->O[j].x != t || t == n->out || root(n, t) == root(n, n->out))
+        return 0;
+    if (conv_bn_fusable(n, j) || root(n, n->O[j].y) == root(n, n->O[i].x)) return 0;
+    for (int k = 0; k < n->no; k++) { /* the norm's output, the ReLU's in place, is read by the ReLU and op j only */
+        const fn_op *o = &n->O[k];
+        if (k > i && k <= j) continue;
+        if ((o->x >= 0 && root(n, o->x) == root(n, t)) || (o->x2 >= 0 && root(n, o->x2) == root(n, t))) return 0;
+    }
+    return 1;
+}
+
 /* extend the lifetime [s[t], e[t]] to cover time */
 static void use(int *s, int *e, int t, int time) {
     if (time < s[t]) s[t] = time;
@@ -80,7 +96,8 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         int bt = 2 * nops - 1 - i, r = bwd_reads(o);
         /* a fused call writes the norm's output while it reads x: x lives until the last op it runs */
         o->fuse = !train && be->conv_bn_fwd_infer ? conv_bn_fusable(n, i) : 0;
-        if (o->fuse) use(vs, ve, root(n, o->x), i + o->fuse);
+        o->chain = o->fuse && be->conv_bn_conv_fwd_infer ? conv_chainable(n, i, o->fuse) : 0;
+        if (o->fuse) use(vs, ve, root(n, o->x), i + o->fuse + o->chain);
         int ins[2] = { o->x, o->x2 };
         for (int k = 0; k < 2; k++) {
             if (ins[k] < 0) continue;
@@ -204,11 +221,20 @@ static int bn_relu_fwd(fn_net *n, int i, int train) {
     return 1;
 }
 
-/* op i is a convolution the plan fused with its batch norm (and ReLU): one call; the ops it took on */
+/* op i is a convolution the plan fused with its batch norm (and ReLU), and maybe the convolution after
+ * them (chain): one call; the ops it took on */
 static int conv_bn_fwd(fn_net *n, int i) {
     const fn_op *o = &n->O[i], *b = &n->O[i + 1];
     const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
     float *rv, *rm = bn_running(n, b, &rv);
+    if (o->chain) {
+        const fn_op *o2 = &n->O[i + o->fuse + 1];
+        n->be->conv_bn_conv_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y),
+                                      n->pN, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0),
+                                      PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2, PAR(o2->p0),
+                                      o2->p1 >= 0 ? PAR(o2->p1) : NULL, V(o2->y), n->T[o2->y].C, o2->k, o2->s);
+        return o->fuse + 1;
+    }
     n->be->conv_bn_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y), n->pN,
                              x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1),
                              rm, rv, n->bn_eps, o->fuse == 2);
@@ -378,6 +404,10 @@ static void prof(fn_net *n, const fn_op *o, int dir, double t0) {
     n->prof_s[o->type][dir] += now() - t0;
     n->prof_n[o->type][dir]++;
     if (o->type == OP_CONV) n->prof_flop[o->type][dir] += conv_flop(n, o) * (dir ? 2 : 1);
+    if (o->type == OP_CONV && !dir && !n->ptrain && o->chain) { /* the second convolution of the call */
+        n->prof_n[OP_CONV][0]++;
+        n->prof_flop[OP_CONV][0] += conv_flop(n, o + o->fuse + 1);
+    }
 }
 
 void fn_net_set_profile(fn_net *n, int on) { n->prof_on = on; }

@@ -38,6 +38,8 @@ typedef struct fn_op {
     int mask;       /* dropout mask tensor */
     size_t aux;     /* offset (floats) into the aux allocation: bn mean, invstd; se pool, hid, gate */
     int fuse;       /* conv, in an inference plan: the ops after it that its conv_bn_fwd_infer call runs (0: none) */
+    int chain;      /* and then 1 when the convolution after those ops runs in the same call, as the second
+                       of conv_bn_conv_fwd_infer (0: not) */
 } fn_op;
 
 struct fn_net {

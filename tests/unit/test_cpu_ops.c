@@ -8,6 +8,9 @@
 #include "backend/backend.h"
 #include "check.h"
 #include "cpu/cpu.h"
+#ifdef FN_DNNL
+#include <dnnl.h>
+#endif
 
 static fn_backend *be;
 
@@ -239,6 +242,15 @@ static int bound_bad(const float *a, const float *b, const float *S, size_t n, d
         }
     return bad;
 }
+/* oneDNN runs AMX kernels here (their convolutions take NHWC operands, which layout.c makes) */
+static int dnn_amx(void) {
+#ifdef FN_DNNL
+    return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core_amx;
+#else
+    return 0;
+#endif
+}
+
 /* path: how the bf16 convolutions run (cpu_ctx dnnconv): 0 im2col and bf16 matrix products, 2 oneDNN's
  * convolution primitives (dnnconv.c), 1 each pass as the default picks */
 static void bf16_one_by(int N, int Ci, int H, int W, int Co, int k, int s, int path) {
@@ -379,12 +391,67 @@ static void test_bf16_paths(void) {
     /* a batch cut into calls of 2 images and 1 (dnnconv.c's chunks): the same bounds */
     cpu_ctx *cc = be->ctx;
     /* the primitives took NHWC operands for some of these shapes, which layout.c made */
-    CHECKF(cc->dnn_moved > 0, "layout.c never ran");
+    if (dnn_amx()) CHECKF(cc->dnn_moved > 0, "layout.c never ran");
     cc->dnn_chunk = 4 * 17 * 11 * 9 * 2;
     bf16_one_by(5, 17, 11, 9, 6, 3, 1, 2);
     bf16_one_by(3, 17, 11, 9, 6, 3, 2, 2);
     bf16_one_by(3, 17, 11, 9, 40, 1, 2, 2);
     cc->dnn_chunk = CPU_DNN_CHUNK;
+}
+
+/* conv_bn_conv_fwd_infer: the bits of conv_bn_fwd_infer then conv_fwd, in fp32 and bf16, with and without
+ * kept kernels, ReLU or not, whole batches and batches cut into calls; on AMX, bf16 passes the values
+ * from one primitive to the next in NHWC (cpu_dnn_fwd2) on the pairs of k > 1 */
+static void test_conv_chain(void) {
+    static const int cs[][10] = { /* N, Ci, H, W, C1, k1, s1, C2, k2, s2 */
+        {1, 16, 20, 18, 32, 3, 1, 32, 3, 1}, {2, 3, 17, 15, 16, 3, 2, 24, 3, 1}, {1, 32, 12, 12, 16, 2, 1, 16, 3, 1},
+        {3, 8, 9, 11, 19, 3, 1, 5, 1, 1},    {3, 17, 11, 9, 20, 3, 1, 33, 3, 1}, {2, 5, 8, 8, 7, 7, 1, 9, 3, 2},
+    };
+    cpu_ctx *cc = be->ctx;
+    fn_err e = { { 0 } };
+    const int training = cc->training, bf16 = be->set_precision(be->ctx, FN_PREC_BF16, &e) == 0;
+    for (int prec = 0; prec <= bf16; prec++) {
+        CHECK(be->set_precision(be->ctx, prec ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
+        cc->training = 0;
+        for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
+            const int *q = cs[t], N = q[0], Ci = q[1], H = q[2], W = q[3], C1 = q[4], k1 = q[5], s1 = q[6];
+            const int C2 = q[7], k2 = q[8], s2 = q[9];
+            const int H1 = fn_same(H, k1, s1, NULL), W1 = fn_same(W, k1, s1, NULL);
+            const int H2 = fn_same(H1, k2, s2, NULL), W2 = fn_same(W1, k2, s2, NULL);
+            const size_t nx = (size_t)N * Ci * H * W, n1 = (size_t)N * C1 * H1 * W1, n2 = (size_t)N * C2 * H2 * W2;
+            const size_t nw1 = (size_t)C1 * Ci * k1 * k1, nw2 = (size_t)C2 * C1 * k2 * k2;
+            /* the parameters in one block, as a model's: w1, b1, w2, b2 */
+            float *x = rbuf(nx), *p = rbuf(nw1 + C1 + nw2 + C2), *g = rbuf(C1), *beta = rbuf(C1), *rm = rbuf(C1);
+            float *rv = buf(C1), *y1 = buf(n1), *y2r = buf(n2), *y1s = buf(n1), *y2 = buf(n2);
+            const float *w1 = p, *b1 = p + nw1, *w2 = b1 + C1, *b2 = w2 + nw2;
+            for (int c = 0; c < C1; c++) rv[c] = 0.5f + (float)runif();
+            for (int cut = 0; cut <= 1; cut++)
+                for (int frozen = 0; frozen <= 1; frozen++)
+                    for (int relu = 0; relu <= 1; relu++) {
+                        /* cut: calls of one image (the chunk below one image of the bigger tensor) */
+                        cc->dnn_chunk = cut ? 64 : CPU_DNN_CHUNK;
+                        if (frozen) be->params_frozen(be->ctx, p, nw1 + C1 + nw2 + C2, 5 + t);
+                        be->conv_bn_fwd_infer(be->ctx, x, w1, b1, y1, N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f,
+                                              relu);
+                        be->conv_fwd(be->ctx, y1, w2, b2, y2r, N, C1, H1, W1, C2, k2, s2);
+                        const long ch0 = cc->dnn_chained;
+                        be->conv_bn_conv_fwd_infer(be->ctx, x, w1, b1, y1s, N, Ci, H, W, C1, k1, s1, g, beta, rm, rv,
+                                                   1e-3f, relu, w2, b2, y2, C2, k2, s2);
+                        CHECKF(!memcmp(y2, y2r, n2 * 4), "%s case %zu cut %d frozen %d relu %d: conv_bn_conv_fwd_infer",
+                               prec ? "bf16" : "fp32", t, cut, frozen, relu);
+                        if (prec && dnn_amx() && k1 > 1 && k2 > 1)
+                            CHECKF(cc->dnn_chained >= ch0 + (cut ? N : 1), "case %zu cut %d: %ld chained calls", t,
+                                   cut, cc->dnn_chained - ch0);
+                        if (!prec) CHECK(cc->dnn_chained == ch0);
+                        if (frozen) be->params_frozen(be->ctx, NULL, 0, 0);
+                    }
+            bfree(x), bfree(p), bfree(g), bfree(beta), bfree(rm), bfree(rv), bfree(y1), bfree(y2r), bfree(y1s), bfree(y2);
+        }
+    }
+    cc->dnn_chunk = CPU_DNN_CHUNK;
+    cc->training = training;
+    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
+    CHECK(be->error(be->ctx) == NULL);
 }
 
 static void test_bf16(void) {
@@ -567,8 +634,8 @@ static void test_layout(void) {
     for (int si = 0; si < 7; si++) {
         const int N = shapes[si][0], C = shapes[si][1];
         const size_t HW = (size_t)shapes[si][2], n = (size_t)N * C * HW;
-        float *x = rbuf(n), *y = rbuf(n), *ref = buf(n), *out = buf(n);
-        uint16_t *h = malloc(n * 2), *href = malloc(n * 2);
+        float *x = rbuf(n), *y = rbuf(n), *ref = buf(n), *out = buf(n), *sc = rbuf(2 * (size_t)C); /* scale, shift */
+        uint16_t *h = malloc(n * 2), *href = malloc(n * 2), *hb = malloc(n * 2);
         const uint32_t odd[] = {0x3f808000u, 0x3f818000u, 0x7fc00001u, 0xff800001u, 0x7f800000u, 0x00000001u,
                                 0x807fffffu, 0x7f7fffffu};
         for (size_t i = 0; i < n; i += 5) memcpy(&x[i], &odd[(i / 5) % 8], 4);
@@ -588,15 +655,43 @@ static void test_layout(void) {
                             ref[o] = (acc ? y[o] : 0.0f) + x[((size_t)nn * HW + p) * C + c];
                         }
                 memcpy(out, y, n * 4);
-                CPU_ISA_PICK(l, cpu_nchw_from)(x, out, N, C, HW, acc, 2);
+                CPU_ISA_PICK(l, cpu_nchw_from)(x, out, N, C, HW, acc, NULL, 2);
                 /* NaN payloads through an addition may differ in sign or bits: compare those as NaN */
                 int bad = 0;
                 for (size_t i = 0; i < n; i++)
                     bad += memcmp(&out[i], &ref[i], 4) && !(isnan(out[i]) && isnan(ref[i]));
                 CHECKF(!bad, "cpu_nchw_from level %d acc %d, N%d C%d HW%zu: %d values", l, acc, N, C, HW, bad);
             }
+            /* through a batch norm (and ReLU), as cpu_bn_plane: transposed, and in NHWC into bf16 */
+            for (int relu = 0; relu <= 1; relu++) {
+                const cpu_epi epi = { sc, sc + C, relu };
+                for (int nn = 0; nn < N; nn++)
+                    for (int c = 0; c < C; c++)
+                        for (size_t p = 0; p < HW; p++) {
+                            const size_t in = ((size_t)nn * HW + p) * C + c;
+                            const float t = x[in] * sc[c] + sc[C + c];
+                            ref[((size_t)nn * C + c) * HW + p] = relu ? (t > 0 ? t : 0.0f) : t;
+                            hb[in] = cpu_bf16_round(relu ? (t > 0 ? t : 0.0f) : t);
+                        }
+                memcpy(out, y, n * 4);
+                CPU_ISA_PICK(l, cpu_nchw_from)(x, out, N, C, HW, 0, &epi, 2);
+                int bad = 0;
+                for (size_t i = 0; i < n; i++) bad += memcmp(&out[i], &ref[i], 4) && !(isnan(out[i]) && isnan(ref[i]));
+                CHECKF(!bad, "cpu_nchw_from level %d relu %d, N%d C%d HW%zu: %d values", l, relu, N, C, HW, bad);
+                memset(h, 0, n * 2);
+                CPU_ISA_PICK(l, cpu_nhwc_bn_bf16)(x, h, (size_t)N * HW, C, &epi, 2);
+                bad = 0;
+                for (size_t i = 0; i < n; i++) /* NaN as NaN, whatever its payload */
+                    bad += h[i] != hb[i] && !((h[i] & 0x7fff) > 0x7f80 && (hb[i] & 0x7fff) > 0x7f80);
+                CHECKF(!bad, "cpu_nhwc_bn_bf16 level %d relu %d, N%d C%d HW%zu: %d values", l, relu, N, C, HW, bad);
+            }
+            memset(h, 0, n * 2); /* and with no batch norm: the rounding alone */
+            CPU_ISA_PICK(l, cpu_nhwc_bn_bf16)(x, h, (size_t)N * HW, C, NULL, 2);
+            int bad = 0;
+            for (size_t i = 0; i < n; i++) bad += h[i] != cpu_bf16_round(x[i]);
+            CHECKF(!bad, "cpu_nhwc_bn_bf16 level %d, no batch norm, N%d C%d HW%zu: %d values", l, N, C, HW, bad);
         }
-        bfree(x), bfree(y), bfree(ref), bfree(out), free(h), free(href);
+        bfree(x), bfree(y), bfree(ref), bfree(out), bfree(sc), free(h), free(href), free(hb);
     }
 }
 
@@ -1381,6 +1476,7 @@ int main(void) {
     RUN(test_layout);
     RUN(test_conv_bn);
     RUN(test_bf16);
+    RUN(test_conv_chain);
     RUN(test_bf16_paths);
     RUN(test_kcache_budget);
     RUN(test_out_of_memory);
