@@ -111,11 +111,24 @@ void cpu_gemm_bf16(const struct cpu_ctx *c, int ta, int tb, int M, int N, int K,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 int cpu_bf16_failed(cpu_ctx *c);
 void cpu_bf16_free(cpu_ctx *c);
-/* f rounded to bf16 (its upper 16 bits), to nearest, ties to even; a NaN stays a (quiet) NaN */
+/* f rounded to bf16 (its upper 16 bits), to nearest, ties to even; a NaN stays a (quiet) NaN; a denormal
+ * becomes a zero of its sign. That is what the CPUs' own conversion (AVX512_BF16's vcvtneps2bf16, which
+ * treats denormal inputs as zero) and so oneDNN's reorders give, bit for bit: layout.c and bf16.c use the
+ * instruction where the CPU has it, this elsewhere, with the same bits. */
 static inline uint16_t cpu_bf16_round(float f) {
     union { float f; uint32_t u; } v = { f };
     const uint32_t r = (v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16;
+    if ((v.u & 0x7f800000u) == 0) return (uint16_t)((v.u >> 16) & 0x8000u);
     return (uint16_t)((v.u & 0x7fffffffu) > 0x7f800000u ? (v.u >> 16) | 0x40u : r);
+}
+/* the CPU has AVX512_BF16's conversions (layout.c, bf16.c take them then) */
+static inline int cpu_has_bf16cvt(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
 }
 static inline float cpu_bf16_float(uint16_t h) {
     union { uint32_t u; float f; } v = { (uint32_t)h << 16 };

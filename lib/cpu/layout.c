@@ -9,9 +9,11 @@
  * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into tiles of
  * PT pixels, each taken by one thread 16 channels at a time, so that the reads and the writes of the
  * channel-major side run along 1 KB of each channel (one stream per channel would have the prefetchers
- * lose track at 64 channels and more) while the pixel-major side of the tile stays in L2. Compiled per ISA level (CPU_ISA_SRC): the AVX-512 copy transposes 16x16
- * blocks in registers; the others, and the edges (channels or pixels short of 16), go value by value.
- * Every level gives the same bits: a transpose, a rounding, one addition. */
+ * lose track at 64 channels and more) while the pixel-major side of the tile stays in L2. Compiled per
+ * ISA level (CPU_ISA_SRC): the AVX-512 copy transposes 16x16 blocks in registers, rounding them by
+ * AVX512_BF16's conversion where the CPU has it (all CPUs that run bf16); the others, and the edges
+ * (channels or pixels short of 16), go value by value. Every level gives the same bits: a transpose,
+ * cpu_bf16_round's rounding (the instruction's), the batch norm's multiply and add, one addition. */
 #include <stddef.h>
 #include <stdint.h>
 #if CPU_ISA == 2 && defined(__AVX512F__)
@@ -45,36 +47,47 @@ static inline __attribute__((always_inline)) void tr16_from(const float *x, size
     }
 }
 
-/* cpu_bf16_round of 16 values */
-static inline __attribute__((always_inline)) __m256i bf16x16(__m512 v) {
-    const __m512i u = _mm512_castps_si512(v);
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb), 16);
-    const __mmask16 nan =
-        _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-    const __m512i q = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-    return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, r, q));
+/* cpu_bf16_round of 16 values, as AVX512_BF16's instruction gives them (cpu.h) */
+#define BF16CVT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+BF16CVT static inline __m256i bf16x16(__m512 v) {
+    return (__m256i)_mm512_cvtneps_pbh(v);
 }
+/* The functions that round come in two copies: _hw, compiled for AVX512_BF16 (BF16CVT) and called only
+ * where the CPU has it, converts 16 values at a time; _sw, value by value (cpu_bf16_round), runs where
+ * it has not: no bf16 precision there, only the tests. hw is a constant where the body is inlined. */
+#define TWO_COPIES(name, params, args)                                                    \
+    static void name##_sw params { name(args, 0); }                                       \
+    BF16CVT static void name##_hw params { name(args, 1); }
+#else
+#define TWO_COPIES(name, params, args)                                                    \
+    static void name##_sw params { name(args, 0); }                                       \
+    static void name##_hw params { name(args, 0); }
 #endif
 
 /* x [C, HW] (one image) -> y [HW, C] bf16: pixels [p0, p1) */
-static void nhwc_tile(const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1) {
+static inline __attribute__((always_inline)) void nhwc_tile(const float *x, uint16_t *y, int C, size_t HW,
+                                                            size_t p0, size_t p1, int hw) {
     int c0 = 0;
     size_t q1 = p0; /* the vector blocks cover [p0, q1) */
 #ifdef LAYOUT_AVX512
-    q1 = p0 + (p1 - p0) / 16 * 16;
-    for (; c0 + 16 <= C; c0 += 16)
-        for (size_t q = p0; q < q1; q += 16) {
-            __m512 r[16];
-            tr16_from(x + (size_t)c0 * HW + q, HW, r);
-            for (int j = 0; j < 16; j++) _mm256_storeu_si256((__m256i *)(y + (q + j) * C + c0), bf16x16(r[j]));
-        }
+    if (hw) {
+        q1 = p0 + (p1 - p0) / 16 * 16;
+        for (; c0 + 16 <= C; c0 += 16)
+            for (size_t q = p0; q < q1; q += 16) {
+                __m512 r[16];
+                tr16_from(x + (size_t)c0 * HW + q, HW, r);
+                for (int j = 0; j < 16; j++) _mm256_storeu_si256((__m256i *)(y + (q + j) * C + c0), bf16x16(r[j]));
+            }
+    }
 #endif
     for (int c = c0; c < C; c++) /* the channels short of a block of 16 */
         for (size_t p = p0; p < q1; p++) y[p * C + c] = cpu_bf16_round(x[(size_t)c * HW + p]);
     for (int c = 0; c < C; c++) /* the pixels short of one */
         for (size_t p = q1; p < p1; p++) y[p * C + c] = cpu_bf16_round(x[(size_t)c * HW + p]);
 }
+
+#define NHWC_ARGS x, y, C, HW, p0, p1
+TWO_COPIES(nhwc_tile, (const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1), NHWC_ARGS)
 
 /* cpu_bn_plane of one value */
 static inline float bn1(float v, float scale, float shift, int relu) {
@@ -119,11 +132,13 @@ static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, siz
 
 void cpu_nhwc_bf16(const float *x, uint16_t *y, int N, int C, size_t HW, int threads) {
     const size_t nt = (HW + PT - 1) / PT;
+    void (*tile)(const float *, uint16_t *, int, size_t, size_t, size_t) = cpu_has_bf16cvt() ? nhwc_tile_hw
+                                                                                              : nhwc_tile_sw;
     const long items = (long)N * (long)nt;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long i = 0; i < items; i++) {
         const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT;
-        nhwc_tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW);
+        tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW);
     }
 }
 
@@ -138,13 +153,14 @@ void cpu_nchw_from(const float *x, float *y, int N, int C, size_t HW, int acc, c
 }
 
 /* x [P, C] -> y [P, C] bf16, each value through epi (NULL: none) and then rounded: pixels [p0, p1) */
-static void bn_bf16_rows(const float *x, uint16_t *y, int C, size_t p0, size_t p1, const cpu_epi *epi) {
+static inline __attribute__((always_inline)) void bn_bf16_rows(const float *x, uint16_t *y, int C, size_t p0,
+                                                               size_t p1, const cpu_epi *epi, int hw) {
     for (size_t p = p0; p < p1; p++) {
         const float *xp = x + p * C;
         uint16_t *yp = y + p * C;
         int c = 0;
 #ifdef LAYOUT_AVX512
-        for (; c + 16 <= C; c += 16) {
+        for (; hw && c + 16 <= C; c += 16) {
             __m512 v = _mm512_loadu_ps(xp + c);
             if (epi) {
                 v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_loadu_ps(epi->scale + c)), _mm512_loadu_ps(epi->shift + c));
@@ -157,11 +173,16 @@ static void bn_bf16_rows(const float *x, uint16_t *y, int C, size_t p0, size_t p
     }
 }
 
+#define ROWS_ARGS x, y, C, p0, p1, epi
+TWO_COPIES(bn_bf16_rows, (const float *x, uint16_t *y, int C, size_t p0, size_t p1, const cpu_epi *epi), ROWS_ARGS)
+
 void cpu_nhwc_bn_bf16(const float *x, uint16_t *y, size_t P, int C, const cpu_epi *epi, int threads) {
     const long items = (long)((P + PT - 1) / PT);
+    void (*rows)(const float *, uint16_t *, int, size_t, size_t, const cpu_epi *) =
+        cpu_has_bf16cvt() ? bn_bf16_rows_hw : bn_bf16_rows_sw;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long i = 0; i < items; i++) {
         const size_t p0 = (size_t)i * PT;
-        bn_bf16_rows(x, y, C, p0, p0 + PT < P ? p0 + PT : P, epi);
+        rows(x, y, C, p0, p0 + PT < P ? p0 + PT : P, epi);
     }
 }

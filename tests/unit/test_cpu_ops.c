@@ -2,6 +2,7 @@
  * L = sum(r * y) (central differences), against naive double-precision references (convolution with
  * explicit TensorFlow 'same' padding, batch-norm running statistics, Adam, Dice), the acc = 1 paths,
  * and bitwise determinism. FD_VERBOSE=1 prints how close each finite-difference check came to its tolerance. */
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <omp.h>
@@ -460,11 +461,31 @@ static void test_bf16(void) {
     CHECK(cpu_bf16_float(cpu_bf16_round(1.0f + 3.0f / 256)) == 1.0f + 4.0f / 256); /* a tie: to even */
     CHECK(cpu_bf16_float(cpu_bf16_round(1.0f + 1.5f / 256)) == 1.0f + 2.0f / 256);
     CHECK(isnan(cpu_bf16_float(cpu_bf16_round(NAN))) && isinf(cpu_bf16_float(cpu_bf16_round(INFINITY))));
+    /* denormals to a zero of their sign, as AVX512_BF16's conversion (and oneDNN's reorders) */
+    CHECK(cpu_bf16_round(1e-39f) == 0x0000 && cpu_bf16_round(-1e-39f) == 0x8000 && cpu_bf16_round(FLT_MIN) == 0x0080);
     CHECK(be->set_precision(be->ctx, FN_PREC_TF32, &e) == -1 && strstr(e.msg, "tf32"));
     if (be->set_precision(be->ctx, FN_PREC_BF16, &e)) { /* refused: one line, naming bf16 */
         CHECKF(strstr(e.msg, "--precision bf16 needs") && !strchr(e.msg, '\n'), "%s", e.msg);
         printf("  (no bf16 on this CPU as oneDNN sees it: %s; the bf16 parity is skipped)\n", e.msg);
         return;
+    }
+    /* the matrix product's rounding (bf16.c, the CPU's instruction where it has it) is cpu_bf16_round's,
+     * bit for bit: rounding is idempotent, so products of the rounded inputs give the same bits */
+    {
+        const int M = 5, K = 37, N = 45;
+        float *A = rbuf((size_t)M * K), *B = rbuf((size_t)K * N), *Ar = buf((size_t)M * K), *Br = buf((size_t)K * N);
+        float *C1 = buf((size_t)M * N), *C2 = buf((size_t)M * N);
+        const uint32_t odd[] = {0x3f808000u, 0x3f818000u, 0x00000001u, 0x807fffffu, 0x00400000u, 0x7f7fffffu};
+        for (int i = 0; i < M * K; i += 3) memcpy(&A[i], &odd[(i / 3) % 6], 4);
+        for (int i = 1; i < K * N; i += 4) memcpy(&B[i], &odd[(i / 4) % 6], 4);
+        for (int i = 0; i < M * K; i++) Ar[i] = cpu_bf16_float(cpu_bf16_round(A[i]));
+        for (int i = 0; i < K * N; i++) Br[i] = cpu_bf16_float(cpu_bf16_round(B[i]));
+        cpu_gemm_bf16(be->ctx, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C1, N);
+        cpu_gemm_bf16(be->ctx, 0, 0, M, N, K, 1.0f, Ar, K, Br, N, 0.0f, C2, N);
+        int bad = 0;
+        for (int i = 0; i < M * N; i++) bad += memcmp(&C1[i], &C2[i], 4) && !(isnan(C1[i]) && isnan(C2[i]));
+        CHECKF(!bad, "bf16 products of rounded and unrounded inputs: %d of %d differ", bad, M * N);
+        bfree(A), bfree(B), bfree(Ar), bfree(Br), bfree(C1), bfree(C2);
     }
     CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
     bf16_one(2, 5, 9, 11, 7, 3, 1);
