@@ -154,6 +154,16 @@ struct fn_backend {
                                    int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
                                    const float *beta, const float *rmean, const float *rvar, float eps, int relu,
                                    const float *w2, const float *b2, float *y2, int C2, int k2, int s2);
+    /* optional (NULL: conv_fwd, then add): a convolution whose outputs are added to z's, the residual
+     * sum: y = conv(x) (+ b) + z (z [N,Co,Ho,Wo]), bit-identical to conv_fwd, then add of its output and
+     * z (either order: the sum is one addition). y must not overlap x or z. */
+    void (*conv_add_fwd_infer)(void *ctx, const float *x, const float *w, const float *b, const float *z, float *y,
+                               int N, int Ci, int H, int W, int Co, int k, int s);
+    /* optional (NULL: 1): whether conv_add_fwd_infer gains enough, at the backend's present settings, to be
+     * worth its memory: the sum's output lives from the convolution on, beside its input, which may raise
+     * the activations' peak (FocusNet's by 1%). The plan asks it, and is made again when the answer
+     * changes (set_precision). */
+    int (*resid_pays)(void *ctx);
     void (*conv_bwd_data)(void *ctx, const float *dy, const float *w, float *dx,
                           int N, int Ci, int H, int W, int Co, int k, int s, int acc);
     void (*conv_bwd_filter)(void *ctx, const float *x, const float *dy, float *dw, /* dw += */

@@ -210,7 +210,7 @@ static void conv_fwd(cpu_ctx *c, const float *x, const float *w, const float *b,
             if (epi)
                 for (int co = 0; co < Co; co++) {
                     float *r = yt + (size_t)co * g.HWo;
-                    cpu_bn_plane(r, r, np, epi->scale[co], epi->shift[co], epi->relu);
+                    cpu_epi_plane(epi, r, r, np, co);
                 }
         }
     }
@@ -229,8 +229,23 @@ void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const floa
     float *sc = cpu_grow(c, &c->epi, &c->epi_cap, 2 * (size_t)Co);
     if (!sc) return;
     for (int co = 0; co < Co; co++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, co, &sc[co], &sc[Co + co]);
-    const cpu_epi epi = { sc, sc + Co, relu };
+    const cpu_epi epi = { sc, sc + Co, relu, 0, 0 };
     conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
+}
+
+/* The residual sum is taken in bf16 only: it saves an add's pass over memory (Intel Xeon (AMX), FocusNet
+ * 256x256: 2-4% of bf16 inference), which fp32's slower convolutions do not show (within the VM's noise),
+ * and costs FocusNet's activations 1% more memory (backend.h resid_pays). */
+int cpu_resid_pays(void *ctx) {
+    const cpu_ctx *c = ctx;
+    return c->prec == FN_PREC_BF16;
+}
+
+/* the residual sum: the convolution's outputs added to z's as they are stored (the epilogue) */
+void cpu_conv_add_fwd_infer(void *ctx, const float *x, const float *w, const float *b, const float *z, float *y,
+                            int N, int Ci, int H, int W, int Co, int k, int s) {
+    const cpu_epi epi = { NULL, NULL, 0, 1, (const char *)z - (const char *)y };
+    conv_fwd(ctx, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
 }
 
 /* Two convolutions in a row, the first through its batch norm: in bf16, oneDNN's primitives may pass the
@@ -244,7 +259,7 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
     float *sc = cpu_grow(c, &c->epi, &c->epi_cap, 2 * (size_t)C1);
     if (!sc) return;
     for (int co = 0; co < C1; co++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, co, &sc[co], &sc[C1 + co]);
-    const cpu_epi epi = { sc, sc + C1, relu };
+    const cpu_epi epi = { sc, sc + C1, relu, 0, 0 };
     if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, k1) && use_dnn(c, CPU_DNN_FWD_INFER, k2) &&
         !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2))
         return;

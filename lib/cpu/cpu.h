@@ -200,12 +200,31 @@ static inline void cpu_bn_coef(const float *gamma, const float *beta, const floa
     *shift = beta[ch] - rmean[ch] * *scale;
 }
 
-/* a convolution's epilogue (conv_bn_fwd_infer): each output channel co goes through
- * cpu_bn_plane(scale[co], shift[co], relu) as it is stored */
+/* a convolution's epilogue, applied to each output channel co as it is stored (cpu_epi_plane): through
+ * cpu_bn_plane(scale[co], shift[co], relu) (conv_bn_fwd_infer), or, when add, added to the addend z of
+ * the output's shape at the same place, z = the output's address + zoff bytes (conv_add_fwd_infer) */
 typedef struct cpu_epi {
     const float *scale, *shift;
     int relu;
+    int add;
+    ptrdiff_t zoff;
 } cpu_epi;
+
+/* the addend of the epilogue's output at dst */
+static inline const float *cpu_epi_z(const cpu_epi *e, const float *dst) {
+    return (const float *)((const char *)dst + e->zoff);
+}
+
+/* the epilogue of output channel co: dst[0, n) from the convolution's src (may be dst) */
+static inline void cpu_epi_plane(const cpu_epi *e, const float *src, float *dst, int n, int co) {
+    if (e->add) {
+        const float *z = cpu_epi_z(e, dst);
+#pragma omp simd
+        for (int i = 0; i < n; i++) dst[i] = src[i] + z[i];
+    } else {
+        cpu_bn_plane(src, dst, n, e->scale[co], e->shift[co], e->relu);
+    }
+}
 
 /* conv.c */
 void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
@@ -213,6 +232,9 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
 void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const float *b, float *y,
                            int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                            const float *beta, const float *rmean, const float *rvar, float eps, int relu);
+int cpu_resid_pays(void *ctx); /* conv.c: in bf16 (fp32's add is a small share of its time) */
+void cpu_conv_add_fwd_infer(void *ctx, const float *x, const float *w, const float *b, const float *z, float *y,
+                            int N, int Ci, int H, int W, int Co, int k, int s);
 void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
                                 int Ci, int H, int W, int C1, int k1, int s1, const float *gamma, const float *beta,
                                 const float *rmean, const float *rvar, float eps, int relu, const float *w2,

@@ -276,12 +276,12 @@ static void to_nhwc(cpu_ctx *c, const dnnl_memory_desc_t *m, const float *x, voi
                                         c->threads);
 }
 
-/* the batch norm epi of a forward's result r [N, Co, HWo], plane by plane (cpu_bn_plane) */
+/* the epilogue epi of a forward's result r [N, Co, HWo], plane by plane */
 static void epi_pass(cpu_ctx *c, const cpu_epi *epi, float *r, int N, int Co, size_t HWo) {
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (int i = 0; i < N * Co; i++) {
         float *p = r + (size_t)i * HWo;
-        cpu_bn_plane(p, p, (int)HWo, epi->scale[i % Co], epi->shift[i % Co], epi->relu);
+        cpu_epi_plane(epi, p, p, (int)HWo, i % Co);
     }
 }
 

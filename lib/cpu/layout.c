@@ -3,8 +3,9 @@
  *   cpu_nhwc_bf16   fn's NCHW f32 tensors into the primitives' NHWC bf16 source (and diff_dst), each
  *                   value rounded to nearest even as cpu_bf16_round (the matrix-product path's rounding)
  *   cpu_nchw_from   the primitives' NHWC f32 results back into NCHW f32, written or added (acc), or
- *                   written through an inference batch norm (and ReLU) as they go (epi: cpu_bn_plane's)
- *   cpu_nhwc_bn_bf16 an NHWC f32 result through that batch norm into NHWC bf16, with no transpose: one
+ *                   written through the convolution's epilogue as they go (epi: cpu_epi_plane's batch
+ *                   norm and ReLU, or sum with an addend)
+ *   cpu_nhwc_bn_bf16 an NHWC f32 result through a batch norm epilogue into NHWC bf16, with no transpose: one
  *                   convolution's result as the next one's source (cpu_dnn_fwd2)
  * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into tiles of
  * PT pixels, each taken by one thread 16 channels at a time, so that the reads and the writes of the
@@ -108,7 +109,9 @@ static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, siz
             tr16_from(x + q * C + c0, (size_t)C, r);
             for (int j = 0; j < 16; j++) {
                 float *o = y + (size_t)(c0 + j) * HW + q;
-                if (epi) { /* x*scale + shift, then max(t, 0): t > 0 ? t : 0, NaN and -0 included */
+                if (epi && epi->add) {
+                    _mm512_storeu_ps(o, _mm512_add_ps(r[j], _mm512_loadu_ps(cpu_epi_z(epi, o))));
+                } else if (epi) { /* x*scale + shift, then max(t, 0): t > 0 ? t : 0, NaN and -0 included */
                     __m512 t = _mm512_add_ps(_mm512_mul_ps(r[j], _mm512_set1_ps(epi->scale[c0 + j])),
                                              _mm512_set1_ps(epi->shift[c0 + j]));
                     _mm512_storeu_ps(o, epi->relu ? _mm512_max_ps(t, _mm512_setzero_ps()) : t);
@@ -121,7 +124,9 @@ static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, siz
     for (int c = 0; c < C; c++) {
         float *o = y + (size_t)c * HW;
         const size_t from = c < c0 ? q1 : p0; /* what the vector blocks left of this channel */
-        if (epi)
+        if (epi && epi->add)
+            for (size_t p = from; p < p1; p++) o[p] = x[p * C + c] + cpu_epi_z(epi, o)[p];
+        else if (epi)
             for (size_t p = from; p < p1; p++) o[p] = bn1(x[p * C + c], epi->scale[c], epi->shift[c], epi->relu);
         else if (acc)
             for (size_t p = from; p < p1; p++) o[p] += x[p * C + c];

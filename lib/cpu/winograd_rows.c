@@ -12,7 +12,7 @@ void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o,
         float *dst = y + (size_t)(m * ti + a) * g->W + x0;
         const float *src = o + (size_t)a * g->len;
         if (epi) {
-            cpu_bn_plane(src, dst, w, epi->scale[c], epi->shift[c], epi->relu);
+            cpu_epi_plane(epi, src, dst, w, c);
         } else if (acc) {
 #pragma omp simd
             for (int k = 0; k < w; k++) dst[k] += src[k];

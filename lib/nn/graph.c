@@ -75,6 +75,29 @@ static int conv_chainable(const fn_net *n, int i, int fuse) {
     return 1;
 }
 
+/* Inference: convolution j whose output only the add right after it reads (the residual sum), that add
+ * writing neither the convolution's input nor the other addend: both run as one conv_add_fwd_infer
+ * call when the backend has it, the convolution's output never stored. 1, else 0. */
+static int conv_residual(const fn_net *n, int j) {
+    const fn_op *o = &n->O[j], *a = j + 1 < n->no ? &n->O[j + 1] : NULL;
+    if (o->type != OP_CONV || !a || a->type != OP_ADD || (a->x != o->y && a->x2 != o->y) || o->y == n->out)
+        return 0;
+    const int z = a->x == o->y ? a->x2 : a->x;
+    if (z < 0 || z == o->y || root(n, a->y) == root(n, z) || root(n, a->y) == root(n, o->x) ||
+        root(n, a->y) == root(n, o->y))
+        return 0;
+    for (int k = 0; k < n->no; k++)
+        if (k != j + 1 && (n->O[k].x == o->y || n->O[k].x2 == o->y)) return 0;
+    for (int t = 0; t < n->nt; t++)
+        if (n->T[t].alias == o->y) return 0;
+    return 1;
+}
+
+int fn_graph_resid_pays(const fn_net *n) {
+    const fn_backend *be = n->be;
+    return be->conv_add_fwd_infer && (!be->resid_pays || be->resid_pays(be->ctx));
+}
+
 /* extend the lifetime [s[t], e[t]] to cover time */
 static void use(int *s, int *e, int t, int time) {
     if (time < s[t]) s[t] = time;
@@ -91,6 +114,8 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     fn_plan_item *it = malloc(sizeof *it * (size_t)nt * 2);
     if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
     for (int t = 0; t < nt; t++) { vs[t] = gs[t] = 1 << 30; ve[t] = ge[t] = -1; }
+    int second = -1; /* the second convolution of the last chained call */
+    n->presid = fn_graph_resid_pays(n);
     for (int i = 0; i < nops; i++) {
         fn_op *o = &n->O[i];
         int bt = 2 * nops - 1 - i, r = bwd_reads(o);
@@ -98,6 +123,10 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         o->fuse = !train && be->conv_bn_fwd_infer ? conv_bn_fusable(n, i) : 0;
         o->chain = o->fuse && be->conv_bn_conv_fwd_infer ? conv_chainable(n, i, o->fuse) : 0;
         if (o->fuse) use(vs, ve, root(n, o->x), i + o->fuse + o->chain);
+        if (o->chain) second = i + o->fuse + 1;
+        /* a convolution that takes its residual sum writes the sum's output at its own time */
+        o->resid = !train && !o->fuse && i != second && n->presid ? conv_residual(n, i) : 0;
+        if (o->resid) use(vs, ve, root(n, n->O[i + 1].y), i);
         int ins[2] = { o->x, o->x2 };
         for (int k = 0; k < 2; k++) {
             if (ins[k] < 0) continue;
@@ -112,6 +141,9 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         }
         if (train && o->mask >= 0) { use(vs, ve, o->mask, i); use(vs, ve, o->mask, bt); }
     }
+    /* a convolution that takes its residual sum never stores its own output (only the sum read it) */
+    for (int i = 0; i < nops; i++)
+        if (n->O[i].resid) vs[root(n, n->O[i].y)] = 1 << 30, ve[root(n, n->O[i].y)] = -1;
     /* the output is read by the download (inference) or the loss */
     use(vs, ve, root(n, n->out), train ? nops : nops - 1);
     if (train) use(gs, ge, n->out, nops);
@@ -239,6 +271,16 @@ static int conv_bn_fwd(fn_net *n, int i) {
                              x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1),
                              rm, rv, n->bn_eps, o->fuse == 2);
     return o->fuse;
+}
+
+/* op i is a convolution the plan fused with the residual sum after it: one call; the ops it took on */
+static int conv_add_fwd(fn_net *n, int i) {
+    const fn_op *o = &n->O[i], *a = &n->O[i + 1];
+    const fn_tdesc *x = &n->T[o->x];
+    const int z = a->x == o->y ? a->x2 : a->x;
+    n->be->conv_add_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(z), V(a->y), n->pN,
+                              x->C, n->pH >> x->lvl, n->pW >> x->lvl, n->T[o->y].C, o->k, o->s);
+    return 1;
 }
 
 static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
@@ -451,7 +493,10 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     for (int i = 0; i < n->no; i++) {
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
         /* profiled as the convolution's time, or the batch norm's */
-        int fused = !train && n->O[i].fuse ? conv_bn_fwd(n, i) : bn_relu_fwd(n, i, train);
+        int fused = train ? bn_relu_fwd(n, i, train)
+                    : n->O[i].fuse ? conv_bn_fwd(n, i)
+                    : n->O[i].resid ? conv_add_fwd(n, i)
+                                    : bn_relu_fwd(n, i, train);
         if (!fused) op_fwd(n, &n->O[i], train, seed);
         if (n->prof_on) prof(n, &n->O[i], 0, t0);
         i += fused;

@@ -3,10 +3,12 @@
  * checks it on the CPU): buffers with lifetimes get offsets in one allocation such that no two buffers
  * alive at the same time share an element.
  *
- * Greedy by size: the buffers are taken largest first (ties: earlier start first), and each goes to the
- * lowest offset where it overlaps, in address, no buffer already placed whose lifetime overlaps its own
- * (first fit in address). The arena is then at most the sum of the sizes and at least the largest sum of
- * sizes alive at one time; deterministic (the same items in any order give the same offsets). */
+ * Greedy first fit: the buffers are taken in an order, and each goes to the lowest offset where it
+ * overlaps, in address, no buffer already placed whose lifetime overlaps its own. Three orders are tried
+ * (largest first, ties earlier start first; earliest start first; largest size x lifetime first) and the
+ * smallest arena kept, stopping at one that reaches the largest sum of sizes alive at one time (no plan
+ * is smaller). The arena is then at most the sum of the sizes and at least that bound; deterministic (the
+ * same items in any order give the same offsets). */
 #ifndef FN_NN_PLAN_H
 #define FN_NN_PLAN_H
 
@@ -19,8 +21,8 @@ typedef struct fn_plan_item {
     int t, grad;     /* the caller's tags (graph.c: the tensor, and 1 for its gradient) */
 } fn_plan_item;
 
-/* place it[0..n) (reordered: by size, largest first, then by start, then by the tags); returns the arena's
- * size (the largest off + size; 0 for none), or (size_t)-1 when out of memory */
+/* place it[0..n) (reordered: in the order of the plan kept); returns the arena's size (the largest
+ * off + size; 0 for none), or (size_t)-1 when out of memory */
 size_t fn_plan_place(fn_plan_item *it, int n);
 
 #endif

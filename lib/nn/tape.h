@@ -40,6 +40,8 @@ typedef struct fn_op {
     int fuse;       /* conv, in an inference plan: the ops after it that its conv_bn_fwd_infer call runs (0: none) */
     int chain;      /* and then 1 when the convolution after those ops runs in the same call, as the second
                        of conv_bn_conv_fwd_infer (0: not) */
+    int resid;      /* conv, in an inference plan: 1 when the add right after it runs in its call
+                       (conv_add_fwd_infer), its own output never stored (0: not) */
 } fn_op;
 
 struct fn_net {
@@ -69,6 +71,7 @@ struct fn_net {
 
     /* the plan */
     int pN, pH, pW, ptrain;
+    int presid; /* the plan takes residual sums into convolutions (fn_graph_resid_pays when it was made) */
     float *arena, *aux;
     size_t arena_cap, aux_cap; /* floats allocated */
     size_t arena_used, aux_used;
@@ -89,5 +92,6 @@ int fn_graph_plan(fn_net *net, int N, int H, int W, int train, fn_err *e);
 void fn_graph_forward(fn_net *net, int train, uint64_t seed);
 void fn_graph_backward(fn_net *net);
 size_t fn_graph_tsize(const fn_net *net, int t);
+int fn_graph_resid_pays(const fn_net *net); /* an inference plan would take residual sums (backend.h resid_pays) */
 
 #endif

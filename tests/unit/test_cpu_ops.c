@@ -455,6 +455,45 @@ static void test_conv_chain(void) {
     CHECK(be->error(be->ctx) == NULL);
 }
 
+/* conv_add_fwd_infer: the bits of conv_fwd, then add of its output and z (both orders), on every path:
+ * the direct method (1x1, strided, 7x7), Winograd (3x3 and 2x2 stride 1, big enough), and in bf16 the
+ * primitives (with and without layout.c) and the matrix products; kept kernels and not */
+static void test_conv_add(void) {
+    static const int cs[][7] = { /* N, Ci, H, W, Co, k, s */
+        {2, 8, 9, 7, 6, 1, 1},     {1, 5, 12, 10, 4, 3, 2},   {2, 3, 6, 6, 8, 3, 1},  {2, 16, 33, 30, 12, 3, 1},
+        {1, 24, 40, 36, 16, 2, 1}, {3, 16, 20, 20, 8, 7, 1}, {1, 32, 17, 15, 33, 1, 2}, {2, 19, 16, 16, 40, 3, 1},
+    };
+    cpu_ctx *cc = be->ctx;
+    fn_err e = { { 0 } };
+    const int training = cc->training, bf16 = be->set_precision(be->ctx, FN_PREC_BF16, &e) == 0;
+    for (int mode = 0; mode <= 2 * bf16; mode++) { /* fp32; bf16; bf16 with oneDNN's reorders */
+        CHECK(be->set_precision(be->ctx, mode ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
+        cc->dnn_layout = mode != 2;
+        cc->training = 0;
+        for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
+            const int N = cs[t][0], Ci = cs[t][1], H = cs[t][2], W = cs[t][3], Co = cs[t][4], k = cs[t][5], s = cs[t][6];
+            const size_t nx = (size_t)N * Ci * H * W, ny = (size_t)N * Co * fn_same(H, k, s, NULL) * fn_same(W, k, s, NULL);
+            const size_t nw = (size_t)Co * Ci * k * k;
+            float *x = rbuf(nx), *p = rbuf(nw + Co), *z = rbuf(ny), *y1 = buf(ny), *r1 = buf(ny), *r2 = buf(ny), *y = buf(ny);
+            for (int frozen = 0; frozen <= 1; frozen++) {
+                if (frozen) be->params_frozen(be->ctx, p, nw + Co, 40 + t);
+                be->conv_fwd(be->ctx, x, p, p + nw, y1, N, Ci, H, W, Co, k, s);
+                be->add(be->ctx, y1, z, r1, ny);
+                be->add(be->ctx, z, y1, r2, ny);
+                be->conv_add_fwd_infer(be->ctx, x, p, p + nw, z, y, N, Ci, H, W, Co, k, s);
+                CHECKF(!memcmp(y, r1, ny * 4) && !memcmp(y, r2, ny * 4), "mode %d case %zu frozen %d: conv_add_fwd_infer",
+                       mode, t, frozen);
+                if (frozen) be->params_frozen(be->ctx, NULL, 0, 0);
+            }
+            bfree(x), bfree(p), bfree(z), bfree(y1), bfree(r1), bfree(r2), bfree(y);
+        }
+    }
+    cc->dnn_layout = 1;
+    cc->training = training;
+    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
+    CHECK(be->error(be->ctx) == NULL);
+}
+
 static void test_bf16(void) {
     fn_err e = { { 0 } };
     CHECK(cpu_bf16_float(cpu_bf16_round(1.0f + 1.0f / 256)) == 1.0f);            /* a tie: to even */
@@ -685,7 +724,7 @@ static void test_layout(void) {
             }
             /* through a batch norm (and ReLU), as cpu_bn_plane: transposed, and in NHWC into bf16 */
             for (int relu = 0; relu <= 1; relu++) {
-                const cpu_epi epi = { sc, sc + C, relu };
+                const cpu_epi epi = { sc, sc + C, relu, 0, 0 };
                 for (int nn = 0; nn < N; nn++)
                     for (int c = 0; c < C; c++)
                         for (size_t p = 0; p < HW; p++) {
@@ -1498,6 +1537,7 @@ int main(void) {
     RUN(test_conv_bn);
     RUN(test_bf16);
     RUN(test_conv_chain);
+    RUN(test_conv_add);
     RUN(test_bf16_paths);
     RUN(test_kcache_budget);
     RUN(test_out_of_memory);

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "netcheck.h"
 #include "nn/net.h"
+#include "nn/tape.h"
 #include "nn/golden.h"
 #include "nn/model.h"
 #include "data/safetensors.h"
@@ -598,6 +599,60 @@ out:
     unsetenv("FN_CPU_CONV");
 }
 
+/* The inference plan's fused calls (conv_bn_fwd_infer, conv_bn_conv_fwd_infer, conv_add_fwd_infer) give
+ * the bits of the separate calls, on every network, in fp32 and (where the CPU has it) bf16: the same
+ * parameters through a backend without them. FocusNet's plan chains convolutions, and in bf16 takes
+ * residual sums, also when the net's plan was first made in fp32. */
+static void test_fused_net(void) {
+    fn_err e = { { 0 } };
+    const size_t ny = 2 * 32 * 32;
+    float *x = malloc(sizeof *x * 2 * 3 * 32 * 32), *y1 = malloc(sizeof *y1 * ny), *y2 = malloc(sizeof *y2 * ny);
+    for (int i = 0; i < 2 * 3 * 32 * 32; i++) x[i] = (float)fn_golden_u("fx", (uint64_t)i);
+    for (int pi = 0; pi < 2; pi++)
+        for (int arch = 0; fn_arch_name(arch); arch++) {
+            const int prec = pi ? FN_PREC_BF16 : FN_PREC_FP32;
+            fn_net_config cfg = { 3, 0.25f, arch };
+            fn_backend *b[2] = { fn_cpu_backend_new(0, &e), fn_cpu_backend_new(0, &e) };
+            if (!b[0] || !b[1]) { CHECK(0); break; }
+            if (fn_backend_set_precision(b[0], prec, &e) || fn_backend_set_precision(b[1], prec, &e)) {
+                b[0]->destroy(b[0]), b[1]->destroy(b[1]);
+                break; /* no bf16 on this CPU */
+            }
+            b[1]->conv_bn_fwd_infer = NULL, b[1]->conv_bn_conv_fwd_infer = NULL, b[1]->conv_add_fwd_infer = NULL;
+            fn_net *n[2] = { fn_net_new(b[0], &cfg, &e), fn_net_new(b[1], &cfg, &e) };
+            CHECK(n[0] && n[1]);
+            if (n[0] && n[1]) {
+                size_t np = fn_net_numel(n[0]), ns = fn_net_stats_numel(n[0]);
+                float *p = malloc(sizeof *p * np), *st = malloc(sizeof *st * ns);
+                CHECK(fn_net_init_he(n[0], 3, &e) == 0);
+                for (size_t i = 0; i < ns; i++) st[i] = 0.5f + 0.25f * (float)fn_golden_u("fs", i); /* not 0, 1 */
+                CHECK(fn_net_set(n[0], FN_BUF_STATS, st, &e) == 0);
+                fn_net_get(n[0], FN_BUF_PARAMS, p, &e);
+                CHECK(fn_net_set(n[1], FN_BUF_PARAMS, p, &e) == 0 && fn_net_set(n[1], FN_BUF_STATS, st, &e) == 0);
+                if (prec == FN_PREC_BF16) { /* a plan made in fp32 is made again for bf16's residual sums */
+                    CHECK(fn_backend_set_precision(b[0], FN_PREC_FP32, &e) == 0 && infer(n[0], x, y1) == 0);
+                    CHECK(fn_backend_set_precision(b[0], FN_PREC_BF16, &e) == 0);
+                }
+                CHECK(infer(n[0], x, y1) == 0 && infer(n[1], x, y2) == 0);
+                CHECKF(!memcmp(y1, y2, sizeof *y1 * ny), "%s %s: the fused calls differ from the separate ones",
+                       fn_arch_name(arch), prec == FN_PREC_BF16 ? "bf16" : "fp32");
+                int fuse = 0, chain = 0, resid = 0, none = 0;
+                for (int i = 0; i < n[0]->no; i++)
+                    fuse += n[0]->O[i].fuse > 0, chain += n[0]->O[i].chain, resid += n[0]->O[i].resid;
+                for (int i = 0; i < n[1]->no; i++) none += n[1]->O[i].fuse + n[1]->O[i].chain + n[1]->O[i].resid;
+                CHECK(fuse > 0 && none == 0);
+                /* FocusNet: chained convolutions in both; residual sums in bf16 only (cpu_resid_pays) */
+                if (arch == FN_ARCH_FOCUSNET)
+                    CHECKF(chain >= 10 && (prec == FN_PREC_BF16 ? resid >= 10 : resid == 0), "%s: chain %d resid %d",
+                           prec == FN_PREC_BF16 ? "bf16" : "fp32", chain, resid);
+                free(p), free(st);
+            }
+            fn_net_free(n[0]), fn_net_free(n[1]);
+            b[0]->destroy(b[0]), b[1]->destroy(b[1]);
+        }
+    free(x), free(y1), free(y2);
+}
+
 /* adam_segs (one call over the parameter allocation, as the CUDA backend's one kernel): fn_net_adam_step
  * hands it the runs of tensors with their penalties; a backend that provides it must end where the per-run
  * adam calls end, bit for bit. The stand-in runs adam segment by segment and counts the calls. */
@@ -665,6 +720,7 @@ int main(void) {
     RUN(test_train_step);
     RUN(test_directional_gradient);
     RUN(test_kernel_cache);
+    RUN(test_fused_net);
     RUN(test_adam_segs);
     RUN(test_golden_fixture);
     char cmd[300];
