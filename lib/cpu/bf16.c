@@ -204,6 +204,7 @@ static int bf16_open(cpu_ctx *c, fn_err *e) {
     struct cpu_bf16 *b = calloc(1, sizeof *b);
     if (!b) return fn_seterr(e, "out of memory");
     c->bf = b;
+    c->amx = ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_amx) == (unsigned)dnnl_cpu_isa_avx512_core_amx;
     b->threads = c->threads;
     b->hw = cpu_has_bf16cvt();
     b->st = calloc((size_t)c->threads, sizeof *b->st);

@@ -158,10 +158,14 @@ static const float *tile_cols(const geom *g, const float *xn, int oh0, int oh1, 
  * the matmul path reads x in place), so those keep the matmul path. FN_CPU_BF16=conv or matmul: one for all.
  * The whole net (bench-net --cpu-time, 1 thread, loaded, 3 paired rounds, against the matmul path / fp32):
  * training 128x128 batch 8 1.80x / 1.32x, inference 256x256 batch 1 1.27x / 0.91x, batch 8 1.25x / 0.90x
- * (fp32 inference has Winograd's 4x fewer products on the 3x3 stride-1 layers, which bf16 does not take). */
+ * (fp32 inference has Winograd's 4x fewer products on the 3x3 stride-1 layers, which bf16 does not take).
+ * With AMX (Intel Xeon VM, FocusNet, bench-net, 2 threads, 4 paired rounds) the primitive on every pass
+ * beat that split: training 128x128 batch 8 6.85-7.28 against 6.56-6.93 img/s, inference 256x256 batch 1
+ * 7.61-8.17 against 7.18-7.80, batch 8 7.15-7.59 against 6.89-7.33, and less memory (its layout changes
+ * are fn's own transposes there); so on AMX the default takes it everywhere. */
 static int use_dnn(const cpu_ctx *c, int p, int k) {
     if (c->prec != FN_PREC_BF16 || c->dnnconv == 0) return 0;
-    return c->dnnconv == 2 || k > 1 || p == CPU_DNN_BWD_FILTER;
+    return c->dnnconv == 2 || c->amx || k > 1 || p == CPU_DNN_BWD_FILTER;
 }
 
 /* forward ------------------------------------------------------------------------------------------ */

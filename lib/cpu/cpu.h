@@ -76,6 +76,7 @@ typedef struct cpu_ctx {
                         * cpu_gemm_bf16, and every convolution by the direct method: no Winograd) */
     int dnnconv;       /* bf16 convolutions by oneDNN's convolution primitive (dnnconv.c): 0 never
                         * (FN_CPU_BF16=matmul), 1 where it measured faster (conv.c use_dnn), 2 always (=conv) */
+    int amx;           /* bf16.c: oneDNN runs AMX kernels (where the primitive measured faster on every pass) */
     struct cpu_dnn *dnn; /* dnnconv.c: its engine, primitives and buffers (NULL: none yet) */
     long dnn_runs;     /* primitive calls run by dnnconv.c (the tests' count) */
     int dnn_layout;    /* 1: layout.c changes the layouts of dnnconv.c's operands; 0: oneDNN's reorders */

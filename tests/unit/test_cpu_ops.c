@@ -411,8 +411,11 @@ static void test_conv_chain(void) {
     cpu_ctx *cc = be->ctx;
     fn_err e = { { 0 } };
     const int training = cc->training, bf16 = be->set_precision(be->ctx, FN_PREC_BF16, &e) == 0;
-    for (int prec = 0; prec <= bf16; prec++) {
+    const int path0 = cc->dnnconv;
+    for (int mode = 0; mode <= 2 * bf16; mode++) { /* fp32; bf16; bf16 by matrix products (no chain) */
+        const int prec = mode > 0;
         CHECK(be->set_precision(be->ctx, prec ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
+        cc->dnnconv = mode == 2 ? 0 : path0;
         cc->training = 0;
         for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
             const int *q = cs[t], N = q[0], Ci = q[1], H = q[2], W = q[3], C1 = q[4], k1 = q[5], s1 = q[6];
@@ -440,16 +443,17 @@ static void test_conv_chain(void) {
                                                    1e-3f, relu, w2, b2, y2, C2, k2, s2);
                         CHECKF(!memcmp(y2, y2r, n2 * 4), "%s case %zu cut %d frozen %d relu %d: conv_bn_conv_fwd_infer",
                                prec ? "bf16" : "fp32", t, cut, frozen, relu);
-                        if (prec && dnn_amx() && k1 > 1 && k2 > 1)
+                        if (mode == 1 && dnn_amx() && k1 > 1 && k2 > 1)
                             CHECKF(cc->dnn_chained >= ch0 + (cut ? N : 1), "case %zu cut %d: %ld chained calls", t,
                                    cut, cc->dnn_chained - ch0);
-                        if (!prec) CHECK(cc->dnn_chained == ch0);
+                        if (mode != 1) CHECK(cc->dnn_chained == ch0);
                         if (frozen) be->params_frozen(be->ctx, NULL, 0, 0);
                     }
             bfree(x), bfree(p), bfree(g), bfree(beta), bfree(rm), bfree(rv), bfree(y1), bfree(y2r), bfree(y1s), bfree(y2);
         }
     }
     cc->dnn_chunk = CPU_DNN_CHUNK;
+    cc->dnnconv = path0;
     cc->training = training;
     CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
     CHECK(be->error(be->ctx) == NULL);
@@ -466,9 +470,11 @@ static void test_conv_add(void) {
     cpu_ctx *cc = be->ctx;
     fn_err e = { { 0 } };
     const int training = cc->training, bf16 = be->set_precision(be->ctx, FN_PREC_BF16, &e) == 0;
-    for (int mode = 0; mode <= 2 * bf16; mode++) { /* fp32; bf16; bf16 with oneDNN's reorders */
+    const int path0 = cc->dnnconv;
+    for (int mode = 0; mode <= 3 * bf16; mode++) { /* fp32; bf16; with oneDNN's reorders; by matrix products */
         CHECK(be->set_precision(be->ctx, mode ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
         cc->dnn_layout = mode != 2;
+        cc->dnnconv = mode == 3 ? 0 : path0;
         cc->training = 0;
         for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
             const int N = cs[t][0], Ci = cs[t][1], H = cs[t][2], W = cs[t][3], Co = cs[t][4], k = cs[t][5], s = cs[t][6];
@@ -489,6 +495,7 @@ static void test_conv_add(void) {
         }
     }
     cc->dnn_layout = 1;
+    cc->dnnconv = path0;
     cc->training = training;
     CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
     CHECK(be->error(be->ctx) == NULL);
