@@ -58,7 +58,7 @@ void fn_net_free(fn_net *n) {
     float *bufs[] = { n->params, n->grads, n->adam_m, n->adam_v, n->stats, n->arena, n->aux };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i]) be->free(be->ctx, bufs[i]);
-    free(n->P); free(n->S); free(n->T); free(n->O); free(n->gw);
+    free(n->P); free(n->S); free(n->T); free(n->O); free(n->gw); free(n->seg_off); free(n->seg_l2);
     free(n);
 }
 
@@ -217,9 +217,14 @@ int fn_net_adam_step(fn_net *n, float lr, float b1, float b2, float eps, int use
     if (ensure(n, &n->adam_m, "Adam moments", e) || ensure(n, &n->adam_v, "Adam moments", e)) return -1;
     n->step++;
     params_written(n);
-    /* one backend call per run of adjacent tensors with the same penalty, or one adam_segs call for all */
-    size_t *soff = n->be->adam_segs ? malloc(sizeof *soff * (size_t)n->np) : NULL;
-    float *sl2 = soff ? malloc(sizeof *sl2 * (size_t)n->np) : NULL;
+    /* one backend call per run of adjacent tensors with the same penalty, or one adam_segs call for all
+     * (its table made on the first step and kept; without it, the calls per run) */
+    if (n->be->adam_segs && !n->seg_off) {
+        n->seg_off = malloc(sizeof *n->seg_off * (size_t)n->np);
+        n->seg_l2 = malloc(sizeof *n->seg_l2 * (size_t)n->np);
+    }
+    size_t *soff = n->be->adam_segs && n->seg_l2 ? n->seg_off : NULL;
+    float *sl2 = soff ? n->seg_l2 : NULL;
     int nseg = 0;
     size_t base = n->np ? n->P[0].offset : 0, total = 0;
     for (int i = 0; i < n->np;) {
@@ -239,8 +244,6 @@ int fn_net_adam_step(fn_net *n, float lr, float b1, float b2, float eps, int use
     if (nseg)
         n->be->adam_segs(n->be->ctx, n->params + base, n->grads + base, n->adam_m + base, n->adam_v + base, total,
                          soff, sl2, nseg, lr, b1, b2, eps, n->step);
-    free(soff);
-    free(sl2);
     n->be->sync(n->be->ctx);
     return 0;
 }

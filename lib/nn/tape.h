@@ -60,6 +60,8 @@ struct fn_net {
     float *params, *grads, *adam_m, *adam_v, *stats; /* device */
     uint64_t params_version; /* a new one whenever they may have been written: params_frozen in backend.h */
     long step;
+    size_t *seg_off; /* [np] fn_net_adam_step's segments for adam_segs (NULL until a step needs them) */
+    float *seg_l2;   /* [np] and their penalties */
 
     fn_tdesc *T;
     int nt, capt;
