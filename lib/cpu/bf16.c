@@ -102,8 +102,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void roun
         for (; i < cols; i++) d[i] = cpu_bf16_round(s[i]);
     }
 }
-#define HAVE_ROUND_HW 1
 #endif
+
+/* round_rows, by the CPU's conversion where it has it (b->hw) and src is plain */
+static void round_into(const struct cpu_bf16 *b, const float *src, int ld, int t, int rows, int cols, uint16_t *dst) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (b->hw && !t) {
+        round_rows_hw(src, ld, rows, cols, dst);
+        return;
+    }
+#endif
+    round_rows(src, ld, t, rows, cols, dst);
+}
 
 /* C [M,N] (row stride ldc) = (or += when acc) D [M,N] (dense) */
 CPU_CLONES static void add_rows(const float *D, int M, int N, int acc, float *C, int ldc) {
@@ -287,16 +297,8 @@ void cpu_gemm_bf16(const cpu_ctx *c, int ta, int tb, int M, int N, int K, float 
         return;
     }
     uint16_t *b16 = a16 + na;
-#ifdef HAVE_ROUND_HW
-    if (b->hw && !ta) round_rows_hw(A, lda, M, K, a16);
-    else
-#endif
-        round_rows(A, lda, ta, M, K, a16); /* a16 [M,K] */
-#ifdef HAVE_ROUND_HW
-    if (b->hw && !tb) round_rows_hw(B, ldb, K, N, b16);
-    else
-#endif
-        round_rows(B, ldb, tb, K, N, b16); /* b16 [K,N] */
+    round_into(b, A, lda, ta, M, K, a16); /* a16 [M,K] */
+    round_into(b, B, ldb, tb, K, N, b16); /* b16 [K,N] */
     if (omp_get_max_threads() != 1) omp_set_num_threads(1); /* this thread's setting, as sgemm.c */
     dnnl_memory_t ma = mem2(b->eng, dnnl_bf16, M, K, K, 1, a16);
     dnnl_memory_t mb = mem2(b->eng, dnnl_bf16, K, N, N, 1, b16);

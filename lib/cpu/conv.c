@@ -225,15 +225,24 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
     conv_fwd(ctx, x, w, b, y, N, Ci, H, W, Co, k, s, NULL);
 }
 
+/* the epilogue of an inference batch norm over Co channels (and ReLU): its scale and shift per channel in
+ * c->epi; 0, or -1 when out of memory (c->oom set) */
+static int bn_epi(cpu_ctx *c, const float *gamma, const float *beta, const float *rmean, const float *rvar,
+                  float eps, int Co, int relu, cpu_epi *epi) {
+    float *sc = cpu_grow(c, &c->epi, &c->epi_cap, 2 * (size_t)Co);
+    if (!sc) return -1;
+    for (int co = 0; co < Co; co++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, co, &sc[co], &sc[Co + co]);
+    *epi = (cpu_epi){ sc, sc + Co, relu, 0, 0 };
+    return 0;
+}
+
 /* the batch norm's scale and shift per output channel, then the convolution with them as its epilogue */
 void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const float *b, float *y,
                            int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                            const float *beta, const float *rmean, const float *rvar, float eps, int relu) {
     cpu_ctx *c = ctx;
-    float *sc = cpu_grow(c, &c->epi, &c->epi_cap, 2 * (size_t)Co);
-    if (!sc) return;
-    for (int co = 0; co < Co; co++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, co, &sc[co], &sc[Co + co]);
-    const cpu_epi epi = { sc, sc + Co, relu, 0, 0 };
+    cpu_epi epi;
+    if (bn_epi(c, gamma, beta, rmean, rvar, eps, Co, relu, &epi)) return;
     conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
 }
 
@@ -260,10 +269,8 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
                                 const float *rmean, const float *rvar, float eps, int relu, const float *w2,
                                 const float *b2, float *y2, int C2, int k2, int s2) {
     cpu_ctx *c = ctx;
-    float *sc = cpu_grow(c, &c->epi, &c->epi_cap, 2 * (size_t)C1);
-    if (!sc) return;
-    for (int co = 0; co < C1; co++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, co, &sc[co], &sc[C1 + co]);
-    const cpu_epi epi = { sc, sc + C1, relu, 0, 0 };
+    cpu_epi epi;
+    if (bn_epi(c, gamma, beta, rmean, rvar, eps, C1, relu, &epi)) return;
     if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, k1) && use_dnn(c, CPU_DNN_FWD_INFER, k2) &&
         !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2))
         return;

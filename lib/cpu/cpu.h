@@ -180,17 +180,20 @@ static inline float cpu_expf(float x) {
     return p * sc.f;
 }
 
+/* one normalised value: x*scale + shift, then ReLU when relu (t > 0 ? t : 0: NaN and -0 to 0) */
+static inline float cpu_bn_value(float x, float scale, float shift, int relu) {
+    const float t = x * scale + shift;
+    return relu ? (t > 0 ? t : 0.0f) : t;
+}
+
 /* one plane of a normalised output: y = x*scale + shift, then ReLU when relu (y may be x) */
 static inline void cpu_bn_plane(const float *xp, float *yp, int HW, float scale, float shift, int relu) {
-    if (relu) {
+    if (relu) { /* relu a constant in each loop */
 #pragma omp simd
-        for (int i = 0; i < HW; i++) {
-            const float v = xp[i] * scale + shift;
-            yp[i] = v > 0 ? v : 0.0f;
-        }
+        for (int i = 0; i < HW; i++) yp[i] = cpu_bn_value(xp[i], scale, shift, 1);
     } else {
 #pragma omp simd
-        for (int i = 0; i < HW; i++) yp[i] = xp[i] * scale + shift;
+        for (int i = 0; i < HW; i++) yp[i] = cpu_bn_value(xp[i], scale, shift, 0);
     }
 }
 

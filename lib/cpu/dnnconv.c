@@ -246,6 +246,14 @@ static int find(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k
     return d->n - 1;
 }
 
+/* the entries of a pass whose N images go in calls of per: e[0] the full calls', e[1] the last, shorter
+ * call's (e[0] when per divides N); -1 where out of memory */
+static void entries(cpu_ctx *c, int pass, int N, int per, int Ci, int H, int W, int Co, int k, int s, int bias,
+                    int acc, int e[2]) {
+    e[0] = find(c, pass, per, Ci, H, W, Co, k, s, bias, acc);
+    e[1] = N % per && e[0] >= 0 ? find(c, pass, N % per, Ci, H, W, Co, k, s, bias, acc) : e[0];
+}
+
 static void *grow(cpu_ctx *c, int i, size_t n) {
     struct cpu_dnn *d = c->dnn;
     if (d->bufcap[i] < n) {
@@ -387,9 +395,9 @@ static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int C
     const int old = omp_get_max_threads();
     if (old != c->threads) omp_set_num_threads(c->threads);
     /* the primitives of both call sizes first: either all run, or conv.c's path runs the whole pass */
-    const int i1 = find(c, pass, per, Ci, H, W, Co, k, s, bias != NULL, acc);
-    const int i2 = N % per && i1 >= 0 ? find(c, pass, N % per, Ci, H, W, Co, k, s, bias != NULL, acc) : i1;
-    dconv *e1 = i1 >= 0 ? &c->dnn->e[i1] : NULL, *e2 = i2 >= 0 ? &c->dnn->e[i2] : NULL;
+    int ie[2];
+    entries(c, pass, N, per, Ci, H, W, Co, k, s, bias != NULL, acc, ie);
+    dconv *e1 = ie[0] >= 0 ? &c->dnn->e[ie[0]] : NULL, *e2 = ie[1] >= 0 ? &c->dnn->e[ie[1]] : NULL;
     int rc = !e1 || !e2 || !e1->ok || !e2->ok ? -1 : 0;
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         dconv *e = N - n0 < per ? e2 : e1;
@@ -429,10 +437,8 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
     const int old = omp_get_max_threads();
     if (old != c->threads) omp_set_num_threads(c->threads);
     int i1[2], i2[2];
-    i1[0] = find(c, CPU_DNN_FWD, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0);
-    i2[0] = find(c, CPU_DNN_FWD, per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0);
-    i1[1] = N % per ? find(c, CPU_DNN_FWD, N % per, Ci, H, W, C1, k1, s1, b1 != NULL, 0) : i1[0];
-    i2[1] = N % per ? find(c, CPU_DNN_FWD, N % per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0) : i2[0];
+    entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0, i1);
+    entries(c, CPU_DNN_FWD, N, per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0, i2);
     int rc = 0;
     for (int i = 0; i < 2 && !rc; i++) {
         const dconv *e = i1[i] >= 0 ? &c->dnn->e[i1[i]] : NULL, *f = i2[i] >= 0 ? &c->dnn->e[i2[i]] : NULL;
@@ -486,10 +492,8 @@ int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, flo
     const int old = omp_get_max_threads();
     if (old != c->threads) omp_set_num_threads(c->threads);
     int ig[2], id[2];
-    ig[0] = find(c, CPU_DNN_BWD_FILTER, per, Ci, H, W, Co, k, s, 0, 1);
-    id[0] = find(c, CPU_DNN_BWD_DATA, per, Ci, H, W, Co, k, s, 0, acc);
-    ig[1] = N % per ? find(c, CPU_DNN_BWD_FILTER, N % per, Ci, H, W, Co, k, s, 0, 1) : ig[0];
-    id[1] = N % per ? find(c, CPU_DNN_BWD_DATA, N % per, Ci, H, W, Co, k, s, 0, acc) : id[0];
+    entries(c, CPU_DNN_BWD_FILTER, N, per, Ci, H, W, Co, k, s, 0, 1, ig);
+    entries(c, CPU_DNN_BWD_DATA, N, per, Ci, H, W, Co, k, s, 0, acc, id);
     int rc = 0;
     for (int i = 0; i < 2; i++)
         if (ig[i] < 0 || id[i] < 0 || !shares_dy(&c->dnn->e[ig[i]], &c->dnn->e[id[i]])) rc = -1;

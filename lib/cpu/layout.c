@@ -90,12 +90,6 @@ static inline __attribute__((always_inline)) void nhwc_tile(const float *x, uint
 #define NHWC_ARGS x, y, C, HW, p0, p1
 TWO_COPIES(nhwc_tile, (const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1), NHWC_ARGS)
 
-/* cpu_bn_plane of one value */
-static inline float bn1(float v, float scale, float shift, int relu) {
-    const float t = v * scale + shift;
-    return relu ? (t > 0 ? t : 0.0f) : t;
-}
-
 /* x [HW, C] (one image) -> y [C, HW] (= or +=, or = through epi): pixels [p0, p1) */
 static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1, int acc,
                       const cpu_epi *epi) {
@@ -127,7 +121,8 @@ static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, siz
         if (epi && epi->add)
             for (size_t p = from; p < p1; p++) o[p] = x[p * C + c] + cpu_epi_z(epi, o)[p];
         else if (epi)
-            for (size_t p = from; p < p1; p++) o[p] = bn1(x[p * C + c], epi->scale[c], epi->shift[c], epi->relu);
+            for (size_t p = from; p < p1; p++)
+                o[p] = cpu_bn_value(x[p * C + c], epi->scale[c], epi->shift[c], epi->relu);
         else if (acc)
             for (size_t p = from; p < p1; p++) o[p] += x[p * C + c];
         else
@@ -174,7 +169,8 @@ static inline __attribute__((always_inline)) void bn_bf16_rows(const float *x, u
             _mm256_storeu_si256((__m256i *)(yp + c), bf16x16(v));
         }
 #endif
-        for (; c < C; c++) yp[c] = cpu_bf16_round(epi ? bn1(xp[c], epi->scale[c], epi->shift[c], epi->relu) : xp[c]);
+        for (; c < C; c++)
+            yp[c] = cpu_bf16_round(epi ? cpu_bn_value(xp[c], epi->scale[c], epi->shift[c], epi->relu) : xp[c]);
     }
 }
 

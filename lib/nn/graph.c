@@ -45,17 +45,22 @@ static int relu_follows(const fn_net *n, int i) {
     return a && a->type == OP_ACT && a->act == FN_ACT_RELU && a->x == o->y;
 }
 
+/* tensor t is read by op k alone, and no tensor is stored in it (in place) */
+static int only_reader(const fn_net *n, int t, int k) {
+    for (int j = 0; j < n->no; j++)
+        if (j != k && (n->O[j].x == t || n->O[j].x2 == t)) return 0;
+    for (int u = 0; u < n->nt; u++)
+        if (n->T[u].alias == t) return 0;
+    return 1;
+}
+
 /* Inference: a convolution whose output only its batch norm reads (and then, maybe, an in-place ReLU)
  * runs as one conv_bn_fwd_infer call when the backend has it. Returns the ops after op i that the call
  * takes on (1 or 2), else 0. */
 static int conv_bn_fusable(const fn_net *n, int i) {
     const fn_op *o = &n->O[i], *b = i + 1 < n->no ? &n->O[i + 1] : NULL;
     if (o->type != OP_CONV || !b || b->type != OP_BN || b->x != o->y || o->y == n->out) return 0;
-    if (root(n, o->x) == root(n, b->y)) return 0;
-    for (int j = 0; j < n->no; j++)
-        if (j != i + 1 && (n->O[j].x == o->y || n->O[j].x2 == o->y)) return 0;
-    for (int t = 0; t < n->nt; t++)
-        if (n->T[t].alias == o->y) return 0;
+    if (root(n, o->x) == root(n, b->y) || !only_reader(n, o->y, i + 1)) return 0;
     return 1 + relu_follows(n, i + 1);
 }
 
@@ -86,11 +91,7 @@ static int conv_residual(const fn_net *n, int j) {
     if (z < 0 || z == o->y || root(n, a->y) == root(n, z) || root(n, a->y) == root(n, o->x) ||
         root(n, a->y) == root(n, o->y))
         return 0;
-    for (int k = 0; k < n->no; k++)
-        if (k != j + 1 && (n->O[k].x == o->y || n->O[k].x2 == o->y)) return 0;
-    for (int t = 0; t < n->nt; t++)
-        if (n->T[t].alias == o->y) return 0;
-    return 1;
+    return only_reader(n, o->y, j + 1);
 }
 
 int fn_graph_resid_pays(const fn_net *n) {

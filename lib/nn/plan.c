@@ -17,15 +17,12 @@ static int by_start(const void *a, const void *b) {
     return by_size(a, b);
 }
 
-
-
 static int by_size_late(const void *a, const void *b) { /* largest first, ties later start first */
     const fn_plan_item *x = a, *y = b;
     if (x->size != y->size) return x->size < y->size ? 1 : -1;
     if (x->start != y->start) return y->start - x->start;
     return by_size(a, b);
 }
-
 
 static int by_off(const void *a, const void *b) {
     const fn_plan_item *x = *(fn_plan_item *const *)a, *y = *(fn_plan_item *const *)b;
@@ -51,7 +48,6 @@ static size_t first_fit(fn_plan_item *it, int n, fn_plan_item **ov) {
     }
     return total;
 }
-
 
 /* The greedy first fit in three orders (largest first, ties by earlier or by later start; earliest start
  * first), the smallest arena kept; it stops at the first that reaches the bound no plan can beat (the

@@ -52,16 +52,24 @@ need_dicom() {
   [[ "$stderr" == *libfn-tiff.so* && "$stderr" != *libfn-dicom.so* ]] || fail "a TIFF: $stderr"
 }
 
-@test "FN_TIFF_LIB: without libfn-tiff.so a TIFF fails in one line naming it, a PNG still reads" {
-  fixtures
-  run --separate-stderr env FN_TIFF_LIB=/nonexistent/libfn-tiff.so fn-read a.png c.tif -o s.fns
+# VAR pointing nowhere: fn-read of FILES, the last of KIND, fails in one line naming KIND's library
+# and writes no stream, while a.png alone still reads (into s.fns)
+missing_plugin() {
+  local var=$1 lib=$2 kind=$3
+  shift 3
+  local file=${*: -1}
+  run --separate-stderr env "$var=/nonexistent/$lib" fn-read "$@" -o s.fns
   assert_one_line_error fn-read
-  [[ "$stderr" == "fn-read: c.tif: TIFF support (libfn-tiff.so) cannot be loaded: /nonexistent/libfn-tiff.so: "* ]] ||
-    fail "$stderr"
+  [[ "$stderr" == "fn-read: $file: $kind support ($lib) cannot be loaded: /nonexistent/$lib: "* ]] || fail "$stderr"
   [ ! -e s.fns ]
-  run --separate-stderr env FN_TIFF_LIB=/nonexistent/libfn-tiff.so fn-read a.png -o s.fns
+  run --separate-stderr env "$var=/nonexistent/$lib" fn-read a.png -o s.fns
   assert_success
   [ -s s.fns ]
+}
+
+@test "FN_TIFF_LIB: without libfn-tiff.so a TIFF fails in one line naming it, a PNG still reads" {
+  fixtures
+  missing_plugin FN_TIFF_LIB libfn-tiff.so TIFF a.png c.tif
   # writing one too
   run --separate-stderr env FN_TIFF_LIB=/nonexistent/libfn-tiff.so fn-write --format tiff out < s.fns
   assert_one_line_error fn-write
@@ -74,14 +82,7 @@ need_dicom() {
 @test "FN_DICOM_LIB: without libfn-dicom.so a DICOM file fails in one line naming it, a PNG still reads" {
   fixtures
   need_dicom
-  run --separate-stderr env FN_DICOM_LIB=/nonexistent/libfn-dicom.so fn-read ct.dcm -o s.fns
-  assert_one_line_error fn-read
-  [[ "$stderr" == "fn-read: ct.dcm: DICOM support (libfn-dicom.so) cannot be loaded: /nonexistent/libfn-dicom.so: "* ]] ||
-    fail "$stderr"
-  [ ! -e s.fns ]
-  run --separate-stderr env FN_DICOM_LIB=/nonexistent/libfn-dicom.so fn-read a.png -o s.fns
-  assert_success
-  [ -s s.fns ]
+  missing_plugin FN_DICOM_LIB libfn-dicom.so DICOM ct.dcm
   run env FN_DICOM_LIB="$FN_BIN/../libfn-dicom.so" fn-read ct.dcm -o d.fns
   assert_success
 }
