@@ -195,6 +195,12 @@ struct fn_backend {
                               int N, int C, int HW, float momentum, float eps);
     void (*bn_relu_fwd_infer)(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                               const float *rmean, const float *rvar, int N, int C, int HW, float eps);
+    /* optional (NULL: a training plan keeps every normalised output its backward reads): the output of the
+     * last bn_fwd_train (relu: bn_relu_fwd_train) on x again, from the mean and invstd it saved, bit for
+     * bit; nothing else is updated. The graph makes a normalised output again in backward with it instead
+     * of keeping it from the forward (lib/nn/graph.c recomputed). */
+    void (*bn_apply)(void *ctx, const float *x, const float *gamma, const float *beta, const float *mean,
+                     const float *invstd, float *y, int N, int C, int HW, int relu);
 
     /* activations, elementwise over n: relu, leaky relu (slope alpha), sigmoid. y may alias x.
      * bwd takes the forward OUTPUT y (enough for all three: relu/leaky by sign, sigmoid y(1-y)). */

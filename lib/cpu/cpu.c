@@ -172,6 +172,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->bn_bwd = cpu_bn_bwd;
     be->bn_relu_fwd_train = cpu_bn_relu_fwd_train;
     be->bn_relu_fwd_infer = cpu_bn_relu_fwd_infer;
+    be->bn_apply = cpu_bn_apply;
     cpu_bn_sync_init(be);
     be->act_fwd = CPU_ISA_PICK(c->isa, cpu_act_fwd);
     be->act_bwd = CPU_ISA_PICK(c->isa, cpu_act_bwd);

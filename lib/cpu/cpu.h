@@ -320,6 +320,8 @@ void cpu_bn_relu_fwd_train(void *ctx, const float *x, const float *gamma, const 
                            int N, int C, int HW, float momentum, float eps);
 void cpu_bn_relu_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                            const float *rmean, const float *rvar, int N, int C, int HW, float eps);
+void cpu_bn_apply(void *ctx, const float *x, const float *gamma, const float *beta, const float *mean,
+                  const float *invstd, float *y, int N, int C, int HW, int relu);
 void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                 const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
                 int N, int C, int HW, int acc);

@@ -62,6 +62,20 @@ void cpu_bn_relu_fwd_train(void *ctx, const float *x, const float *gamma, const 
     bn_fwd_train(ctx, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps, 1);
 }
 
+/* the training forward's output from its saved mean and invstd: its scale and shift, the same bits
+ * (bn_fwd_train above and norm_sync.c's, whose ReLU is elementwise.c's, the same expression) */
+void cpu_bn_apply(void *ctx, const float *x, const float *gamma, const float *beta, const float *mean,
+                  const float *invstd, float *y, int N, int C, int HW, int relu) {
+    cpu_ctx *c = ctx;
+#pragma omp parallel for num_threads(c->threads) schedule(static) collapse(2)
+    for (int n = 0; n < N; n++)
+        for (int ch = 0; ch < C; ch++) {
+            const float scale = gamma[ch] * invstd[ch], shift = beta[ch] - mean[ch] * scale;
+            const size_t o = ((size_t)n * C + ch) * HW;
+            cpu_bn_plane(x + o, y + o, HW, scale, shift, relu);
+        }
+}
+
 static void bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                          const float *rmean, const float *rvar, int N, int C, int HW, float eps, int relu) {
     cpu_ctx *c = ctx;

@@ -7,7 +7,9 @@
  *
  * Timeline for the plan: forward op i runs at time i, its backward at time 2*nops-1-i; the loss sits at
  * time nops, with the backward of the last op. A value lives from its op to its last reader (forward
- * or backward); a gradient from the backward of its last reader to the backward of its producer. */
+ * or backward); a gradient from the backward of its last reader to the backward of its producer.
+ * A training plan does not keep the copies (upsampling, concatenation) that a backward reads: they are
+ * made again in backward (recomputed), the same bits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +47,64 @@ static int relu_follows(const fn_net *n, int i) {
     return a && a->type == OP_ACT && a->act == FN_ACT_RELU && a->x == o->y;
 }
 
+/* a tensor is stored in t (an in-place op's output) */
+static int stored_in(const fn_net *n, int t) {
+    for (int u = 0; u < n->nt; u++)
+        if (n->T[u].alias == t) return 1;
+    return 0;
+}
+
 /* tensor t is read by op k alone, and no tensor is stored in it (in place) */
 static int only_reader(const fn_net *n, int t, int k) {
     for (int j = 0; j < n->no; j++)
         if (j != k && (n->O[j].x == t || n->O[j].x2 == t)) return 0;
-    for (int u = 0; u < n->nt; u++)
-        if (n->T[u].alias == t) return 0;
-    return 1;
+    return !stored_in(n, t);
+}
+
+/* the in-place activations right after op i, each over the one before: how many */
+static int inplace_acts(const fn_net *n, int i) {
+    int k = 0;
+    while (i + k + 1 < n->no) {
+        const fn_op *a = &n->O[i + k + 1];
+        if (a->type != OP_ACT || a->x != n->O[i + k].y || root(n, a->y) != n->O[i].y) break;
+        k++;
+    }
+    return k;
+}
+
+/* Training: the output of op i, with the in-place activations right after it, when the backend can make
+ * it again bit for bit from values that live until the backward anyway and some op's backward reads it:
+ *  - a copy (upsampling, concatenation) of inputs that no later op overwrites in place (an input made
+ *    again itself is made again first: at the same op's backward, or an earlier one's);
+ *  - a batch norm's output (the backend's bn_apply: from the mean and invstd the forward saved; the
+ *    norm's input lives until the norm's backward, which reads it).
+ * Its value then need not live from the forward to the backward: the backward of its last reader that
+ * reads it makes it again (T[t].recomp - 1, that op), into a slot (rv) that lives through its readers'
+ * backwards; the copy's inputs live until then instead. In FocusNet they live then anyway (the skip
+ * connection, a ReLU's output that its backward reads, an upsampling's input a quarter the size).
+ * Returns the op whose backward makes it again, or -1 (kept as usual). */
+static int recomputed(const fn_net *n, int i) {
+    const fn_op *p = &n->O[i];
+    const int t = p->y;
+    const int copy = p->type == OP_UP2 || p->type == OP_CONCAT;
+    if ((!copy && !(p->type == OP_BN && n->be->bn_apply)) || t < 0 || n->T[t].alias >= 0 || root(n, n->out) == t)
+        return -1;
+    const int acts = inplace_acts(n, i);
+    for (int u = 0; u < n->nt; u++) {
+        const int pu = n->T[u].producer;
+        if (u != t && root(n, u) == t && pu > i + acts) return -1; /* written again later, in place */
+        /* an input's storage written again later (in place): not the same copy */
+        if (pu > i && (root(n, u) == root(n, p->x) || (p->x2 >= 0 && root(n, u) == root(n, p->x2)))) return -1;
+    }
+    int last = -1;
+    for (int j = i + 1; j < n->no; j++) {
+        const fn_op *o = &n->O[j];
+        const int r = bwd_reads(o);
+        if ((o->x >= 0 && root(n, o->x) == t && (r & 1)) || (o->x2 >= 0 && root(n, o->x2) == t && (r & 2)) ||
+            (o->y >= 0 && root(n, o->y) == t && (r & 4)))
+            last = j;
+    }
+    return last;
 }
 
 /* Inference: a convolution whose output only its batch norm reads (and then, maybe, an in-place ReLU)
@@ -105,16 +158,35 @@ static void use(int *s, int *e, int t, int time) {
     if (time > e[t]) e[t] = time;
 }
 
+/* tensor t read by a backward at time bt: its value, or its backward copy where it is made again */
+static void backward_read(const fn_net *n, int *vs, int *ve, int *rs, int *re, int t, int bt) {
+    if (n->T[root(n, t)].recomp) use(rs, re, root(n, t), bt);
+    else use(vs, ve, root(n, t), bt);
+}
+
 static size_t up_align(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
 int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     fn_backend *be = n->be;
     int nops = n->no, nt = n->nt;
     n->pN = N; n->pH = H; n->pW = W; n->ptrain = train;
-    int *vs = malloc(sizeof *vs * (size_t)nt * 4), *ve = vs + nt, *gs = vs + 2 * nt, *ge = vs + 3 * nt;
-    fn_plan_item *it = malloc(sizeof *it * (size_t)nt * 2);
+    /* value, gradient and (recomputed) backward copy lifetimes */
+    int *vs = malloc(sizeof *vs * (size_t)nt * 6), *ve = vs + nt, *gs = vs + 2 * nt, *ge = vs + 3 * nt,
+        *rs = vs + 4 * nt, *re = vs + 5 * nt;
+    fn_plan_item *it = malloc(sizeof *it * (size_t)nt * 3);
     if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
-    for (int t = 0; t < nt; t++) { vs[t] = gs[t] = 1 << 30; ve[t] = ge[t] = -1; }
+    for (int t = 0; t < nt; t++) { vs[t] = gs[t] = rs[t] = 1 << 30; ve[t] = ge[t] = re[t] = -1; }
+    for (int t = 0; t < nt; t++) n->T[t].recomp = 0;
+    for (int i = 0; i < nops && train && !n->keep_copies; i++) {
+        const int last = recomputed(n, i);
+        if (last < 0) continue;
+        n->T[n->O[i].y].recomp = last + 1;
+        const int ins[2] = { n->O[i].x, n->O[i].x2 };
+        for (int k = 0; k < 2; k++) { /* an input made again: by then */
+            fn_tdesc *u = ins[k] >= 0 ? &n->T[root(n, ins[k])] : NULL;
+            if (u && u->recomp && u->recomp < last + 1) u->recomp = last + 1;
+        }
+    }
     int second = -1; /* the second convolution of the last chained call */
     n->presid = fn_graph_resid_pays(n);
     for (int i = 0; i < nops; i++) {
@@ -129,19 +201,24 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         o->resid = !train && !o->fuse && i != second && n->presid ? conv_residual(n, i) : 0;
         if (o->resid) use(vs, ve, root(n, n->O[i + 1].y), i);
         int ins[2] = { o->x, o->x2 };
+        /* a recomputed output is made again at the backward of op recomp - 1: its inputs live until then */
+        const int remade = o->y >= 0 && n->T[o->y].recomp ? 2 * nops - 1 - (n->T[o->y].recomp - 1) : -1;
         for (int k = 0; k < 2; k++) {
             if (ins[k] < 0) continue;
             use(vs, ve, root(n, ins[k]), i);
-            if (train && (r >> k & 1)) use(vs, ve, root(n, ins[k]), bt);
+            if (train && (r >> k & 1)) backward_read(n, vs, ve, rs, re, ins[k], bt);
+            if (remade >= 0) backward_read(n, vs, ve, rs, re, ins[k], remade);
             if (train && !n->T[ins[k]].nograd) use(gs, ge, ins[k], bt);
         }
         if (o->y >= 0) {
             use(vs, ve, root(n, o->y), i);
-            if (train && (r & 4)) use(vs, ve, root(n, o->y), bt);
+            if (train && (r & 4)) backward_read(n, vs, ve, rs, re, o->y, bt);
             if (train && !n->T[o->y].nograd) use(gs, ge, o->y, bt);
         }
         if (train && o->mask >= 0) { use(vs, ve, o->mask, i); use(vs, ve, o->mask, bt); }
     }
+    for (int t = 0; t < nt; t++) /* a value made again in backward: from then */
+        if (n->T[t].recomp) use(rs, re, t, 2 * nops - 1 - (n->T[t].recomp - 1));
     /* a convolution that takes its residual sum never stores its own output (only the sum read it) */
     for (int i = 0; i < nops; i++)
         if (n->O[i].resid) vs[root(n, n->O[i].y)] = 1 << 30, ve[root(n, n->O[i].y)] = -1;
@@ -154,6 +231,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
             it[ni++] = (fn_plan_item){ up_align(fn_graph_tsize(n, t)), 0, vs[t], ve[t], t, 0 };
         if (train && ge[t] >= 0)
             it[ni++] = (fn_plan_item){ up_align(fn_graph_tsize(n, t)), 0, gs[t], ge[t], t, 1 };
+        if (re[t] >= 0) it[ni++] = (fn_plan_item){ up_align(fn_graph_tsize(n, t)), 0, rs[t], re[t], t, 2 };
     }
     size_t total = fn_plan_place(it, ni); /* plan.h */
     free(vs);
@@ -193,10 +271,12 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     n->arena_used = total;
     n->aux_used = aux;
     n->plan_gen++;
-    for (int t = 0; t < nt; t++) n->T[t].v = n->T[t].g = NULL;
+    for (int t = 0; t < nt; t++) n->T[t].v = n->T[t].g = n->T[t].rv = NULL;
     for (int i = 0; i < ni; i++) {
-        if (it[i].grad) n->T[it[i].t].g = n->arena + it[i].off;
-        else n->T[it[i].t].v = n->arena + it[i].off;
+        float *p = n->arena + it[i].off;
+        if (it[i].grad == 1) n->T[it[i].t].g = p;
+        else if (it[i].grad == 2) n->T[it[i].t].rv = p;
+        else n->T[it[i].t].v = p;
     }
     for (int t = 0; t < nt; t++)
         if (n->T[t].alias >= 0) n->T[t].v = n->T[n->T[t].alias].v;
@@ -504,10 +584,45 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     }
 }
 
+/* tensor t (recomputed) and the in-place outputs stored in it: their values now in its backward slot (or
+ * back in the forward's, the two slots swapped again) */
+static void swap_slots(fn_net *n, int t) {
+    float *f = n->T[t].v;
+    n->T[t].v = n->T[t].rv, n->T[t].rv = f;
+    for (int u = 0; u < n->nt; u++)
+        if (n->T[u].alias == t) n->T[u].v = n->T[t].v;
+}
+
+/* the values that op i's backward makes again (graph.c recomputed), into their backward slots: the
+ * producer's forward, or the norm's output from its saved statistics, then the in-place activations */
+static void remake(fn_net *n, int i) {
+    for (int t = 0; t < n->nt; t++) {
+        if (n->T[t].recomp != i + 1) continue;
+        swap_slots(n, t);
+        const int p = n->T[t].producer, acts = inplace_acts(n, p);
+        int k = 1;
+        const fn_op *o = &n->O[p];
+        if (o->type == OP_BN) {
+            /* as the forward ran it: with the ReLU fused in where bn_relu_fwd did */
+            const int relu = relu_follows(n, p) && n->be->bn_relu_fwd_train;
+            const int C = n->T[o->x].C;
+            n->be->bn_apply(n->be->ctx, V(o->x), PAR(o->p0), PAR(o->p1), n->aux + o->aux, n->aux + o->aux + C,
+                            V(t), n->pN, C, (int)hw(n, o->x), relu);
+            k += relu;
+        } else {
+            op_fwd(n, o, 1, 0); /* a copy: no seed */
+        }
+        for (; k <= acts; k++) op_fwd(n, &n->O[p + k], 1, 0);
+    }
+}
+
 void fn_graph_backward(fn_net *n) {
     for (int i = n->no - 1; i >= 0; i--) {
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
+        remake(n, i); /* profiled as this op's backward */
         op_bwd(n, &n->O[i]);
         if (n->prof_on) prof(n, &n->O[i], 1, t0);
     }
+    for (int t = 0; t < n->nt; t++)
+        if (n->T[t].recomp) swap_slots(n, t);
 }

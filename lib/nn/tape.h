@@ -16,9 +16,12 @@ typedef struct fn_tdesc {
     int nograd;     /* no gradient is needed (the input, the dropout mask) */
     int train_only; /* exists only in training (the dropout mask) */
     int producer;   /* op index */
+    int recomp;     /* a training plan's copy made again in backward (graph.c recomputed): the backward of
+                       op recomp - 1, its last reader whose backward reads it, makes it first (0: kept) */
     char what[32];  /* for messages: "m5.out" */
     /* planned */
     float *v, *g;
+    float *rv;      /* recomp: the backward's copy (v points to it from the remaking to the backward's end) */
 } fn_tdesc;
 
 typedef enum {
@@ -74,6 +77,7 @@ struct fn_net {
     /* the plan */
     int pN, pH, pW, ptrain;
     int presid; /* the plan takes residual sums into convolutions (fn_graph_resid_pays when it was made) */
+    int keep_copies; /* a training plan keeps the copies graph.c would make again in backward (tests) */
     float *arena, *aux;
     size_t arena_cap, aux_cap; /* floats allocated */
     size_t arena_used, aux_used;

@@ -653,6 +653,75 @@ static void test_fused_net(void) {
     free(x), free(y1), free(y2);
 }
 
+/* A training plan makes copies (upsampling, concatenation) and normalised outputs again in backward
+ * instead of keeping them (graph.c recomputed): on every network, in fp32 and (where the CPU has it)
+ * bf16, two training steps give the loss, the gradients, the parameters and the statistics of a plan that
+ * keeps them, bit for bit, and an inference forward between them changes nothing. FocusNet's plan makes
+ * its 7 concatenations, 5 of its 7 upsamplings (the other two upsample D5 and D6, which the focus
+ * branch's sigmoids later overwrite in place) and 32 normalised outputs again, in an arena at most 75%
+ * of the one that keeps them. */
+static void test_recomputed(void) {
+    fn_err e = { { 0 } };
+    const size_t nx = 2 * 3 * 32 * 32, ny = 2 * 32 * 32;
+    float *x = malloc(sizeof *x * nx), *t = malloc(sizeof *t * ny), *y = malloc(sizeof *y * ny);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)fn_golden_u("rx", i);
+    for (size_t i = 0; i < ny; i++) t[i] = fn_golden_u("rt", i) > 0.1 ? 1.0f : 0.0f;
+    for (int pi = 0; pi < 2; pi++)
+        for (int arch = 0; fn_arch_name(arch); arch++) {
+            const int prec = pi ? FN_PREC_BF16 : FN_PREC_FP32;
+            fn_net_config cfg = { 3, 0.25f, arch };
+            fn_backend *b = fn_cpu_backend_new(0, &e);
+            if (!b) { CHECK(0); break; }
+            if (fn_backend_set_precision(b, prec, &e)) { b->destroy(b); break; } /* no bf16 on this CPU */
+            fn_net *n[2] = { fn_net_new(b, &cfg, &e), NULL };
+            CHECK(n[0] != NULL);
+            if (!n[0]) { b->destroy(b); break; }
+            const size_t np = fn_net_numel(n[0]), ns = fn_net_stats_numel(n[0]);
+            float *out[2][4];
+            float loss[2][2];
+            size_t arena[2] = { 0, 0 };
+            int remade = 0;
+            for (int k = 0; k < 2; k++) {
+                out[k][0] = malloc(sizeof(float) * np), out[k][1] = malloc(sizeof(float) * np);
+                out[k][2] = malloc(sizeof(float) * ns), out[k][3] = malloc(sizeof(float) * ny);
+                if (k) n[1] = fn_net_new(b, &cfg, &e);
+                CHECK(n[k] && fn_net_init_he(n[k], 5, &e) == 0);
+                n[k]->keep_copies = k;
+                for (int step = 0; step < 2 && n[k]; step++) {
+                    CHECK(fn_net_forward(n[k], x, 2, 32, 32, 1, (uint64_t)step, NULL, &e) == 0);
+                    CHECK(fn_net_backward(n[k], t, &loss[k][step], &e) == 0);
+                    if (!step) { /* an inference forward on the training plan, then the next step */
+                        CHECK(fn_net_adam_step(n[k], 1e-2f, 0.9f, 0.999f, 1e-7f, 1, &e) == 0);
+                        CHECK(fn_net_forward(n[k], x, 2, 32, 32, 0, 0, out[k][3], &e) == 0);
+                    }
+                }
+                if (!n[k]) continue;
+                fn_net_get(n[k], FN_BUF_GRADS, out[k][0], &e);
+                fn_net_get(n[k], FN_BUF_PARAMS, out[k][1], &e);
+                fn_net_get(n[k], FN_BUF_STATS, out[k][2], &e);
+                arena[k] = n[k]->arena_used;
+                for (int u = 0; u < n[k]->nt; u++) remade += k == 0 && n[k]->T[u].recomp;
+            }
+            const char *pn = prec == FN_PREC_BF16 ? "bf16" : "fp32", *an = fn_arch_name(arch);
+            CHECKF(!memcmp(loss[0], loss[1], sizeof loss[0]), "%s %s: losses %g %g against %g %g", an, pn,
+                   loss[0][0], loss[0][1], loss[1][0], loss[1][1]);
+            CHECKF(!memcmp(out[0][0], out[1][0], sizeof(float) * np), "%s %s: gradients differ", an, pn);
+            CHECKF(!memcmp(out[0][1], out[1][1], sizeof(float) * np), "%s %s: parameters differ", an, pn);
+            CHECKF(!memcmp(out[0][2], out[1][2], sizeof(float) * ns), "%s %s: statistics differ", an, pn);
+            CHECKF(!memcmp(out[0][3], out[1][3], sizeof(float) * ny), "%s %s: inference differs", an, pn);
+            CHECKF(remade > 0 && arena[0] < arena[1], "%s %s: %d values made again, arena %zu against %zu", an, pn,
+                   remade, arena[0], arena[1]);
+            if (arch == FN_ARCH_FOCUSNET)
+                CHECKF(remade == 44 && arena[0] * 4 <= arena[1] * 3, "%s: %d values made again, arena %zu against %zu",
+                       pn, remade, arena[0], arena[1]);
+            for (int k = 0; k < 2; k++)
+                for (int j = 0; j < 4; j++) free(out[k][j]);
+            fn_net_free(n[0]), fn_net_free(n[1]);
+            b->destroy(b);
+        }
+    free(x), free(t), free(y);
+}
+
 /* adam_segs (one call over the parameter allocation, as the CUDA backend's one kernel): fn_net_adam_step
  * hands it the runs of tensors with their penalties; a backend that provides it must end where the per-run
  * adam calls end, bit for bit. The stand-in runs adam segment by segment and counts the calls. */
@@ -721,6 +790,7 @@ int main(void) {
     RUN(test_directional_gradient);
     RUN(test_kernel_cache);
     RUN(test_fused_net);
+    RUN(test_recomputed);
     RUN(test_adam_segs);
     RUN(test_golden_fixture);
     char cmd[300];
