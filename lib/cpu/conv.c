@@ -12,6 +12,7 @@
  * image overlap in dx (the k-1 halo rows), so there the threads split the input channels instead.
  * 3x3 and 2x2 stride-1 convolutions, most of FocusNet's work, go to winograd.c (4x and 2.25x fewer
  * multiplications), except tiny ones. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
@@ -335,7 +336,7 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s) {
     cpu_ctx *c = ctx;
-    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && !cpu_dnn_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k, s)) return;
+    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && !cpu_dnn_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k, s, NULL)) return;
     if (use_winograd(c, N, Ci, H, W, Co, k, s, 0)) {
         cpu_wino_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k);
         return;
@@ -400,8 +401,41 @@ void cpu_conv_bwd(void *ctx, const float *x, const float *dy, const float *w, fl
                   int N, int Ci, int H, int W, int Co, int k, int s, int acc) {
     cpu_ctx *c = ctx;
     if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && use_dnn(c, CPU_DNN_BWD_DATA, k) &&
-        !cpu_dnn_bwd(c, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc))
+        !cpu_dnn_bwd(c, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc, NULL))
         return;
     cpu_conv_bwd_filter(ctx, x, dy, dw, N, Ci, H, W, Co, k, s);
     cpu_conv_bwd_data(ctx, dy, w, dx, N, Ci, H, W, Co, k, s, acc);
+}
+
+/* Both backward passes with the input x = [relu](bn(xb)) as the training forward made it (backend.h
+ * conv_bwd_bn). Where oneDNN's primitives take x in bf16 through layout.c, x's values are made from xb as
+ * they are laid out (the batch norm as a prologue, cpu_nhwc_bf16): the same values, rounded the same way,
+ * so the same bits as cpu_conv_bwd on x, without x. Elsewhere x is made whole first (cpu_bn_apply) into
+ * a buffer of the context. */
+void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
+                     const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
+                     int Ci, int H, int W, int Co, int k, int s, int acc) {
+    cpu_ctx *c = ctx;
+    float *sc = cpu_grow(c, &c->pro, &c->pro_cap, 2 * (size_t)Ci);
+    if (!sc) return; /* error() */
+    cpu_bn_saved_coefs(gamma, beta, mean, invstd, Ci, sc);
+    const cpu_epi pro = { sc, sc + Ci, relu, 0, 0 };
+    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && use_dnn(c, CPU_DNN_BWD_DATA, k) &&
+        !cpu_dnn_bwd(c, xb, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc, &pro))
+        return;
+    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && !cpu_dnn_bwd_filter(c, xb, dy, dw, N, Ci, H, W, Co, k, s, &pro)) {
+        cpu_conv_bwd_data(ctx, dy, w, dx, N, Ci, H, W, Co, k, s, acc);
+        return;
+    }
+    float *x = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * Ci * H * W);
+    if (!x) return; /* error() */
+    cpu_bn_apply(c, xb, gamma, beta, mean, invstd, x, N, Ci, H * W, relu);
+    cpu_conv_bwd(ctx, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc);
+}
+
+/* backend.h bn_fold_pays: where bf16's primitives lay the backward's source out (layout.c), the prologue
+ * costs nothing; elsewhere x would be made whole, a pass more than keeping it */
+int cpu_bn_fold_pays(void *ctx) {
+    const cpu_ctx *c = ctx;
+    return use_dnn(c, CPU_DNN_BWD_FILTER, 3) && c->dnn_layout;
 }

@@ -83,6 +83,8 @@ static void cpu_destroy(fn_backend *be) {
         free(c->ws_cap);
         free(c->part);
         free(c->epi);
+        free(c->pro);
+        free(c->remade);
         free(c->wino);
         free(c);
     }
@@ -172,7 +174,9 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->bn_bwd = cpu_bn_bwd;
     be->bn_relu_fwd_train = cpu_bn_relu_fwd_train;
     be->bn_relu_fwd_infer = cpu_bn_relu_fwd_infer;
-    be->bn_apply = cpu_bn_apply;
+    be->conv_bwd_bn = cpu_conv_bwd_bn;
+    be->bn_relu_bwd = CPU_ISA_PICK(c->isa, cpu_bn_relu_bwd);
+    be->bn_fold_pays = cpu_bn_fold_pays;
     cpu_bn_sync_init(be);
     be->act_fwd = CPU_ISA_PICK(c->isa, cpu_act_fwd);
     be->act_bwd = CPU_ISA_PICK(c->isa, cpu_act_bwd);

@@ -61,6 +61,10 @@ typedef struct cpu_ctx {
     float *part;       /* [threads * Co*K] conv_bwd_filter partial sums */
     float *epi;        /* [2 * Co] conv_bn_fwd_infer's scale and shift */
     size_t epi_cap;
+    float *pro;        /* [2 * Ci] conv_bwd_bn's scale and shift */
+    size_t pro_cap;
+    float *remade;     /* conv_bwd_bn's input, where it is made whole (no primitive to lay it out) */
+    size_t remade_cap;
     size_t part_cap;
     float *wino;       /* winograd.c: transformed kernels, or backward-filter partial sums */
     size_t wino_cap;
@@ -197,6 +201,14 @@ static inline void cpu_bn_plane(const float *xp, float *yp, int HW, float scale,
     }
 }
 
+/* the training batch norm of channel ch as y = x*scale + shift from the mean and invstd it saved: the
+ * same bits as its forward (norm.c, norm_sync.c) */
+static inline void cpu_bn_saved_coef(const float *gamma, const float *beta, const float *mean, const float *invstd,
+                                     int ch, float *scale, float *shift) {
+    *scale = gamma[ch] * invstd[ch];
+    *shift = beta[ch] - mean[ch] * *scale;
+}
+
 /* the inference batch norm of channel ch as y = x*scale + shift */
 static inline void cpu_bn_coef(const float *gamma, const float *beta, const float *rmean, const float *rvar,
                                float eps, int ch, float *scale, float *shift) {
@@ -277,11 +289,13 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
                  int s2);
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc);
+/* pro (NULL: none): x's values through it as they are laid out (conv_bwd_bn); -1 where the pass's layout
+ * of x is not layout.c's */
 int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
-                       int k, int s);
+                       int k, int s, const cpu_epi *pro);
 /* both backward passes (conv_bwd), dy rounded and laid out once for the two */
 int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, float *dw, float *dx, int N, int Ci,
-                int H, int W, int Co, int k, int s, int acc);
+                int H, int W, int Co, int k, int s, int acc, const cpu_epi *pro);
 void cpu_dnn_free(cpu_ctx *c);
 
 /* winograd.c: k 3 or 2, stride 1 (Ho = H, Wo = W); the same contracts as the conv_* ops */
@@ -320,8 +334,14 @@ void cpu_bn_relu_fwd_train(void *ctx, const float *x, const float *gamma, const 
                            int N, int C, int HW, float momentum, float eps);
 void cpu_bn_relu_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                            const float *rmean, const float *rvar, int N, int C, int HW, float eps);
-void cpu_bn_apply(void *ctx, const float *x, const float *gamma, const float *beta, const float *mean,
+void cpu_bn_apply(cpu_ctx *c, const float *x, const float *gamma, const float *beta, const float *mean,
                   const float *invstd, float *y, int N, int C, int HW, int relu);
+void cpu_bn_saved_coefs(const float *gamma, const float *beta, const float *mean, const float *invstd, int C,
+                        float *sc);
+void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
+                     const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
+                     int Ci, int H, int W, int Co, int k, int s, int acc);
+int cpu_bn_fold_pays(void *ctx);
 void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                 const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
                 int N, int C, int HW, int acc);
@@ -341,11 +361,13 @@ void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *g
 #define CPU_ISA_PICK(isa, name) \
     ((isa) == CPU_ISA_AVX512 ? name##_avx512 : (isa) == CPU_ISA_AVX2 ? name##_avx2 : name##_x86_64)
 
-/* layout.c: NCHW f32 -> NHWC bf16 (cpu_bf16_round), and NHWC f32 -> NCHW f32 (= or += by acc, or = through
+/* layout.c: NCHW f32 -> NHWC bf16 (through pro when not NULL: cpu_bn_value's arithmetic, then
+ * cpu_bf16_round), and NHWC f32 -> NCHW f32 (= or += by acc, or = through
  * epi when epi is not NULL: cpu_bn_plane's arithmetic), for N images of C channels of HW pixels; and
  * NHWC f32 -> NHWC bf16 through epi (NULL: none) then cpu_bf16_round, for P pixels of C channels. On
  * threads threads (called from the serial context). */
-CPU_ISA_FN(void, cpu_nhwc_bf16, (const float *x, uint16_t *y, int N, int C, size_t HW, int threads));
+CPU_ISA_FN(void, cpu_nhwc_bf16, (const float *x, uint16_t *y, int N, int C, size_t HW, const cpu_epi *pro,
+                                  int threads));
 #define cpu_nhwc_bf16 CPU_ISA_SYM(cpu_nhwc_bf16)
 CPU_ISA_FN(void, cpu_nchw_from, (const float *x, float *y, int N, int C, size_t HW, int acc, const cpu_epi *epi,
                                   int threads));
@@ -359,6 +381,10 @@ CPU_ISA_FN(void, cpu_act_fwd, (void *ctx, int act, const float *x, float *y, siz
 CPU_ISA_FN(void, cpu_act_bwd, (void *ctx, int act, const float *y, const float *dy, float *dx, size_t n,
                  float alpha, int acc));
 #define cpu_act_bwd CPU_ISA_SYM(cpu_act_bwd)
+CPU_ISA_FN(void, cpu_bn_relu_bwd, (void *ctx, const float *xb, const float *gamma, const float *beta,
+                                    const float *mean, const float *invstd, const float *dy, float *dx, int N, int C,
+                                    int HW, int acc));
+#define cpu_bn_relu_bwd CPU_ISA_SYM(cpu_bn_relu_bwd)
 CPU_ISA_FN(void, cpu_add, (void *ctx, const float *a, const float *b, float *y, size_t n));
 #define cpu_add CPU_ISA_SYM(cpu_add)
 CPU_ISA_FN(void, cpu_mul, (void *ctx, const float *a, const float *b, float *y, size_t n, int acc));

@@ -277,11 +277,12 @@ static int exec2(struct cpu_dnn *d, dnnl_primitive_t p, dnnl_memory_t from, dnnl
     return dnnl_primitive_execute(p, d->st, 2, args) != dnnl_success;
 }
 
-/* the NCHW f32 tensor x into the primitive's NHWC bf16 layout m at y (layout.c) */
-static void to_nhwc(cpu_ctx *c, const dnnl_memory_desc_t *m, const float *x, void *y) {
+/* the NCHW f32 tensor x, through the prologue pro (NULL: none), into the primitive's NHWC bf16 layout m
+ * at y (layout.c) */
+static void to_nhwc(cpu_ctx *c, const dnnl_memory_desc_t *m, const float *x, void *y, const cpu_epi *pro) {
     c->dnn_moved++;
     CPU_ISA_PICK(c->isa, cpu_nhwc_bf16)(x, y, (int)m->dims[0], (int)m->dims[1], (size_t)(m->dims[2] * m->dims[3]),
-                                        c->threads);
+                                        pro, c->threads);
 }
 
 /* the epilogue epi of a forward's result r [N, Co, HWo], plane by plane */
@@ -293,14 +294,20 @@ static void epi_pass(cpu_ctx *c, const cpu_epi *epi, float *r, int N, int Co, si
     }
 }
 
+/* entry e's source can go through a prologue: it is laid out by layout.c's copy, which applies it */
+static int takes_pro(const cpu_ctx *c, const dconv *e) {
+    return e->ra && e->fa && c->dnn_layout;
+}
+
 /* run the entry: r (+)= conv(a, b) (+ bias) in the user's layouts, a forward's result through epi (NULL:
  * none); an inference forward's kernels of frozen parameters are rounded and laid out once (kept by
- * kcache.c). given: a already in the primitive's layout (NULL: reordered from a here). r NULL: the
- * result stays in the primitive's layout in buf[2] (an entry with e->fr only; epi not applied). 0, or -1
- * (nothing written) */
+ * kcache.c). given: a already in the primitive's layout (NULL: reordered from a here), through the
+ * prologue pro (NULL: none; takes_pro). r NULL: the result stays in the primitive's layout in buf[2] (an
+ * entry with e->fr only; epi not applied). 0, or -1 (nothing written) */
 static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float *bias, float *r,
-               const void *given, const cpu_epi *epi) {
+               const void *given, const cpu_epi *epi, const cpu_epi *pro) {
     struct cpu_dnn *d = c->dnn;
+    if (pro && (given || !takes_pro(c, e))) return -1;
     int fresh = 1;
     void *kb = NULL;
     if (e->rb && e->pass == CPU_DNN_FWD)
@@ -326,11 +333,11 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
         if (!m[i]) goto done;
     if ((e->scratch && !m[6]) || (e->bias && !m[7])) goto done;
     if (e->ra && !given) {
-        if (e->fa && c->dnn_layout) to_nhwc(c, &e->pa, a, pa);
+        if (e->fa && c->dnn_layout) to_nhwc(c, &e->pa, a, pa, pro);
         else if (exec2(d, e->ra, m[0], m[1])) goto done;
     }
     if (e->rb && fresh) {
-        if (e->fb && c->dnn_layout) to_nhwc(c, &e->pb, b, pb);
+        if (e->fb && c->dnn_layout) to_nhwc(c, &e->pb, b, pb, NULL);
         else if (exec2(d, e->rb, m[2], m[3])) goto done;
     }
     {
@@ -385,7 +392,8 @@ static int images_per_call(const cpu_ctx *c, int N, int Ci, int H, int W, int Co
 }
 
 static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k, int s, int acc,
-                        const float *a, const float *b, const float *bias, float *r, const cpu_epi *epi) {
+                        const float *a, const float *b, const float *bias, float *r, const cpu_epi *epi,
+                        const cpu_epi *pro) {
     if (dnn_open(c)) return -1;
     size_t sx, sy;
     const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
@@ -398,10 +406,10 @@ static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int C
     int ie[2];
     entries(c, pass, N, per, Ci, H, W, Co, k, s, bias != NULL, acc, ie);
     dconv *e1 = ie[0] >= 0 ? &c->dnn->e[ie[0]] : NULL, *e2 = ie[1] >= 0 ? &c->dnn->e[ie[1]] : NULL;
-    int rc = !e1 || !e2 || !e1->ok || !e2->ok ? -1 : 0;
+    int rc = !e1 || !e2 || !e1->ok || !e2->ok || (pro && (!takes_pro(c, e1) || !takes_pro(c, e2))) ? -1 : 0;
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         dconv *e = N - n0 < per ? e2 : e1;
-        if (run(c, e, a + step[0] * n0, b + step[1] * n0, bias, r + step[2] * n0, NULL, epi)) {
+        if (run(c, e, a + step[0] * n0, b + step[1] * n0, bias, r + step[2] * n0, NULL, epi, pro)) {
             /* a buffer could not be had (or oneDNN failed): before any image, conv.c's path takes the
              * pass; after some, where the pass adds (acc, dw +=), it cannot: an error (error()) */
             if (n0 > 0 && (acc || pass == CPU_DNN_BWD_FILTER)) c->oom = c->oom ? c->oom : 1;
@@ -415,7 +423,7 @@ static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int C
 
 int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
                 int Co, int k, int s, const cpu_epi *epi) {
-    return with_threads(c, CPU_DNN_FWD, N, Ci, H, W, Co, k, s, 0, x, w, b, y, epi);
+    return with_threads(c, CPU_DNN_FWD, N, Ci, H, W, Co, k, s, 0, x, w, b, y, epi, NULL);
 }
 
 /* Two inference convolutions in a row, the second reading only the first's result through epi: where the
@@ -448,14 +456,14 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
         const int last = N - n0 < per;
         dconv *e = &c->dnn->e[i1[last]], *f = &c->dnn->e[i2[last]];
         uint16_t *mid;
-        if (run(c, e, x + sx * n0, w1, b1, NULL, NULL, NULL) || !(mid = grow(c, 0, f->na))) {
+        if (run(c, e, x + sx * n0, w1, b1, NULL, NULL, NULL, NULL) || !(mid = grow(c, 0, f->na))) {
             rc = -1; /* the caller's two calls write all of y2 again */
             break;
         }
         const dnnl_dim_t *m = e->pr.dims;
         CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bf16)(c->dnn->buf[2], mid, (size_t)(m[0] * m[2] * m[3]), (int)m[1], epi,
                                                c->threads);
-        if (run(c, f, NULL, w2, b2, y2 + sy * n0, mid, NULL)) {
+        if (run(c, f, NULL, w2, b2, y2 + sy * n0, mid, NULL, NULL)) {
             rc = -1;
             break;
         }
@@ -467,12 +475,12 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
 
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc) {
-    return with_threads(c, CPU_DNN_BWD_DATA, N, Ci, H, W, Co, k, s, acc, dy, w, NULL, dx, NULL);
+    return with_threads(c, CPU_DNN_BWD_DATA, N, Ci, H, W, Co, k, s, acc, dy, w, NULL, dx, NULL, NULL);
 }
 
 int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
-                       int k, int s) {
-    return with_threads(c, CPU_DNN_BWD_FILTER, N, Ci, H, W, Co, k, s, 1, x, dy, NULL, dw, NULL);
+                       int k, int s, const cpu_epi *pro) {
+    return with_threads(c, CPU_DNN_BWD_FILTER, N, Ci, H, W, Co, k, s, 1, x, dy, NULL, dw, NULL, pro);
 }
 
 /* the backward-data entry f's dy can come from the backward-filter entry g: both take it in one layout */
@@ -485,7 +493,7 @@ static int shares_dy(const dconv *g, const dconv *f) {
  * its own kernels go to buf[4]. The same calls, cut and results as cpu_dnn_bwd_filter then
  * cpu_dnn_bwd_data: each output is made by the same operations in the same order. */
 int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, float *dw, float *dx, int N, int Ci,
-                int H, int W, int Co, int k, int s, int acc) {
+                int H, int W, int Co, int k, int s, int acc, const cpu_epi *pro) {
     if (dnn_open(c)) return -1;
     size_t sx, sy;
     const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
@@ -496,16 +504,18 @@ int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, flo
     entries(c, CPU_DNN_BWD_DATA, N, per, Ci, H, W, Co, k, s, 0, acc, id);
     int rc = 0;
     for (int i = 0; i < 2; i++)
-        if (ig[i] < 0 || id[i] < 0 || !shares_dy(&c->dnn->e[ig[i]], &c->dnn->e[id[i]])) rc = -1;
+        if (ig[i] < 0 || id[i] < 0 || !shares_dy(&c->dnn->e[ig[i]], &c->dnn->e[id[i]]) ||
+            (pro && !takes_pro(c, &c->dnn->e[ig[i]])))
+            rc = -1;
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         const int last = N - n0 < per;
         dconv *g = &c->dnn->e[ig[last]], *f = &c->dnn->e[id[last]];
-        if (run(c, g, x + sx * n0, dy + sy * n0, NULL, dw, NULL, NULL)) {
+        if (run(c, g, x + sx * n0, dy + sy * n0, NULL, dw, NULL, NULL, pro)) {
             if (n0 > 0) c->oom = c->oom ? c->oom : 1; /* dw has had calls added: error() */
             else rc = -1;
             break;
         }
-        if (run(c, f, dy + sy * n0, w, NULL, dx + sx * n0, c->dnn->buf[1], NULL)) {
+        if (run(c, f, dy + sy * n0, w, NULL, dx + sx * n0, c->dnn->buf[1], NULL, NULL)) {
             c->oom = c->oom ? c->oom : 1; /* dw has this call added */
             break;
         }
@@ -530,11 +540,11 @@ int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int
     return -1;
 }
 int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
-                       int k, int s) {
+                       int k, int s, const cpu_epi *pro) {
     return -1;
 }
 int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, float *dw, float *dx, int N, int Ci,
-                int H, int W, int Co, int k, int s, int acc) {
+                int H, int W, int Co, int k, int s, int acc, const cpu_epi *pro) {
     return -1;
 }
 #endif

@@ -1,7 +1,9 @@
 /* layout.c: the two layout changes that carry nearly all the bytes of the bf16 convolutions (dnnconv.c),
  * in place of oneDNN's reorders for them (declared in cpu.h):
  *   cpu_nhwc_bf16   fn's NCHW f32 tensors into the primitives' NHWC bf16 source (and diff_dst), each
- *                   value rounded to nearest even as cpu_bf16_round (the matrix-product path's rounding)
+ *                   value rounded to nearest even as cpu_bf16_round (the matrix-product path's rounding),
+ *                   maybe through a prologue first: a batch norm and ReLU the source is the output of
+ *                   (conv_bwd_bn: a training backward's source made from the norm's input as it goes)
  *   cpu_nchw_from   the primitives' NHWC f32 results back into NCHW f32, written or added (acc), or
  *                   written through the convolution's epilogue as they go (epi: cpu_epi_plane's batch
  *                   norm and ReLU, or sum with an addend)
@@ -65,30 +67,47 @@ BF16CVT static inline __m256i bf16x16(__m512 v) {
     static void name##_hw params { name(args, 0); }
 #endif
 
-/* x [C, HW] (one image) -> y [HW, C] bf16: pixels [p0, p1) */
+/* value p of channel c through the prologue pro (NULL: none), rounded */
+static inline uint16_t pro_round(const float *x, size_t HW, int c, size_t p, const cpu_epi *pro) {
+    const float v = x[(size_t)c * HW + p];
+    return cpu_bf16_round(pro ? cpu_bn_value(v, pro->scale[c], pro->shift[c], pro->relu) : v);
+}
+
+/* x [C, HW] (one image) -> y [HW, C] bf16, each value through the prologue pro (NULL: none; a batch
+ * norm's scale and shift per channel, and ReLU) and then rounded: pixels [p0, p1) */
 static inline __attribute__((always_inline)) void nhwc_tile(const float *x, uint16_t *y, int C, size_t HW,
-                                                            size_t p0, size_t p1, int hw) {
+                                                            size_t p0, size_t p1, const cpu_epi *pro, int hw) {
     int c0 = 0;
     size_t q1 = p0; /* the vector blocks cover [p0, q1) */
 #ifdef LAYOUT_AVX512
     if (hw) {
         q1 = p0 + (p1 - p0) / 16 * 16;
-        for (; c0 + 16 <= C; c0 += 16)
+        for (; c0 + 16 <= C; c0 += 16) {
+            const __m512 sc = pro ? _mm512_loadu_ps(pro->scale + c0) : _mm512_setzero_ps(),
+                         sh = pro ? _mm512_loadu_ps(pro->shift + c0) : _mm512_setzero_ps();
             for (size_t q = p0; q < q1; q += 16) {
                 __m512 r[16];
-                tr16_from(x + (size_t)c0 * HW + q, HW, r);
-                for (int j = 0; j < 16; j++) _mm256_storeu_si256((__m256i *)(y + (q + j) * C + c0), bf16x16(r[j]));
+                tr16_from(x + (size_t)c0 * HW + q, HW, r); /* r[j]: pixel q + j, channels c0.. */
+                for (int j = 0; j < 16; j++) {
+                    if (pro) { /* x*scale + shift, then max(t, 0): t > 0 ? t : 0, NaN and -0 included */
+                        r[j] = _mm512_add_ps(_mm512_mul_ps(r[j], sc), sh);
+                        if (pro->relu) r[j] = _mm512_max_ps(r[j], _mm512_setzero_ps());
+                    }
+                    _mm256_storeu_si256((__m256i *)(y + (q + j) * C + c0), bf16x16(r[j]));
+                }
             }
+        }
     }
 #endif
     for (int c = c0; c < C; c++) /* the channels short of a block of 16 */
-        for (size_t p = p0; p < q1; p++) y[p * C + c] = cpu_bf16_round(x[(size_t)c * HW + p]);
+        for (size_t p = p0; p < q1; p++) y[p * C + c] = pro_round(x, HW, c, p, pro);
     for (int c = 0; c < C; c++) /* the pixels short of one */
-        for (size_t p = q1; p < p1; p++) y[p * C + c] = cpu_bf16_round(x[(size_t)c * HW + p]);
+        for (size_t p = q1; p < p1; p++) y[p * C + c] = pro_round(x, HW, c, p, pro);
 }
 
-#define NHWC_ARGS x, y, C, HW, p0, p1
-TWO_COPIES(nhwc_tile, (const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1), NHWC_ARGS)
+#define NHWC_ARGS x, y, C, HW, p0, p1, pro
+TWO_COPIES(nhwc_tile, (const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1, const cpu_epi *pro),
+           NHWC_ARGS)
 
 /* x [HW, C] (one image) -> y [C, HW] (= or +=, or = through epi): pixels [p0, p1) */
 static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1, int acc,
@@ -130,15 +149,15 @@ static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, siz
     }
 }
 
-void cpu_nhwc_bf16(const float *x, uint16_t *y, int N, int C, size_t HW, int threads) {
+void cpu_nhwc_bf16(const float *x, uint16_t *y, int N, int C, size_t HW, const cpu_epi *pro, int threads) {
     const size_t nt = (HW + PT - 1) / PT;
-    void (*tile)(const float *, uint16_t *, int, size_t, size_t, size_t) = cpu_has_bf16cvt() ? nhwc_tile_hw
-                                                                                              : nhwc_tile_sw;
+    void (*tile)(const float *, uint16_t *, int, size_t, size_t, size_t, const cpu_epi *) =
+        cpu_has_bf16cvt() ? nhwc_tile_hw : nhwc_tile_sw;
     const long items = (long)N * (long)nt;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long i = 0; i < items; i++) {
         const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT;
-        tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW);
+        tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW, pro);
     }
 }
 

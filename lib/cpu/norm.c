@@ -62,18 +62,23 @@ void cpu_bn_relu_fwd_train(void *ctx, const float *x, const float *gamma, const 
     bn_fwd_train(ctx, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps, 1);
 }
 
-/* the training forward's output from its saved mean and invstd: its scale and shift, the same bits
- * (bn_fwd_train above and norm_sync.c's, whose ReLU is elementwise.c's, the same expression) */
-void cpu_bn_apply(void *ctx, const float *x, const float *gamma, const float *beta, const float *mean,
+/* the training forward's output again (conv.c's conv_bwd_bn where it makes its input whole) */
+void cpu_bn_apply(cpu_ctx *c, const float *x, const float *gamma, const float *beta, const float *mean,
                   const float *invstd, float *y, int N, int C, int HW, int relu) {
-    cpu_ctx *c = ctx;
 #pragma omp parallel for num_threads(c->threads) schedule(static) collapse(2)
     for (int n = 0; n < N; n++)
         for (int ch = 0; ch < C; ch++) {
-            const float scale = gamma[ch] * invstd[ch], shift = beta[ch] - mean[ch] * scale;
+            float scale, shift;
+            cpu_bn_saved_coef(gamma, beta, mean, invstd, ch, &scale, &shift);
             const size_t o = ((size_t)n * C + ch) * HW;
             cpu_bn_plane(x + o, y + o, HW, scale, shift, relu);
         }
+}
+
+/* The batch norm's scale and shift per channel into sc [2C] (scale, then shift), as the forward had them */
+void cpu_bn_saved_coefs(const float *gamma, const float *beta, const float *mean, const float *invstd, int C,
+                        float *sc) {
+    for (int ch = 0; ch < C; ch++) cpu_bn_saved_coef(gamma, beta, mean, invstd, ch, &sc[ch], &sc[C + ch]);
 }
 
 static void bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,

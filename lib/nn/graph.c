@@ -72,39 +72,53 @@ static int inplace_acts(const fn_net *n, int i) {
     return k;
 }
 
-/* Training: the output of op i, with the in-place activations right after it, when the backend can make
- * it again bit for bit from values that live until the backward anyway and some op's backward reads it:
- *  - a copy (upsampling, concatenation) of inputs that no later op overwrites in place (an input made
- *    again itself is made again first: at the same op's backward, or an earlier one's);
- *  - a batch norm's output (the backend's bn_apply: from the mean and invstd the forward saved; the
- *    norm's input lives until the norm's backward, which reads it).
- * Its value then need not live from the forward to the backward: the backward of its last reader that
- * reads it makes it again (T[t].recomp - 1, that op), into a slot (rv) that lives through its readers'
- * backwards; the copy's inputs live until then instead. In FocusNet they live then anyway (the skip
- * connection, a ReLU's output that its backward reads, an upsampling's input a quarter the size).
- * Returns the op whose backward makes it again, or -1 (kept as usual). */
+/* Training: the output of op i when it is a copy (upsampling, concatenation) that some op's backward
+ * reads, of inputs that no later op overwrites in place and that the plan keeps until then (an input made
+ * again itself is made again first: at the same op's backward, or an earlier one's). Its value then need
+ * not live from the forward to the backward: the backward of its last reader that reads it makes it
+ * again (T[t].recomp - 1, that op), into a slot (rv) that lives through its readers' backwards; the
+ * copy's inputs live until then instead. In FocusNet they live then anyway (the skip connection, a ReLU's
+ * output that its backward reads, an upsampling's input a quarter the size). Returns the op whose
+ * backward makes it again, or -1 (kept as usual). */
 static int recomputed(const fn_net *n, int i) {
     const fn_op *p = &n->O[i];
     const int t = p->y;
-    const int copy = p->type == OP_UP2 || p->type == OP_CONCAT;
-    if ((!copy && !(p->type == OP_BN && n->be->bn_apply)) || t < 0 || n->T[t].alias >= 0 || root(n, n->out) == t)
+    if ((p->type != OP_UP2 && p->type != OP_CONCAT) || t < 0 || n->T[t].alias >= 0 || root(n, n->out) == t ||
+        stored_in(n, t) || n->T[root(n, p->x)].unkept || (p->x2 >= 0 && n->T[root(n, p->x2)].unkept))
         return -1;
-    const int acts = inplace_acts(n, i);
-    for (int u = 0; u < n->nt; u++) {
-        const int pu = n->T[u].producer;
-        if (u != t && root(n, u) == t && pu > i + acts) return -1; /* written again later, in place */
-        /* an input's storage written again later (in place): not the same copy */
-        if (pu > i && (root(n, u) == root(n, p->x) || (p->x2 >= 0 && root(n, u) == root(n, p->x2)))) return -1;
-    }
+    for (int u = 0; u < n->nt; u++) /* an input's storage written again later (in place): not the same copy */
+        if (n->T[u].producer > i && (root(n, u) == root(n, p->x) || (p->x2 >= 0 && root(n, u) == root(n, p->x2))))
+            return -1;
     int last = -1;
     for (int j = i + 1; j < n->no; j++) {
         const fn_op *o = &n->O[j];
-        const int r = bwd_reads(o);
-        if ((o->x >= 0 && root(n, o->x) == t && (r & 1)) || (o->x2 >= 0 && root(n, o->x2) == t && (r & 2)) ||
-            (o->y >= 0 && root(n, o->y) == t && (r & 4)))
-            last = j;
+        if ((o->x == t && (bwd_reads(o) & 1)) || (o->x2 == t && (bwd_reads(o) & 2))) last = j;
     }
     return last;
+}
+
+/* Training: batch norm op i whose output (with, maybe, the in-place ReLU right after it) only
+ * convolutions read, as their input, where the backend folds the norm into their backward
+ * (conv_bwd_bn: the input made from the norm's input and saved statistics as the backward lays it out)
+ * and into the ReLU's (bn_relu_bwd), and says it pays (bn_fold_pays): the plan does not keep the
+ * output for the backward. The norm's input lives until the norm's backward anyway. 1, else 0. */
+static int unkept(const fn_net *n, int i) {
+    const fn_backend *be = n->be;
+    const fn_op *p = &n->O[i];
+    const int t = p->y, acts = inplace_acts(n, i);
+    if (p->type != OP_BN || !be->conv_bwd_bn || !be->bn_relu_bwd || !fn_graph_fold_pays(n)) return 0;
+    if (t < 0 || n->T[t].alias >= 0 || root(n, n->out) == t || acts > 1 ||
+        (acts && (n->O[i + 1].act != FN_ACT_RELU)))
+        return 0;
+    for (int u = 0; u < n->nt; u++)
+        if (u != t && root(n, u) == t && n->T[u].producer > i + acts) return 0; /* written again later */
+    for (int j = i + acts + 1; j < n->no; j++) {
+        const fn_op *o = &n->O[j];
+        if ((o->x2 >= 0 && root(n, o->x2) == t) ||
+            (o->x >= 0 && root(n, o->x) == t && (o->type != OP_CONV || n->T[o->x].nograd)))
+            return 0;
+    }
+    return 1;
 }
 
 /* Inference: a convolution whose output only its batch norm reads (and then, maybe, an in-place ReLU)
@@ -147,6 +161,10 @@ static int conv_residual(const fn_net *n, int j) {
     return only_reader(n, o->y, j + 1);
 }
 
+int fn_graph_fold_pays(const fn_net *n) {
+    return !n->be->bn_fold_pays || n->be->bn_fold_pays(n->be->ctx);
+}
+
 int fn_graph_resid_pays(const fn_net *n) {
     const fn_backend *be = n->be;
     return be->conv_add_fwd_infer && (!be->resid_pays || be->resid_pays(be->ctx));
@@ -158,10 +176,11 @@ static void use(int *s, int *e, int t, int time) {
     if (time > e[t]) e[t] = time;
 }
 
-/* tensor t read by a backward at time bt: its value, or its backward copy where it is made again */
+/* tensor t read by a backward at time bt: its value, or its backward copy where it is made again (or
+ * nothing: a normalised output the backward makes from the norm's input) */
 static void backward_read(const fn_net *n, int *vs, int *ve, int *rs, int *re, int t, int bt) {
     if (n->T[root(n, t)].recomp) use(rs, re, root(n, t), bt);
-    else use(vs, ve, root(n, t), bt);
+    else if (!n->T[root(n, t)].unkept) use(vs, ve, root(n, t), bt);
 }
 
 static size_t up_align(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
@@ -176,8 +195,13 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     fn_plan_item *it = malloc(sizeof *it * (size_t)nt * 3);
     if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
     for (int t = 0; t < nt; t++) { vs[t] = gs[t] = rs[t] = 1 << 30; ve[t] = ge[t] = re[t] = -1; }
-    for (int t = 0; t < nt; t++) n->T[t].recomp = 0;
+    for (int t = 0; t < nt; t++) n->T[t].recomp = n->T[t].unkept = 0;
+    n->pfold = fn_graph_fold_pays(n);
     for (int i = 0; i < nops && train && !n->keep_copies; i++) {
+        if (unkept(n, i)) {
+            n->T[n->O[i].y].unkept = 1;
+            continue;
+        }
         const int last = recomputed(n, i);
         if (last < 0) continue;
         n->T[n->O[i].y].recomp = last + 1;
@@ -436,6 +460,14 @@ static void op_bwd(fn_net *n, const fn_op *o) {
         const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
         int H = n->pH >> x->lvl, W = n->pW >> x->lvl;
         if (o->p1 >= 0) be->conv_bwd_bias(c, G(o->y), GRD(o->p1), N, y->C, (int)hw(n, o->y));
+        if (n->T[root(n, o->x)].unkept) { /* x = [relu](bn(its input)), not kept (graph.c unkept) */
+            const int p = n->T[root(n, o->x)].producer;
+            const fn_op *b = &n->O[p];
+            be->conv_bwd_bn(c, V(b->x), PAR(b->p0), PAR(b->p1), n->aux + b->aux, n->aux + b->aux + x->C,
+                            inplace_acts(n, p), G(o->y), PAR(o->p0), GRD(o->p0), G(o->x), N, x->C, H, W, y->C, o->k,
+                            o->s, acc(n, o->x));
+            break;
+        }
         if (!x->nograd && be->conv_bwd) {
             be->conv_bwd(c, V(o->x), G(o->y), PAR(o->p0), GRD(o->p0), G(o->x), N, x->C, H, W, y->C, o->k, o->s,
                          acc(n, o->x));
@@ -453,6 +485,13 @@ static void op_bwd(fn_net *n, const fn_op *o) {
         break;
     }
     case OP_ACT:
+        if (n->T[root(n, o->y)].unkept) { /* relu(bn(input)), not kept: from the norm's input */
+            const fn_op *b = &n->O[n->T[root(n, o->y)].producer];
+            const int C = n->T[b->x].C;
+            be->bn_relu_bwd(c, V(b->x), PAR(b->p0), PAR(b->p1), n->aux + b->aux, n->aux + b->aux + C, G(o->y),
+                            G(o->x), N, C, (int)hw(n, b->x), acc(n, o->x));
+            break;
+        }
         be->act_bwd(c, o->act, V(o->y), G(o->y), G(o->x), fn_graph_tsize(n, o->y), o->alpha, acc(n, o->x));
         break;
     case OP_ADD:
@@ -593,27 +632,13 @@ static void swap_slots(fn_net *n, int t) {
         if (n->T[u].alias == t) n->T[u].v = n->T[t].v;
 }
 
-/* the values that op i's backward makes again (graph.c recomputed), into their backward slots: the
- * producer's forward, or the norm's output from its saved statistics, then the in-place activations */
+/* the copies that op i's backward makes again (graph.c recomputed), into their backward slots */
 static void remake(fn_net *n, int i) {
-    for (int t = 0; t < n->nt; t++) {
-        if (n->T[t].recomp != i + 1) continue;
-        swap_slots(n, t);
-        const int p = n->T[t].producer, acts = inplace_acts(n, p);
-        int k = 1;
-        const fn_op *o = &n->O[p];
-        if (o->type == OP_BN) {
-            /* as the forward ran it: with the ReLU fused in where bn_relu_fwd did */
-            const int relu = relu_follows(n, p) && n->be->bn_relu_fwd_train;
-            const int C = n->T[o->x].C;
-            n->be->bn_apply(n->be->ctx, V(o->x), PAR(o->p0), PAR(o->p1), n->aux + o->aux, n->aux + o->aux + C,
-                            V(t), n->pN, C, (int)hw(n, o->x), relu);
-            k += relu;
-        } else {
-            op_fwd(n, o, 1, 0); /* a copy: no seed */
+    for (int t = 0; t < n->nt; t++)
+        if (n->T[t].recomp == i + 1) {
+            swap_slots(n, t);
+            op_fwd(n, &n->O[n->T[t].producer], 1, 0); /* a copy: no seed */
         }
-        for (; k <= acts; k++) op_fwd(n, &n->O[p + k], 1, 0);
-    }
 }
 
 void fn_graph_backward(fn_net *n) {

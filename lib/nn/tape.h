@@ -18,6 +18,8 @@ typedef struct fn_tdesc {
     int producer;   /* op index */
     int recomp;     /* a training plan's copy made again in backward (graph.c recomputed): the backward of
                        op recomp - 1, its last reader whose backward reads it, makes it first (0: kept) */
+    int unkept;     /* a training plan's normalised output that the backward makes from the norm's input
+                       (graph.c unkept: conv_bwd_bn, bn_relu_bwd), never kept for it */
     char what[32];  /* for messages: "m5.out" */
     /* planned */
     float *v, *g;
@@ -77,7 +79,8 @@ struct fn_net {
     /* the plan */
     int pN, pH, pW, ptrain;
     int presid; /* the plan takes residual sums into convolutions (fn_graph_resid_pays when it was made) */
-    int keep_copies; /* a training plan keeps the copies graph.c would make again in backward (tests) */
+    int keep_copies; /* a training plan keeps what graph.c would make again in backward (tests) */
+    int pfold;  /* the backend's bn_fold_pays when the plan was made (1: no such query) */
     float *arena, *aux;
     size_t arena_cap, aux_cap; /* floats allocated */
     size_t arena_used, aux_used;
@@ -99,5 +102,6 @@ void fn_graph_forward(fn_net *net, int train, uint64_t seed);
 void fn_graph_backward(fn_net *net);
 size_t fn_graph_tsize(const fn_net *net, int t);
 int fn_graph_resid_pays(const fn_net *net); /* an inference plan would take residual sums (backend.h resid_pays) */
+int fn_graph_fold_pays(const fn_net *net);  /* the backend's bn_fold_pays (1 when it has no such query) */
 
 #endif

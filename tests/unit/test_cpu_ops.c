@@ -459,6 +459,68 @@ static void test_conv_chain(void) {
     CHECK(be->error(be->ctx) == NULL);
 }
 
+/* The batch norm folded into the backward (conv_bwd_bn, bn_relu_bwd): the bits of conv_bwd and act_bwd
+ * on x = [relu](bn(xb)) as bn_fwd_train / bn_relu_fwd_train made it, on every path: fp32 (x made whole),
+ * bf16 through the primitives with layout.c's prologue, with oneDNN's reorders (x made whole), by matrix
+ * products; dx written and added; batches cut into calls; and bn_fold_pays in bf16 only (with layout.c) */
+static void test_bn_fold(void) {
+    static const int cs[][7] = { /* N, Ci, H, W, Co, k, s */
+        {2, 16, 12, 10, 8, 3, 1}, {1, 5, 12, 10, 4, 3, 2}, {2, 32, 9, 7, 16, 1, 1}, {3, 17, 11, 9, 20, 3, 1},
+        {2, 24, 16, 16, 12, 1, 2}, {1, 16, 20, 18, 32, 2, 1},
+    };
+    cpu_ctx *cc = be->ctx;
+    fn_err e = { { 0 } };
+    const int training = cc->training, bf16 = be->set_precision(be->ctx, FN_PREC_BF16, &e) == 0;
+    const int path0 = cc->dnnconv;
+    for (int mode = 0; mode <= 3 * bf16; mode++) { /* fp32; bf16; with oneDNN's reorders; by matrix products */
+        CHECK(be->set_precision(be->ctx, mode ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
+        cc->dnn_layout = mode != 2;
+        cc->dnnconv = mode == 3 ? 0 : path0;
+        cc->training = 1;
+        CHECKF(be->bn_fold_pays(be->ctx) == (mode == 1), "mode %d: bn_fold_pays %d", mode, be->bn_fold_pays(be->ctx));
+        free(cc->remade); /* made whole: not in mode 1 on AMX, where every pass is the primitive's */
+        cc->remade = NULL, cc->remade_cap = 0;
+        for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
+            const int N = cs[t][0], Ci = cs[t][1], H = cs[t][2], W = cs[t][3], Co = cs[t][4], k = cs[t][5], s = cs[t][6];
+            const int HW = H * W;
+            const size_t nx = (size_t)N * Ci * HW, ny = (size_t)N * Co * fn_same(H, k, s, NULL) * fn_same(W, k, s, NULL);
+            const size_t nw = (size_t)Co * Ci * k * k;
+            float *xb = rbuf(nx), *g = rbuf(Ci), *beta = rbuf(Ci), *dy = rbuf(ny), *w = rbuf(nw), *dx0 = rbuf(nx);
+            float *x = buf(nx), *mean = buf(Ci), *invstd = buf(Ci), *rm = buf(Ci), *rv = buf(Ci);
+            float *dw = buf(nw), *dwr = buf(nw), *dx = buf(nx), *dxr = buf(nx), *gx = buf(nx), *gxr = buf(nx);
+            for (int cut = 0; cut <= 1; cut++)
+                for (int relu = 0; relu <= 1; relu++)
+                    for (int acc = 0; acc <= 1; acc++) {
+                        cc->dnn_chunk = cut ? 64 : CPU_DNN_CHUNK;
+                        (relu ? be->bn_relu_fwd_train : be->bn_fwd_train)(be->ctx, xb, g, beta, x, mean, invstd, rm, rv,
+                                                                          N, Ci, HW, 0.01f, 1e-3f);
+                        memcpy(dwr, dx0, nw * 4), memcpy(dw, dx0, nw * 4); /* dw adds */
+                        memcpy(dxr, dx0, nx * 4), memcpy(dx, dx0, nx * 4);
+                        be->conv_bwd(be->ctx, x, dy, w, dwr, dxr, N, Ci, H, W, Co, k, s, acc);
+                        be->conv_bwd_bn(be->ctx, xb, g, beta, mean, invstd, relu, dy, w, dw, dx, N, Ci, H, W, Co, k, s,
+                                        acc);
+                        CHECKF(!memcmp(dw, dwr, nw * 4) && !memcmp(dx, dxr, nx * 4),
+                               "mode %d case %zu cut %d relu %d acc %d: conv_bwd_bn", mode, t, cut, relu, acc);
+                        if (!relu) continue;
+                        memcpy(gxr, dx0, nx * 4), memcpy(gx, dx0, nx * 4);
+                        be->act_bwd(be->ctx, FN_ACT_RELU, x, dx0, gxr, nx, 0, acc);
+                        be->bn_relu_bwd(be->ctx, xb, g, beta, mean, invstd, dx0, gx, N, Ci, HW, acc);
+                        CHECKF(!memcmp(gx, gxr, nx * 4), "mode %d case %zu acc %d: bn_relu_bwd", mode, t, acc);
+                    }
+            bfree(xb), bfree(g), bfree(beta), bfree(dy), bfree(w), bfree(dx0), bfree(x), bfree(mean), bfree(invstd);
+            bfree(rm), bfree(rv), bfree(dw), bfree(dwr), bfree(dx), bfree(dxr), bfree(gx), bfree(gxr);
+        }
+        if (mode == 1 && dnn_amx()) CHECKF(!cc->remade, "bf16 on AMX: conv_bwd_bn made its input whole");
+        if (mode != 1) CHECK(cc->remade != NULL);
+    }
+    cc->dnn_chunk = CPU_DNN_CHUNK;
+    cc->dnn_layout = 1;
+    cc->dnnconv = path0;
+    cc->training = training;
+    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
+    CHECK(be->error(be->ctx) == NULL);
+}
+
 /* conv_add_fwd_infer: the bits of conv_fwd, then add of its output and z (both orders), on every path:
  * the direct method (1x1, strided, 7x7), Winograd (3x3 and 2x2 stride 1, big enough), and in bf16 the
  * primitives (with and without layout.c) and the matrix products; kept kernels and not */
@@ -712,7 +774,7 @@ static void test_layout(void) {
                     href[((size_t)nn * HW + p) * C + c] = cpu_bf16_round(x[((size_t)nn * C + c) * HW + p]);
         for (int l = 0; l <= top; l++) {
             memset(h, 0, n * 2);
-            CPU_ISA_PICK(l, cpu_nhwc_bf16)(x, h, N, C, HW, 2);
+            CPU_ISA_PICK(l, cpu_nhwc_bf16)(x, h, N, C, HW, NULL, 2);
             CHECKF(!memcmp(h, href, n * 2), "cpu_nhwc_bf16 level %d, N%d C%d HW%zu", l, N, C, HW);
             for (int acc = 0; acc <= 1; acc++) {
                 for (int nn = 0; nn < N; nn++) /* x read as [N, HW, C] */
@@ -745,6 +807,22 @@ static void test_layout(void) {
                 int bad = 0;
                 for (size_t i = 0; i < n; i++) bad += memcmp(&out[i], &ref[i], 4) && !(isnan(out[i]) && isnan(ref[i]));
                 CHECKF(!bad, "cpu_nchw_from level %d relu %d, N%d C%d HW%zu: %d values", l, relu, N, C, HW, bad);
+                /* and NCHW into NHWC bf16 through the norm as a prologue (conv_bwd_bn's source) */
+                uint16_t *hp = malloc(n * 2);
+                for (int nn = 0; nn < N; nn++)
+                    for (int c = 0; c < C; c++)
+                        for (size_t p = 0; p < HW; p++) {
+                            const float t = x[((size_t)nn * C + c) * HW + p] * sc[c] + sc[C + c];
+                            hp[((size_t)nn * HW + p) * C + c] = cpu_bf16_round(relu ? (t > 0 ? t : 0.0f) : t);
+                        }
+                memset(h, 0, n * 2);
+                CPU_ISA_PICK(l, cpu_nhwc_bf16)(x, h, N, C, HW, &epi, 2);
+                bad = 0;
+                for (size_t i = 0; i < n; i++) /* NaN as NaN, whatever its payload */
+                    bad += h[i] != hp[i] && !((h[i] & 0x7fff) > 0x7f80 && (hp[i] & 0x7fff) > 0x7f80);
+                CHECKF(!bad, "cpu_nhwc_bf16 prologue level %d relu %d, N%d C%d HW%zu: %d values", l, relu, N, C, HW,
+                       bad);
+                free(hp);
                 memset(h, 0, n * 2);
                 CPU_ISA_PICK(l, cpu_nhwc_bn_bf16)(x, h, (size_t)N * HW, C, &epi, 2);
                 bad = 0;
@@ -1545,6 +1623,7 @@ int main(void) {
     RUN(test_bf16);
     RUN(test_conv_chain);
     RUN(test_conv_add);
+    RUN(test_bn_fold);
     RUN(test_bf16_paths);
     RUN(test_kcache_budget);
     RUN(test_out_of_memory);

@@ -653,13 +653,16 @@ static void test_fused_net(void) {
     free(x), free(y1), free(y2);
 }
 
-/* A training plan makes copies (upsampling, concatenation) and normalised outputs again in backward
- * instead of keeping them (graph.c recomputed): on every network, in fp32 and (where the CPU has it)
- * bf16, two training steps give the loss, the gradients, the parameters and the statistics of a plan that
- * keeps them, bit for bit, and an inference forward between them changes nothing. FocusNet's plan makes
- * its 7 concatenations, 5 of its 7 upsamplings (the other two upsample D5 and D6, which the focus
- * branch's sigmoids later overwrite in place) and 32 normalised outputs again, in an arena at most 75%
- * of the one that keeps them. */
+/* A training plan makes copies (upsampling, concatenation) again in backward instead of keeping them
+ * (graph.c recomputed), and in bf16 does not keep the normalised outputs that only convolutions read,
+ * whose backwards make them from the norms' inputs (graph.c unkept: conv_bwd_bn, bn_relu_bwd): on every
+ * network, in fp32 and (where the CPU has it) bf16, two training steps give the loss, the gradients, the
+ * parameters and the statistics of a plan that keeps them all, bit for bit, and an inference forward
+ * between them changes nothing. FocusNet's plan makes its 7 concatenations and 5 of its 7 upsamplings
+ * again (the other two upsample D5 and D6, which the focus branch's sigmoids later overwrite in place),
+ * in an arena at most 90% of the one that keeps them; in bf16 it also leaves 30 of its 32 normalised
+ * outputs unkept (not the stem's, which a leaky ReLU follows, nor the main branch's, which a
+ * concatenation reads), at most 75%. */
 static void test_recomputed(void) {
     fn_err e = { { 0 } };
     const size_t nx = 2 * 3 * 32 * 32, ny = 2 * 32 * 32;
@@ -680,7 +683,7 @@ static void test_recomputed(void) {
             float *out[2][4];
             float loss[2][2];
             size_t arena[2] = { 0, 0 };
-            int remade = 0;
+            int remade = 0, unkept = 0;
             for (int k = 0; k < 2; k++) {
                 out[k][0] = malloc(sizeof(float) * np), out[k][1] = malloc(sizeof(float) * np);
                 out[k][2] = malloc(sizeof(float) * ns), out[k][3] = malloc(sizeof(float) * ny);
@@ -700,7 +703,7 @@ static void test_recomputed(void) {
                 fn_net_get(n[k], FN_BUF_PARAMS, out[k][1], &e);
                 fn_net_get(n[k], FN_BUF_STATS, out[k][2], &e);
                 arena[k] = n[k]->arena_used;
-                for (int u = 0; u < n[k]->nt; u++) remade += k == 0 && n[k]->T[u].recomp;
+                for (int u = 0; u < n[k]->nt && k == 0; u++) remade += n[k]->T[u].recomp > 0, unkept += n[k]->T[u].unkept;
             }
             const char *pn = prec == FN_PREC_BF16 ? "bf16" : "fp32", *an = fn_arch_name(arch);
             CHECKF(!memcmp(loss[0], loss[1], sizeof loss[0]), "%s %s: losses %g %g against %g %g", an, pn,
@@ -709,11 +712,14 @@ static void test_recomputed(void) {
             CHECKF(!memcmp(out[0][1], out[1][1], sizeof(float) * np), "%s %s: parameters differ", an, pn);
             CHECKF(!memcmp(out[0][2], out[1][2], sizeof(float) * ns), "%s %s: statistics differ", an, pn);
             CHECKF(!memcmp(out[0][3], out[1][3], sizeof(float) * ny), "%s %s: inference differs", an, pn);
-            CHECKF(remade > 0 && arena[0] < arena[1], "%s %s: %d values made again, arena %zu against %zu", an, pn,
-                   remade, arena[0], arena[1]);
+            CHECKF(remade > 0 && arena[0] < arena[1] && (prec == FN_PREC_BF16 || unkept == 0),
+                   "%s %s: %d copies made again, %d norms unkept, arena %zu against %zu", an, pn, remade, unkept,
+                   arena[0], arena[1]);
             if (arch == FN_ARCH_FOCUSNET)
-                CHECKF(remade == 44 && arena[0] * 4 <= arena[1] * 3, "%s: %d values made again, arena %zu against %zu",
-                       pn, remade, arena[0], arena[1]);
+                CHECKF(remade == 12 && (prec == FN_PREC_BF16 ? unkept == 30 && arena[0] * 4 <= arena[1] * 3
+                                                             : arena[0] * 10 <= arena[1] * 9),
+                       "%s: %d copies made again, %d norms unkept, arena %zu against %zu", pn, remade, unkept,
+                       arena[0], arena[1]);
             for (int k = 0; k < 2; k++)
                 for (int j = 0; j < 4; j++) free(out[k][j]);
             fn_net_free(n[0]), fn_net_free(n[1]);
