@@ -195,17 +195,22 @@ struct fn_backend {
                               int N, int C, int HW, float momentum, float eps);
     void (*bn_relu_fwd_infer)(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                               const float *rmean, const float *rvar, int N, int C, int HW, float eps);
-    /* optional, both or neither (NULL: a training plan keeps every normalised output its backward reads):
-     * a batch norm folded into the backward of what reads its output, x = [relu](bn(xb)) as the last
-     * bn_fwd_train (relu: bn_relu_fwd_train) on xb made it, from the mean and invstd it saved (gamma,
-     * beta unchanged since): conv_bwd_bn is conv_bwd on that x, bn_relu_bwd is act_bwd (ReLU) with that y,
-     * both bit for bit. The graph then keeps xb only (lib/nn/graph.c unkept). bn_fold_pays (optional,
-     * NULL: 1): whether that costs no more time than keeping x, at the backend's present settings. */
+    /* optional (NULL: act_bwd, then bn_bwd): the backward of a training batch norm and the ReLU after it
+     * in one, from the gradient dy of y = relu(bn(x)): bn_bwd on act_bwd's (ReLU) gradient, with y as
+     * the last bn_relu_fwd_train on x made it (from the mean and invstd it saved; gamma, beta unchanged
+     * since), bit for bit, without reading y */
+    void (*bn_relu_bwd)(void *ctx, const float *x, const float *dy, const float *gamma, const float *beta,
+                        const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta, int N, int C,
+                        int HW, int acc);
+    /* optional (NULL: a training plan keeps every normalised output a convolution's backward reads): a
+     * batch norm folded into the backward of the convolution that reads its output: conv_bwd on
+     * x = [relu](bn(xb)) as the last bn_fwd_train (relu: bn_relu_fwd_train) on xb made it, from the mean
+     * and invstd it saved, bit for bit. The graph then keeps xb only (lib/nn/graph.c unkept), where the
+     * ReLU's backward needs no y either (bn_relu_bwd). bn_fold_pays (optional, NULL: 1): whether that
+     * costs no more time than keeping x, at the backend's present settings. */
     void (*conv_bwd_bn)(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
                         const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
                         int Ci, int H, int W, int Co, int k, int s, int acc);
-    void (*bn_relu_bwd)(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
-                        const float *invstd, const float *dy, float *dx, int N, int C, int HW, int acc);
     int (*bn_fold_pays)(void *ctx);
 
     /* activations, elementwise over n: relu, leaky relu (slope alpha), sigmoid. y may alias x.

@@ -308,11 +308,12 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
 
 /* norm.c */
 /* batch norm's input gradient of channel ch, given its per-channel terms (norm.c, norm_sync.c):
- * dx = a*dy + bb*(x - mu) + cst over the channel's planes of x, dy, dx [N,C,HW] (= or += by acc) */
-static inline void cpu_bn_dx(const float *x, const float *dy, float *dx, int N, int C, int HW, int ch,
+ * dx = a*dy + bb*(x - mu) + cst over the channel's planes of x, dx [N,C,HW] (= or += by acc), dy's plane
+ * n at dy + n*dys */
+static inline void cpu_bn_dx(const float *x, const float *dy, size_t dys, float *dx, int N, int C, int HW, int ch,
                              float mu, float a, float bb, float cst, int acc) {
     for (int n = 0; n < N; n++) {
-        const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy + ((size_t)n * C + ch) * HW;
+        const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy + (size_t)n * dys;
         float *o = dx + ((size_t)n * C + ch) * HW;
         if (acc) {
 #pragma omp simd
@@ -338,6 +339,9 @@ void cpu_bn_apply(cpu_ctx *c, const float *x, const float *gamma, const float *b
                   const float *invstd, float *y, int N, int C, int HW, int relu);
 void cpu_bn_saved_coefs(const float *gamma, const float *beta, const float *mean, const float *invstd, int C,
                         float *sc);
+void cpu_bn_relu_bwd(void *ctx, const float *x, const float *dy, const float *gamma, const float *beta,
+                     const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta, int N, int C,
+                     int HW, int acc);
 void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
                      const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
                      int Ci, int H, int W, int Co, int k, int s, int acc);
@@ -381,10 +385,8 @@ CPU_ISA_FN(void, cpu_act_fwd, (void *ctx, int act, const float *x, float *y, siz
 CPU_ISA_FN(void, cpu_act_bwd, (void *ctx, int act, const float *y, const float *dy, float *dx, size_t n,
                  float alpha, int acc));
 #define cpu_act_bwd CPU_ISA_SYM(cpu_act_bwd)
-CPU_ISA_FN(void, cpu_bn_relu_bwd, (void *ctx, const float *xb, const float *gamma, const float *beta,
-                                    const float *mean, const float *invstd, const float *dy, float *dx, int N, int C,
-                                    int HW, int acc));
-#define cpu_bn_relu_bwd CPU_ISA_SYM(cpu_bn_relu_bwd)
+CPU_ISA_FN(void, cpu_relu_mask, (const float *x, const float *d, float *out, int n, float scale, float shift));
+#define cpu_relu_mask CPU_ISA_SYM(cpu_relu_mask)
 CPU_ISA_FN(void, cpu_add, (void *ctx, const float *a, const float *b, float *y, size_t n));
 #define cpu_add CPU_ISA_SYM(cpu_add)
 CPU_ISA_FN(void, cpu_mul, (void *ctx, const float *a, const float *b, float *y, size_t n, int acc));

@@ -182,25 +182,9 @@ void cpu_dropout_bwd(void *ctx, const float *dy, const float *mask, float *dx, s
     cpu_mul(ctx, dy, mask, dx, n, acc);
 }
 
-/* act_bwd's ReLU, dx (= or +=) y > 0 ? dy : 0, with y = relu(bn(xb)) as the training forward made it:
- * y > 0 where xb*scale + shift > 0 (cpu_bn_value) */
-void cpu_bn_relu_bwd(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
-                     const float *invstd, const float *dy, float *dx, int N, int C, int HW, int acc) {
-    cpu_ctx *c = ctx;
-#pragma omp parallel for num_threads(c->threads) schedule(static) collapse(2)
-    for (int n = 0; n < N; n++)
-        for (int ch = 0; ch < C; ch++) {
-            float scale, shift;
-            cpu_bn_saved_coef(gamma, beta, mean, invstd, ch, &scale, &shift);
-            const size_t o = ((size_t)n * C + ch) * HW;
-            const float *xp = xb + o, *d = dy + o;
-            float *g = dx + o;
-            if (acc) {
+/* act_bwd's ReLU of y = relu(bn(x)) as the training forward made it, one plane: out = y > 0 ? d : 0, y > 0
+ * where x*scale + shift > 0 (cpu_bn_value); norm.c's bn_relu_bwd */
+void cpu_relu_mask(const float *x, const float *d, float *out, int n, float scale, float shift) {
 #pragma omp simd
-                for (int i = 0; i < HW; i++) g[i] += cpu_bn_value(xp[i], scale, shift, 0) > 0 ? d[i] : 0.0f;
-            } else {
-#pragma omp simd
-                for (int i = 0; i < HW; i++) g[i] = cpu_bn_value(xp[i], scale, shift, 0) > 0 ? d[i] : 0.0f;
-            }
-        }
+    for (int i = 0; i < n; i++) out[i] = cpu_bn_value(x[i], scale, shift, 0) > 0 ? d[i] : 0.0f;
 }

@@ -2,6 +2,7 @@
  * statistics summed in double in a fixed order (deterministic, independent of the thread count). */
 #include <math.h>
 #include <stddef.h>
+#include <omp.h>
 #include "cpu.h"
 
 /* x [N,C,HW], y [N,C,HW]; mean, invstd [C] (saved for bwd); rmean, rvar [C] updated.
@@ -105,39 +106,82 @@ void cpu_bn_relu_fwd_infer(void *ctx, const float *x, const float *gamma, const 
     bn_fwd_infer(ctx, x, gamma, beta, y, rmean, rvar, N, C, HW, eps, 1);
 }
 
+/* one channel's backward: dy's plane n at dy + n*dys */
+static void bn_bwd_channel(const float *x, const float *dy, size_t dys, const float *gamma, const float *mean,
+                           const float *invstd, float *dx, float *dgamma, float *dbeta, int N, int C, int HW, int ch,
+                           int acc) {
+    const double m = (double)N * HW;
+    const float mu = mean[ch], is = invstd[ch];
+    double sdy = 0, sdyx = 0; /* sum dy, sum dy*(x-mean) */
+    for (int n = 0; n < N; n++) {
+        const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy + (size_t)n * dys;
+        sdy += cpu_sum(dp, (size_t)HW);
+        for (int i0 = 0; i0 < HW; i0 += 4096) {
+            int i1 = i0 + 4096 < HW ? i0 + 4096 : HW;
+            float s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int i = i0; i < i1; i++) s += dp[i] * (xp[i] - mu);
+            sdyx += s;
+        }
+    }
+    const double sdxh = sdyx * is; /* sum dy*xhat */
+    dbeta[ch] += (float)sdy;
+    dgamma[ch] += (float)sdxh;
+    /* dx = a*dy + b*(x-mean) + cst */
+    const float a = gamma[ch] * is;
+    const float bb = (float)(-(double)gamma[ch] * is * is * is * sdyx / m);
+    const float cst = (float)(-(double)gamma[ch] * is * sdy / m);
+    cpu_bn_dx(x, dy, dys, dx, N, C, HW, ch, mu, a, bb, cst, acc);
+}
+
 /* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)), xhat = (x-mean)*invstd;
  * dgamma += sum(dy*xhat), dbeta += sum(dy). dx may alias dy (acc = 0). */
 void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                 const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
                 int N, int C, int HW, int acc) {
     cpu_ctx *c = ctx;
-    const double m = (double)N * HW;
     if (c->bn_sync.sum) {
         cpu_bn_bwd_sync(c, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, N, C, HW, acc);
         return;
     }
 #pragma omp parallel for num_threads(c->threads) schedule(dynamic, 1)
-    for (int ch = 0; ch < C; ch++) {
-        const float mu = mean[ch], is = invstd[ch];
-        double sdy = 0, sdyx = 0; /* sum dy, sum dy*(x-mean) */
-        for (int n = 0; n < N; n++) {
-            const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy + ((size_t)n * C + ch) * HW;
-            sdy += cpu_sum(dp, (size_t)HW);
-            for (int i0 = 0; i0 < HW; i0 += 4096) {
-                int i1 = i0 + 4096 < HW ? i0 + 4096 : HW;
-                float s = 0;
-#pragma omp simd reduction(+ : s)
-                for (int i = i0; i < i1; i++) s += dp[i] * (xp[i] - mu);
-                sdyx += s;
+    for (int ch = 0; ch < C; ch++)
+        bn_bwd_channel(x, dy + (size_t)ch * HW, (size_t)C * HW, gamma, mean, invstd, dx, dgamma, dbeta, N, C, HW, ch,
+                       acc);
+}
+
+/* The ReLU's backward and the batch norm's in one (backend.h bn_relu_bwd): bn_bwd on dy masked by the
+ * ReLU of y = relu(bn(x)) as the training forward made it (cpu_relu_mask), the same bits as act_bwd then
+ * bn_bwd without the masked tensor: each channel's masked planes go to its thread's workspace [N, HW]
+ * (under sync-BN, the whole masked tensor to a buffer of the context, then norm_sync.c's backward). */
+void cpu_bn_relu_bwd(void *ctx, const float *x, const float *dy, const float *gamma, const float *beta,
+                     const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta, int N, int C,
+                     int HW, int acc) {
+    cpu_ctx *c = ctx;
+    void (*mask)(const float *, const float *, float *, int, float, float) = CPU_ISA_PICK(c->isa, cpu_relu_mask);
+    if (c->bn_sync.sum) {
+        float *d = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * C * HW);
+        if (!d) return; /* error() */
+#pragma omp parallel for num_threads(c->threads) schedule(static) collapse(2)
+        for (int n = 0; n < N; n++)
+            for (int ch = 0; ch < C; ch++) {
+                float scale, shift;
+                cpu_bn_saved_coef(gamma, beta, mean, invstd, ch, &scale, &shift);
+                const size_t o = ((size_t)n * C + ch) * HW;
+                mask(x + o, dy + o, d + o, HW, scale, shift);
             }
+        cpu_bn_bwd_sync(c, x, d, gamma, mean, invstd, dx, dgamma, dbeta, N, C, HW, acc);
+        return;
+    }
+    if (cpu_reserve(c, (size_t)N * HW)) return; /* error() */
+#pragma omp parallel for num_threads(c->threads) schedule(dynamic, 1)
+    for (int ch = 0; ch < C; ch++) {
+        float *s = c->ws[omp_get_thread_num()], scale, shift;
+        cpu_bn_saved_coef(gamma, beta, mean, invstd, ch, &scale, &shift);
+        for (int n = 0; n < N; n++) {
+            const size_t o = ((size_t)n * C + ch) * HW;
+            mask(x + o, dy + o, s + (size_t)n * HW, HW, scale, shift);
         }
-        const double sdxh = sdyx * is; /* sum dy*xhat */
-        dbeta[ch] += (float)sdy;
-        dgamma[ch] += (float)sdxh;
-        /* dx = a*dy + b*(x-mean) + cst */
-        const float a = gamma[ch] * is;
-        const float bb = (float)(-(double)gamma[ch] * is * is * is * sdyx / m);
-        const float cst = (float)(-(double)gamma[ch] * is * sdy / m);
-        cpu_bn_dx(x, dy, dx, N, C, HW, ch, mu, a, bb, cst, acc);
+        bn_bwd_channel(x, s, (size_t)HW, gamma, mean, invstd, dx, dgamma, dbeta, N, C, HW, ch, acc);
     }
 }

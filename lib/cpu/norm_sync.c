@@ -107,7 +107,7 @@ void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *g
         const float a = gamma[ch] * is;
         const float bb = (float)(-(double)gamma[ch] * is * is * is * sdyx / m);
         const float cst = (float)(-(double)gamma[ch] * is * sdy / m);
-        cpu_bn_dx(x, dy, dx, N, C, HW, ch, mu, a, bb, cst, acc);
+        cpu_bn_dx(x, dy + (size_t)ch * HW, (size_t)C * HW, dx, N, C, HW, ch, mu, a, bb, cst, acc);
     }
 out:
     free(part); free(s);

@@ -97,19 +97,28 @@ static int recomputed(const fn_net *n, int i) {
     return last;
 }
 
-/* Training: batch norm op i whose output (with, maybe, the in-place ReLU right after it) only
- * convolutions read, as their input, where the backend folds the norm into their backward
- * (conv_bwd_bn: the input made from the norm's input and saved statistics as the backward lays it out)
- * and into the ReLU's (bn_relu_bwd), and says it pays (bn_fold_pays): the plan does not keep the
+/* Training: batch norm op i with an in-place ReLU right after it, which alone reads the norm's output:
+ * when the backend has bn_relu_bwd, the norm's backward takes the ReLU's (from the ReLU output's gradient,
+ * the norm's output's never made), and the ReLU's backward does nothing. 1, else 0. */
+static int relu_bwd_fused(const fn_net *n, int i) {
+    const fn_op *o = &n->O[i];
+    if (o->type != OP_BN || !n->be->bn_relu_bwd || !relu_follows(n, i) || root(n, n->O[i + 1].y) != o->y) return 0;
+    for (int j = 0; j < n->no; j++)
+        if (j != i + 1 && (n->O[j].x == o->y || n->O[j].x2 == o->y)) return 0;
+    return 1;
+}
+
+/* Training: batch norm op i whose output (with, maybe, the in-place ReLU right after it, its backward
+ * fused with the norm's: relu_bwd_fused) only convolutions read, as their input, where the backend
+ * folds the norm into their backward (conv_bwd_bn: the input made from the norm's input and saved
+ * statistics as the backward lays it out) and says it pays (bn_fold_pays): the plan does not keep the
  * output for the backward. The norm's input lives until the norm's backward anyway. 1, else 0. */
 static int unkept(const fn_net *n, int i) {
     const fn_backend *be = n->be;
     const fn_op *p = &n->O[i];
     const int t = p->y, acts = inplace_acts(n, i);
-    if (p->type != OP_BN || !be->conv_bwd_bn || !be->bn_relu_bwd || !fn_graph_fold_pays(n)) return 0;
-    if (t < 0 || n->T[t].alias >= 0 || root(n, n->out) == t || acts > 1 ||
-        (acts && (n->O[i + 1].act != FN_ACT_RELU)))
-        return 0;
+    if (p->type != OP_BN || !be->conv_bwd_bn || !fn_graph_fold_pays(n)) return 0;
+    if (t < 0 || n->T[t].alias >= 0 || root(n, n->out) == t || acts > 1 || (acts && !p->rbwd)) return 0;
     for (int u = 0; u < n->nt; u++)
         if (u != t && root(n, u) == t && n->T[u].producer > i + acts) return 0; /* written again later */
     for (int j = i + acts + 1; j < n->no; j++) {
@@ -197,6 +206,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     for (int t = 0; t < nt; t++) { vs[t] = gs[t] = rs[t] = 1 << 30; ve[t] = ge[t] = re[t] = -1; }
     for (int t = 0; t < nt; t++) n->T[t].recomp = n->T[t].unkept = 0;
     n->pfold = fn_graph_fold_pays(n);
+    for (int i = 0; i < nops; i++) n->O[i].rbwd = train && relu_bwd_fused(n, i);
     for (int i = 0; i < nops && train && !n->keep_copies; i++) {
         if (unkept(n, i)) {
             n->T[n->O[i].y].unkept = 1;
@@ -215,7 +225,9 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     n->presid = fn_graph_resid_pays(n);
     for (int i = 0; i < nops; i++) {
         fn_op *o = &n->O[i];
-        int bt = 2 * nops - 1 - i, r = bwd_reads(o);
+        /* a ReLU whose backward its norm's takes (rbwd) reads nothing then, and needs no input gradient */
+        const int quiet = i > 0 && n->O[i - 1].rbwd;
+        int bt = 2 * nops - 1 - i, r = quiet ? 0 : bwd_reads(o);
         /* a fused call writes the norm's output while it reads x: x lives until the last op it runs */
         o->fuse = !train && be->conv_bn_fwd_infer ? conv_bn_fusable(n, i) : 0;
         o->chain = o->fuse && be->conv_bn_conv_fwd_infer ? conv_chainable(n, i, o->fuse) : 0;
@@ -232,12 +244,14 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
             use(vs, ve, root(n, ins[k]), i);
             if (train && (r >> k & 1)) backward_read(n, vs, ve, rs, re, ins[k], bt);
             if (remade >= 0) backward_read(n, vs, ve, rs, re, ins[k], remade);
-            if (train && !n->T[ins[k]].nograd) use(gs, ge, ins[k], bt);
+            if (train && !n->T[ins[k]].nograd && !quiet) use(gs, ge, ins[k], bt);
         }
         if (o->y >= 0) {
             use(vs, ve, root(n, o->y), i);
             if (train && (r & 4)) backward_read(n, vs, ve, rs, re, o->y, bt);
-            if (train && !n->T[o->y].nograd) use(gs, ge, o->y, bt);
+            /* the norm's backward reads the gradient of the ReLU's output instead of its own output's */
+            const int gy = o->rbwd ? n->O[i + 1].y : o->y;
+            if (train && !n->T[gy].nograd && !quiet) use(gs, ge, gy, bt);
         }
         if (train && o->mask >= 0) { use(vs, ve, o->mask, i); use(vs, ve, o->mask, bt); }
     }
@@ -480,18 +494,16 @@ static void op_bwd(fn_net *n, const fn_op *o) {
     }
     case OP_BN: {
         int C = n->T[o->x].C;
-        be->bn_bwd(c, V(o->x), G(o->y), PAR(o->p0), n->aux + o->aux, n->aux + o->aux + C, G(o->x),
-                   GRD(o->p0), GRD(o->p1), N, C, (int)hw(n, o->x), acc(n, o->x));
+        if (o->rbwd) /* and the ReLU's after it (relu_bwd_fused), from its output's gradient */
+            be->bn_relu_bwd(c, V(o->x), G(o[1].y), PAR(o->p0), PAR(o->p1), n->aux + o->aux, n->aux + o->aux + C,
+                            G(o->x), GRD(o->p0), GRD(o->p1), N, C, (int)hw(n, o->x), acc(n, o->x));
+        else
+            be->bn_bwd(c, V(o->x), G(o->y), PAR(o->p0), n->aux + o->aux, n->aux + o->aux + C, G(o->x),
+                       GRD(o->p0), GRD(o->p1), N, C, (int)hw(n, o->x), acc(n, o->x));
         break;
     }
     case OP_ACT:
-        if (n->T[root(n, o->y)].unkept) { /* relu(bn(input)), not kept: from the norm's input */
-            const fn_op *b = &n->O[n->T[root(n, o->y)].producer];
-            const int C = n->T[b->x].C;
-            be->bn_relu_bwd(c, V(b->x), PAR(b->p0), PAR(b->p1), n->aux + b->aux, n->aux + b->aux + C, G(o->y),
-                            G(o->x), N, C, (int)hw(n, b->x), acc(n, o->x));
-            break;
-        }
+        if (o > n->O && o[-1].rbwd) break; /* the norm's backward takes it (relu_bwd_fused) */
         be->act_bwd(c, o->act, V(o->y), G(o->y), G(o->x), fn_graph_tsize(n, o->y), o->alpha, acc(n, o->x));
         break;
     case OP_ADD:

@@ -47,6 +47,8 @@ typedef struct fn_op {
                        of conv_bn_conv_fwd_infer (0: not) */
     int resid;      /* conv, in an inference plan: 1 when the add right after it runs in its call
                        (conv_add_fwd_infer), its own output never stored (0: not) */
+    int rbwd;       /* batch norm, in a training plan: 1 when its backward takes the in-place ReLU's after it
+                       (bn_relu_bwd; graph.c relu_bwd_fused), 0 not */
 } fn_op;
 
 struct fn_net {

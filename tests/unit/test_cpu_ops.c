@@ -459,8 +459,8 @@ static void test_conv_chain(void) {
     CHECK(be->error(be->ctx) == NULL);
 }
 
-/* The batch norm folded into the backward (conv_bwd_bn, bn_relu_bwd): the bits of conv_bwd and act_bwd
- * on x = [relu](bn(xb)) as bn_fwd_train / bn_relu_fwd_train made it, on every path: fp32 (x made whole),
+/* The batch norm folded into the backward (conv_bwd_bn, bn_relu_bwd): the bits of conv_bwd on
+ * x = [relu](bn(xb)) as bn_fwd_train / bn_relu_fwd_train made it, and of act_bwd then bn_bwd, on every path: fp32 (x made whole),
  * bf16 through the primitives with layout.c's prologue, with oneDNN's reorders (x made whole), by matrix
  * products; dx written and added; batches cut into calls; and bn_fold_pays in bf16 only (with layout.c) */
 static void test_bn_fold(void) {
@@ -502,10 +502,17 @@ static void test_bn_fold(void) {
                         CHECKF(!memcmp(dw, dwr, nw * 4) && !memcmp(dx, dxr, nx * 4),
                                "mode %d case %zu cut %d relu %d acc %d: conv_bwd_bn", mode, t, cut, relu, acc);
                         if (!relu) continue;
+                        /* the ReLU's and the norm's backward: act_bwd then bn_bwd, against bn_relu_bwd */
+                        float *dgr = buf(Ci), *dbr = buf(Ci), *dg = buf(Ci), *db = buf(Ci); /* added to */
+                        for (int ch = 0; ch < Ci; ch++) dgr[ch] = dg[ch] = 0.5f, dbr[ch] = db[ch] = -0.25f;
                         memcpy(gxr, dx0, nx * 4), memcpy(gx, dx0, nx * 4);
-                        be->act_bwd(be->ctx, FN_ACT_RELU, x, dx0, gxr, nx, 0, acc);
-                        be->bn_relu_bwd(be->ctx, xb, g, beta, mean, invstd, dx0, gx, N, Ci, HW, acc);
-                        CHECKF(!memcmp(gx, gxr, nx * 4), "mode %d case %zu acc %d: bn_relu_bwd", mode, t, acc);
+                        /* dx0 the gradient of the ReLU's output; dxr the ReLU's input's */
+                        be->act_bwd(be->ctx, FN_ACT_RELU, x, dx0, dxr, nx, 0, 0);
+                        be->bn_bwd(be->ctx, xb, dxr, g, mean, invstd, gxr, dgr, dbr, N, Ci, HW, acc);
+                        be->bn_relu_bwd(be->ctx, xb, dx0, g, beta, mean, invstd, gx, dg, db, N, Ci, HW, acc);
+                        CHECKF(!memcmp(gx, gxr, nx * 4) && !memcmp(dg, dgr, Ci * 4) && !memcmp(db, dbr, Ci * 4),
+                               "mode %d case %zu acc %d: bn_relu_bwd", mode, t, acc);
+                        bfree(dgr), bfree(dbr), bfree(dg), bfree(db);
                     }
             bfree(xb), bfree(g), bfree(beta), bfree(dy), bfree(w), bfree(dx0), bfree(x), bfree(mean), bfree(invstd);
             bfree(rm), bfree(rv), bfree(dw), bfree(dwr), bfree(dx), bfree(dxr), bfree(gx), bfree(gxr);
