@@ -8,8 +8,13 @@
  * Timeline for the plan: forward op i runs at time i, its backward at time 2*nops-1-i; the loss sits at
  * time nops, with the backward of the last op. A value lives from its op to its last reader (forward
  * or backward); a gradient from the backward of its last reader to the backward of its producer.
- * A training plan does not keep the copies (upsampling, concatenation) that a backward reads: they are
- * made again in backward (recomputed), the same bits. */
+ * What a training plan keeps for the backward, and how the backward runs, the same bits either way:
+ *  - the copies (upsampling, concatenation) that a backward reads are made again in backward instead of
+ *    kept (recomputed);
+ *  - a batch norm's backward takes the in-place ReLU's after it, the mask from the norm's input
+ *    (relu_bwd_fused: bn_relu_bwd);
+ *  - where the backend folds a batch norm into the backward of the convolutions that read its output
+ *    (conv_bwd_bn, where bn_fold_pays: bf16 on the CPU), that output is not kept at all (unkept). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,8 +211,8 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     for (int t = 0; t < nt; t++) { vs[t] = gs[t] = rs[t] = 1 << 30; ve[t] = ge[t] = re[t] = -1; }
     for (int t = 0; t < nt; t++) n->T[t].recomp = n->T[t].unkept = 0;
     n->pfold = fn_graph_fold_pays(n);
-    for (int i = 0; i < nops; i++) n->O[i].rbwd = train && relu_bwd_fused(n, i);
-    for (int i = 0; i < nops && train && !n->keep_copies; i++) {
+    for (int i = 0; i < nops; i++) n->O[i].rbwd = train && !n->plain_bwd && relu_bwd_fused(n, i);
+    for (int i = 0; i < nops && train && !n->plain_bwd; i++) {
         if (unkept(n, i)) {
             n->T[n->O[i].y].unkept = 1;
             continue;

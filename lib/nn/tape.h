@@ -81,7 +81,8 @@ struct fn_net {
     /* the plan */
     int pN, pH, pW, ptrain;
     int presid; /* the plan takes residual sums into convolutions (fn_graph_resid_pays when it was made) */
-    int keep_copies; /* a training plan keeps what graph.c would make again in backward (tests) */
+    int plain_bwd;   /* a training plan keeps every value its backward reads and fuses no backward ops
+                        (graph.c recomputed, unkept, relu_bwd_fused: for the tests, which compare) */
     int pfold;  /* the backend's bn_fold_pays when the plan was made (1: no such query) */
     float *arena, *aux;
     size_t arena_cap, aux_cap; /* floats allocated */

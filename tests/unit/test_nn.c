@@ -654,15 +654,15 @@ static void test_fused_net(void) {
 }
 
 /* A training plan makes copies (upsampling, concatenation) again in backward instead of keeping them
- * (graph.c recomputed), and in bf16 does not keep the normalised outputs that only convolutions read,
- * whose backwards make them from the norms' inputs (graph.c unkept: conv_bwd_bn, bn_relu_bwd): on every
- * network, in fp32 and (where the CPU has it) bf16, two training steps give the loss, the gradients, the
- * parameters and the statistics of a plan that keeps them all, bit for bit, and an inference forward
- * between them changes nothing. FocusNet's plan makes its 7 concatenations and 5 of its 7 upsamplings
- * again (the other two upsample D5 and D6, which the focus branch's sigmoids later overwrite in place),
- * in an arena at most 90% of the one that keeps them; in bf16 it also leaves 30 of its 32 normalised
- * outputs unkept (not the stem's, which a leaky ReLU follows, nor the main branch's, which a
- * concatenation reads), at most 75%. */
+ * (graph.c recomputed), runs a batch norm's backward with its ReLU's (relu_bwd_fused), and in bf16 does
+ * not keep the normalised outputs that only convolutions read, whose backwards make them from the norms'
+ * inputs (unkept: conv_bwd_bn): on every network, in fp32 and (where the CPU has it) bf16, two training
+ * steps give the loss, the gradients, the parameters and the statistics of a plan that does none of it
+ * (plain_bwd), bit for bit, and an inference forward between them changes nothing. FocusNet's plan makes
+ * its 7 concatenations and 5 of its 7 upsamplings again (the other two upsample D5 and D6, which the focus
+ * branch's sigmoids later overwrite in place), and fuses 31 of its 32 norms with their ReLUs (the stem's
+ * has a leaky one), in an arena at most 90% of the plain one's; in bf16 it also leaves 30 normalised
+ * outputs unkept (not the stem's, nor the main branch's, which a concatenation reads), at most 75%. */
 static void test_recomputed(void) {
     fn_err e = { { 0 } };
     const size_t nx = 2 * 3 * 32 * 32, ny = 2 * 32 * 32;
@@ -683,13 +683,13 @@ static void test_recomputed(void) {
             float *out[2][4];
             float loss[2][2];
             size_t arena[2] = { 0, 0 };
-            int remade = 0, unkept = 0;
+            int remade = 0, unkept = 0, fused[2] = { 0, 0 };
             for (int k = 0; k < 2; k++) {
                 out[k][0] = malloc(sizeof(float) * np), out[k][1] = malloc(sizeof(float) * np);
                 out[k][2] = malloc(sizeof(float) * ns), out[k][3] = malloc(sizeof(float) * ny);
                 if (k) n[1] = fn_net_new(b, &cfg, &e);
                 CHECK(n[k] && fn_net_init_he(n[k], 5, &e) == 0);
-                n[k]->keep_copies = k;
+                n[k]->plain_bwd = k;
                 for (int step = 0; step < 2 && n[k]; step++) {
                     CHECK(fn_net_forward(n[k], x, 2, 32, 32, 1, (uint64_t)step, NULL, &e) == 0);
                     CHECK(fn_net_backward(n[k], t, &loss[k][step], &e) == 0);
@@ -704,6 +704,7 @@ static void test_recomputed(void) {
                 fn_net_get(n[k], FN_BUF_STATS, out[k][2], &e);
                 arena[k] = n[k]->arena_used;
                 for (int u = 0; u < n[k]->nt && k == 0; u++) remade += n[k]->T[u].recomp > 0, unkept += n[k]->T[u].unkept;
+                for (int i = 0; i < n[k]->no; i++) fused[k] += n[k]->O[i].rbwd;
             }
             const char *pn = prec == FN_PREC_BF16 ? "bf16" : "fp32", *an = fn_arch_name(arch);
             CHECKF(!memcmp(loss[0], loss[1], sizeof loss[0]), "%s %s: losses %g %g against %g %g", an, pn,
@@ -716,10 +717,11 @@ static void test_recomputed(void) {
                    "%s %s: %d copies made again, %d norms unkept, arena %zu against %zu", an, pn, remade, unkept,
                    arena[0], arena[1]);
             if (arch == FN_ARCH_FOCUSNET)
-                CHECKF(remade == 12 && (prec == FN_PREC_BF16 ? unkept == 30 && arena[0] * 4 <= arena[1] * 3
-                                                             : arena[0] * 10 <= arena[1] * 9),
-                       "%s: %d copies made again, %d norms unkept, arena %zu against %zu", pn, remade, unkept,
-                       arena[0], arena[1]);
+                CHECKF(remade == 12 && fused[0] == 31 && fused[1] == 0 &&
+                           (prec == FN_PREC_BF16 ? unkept == 30 && arena[0] * 4 <= arena[1] * 3
+                                                 : arena[0] * 10 <= arena[1] * 9),
+                       "%s: %d copies made again, %d norms with their ReLU's backward, %d unkept, arena %zu against %zu",
+                       pn, remade, fused[0], unkept, arena[0], arena[1]);
             for (int k = 0; k < 2; k++)
                 for (int j = 0; j < 4; j++) free(out[k][j]);
             fn_net_free(n[0]), fn_net_free(n[1]);
