@@ -459,6 +459,16 @@ static void test_conv_chain(void) {
     CHECK(be->error(be->ctx) == NULL);
 }
 
+/* the convolution paths of test_bn_fold and test_conv_add, by mode: 0 fp32; 1 bf16; 2 bf16 with oneDNN's
+ * reorders (no layout.c); 3 bf16 by matrix products; path0 the context's own choice of bf16 path */
+static void conv_mode(cpu_ctx *cc, int mode, int path0, int training) {
+    fn_err e = { { 0 } };
+    CHECK(be->set_precision(be->ctx, mode ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
+    cc->dnn_layout = mode != 2;
+    cc->dnnconv = mode == 3 ? 0 : path0;
+    cc->training = training;
+}
+
 /* The batch norm folded into the backward (conv_bwd_bn, bn_relu_bwd): the bits of conv_bwd on
  * x = [relu](bn(xb)) as bn_fwd_train / bn_relu_fwd_train made it, and of act_bwd then bn_bwd, on every path: fp32 (x made whole),
  * bf16 through the primitives with layout.c's prologue, with oneDNN's reorders (x made whole), by matrix
@@ -472,11 +482,8 @@ static void test_bn_fold(void) {
     fn_err e = { { 0 } };
     const int training = cc->training, bf16 = be->set_precision(be->ctx, FN_PREC_BF16, &e) == 0;
     const int path0 = cc->dnnconv;
-    for (int mode = 0; mode <= 3 * bf16; mode++) { /* fp32; bf16; with oneDNN's reorders; by matrix products */
-        CHECK(be->set_precision(be->ctx, mode ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
-        cc->dnn_layout = mode != 2;
-        cc->dnnconv = mode == 3 ? 0 : path0;
-        cc->training = 1;
+    for (int mode = 0; mode <= 3 * bf16; mode++) {
+        conv_mode(cc, mode, path0, 1);
         CHECKF(be->bn_fold_pays(be->ctx) == (mode == 1), "mode %d: bn_fold_pays %d", mode, be->bn_fold_pays(be->ctx));
         free(cc->remade); /* made whole: not in mode 1 on AMX, where every pass is the primitive's */
         cc->remade = NULL, cc->remade_cap = 0;
@@ -540,11 +547,8 @@ static void test_conv_add(void) {
     fn_err e = { { 0 } };
     const int training = cc->training, bf16 = be->set_precision(be->ctx, FN_PREC_BF16, &e) == 0;
     const int path0 = cc->dnnconv;
-    for (int mode = 0; mode <= 3 * bf16; mode++) { /* fp32; bf16; with oneDNN's reorders; by matrix products */
-        CHECK(be->set_precision(be->ctx, mode ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
-        cc->dnn_layout = mode != 2;
-        cc->dnnconv = mode == 3 ? 0 : path0;
-        cc->training = 0;
+    for (int mode = 0; mode <= 3 * bf16; mode++) {
+        conv_mode(cc, mode, path0, 0);
         for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
             const int N = cs[t][0], Ci = cs[t][1], H = cs[t][2], W = cs[t][3], Co = cs[t][4], k = cs[t][5], s = cs[t][6];
             const size_t nx = (size_t)N * Ci * H * W, ny = (size_t)N * Co * fn_same(H, k, s, NULL) * fn_same(W, k, s, NULL);
