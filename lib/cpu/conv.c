@@ -76,8 +76,9 @@ static void valid_cols(const geom *g, int off, int *lo, int *hi) {
     *lo = l, *hi = h;
 }
 
-/* col [K, np] of output rows [oh0, oh1) of one image x [Ci,H,W] */
-static void im2col(const geom *g, const float *x, int oh0, int oh1, float *col) {
+/* col [K, np] of output rows [oh0, oh1) of one image x [Ci,H,W], x's values through the prologue pro
+ * (NULL: none; cpu_bn_value per channel: conv_bwd_bn), the padding zeros */
+static void im2col(const geom *g, const float *x, int oh0, int oh1, float *col, const cpu_epi *pro) {
     const int k = g->k, s = g->s, Wo = g->Wo, W = g->W, H = g->H;
     const size_t np = (size_t)(oh1 - oh0) * Wo;
     for (int ci = 0; ci < g->Ci; ci++)
@@ -94,7 +95,10 @@ static void im2col(const geom *g, const float *x, int oh0, int oh1, float *col) 
                     }
                     const float *src = x + ((size_t)ci * H + ih) * W + off;
                     for (int ow = 0; ow < lo; ow++) d[ow] = 0;
-                    if (s == 1)
+                    if (pro)
+                        for (int ow = lo; ow < hi; ow++)
+                            d[ow] = cpu_bn_value(src[ow * s], pro->scale[ci], pro->shift[ci], pro->relu);
+                    else if (s == 1)
                         memcpy(d + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
                     else
                         for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s];
@@ -140,12 +144,13 @@ static void tile_rows(const geom *g, int t, int *oh0, int *oh1) {
 
 /* the matrix [K, np] of output rows [oh0, oh1) of one image xn [Ci,H,W] and its row stride: x itself
  * for direct (1x1, stride 1) convolutions, else its im2col built in col */
-static const float *tile_cols(const geom *g, const float *xn, int oh0, int oh1, float *col, int *ld) {
-    if (g->direct) {
+static const float *tile_cols(const geom *g, const float *xn, int oh0, int oh1, float *col, int *ld,
+                              const cpu_epi *pro) {
+    if (g->direct) { /* (never with a prologue: cpu_conv_bwd_bn) */
         *ld = (int)g->HW;
         return xn + (size_t)oh0 * g->W;
     }
-    im2col(g, xn, oh0, oh1, col);
+    im2col(g, xn, oh0, oh1, col, pro);
     *ld = (oh1 - oh0) * g->Wo;
     return col;
 }
@@ -207,7 +212,7 @@ static void conv_fwd(cpu_ctx *c, const float *x, const float *w, const float *b,
                 for (int p = 0; p < np; p++) r[p] = v;
             }
             int ldb;
-            const float *B = tile_cols(&g, xn, oh0, oh1, col, &ldb);
+            const float *B = tile_cols(&g, xn, oh0, oh1, col, &ldb, NULL);
             if (c->prec == FN_PREC_BF16)
                 cpu_gemm_bf16(c, 0, 0, Co, np, g.K, 1.0f, w, g.K, B, ldb, 1.0f, yt, (int)g.HWo);
             else
@@ -333,12 +338,12 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
 
 /* backward-filter ---------------------------------------------------------------------------------- */
 
-void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
-                         int N, int Ci, int H, int W, int Co, int k, int s) {
-    cpu_ctx *c = ctx;
-    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && !cpu_dnn_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k, s, NULL)) return;
+/* dw += the backward-filter of x's values through the prologue pro (NULL: none), by Winograd or im2col
+ * (not oneDNN's primitives; never direct with pro: cpu_conv_bwd_bn) */
+static void bwd_filter(cpu_ctx *c, const float *x, const cpu_epi *pro, const float *dy, float *dw, int N, int Ci,
+                       int H, int W, int Co, int k, int s) {
     if (use_winograd(c, N, Ci, H, W, Co, k, s, 0)) {
-        cpu_wino_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k);
+        cpu_wino_bwd_filter(c, x, pro, dy, dw, N, Ci, H, W, Co, k);
         return;
     }
     geom g;
@@ -367,7 +372,7 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
             const float *xn = x + (size_t)n * Ci * g.HW;
             const float *dyt = dy + (size_t)n * Co * g.HWo + (size_t)oh0 * g.Wo; /* [Co, np] */
             int ldb;
-            const float *B = tile_cols(&g, xn, oh0, oh1, col, &ldb);
+            const float *B = tile_cols(&g, xn, oh0, oh1, col, &ldb, pro);
             cpu_sgemm(c, 0, 1, Co, g.K, np, 1.0f, dyt, (int)g.HWo, B, ldb,
                       1.0f, part, g.K);
         }
@@ -379,6 +384,13 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
             dw[j] += sum;
         }
     }
+}
+
+void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
+                         int N, int Ci, int H, int W, int Co, int k, int s) {
+    cpu_ctx *c = ctx;
+    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && !cpu_dnn_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k, s, NULL)) return;
+    bwd_filter(c, x, NULL, dy, dw, N, Ci, H, W, Co, k, s);
 }
 
 /* backward-bias ------------------------------------------------------------------------------------ */
@@ -408,10 +420,11 @@ void cpu_conv_bwd(void *ctx, const float *x, const float *dy, const float *w, fl
 }
 
 /* Both backward passes with the input x = [relu](bn(xb)) as the training forward made it (backend.h
- * conv_bwd_bn). Where oneDNN's primitives take x in bf16 through layout.c, x's values are made from xb as
- * they are laid out (the batch norm as a prologue, cpu_nhwc_bf16): the same values, rounded the same way,
- * so the same bits as cpu_conv_bwd on x, without x. Elsewhere x is made whole first (cpu_bn_apply) into
- * a buffer of the context. */
+ * conv_bwd_bn). x's values are made from xb where the backward-filter pass reads them, the batch norm as
+ * a prologue: as oneDNN's primitives take them in bf16 through layout.c (cpu_nhwc_bf16), or as Winograd's
+ * input rows (wino_gather_row) or the im2col tiles are gathered. The same values, so the same bits as
+ * cpu_conv_bwd on x, without x. Where neither can (a 1x1 stride-1 convolution reads x in place; oneDNN's
+ * own reorders), x is made whole first (cpu_bn_apply) into a buffer of the context. */
 void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
                      const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
                      int Ci, int H, int W, int Co, int k, int s, int acc) {
@@ -427,15 +440,23 @@ void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float
         cpu_conv_bwd_data(ctx, dy, w, dx, N, Ci, H, W, Co, k, s, acc);
         return;
     }
+    if (!use_dnn(c, CPU_DNN_BWD_FILTER, k) && !(k == 1 && s == 1)) {
+        bwd_filter(c, xb, &pro, dy, dw, N, Ci, H, W, Co, k, s);
+        cpu_conv_bwd_data(ctx, dy, w, dx, N, Ci, H, W, Co, k, s, acc);
+        return;
+    }
     float *x = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * Ci * H * W);
     if (!x) return; /* error() */
+    c->remade_n++;
     cpu_bn_apply(c, xb, gamma, beta, mean, invstd, x, N, Ci, H * W, relu);
     cpu_conv_bwd(ctx, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc);
 }
 
-/* backend.h bn_fold_pays: where bf16's primitives lay the backward's source out (layout.c), the prologue
- * costs nothing; elsewhere x would be made whole, a pass more than keeping it */
+/* backend.h bn_fold_pays: the prologue costs nothing where the backward-filter pass gathers or lays out
+ * its source itself: everywhere but oneDNN's own reorders (bf16 without layout.c), where x would be made
+ * whole, a pass more than keeping it (as for a 1x1 stride-1 convolution, which FocusNet's norms never
+ * feed) */
 int cpu_bn_fold_pays(void *ctx) {
     const cpu_ctx *c = ctx;
-    return use_dnn(c, CPU_DNN_BWD_FILTER, 3) && c->dnn_layout;
+    return !use_dnn(c, CPU_DNN_BWD_FILTER, 3) || c->dnn_layout;
 }

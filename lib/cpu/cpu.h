@@ -63,8 +63,9 @@ typedef struct cpu_ctx {
     size_t epi_cap;
     float *pro;        /* [2 * Ci] conv_bwd_bn's scale and shift */
     size_t pro_cap;
-    float *remade;     /* conv_bwd_bn's input, where it is made whole (no primitive to lay it out) */
+    float *remade;     /* conv_bwd_bn's input, where it is made whole (nothing lays it out or gathers it) */
     size_t remade_cap;
+    long remade_n;     /* conv_bwd_bn calls that made it whole (the tests) */
     size_t part_cap;
     float *wino;       /* winograd.c: transformed kernels, or backward-filter partial sums */
     size_t wino_cap;
@@ -303,7 +304,8 @@ void cpu_wino_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, fl
                   int N, int Ci, int H, int W, int Co, int k, const cpu_epi *epi);
 void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int acc);
-void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
+/* backward-filter: x's values through the prologue pro (NULL: none; conv_bwd_bn) */
+void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const cpu_epi *pro, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k);
 
 /* norm.c */

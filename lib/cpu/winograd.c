@@ -116,7 +116,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
                 int p0, np;
                 wblock(&g, it, &p0, &np);
 #pragma omp barrier
-                kd->input(&g, x, Cin, ci0, ci1, p0, np, V, buf);
+                kd->input(&g, x, Cin, ci0, ci1, p0, np, V, buf, NULL);
 #pragma omp barrier
                 if (co1 > co0)
                     for (int xi = 0; xi < pts; xi++)
@@ -133,7 +133,7 @@ static void wino_apply(cpu_ctx *c, const wkind *kd, int pad, const float *x, con
             for (int it = 0; it < items; it++) {
                 int p0, np;
                 wblock(&g, it, &p0, &np);
-                kd->input(&g, x, Cin, 0, Cin, p0, np, V, buf);
+                kd->input(&g, x, Cin, 0, Cin, p0, np, V, buf, NULL);
                 for (int xi = 0; xi < pts; xi++)
                     cpu_sgemm(c, 0, 0, Cout, np, Cin, 1.0f,
                               U + (size_t)xi * Cout * Cin, Cin, V + (size_t)xi * Cin * g.P, g.P, 0.0f,
@@ -170,7 +170,7 @@ void cpu_wino_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx,
 /* The transformed gradient dU [pts, Co, Ci] is summed over the tiles: by blocks of tiles, each thread
  * sums a fixed contiguous share of the blocks into a partial of its own, the partials then summed in
  * thread order; by channels, each thread owns a share of the output channels of dU. */
-void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
+void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const cpu_epi *pro, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k) {
     int pt;
     const wkind *kd = kind_of(c, k, &pt);
@@ -202,7 +202,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
                 int p0, np;
                 wblock(&g, it, &p0, &np);
 #pragma omp barrier
-                kd->input(&g, x, Ci, ci0, ci1, p0, np, V, buf);
+                kd->input(&g, x, Ci, ci0, ci1, p0, np, V, buf, pro);
                 kd->grad(&g, dy, Co, co0, co1, p0, np, E, buf);
 #pragma omp barrier
                 if (co1 > co0)
@@ -222,7 +222,7 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw,
             for (int it = i0; it < i1; it++) {
                 int p0, np;
                 wblock(&g, it, &p0, &np);
-                kd->input(&g, x, Ci, 0, Ci, p0, np, V, buf);
+                kd->input(&g, x, Ci, 0, Ci, p0, np, V, buf, pro);
                 kd->grad(&g, dy, Co, 0, Co, p0, np, E, buf);
                 for (int xi = 0; xi < pts; xi++)
                     cpu_sgemm(c, 0, 1, Co, Ci, np, 1.0f,

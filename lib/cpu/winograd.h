@@ -25,8 +25,10 @@ typedef struct wgeom {
 
 typedef struct wkind {
     int m, r;
-    /* V [pts, C, P] of the tiles [p0, p0+np) of the batch x [N, C, H, W], channels [c0, c1) */
-    void (*input)(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V, float *buf);
+    /* V [pts, C, P] of the tiles [p0, p0+np) of the batch x [N, C, H, W], channels [c0, c1), x's values
+     * through the prologue pro (NULL: none; cpu_bn_value per channel) */
+    void (*input)(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V, float *buf,
+                  const struct cpu_epi *pro);
     /* y [N, C, H, W] (=, or += with acc) from M [pts, C, P] (+ b[c]) for those tiles, channels [c0, c1),
      * through epi (NULL: none; only with acc 0) */
     void (*output)(const wgeom *g, const float *M, int C, int c0, int c1, int p0, int np, const float *b,
@@ -48,8 +50,10 @@ extern const wkind wino_f32_x86_64, wino_f32_avx2, wino_f32_avx512;
 #define wino_gather_row CPU_ISA_SYM(wino_gather_row)
 #define wino_store CPU_ISA_SYM(wino_store)
 
-/* out[0, len) = row r of the channel src [H, W], columns c0 .. c0+len-1, zeros outside the image */
-void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out);
+/* out[0, len) = row r of the channel src [H, W], columns c0 .. c0+len-1, zeros outside the image; the
+ * values inside through channel c of the prologue pro (NULL: none; cpu_bn_value's arithmetic) */
+void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out,
+                     const struct cpu_epi *pro, int c);
 
 /* the m output rows o [m, g->len] of the run of n tiles at tile row ti, tile column j0 into channel c
  * y [H, W] (=, or += with acc, or through epi), the parts outside the image left out */

@@ -9,7 +9,7 @@
 
 /* V [16, C, P] = B^T d B, d the 4x4 patch of tile (i, j) at rows 3i-pad .., columns 3j-pad .. */
 static void input_tf3(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V,
-                      float *buf) {
+                      float *buf, const cpu_epi *pro) {
     const int H = g->H, W = g->W, len = g->len;
     const size_t xs = (size_t)C * g->P;
     float *d = buf, *t = buf + 4 * len; /* d: 4 input rows [4, len]; t = B^T d: [4, len] */
@@ -18,7 +18,8 @@ static void input_tf3(const wgeom *g, const float *x, int C, int c0, int c1, int
             n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
             const float *xc = x + wino_plane(g, img, C, ci);
             const int w = 3 * n + 1;
-            for (int i = 0; i < 4; i++) wino_gather_row(xc, H, W, 3 * ti - g->pad + i, 3 * j0 - g->pad, w, d + i * len);
+            for (int i = 0; i < 4; i++)
+                wino_gather_row(xc, H, W, 3 * ti - g->pad + i, 3 * j0 - g->pad, w, d + i * len, pro, ci);
             const float *d0 = d, *d1 = d + len, *d2 = d + 2 * len, *d3 = d + 3 * len;
             float *t0 = t, *t1 = t + len, *t2 = t + 2 * len, *t3 = t + 3 * len;
 #pragma omp simd
@@ -143,7 +144,7 @@ static void grad_tf3(const wgeom *g, const float *dy, int C, int c0, int c1, int
             n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
             const float *dc = dy + wino_plane(g, img, C, c);
             const int w = 3 * n;
-            for (int i = 0; i < 3; i++) wino_gather_row(dc, H, W, 3 * ti + i, 3 * j0, w, e + i * len);
+            for (int i = 0; i < 3; i++) wino_gather_row(dc, H, W, 3 * ti + i, 3 * j0, w, e + i * len, NULL, 0);
             const float *e0 = e, *e1 = e + len, *e2 = e + 2 * len;
             float *z0 = z, *z1 = z + len, *z2 = z + 2 * len, *z3 = z + 3 * len;
 #pragma omp simd

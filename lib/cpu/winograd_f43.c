@@ -29,7 +29,7 @@ static inline void bt6(const float *d0, const float *d1, const float *d2, const 
  * patch is ph[k][j] for k < 4 and ph[k-4][j+1] for k = 4, 5: both passes of the transform then read
  * and write whole contiguous rows along the tiles, which vectorise (a stride-4 read does not). */
 static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int p0, int np, float *V,
-                      float *buf) {
+                      float *buf, const cpu_epi *pro) {
     const int H = g->H, W = g->W, s = g->tw + 1;
     const size_t xs = (size_t)C * g->P, ps = 4 * (size_t)s; /* ps: one row's 4 phases */
     /* row: one input row [4*s]; ph: the 6 rows' phases [6, 4, s]; t = B^T ph over the rows [6, 4, s] */
@@ -39,7 +39,7 @@ static void input_tf4(const wgeom *g, const float *x, int C, int c0, int c1, int
             n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
             const float *xc = x + wino_plane(g, img, C, ci);
             for (int i = 0; i < 6; i++) {
-                wino_gather_row(xc, H, W, 4 * ti - g->pad + i, 4 * j0 - g->pad, 4 * (n + 1), row);
+                wino_gather_row(xc, H, W, 4 * ti - g->pad + i, 4 * j0 - g->pad, 4 * (n + 1), row, pro, ci);
                 float *f0 = ph + i * ps, *f1 = f0 + s, *f2 = f1 + s, *f3 = f2 + s;
 #pragma omp simd
                 for (int j = 0; j <= n; j++) {
@@ -273,7 +273,7 @@ static void grad_tf4(const wgeom *g, const float *dy, int C, int c0, int c1, int
             n = wino_run_at(g, p0 + q, np - q, &img, &ti, &j0);
             const float *dc = dy + wino_plane(g, img, C, c);
             const int w = 4 * n;
-            for (int i = 0; i < 4; i++) wino_gather_row(dc, H, W, 4 * ti + i, 4 * j0, w, e + i * len);
+            for (int i = 0; i < 4; i++) wino_gather_row(dc, H, W, 4 * ti + i, 4 * j0, w, e + i * len, NULL, 0);
             const float *e0 = e, *e1 = e + len, *e2 = e + 2 * len, *e3 = e + 3 * len;
             float *z0 = z, *z1 = z + len, *z2 = z + 2 * len, *z3 = z + 3 * len, *z4 = z + 4 * len,
                   *z5 = z + 5 * len;

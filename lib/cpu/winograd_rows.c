@@ -22,7 +22,8 @@ void wino_store(const wgeom *g, float *y, int ti, int j0, int n, const float *o,
     }
 }
 
-void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out) {
+void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, float *out, const cpu_epi *pro,
+                     int c) {
     if (r < 0 || r >= H) {
         memset(out, 0, (size_t)len * sizeof(float));
         return;
@@ -30,6 +31,9 @@ void wino_gather_row(const float *src, int H, int W, int r, int c0, int len, flo
     int lo = c0 < 0 ? -c0 : 0, hi = W - c0 < len ? W - c0 : len;
     if (hi < lo) hi = lo;
     memset(out, 0, (size_t)lo * sizeof(float));
-    memcpy(out + lo, src + (size_t)r * W + c0 + lo, (size_t)(hi - lo) * sizeof(float));
+    if (pro)
+        cpu_bn_plane(src + (size_t)r * W + c0 + lo, out + lo, hi - lo, pro->scale[c], pro->shift[c], pro->relu);
+    else
+        memcpy(out + lo, src + (size_t)r * W + c0 + lo, (size_t)(hi - lo) * sizeof(float));
     memset(out + hi, 0, (size_t)(len - hi) * sizeof(float));
 }
