@@ -95,13 +95,12 @@ static void im2col(const geom *g, const float *x, int oh0, int oh1, float *col, 
                     }
                     const float *src = x + ((size_t)ci * H + ih) * W + off;
                     for (int ow = 0; ow < lo; ow++) d[ow] = 0;
-                    if (pro)
-                        for (int ow = lo; ow < hi; ow++)
-                            d[ow] = cpu_bn_value(src[ow * s], pro->scale[ci], pro->shift[ci], pro->relu);
-                    else if (s == 1)
+                    if (s == 1)
                         memcpy(d + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
                     else
                         for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s];
+                    if (pro) /* then through it in place, along the row (a vector loop) */
+                        cpu_bn_plane(d + lo, d + lo, hi - lo, pro->scale[ci], pro->shift[ci], pro->relu);
                     for (int ow = hi; ow < Wo; ow++) d[ow] = 0;
                 }
             }
