@@ -12,7 +12,6 @@
  * image overlap in dx (the k-1 halo rows), so there the threads split the input channels instead.
  * 3x3 and 2x2 stride-1 convolutions, most of FocusNet's work, go to winograd.c (4x and 2.25x fewer
  * multiplications), except tiny ones. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
@@ -423,7 +422,7 @@ void cpu_conv_bwd(void *ctx, const float *x, const float *dy, const float *w, fl
  * a prologue: as oneDNN's primitives take them in bf16 through layout.c (cpu_nhwc_bf16), or as Winograd's
  * input rows (wino_gather_row) or the im2col tiles are gathered. The same values, so the same bits as
  * cpu_conv_bwd on x, without x. Where neither can (a 1x1 stride-1 convolution reads x in place; oneDNN's
- * own reorders), x is made whole first (cpu_bn_apply) into a buffer of the context. */
+ * own reorders), x is made whole first (cpu_epi_pass) into a buffer of the context. */
 void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
                      const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
                      int Ci, int H, int W, int Co, int k, int s, int acc) {
@@ -432,22 +431,20 @@ void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float
     if (!sc) return; /* error() */
     cpu_bn_saved_coefs(gamma, beta, mean, invstd, Ci, sc);
     const cpu_epi pro = { sc, sc + Ci, relu, 0, 0 };
-    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && use_dnn(c, CPU_DNN_BWD_DATA, k) &&
-        !cpu_dnn_bwd(c, xb, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc, &pro))
+    const int dnn = use_dnn(c, CPU_DNN_BWD_FILTER, k);
+    if (dnn && use_dnn(c, CPU_DNN_BWD_DATA, k) && !cpu_dnn_bwd(c, xb, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc, &pro))
         return;
-    if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && !cpu_dnn_bwd_filter(c, xb, dy, dw, N, Ci, H, W, Co, k, s, &pro)) {
-        cpu_conv_bwd_data(ctx, dy, w, dx, N, Ci, H, W, Co, k, s, acc);
-        return;
-    }
-    if (!use_dnn(c, CPU_DNN_BWD_FILTER, k) && !(k == 1 && s == 1)) {
-        bwd_filter(c, xb, &pro, dy, dw, N, Ci, H, W, Co, k, s);
+    /* the backward-filter pass with the prologue: the primitive's, or Winograd's or im2col's (a 1x1 stride-1
+     * convolution reads x in place: none) */
+    if (dnn ? !cpu_dnn_bwd_filter(c, xb, dy, dw, N, Ci, H, W, Co, k, s, &pro) : !(k == 1 && s == 1)) {
+        if (!dnn) bwd_filter(c, xb, &pro, dy, dw, N, Ci, H, W, Co, k, s);
         cpu_conv_bwd_data(ctx, dy, w, dx, N, Ci, H, W, Co, k, s, acc);
         return;
     }
     float *x = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * Ci * H * W);
     if (!x) return; /* error() */
     c->remade_n++;
-    cpu_bn_apply(c, xb, gamma, beta, mean, invstd, x, N, Ci, H * W, relu);
+    cpu_epi_pass(c, &pro, xb, x, N, Ci, (size_t)H * W);
     cpu_conv_bwd(ctx, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc);
 }
 

@@ -63,7 +63,8 @@ typedef struct cpu_ctx {
     size_t epi_cap;
     float *pro;        /* [2 * Ci] conv_bwd_bn's scale and shift */
     size_t pro_cap;
-    float *remade;     /* conv_bwd_bn's input, where it is made whole (nothing lays it out or gathers it) */
+    float *remade;     /* conv_bwd_bn's input where it is made whole (nothing lays it out or gathers it), or
+                        * bn_relu_bwd's masked gradient under sync-BN */
     size_t remade_cap;
     long remade_n;     /* conv_bwd_bn calls that made it whole (the tests) */
     size_t part_cap;
@@ -243,6 +244,14 @@ static inline void cpu_epi_plane(const cpu_epi *e, const float *src, float *dst,
     }
 }
 
+/* dst [N, C, HW] = src through the epilogue (or a prologue) epi, plane by plane; dst may be src */
+static inline void cpu_epi_pass(const cpu_ctx *c, const cpu_epi *epi, const float *src, float *dst, int N, int C,
+                                size_t HW) {
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int i = 0; i < N * C; i++)
+        cpu_epi_plane(epi, src + (size_t)i * HW, dst + (size_t)i * HW, (int)HW, i % C);
+}
+
 /* conv.c */
 void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
                   int N, int Ci, int H, int W, int Co, int k, int s);
@@ -337,8 +346,6 @@ void cpu_bn_relu_fwd_train(void *ctx, const float *x, const float *gamma, const 
                            int N, int C, int HW, float momentum, float eps);
 void cpu_bn_relu_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                            const float *rmean, const float *rvar, int N, int C, int HW, float eps);
-void cpu_bn_apply(cpu_ctx *c, const float *x, const float *gamma, const float *beta, const float *mean,
-                  const float *invstd, float *y, int N, int C, int HW, int relu);
 void cpu_bn_saved_coefs(const float *gamma, const float *beta, const float *mean, const float *invstd, int C,
                         float *sc);
 void cpu_bn_relu_bwd(void *ctx, const float *x, const float *dy, const float *gamma, const float *beta,

@@ -285,15 +285,6 @@ static void to_nhwc(cpu_ctx *c, const dnnl_memory_desc_t *m, const float *x, voi
                                         pro, c->threads);
 }
 
-/* the epilogue epi of a forward's result r [N, Co, HWo], plane by plane */
-static void epi_pass(cpu_ctx *c, const cpu_epi *epi, float *r, int N, int Co, size_t HWo) {
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int i = 0; i < N * Co; i++) {
-        float *p = r + (size_t)i * HWo;
-        cpu_epi_plane(epi, p, p, (int)HWo, i % Co);
-    }
-}
-
 /* entry e's source can go through a prologue: it is laid out by layout.c's copy, which applies it */
 static int takes_pro(const cpu_ctx *c, const dconv *e) {
     return e->ra && e->fa && c->dnn_layout;
@@ -365,7 +356,7 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
         goto done;
     }
     if (dnnl_stream_wait(d->st)) goto done;
-    if (r && epi) epi_pass(c, epi, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]));
+    if (r && epi) cpu_epi_pass(c, epi, r, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]));
     c->dnn_runs++;
     rc = 0;
 done:

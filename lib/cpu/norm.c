@@ -63,28 +63,6 @@ void cpu_bn_relu_fwd_train(void *ctx, const float *x, const float *gamma, const 
     bn_fwd_train(ctx, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps, 1);
 }
 
-/* plane by plane with the training forward's scale and shift: y = [relu](bn(x)) (mask NULL), or
- * y = mask(x, d): the ReLU's backward of relu(bn(x)) (cpu_relu_mask) */
-static void saved_planes(cpu_ctx *c, const float *x, const float *d, float *y, const float *gamma, const float *beta,
-                         const float *mean, const float *invstd, int N, int C, int HW, int relu,
-                         void (*mask)(const float *, const float *, float *, int, float, float)) {
-#pragma omp parallel for num_threads(c->threads) schedule(static) collapse(2)
-    for (int n = 0; n < N; n++)
-        for (int ch = 0; ch < C; ch++) {
-            float scale, shift;
-            cpu_bn_saved_coef(gamma, beta, mean, invstd, ch, &scale, &shift);
-            const size_t o = ((size_t)n * C + ch) * HW;
-            if (mask) mask(x + o, d + o, y + o, HW, scale, shift);
-            else cpu_bn_plane(x + o, y + o, HW, scale, shift, relu);
-        }
-}
-
-/* the training forward's output again (conv.c's conv_bwd_bn where it makes its input whole) */
-void cpu_bn_apply(cpu_ctx *c, const float *x, const float *gamma, const float *beta, const float *mean,
-                  const float *invstd, float *y, int N, int C, int HW, int relu) {
-    saved_planes(c, x, NULL, y, gamma, beta, mean, invstd, N, C, HW, relu, NULL);
-}
-
 /* The batch norm's scale and shift per channel into sc [2C] (scale, then shift), as the forward had them */
 void cpu_bn_saved_coefs(const float *gamma, const float *beta, const float *mean, const float *invstd, int C,
                         float *sc) {
@@ -171,7 +149,12 @@ void cpu_bn_relu_bwd(void *ctx, const float *x, const float *dy, const float *ga
     if (c->bn_sync.sum) {
         float *d = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * C * HW);
         if (!d) return; /* error() */
-        saved_planes(c, x, dy, d, gamma, beta, mean, invstd, N, C, HW, 0, mask);
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+        for (int i = 0; i < N * C; i++) {
+            float scale, shift;
+            cpu_bn_saved_coef(gamma, beta, mean, invstd, i % C, &scale, &shift);
+            mask(x + (size_t)i * HW, dy + (size_t)i * HW, d + (size_t)i * HW, HW, scale, shift);
+        }
         cpu_bn_bwd_sync(c, x, d, gamma, mean, invstd, dx, dgamma, dbeta, N, C, HW, acc);
         return;
     }

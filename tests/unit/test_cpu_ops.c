@@ -469,6 +469,17 @@ static void conv_mode(cpu_ctx *cc, int mode, int path0, int training) {
     cc->training = training;
 }
 
+/* and the context as it was after them, fp32, with no error since */
+static void conv_modes_done(cpu_ctx *cc, int path0, int training) {
+    fn_err e = { { 0 } };
+    cc->dnn_chunk = CPU_DNN_CHUNK;
+    cc->dnn_layout = 1;
+    cc->dnnconv = path0;
+    cc->training = training;
+    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
+    CHECK(be->error(be->ctx) == NULL);
+}
+
 /* The batch norm folded into the backward (conv_bwd_bn, bn_relu_bwd): the bits of conv_bwd on
  * x = [relu](bn(xb)) as bn_fwd_train / bn_relu_fwd_train made it, and of act_bwd then bn_bwd, on every
  * path: fp32 (the prologue in im2col, or in Winograd's input rows, always taken in one mode), bf16
@@ -535,12 +546,7 @@ static void test_bn_fold(void) {
         else if (mode != 1) CHECKF(made == 8, "mode %d: %ld made whole (the 1x1 stride-1 case's 8 calls)", mode, made);
     }
     cc->winograd = wino0;
-    cc->dnn_chunk = CPU_DNN_CHUNK;
-    cc->dnn_layout = 1;
-    cc->dnnconv = path0;
-    cc->training = training;
-    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
-    CHECK(be->error(be->ctx) == NULL);
+    conv_modes_done(cc, path0, training);
 }
 
 /* conv_add_fwd_infer: the bits of conv_fwd, then add of its output and z (both orders), on every path:
@@ -575,11 +581,7 @@ static void test_conv_add(void) {
             bfree(x), bfree(p), bfree(z), bfree(y1), bfree(r1), bfree(r2), bfree(y);
         }
     }
-    cc->dnn_layout = 1;
-    cc->dnnconv = path0;
-    cc->training = training;
-    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
-    CHECK(be->error(be->ctx) == NULL);
+    conv_modes_done(cc, path0, training);
 }
 
 static void test_bf16(void) {
