@@ -194,11 +194,15 @@ test-fuzz: $(REPLAYS)
 	@for n in $(FUZZ_NAMES); do d=tests/fuzz/regress/$$n; [ -d $$d ] || continue; \
 	  $(BUILD)/tests/fuzz-$$n $$d || exit 1; done
 
-# the CPU ops again on oneDNN's AVX2 path (ONEDNN_MAX_CPU_ISA=AVX2): bf16 refused there in one line
+# the CPU ops again on oneDNN's AVX2 path (ONEDNN_MAX_CPU_ISA=AVX2): bf16 refused there in one line; and
+# the ops and networks on its AVX-512 bf16 path without AMX (AVX512_CORE_BF16: an AMD Zen 4 or 5's, whose
+# primitives take other layouts than AMX's), which on a CPU without AMX is the default run again
 test-unit: $(UNITS) $(PLUGINS)
 	@fail=0; for t in $(UNITS); do echo "== $$t"; $$t || fail=1; done; \
 	  echo "== ONEDNN_MAX_CPU_ISA=AVX2 $(BUILD)/tests/test_cpu_ops"; \
-	  ONEDNN_MAX_CPU_ISA=AVX2 $(BUILD)/tests/test_cpu_ops || fail=1; exit $$fail
+	  ONEDNN_MAX_CPU_ISA=AVX2 $(BUILD)/tests/test_cpu_ops || fail=1; \
+	  for t in test_cpu_ops test_nn; do echo "== ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 $(BUILD)/tests/$$t"; \
+	    ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 $(BUILD)/tests/$$t || fail=1; done; exit $$fail
 
 test-bats: tools
 	FN_BIN=$(abspath $(BUILD)/bin) FN_TESTBIN=$(abspath $(BUILD)/tests) FN_SHARED=$(abspath $(SHARED)) \

@@ -88,6 +88,7 @@ typedef struct cpu_ctx {
     int dnn_layout;    /* 1: layout.c changes the layouts of dnnconv.c's operands; 0: oneDNN's reorders */
     long dnn_moved;    /* operands whose layout layout.c changed (the tests' count) */
     long dnn_shared;   /* of them, backward-data calls that took backward-filter's dy (cpu_dnn_bwd) */
+    long dnn_unshared; /* cpu_dnn_bwd calls declined as the two passes' primitives take dy in different layouts */
     long dnn_chained;  /* calls of two convolutions with no NCHW tensor between them (cpu_dnn_fwd2) */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */

@@ -494,10 +494,10 @@ int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, flo
     entries(c, CPU_DNN_BWD_FILTER, N, per, Ci, H, W, Co, k, s, 0, 1, ig);
     entries(c, CPU_DNN_BWD_DATA, N, per, Ci, H, W, Co, k, s, 0, acc, id);
     int rc = 0;
-    for (int i = 0; i < 2; i++)
-        if (ig[i] < 0 || id[i] < 0 || !shares_dy(&c->dnn->e[ig[i]], &c->dnn->e[id[i]]) ||
-            (pro && !takes_pro(c, &c->dnn->e[ig[i]])))
-            rc = -1;
+    for (int i = 0; i < 2; i++) {
+        if (ig[i] < 0 || id[i] < 0 || (pro && !takes_pro(c, &c->dnn->e[ig[i]]))) rc = -1;
+        else if (!shares_dy(&c->dnn->e[ig[i]], &c->dnn->e[id[i]])) rc = -1, c->dnn_unshared++;
+    }
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         const int last = N - n0 < per;
         dconv *g = &c->dnn->e[ig[last]], *f = &c->dnn->e[id[last]];
