@@ -154,6 +154,18 @@ struct fn_backend {
                                    int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
                                    const float *beta, const float *rmean, const float *rvar, float eps, int relu,
                                    const float *w2, const float *b2, float *y2, int C2, int k2, int s2);
+    /* optional (NULL: conv_bn_conv_fwd_infer, then conv_add_fwd_infer): a residual unit, the two
+     * convolutions of conv_bn_conv_fwd_infer (its arguments to y2 [N,C2,H2,W2]) and a shortcut, a third
+     * convolution of the same x, w3 [C2,Ci,k3,k3] (b3 [C2] or NULL, stride s3, its output of y2's shape),
+     * the two added: y = conv2(..) + conv3(x), bit-identical to conv_bn_conv_fwd_infer and then
+     * conv_add_fwd_infer(x, w3, b3, z = y2, y). y1 and y2 are the backend's to use as it likes, undefined
+     * after the call. y may overlap y1 (a backend that makes y1 is done with it before it writes y), not x
+     * or y2. Planned only where resid_pays says yes. */
+    void (*conv_bn_conv_add_fwd_infer)(void *ctx, const float *x, const float *w1, const float *b1, float *y1,
+                                       int N, int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
+                                       const float *beta, const float *rmean, const float *rvar, float eps,
+                                       int relu, const float *w2, const float *b2, float *y2, int C2, int k2,
+                                       int s2, const float *w3, const float *b3, int k3, int s3, float *y);
     /* optional (NULL: conv_fwd, then add): a convolution whose outputs are added to z's, the residual
      * sum: y = conv(x) (+ b) + z (z [N,Co,Ho,Wo]), bit-identical to conv_fwd, then add of its output and
      * z (either order: the sum is one addition). y must not overlap x or z. */

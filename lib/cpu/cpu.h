@@ -90,6 +90,7 @@ typedef struct cpu_ctx {
     long dnn_shared;   /* of them, backward-data calls that took backward-filter's dy (cpu_dnn_bwd) */
     long dnn_unshared; /* cpu_dnn_bwd calls declined as the two passes' primitives take dy in different layouts */
     long dnn_chained;  /* calls of two convolutions with no NCHW tensor between them (cpu_dnn_fwd2) */
+    long dnn_units;    /* of them, residual units: a shortcut convolution of the same source added (cpu_dnn_fwd2) */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
@@ -266,6 +267,11 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
                                 int Ci, int H, int W, int C1, int k1, int s1, const float *gamma, const float *beta,
                                 const float *rmean, const float *rvar, float eps, int relu, const float *w2,
                                 const float *b2, float *y2, int C2, int k2, int s2);
+void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
+                                    int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
+                                    const float *beta, const float *rmean, const float *rvar, float eps, int relu,
+                                    const float *w2, const float *b2, float *y2, int C2, int k2, int s2,
+                                    const float *w3, const float *b3, int k3, int s3, float *y);
 void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc);
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
@@ -293,11 +299,19 @@ enum { CPU_DNN_FWD_INFER, CPU_DNN_FWD_TRAIN, CPU_DNN_BWD_DATA, CPU_DNN_BWD_FILTE
 #define CPU_DNN_CHUNK ((size_t)8 << 20) /* the forward, inference or training (c->training) */
 int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
                 int Co, int k, int s, const cpu_epi *epi);
+/* a residual unit's shortcut: a convolution of the unit's input x, w [C2,Ci,k,k], b [C2] or NULL, whose
+ * output is added to the unit's second convolution's into y [N,C2,H2,W2] */
+typedef struct cpu_shortcut {
+    const float *w, *b;
+    int k, s;
+    float *y;
+} cpu_shortcut;
 /* y2 = conv2(epi(conv1(x))), the inference forwards of two convolutions in a row, with no NCHW tensor
- * between them (conv_bn_conv_fwd_infer) */
+ * between them (conv_bn_conv_fwd_infer); with a shortcut sc (NULL: none), sc->y = conv2(..) + conv3(x)
+ * instead, y2 not written (conv_bn_conv_add_fwd_infer) */
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
-                 int s2);
+                 int s2, const cpu_shortcut *sc);
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc);
 /* pro (NULL: none): x's values through it as they are laid out (conv_bwd_bn); -1 where the pass's layout
@@ -377,14 +391,15 @@ void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *g
 
 /* layout.c: NCHW f32 -> NHWC bf16 (through pro when not NULL: cpu_bn_value's arithmetic, then
  * cpu_bf16_round), and NHWC f32 -> NCHW f32 (= or += by acc, or = through
- * epi when epi is not NULL: cpu_bn_plane's arithmetic), for N images of C channels of HW pixels; and
+ * epi when epi is not NULL: cpu_bn_plane's arithmetic, or = x + x2 when x2, NHWC f32, is not NULL), for
+ * N images of C channels of HW pixels; and
  * NHWC f32 -> NHWC bf16 through epi (NULL: none) then cpu_bf16_round, for P pixels of C channels. On
  * threads threads (called from the serial context). */
 CPU_ISA_FN(void, cpu_nhwc_bf16, (const float *x, uint16_t *y, int N, int C, size_t HW, const cpu_epi *pro,
                                   int threads));
 #define cpu_nhwc_bf16 CPU_ISA_SYM(cpu_nhwc_bf16)
-CPU_ISA_FN(void, cpu_nchw_from, (const float *x, float *y, int N, int C, size_t HW, int acc, const cpu_epi *epi,
-                                  int threads));
+CPU_ISA_FN(void, cpu_nchw_from, (const float *x, const float *x2, float *y, int N, int C, size_t HW, int acc,
+                                  const cpu_epi *epi, int threads));
 #define cpu_nchw_from CPU_ISA_SYM(cpu_nchw_from)
 CPU_ISA_FN(void, cpu_nhwc_bn_bf16, (const float *x, uint16_t *y, size_t P, int C, const cpu_epi *epi, int threads));
 #define cpu_nhwc_bn_bf16 CPU_ISA_SYM(cpu_nhwc_bn_bf16)

@@ -53,8 +53,9 @@ struct cpu_dnn {
     dnnl_stream_t st;
     dconv *e;
     int n, cap;
-    void *buf[5];               /* a, b, r, scratchpad; b of a pass whose a was given (cpu_dnn_bwd) */
-    size_t bufcap[5];
+    void *buf[6];               /* a, b, r, scratchpad; b of a pass whose a was given (cpu_dnn_bwd); a result
+                                   kept while another is made (cpu_dnn_fwd2's residual unit) */
+    size_t bufcap[6];
 };
 
 void cpu_dnn_free(cpu_ctx *c) {
@@ -67,7 +68,7 @@ void cpu_dnn_free(cpu_ctx *c) {
         if (e->rb) dnnl_primitive_destroy(e->rb);
         if (e->rr) dnnl_primitive_destroy(e->rr);
     }
-    for (int i = 0; i < 5; i++) free(d->buf[i]);
+    for (int i = 0; i < 6; i++) free(d->buf[i]);
     free(d->e);
     if (d->st) dnnl_stream_destroy(d->st);
     if (d->eng) dnnl_engine_destroy(d->eng);
@@ -266,6 +267,13 @@ static void *grow(cpu_ctx *c, int i, size_t n) {
     return d->buf[i];
 }
 
+/* buffers i and j trade places */
+static void swap_buf(struct cpu_dnn *d, int i, int j) {
+    void *b = d->buf[i];
+    const size_t n = d->bufcap[i];
+    d->buf[i] = d->buf[j], d->bufcap[i] = d->bufcap[j], d->buf[j] = b, d->bufcap[j] = n;
+}
+
 static dnnl_memory_t mem(struct cpu_dnn *d, const dnnl_memory_desc_t *m, const void *p) {
     dnnl_memory_t r = NULL;
     if (dnnl_memory_create(&r, m, d->eng, (void *)p)) return NULL;
@@ -349,7 +357,7 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
     } else if (e->fr && c->dnn_layout) {
         if (dnnl_stream_wait(d->st)) goto done;
         c->dnn_moved++;
-        CPU_ISA_PICK(c->isa, cpu_nchw_from)(pr, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]), e->acc, epi,
+        CPU_ISA_PICK(c->isa, cpu_nchw_from)(pr, NULL, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]), e->acc, epi,
                                             c->threads);
         epi = NULL; /* applied */
     } else if (e->rr && exec2(d, e->rr, m[4], m[5])) {
@@ -422,41 +430,75 @@ int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, floa
  * result goes through epi and the rounding in that layout (cpu_nhwc_bn_bf16) straight into the second's
  * source, with neither transpose (nor y1) between them. The same bits as the two calls: each value of
  * y1 is the same float, rounded the same way. Calls of whole images, as many as both convolutions'
- * chunks allow. 0, or -1 (nothing written: the caller makes the two calls). */
+ * chunks allow.
+ * With a shortcut sc (not NULL: a residual unit), a third convolution of x, sc->y = conv2(..) + conv3(x):
+ * conv3 takes the source that conv1's primitive was given (x rounded and laid out once for the two), and
+ * both results, NHWC f32, go back to NCHW in one transpose that adds them (cpu_nchw_from's x2); y2 is
+ * not written. The bits of conv_add_fwd_infer(x, conv3, z = y2): the same products, one addition.
+ * 0, or -1 (nothing written: the caller makes the calls). */
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
-                 int s2) {
+                 int s2, const cpu_shortcut *sc) {
     if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
     int pt;
     const int H1 = fn_same(H, k1, s1, &pt), W1 = fn_same(W, k1, s1, &pt);
-    size_t sx, s1y, s2x, sy;
+    size_t sx, s1y, s2x, sy, s3x, s3y;
     int per = images_per_call(c, N, Ci, H, W, C1, k1, s1, &sx, &s1y);
     const int per2 = images_per_call(c, N, C1, H1, W1, C2, k2, s2, &s2x, &sy);
+    const int per3 = sc ? images_per_call(c, N, Ci, H, W, C2, sc->k, sc->s, &s3x, &s3y) : per;
     per = per2 < per ? per2 : per;
+    per = per3 < per ? per3 : per;
     const int old = omp_get_max_threads();
     if (old != c->threads) omp_set_num_threads(c->threads);
-    int i1[2], i2[2];
+    int i1[2], i2[2], i3[2] = { -1, -1 };
     entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0, i1);
     entries(c, CPU_DNN_FWD, N, per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0, i2);
+    if (sc) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C2, sc->k, sc->s, sc->b != NULL, 0, i3);
     int rc = 0;
     for (int i = 0; i < 2 && !rc; i++) {
         const dconv *e = i1[i] >= 0 ? &c->dnn->e[i1[i]] : NULL, *f = i2[i] >= 0 ? &c->dnn->e[i2[i]] : NULL;
         if (!e || !f || !e->ok || !f->ok || !e->fr || !f->fa) rc = -1;
+        /* the shortcut's primitive takes x in the first's layout, and leaves its result in the second's */
+        const dconv *g = sc && i3[i] >= 0 ? &c->dnn->e[i3[i]] : NULL;
+        if (!rc && sc &&
+            (!g || !g->ok || !e->fa || !g->fa || !f->fr || !g->fr || !dnnl_memory_desc_equal(&e->pa, &g->pa) ||
+             !dnnl_memory_desc_equal(&f->pr, &g->pr)))
+            rc = -1;
     }
+    struct cpu_dnn *d = c->dnn;
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         const int last = N - n0 < per;
-        dconv *e = &c->dnn->e[i1[last]], *f = &c->dnn->e[i2[last]];
-        uint16_t *mid;
-        if (run(c, e, x + sx * n0, w1, b1, NULL, NULL, NULL, NULL) || !(mid = grow(c, 0, f->na))) {
-            rc = -1; /* the caller's two calls write all of y2 again */
+        dconv *e = &d->e[i1[last]], *f = &d->e[i2[last]];
+        /* conv1: x laid out in buf[0], its result in buf[2] */
+        if (run(c, e, x + sx * n0, w1, b1, NULL, NULL, NULL, NULL)) {
+            rc = -1; /* the caller's calls write all of their outputs again */
+            break;
+        }
+        if (sc) { /* conv1's result to buf[5]; the shortcut takes buf[0], its result to buf[2] */
+            swap_buf(d, 2, 5);
+            if (run(c, &d->e[i3[last]], NULL, sc->w, sc->b, NULL, d->buf[0], NULL, NULL)) {
+                rc = -1;
+                break;
+            }
+        }
+        uint16_t *mid = grow(c, 0, f->na); /* conv2's source, in place of x's */
+        if (!mid) {
+            rc = -1;
             break;
         }
         const dnnl_dim_t *m = e->pr.dims;
-        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bf16)(c->dnn->buf[2], mid, (size_t)(m[0] * m[2] * m[3]), (int)m[1], epi,
+        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bf16)(d->buf[sc ? 5 : 2], mid, (size_t)(m[0] * m[2] * m[3]), (int)m[1], epi,
                                                c->threads);
-        if (run(c, f, NULL, w2, b2, y2 + sy * n0, mid, NULL, NULL)) {
+        if (sc) swap_buf(d, 2, 5); /* the shortcut's result to buf[5] */
+        if (run(c, f, NULL, w2, b2, sc ? NULL : y2 + sy * n0, mid, NULL, NULL)) {
             rc = -1;
             break;
+        }
+        if (sc) { /* shortcut + conv2, in conv_add_fwd_infer's order */
+            const dnnl_dim_t *r4 = f->pr.dims;
+            CPU_ISA_PICK(c->isa, cpu_nchw_from)(d->buf[5], d->buf[2], sc->y + sy * n0, (int)r4[0], (int)r4[1],
+                                                (size_t)(r4[2] * r4[3]), 0, NULL, c->threads);
+            c->dnn_moved++, c->dnn_units++;
         }
         c->dnn_chained++;
     }
@@ -523,7 +565,7 @@ int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, floa
 }
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
-                 int s2) {
+                 int s2, const cpu_shortcut *sc) {
     return -1;
 }
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,

@@ -6,7 +6,8 @@
  *                   (conv_bwd_bn: a training backward's source made from the norm's input as it goes)
  *   cpu_nchw_from   the primitives' NHWC f32 results back into NCHW f32, written or added (acc), or
  *                   written through the convolution's epilogue as they go (epi: cpu_epi_plane's batch
- *                   norm and ReLU, or sum with an addend)
+ *                   norm and ReLU, or sum with an addend), or summed with a second result in NHWC (x2:
+ *                   a residual unit's two branches, cpu_dnn_fwd2)
  *   cpu_nhwc_bn_bf16 an NHWC f32 result through a batch norm epilogue into NHWC bf16, with no transpose: one
  *                   convolution's result as the next one's source (cpu_dnn_fwd2)
  * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into tiles of
@@ -109,8 +110,9 @@ static inline __attribute__((always_inline)) void nhwc_tile(const float *x, uint
 TWO_COPIES(nhwc_tile, (const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1, const cpu_epi *pro),
            NHWC_ARGS)
 
-/* x [HW, C] (one image) -> y [C, HW] (= or +=, or = through epi): pixels [p0, p1) */
-static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1, int acc,
+/* x [HW, C] (one image) -> y [C, HW] (= or +=, or = through epi, or = x + x2 where x2 [HW, C] is not
+ * NULL): pixels [p0, p1) */
+static void nchw_tile(const float *x, const float *x2, float *y, int C, size_t HW, size_t p0, size_t p1, int acc,
                       const cpu_epi *epi) {
     int c0 = 0;
     size_t q1 = p0;
@@ -118,11 +120,14 @@ static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, siz
     q1 = p0 + (p1 - p0) / 16 * 16;
     for (; c0 + 16 <= C; c0 += 16)
         for (size_t q = p0; q < q1; q += 16) {
-            __m512 r[16];
+            __m512 r[16], r2[16];
             tr16_from(x + q * C + c0, (size_t)C, r);
+            if (x2) tr16_from(x2 + q * C + c0, (size_t)C, r2);
             for (int j = 0; j < 16; j++) {
                 float *o = y + (size_t)(c0 + j) * HW + q;
-                if (epi && epi->add) {
+                if (x2) {
+                    _mm512_storeu_ps(o, _mm512_add_ps(r[j], r2[j]));
+                } else if (epi && epi->add) {
                     _mm512_storeu_ps(o, _mm512_add_ps(r[j], _mm512_loadu_ps(cpu_epi_z(epi, o))));
                 } else if (epi) { /* x*scale + shift, then max(t, 0): t > 0 ? t : 0, NaN and -0 included */
                     __m512 t = _mm512_add_ps(_mm512_mul_ps(r[j], _mm512_set1_ps(epi->scale[c0 + j])),
@@ -137,7 +142,9 @@ static void nchw_tile(const float *x, float *y, int C, size_t HW, size_t p0, siz
     for (int c = 0; c < C; c++) {
         float *o = y + (size_t)c * HW;
         const size_t from = c < c0 ? q1 : p0; /* what the vector blocks left of this channel */
-        if (epi && epi->add)
+        if (x2)
+            for (size_t p = from; p < p1; p++) o[p] = x[p * C + c] + x2[p * C + c];
+        else if (epi && epi->add)
             for (size_t p = from; p < p1; p++) o[p] = x[p * C + c] + cpu_epi_z(epi, o)[p];
         else if (epi)
             for (size_t p = from; p < p1; p++)
@@ -161,13 +168,15 @@ void cpu_nhwc_bf16(const float *x, uint16_t *y, int N, int C, size_t HW, const c
     }
 }
 
-void cpu_nchw_from(const float *x, float *y, int N, int C, size_t HW, int acc, const cpu_epi *epi, int threads) {
+void cpu_nchw_from(const float *x, const float *x2, float *y, int N, int C, size_t HW, int acc, const cpu_epi *epi,
+                   int threads) {
     const size_t nt = (HW + PT - 1) / PT;
     const long items = (long)N * (long)nt;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long i = 0; i < items; i++) {
         const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT;
-        nchw_tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW, acc, epi);
+        nchw_tile(x + n * C * HW, x2 ? x2 + n * C * HW : NULL, y + n * C * HW, C, HW, p0,
+                  p0 + PT < HW ? p0 + PT : HW, acc, epi);
     }
 }
 

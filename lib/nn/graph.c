@@ -175,6 +175,19 @@ static int conv_residual(const fn_net *n, int j) {
     return only_reader(n, o->y, j + 1);
 }
 
+/* Inference: op i, chained with the convolution j after its fused ops (conv_chainable), is followed by a
+ * residual unit's shortcut: a convolution of op i's input right after op j, which takes the residual sum
+ * of its output and op j's (conv_residual), op j's output read by that sum alone. All run as one
+ * conv_bn_conv_add_fwd_infer call when the backend has it. 1, else 0. */
+static int res_unit(const fn_net *n, int i, int fuse) {
+    const int j = i + fuse + 1, p = j + 1;
+    if (p + 1 >= n->no) return 0;
+    const fn_op *c = &n->O[p], *a = &n->O[p + 1];
+    if (c->type != OP_CONV || c->x != n->O[i].x || !conv_residual(n, p)) return 0;
+    const int z = a->x == c->y ? a->x2 : a->x;
+    return z == n->O[j].y && only_reader(n, z, p + 1);
+}
+
 int fn_graph_fold_pays(const fn_net *n) {
     return !n->be->bn_fold_pays || n->be->bn_fold_pays(n->be->ctx);
 }
@@ -238,6 +251,10 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         o->chain = o->fuse && be->conv_bn_conv_fwd_infer ? conv_chainable(n, i, o->fuse) : 0;
         if (o->fuse) use(vs, ve, root(n, o->x), i + o->fuse + o->chain);
         if (o->chain) second = i + o->fuse + 1;
+        /* a residual unit's call writes the sum's output before its time, at the shortcut's (resid): the
+         * only tensors that can then share its storage are the first's normalised output (the unit's
+         * scratch) and its in-place ReLU's, which the backend lets it overlap */
+        o->unit = o->chain && n->presid && be->conv_bn_conv_add_fwd_infer ? res_unit(n, i, o->fuse) : 0;
         /* a convolution that takes its residual sum writes the sum's output at its own time */
         o->resid = !train && !o->fuse && i != second && n->presid ? conv_residual(n, i) : 0;
         if (o->resid) use(vs, ve, root(n, n->O[i + 1].y), i);
@@ -383,6 +400,15 @@ static int conv_bn_fwd(fn_net *n, int i) {
     const fn_op *o = &n->O[i], *b = &n->O[i + 1];
     const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
     float *rv, *rm = bn_running(n, b, &rv);
+    if (o->unit) {
+        const fn_op *o2 = &n->O[i + o->fuse + 1], *o3 = &n->O[i + o->fuse + 2], *a = &n->O[i + o->fuse + 3];
+        n->be->conv_bn_conv_add_fwd_infer(
+            n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y), n->pN, x->C, n->pH >> x->lvl,
+            n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2, PAR(o2->p0),
+            o2->p1 >= 0 ? PAR(o2->p1) : NULL, V(o2->y), n->T[o2->y].C, o2->k, o2->s, PAR(o3->p0),
+            o3->p1 >= 0 ? PAR(o3->p1) : NULL, o3->k, o3->s, V(a->y));
+        return o->fuse + 3;
+    }
     if (o->chain) {
         const fn_op *o2 = &n->O[i + o->fuse + 1];
         n->be->conv_bn_conv_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y),

@@ -45,6 +45,8 @@ typedef struct fn_op {
     int fuse;       /* conv, in an inference plan: the ops after it that its conv_bn_fwd_infer call runs (0: none) */
     int chain;      /* and then 1 when the convolution after those ops runs in the same call, as the second
                        of conv_bn_conv_fwd_infer (0: not) */
+    int unit;       /* and then 1 when the shortcut convolution of the same input after that second one,
+                       and the add of the two, run in the same call too (conv_bn_conv_add_fwd_infer) */
     int resid;      /* conv, in an inference plan: 1 when the add right after it runs in its call
                        (conv_add_fwd_infer), its own output never stored (0: not) */
     int rbwd;       /* batch norm, in a training plan: 1 when its backward takes the in-place ReLU's after it

@@ -406,7 +406,9 @@ static void test_bf16_paths(void) {
 
 /* conv_bn_conv_fwd_infer: the bits of conv_bn_fwd_infer then conv_fwd, in fp32 and bf16, with and without
  * kept kernels, ReLU or not, whole batches and batches cut into calls; on AMX, bf16 passes the values
- * from one primitive to the next in NHWC (cpu_dnn_fwd2) on the pairs of k > 1 */
+ * from one primitive to the next in NHWC (cpu_dnn_fwd2) on the pairs of k > 1. And the residual unit,
+ * conv_bn_conv_add_fwd_infer with a shortcut of x (1x1 or 3x3): the bits of conv_bn_conv_fwd_infer then
+ * conv_add_fwd_infer, the three convolutions in one go on AMX. */
 static void test_conv_chain(void) {
     static const int cs[][10] = { /* N, Ci, H, W, C1, k1, s1, C2, k2, s2 */
         {1, 16, 20, 18, 32, 3, 1, 32, 3, 1}, {2, 3, 17, 15, 16, 3, 2, 24, 3, 1}, {1, 32, 12, 12, 16, 2, 1, 16, 3, 1},
@@ -428,17 +430,20 @@ static void test_conv_chain(void) {
             const int H2 = fn_same(H1, k2, s2, NULL), W2 = fn_same(W1, k2, s2, NULL);
             const size_t nx = (size_t)N * Ci * H * W, n1 = (size_t)N * C1 * H1 * W1, n2 = (size_t)N * C2 * H2 * W2;
             const size_t nw1 = (size_t)C1 * Ci * k1 * k1, nw2 = (size_t)C2 * C1 * k2 * k2;
-            /* the parameters in one block, as a model's: w1, b1, w2, b2 */
-            float *x = rbuf(nx), *p = rbuf(nw1 + C1 + nw2 + C2), *g = rbuf(C1), *beta = rbuf(C1), *rm = rbuf(C1);
-            float *rv = buf(C1), *y1 = buf(n1), *y2r = buf(n2), *y1s = buf(n1), *y2 = buf(n2);
-            const float *w1 = p, *b1 = p + nw1, *w2 = b1 + C1, *b2 = w2 + nw2;
+            const int k3 = t % 2 ? 1 : 3, s3 = s1 * s2; /* the shortcut's: of y2's shape */
+            const size_t nw3 = (size_t)C2 * Ci * k3 * k3, np = nw1 + C1 + nw2 + C2 + nw3 + C2;
+            /* the parameters in one block, as a model's: w1, b1, w2, b2, w3, b3 */
+            float *x = rbuf(nx), *p = rbuf(np), *g = rbuf(C1), *beta = rbuf(C1), *rm = rbuf(C1);
+            float *rv = buf(C1), *y1 = buf(n1), *y2r = buf(n2), *y1s = buf(n1), *y2 = buf(n2), *yr = buf(n2),
+                  *yu = buf(n2);
+            const float *w1 = p, *b1 = p + nw1, *w2 = b1 + C1, *b2 = w2 + nw2, *w3 = b2 + C2, *b3 = w3 + nw3;
             for (int c = 0; c < C1; c++) rv[c] = 0.5f + (float)runif();
             for (int cut = 0; cut <= 1; cut++)
                 for (int frozen = 0; frozen <= 1; frozen++)
                     for (int relu = 0; relu <= 1; relu++) {
                         /* cut: calls of one image (the chunk below one image of the bigger tensor) */
                         cc->dnn_chunk = cut ? 64 : CPU_DNN_CHUNK;
-                        if (frozen) be->params_frozen(be->ctx, p, nw1 + C1 + nw2 + C2, 5 + t);
+                        if (frozen) be->params_frozen(be->ctx, p, np, 5 + t);
                         be->conv_bn_fwd_infer(be->ctx, x, w1, b1, y1, N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f,
                                               relu);
                         be->conv_fwd(be->ctx, y1, w2, b2, y2r, N, C1, H1, W1, C2, k2, s2);
@@ -451,9 +456,30 @@ static void test_conv_chain(void) {
                             CHECKF(cc->dnn_chained >= ch0 + (cut ? N : 1), "case %zu cut %d: %ld chained calls", t,
                                    cut, cc->dnn_chained - ch0);
                         if (mode != 1) CHECK(cc->dnn_chained == ch0);
+                        /* the residual unit */
+                        be->conv_add_fwd_infer(be->ctx, x, w3, b3, y2r, yr, N, Ci, H, W, C2, k3, s3);
+                        const long u0 = cc->dnn_units;
+                        memset(yu, 0, n2 * 4);
+                        be->conv_bn_conv_add_fwd_infer(be->ctx, x, w1, b1, y1s, N, Ci, H, W, C1, k1, s1, g, beta, rm,
+                                                       rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3, b3, k3, s3, yu);
+                        CHECKF(!memcmp(yu, yr, n2 * 4),
+                               "%s case %zu cut %d frozen %d relu %d: conv_bn_conv_add_fwd_infer",
+                               prec ? "bf16" : "fp32", t, cut, frozen, relu);
+                        if (mode == 1 && dnn_amx() && k1 > 1 && k2 > 1)
+                            CHECKF(cc->dnn_units >= u0 + (cut ? N : 1), "case %zu cut %d: %ld residual units", t, cut,
+                                   cc->dnn_units - u0);
+                        if (mode != 1) CHECK(cc->dnn_units == u0);
+                        if (n1 >= n2) { /* y in y1's storage, as a plan may put it */
+                            be->conv_bn_conv_add_fwd_infer(be->ctx, x, w1, b1, y1s, N, Ci, H, W, C1, k1, s1, g, beta,
+                                                           rm, rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3, b3, k3, s3,
+                                                           y1s);
+                            CHECKF(!memcmp(y1s, yr, n2 * 4), "%s case %zu cut %d: y over y1", prec ? "bf16" : "fp32", t,
+                                   cut);
+                        }
                         if (frozen) be->params_frozen(be->ctx, NULL, 0, 0);
                     }
             bfree(x), bfree(p), bfree(g), bfree(beta), bfree(rm), bfree(rv), bfree(y1), bfree(y2r), bfree(y1s), bfree(y2);
+            bfree(yr), bfree(yu);
         }
     }
     cc->dnn_chunk = CPU_DNN_CHUNK;
@@ -809,13 +835,25 @@ static void test_layout(void) {
                             ref[o] = (acc ? y[o] : 0.0f) + x[((size_t)nn * HW + p) * C + c];
                         }
                 memcpy(out, y, n * 4);
-                CPU_ISA_PICK(l, cpu_nchw_from)(x, out, N, C, HW, acc, NULL, 2);
+                CPU_ISA_PICK(l, cpu_nchw_from)(x, NULL, out, N, C, HW, acc, NULL, 2);
                 /* NaN payloads through an addition may differ in sign or bits: compare those as NaN */
                 int bad = 0;
                 for (size_t i = 0; i < n; i++)
                     bad += memcmp(&out[i], &ref[i], 4) && !(isnan(out[i]) && isnan(ref[i]));
                 CHECKF(!bad, "cpu_nchw_from level %d acc %d, N%d C%d HW%zu: %d values", l, acc, N, C, HW, bad);
             }
+            /* the sum of two NHWC tensors, x + y, transposed (a residual unit's two branches) */
+            for (int nn = 0; nn < N; nn++)
+                for (int c = 0; c < C; c++)
+                    for (size_t p = 0; p < HW; p++) {
+                        const size_t in = ((size_t)nn * HW + p) * C + c;
+                        ref[((size_t)nn * C + c) * HW + p] = x[in] + y[in];
+                    }
+            memset(out, 0, n * 4);
+            CPU_ISA_PICK(l, cpu_nchw_from)(x, y, out, N, C, HW, 0, NULL, 2);
+            int bad2 = 0;
+            for (size_t i = 0; i < n; i++) bad2 += memcmp(&out[i], &ref[i], 4) && !(isnan(out[i]) && isnan(ref[i]));
+            CHECKF(!bad2, "cpu_nchw_from level %d, x + x2, N%d C%d HW%zu: %d values", l, N, C, HW, bad2);
             /* through a batch norm (and ReLU), as cpu_bn_plane: transposed, and in NHWC into bf16 */
             for (int relu = 0; relu <= 1; relu++) {
                 const cpu_epi epi = { sc, sc + C, relu, 0, 0 };
@@ -828,7 +866,7 @@ static void test_layout(void) {
                             hb[in] = cpu_bf16_round(relu ? (t > 0 ? t : 0.0f) : t);
                         }
                 memcpy(out, y, n * 4);
-                CPU_ISA_PICK(l, cpu_nchw_from)(x, out, N, C, HW, 0, &epi, 2);
+                CPU_ISA_PICK(l, cpu_nchw_from)(x, NULL, out, N, C, HW, 0, &epi, 2);
                 int bad = 0;
                 for (size_t i = 0; i < n; i++) bad += memcmp(&out[i], &ref[i], 4) && !(isnan(out[i]) && isnan(ref[i]));
                 CHECKF(!bad, "cpu_nchw_from level %d relu %d, N%d C%d HW%zu: %d values", l, relu, N, C, HW, bad);
