@@ -166,6 +166,12 @@ struct fn_backend {
                                        const float *beta, const float *rmean, const float *rvar, float eps,
                                        int relu, const float *w2, const float *b2, float *y2, int C2, int k2,
                                        int s2, const float *w3, const float *b3, int k3, int s3, float *y);
+    /* optional (NULL: up2_fwd, then conv_fwd): an inference convolution of an upsampling, y = conv(up2(x)),
+     * x [N,Ci,H,W], u [N,Ci,2H,2W] the upsampling's storage, the backend's to use as it likes (undefined
+     * after the call), w, b, y as conv_fwd's over [N,Ci,2H,2W]; bit-identical to the two calls. y may not
+     * overlap x or u. Planned only where resid_pays says yes. */
+    void (*up_conv_fwd_infer)(void *ctx, const float *x, float *u, const float *w, const float *b, float *y, int N,
+                              int Ci, int H, int W, int Co, int k, int s);
     /* optional (NULL: conv_fwd, then add): a convolution whose outputs are added to z's, the residual
      * sum: y = conv(x) (+ b) + z (z [N,Co,Ho,Wo]), bit-identical to conv_fwd, then add of its output and
      * z (either order: the sum is one addition). y must not overlap x or z. */

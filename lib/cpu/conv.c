@@ -306,6 +306,17 @@ void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *w1, 
     cpu_conv_add_fwd_infer(c, x, w3, b3, y2, y, N, Ci, H, W, C2, k3, s3);
 }
 
+/* A convolution of an upsampling: in bf16, oneDNN's primitive may take the upsampling as layout.c lays x
+ * out for it (cpu_dnn_up_fwd: u not written); else the two calls, through u. The same bits either way. */
+void cpu_up_conv_fwd_infer(void *ctx, const float *x, float *u, const float *w, const float *b, float *y, int N,
+                           int Ci, int H, int W, int Co, int k, int s) {
+    cpu_ctx *c = ctx;
+    if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, k) && !cpu_dnn_up_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s))
+        return;
+    CPU_ISA_PICK(c->isa, cpu_up2_fwd)(c, x, u, N, Ci, H, W);
+    conv_fwd(c, u, w, b, y, N, Ci, 2 * H, 2 * W, Co, k, s, NULL);
+}
+
 /* backward-data ------------------------------------------------------------------------------------ */
 
 /* Work items are (image, block of input channels): col2im of a block touches only its own channels of

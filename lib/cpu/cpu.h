@@ -91,6 +91,7 @@ typedef struct cpu_ctx {
     long dnn_unshared; /* cpu_dnn_bwd calls declined as the two passes' primitives take dy in different layouts */
     long dnn_chained;  /* calls of two convolutions with no NCHW tensor between them (cpu_dnn_fwd2) */
     long dnn_units;    /* of them, residual units: a shortcut convolution of the same source added (cpu_dnn_fwd2) */
+    long dnn_ups;      /* convolutions of an upsampling laid out as it was upsampled (cpu_dnn_up_fwd) */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
@@ -272,6 +273,8 @@ void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *w1, 
                                     const float *beta, const float *rmean, const float *rvar, float eps, int relu,
                                     const float *w2, const float *b2, float *y2, int C2, int k2, int s2,
                                     const float *w3, const float *b3, int k3, int s3, float *y);
+void cpu_up_conv_fwd_infer(void *ctx, const float *x, float *u, const float *w, const float *b, float *y, int N,
+                           int Ci, int H, int W, int Co, int k, int s);
 void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc);
 void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
@@ -389,6 +392,10 @@ void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *g
 #define CPU_ISA_PICK(isa, name) \
     ((isa) == CPU_ISA_AVX512 ? name##_avx512 : (isa) == CPU_ISA_AVX2 ? name##_avx2 : name##_x86_64)
 
+/* y = conv(up2(x)), an inference forward of x [N,Ci,h,w] upsampled 2x (nearest), the upsampled tensor
+ * laid out for the primitive as it is made (cpu_nhwc_up_bf16), never in NCHW (up_conv_fwd_infer) */
+int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
+                   int wd, int Co, int k, int s);
 /* layout.c: NCHW f32 -> NHWC bf16 (through pro when not NULL: cpu_bn_value's arithmetic, then
  * cpu_bf16_round), and NHWC f32 -> NCHW f32 (= or += by acc, or = through
  * epi when epi is not NULL: cpu_bn_plane's arithmetic, or = x + x2 when x2, NHWC f32, is not NULL), for
@@ -403,6 +410,9 @@ CPU_ISA_FN(void, cpu_nchw_from, (const float *x, const float *x2, float *y, int 
 #define cpu_nchw_from CPU_ISA_SYM(cpu_nchw_from)
 CPU_ISA_FN(void, cpu_nhwc_bn_bf16, (const float *x, uint16_t *y, size_t P, int C, const cpu_epi *epi, int threads));
 #define cpu_nhwc_bn_bf16 CPU_ISA_SYM(cpu_nhwc_bn_bf16)
+/* layout.c: x [N,C,h,w] f32 upsampled 2x (nearest) into y [N,2h,2w,C] bf16, rounded as cpu_bf16_round */
+CPU_ISA_FN(void, cpu_nhwc_up_bf16, (const float *x, uint16_t *y, int N, int C, int h, int w, int threads));
+#define cpu_nhwc_up_bf16 CPU_ISA_SYM(cpu_nhwc_up_bf16)
 
 /* elementwise.c */
 CPU_ISA_FN(void, cpu_act_fwd, (void *ctx, int act, const float *x, float *y, size_t n, float alpha));

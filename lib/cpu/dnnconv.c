@@ -506,6 +506,43 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
     return rc;
 }
 
+/* A convolution of an upsampling, in inference: x [N,Ci,h,w] goes through the nearest 2x upsampling as
+ * layout.c lays it out for the primitive (cpu_nhwc_up_bf16), each value read once and stored four
+ * times, and the upsampled tensor is never made in NCHW. The same bits as up2_fwd then cpu_dnn_fwd: the
+ * same values rounded, the same primitive. Calls of whole images as cpu_dnn_fwd's. 0, or -1 (nothing
+ * written: the caller makes the two calls). */
+int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
+                   int wd, int Co, int k, int s) {
+    if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
+    const int H = 2 * h, W = 2 * wd;
+    size_t sx, sy;
+    const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
+    const int old = omp_get_max_threads();
+    if (old != c->threads) omp_set_num_threads(c->threads);
+    int ie[2];
+    entries(c, CPU_DNN_FWD, N, per, Ci, H, W, Co, k, s, b != NULL, 0, ie);
+    int rc = 0;
+    for (int i = 0; i < 2; i++)
+        if (ie[i] < 0 || !c->dnn->e[ie[i]].ok || !c->dnn->e[ie[i]].fa) rc = -1;
+    for (int n0 = 0; n0 < N && !rc; n0 += per) {
+        dconv *e = &c->dnn->e[ie[N - n0 < per]];
+        uint16_t *pa = grow(c, 0, e->na);
+        if (!pa) {
+            rc = -1;
+            break;
+        }
+        c->dnn_moved++;
+        CPU_ISA_PICK(c->isa, cpu_nhwc_up_bf16)(x + sx / 4 * n0, pa, (int)e->pa.dims[0], Ci, h, wd, c->threads);
+        if (run(c, e, NULL, w, b, y + sy * n0, pa, NULL, NULL)) {
+            rc = -1; /* the caller's calls write all of y again */
+            break;
+        }
+        c->dnn_ups++;
+    }
+    if (old != c->threads) omp_set_num_threads(old);
+    return rc;
+}
+
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc) {
     return with_threads(c, CPU_DNN_BWD_DATA, N, Ci, H, W, Co, k, s, acc, dy, w, NULL, dx, NULL, NULL);
@@ -566,6 +603,10 @@ int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, floa
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
                  int s2, const cpu_shortcut *sc) {
+    return -1;
+}
+int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
+                   int wd, int Co, int k, int s) {
     return -1;
 }
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,

@@ -10,6 +10,8 @@
  *                   a residual unit's two branches, cpu_dnn_fwd2)
  *   cpu_nhwc_bn_bf16 an NHWC f32 result through a batch norm epilogue into NHWC bf16, with no transpose: one
  *                   convolution's result as the next one's source (cpu_dnn_fwd2)
+ *   cpu_nhwc_up_bf16 fn's NCHW f32 tensor upsampled 2x (nearest) into NHWC bf16 as it is laid out: an
+ *                   upsampling's output as a convolution's source, never made itself (cpu_dnn_up_fwd)
  * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into tiles of
  * PT pixels, each taken by one thread 16 channels at a time, so that the reads and the writes of the
  * channel-major side run along 1 KB of each channel (one stream per channel would have the prefetchers
@@ -213,5 +215,57 @@ void cpu_nhwc_bn_bf16(const float *x, uint16_t *y, size_t P, int C, const cpu_ep
     for (long i = 0; i < items; i++) {
         const size_t p0 = (size_t)i * PT;
         rows(x, y, C, p0, p0 + PT < P ? p0 + PT : P, epi);
+    }
+}
+
+/* x [C, h, w] (one image) -> y [2h, 2w, C] bf16, nearest 2x (output pixel (2i+a, 2j+b) is x's (i, j)),
+ * rounded: source rows [i0, i1). Each 16x16 block of channels and source pixels is transposed and rounded
+ * once and stored four times. */
+static inline __attribute__((always_inline)) void up_rows(const float *x, uint16_t *y, int C, int h, int w,
+                                                          int i0, int i1, int hw) {
+    const size_t HW = (size_t)h * w, W2 = 2 * (size_t)w;
+    for (int i = i0; i < i1; i++) {
+        uint16_t *r0 = y + (size_t)(2 * i) * W2 * C, *r1 = r0 + W2 * C; /* output rows 2i and 2i+1 */
+        int c0 = 0, q1 = 0;
+#ifdef LAYOUT_AVX512
+        if (hw) {
+            q1 = w / 16 * 16;
+            for (; c0 + 16 <= C; c0 += 16)
+                for (int q = 0; q < q1; q += 16) {
+                    __m512 r[16];
+                    tr16_from(x + (size_t)c0 * HW + (size_t)i * w + q, HW, r); /* r[j]: pixel (i, q+j) */
+                    for (int j = 0; j < 16; j++) {
+                        const __m256i v = bf16x16(r[j]);
+                        const size_t o = (size_t)(2 * (q + j)) * C + c0;
+                        _mm256_storeu_si256((__m256i *)(r0 + o), v);
+                        _mm256_storeu_si256((__m256i *)(r0 + o + C), v);
+                        _mm256_storeu_si256((__m256i *)(r1 + o), v);
+                        _mm256_storeu_si256((__m256i *)(r1 + o + C), v);
+                    }
+                }
+        }
+#endif
+        for (int c = 0; c < C; c++) /* what the vector blocks left: channels short of 16, then pixels */
+            for (int j = c < c0 ? q1 : 0; j < w; j++) {
+                const uint16_t v = cpu_bf16_round(x[(size_t)c * HW + (size_t)i * w + j]);
+                const size_t o = (size_t)(2 * j) * C + c;
+                r0[o] = r0[o + C] = r1[o] = r1[o + C] = v;
+            }
+    }
+}
+
+#define UP_ARGS x, y, C, h, w, i0, i1
+TWO_COPIES(up_rows, (const float *x, uint16_t *y, int C, int h, int w, int i0, int i1), UP_ARGS)
+
+void cpu_nhwc_up_bf16(const float *x, uint16_t *y, int N, int C, int h, int w, int threads) {
+    const int rows = w >= 64 ? 1 : (64 + w - 1) / w; /* source rows per item: at least 64 pixels */
+    const int per = (h + rows - 1) / rows;
+    const long items = (long)N * per;
+    void (*tile)(const float *, uint16_t *, int, int, int, int, int) = cpu_has_bf16cvt() ? up_rows_hw : up_rows_sw;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long it = 0; it < items; it++) {
+        const size_t n = (size_t)(it / per);
+        const int i0 = (int)(it % per) * rows, i1 = i0 + rows < h ? i0 + rows : h;
+        tile(x + n * C * h * w, y + n * C * 4 * (size_t)h * w, C, h, w, i0, i1);
     }
 }

@@ -188,6 +188,15 @@ static int res_unit(const fn_net *n, int i, int fuse) {
     return z == n->O[j].y && only_reader(n, z, p + 1);
 }
 
+/* Inference: op i, an upsampling, is read only by the convolution right after it, which no other fused
+ * call takes on (no batch norm, no residual sum after it): both run as one up_conv_fwd_infer call when the
+ * backend has it. 1, else 0. */
+static int up_conv(const fn_net *n, int i) {
+    const fn_op *o = &n->O[i], *c = i + 1 < n->no ? &n->O[i + 1] : NULL;
+    if (o->type != OP_UP2 || !c || c->type != OP_CONV || c->x != o->y || o->y == n->out || c->y == n->out) return 0;
+    return only_reader(n, o->y, i + 1) && !conv_bn_fusable(n, i + 1) && !conv_residual(n, i + 1);
+}
+
 int fn_graph_fold_pays(const fn_net *n) {
     return !n->be->bn_fold_pays || n->be->bn_fold_pays(n->be->ctx);
 }
@@ -255,6 +264,9 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
          * only tensors that can then share its storage are the first's normalised output (the unit's
          * scratch) and its in-place ReLU's, which the backend lets it overlap */
         o->unit = o->chain && n->presid && be->conv_bn_conv_add_fwd_infer ? res_unit(n, i, o->fuse) : 0;
+        /* an upsampling that takes its convolution writes the convolution's output at its own time */
+        o->upc = !train && n->presid && be->up_conv_fwd_infer ? up_conv(n, i) : 0;
+        if (o->upc) use(vs, ve, root(n, n->O[i + 1].y), i);
         /* a convolution that takes its residual sum writes the sum's output at its own time */
         o->resid = !train && !o->fuse && i != second && n->presid ? conv_residual(n, i) : 0;
         if (o->resid) use(vs, ve, root(n, n->O[i + 1].y), i);
@@ -421,6 +433,15 @@ static int conv_bn_fwd(fn_net *n, int i) {
                              x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1),
                              rm, rv, n->bn_eps, o->fuse == 2);
     return o->fuse;
+}
+
+/* op i is an upsampling the plan fused with the convolution after it: one call; the ops it took on */
+static int up_conv_fwd(fn_net *n, int i) {
+    const fn_op *o = &n->O[i], *c = &n->O[i + 1];
+    const fn_tdesc *x = &n->T[o->x];
+    n->be->up_conv_fwd_infer(n->be->ctx, V(o->x), V(o->y), PAR(c->p0), c->p1 >= 0 ? PAR(c->p1) : NULL, V(c->y), n->pN,
+                             x->C, n->pH >> x->lvl, n->pW >> x->lvl, n->T[c->y].C, c->k, c->s);
+    return 1;
 }
 
 /* op i is a convolution the plan fused with the residual sum after it: one call; the ops it took on */
@@ -612,6 +633,10 @@ static void prof(fn_net *n, const fn_op *o, int dir, double t0) {
     if (o->type == OP_CONV && !dir && !n->ptrain && o->chain) { /* the second convolution of the call */
         n->prof_n[OP_CONV][0]++;
         n->prof_flop[OP_CONV][0] += conv_flop(n, o + o->fuse + 1);
+        if (o->unit) { /* and its shortcut */
+            n->prof_n[OP_CONV][0]++;
+            n->prof_flop[OP_CONV][0] += conv_flop(n, o + o->fuse + 2);
+        }
     }
 }
 
@@ -655,13 +680,15 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     if (!train && n->be->params_frozen) n->be->params_frozen(n->be->ctx, n->params, n->numel, n->params_version);
     for (int i = 0; i < n->no; i++) {
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
-        /* profiled as the convolution's time, or the batch norm's */
+        /* profiled as the convolution's time, or the batch norm's (an upsampling's call: its convolution's) */
+        const fn_op *po = !train && n->O[i].upc ? &n->O[i + 1] : &n->O[i];
         int fused = train ? bn_relu_fwd(n, i, train)
                     : n->O[i].fuse ? conv_bn_fwd(n, i)
                     : n->O[i].resid ? conv_add_fwd(n, i)
+                    : n->O[i].upc   ? up_conv_fwd(n, i)
                                     : bn_relu_fwd(n, i, train);
         if (!fused) op_fwd(n, &n->O[i], train, seed);
-        if (n->prof_on) prof(n, &n->O[i], 0, t0);
+        if (n->prof_on) prof(n, po, 0, t0);
         i += fused;
     }
 }

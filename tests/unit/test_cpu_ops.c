@@ -489,6 +489,52 @@ static void test_conv_chain(void) {
     CHECK(be->error(be->ctx) == NULL);
 }
 
+/* up_conv_fwd_infer: the bits of up2_fwd then conv_fwd, in fp32 and bf16 (by the primitives, and by
+ * matrix products), with and without kept kernels, whole batches and batches cut into calls; on AMX the
+ * primitive takes the upsampling as it is laid out (cpu_dnn_up_fwd) */
+static void test_up_conv(void) {
+    static const int cs[][7] = { /* N, Ci, h, w, Co, k, s */
+        {1, 32, 8, 8, 16, 2, 1}, {2, 5, 7, 9, 7, 2, 1}, {3, 16, 5, 6, 33, 3, 1}, {2, 17, 4, 3, 8, 1, 1}, {1, 8, 6, 6, 4, 3, 2},
+    };
+    cpu_ctx *cc = be->ctx;
+    fn_err e = { { 0 } };
+    const int training = cc->training, bf16 = be->set_precision(be->ctx, FN_PREC_BF16, &e) == 0;
+    const int path0 = cc->dnnconv;
+    for (int mode = 0; mode <= 2 * bf16; mode++) { /* fp32; bf16; bf16 by matrix products */
+        const int prec = mode > 0;
+        CHECK(be->set_precision(be->ctx, prec ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
+        cc->dnnconv = mode == 2 ? 0 : path0;
+        cc->training = 0;
+        for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
+            const int *q = cs[t], N = q[0], Ci = q[1], h = q[2], w = q[3], Co = q[4], k = q[5], s = q[6];
+            const int Ho = fn_same(2 * h, k, s, NULL), Wo = fn_same(2 * w, k, s, NULL);
+            const size_t nx = (size_t)N * Ci * h * w, ny = (size_t)N * Co * Ho * Wo, nw = (size_t)Co * Ci * k * k;
+            float *x = rbuf(nx), *p = rbuf(nw + Co), *u = buf(4 * nx), *u2 = buf(4 * nx), *yr = buf(ny), *y = buf(ny);
+            for (int cut = 0; cut <= 1; cut++)
+                for (int frozen = 0; frozen <= 1; frozen++) {
+                    cc->dnn_chunk = cut ? 64 : CPU_DNN_CHUNK;
+                    if (frozen) be->params_frozen(be->ctx, p, nw + Co, 40 + t);
+                    be->up2_fwd(be->ctx, x, u, N, Ci, h, w);
+                    be->conv_fwd(be->ctx, u, p, p + nw, yr, N, Ci, 2 * h, 2 * w, Co, k, s);
+                    const long u0 = cc->dnn_ups;
+                    be->up_conv_fwd_infer(be->ctx, x, u2, p, p + nw, y, N, Ci, h, w, Co, k, s);
+                    CHECKF(!memcmp(y, yr, ny * 4), "%s case %zu cut %d frozen %d: up_conv_fwd_infer",
+                           prec ? "bf16" : "fp32", t, cut, frozen);
+                    if (mode == 1 && dnn_amx())
+                        CHECKF(cc->dnn_ups >= u0 + (cut ? N : 1), "case %zu cut %d: %ld calls", t, cut, cc->dnn_ups - u0);
+                    if (mode != 1) CHECK(cc->dnn_ups == u0);
+                    if (frozen) be->params_frozen(be->ctx, NULL, 0, 0);
+                }
+            bfree(x), bfree(p), bfree(u), bfree(u2), bfree(yr), bfree(y);
+        }
+    }
+    cc->dnn_chunk = CPU_DNN_CHUNK;
+    cc->dnnconv = path0;
+    cc->training = training;
+    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
+    CHECK(be->error(be->ctx) == NULL);
+}
+
 /* the convolution paths of test_bn_fold and test_conv_add, by mode: 0 fp32; 1 bf16; 2 bf16 with oneDNN's
  * reorders (no layout.c); 3 bf16 by matrix products; path0 the context's own choice of bf16 path */
 static void conv_mode(cpu_ctx *cc, int mode, int path0, int training) {
@@ -900,6 +946,28 @@ static void test_layout(void) {
             CHECKF(!bad, "cpu_nhwc_bn_bf16 level %d, no batch norm, N%d C%d HW%zu: %d values", l, N, C, HW, bad);
         }
         bfree(x), bfree(y), bfree(ref), bfree(out), bfree(sc), free(h), free(href), free(hb);
+    }
+    /* the nearest 2x upsampling laid out: [N, C, h, w] -> [N, 2h, 2w, C] bf16, channels and pixels short of
+     * a block of 16 and over it, rows per item below and above one */
+    const int ups[][4] = {{1, 16, 4, 16}, {2, 5, 3, 7}, {1, 33, 5, 40}, {2, 48, 9, 17}, {1, 19, 2, 130}, {3, 16, 70, 3}};
+    for (int si = 0; si < 6; si++) {
+        const int N = ups[si][0], C = ups[si][1], hh = ups[si][2], ww = ups[si][3];
+        const size_t n = (size_t)N * C * hh * ww;
+        float *x = rbuf(n);
+        uint16_t *h = malloc(4 * n * 2), *href = malloc(4 * n * 2);
+        x[0] = NAN, x[n - 1] = 1.00390625f; /* a NaN and a tie */
+        for (int nn = 0; nn < N; nn++)
+            for (int r = 0; r < 2 * hh; r++)
+                for (int q = 0; q < 2 * ww; q++)
+                    for (int c = 0; c < C; c++)
+                        href[(((size_t)nn * 2 * hh + r) * 2 * ww + q) * C + c] =
+                            cpu_bf16_round(x[(((size_t)nn * C + c) * hh + r / 2) * ww + q / 2]);
+        for (int l = 0; l <= top; l++) {
+            memset(h, 0, 4 * n * 2);
+            CPU_ISA_PICK(l, cpu_nhwc_up_bf16)(x, h, N, C, hh, ww, 2);
+            CHECKF(!memcmp(h, href, 4 * n * 2), "cpu_nhwc_up_bf16 level %d, N%d C%d %dx%d", l, N, C, hh, ww);
+        }
+        bfree(x), free(h), free(href);
     }
 }
 
@@ -1685,6 +1753,7 @@ int main(void) {
     RUN(test_conv_bn);
     RUN(test_bf16);
     RUN(test_conv_chain);
+    RUN(test_up_conv);
     RUN(test_conv_add);
     RUN(test_bn_fold);
     RUN(test_bf16_paths);

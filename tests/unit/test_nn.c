@@ -600,10 +600,11 @@ out:
 }
 
 /* The inference plan's fused calls (conv_bn_fwd_infer, conv_bn_conv_fwd_infer, conv_add_fwd_infer,
- * conv_bn_conv_add_fwd_infer) give the bits of the separate calls, on every network, in fp32 and (where
- * the CPU has it) bf16: the same parameters through a backend without them. FocusNet's plan chains
- * convolutions, and in bf16 takes residual sums, and runs its 15 residual units with a projection
- * shortcut and no downsampling as one call each, also when the net's plan was first made in fp32. */
+ * conv_bn_conv_add_fwd_infer, up_conv_fwd_infer) give the bits of the separate calls, on every network, in
+ * fp32 and (where the CPU has it) bf16: the same parameters through a backend without them. FocusNet's
+ * plan chains convolutions, and in bf16 takes residual sums, runs its 15 residual units with a projection
+ * shortcut and no downsampling as one call each, and its 7 upsamplings with their convolutions, also when
+ * the net's plan was first made in fp32. */
 static void test_fused_net(void) {
     fn_err e = { { 0 } };
     const size_t ny = 2 * 32 * 32;
@@ -620,7 +621,7 @@ static void test_fused_net(void) {
                 break; /* no bf16 on this CPU */
             }
             b[1]->conv_bn_fwd_infer = NULL, b[1]->conv_bn_conv_fwd_infer = NULL, b[1]->conv_add_fwd_infer = NULL;
-            b[1]->conv_bn_conv_add_fwd_infer = NULL;
+            b[1]->conv_bn_conv_add_fwd_infer = NULL, b[1]->up_conv_fwd_infer = NULL;
             fn_net *n[2] = { fn_net_new(b[0], &cfg, &e), fn_net_new(b[1], &cfg, &e) };
             CHECK(n[0] && n[1]);
             if (n[0] && n[1]) {
@@ -638,17 +639,20 @@ static void test_fused_net(void) {
                 CHECK(infer(n[0], x, y1) == 0 && infer(n[1], x, y2) == 0);
                 CHECKF(!memcmp(y1, y2, sizeof *y1 * ny), "%s %s: the fused calls differ from the separate ones",
                        fn_arch_name(arch), prec == FN_PREC_BF16 ? "bf16" : "fp32");
-                int fuse = 0, chain = 0, resid = 0, unit = 0, none = 0;
+                int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, none = 0;
                 for (int i = 0; i < n[0]->no; i++)
                     fuse += n[0]->O[i].fuse > 0, chain += n[0]->O[i].chain, resid += n[0]->O[i].resid,
-                        unit += n[0]->O[i].unit;
+                        unit += n[0]->O[i].unit, upc += n[0]->O[i].upc;
                 for (int i = 0; i < n[1]->no; i++)
-                    none += n[1]->O[i].fuse + n[1]->O[i].chain + n[1]->O[i].resid + n[1]->O[i].unit;
+                    none += n[1]->O[i].fuse + n[1]->O[i].chain + n[1]->O[i].resid + n[1]->O[i].unit + n[1]->O[i].upc;
                 CHECK(fuse > 0 && none == 0);
-                /* FocusNet: chained convolutions in both; residual sums and units in bf16 only (cpu_resid_pays) */
+                /* FocusNet: chained convolutions in both; residual sums, units and upsamplings taken into
+                 * their convolutions in bf16 only (cpu_resid_pays) */
                 if (arch == FN_ARCH_FOCUSNET)
-                    CHECKF(chain >= 10 && (prec == FN_PREC_BF16 ? resid >= 10 && unit == 15 : resid == 0 && unit == 0),
-                           "%s: chain %d resid %d unit %d", prec == FN_PREC_BF16 ? "bf16" : "fp32", chain, resid, unit);
+                    CHECKF(chain >= 10 && (prec == FN_PREC_BF16 ? resid >= 10 && unit == 15 && upc == 7
+                                                                : resid == 0 && unit == 0 && upc == 0),
+                           "%s: chain %d resid %d unit %d upc %d", prec == FN_PREC_BF16 ? "bf16" : "fp32", chain,
+                           resid, unit, upc);
                 free(p), free(st);
             }
             fn_net_free(n[0]), fn_net_free(n[1]);
