@@ -160,8 +160,12 @@ struct fn_backend {
      * the two added: y = conv2(..) + conv3(x), bit-identical to conv_bn_conv_fwd_infer and then
      * conv_add_fwd_infer(x, w3, b3, z = y2, y). y1 and y2 are the backend's to use as it likes, undefined
      * after the call. y may overlap y1 (a backend that makes y1 is done with it before it writes y), not x
-     * or y2. Planned only where resid_pays says yes. */
-    void (*conv_bn_conv_add_fwd_infer)(void *ctx, const float *x, const float *w1, const float *b1, float *y1,
+     * or y2. x2 not NULL: the unit's input [N,Ci,H,W] is the concatenation along channels of x
+     * [N,Ci-Ci2,H,W] and x2 [N,Ci2,H,W], bit-identical to concat into xc first; xc [N,Ci,H,W] is the
+     * backend's to use, undefined after (it may not overlap x, x2, y1, y2 or y). Planned only where
+     * resid_pays says yes. */
+    void (*conv_bn_conv_add_fwd_infer)(void *ctx, const float *x, const float *x2, int Ci2, float *xc,
+                                       const float *w1, const float *b1, float *y1,
                                        int N, int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
                                        const float *beta, const float *rmean, const float *rvar, float eps,
                                        int relu, const float *w2, const float *b2, float *y2, int C2, int k2,

@@ -286,9 +286,11 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
 
 /* A residual unit, two convolutions in a row and a shortcut convolution of the same input added: in
  * bf16, oneDNN's primitives may run the three with x laid out once and the two results added as they go
- * back to NCHW (cpu_dnn_fwd2 with a shortcut: neither y1 nor y2 written); else the calls, through y1 and
- * y2. The same bits either way. */
-void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
+ * back to NCHW (cpu_dnn_fwd2 with a shortcut: neither y1 nor y2 written), from the two parts of a
+ * concatenated input laid out side by side (xc not written); else the calls, through xc, y1 and y2. The
+ * same bits either way. */
+void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *x2, int Ci2, float *xc, const float *w1,
+                                    const float *b1, float *y1, int N,
                                     int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
                                     const float *beta, const float *rmean, const float *rvar, float eps, int relu,
                                     const float *w2, const float *b2, float *y2, int C2, int k2, int s2,
@@ -296,11 +298,15 @@ void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *w1, 
     cpu_ctx *c = ctx;
     cpu_epi epi;
     if (bn_epi(c, gamma, beta, rmean, rvar, eps, C1, relu, &epi)) return;
-    const cpu_shortcut sc = { w3, b3, k3, s3, y };
-    if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, k1) && use_dnn(c, CPU_DNN_FWD_INFER, k2) &&
-        use_dnn(c, CPU_DNN_FWD_INFER, k3) &&
-        !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2, &sc))
-        return;
+    const int dnn = !c->training && use_dnn(c, CPU_DNN_FWD_INFER, k1) && use_dnn(c, CPU_DNN_FWD_INFER, k2) &&
+                    use_dnn(c, CPU_DNN_FWD_INFER, k3);
+    cpu_shortcut sc = { w3, b3, k3, s3, y, x2, x2 ? Ci2 : 0 };
+    if (dnn && !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2, &sc)) return;
+    if (x2) { /* the concatenation made, and the unit of it */
+        CPU_ISA_PICK(c->isa, cpu_concat)(c, x, x2, xc, N, Ci - Ci2, Ci2, H * W);
+        x = xc, sc.x2 = NULL, sc.Ci2 = 0;
+        if (dnn && !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2, &sc)) return;
+    }
     cpu_conv_bn_conv_fwd_infer(c, x, w1, b1, y1, N, Ci, H, W, C1, k1, s1, gamma, beta, rmean, rvar, eps, relu, w2, b2,
                                y2, C2, k2, s2);
     cpu_conv_add_fwd_infer(c, x, w3, b3, y2, y, N, Ci, H, W, C2, k3, s3);

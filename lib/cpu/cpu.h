@@ -92,6 +92,7 @@ typedef struct cpu_ctx {
     long dnn_chained;  /* calls of two convolutions with no NCHW tensor between them (cpu_dnn_fwd2) */
     long dnn_units;    /* of them, residual units: a shortcut convolution of the same source added (cpu_dnn_fwd2) */
     long dnn_ups;      /* convolutions of an upsampling laid out as it was upsampled (cpu_dnn_up_fwd) */
+    long dnn_cats;     /* residual units' calls whose input was laid out from a concatenation's parts */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
@@ -268,7 +269,8 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
                                 int Ci, int H, int W, int C1, int k1, int s1, const float *gamma, const float *beta,
                                 const float *rmean, const float *rvar, float eps, int relu, const float *w2,
                                 const float *b2, float *y2, int C2, int k2, int s2);
-void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
+void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *x2, int Ci2, float *xc, const float *w1,
+                                    const float *b1, float *y1, int N,
                                     int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
                                     const float *beta, const float *rmean, const float *rvar, float eps, int relu,
                                     const float *w2, const float *b2, float *y2, int C2, int k2, int s2,
@@ -303,11 +305,14 @@ enum { CPU_DNN_FWD_INFER, CPU_DNN_FWD_TRAIN, CPU_DNN_BWD_DATA, CPU_DNN_BWD_FILTE
 int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
                 int Co, int k, int s, const cpu_epi *epi);
 /* a residual unit's shortcut: a convolution of the unit's input x, w [C2,Ci,k,k], b [C2] or NULL, whose
- * output is added to the unit's second convolution's into y [N,C2,H2,W2] */
+ * output is added to the unit's second convolution's into y [N,C2,H2,W2]; and the unit's input's second
+ * part: x2 [N,Ci2,H,W] concatenated to x along channels (NULL, 0: none; Ci counts both) */
 typedef struct cpu_shortcut {
     const float *w, *b;
     int k, s;
     float *y;
+    const float *x2;
+    int Ci2;
 } cpu_shortcut;
 /* y2 = conv2(epi(conv1(x))), the inference forwards of two convolutions in a row, with no NCHW tensor
  * between them (conv_bn_conv_fwd_infer); with a shortcut sc (NULL: none), sc->y = conv2(..) + conv3(x)
@@ -405,6 +410,11 @@ int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, f
 CPU_ISA_FN(void, cpu_nhwc_bf16, (const float *x, uint16_t *y, int N, int C, size_t HW, const cpu_epi *pro,
                                   int threads));
 #define cpu_nhwc_bf16 CPU_ISA_SYM(cpu_nhwc_bf16)
+/* the same of the concatenation along channels of x [N,C,HW] (through pro) and x2 [N,C2,HW] (NULL: none)
+ * into y [N,HW,C+C2] */
+CPU_ISA_FN(void, cpu_nhwc_cat_bf16, (const float *x, int C, const float *x2, int C2, uint16_t *y, int N, size_t HW,
+                                      const cpu_epi *pro, int threads));
+#define cpu_nhwc_cat_bf16 CPU_ISA_SYM(cpu_nhwc_cat_bf16)
 CPU_ISA_FN(void, cpu_nchw_from, (const float *x, const float *x2, float *y, int N, int C, size_t HW, int acc,
                                   const cpu_epi *epi, int threads));
 #define cpu_nchw_from CPU_ISA_SYM(cpu_nchw_from)

@@ -434,12 +434,15 @@ int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, floa
  * With a shortcut sc (not NULL: a residual unit), a third convolution of x, sc->y = conv2(..) + conv3(x):
  * conv3 takes the source that conv1's primitive was given (x rounded and laid out once for the two), and
  * both results, NHWC f32, go back to NCHW in one transpose that adds them (cpu_nchw_from's x2); y2 is
- * not written. The bits of conv_add_fwd_infer(x, conv3, z = y2): the same products, one addition.
+ * not written. The bits of conv_add_fwd_infer(x, conv3, z = y2): the same products, one addition. Where
+ * the unit's input is a concatenation (sc->x2), its two parts are laid out side by side in the source
+ * (cpu_nhwc_cat_bf16), with the bits of the concatenated tensor's.
  * 0, or -1 (nothing written: the caller makes the calls). */
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
                  int s2, const cpu_shortcut *sc) {
     if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
+    if (sc && sc->x2 && (sc->Ci2 <= 0 || sc->Ci2 >= Ci)) return -1;
     int pt;
     const int H1 = fn_same(H, k1, s1, &pt), W1 = fn_same(W, k1, s1, &pt);
     size_t sx, s1y, s2x, sy, s3x, s3y;
@@ -469,8 +472,20 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         const int last = N - n0 < per;
         dconv *e = &d->e[i1[last]], *f = &d->e[i2[last]];
-        /* conv1: x laid out in buf[0], its result in buf[2] */
-        if (run(c, e, x + sx * n0, w1, b1, NULL, NULL, NULL, NULL)) {
+        /* conv1: x laid out in buf[0] (the concatenation with x2 laid out there, never made in NCHW), its
+         * result in buf[2] */
+        const void *given = NULL;
+        if (sc && sc->x2) {
+            const int Cb = sc->Ci2, Ca = Ci - Cb;
+            if (!(given = grow(c, 0, e->na))) {
+                rc = -1;
+                break;
+            }
+            c->dnn_moved++, c->dnn_cats++;
+            CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(x + (size_t)Ca * H * W * n0, Ca, sc->x2 + (size_t)Cb * H * W * n0,
+                                                    Cb, d->buf[0], (int)e->pa.dims[0], (size_t)H * W, NULL, c->threads);
+        }
+        if (run(c, e, given ? NULL : x + sx * n0, w1, b1, NULL, given, NULL, NULL)) {
             rc = -1; /* the caller's calls write all of their outputs again */
             break;
         }

@@ -3,7 +3,9 @@
  *   cpu_nhwc_bf16   fn's NCHW f32 tensors into the primitives' NHWC bf16 source (and diff_dst), each
  *                   value rounded to nearest even as cpu_bf16_round (the matrix-product path's rounding),
  *                   maybe through a prologue first: a batch norm and ReLU the source is the output of
- *                   (conv_bwd_bn: a training backward's source made from the norm's input as it goes)
+ *                   (conv_bwd_bn: a training backward's source made from the norm's input as it goes);
+ *                   cpu_nhwc_cat_bf16 the same of two tensors' concatenation along channels, which is never
+ *                   made itself (a residual unit's input: cpu_dnn_fwd2)
  *   cpu_nchw_from   the primitives' NHWC f32 results back into NCHW f32, written or added (acc), or
  *                   written through the convolution's epilogue as they go (epi: cpu_epi_plane's batch
  *                   norm and ReLU, or sum with an addend), or summed with a second result in NHWC (x2:
@@ -76,9 +78,10 @@ static inline uint16_t pro_round(const float *x, size_t HW, int c, size_t p, con
     return cpu_bf16_round(pro ? cpu_bn_value(v, pro->scale[c], pro->shift[c], pro->relu) : v);
 }
 
-/* x [C, HW] (one image) -> y [HW, C] bf16, each value through the prologue pro (NULL: none; a batch
- * norm's scale and shift per channel, and ReLU) and then rounded: pixels [p0, p1) */
-static inline __attribute__((always_inline)) void nhwc_tile(const float *x, uint16_t *y, int C, size_t HW,
+/* x [C, HW] (one image) -> y [HW, ldc] bf16 (channels [0, C) of its ldc), each value through the prologue
+ * pro (NULL: none; a batch norm's scale and shift per channel, and ReLU) and then rounded: pixels
+ * [p0, p1) */
+static inline __attribute__((always_inline)) void nhwc_tile(const float *x, uint16_t *y, int C, int ldc, size_t HW,
                                                             size_t p0, size_t p1, const cpu_epi *pro, int hw) {
     int c0 = 0;
     size_t q1 = p0; /* the vector blocks cover [p0, q1) */
@@ -96,20 +99,21 @@ static inline __attribute__((always_inline)) void nhwc_tile(const float *x, uint
                         r[j] = _mm512_add_ps(_mm512_mul_ps(r[j], sc), sh);
                         if (pro->relu) r[j] = _mm512_max_ps(r[j], _mm512_setzero_ps());
                     }
-                    _mm256_storeu_si256((__m256i *)(y + (q + j) * C + c0), bf16x16(r[j]));
+                    _mm256_storeu_si256((__m256i *)(y + (q + j) * ldc + c0), bf16x16(r[j]));
                 }
             }
         }
     }
 #endif
     for (int c = c0; c < C; c++) /* the channels short of a block of 16 */
-        for (size_t p = p0; p < q1; p++) y[p * C + c] = pro_round(x, HW, c, p, pro);
+        for (size_t p = p0; p < q1; p++) y[p * ldc + c] = pro_round(x, HW, c, p, pro);
     for (int c = 0; c < C; c++) /* the pixels short of one */
-        for (size_t p = q1; p < p1; p++) y[p * C + c] = pro_round(x, HW, c, p, pro);
+        for (size_t p = q1; p < p1; p++) y[p * ldc + c] = pro_round(x, HW, c, p, pro);
 }
 
-#define NHWC_ARGS x, y, C, HW, p0, p1, pro
-TWO_COPIES(nhwc_tile, (const float *x, uint16_t *y, int C, size_t HW, size_t p0, size_t p1, const cpu_epi *pro),
+#define NHWC_ARGS x, y, C, ldc, HW, p0, p1, pro
+TWO_COPIES(nhwc_tile,
+           (const float *x, uint16_t *y, int C, int ldc, size_t HW, size_t p0, size_t p1, const cpu_epi *pro),
            NHWC_ARGS)
 
 /* x [HW, C] (one image) -> y [C, HW] (= or +=, or = through epi, or = x + x2 where x2 [HW, C] is not
@@ -159,14 +163,21 @@ static void nchw_tile(const float *x, const float *x2, float *y, int C, size_t H
 }
 
 void cpu_nhwc_bf16(const float *x, uint16_t *y, int N, int C, size_t HW, const cpu_epi *pro, int threads) {
+    cpu_nhwc_cat_bf16(x, C, NULL, 0, y, N, HW, pro, threads);
+}
+
+void cpu_nhwc_cat_bf16(const float *x, int C, const float *x2, int C2, uint16_t *y, int N, size_t HW,
+                       const cpu_epi *pro, int threads) {
     const size_t nt = (HW + PT - 1) / PT;
-    void (*tile)(const float *, uint16_t *, int, size_t, size_t, size_t, const cpu_epi *) =
+    const int ldc = C + C2;
+    void (*tile)(const float *, uint16_t *, int, int, size_t, size_t, size_t, const cpu_epi *) =
         cpu_has_bf16cvt() ? nhwc_tile_hw : nhwc_tile_sw;
     const long items = (long)N * (long)nt;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long i = 0; i < items; i++) {
-        const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT;
-        tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW, pro);
+        const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT, p1 = p0 + PT < HW ? p0 + PT : HW;
+        tile(x + n * C * HW, y + n * ldc * HW, C, ldc, HW, p0, p1, pro);
+        if (x2) tile(x2 + n * C2 * HW, y + n * ldc * HW + C, C2, ldc, HW, p0, p1, NULL);
     }
 }
 

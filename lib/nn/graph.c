@@ -197,6 +197,18 @@ static int up_conv(const fn_net *n, int i) {
     return only_reader(n, o->y, i + 1) && !conv_bn_fusable(n, i + 1) && !conv_residual(n, i + 1);
 }
 
+/* Inference: op i starts a residual unit (res_unit) whose input is the output of the concatenation right
+ * before it, read by the unit's first convolution and shortcut alone: the unit's call takes the
+ * concatenation's two inputs instead. 1, else 0. */
+static int cat_unit(const fn_net *n, int i, int fuse) {
+    const fn_op *c = i > 0 ? &n->O[i - 1] : NULL;
+    const int t = n->O[i].x, p = i + fuse + 2;
+    if (!c || c->type != OP_CONCAT || c->y != t || t == n->out || stored_in(n, t)) return 0;
+    for (int k = 0; k < n->no; k++)
+        if (k != i && k != p && (n->O[k].x == t || n->O[k].x2 == t)) return 0;
+    return 1;
+}
+
 int fn_graph_fold_pays(const fn_net *n) {
     return !n->be->bn_fold_pays || n->be->bn_fold_pays(n->be->ctx);
 }
@@ -232,6 +244,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
     for (int t = 0; t < nt; t++) { vs[t] = gs[t] = rs[t] = 1 << 30; ve[t] = ge[t] = re[t] = -1; }
     for (int t = 0; t < nt; t++) n->T[t].recomp = n->T[t].unkept = 0;
+    for (int i = 0; i < nops; i++) n->O[i].ucat = 0;
     n->pfold = fn_graph_fold_pays(n);
     for (int i = 0; i < nops; i++) n->O[i].rbwd = train && !n->plain_bwd && relu_bwd_fused(n, i);
     for (int i = 0; i < nops && train && !n->plain_bwd; i++) {
@@ -264,6 +277,12 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
          * only tensors that can then share its storage are the first's normalised output (the unit's
          * scratch) and its in-place ReLU's, which the backend lets it overlap */
         o->unit = o->chain && n->presid && be->conv_bn_conv_add_fwd_infer ? res_unit(n, i, o->fuse) : 0;
+        /* a unit that takes the concatenation before it reads that concatenation's inputs at its own time */
+        if (o->unit && i > 0 && cat_unit(n, i, o->fuse)) {
+            n->O[i - 1].ucat = 1;
+            use(vs, ve, root(n, n->O[i - 1].x), i);
+            use(vs, ve, root(n, n->O[i - 1].x2), i);
+        }
         /* an upsampling that takes its convolution writes the convolution's output at its own time */
         o->upc = !train && n->presid && be->up_conv_fwd_infer ? up_conv(n, i) : 0;
         if (o->upc) use(vs, ve, root(n, n->O[i + 1].y), i);
@@ -414,9 +433,10 @@ static int conv_bn_fwd(fn_net *n, int i) {
     float *rv, *rm = bn_running(n, b, &rv);
     if (o->unit) {
         const fn_op *o2 = &n->O[i + o->fuse + 1], *o3 = &n->O[i + o->fuse + 2], *a = &n->O[i + o->fuse + 3];
+        const fn_op *cat = i > 0 && n->O[i - 1].ucat ? &n->O[i - 1] : NULL; /* the input's two parts */
         n->be->conv_bn_conv_add_fwd_infer(
-            n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y), n->pN, x->C, n->pH >> x->lvl,
-            n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2, PAR(o2->p0),
+            n->be->ctx, V(cat ? cat->x : o->x), cat ? V(cat->x2) : NULL, cat ? n->T[cat->x2].C : 0, V(o->x),
+            PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y), n->pN, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2, PAR(o2->p0),
             o2->p1 >= 0 ? PAR(o2->p1) : NULL, V(o2->y), n->T[o2->y].C, o2->k, o2->s, PAR(o3->p0),
             o3->p1 >= 0 ? PAR(o3->p1) : NULL, o3->k, o3->s, V(a->y));
         return o->fuse + 3;
@@ -679,6 +699,7 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     if (n->be->set_training) n->be->set_training(n->be->ctx, train);
     if (!train && n->be->params_frozen) n->be->params_frozen(n->be->ctx, n->params, n->numel, n->params_version);
     for (int i = 0; i < n->no; i++) {
+        if (!train && n->O[i].ucat) continue; /* the residual unit after it takes it */
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
         /* profiled as the convolution's time, or the batch norm's (an upsampling's call: its convolution's) */
         const fn_op *po = !train && n->O[i].upc ? &n->O[i + 1] : &n->O[i];

@@ -47,6 +47,8 @@ typedef struct fn_op {
                        of conv_bn_conv_fwd_infer (0: not) */
     int unit;       /* and then 1 when the shortcut convolution of the same input after that second one,
                        and the add of the two, run in the same call too (conv_bn_conv_add_fwd_infer) */
+    int ucat;       /* concat, in an inference plan: 1 when the residual unit right after it, its only reader,
+                       takes it into its call (conv_bn_conv_add_fwd_infer's x2), 0 not */
     int upc;        /* up2, in an inference plan: 1 when the convolution right after it, its only reader,
                        runs in its call (up_conv_fwd_infer), 0 not */
     int resid;      /* conv, in an inference plan: 1 when the add right after it runs in its call

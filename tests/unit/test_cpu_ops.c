@@ -408,7 +408,8 @@ static void test_bf16_paths(void) {
  * kept kernels, ReLU or not, whole batches and batches cut into calls; on AMX, bf16 passes the values
  * from one primitive to the next in NHWC (cpu_dnn_fwd2) on the pairs of k > 1. And the residual unit,
  * conv_bn_conv_add_fwd_infer with a shortcut of x (1x1 or 3x3): the bits of conv_bn_conv_fwd_infer then
- * conv_add_fwd_infer, the three convolutions in one go on AMX. */
+ * conv_add_fwd_infer, the three convolutions in one go on AMX, also from the two parts of a
+ * concatenated input. */
 static void test_conv_chain(void) {
     static const int cs[][10] = { /* N, Ci, H, W, C1, k1, s1, C2, k2, s2 */
         {1, 16, 20, 18, 32, 3, 1, 32, 3, 1}, {2, 3, 17, 15, 16, 3, 2, 24, 3, 1}, {1, 32, 12, 12, 16, 2, 1, 16, 3, 1},
@@ -460,8 +461,9 @@ static void test_conv_chain(void) {
                         be->conv_add_fwd_infer(be->ctx, x, w3, b3, y2r, yr, N, Ci, H, W, C2, k3, s3);
                         const long u0 = cc->dnn_units;
                         memset(yu, 0, n2 * 4);
-                        be->conv_bn_conv_add_fwd_infer(be->ctx, x, w1, b1, y1s, N, Ci, H, W, C1, k1, s1, g, beta, rm,
-                                                       rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3, b3, k3, s3, yu);
+                        be->conv_bn_conv_add_fwd_infer(be->ctx, x, NULL, 0, NULL, w1, b1, y1s, N, Ci, H, W, C1, k1, s1,
+                                                       g, beta, rm, rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3, b3,
+                                                       k3, s3, yu);
                         CHECKF(!memcmp(yu, yr, n2 * 4),
                                "%s case %zu cut %d frozen %d relu %d: conv_bn_conv_add_fwd_infer",
                                prec ? "bf16" : "fp32", t, cut, frozen, relu);
@@ -470,12 +472,32 @@ static void test_conv_chain(void) {
                                    cc->dnn_units - u0);
                         if (mode != 1) CHECK(cc->dnn_units == u0);
                         if (n1 >= n2) { /* y in y1's storage, as a plan may put it */
-                            be->conv_bn_conv_add_fwd_infer(be->ctx, x, w1, b1, y1s, N, Ci, H, W, C1, k1, s1, g, beta,
-                                                           rm, rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3, b3, k3, s3,
-                                                           y1s);
+                            be->conv_bn_conv_add_fwd_infer(be->ctx, x, NULL, 0, NULL, w1, b1, y1s, N, Ci, H, W, C1, k1,
+                                                           s1, g, beta, rm, rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3,
+                                                           b3, k3, s3, y1s);
                             CHECKF(!memcmp(y1s, yr, n2 * 4), "%s case %zu cut %d: y over y1", prec ? "bf16" : "fp32", t,
                                    cut);
                         }
+                        /* the input as a concatenation of its first Ca channels and the rest, never made */
+                        const int Cb = Ci / 2, Ca = Ci - Cb;
+                        const size_t hw = (size_t)H * W;
+                        float *xa = buf((size_t)N * Ca * hw), *xb = buf((size_t)N * Cb * hw), *xc = buf(nx);
+                        for (int nn = 0; nn < N; nn++) {
+                            memcpy(xa + (size_t)nn * Ca * hw, x + (size_t)nn * Ci * hw, (size_t)Ca * hw * 4);
+                            memcpy(xb + (size_t)nn * Cb * hw, x + ((size_t)nn * Ci + Ca) * hw, (size_t)Cb * hw * 4);
+                        }
+                        const long cat0 = cc->dnn_cats;
+                        memset(yu, 0, n2 * 4);
+                        be->conv_bn_conv_add_fwd_infer(be->ctx, xa, xb, Cb, xc, w1, b1, y1s, N, Ci, H, W, C1, k1, s1,
+                                                       g, beta, rm, rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3, b3,
+                                                       k3, s3, yu);
+                        CHECKF(!memcmp(yu, yr, n2 * 4), "%s case %zu cut %d frozen %d relu %d: of a concatenation",
+                               prec ? "bf16" : "fp32", t, cut, frozen, relu);
+                        if (mode == 1 && dnn_amx() && k1 > 1 && k2 > 1)
+                            CHECKF(cc->dnn_cats >= cat0 + (cut ? N : 1), "case %zu cut %d: %ld of a concatenation", t,
+                                   cut, cc->dnn_cats - cat0);
+                        if (mode != 1) CHECK(cc->dnn_cats == cat0);
+                        bfree(xa), bfree(xb), bfree(xc);
                         if (frozen) be->params_frozen(be->ctx, NULL, 0, 0);
                     }
             bfree(x), bfree(p), bfree(g), bfree(beta), bfree(rm), bfree(rv), bfree(y1), bfree(y2r), bfree(y1s), bfree(y2);
@@ -873,6 +895,18 @@ static void test_layout(void) {
             memset(h, 0, n * 2);
             CPU_ISA_PICK(l, cpu_nhwc_bf16)(x, h, N, C, HW, NULL, 2);
             CHECKF(!memcmp(h, href, n * 2), "cpu_nhwc_bf16 level %d, N%d C%d HW%zu", l, N, C, HW);
+            if (C > 1) { /* the same of x's channels cut into a concatenation's two parts */
+                const int Cb = C / 2, Ca = C - Cb;
+                float *xa = buf((size_t)N * Ca * HW), *xb = buf((size_t)N * Cb * HW);
+                for (int nn = 0; nn < N; nn++) {
+                    memcpy(xa + (size_t)nn * Ca * HW, x + (size_t)nn * C * HW, (size_t)Ca * HW * 4);
+                    memcpy(xb + (size_t)nn * Cb * HW, x + ((size_t)nn * C + Ca) * HW, (size_t)Cb * HW * 4);
+                }
+                memset(h, 0, n * 2);
+                CPU_ISA_PICK(l, cpu_nhwc_cat_bf16)(xa, Ca, xb, Cb, h, N, HW, NULL, 2);
+                CHECKF(!memcmp(h, href, n * 2), "cpu_nhwc_cat_bf16 level %d, N%d C%d+%d HW%zu", l, N, Ca, Cb, HW);
+                bfree(xa), bfree(xb);
+            }
             for (int acc = 0; acc <= 1; acc++) {
                 for (int nn = 0; nn < N; nn++) /* x read as [N, HW, C] */
                     for (int c = 0; c < C; c++)

@@ -603,8 +603,9 @@ out:
  * conv_bn_conv_add_fwd_infer, up_conv_fwd_infer) give the bits of the separate calls, on every network, in
  * fp32 and (where the CPU has it) bf16: the same parameters through a backend without them. FocusNet's
  * plan chains convolutions, and in bf16 takes residual sums, runs its 15 residual units with a projection
- * shortcut and no downsampling as one call each, and its 7 upsamplings with their convolutions, also when
- * the net's plan was first made in fp32. */
+ * shortcut and no downsampling as one call each (7 of them from the two parts of their concatenated
+ * input), and its 7 upsamplings with their convolutions, also when the net's plan was first made in
+ * fp32. */
 static void test_fused_net(void) {
     fn_err e = { { 0 } };
     const size_t ny = 2 * 32 * 32;
@@ -639,20 +640,21 @@ static void test_fused_net(void) {
                 CHECK(infer(n[0], x, y1) == 0 && infer(n[1], x, y2) == 0);
                 CHECKF(!memcmp(y1, y2, sizeof *y1 * ny), "%s %s: the fused calls differ from the separate ones",
                        fn_arch_name(arch), prec == FN_PREC_BF16 ? "bf16" : "fp32");
-                int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, none = 0;
+                int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, cat = 0, none = 0;
                 for (int i = 0; i < n[0]->no; i++)
                     fuse += n[0]->O[i].fuse > 0, chain += n[0]->O[i].chain, resid += n[0]->O[i].resid,
-                        unit += n[0]->O[i].unit, upc += n[0]->O[i].upc;
+                        unit += n[0]->O[i].unit, upc += n[0]->O[i].upc, cat += n[0]->O[i].ucat;
                 for (int i = 0; i < n[1]->no; i++)
-                    none += n[1]->O[i].fuse + n[1]->O[i].chain + n[1]->O[i].resid + n[1]->O[i].unit + n[1]->O[i].upc;
+                    none += n[1]->O[i].fuse + n[1]->O[i].chain + n[1]->O[i].resid + n[1]->O[i].unit + n[1]->O[i].upc +
+                            n[1]->O[i].ucat;
                 CHECK(fuse > 0 && none == 0);
                 /* FocusNet: chained convolutions in both; residual sums, units and upsamplings taken into
                  * their convolutions in bf16 only (cpu_resid_pays) */
                 if (arch == FN_ARCH_FOCUSNET)
-                    CHECKF(chain >= 10 && (prec == FN_PREC_BF16 ? resid >= 10 && unit == 15 && upc == 7
-                                                                : resid == 0 && unit == 0 && upc == 0),
-                           "%s: chain %d resid %d unit %d upc %d", prec == FN_PREC_BF16 ? "bf16" : "fp32", chain,
-                           resid, unit, upc);
+                    CHECKF(chain >= 10 && (prec == FN_PREC_BF16 ? resid >= 10 && unit == 15 && upc == 7 && cat == 7
+                                                                : resid == 0 && unit == 0 && upc == 0 && cat == 0),
+                           "%s: chain %d resid %d unit %d upc %d cat %d", prec == FN_PREC_BF16 ? "bf16" : "fp32",
+                           chain, resid, unit, upc, cat);
                 free(p), free(st);
             }
             fn_net_free(n[0]), fn_net_free(n[1]);
