@@ -72,6 +72,39 @@ static inline int fn_precision_parse(const char *s) {
     return -1;
 }
 
+/* An inference residual unit, unit_fwd_infer's argument (shapes for the call's N, Ci, H, W):
+ *   in = x [N,Ci,H,W], or (x2 not NULL) the concatenation along channels of x [N,Ci-Ci2,H,W] and x2
+ *        [N,Ci2,H,W], which the calls would make in xc [N,Ci,H,W]
+ *   h  = in, or (pre not NULL) [relu](bn_infer(in)) into h [N,Ci,H,W], pre's batch norm over Ci channels
+ *   y1 = [relu](bn_infer(conv1(h))) [N,C1,H1,W1], y2 = conv2(y1) [N,C2,H2,W2]: conv_bn_conv_fwd_infer's
+ *   y  = y2 + conv3(in) (w3 not NULL: the shortcut, conv_add_fwd_infer's), or y2 + in (w3 NULL: in of
+ *        y2's shape)
+ * The batch norms as bn_fwd_infer's (running statistics; relu: bn_relu_fwd_infer's). y must be
+ * bit-identical to those calls (concat, bn_[relu_]fwd_infer, conv_bn_conv_fwd_infer, conv_add_fwd_infer
+ * or add), whose outputs xc, h, y1 and y2 are the backend's to use as it likes, undefined after the call.
+ * y may overlap h or y1 (the calls are done with them when they write y), none of the others; x, x2 and
+ * the parameters are read only. */
+typedef struct fn_unit {
+    const float *x, *x2;
+    int Ci2;
+    float *xc;
+    const float *pre_gamma, *pre_beta, *pre_mean, *pre_var; /* pre: NULL gamma for none */
+    int pre_relu;
+    float *h;
+    const float *w1, *b1; /* b NULL: no bias */
+    int C1, k1, s1;
+    const float *gamma, *beta, *rmean, *rvar;
+    int relu;
+    float *y1;
+    const float *w2, *b2;
+    int C2, k2, s2;
+    float *y2;
+    const float *w3, *b3; /* w3 NULL: the identity */
+    int k3, s3;
+    float eps; /* both norms' */
+    float *y;
+} fn_unit;
+
 /* bytes of a communicator id (comm_id): NCCL's unique id */
 #define FN_COMM_ID_BYTES 128
 
@@ -154,22 +187,9 @@ struct fn_backend {
                                    int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
                                    const float *beta, const float *rmean, const float *rvar, float eps, int relu,
                                    const float *w2, const float *b2, float *y2, int C2, int k2, int s2);
-    /* optional (NULL: conv_bn_conv_fwd_infer, then conv_add_fwd_infer): a residual unit, the two
-     * convolutions of conv_bn_conv_fwd_infer (its arguments to y2 [N,C2,H2,W2]) and a shortcut, a third
-     * convolution of the same x, w3 [C2,Ci,k3,k3] (b3 [C2] or NULL, stride s3, its output of y2's shape),
-     * the two added: y = conv2(..) + conv3(x), bit-identical to conv_bn_conv_fwd_infer and then
-     * conv_add_fwd_infer(x, w3, b3, z = y2, y). y1 and y2 are the backend's to use as it likes, undefined
-     * after the call. y may overlap y1 (a backend that makes y1 is done with it before it writes y), not x
-     * or y2. x2 not NULL: the unit's input [N,Ci,H,W] is the concatenation along channels of x
-     * [N,Ci-Ci2,H,W] and x2 [N,Ci2,H,W], bit-identical to concat into xc first; xc [N,Ci,H,W] is the
-     * backend's to use, undefined after (it may not overlap x, x2, y1, y2 or y). Planned only where
+    /* optional (NULL: its calls, fn_unit above): an inference residual unit in one call. Planned only where
      * resid_pays says yes. */
-    void (*conv_bn_conv_add_fwd_infer)(void *ctx, const float *x, const float *x2, int Ci2, float *xc,
-                                       const float *w1, const float *b1, float *y1,
-                                       int N, int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
-                                       const float *beta, const float *rmean, const float *rvar, float eps,
-                                       int relu, const float *w2, const float *b2, float *y2, int C2, int k2,
-                                       int s2, const float *w3, const float *b3, int k3, int s3, float *y);
+    void (*unit_fwd_infer)(void *ctx, const fn_unit *u, int N, int Ci, int H, int W);
     /* optional (NULL: up2_fwd, then conv_fwd): an inference convolution of an upsampling, y = conv(up2(x)),
      * x [N,Ci,H,W], u [N,Ci,2H,2W] the upsampling's storage, the backend's to use as it likes (undefined
      * after the call), w, b, y as conv_fwd's over [N,Ci,2H,2W]; bit-identical to the two calls. y may not

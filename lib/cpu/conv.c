@@ -284,32 +284,48 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
     conv_fwd(c, y1, w2, b2, y2, N, C1, H1, W1, C2, k2, s2, NULL);
 }
 
-/* A residual unit, two convolutions in a row and a shortcut convolution of the same input added: in
- * bf16, oneDNN's primitives may run the three with x laid out once and the two results added as they go
- * back to NCHW (cpu_dnn_fwd2 with a shortcut: neither y1 nor y2 written), from the two parts of a
- * concatenated input laid out side by side (xc not written); else the calls, through xc, y1 and y2. The
+/* A residual unit (backend.h fn_unit): in bf16, oneDNN's primitives may run its convolutions with its input
+ * laid out once for the first and the shortcut (from the two parts of a concatenated input, through the
+ * first's batch norm as a prologue), the middle values passed in NHWC and the two branches added as they
+ * go back to NCHW (cpu_dnn_fwd2 with a shortcut: neither xc, h, y1 nor y2 written); else its calls. The
  * same bits either way. */
-void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *x2, int Ci2, float *xc, const float *w1,
-                                    const float *b1, float *y1, int N,
-                                    int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
-                                    const float *beta, const float *rmean, const float *rvar, float eps, int relu,
-                                    const float *w2, const float *b2, float *y2, int C2, int k2, int s2,
-                                    const float *w3, const float *b3, int k3, int s3, float *y) {
+void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W) {
     cpu_ctx *c = ctx;
-    cpu_epi epi;
-    if (bn_epi(c, gamma, beta, rmean, rvar, eps, C1, relu, &epi)) return;
-    const int dnn = !c->training && use_dnn(c, CPU_DNN_FWD_INFER, k1) && use_dnn(c, CPU_DNN_FWD_INFER, k2) &&
-                    use_dnn(c, CPU_DNN_FWD_INFER, k3);
-    cpu_shortcut sc = { w3, b3, k3, s3, y, x2, x2 ? Ci2 : 0 };
-    if (dnn && !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2, &sc)) return;
-    if (x2) { /* the concatenation made, and the unit of it */
-        CPU_ISA_PICK(c->isa, cpu_concat)(c, x, x2, xc, N, Ci - Ci2, Ci2, H * W);
-        x = xc, sc.x2 = NULL, sc.Ci2 = 0;
-        if (dnn && !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2, &sc)) return;
+    cpu_epi epi, pre;
+    if (bn_epi(c, u->gamma, u->beta, u->rmean, u->rvar, u->eps, u->C1, u->relu, &epi)) return;
+    if (u->pre_gamma) {
+        float *sc = cpu_grow(c, &c->pro, &c->pro_cap, 2 * (size_t)Ci);
+        if (!sc) return;
+        for (int ch = 0; ch < Ci; ch++)
+            cpu_bn_coef(u->pre_gamma, u->pre_beta, u->pre_mean, u->pre_var, u->eps, ch, &sc[ch], &sc[Ci + ch]);
+        pre = (cpu_epi){ sc, sc + Ci, u->pre_relu, 0, 0 };
     }
-    cpu_conv_bn_conv_fwd_infer(c, x, w1, b1, y1, N, Ci, H, W, C1, k1, s1, gamma, beta, rmean, rvar, eps, relu, w2, b2,
-                               y2, C2, k2, s2);
-    cpu_conv_add_fwd_infer(c, x, w3, b3, y2, y, N, Ci, H, W, C2, k3, s3);
+    const int dnn = !c->training && use_dnn(c, CPU_DNN_FWD_INFER, u->k1) && use_dnn(c, CPU_DNN_FWD_INFER, u->k2) &&
+                    (!u->w3 || use_dnn(c, CPU_DNN_FWD_INFER, u->k3));
+    cpu_shortcut sc = { u->w3, u->b3, u->k3, u->s3, u->y, u->x2, u->x2 ? u->Ci2 : 0, u->pre_gamma ? &pre : NULL };
+    const float *x = u->x;
+    if (dnn && !cpu_dnn_fwd2(c, x, u->w1, u->b1, N, Ci, H, W, u->C1, u->k1, u->s1, &epi, u->w2, u->b2, u->y2, u->C2,
+                             u->k2, u->s2, &sc))
+        return;
+    if (u->x2) { /* the concatenation made */
+        CPU_ISA_PICK(c->isa, cpu_concat)(c, x, u->x2, u->xc, N, Ci - u->Ci2, u->Ci2, H * W);
+        x = u->xc;
+    }
+    const float *h = x;
+    if (u->pre_gamma) { /* the normalised input made */
+        (u->pre_relu ? cpu_bn_relu_fwd_infer : cpu_bn_fwd_infer)(c, x, u->pre_gamma, u->pre_beta, u->h, u->pre_mean,
+                                                                 u->pre_var, N, Ci, H * W, u->eps);
+        h = u->h;
+    }
+    cpu_conv_bn_conv_fwd_infer(c, h, u->w1, u->b1, u->y1, N, Ci, H, W, u->C1, u->k1, u->s1, u->gamma, u->beta, u->rmean,
+                               u->rvar, u->eps, u->relu, u->w2, u->b2, u->y2, u->C2, u->k2, u->s2);
+    int pt;
+    const int H2 = fn_same(fn_same(H, u->k1, u->s1, &pt), u->k2, u->s2, &pt),
+              W2 = fn_same(fn_same(W, u->k1, u->s1, &pt), u->k2, u->s2, &pt);
+    if (u->w3)
+        cpu_conv_add_fwd_infer(c, x, u->w3, u->b3, u->y2, u->y, N, Ci, H, W, u->C2, u->k3, u->s3);
+    else
+        CPU_ISA_PICK(c->isa, cpu_add)(c, x, u->y2, u->y, (size_t)N * u->C2 * H2 * W2);
 }
 
 /* A convolution of an upsampling: in bf16, oneDNN's primitive may take the upsampling as layout.c lays x

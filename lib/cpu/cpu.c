@@ -164,7 +164,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->conv_bn_fwd_infer = cpu_conv_bn_fwd_infer;
     be->conv_bn_conv_fwd_infer = cpu_conv_bn_conv_fwd_infer;
     be->conv_add_fwd_infer = cpu_conv_add_fwd_infer;
-    be->conv_bn_conv_add_fwd_infer = cpu_conv_bn_conv_add_fwd_infer;
+    be->unit_fwd_infer = cpu_unit_fwd_infer;
     be->up_conv_fwd_infer = cpu_up_conv_fwd_infer;
     be->resid_pays = cpu_resid_pays;
     be->conv_bwd_data = cpu_conv_bwd_data;

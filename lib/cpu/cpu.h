@@ -269,12 +269,7 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
                                 int Ci, int H, int W, int C1, int k1, int s1, const float *gamma, const float *beta,
                                 const float *rmean, const float *rvar, float eps, int relu, const float *w2,
                                 const float *b2, float *y2, int C2, int k2, int s2);
-void cpu_conv_bn_conv_add_fwd_infer(void *ctx, const float *x, const float *x2, int Ci2, float *xc, const float *w1,
-                                    const float *b1, float *y1, int N,
-                                    int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
-                                    const float *beta, const float *rmean, const float *rvar, float eps, int relu,
-                                    const float *w2, const float *b2, float *y2, int C2, int k2, int s2,
-                                    const float *w3, const float *b3, int k3, int s3, float *y);
+void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W);
 void cpu_up_conv_fwd_infer(void *ctx, const float *x, float *u, const float *w, const float *b, float *y, int N,
                            int Ci, int H, int W, int Co, int k, int s);
 void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
@@ -304,19 +299,21 @@ enum { CPU_DNN_FWD_INFER, CPU_DNN_FWD_TRAIN, CPU_DNN_BWD_DATA, CPU_DNN_BWD_FILTE
 #define CPU_DNN_CHUNK ((size_t)8 << 20) /* the forward, inference or training (c->training) */
 int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
                 int Co, int k, int s, const cpu_epi *epi);
-/* a residual unit's shortcut: a convolution of the unit's input x, w [C2,Ci,k,k], b [C2] or NULL, whose
- * output is added to the unit's second convolution's into y [N,C2,H2,W2]; and the unit's input's second
- * part: x2 [N,Ci2,H,W] concatenated to x along channels (NULL, 0: none; Ci counts both) */
+/* a residual unit's shortcut: a convolution of the unit's input x, w [C2,Ci,k,k], b [C2] or NULL (w NULL:
+ * x itself), whose output is added to the unit's second convolution's into y [N,C2,H2,W2]; the unit's
+ * input's second part: x2 [N,Ci2,H,W] concatenated to x along channels (NULL, 0: none; Ci counts both);
+ * and a batch norm (and ReLU) that the first convolution's input goes through, as a prologue (NULL: none) */
 typedef struct cpu_shortcut {
     const float *w, *b;
     int k, s;
     float *y;
     const float *x2;
     int Ci2;
+    const cpu_epi *pre;
 } cpu_shortcut;
 /* y2 = conv2(epi(conv1(x))), the inference forwards of two convolutions in a row, with no NCHW tensor
  * between them (conv_bn_conv_fwd_infer); with a shortcut sc (NULL: none), sc->y = conv2(..) + conv3(x)
- * instead, y2 not written (conv_bn_conv_add_fwd_infer) */
+ * instead, y2 not written (unit_fwd_infer) */
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
                  int s2, const cpu_shortcut *sc);

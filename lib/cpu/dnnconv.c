@@ -436,19 +436,24 @@ int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, floa
  * both results, NHWC f32, go back to NCHW in one transpose that adds them (cpu_nchw_from's x2); y2 is
  * not written. The bits of conv_add_fwd_infer(x, conv3, z = y2): the same products, one addition. Where
  * the unit's input is a concatenation (sc->x2), its two parts are laid out side by side in the source
- * (cpu_nhwc_cat_bf16), with the bits of the concatenated tensor's.
+ * (cpu_nhwc_cat_bf16), with the bits of the concatenated tensor's. A prologue (sc->pre: the unit's
+ * first batch norm and ReLU) goes into conv1's source as it is laid out, and conv3 then lays x out on
+ * its own. With the identity (sc->w NULL), sc->y = conv2(..) + x, x added as conv2's result goes back.
  * 0, or -1 (nothing written: the caller makes the calls). */
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
                  int s2, const cpu_shortcut *sc) {
     if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
-    if (sc && sc->x2 && (sc->Ci2 <= 0 || sc->Ci2 >= Ci)) return -1;
+    const int conv3 = sc && sc->w, pre = sc && sc->pre;
+    /* not made here: a concatenation through a prologue, or as the identity's addend */
+    if (sc && sc->x2 && (sc->Ci2 <= 0 || sc->Ci2 >= Ci || pre || !conv3)) return -1;
     int pt;
     const int H1 = fn_same(H, k1, s1, &pt), W1 = fn_same(W, k1, s1, &pt);
     size_t sx, s1y, s2x, sy, s3x, s3y;
     int per = images_per_call(c, N, Ci, H, W, C1, k1, s1, &sx, &s1y);
     const int per2 = images_per_call(c, N, C1, H1, W1, C2, k2, s2, &s2x, &sy);
-    const int per3 = sc ? images_per_call(c, N, Ci, H, W, C2, sc->k, sc->s, &s3x, &s3y) : per;
+    const int per3 = conv3 ? images_per_call(c, N, Ci, H, W, C2, sc->k, sc->s, &s3x, &s3y) : per;
+    if (sc && !conv3 && sx != sy) return -1; /* the identity: x of y2's shape */
     per = per2 < per ? per2 : per;
     per = per3 < per ? per3 : per;
     const int old = omp_get_max_threads();
@@ -456,24 +461,27 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
     int i1[2], i2[2], i3[2] = { -1, -1 };
     entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0, i1);
     entries(c, CPU_DNN_FWD, N, per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0, i2);
-    if (sc) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C2, sc->k, sc->s, sc->b != NULL, 0, i3);
+    if (conv3) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C2, sc->k, sc->s, sc->b != NULL, 0, i3);
     int rc = 0;
     for (int i = 0; i < 2 && !rc; i++) {
         const dconv *e = i1[i] >= 0 ? &c->dnn->e[i1[i]] : NULL, *f = i2[i] >= 0 ? &c->dnn->e[i2[i]] : NULL;
-        if (!e || !f || !e->ok || !f->ok || !e->fr || !f->fa) rc = -1;
-        /* the shortcut's primitive takes x in the first's layout, and leaves its result in the second's */
-        const dconv *g = sc && i3[i] >= 0 ? &c->dnn->e[i3[i]] : NULL;
-        if (!rc && sc &&
-            (!g || !g->ok || !e->fa || !g->fa || !f->fr || !g->fr || !dnnl_memory_desc_equal(&e->pa, &g->pa) ||
-             !dnnl_memory_desc_equal(&f->pr, &g->pr)))
+        if (!e || !f || !e->ok || !f->ok || !e->fr || !f->fa || (sc && !f->fr) || (pre && !takes_pro(c, e)) ||
+            (sc && sc->x2 && !e->fa))
+            rc = -1;
+        /* the shortcut's primitive takes x in the first's layout (where no prologue is between), and leaves its
+         * result in the second's */
+        const dconv *g = conv3 && i3[i] >= 0 ? &c->dnn->e[i3[i]] : NULL;
+        if (!rc && conv3 &&
+            (!g || !g->ok || !g->fr || !dnnl_memory_desc_equal(&f->pr, &g->pr) ||
+             (!pre && (!e->fa || !g->fa || !dnnl_memory_desc_equal(&e->pa, &g->pa)))))
             rc = -1;
     }
     struct cpu_dnn *d = c->dnn;
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         const int last = N - n0 < per;
         dconv *e = &d->e[i1[last]], *f = &d->e[i2[last]];
-        /* conv1: x laid out in buf[0] (the concatenation with x2 laid out there, never made in NCHW), its
-         * result in buf[2] */
+        /* conv1: x laid out in buf[0] (the concatenation with x2 laid out there, never made in NCHW; or
+         * through the prologue), its result in buf[2] */
         const void *given = NULL;
         if (sc && sc->x2) {
             const int Cb = sc->Ci2, Ca = Ci - Cb;
@@ -485,13 +493,15 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
             CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(x + (size_t)Ca * H * W * n0, Ca, sc->x2 + (size_t)Cb * H * W * n0,
                                                     Cb, d->buf[0], (int)e->pa.dims[0], (size_t)H * W, NULL, c->threads);
         }
-        if (run(c, e, given ? NULL : x + sx * n0, w1, b1, NULL, given, NULL, NULL)) {
+        if (run(c, e, given ? NULL : x + sx * n0, w1, b1, NULL, given, NULL, pre ? sc->pre : NULL)) {
             rc = -1; /* the caller's calls write all of their outputs again */
             break;
         }
-        if (sc) { /* conv1's result to buf[5]; the shortcut takes buf[0], its result to buf[2] */
+        if (conv3) { /* conv1's result to buf[5]; the shortcut takes buf[0] (x laid out again after a
+                      * prologue), its result to buf[2] */
             swap_buf(d, 2, 5);
-            if (run(c, &d->e[i3[last]], NULL, sc->w, sc->b, NULL, d->buf[0], NULL, NULL)) {
+            if (run(c, &d->e[i3[last]], pre ? x + sx * n0 : NULL, sc->w, sc->b, NULL, pre ? NULL : d->buf[0], NULL,
+                    NULL)) {
                 rc = -1;
                 break;
             }
@@ -502,17 +512,19 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
             break;
         }
         const dnnl_dim_t *m = e->pr.dims;
-        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bf16)(d->buf[sc ? 5 : 2], mid, (size_t)(m[0] * m[2] * m[3]), (int)m[1], epi,
-                                               c->threads);
-        if (sc) swap_buf(d, 2, 5); /* the shortcut's result to buf[5] */
+        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bf16)(d->buf[conv3 ? 5 : 2], mid, (size_t)(m[0] * m[2] * m[3]), (int)m[1],
+                                               epi, c->threads);
+        if (conv3) swap_buf(d, 2, 5); /* the shortcut's result to buf[5] */
         if (run(c, f, NULL, w2, b2, sc ? NULL : y2 + sy * n0, mid, NULL, NULL)) {
             rc = -1;
             break;
         }
-        if (sc) { /* shortcut + conv2, in conv_add_fwd_infer's order */
+        if (sc) { /* shortcut + conv2, in conv_add_fwd_infer's order; or conv2 + x, the identity's sum */
             const dnnl_dim_t *r4 = f->pr.dims;
-            CPU_ISA_PICK(c->isa, cpu_nchw_from)(d->buf[5], d->buf[2], sc->y + sy * n0, (int)r4[0], (int)r4[1],
-                                                (size_t)(r4[2] * r4[3]), 0, NULL, c->threads);
+            const cpu_epi add = { NULL, NULL, 0, 1, (const char *)(x + sx * n0) - (const char *)(sc->y + sy * n0) };
+            CPU_ISA_PICK(c->isa, cpu_nchw_from)(d->buf[conv3 ? 5 : 2], conv3 ? d->buf[2] : NULL, sc->y + sy * n0,
+                                                (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]), 0,
+                                                conv3 ? NULL : &add, c->threads);
             c->dnn_moved++, c->dnn_units++;
         }
         c->dnn_chained++;

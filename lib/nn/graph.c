@@ -175,17 +175,49 @@ static int conv_residual(const fn_net *n, int j) {
     return only_reader(n, o->y, j + 1);
 }
 
-/* Inference: op i, chained with the convolution j after its fused ops (conv_chainable), is followed by a
- * residual unit's shortcut: a convolution of op i's input right after op j, which takes the residual sum
- * of its output and op j's (conv_residual), op j's output read by that sum alone. All run as one
- * conv_bn_conv_add_fwd_infer call when the backend has it. 1, else 0. */
-static int res_unit(const fn_net *n, int i, int fuse) {
-    const int j = i + fuse + 1, p = j + 1;
-    if (p + 1 >= n->no) return 0;
-    const fn_op *c = &n->O[p], *a = &n->O[p + 1];
-    if (c->type != OP_CONV || c->x != n->O[i].x || !conv_residual(n, p)) return 0;
-    const int z = a->x == c->y ? a->x2 : a->x;
-    return z == n->O[j].y && only_reader(n, z, p + 1);
+/* Inference: op i's input is made by the batch norm two ops before it and the in-place ReLU right before
+ * it, which op i alone reads: 1, else 0 */
+static int pre_norm(const fn_net *n, int i) {
+    if (i < 2) return 0;
+    const fn_op *b = &n->O[i - 2], *a = &n->O[i - 1];
+    if (b->type != OP_BN || !relu_follows(n, i - 2) || n->O[i].x != a->y || b->y == n->out) return 0;
+    for (int k = 0; k < n->no; k++)
+        if (k != i - 1 && (n->O[k].x == b->y || n->O[k].x2 == b->y)) return 0;
+    return only_reader(n, a->y, i);
+}
+
+/* Inference: op i, chained with the convolution j after its fused ops (conv_chainable), starts a residual
+ * unit: the unit's input (op i's, or the input of the batch norm and ReLU before it: *pre, pre_norm) is
+ * read by a shortcut convolution right after op j, which takes the residual sum of its output and op j's
+ * (conv_residual): 2; or is added to op j's output by the add right after op j (the identity), in a
+ * tensor of its own: 1. Op j's output is read by that sum alone. All run as one unit_fwd_infer call when
+ * the backend has it; else 0. */
+static int res_unit(const fn_net *n, int i, int fuse, int *pre) {
+    const int j = i + fuse + 1, p = j + 1, y2 = n->O[j].y;
+    *pre = pre_norm(n, i);
+    const int in = *pre ? n->O[i - 2].x : n->O[i].x;
+    if (p >= n->no) return 0;
+    const fn_op *c = &n->O[p];
+    if (c->type == OP_CONV) {
+        if (p + 1 >= n->no || c->x != in || !conv_residual(n, p)) return 0;
+        const fn_op *a = &n->O[p + 1];
+        return (a->x == c->y ? a->x2 : a->x) == y2 && only_reader(n, y2, p + 1) ? 2 : 0;
+    }
+    if (c->type != OP_ADD || !((c->x == in && c->x2 == y2) || (c->x2 == in && c->x == y2))) return 0;
+    if (root(n, c->y) == root(n, in) || root(n, c->y) == root(n, y2) || c->y == n->out) return 0;
+    return only_reader(n, y2, p) && n->T[in].C == n->T[y2].C && n->T[in].lvl == n->T[y2].lvl;
+}
+
+/* Inference: op i starts a residual unit with a shortcut convolution (res_unit 2) whose input is the
+ * output of the concatenation right before it, read by the unit's first convolution and shortcut alone:
+ * the unit's call takes the concatenation's two inputs instead. 1, else 0. */
+static int cat_unit(const fn_net *n, int i, int fuse) {
+    const fn_op *c = i > 0 ? &n->O[i - 1] : NULL;
+    const int t = n->O[i].x, p = i + fuse + 2;
+    if (!c || c->type != OP_CONCAT || c->y != t || t == n->out || stored_in(n, t)) return 0;
+    for (int k = 0; k < n->no; k++)
+        if (k != i && k != p && (n->O[k].x == t || n->O[k].x2 == t)) return 0;
+    return 1;
 }
 
 /* Inference: op i, an upsampling, is read only by the convolution right after it, which no other fused
@@ -195,18 +227,6 @@ static int up_conv(const fn_net *n, int i) {
     const fn_op *o = &n->O[i], *c = i + 1 < n->no ? &n->O[i + 1] : NULL;
     if (o->type != OP_UP2 || !c || c->type != OP_CONV || c->x != o->y || o->y == n->out || c->y == n->out) return 0;
     return only_reader(n, o->y, i + 1) && !conv_bn_fusable(n, i + 1) && !conv_residual(n, i + 1);
-}
-
-/* Inference: op i starts a residual unit (res_unit) whose input is the output of the concatenation right
- * before it, read by the unit's first convolution and shortcut alone: the unit's call takes the
- * concatenation's two inputs instead. 1, else 0. */
-static int cat_unit(const fn_net *n, int i, int fuse) {
-    const fn_op *c = i > 0 ? &n->O[i - 1] : NULL;
-    const int t = n->O[i].x, p = i + fuse + 2;
-    if (!c || c->type != OP_CONCAT || c->y != t || t == n->out || stored_in(n, t)) return 0;
-    for (int k = 0; k < n->no; k++)
-        if (k != i && k != p && (n->O[k].x == t || n->O[k].x2 == t)) return 0;
-    return 1;
 }
 
 int fn_graph_fold_pays(const fn_net *n) {
@@ -244,7 +264,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
     for (int t = 0; t < nt; t++) { vs[t] = gs[t] = rs[t] = 1 << 30; ve[t] = ge[t] = re[t] = -1; }
     for (int t = 0; t < nt; t++) n->T[t].recomp = n->T[t].unkept = 0;
-    for (int i = 0; i < nops; i++) n->O[i].ucat = 0;
+    for (int i = 0; i < nops; i++) n->O[i].taken = 0;
     n->pfold = fn_graph_fold_pays(n);
     for (int i = 0; i < nops; i++) n->O[i].rbwd = train && !n->plain_bwd && relu_bwd_fused(n, i);
     for (int i = 0; i < nops && train && !n->plain_bwd; i++) {
@@ -273,13 +293,16 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         o->chain = o->fuse && be->conv_bn_conv_fwd_infer ? conv_chainable(n, i, o->fuse) : 0;
         if (o->fuse) use(vs, ve, root(n, o->x), i + o->fuse + o->chain);
         if (o->chain) second = i + o->fuse + 1;
-        /* a residual unit's call writes the sum's output before its time, at the shortcut's (resid): the
-         * only tensors that can then share its storage are the first's normalised output (the unit's
-         * scratch) and its in-place ReLU's, which the backend lets it overlap */
-        o->unit = o->chain && n->presid && be->conv_bn_conv_add_fwd_infer ? res_unit(n, i, o->fuse) : 0;
+        /* a residual unit's call writes the sum's output before its time, at the shortcut's (resid) or the
+         * identity's add: the only tensors that can then share its storage are the first's normalised
+         * output (the unit's scratch) and its in-place ReLU's, and the normalised input of a batch norm
+         * the unit takes, which the backend lets it overlap */
+        int pre = 0;
+        o->unit = o->chain && n->presid && be->unit_fwd_infer ? res_unit(n, i, o->fuse, &pre) : 0;
+        if (o->unit && pre) n->O[i - 2].taken = n->O[i - 1].taken = 1;
         /* a unit that takes the concatenation before it reads that concatenation's inputs at its own time */
-        if (o->unit && i > 0 && cat_unit(n, i, o->fuse)) {
-            n->O[i - 1].ucat = 1;
+        if (o->unit == 2 && !pre && cat_unit(n, i, o->fuse)) {
+            n->O[i - 1].taken = 1;
             use(vs, ve, root(n, n->O[i - 1].x), i);
             use(vs, ve, root(n, n->O[i - 1].x2), i);
         }
@@ -432,14 +455,23 @@ static int conv_bn_fwd(fn_net *n, int i) {
     const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
     float *rv, *rm = bn_running(n, b, &rv);
     if (o->unit) {
-        const fn_op *o2 = &n->O[i + o->fuse + 1], *o3 = &n->O[i + o->fuse + 2], *a = &n->O[i + o->fuse + 3];
-        const fn_op *cat = i > 0 && n->O[i - 1].ucat ? &n->O[i - 1] : NULL; /* the input's two parts */
-        n->be->conv_bn_conv_add_fwd_infer(
-            n->be->ctx, V(cat ? cat->x : o->x), cat ? V(cat->x2) : NULL, cat ? n->T[cat->x2].C : 0, V(o->x),
-            PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y), n->pN, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2, PAR(o2->p0),
-            o2->p1 >= 0 ? PAR(o2->p1) : NULL, V(o2->y), n->T[o2->y].C, o2->k, o2->s, PAR(o3->p0),
-            o3->p1 >= 0 ? PAR(o3->p1) : NULL, o3->k, o3->s, V(a->y));
-        return o->fuse + 3;
+        const fn_op *o2 = &n->O[i + o->fuse + 1], *p = o2 + 1, *a = o->unit == 2 ? p + 1 : p; /* a: the sum */
+        const fn_op *cat = i > 0 && n->O[i - 1].taken && n->O[i - 1].type == OP_CONCAT ? &n->O[i - 1] : NULL;
+        const fn_op *b0 = i > 1 && n->O[i - 2].taken && n->O[i - 2].type == OP_BN ? &n->O[i - 2] : NULL;
+        const fn_tdesc *in = &n->T[b0 ? b0->x : o->x]; /* the unit's input */
+        float *pv = NULL, *pm = b0 ? bn_running(n, b0, &pv) : NULL;
+        const fn_unit u = {
+            .x = V(cat ? cat->x : b0 ? b0->x : o->x), .x2 = cat ? V(cat->x2) : NULL, .Ci2 = cat ? n->T[cat->x2].C : 0,
+            .xc = cat ? V(o->x) : NULL, .pre_gamma = b0 ? PAR(b0->p0) : NULL, .pre_beta = b0 ? PAR(b0->p1) : NULL,
+            .pre_mean = pm, .pre_var = pv, .pre_relu = b0 != NULL, .h = b0 ? V(o->x) : NULL,
+            .w1 = PAR(o->p0), .b1 = o->p1 >= 0 ? PAR(o->p1) : NULL, .C1 = y->C, .k1 = o->k, .s1 = o->s,
+            .gamma = PAR(b->p0), .beta = PAR(b->p1), .rmean = rm, .rvar = rv, .relu = o->fuse == 2, .y1 = V(b->y),
+            .w2 = PAR(o2->p0), .b2 = o2->p1 >= 0 ? PAR(o2->p1) : NULL, .C2 = n->T[o2->y].C, .k2 = o2->k, .s2 = o2->s,
+            .y2 = V(o2->y), .w3 = o->unit == 2 ? PAR(p->p0) : NULL,
+            .b3 = o->unit == 2 && p->p1 >= 0 ? PAR(p->p1) : NULL, .k3 = p->k, .s3 = p->s, .eps = n->bn_eps,
+            .y = V(a->y) };
+        n->be->unit_fwd_infer(n->be->ctx, &u, n->pN, in->C, n->pH >> in->lvl, n->pW >> in->lvl);
+        return o->fuse + 1 + o->unit;
     }
     if (o->chain) {
         const fn_op *o2 = &n->O[i + o->fuse + 1];
@@ -653,7 +685,7 @@ static void prof(fn_net *n, const fn_op *o, int dir, double t0) {
     if (o->type == OP_CONV && !dir && !n->ptrain && o->chain) { /* the second convolution of the call */
         n->prof_n[OP_CONV][0]++;
         n->prof_flop[OP_CONV][0] += conv_flop(n, o + o->fuse + 1);
-        if (o->unit) { /* and its shortcut */
+        if (o->unit == 2) { /* and its shortcut */
             n->prof_n[OP_CONV][0]++;
             n->prof_flop[OP_CONV][0] += conv_flop(n, o + o->fuse + 2);
         }
@@ -699,7 +731,7 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     if (n->be->set_training) n->be->set_training(n->be->ctx, train);
     if (!train && n->be->params_frozen) n->be->params_frozen(n->be->ctx, n->params, n->numel, n->params_version);
     for (int i = 0; i < n->no; i++) {
-        if (!train && n->O[i].ucat) continue; /* the residual unit after it takes it */
+        if (!train && n->O[i].taken) continue; /* the residual unit after it takes it */
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
         /* profiled as the convolution's time, or the batch norm's (an upsampling's call: its convolution's) */
         const fn_op *po = !train && n->O[i].upc ? &n->O[i + 1] : &n->O[i];

@@ -45,10 +45,11 @@ typedef struct fn_op {
     int fuse;       /* conv, in an inference plan: the ops after it that its conv_bn_fwd_infer call runs (0: none) */
     int chain;      /* and then 1 when the convolution after those ops runs in the same call, as the second
                        of conv_bn_conv_fwd_infer (0: not) */
-    int unit;       /* and then 1 when the shortcut convolution of the same input after that second one,
-                       and the add of the two, run in the same call too (conv_bn_conv_add_fwd_infer) */
-    int ucat;       /* concat, in an inference plan: 1 when the residual unit right after it, its only reader,
-                       takes it into its call (conv_bn_conv_add_fwd_infer's x2), 0 not */
+    int unit;       /* and then, when the residual unit's sum runs in the same call too (unit_fwd_infer): 2
+                       with the shortcut convolution before it, 1 with the identity (0: not) */
+    int taken;      /* in an inference plan: 1 when the residual unit after it takes it into its call
+                       (unit_fwd_infer): the concatenation of its input, or the batch norm and ReLU that
+                       its first convolution's input goes through; 0 not */
     int upc;        /* up2, in an inference plan: 1 when the convolution right after it, its only reader,
                        runs in its call (up_conv_fwd_infer), 0 not */
     int resid;      /* conv, in an inference plan: 1 when the add right after it runs in its call

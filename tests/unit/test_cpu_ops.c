@@ -404,16 +404,31 @@ static void test_bf16_paths(void) {
     cc->dnn_chunk = CPU_DNN_CHUNK;
 }
 
+/* unit_fwd_infer(u) against the reference ref [n]: bit for bit, and the calls of a unit by oneDNN's
+ * primitives counted: at least units of them (-1: any number; 0: none) */
+static void unit_check(fn_unit *u, int N, int Ci, int H, int W, const float *ref, size_t n, int units, const char *prec,
+                       size_t t, const char *what) {
+    cpu_ctx *cc = be->ctx;
+    const long u0 = cc->dnn_units;
+    if (u->y != u->y1) memset(u->y, 0, n * 4);
+    be->unit_fwd_infer(be->ctx, u, N, Ci, H, W);
+    CHECKF(!memcmp(u->y, ref, n * 4), "%s case %zu relu %d: unit_fwd_infer %s", prec, t, u->relu, what);
+    if (units > 0) CHECKF(cc->dnn_units >= u0 + units, "case %zu %s: %ld units", t, what, cc->dnn_units - u0);
+    if (units == 0) CHECK(cc->dnn_units == u0);
+}
+
 /* conv_bn_conv_fwd_infer: the bits of conv_bn_fwd_infer then conv_fwd, in fp32 and bf16, with and without
  * kept kernels, ReLU or not, whole batches and batches cut into calls; on AMX, bf16 passes the values
  * from one primitive to the next in NHWC (cpu_dnn_fwd2) on the pairs of k > 1. And the residual unit,
- * conv_bn_conv_add_fwd_infer with a shortcut of x (1x1 or 3x3): the bits of conv_bn_conv_fwd_infer then
+ * unit_fwd_infer with a shortcut of x (1x1 or 3x3): the bits of conv_bn_conv_fwd_infer then
  * conv_add_fwd_infer, the three convolutions in one go on AMX, also from the two parts of a
- * concatenated input. */
+ * concatenated input, through a batch norm and ReLU first (a downsampling unit's), and with the identity
+ * as the shortcut (unit_fwd_infer). */
 static void test_conv_chain(void) {
     static const int cs[][10] = { /* N, Ci, H, W, C1, k1, s1, C2, k2, s2 */
         {1, 16, 20, 18, 32, 3, 1, 32, 3, 1}, {2, 3, 17, 15, 16, 3, 2, 24, 3, 1}, {1, 32, 12, 12, 16, 2, 1, 16, 3, 1},
         {3, 8, 9, 11, 19, 3, 1, 5, 1, 1},    {3, 17, 11, 9, 20, 3, 1, 33, 3, 1}, {2, 5, 8, 8, 7, 7, 1, 9, 3, 2},
+        {2, 16, 9, 10, 24, 3, 1, 16, 3, 1},
     };
     cpu_ctx *cc = be->ctx;
     fn_err e = { { 0 } };
@@ -435,6 +450,8 @@ static void test_conv_chain(void) {
             const size_t nw3 = (size_t)C2 * Ci * k3 * k3, np = nw1 + C1 + nw2 + C2 + nw3 + C2;
             /* the parameters in one block, as a model's: w1, b1, w2, b2, w3, b3 */
             float *x = rbuf(nx), *p = rbuf(np), *g = rbuf(C1), *beta = rbuf(C1), *rm = rbuf(C1);
+            float *pg = rbuf(Ci), *pb = rbuf(Ci), *pm = rbuf(Ci), *pv = buf(Ci); /* a batch norm of x */
+            for (int c = 0; c < Ci; c++) pv[c] = 0.5f + (float)runif();
             float *rv = buf(C1), *y1 = buf(n1), *y2r = buf(n2), *y1s = buf(n1), *y2 = buf(n2), *yr = buf(n2),
                   *yu = buf(n2);
             const float *w1 = p, *b1 = p + nw1, *w2 = b1 + C1, *b2 = w2 + nw2, *w3 = b2 + C2, *b3 = w3 + nw3;
@@ -457,26 +474,19 @@ static void test_conv_chain(void) {
                             CHECKF(cc->dnn_chained >= ch0 + (cut ? N : 1), "case %zu cut %d: %ld chained calls", t,
                                    cut, cc->dnn_chained - ch0);
                         if (mode != 1) CHECK(cc->dnn_chained == ch0);
-                        /* the residual unit */
+                        /* the residual unit, with a shortcut convolution */
                         be->conv_add_fwd_infer(be->ctx, x, w3, b3, y2r, yr, N, Ci, H, W, C2, k3, s3);
-                        const long u0 = cc->dnn_units;
-                        memset(yu, 0, n2 * 4);
-                        be->conv_bn_conv_add_fwd_infer(be->ctx, x, NULL, 0, NULL, w1, b1, y1s, N, Ci, H, W, C1, k1, s1,
-                                                       g, beta, rm, rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3, b3,
-                                                       k3, s3, yu);
-                        CHECKF(!memcmp(yu, yr, n2 * 4),
-                               "%s case %zu cut %d frozen %d relu %d: conv_bn_conv_add_fwd_infer",
-                               prec ? "bf16" : "fp32", t, cut, frozen, relu);
-                        if (mode == 1 && dnn_amx() && k1 > 1 && k2 > 1)
-                            CHECKF(cc->dnn_units >= u0 + (cut ? N : 1), "case %zu cut %d: %ld residual units", t, cut,
-                                   cc->dnn_units - u0);
-                        if (mode != 1) CHECK(cc->dnn_units == u0);
+                        fn_unit u = { .x = x, .w1 = w1, .b1 = b1, .C1 = C1, .k1 = k1, .s1 = s1, .gamma = g,
+                                      .beta = beta, .rmean = rm, .rvar = rv, .relu = relu, .y1 = y1s, .w2 = w2,
+                                      .b2 = b2, .C2 = C2, .k2 = k2, .s2 = s2, .y2 = y2, .w3 = w3, .b3 = b3, .k3 = k3,
+                                      .s3 = s3, .eps = 1e-3f, .y = yu };
+                        const int dnn = mode == 1 && dnn_amx() && k1 > 1 && k2 > 1;
+                        const char *pn = prec ? "bf16" : "fp32";
+                        unit_check(&u, N, Ci, H, W, yr, n2, dnn ? (cut ? N : 1) : mode == 1 ? -1 : 0, pn, t, "");
                         if (n1 >= n2) { /* y in y1's storage, as a plan may put it */
-                            be->conv_bn_conv_add_fwd_infer(be->ctx, x, NULL, 0, NULL, w1, b1, y1s, N, Ci, H, W, C1, k1,
-                                                           s1, g, beta, rm, rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3,
-                                                           b3, k3, s3, y1s);
-                            CHECKF(!memcmp(y1s, yr, n2 * 4), "%s case %zu cut %d: y over y1", prec ? "bf16" : "fp32", t,
-                                   cut);
+                            u.y = y1s;
+                            unit_check(&u, N, Ci, H, W, yr, n2, -1, pn, t, "y over y1");
+                            u.y = yu;
                         }
                         /* the input as a concatenation of its first Ca channels and the rest, never made */
                         const int Cb = Ci / 2, Ca = Ci - Cb;
@@ -487,21 +497,35 @@ static void test_conv_chain(void) {
                             memcpy(xb + (size_t)nn * Cb * hw, x + ((size_t)nn * Ci + Ca) * hw, (size_t)Cb * hw * 4);
                         }
                         const long cat0 = cc->dnn_cats;
-                        memset(yu, 0, n2 * 4);
-                        be->conv_bn_conv_add_fwd_infer(be->ctx, xa, xb, Cb, xc, w1, b1, y1s, N, Ci, H, W, C1, k1, s1,
-                                                       g, beta, rm, rv, 1e-3f, relu, w2, b2, y2, C2, k2, s2, w3, b3,
-                                                       k3, s3, yu);
-                        CHECKF(!memcmp(yu, yr, n2 * 4), "%s case %zu cut %d frozen %d relu %d: of a concatenation",
-                               prec ? "bf16" : "fp32", t, cut, frozen, relu);
-                        if (mode == 1 && dnn_amx() && k1 > 1 && k2 > 1)
-                            CHECKF(cc->dnn_cats >= cat0 + (cut ? N : 1), "case %zu cut %d: %ld of a concatenation", t,
-                                   cut, cc->dnn_cats - cat0);
-                        if (mode != 1) CHECK(cc->dnn_cats == cat0);
-                        bfree(xa), bfree(xb), bfree(xc);
+                        u.x = xa, u.x2 = xb, u.Ci2 = Cb, u.xc = xc;
+                        unit_check(&u, N, Ci, H, W, yr, n2, dnn ? (cut ? N : 1) : mode == 1 ? -1 : 0, pn, t,
+                                   "of a concatenation");
+                        if (dnn) CHECKF(cc->dnn_cats >= cat0 + (cut ? N : 1), "case %zu: %ld", t, cc->dnn_cats - cat0);
+                        u.x = x, u.x2 = NULL, u.Ci2 = 0, u.xc = NULL;
+                        /* through a batch norm and ReLU first (not the shortcut): a downsampling unit's */
+                        float *hr = buf(nx), *hs = buf(nx), *y1p = buf(n1), *y2p = buf(n2), *yp = buf(n2);
+                        be->bn_relu_fwd_infer(be->ctx, x, pg, pb, hr, pm, pv, N, Ci, H * W, 1e-3f);
+                        be->conv_bn_fwd_infer(be->ctx, hr, w1, b1, y1p, N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f,
+                                              relu);
+                        be->conv_fwd(be->ctx, y1p, w2, b2, y2p, N, C1, H1, W1, C2, k2, s2);
+                        be->conv_add_fwd_infer(be->ctx, x, w3, b3, y2p, yp, N, Ci, H, W, C2, k3, s3);
+                        u.pre_gamma = pg, u.pre_beta = pb, u.pre_mean = pm, u.pre_var = pv, u.pre_relu = 1, u.h = hs;
+                        unit_check(&u, N, Ci, H, W, yp, n2, dnn ? (cut ? N : 1) : mode == 1 ? -1 : 0, pn, t,
+                                   "through a batch norm");
+                        u.pre_gamma = NULL, u.h = NULL;
+                        /* the identity */
+                        if (Ci == C2 && s1 * s2 == 1) {
+                            be->add(be->ctx, x, y2r, yp, n2);
+                            u.w3 = NULL;
+                            unit_check(&u, N, Ci, H, W, yp, n2, dnn ? (cut ? N : 1) : mode == 1 ? -1 : 0, pn, t,
+                                       "the identity");
+                            u.w3 = w3;
+                        }
+                        bfree(xa), bfree(xb), bfree(xc), bfree(hr), bfree(hs), bfree(y1p), bfree(y2p), bfree(yp);
                         if (frozen) be->params_frozen(be->ctx, NULL, 0, 0);
                     }
             bfree(x), bfree(p), bfree(g), bfree(beta), bfree(rm), bfree(rv), bfree(y1), bfree(y2r), bfree(y1s), bfree(y2);
-            bfree(yr), bfree(yu);
+            bfree(yr), bfree(yu), bfree(pg), bfree(pb), bfree(pm), bfree(pv);
         }
     }
     cc->dnn_chunk = CPU_DNN_CHUNK;

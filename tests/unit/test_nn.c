@@ -600,12 +600,12 @@ out:
 }
 
 /* The inference plan's fused calls (conv_bn_fwd_infer, conv_bn_conv_fwd_infer, conv_add_fwd_infer,
- * conv_bn_conv_add_fwd_infer, up_conv_fwd_infer) give the bits of the separate calls, on every network, in
+ * unit_fwd_infer, up_conv_fwd_infer) give the bits of the separate calls, on every network, in
  * fp32 and (where the CPU has it) bf16: the same parameters through a backend without them. FocusNet's
- * plan chains convolutions, and in bf16 takes residual sums, runs its 15 residual units with a projection
- * shortcut and no downsampling as one call each (7 of them from the two parts of their concatenated
- * input), and its 7 upsamplings with their convolutions, also when the net's plan was first made in
- * fp32. */
+ * plan chains convolutions, and in bf16 takes residual sums, runs each of its 23 residual units as one
+ * call (the 7 decoder units from the two parts of their concatenated input, the 7 downsampling ones with
+ * the batch norm and ReLU before them), and its 7 upsamplings with their convolutions, also when the
+ * net's plan was first made in fp32. */
 static void test_fused_net(void) {
     fn_err e = { { 0 } };
     const size_t ny = 2 * 32 * 32;
@@ -622,7 +622,7 @@ static void test_fused_net(void) {
                 break; /* no bf16 on this CPU */
             }
             b[1]->conv_bn_fwd_infer = NULL, b[1]->conv_bn_conv_fwd_infer = NULL, b[1]->conv_add_fwd_infer = NULL;
-            b[1]->conv_bn_conv_add_fwd_infer = NULL, b[1]->up_conv_fwd_infer = NULL;
+            b[1]->unit_fwd_infer = NULL, b[1]->up_conv_fwd_infer = NULL;
             fn_net *n[2] = { fn_net_new(b[0], &cfg, &e), fn_net_new(b[1], &cfg, &e) };
             CHECK(n[0] && n[1]);
             if (n[0] && n[1]) {
@@ -640,21 +640,21 @@ static void test_fused_net(void) {
                 CHECK(infer(n[0], x, y1) == 0 && infer(n[1], x, y2) == 0);
                 CHECKF(!memcmp(y1, y2, sizeof *y1 * ny), "%s %s: the fused calls differ from the separate ones",
                        fn_arch_name(arch), prec == FN_PREC_BF16 ? "bf16" : "fp32");
-                int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, cat = 0, none = 0;
+                int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, taken = 0, none = 0;
                 for (int i = 0; i < n[0]->no; i++)
                     fuse += n[0]->O[i].fuse > 0, chain += n[0]->O[i].chain, resid += n[0]->O[i].resid,
-                        unit += n[0]->O[i].unit, upc += n[0]->O[i].upc, cat += n[0]->O[i].ucat;
+                        unit += n[0]->O[i].unit > 0, upc += n[0]->O[i].upc, taken += n[0]->O[i].taken;
                 for (int i = 0; i < n[1]->no; i++)
                     none += n[1]->O[i].fuse + n[1]->O[i].chain + n[1]->O[i].resid + n[1]->O[i].unit + n[1]->O[i].upc +
-                            n[1]->O[i].ucat;
+                            n[1]->O[i].taken;
                 CHECK(fuse > 0 && none == 0);
                 /* FocusNet: chained convolutions in both; residual sums, units and upsamplings taken into
                  * their convolutions in bf16 only (cpu_resid_pays) */
                 if (arch == FN_ARCH_FOCUSNET)
-                    CHECKF(chain >= 10 && (prec == FN_PREC_BF16 ? resid >= 10 && unit == 15 && upc == 7 && cat == 7
-                                                                : resid == 0 && unit == 0 && upc == 0 && cat == 0),
-                           "%s: chain %d resid %d unit %d upc %d cat %d", prec == FN_PREC_BF16 ? "bf16" : "fp32",
-                           chain, resid, unit, upc, cat);
+                    CHECKF(chain >= 10 && (prec == FN_PREC_BF16 ? resid >= 10 && unit == 23 && upc == 7 && taken == 21
+                                                                : resid == 0 && unit == 0 && upc == 0 && taken == 0),
+                           "%s: chain %d resid %d unit %d upc %d taken %d", prec == FN_PREC_BF16 ? "bf16" : "fp32",
+                           chain, resid, unit, upc, taken);
                 free(p), free(st);
             }
             fn_net_free(n[0]), fn_net_free(n[1]);
