@@ -404,6 +404,27 @@ static void test_bf16_paths(void) {
     cc->dnn_chunk = CPU_DNN_CHUNK;
 }
 
+/* the convolution paths of test_bn_fold and test_conv_add, by mode: 0 fp32; 1 bf16; 2 bf16 with oneDNN's
+ * reorders (no layout.c); 3 bf16 by matrix products; path0 the context's own choice of bf16 path */
+static void conv_mode(cpu_ctx *cc, int mode, int path0, int training) {
+    fn_err e = { { 0 } };
+    CHECK(be->set_precision(be->ctx, mode ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
+    cc->dnn_layout = mode != 2;
+    cc->dnnconv = mode == 3 ? 0 : path0;
+    cc->training = training;
+}
+
+/* and the context as it was after them, fp32, with no error since */
+static void conv_modes_done(cpu_ctx *cc, int path0, int training) {
+    fn_err e = { { 0 } };
+    cc->dnn_chunk = CPU_DNN_CHUNK;
+    cc->dnn_layout = 1;
+    cc->dnnconv = path0;
+    cc->training = training;
+    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
+    CHECK(be->error(be->ctx) == NULL);
+}
+
 /* unit_fwd_infer(u) against the reference ref [n]: bit for bit, and the calls of a unit by oneDNN's
  * primitives counted: at least units of them (-1: any number; 0: none) */
 static void unit_check(fn_unit *u, int N, int Ci, int H, int W, const float *ref, size_t n, int units, const char *prec,
@@ -436,9 +457,7 @@ static void test_conv_chain(void) {
     const int path0 = cc->dnnconv;
     for (int mode = 0; mode <= 2 * bf16; mode++) { /* fp32; bf16; bf16 by matrix products (no chain) */
         const int prec = mode > 0;
-        CHECK(be->set_precision(be->ctx, prec ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
-        cc->dnnconv = mode == 2 ? 0 : path0;
-        cc->training = 0;
+        conv_mode(cc, mode == 2 ? 3 : mode, path0, 0);
         for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
             const int *q = cs[t], N = q[0], Ci = q[1], H = q[2], W = q[3], C1 = q[4], k1 = q[5], s1 = q[6];
             const int C2 = q[7], k2 = q[8], s2 = q[9];
@@ -528,11 +547,7 @@ static void test_conv_chain(void) {
             bfree(yr), bfree(yu), bfree(pg), bfree(pb), bfree(pm), bfree(pv);
         }
     }
-    cc->dnn_chunk = CPU_DNN_CHUNK;
-    cc->dnnconv = path0;
-    cc->training = training;
-    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
-    CHECK(be->error(be->ctx) == NULL);
+    conv_modes_done(cc, path0, training);
 }
 
 /* up_conv_fwd_infer: the bits of up2_fwd then conv_fwd, in fp32 and bf16 (by the primitives, and by
@@ -548,9 +563,7 @@ static void test_up_conv(void) {
     const int path0 = cc->dnnconv;
     for (int mode = 0; mode <= 2 * bf16; mode++) { /* fp32; bf16; bf16 by matrix products */
         const int prec = mode > 0;
-        CHECK(be->set_precision(be->ctx, prec ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
-        cc->dnnconv = mode == 2 ? 0 : path0;
-        cc->training = 0;
+        conv_mode(cc, mode == 2 ? 3 : mode, path0, 0);
         for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
             const int *q = cs[t], N = q[0], Ci = q[1], h = q[2], w = q[3], Co = q[4], k = q[5], s = q[6];
             const int Ho = fn_same(2 * h, k, s, NULL), Wo = fn_same(2 * w, k, s, NULL);
@@ -574,32 +587,7 @@ static void test_up_conv(void) {
             bfree(x), bfree(p), bfree(u), bfree(u2), bfree(yr), bfree(y);
         }
     }
-    cc->dnn_chunk = CPU_DNN_CHUNK;
-    cc->dnnconv = path0;
-    cc->training = training;
-    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
-    CHECK(be->error(be->ctx) == NULL);
-}
-
-/* the convolution paths of test_bn_fold and test_conv_add, by mode: 0 fp32; 1 bf16; 2 bf16 with oneDNN's
- * reorders (no layout.c); 3 bf16 by matrix products; path0 the context's own choice of bf16 path */
-static void conv_mode(cpu_ctx *cc, int mode, int path0, int training) {
-    fn_err e = { { 0 } };
-    CHECK(be->set_precision(be->ctx, mode ? FN_PREC_BF16 : FN_PREC_FP32, &e) == 0);
-    cc->dnn_layout = mode != 2;
-    cc->dnnconv = mode == 3 ? 0 : path0;
-    cc->training = training;
-}
-
-/* and the context as it was after them, fp32, with no error since */
-static void conv_modes_done(cpu_ctx *cc, int path0, int training) {
-    fn_err e = { { 0 } };
-    cc->dnn_chunk = CPU_DNN_CHUNK;
-    cc->dnn_layout = 1;
-    cc->dnnconv = path0;
-    cc->training = training;
-    CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
-    CHECK(be->error(be->ctx) == NULL);
+    conv_modes_done(cc, path0, training);
 }
 
 /* The batch norm folded into the backward (conv_bwd_bn, bn_relu_bwd): the bits of conv_bwd on
