@@ -229,15 +229,21 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
     conv_fwd(ctx, x, w, b, y, N, Ci, H, W, Co, k, s, NULL);
 }
 
-/* the epilogue of an inference batch norm over Co channels (and ReLU): its scale and shift per channel in
- * c->epi; 0, or -1 when out of memory (c->oom set) */
+/* an inference batch norm over C channels (and ReLU) as an epilogue or prologue: its scale and shift per
+ * channel in the context buffer *buf (capacity *cap); 0, or -1 when out of memory (c->oom set) */
+static int bn_coefs(cpu_ctx *c, float **buf, size_t *cap, const float *gamma, const float *beta, const float *rmean,
+                    const float *rvar, float eps, int C, int relu, cpu_epi *epi) {
+    float *sc = cpu_grow(c, buf, cap, 2 * (size_t)C);
+    if (!sc) return -1;
+    for (int ch = 0; ch < C; ch++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, ch, &sc[ch], &sc[C + ch]);
+    *epi = (cpu_epi){ sc, sc + C, relu, 0, 0 };
+    return 0;
+}
+
+/* the epilogue of an inference batch norm over Co channels (and ReLU), in c->epi */
 static int bn_epi(cpu_ctx *c, const float *gamma, const float *beta, const float *rmean, const float *rvar,
                   float eps, int Co, int relu, cpu_epi *epi) {
-    float *sc = cpu_grow(c, &c->epi, &c->epi_cap, 2 * (size_t)Co);
-    if (!sc) return -1;
-    for (int co = 0; co < Co; co++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, co, &sc[co], &sc[Co + co]);
-    *epi = (cpu_epi){ sc, sc + Co, relu, 0, 0 };
-    return 0;
+    return bn_coefs(c, &c->epi, &c->epi_cap, gamma, beta, rmean, rvar, eps, Co, relu, epi);
 }
 
 /* the batch norm's scale and shift per output channel, then the convolution with them as its epilogue */
@@ -292,21 +298,19 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
 void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W) {
     cpu_ctx *c = ctx;
     cpu_epi epi, pre;
-    if (bn_epi(c, u->gamma, u->beta, u->rmean, u->rvar, u->eps, u->C1, u->relu, &epi)) return;
-    if (u->pre_gamma) {
-        float *sc = cpu_grow(c, &c->pro, &c->pro_cap, 2 * (size_t)Ci);
-        if (!sc) return;
-        for (int ch = 0; ch < Ci; ch++)
-            cpu_bn_coef(u->pre_gamma, u->pre_beta, u->pre_mean, u->pre_var, u->eps, ch, &sc[ch], &sc[Ci + ch]);
-        pre = (cpu_epi){ sc, sc + Ci, u->pre_relu, 0, 0 };
+    if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, u->k1) && use_dnn(c, CPU_DNN_FWD_INFER, u->k2) &&
+        (!u->w3 || use_dnn(c, CPU_DNN_FWD_INFER, u->k3))) {
+        if (bn_epi(c, u->gamma, u->beta, u->rmean, u->rvar, u->eps, u->C1, u->relu, &epi) ||
+            (u->pre_gamma && bn_coefs(c, &c->pro, &c->pro_cap, u->pre_gamma, u->pre_beta, u->pre_mean, u->pre_var,
+                                      u->eps, Ci, u->pre_relu, &pre)))
+            return;
+        const cpu_shortcut sc = { u->w3,  u->b3, u->k3, u->s3, u->y, u->x2, u->x2 ? u->Ci2 : 0,
+                                  u->pre_gamma ? &pre : NULL };
+        if (!cpu_dnn_fwd2(c, u->x, u->w1, u->b1, N, Ci, H, W, u->C1, u->k1, u->s1, &epi, u->w2, u->b2, u->y2, u->C2,
+                          u->k2, u->s2, &sc))
+            return;
     }
-    const int dnn = !c->training && use_dnn(c, CPU_DNN_FWD_INFER, u->k1) && use_dnn(c, CPU_DNN_FWD_INFER, u->k2) &&
-                    (!u->w3 || use_dnn(c, CPU_DNN_FWD_INFER, u->k3));
-    cpu_shortcut sc = { u->w3, u->b3, u->k3, u->s3, u->y, u->x2, u->x2 ? u->Ci2 : 0, u->pre_gamma ? &pre : NULL };
     const float *x = u->x;
-    if (dnn && !cpu_dnn_fwd2(c, x, u->w1, u->b1, N, Ci, H, W, u->C1, u->k1, u->s1, &epi, u->w2, u->b2, u->y2, u->C2,
-                             u->k2, u->s2, &sc))
-        return;
     if (u->x2) { /* the concatenation made */
         CPU_ISA_PICK(c->isa, cpu_concat)(c, x, u->x2, u->xc, N, Ci - u->Ci2, u->Ci2, H * W);
         x = u->xc;
@@ -319,13 +323,10 @@ void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W
     }
     cpu_conv_bn_conv_fwd_infer(c, h, u->w1, u->b1, u->y1, N, Ci, H, W, u->C1, u->k1, u->s1, u->gamma, u->beta, u->rmean,
                                u->rvar, u->eps, u->relu, u->w2, u->b2, u->y2, u->C2, u->k2, u->s2);
-    int pt;
-    const int H2 = fn_same(fn_same(H, u->k1, u->s1, &pt), u->k2, u->s2, &pt),
-              W2 = fn_same(fn_same(W, u->k1, u->s1, &pt), u->k2, u->s2, &pt);
     if (u->w3)
         cpu_conv_add_fwd_infer(c, x, u->w3, u->b3, u->y2, u->y, N, Ci, H, W, u->C2, u->k3, u->s3);
-    else
-        CPU_ISA_PICK(c->isa, cpu_add)(c, x, u->y2, u->y, (size_t)N * u->C2 * H2 * W2);
+    else /* the identity: in is of y2's shape */
+        CPU_ISA_PICK(c->isa, cpu_add)(c, x, u->y2, u->y, (size_t)N * Ci * H * W);
 }
 
 /* A convolution of an upsampling: in bf16, oneDNN's primitive may take the upsampling as layout.c lays x

@@ -317,6 +317,10 @@ typedef struct cpu_shortcut {
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
                  int s2, const cpu_shortcut *sc);
+/* y = conv(up2(x)), an inference forward of x [N,Ci,h,w] upsampled 2x (nearest), the upsampled tensor
+ * laid out for the primitive as it is made (cpu_nhwc_up_bf16), never in NCHW (up_conv_fwd_infer) */
+int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
+                   int wd, int Co, int k, int s);
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc);
 /* pro (NULL: none): x's values through it as they are laid out (conv_bwd_bn); -1 where the pass's layout
@@ -394,10 +398,6 @@ void cpu_bn_bwd_sync(cpu_ctx *c, const float *x, const float *dy, const float *g
 #define CPU_ISA_PICK(isa, name) \
     ((isa) == CPU_ISA_AVX512 ? name##_avx512 : (isa) == CPU_ISA_AVX2 ? name##_avx2 : name##_x86_64)
 
-/* y = conv(up2(x)), an inference forward of x [N,Ci,h,w] upsampled 2x (nearest), the upsampled tensor
- * laid out for the primitive as it is made (cpu_nhwc_up_bf16), never in NCHW (up_conv_fwd_infer) */
-int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
-                   int wd, int Co, int k, int s);
 /* layout.c: NCHW f32 -> NHWC bf16 (through pro when not NULL: cpu_bn_value's arithmetic, then
  * cpu_bf16_round), and NHWC f32 -> NCHW f32 (= or += by acc, or = through
  * epi when epi is not NULL: cpu_bn_plane's arithmetic, or = x + x2 when x2, NHWC f32, is not NULL), for

@@ -59,11 +59,16 @@ static int stored_in(const fn_net *n, int t) {
     return 0;
 }
 
+/* tensor t is read by no op but a and b (a == b: one) */
+static int read_only_by(const fn_net *n, int t, int a, int b) {
+    for (int k = 0; k < n->no; k++)
+        if (k != a && k != b && (n->O[k].x == t || n->O[k].x2 == t)) return 0;
+    return 1;
+}
+
 /* tensor t is read by op k alone, and no tensor is stored in it (in place) */
 static int only_reader(const fn_net *n, int t, int k) {
-    for (int j = 0; j < n->no; j++)
-        if (j != k && (n->O[j].x == t || n->O[j].x2 == t)) return 0;
-    return !stored_in(n, t);
+    return read_only_by(n, t, k, k) && !stored_in(n, t);
 }
 
 /* the in-place activations right after op i, each over the one before: how many */
@@ -108,9 +113,7 @@ static int recomputed(const fn_net *n, int i) {
 static int relu_bwd_fused(const fn_net *n, int i) {
     const fn_op *o = &n->O[i];
     if (o->type != OP_BN || !n->be->bn_relu_bwd || !relu_follows(n, i) || root(n, n->O[i + 1].y) != o->y) return 0;
-    for (int j = 0; j < n->no; j++)
-        if (j != i + 1 && (n->O[j].x == o->y || n->O[j].x2 == o->y)) return 0;
-    return 1;
+    return read_only_by(n, o->y, i + 1, i + 1);
 }
 
 /* Training: batch norm op i whose output (with, maybe, the in-place ReLU right after it, its backward
@@ -181,9 +184,7 @@ static int pre_norm(const fn_net *n, int i) {
     if (i < 2) return 0;
     const fn_op *b = &n->O[i - 2], *a = &n->O[i - 1];
     if (b->type != OP_BN || !relu_follows(n, i - 2) || n->O[i].x != a->y || b->y == n->out) return 0;
-    for (int k = 0; k < n->no; k++)
-        if (k != i - 1 && (n->O[k].x == b->y || n->O[k].x2 == b->y)) return 0;
-    return only_reader(n, a->y, i);
+    return read_only_by(n, b->y, i - 1, i - 1) && only_reader(n, a->y, i);
 }
 
 /* Inference: op i, chained with the convolution j after its fused ops (conv_chainable), starts a residual
@@ -214,10 +215,7 @@ static int res_unit(const fn_net *n, int i, int fuse, int *pre) {
 static int cat_unit(const fn_net *n, int i, int fuse) {
     const fn_op *c = i > 0 ? &n->O[i - 1] : NULL;
     const int t = n->O[i].x, p = i + fuse + 2;
-    if (!c || c->type != OP_CONCAT || c->y != t || t == n->out || stored_in(n, t)) return 0;
-    for (int k = 0; k < n->no; k++)
-        if (k != i && k != p && (n->O[k].x == t || n->O[k].x2 == t)) return 0;
-    return 1;
+    return c && c->type == OP_CONCAT && c->y == t && t != n->out && !stored_in(n, t) && read_only_by(n, t, i, p);
 }
 
 /* Inference: op i, an upsampling, is read only by the convolution right after it, which no other fused
