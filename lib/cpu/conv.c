@@ -174,12 +174,38 @@ static int use_dnn(const cpu_ctx *c, int p, int k) {
 
 /* forward ------------------------------------------------------------------------------------------ */
 
+static void conv_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
+                     int N, int Ci, int H, int W, int Co, int k, int s, const cpu_epi *epi);
+
+/* Channels last (set_nhwc) where oneDNN's primitive does not take the convolution: x goes to NCHW in a
+ * context buffer, the convolution runs there, and its result comes back to NHWC through epi (whose addend
+ * is NHWC): the same values, so the same bits, at two transposes' cost (no plan sets NHWC where they would
+ * be paid often: cpu_nhwc_pays) */
+static void conv_fwd_nchw(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci,
+                          int H, int W, int Co, int k, int s, const cpu_epi *epi) {
+    int pt;
+    const size_t HW = (size_t)H * W, HWo = (size_t)fn_same(H, k, s, &pt) * fn_same(W, k, s, &pt);
+    float *xt = cpu_grow(c, &c->lay, &c->lay_cap, (size_t)N * (Ci * HW + Co * HWo)); /* [N,Ci,H,W], [N,Co,Ho,Wo] */
+    if (!xt) return; /* error() */
+    float *yt = xt + (size_t)N * Ci * HW;
+    CPU_ISA_PICK(c->isa, cpu_nchw_from)(x, NULL, xt, N, Ci, HW, 0, NULL, c->threads);
+    c->nhwc = 0;
+    conv_fwd(c, xt, w, b, yt, N, Ci, H, W, Co, k, s, NULL);
+    c->nhwc = 1;
+    CPU_ISA_PICK(c->isa, cpu_nhwc_f32)(yt, y, N, Co, HWo, c->threads);
+    if (epi) CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(y, y, (size_t)N * HWo, Co, epi, c->threads);
+}
+
 /* y = conv(x) (+ b), each output tile through epi (NULL: none) while it is in the cache */
 static void conv_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
                      int N, int Ci, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
     if (use_dnn(c, c->training ? CPU_DNN_FWD_TRAIN : CPU_DNN_FWD_INFER, k) &&
         !cpu_dnn_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, epi))
         return;
+    if (c->nhwc) {
+        conv_fwd_nchw(c, x, w, b, y, N, Ci, H, W, Co, k, s, epi);
+        return;
+    }
     /* training forwards by the direct method (see set_training in backend.h) */
     const int kept = cpu_kcache_covers(c, w, (size_t)Co * Ci * k * k);
     if (use_winograd(c, N, Ci, H, W, Co, k, s, kept) && !(c->training && c->winograd == 1)) {

@@ -69,6 +69,29 @@ static void cpu_set_training(void *ctx, int training) {
     if (training) cpu_kcache_drop(c); /* the parameters will change */
 }
 
+/* backend.h nhwc_pays: channels-last inference where every bf16 convolution runs by oneDNN's primitives
+ * with layout.c's copies (AMX, or FN_CPU_BF16=conv; their kernels take NHWC): no transposes between the
+ * ops then. Elsewhere the 1x1 convolutions take the matrix-product path, in NCHW (conv.c use_dnn). */
+static int cpu_nhwc_pays(void *ctx) {
+    const cpu_ctx *c = ctx;
+#ifdef FN_DNNL
+    return c->prec == FN_PREC_BF16 && c->dnn_layout && (c->dnnconv == 2 || (c->dnnconv && c->amx));
+#else
+    return 0;
+#endif
+}
+
+static void cpu_set_nhwc(void *ctx, int on) {
+    cpu_ctx *c = ctx;
+    c->nhwc = on;
+}
+
+static void cpu_nhwc(void *ctx, const float *x, float *y, int N, int C, int HW, int to) {
+    cpu_ctx *c = ctx;
+    if (to) CPU_ISA_PICK(c->isa, cpu_nhwc_f32)(x, y, N, C, (size_t)HW, c->threads);
+    else CPU_ISA_PICK(c->isa, cpu_nchw_from)(x, NULL, y, N, C, (size_t)HW, 0, NULL, c->threads);
+}
+
 /* the table ------------------------------------------------------------------------------------- */
 
 static void cpu_destroy(fn_backend *be) {
@@ -85,6 +108,7 @@ static void cpu_destroy(fn_backend *be) {
         free(c->epi);
         free(c->pro);
         free(c->remade);
+        free(c->lay);
         free(c->wino);
         free(c);
     }
@@ -167,6 +191,9 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->unit_fwd_infer = cpu_unit_fwd_infer;
     be->up_conv_fwd_infer = cpu_up_conv_fwd_infer;
     be->resid_pays = cpu_resid_pays;
+    be->nhwc_pays = cpu_nhwc_pays;
+    be->set_nhwc = cpu_set_nhwc;
+    be->nhwc = cpu_nhwc;
     be->conv_bwd_data = cpu_conv_bwd_data;
     be->conv_bwd_filter = cpu_conv_bwd_filter;
     be->conv_bwd = cpu_conv_bwd;

@@ -63,6 +63,8 @@ typedef struct cpu_ctx {
     size_t epi_cap;
     float *pro;        /* [2 * Ci] conv_bwd_bn's scale and shift */
     size_t pro_cap;
+    float *lay;        /* conv.c: a channels-last convolution's operands in NCHW, where no primitive takes it */
+    size_t lay_cap;
     float *remade;     /* conv_bwd_bn's input where it is made whole (nothing lays it out or gathers it), or
                         * bn_relu_bwd's masked gradient under sync-BN */
     size_t remade_cap;
@@ -75,6 +77,7 @@ typedef struct cpu_ctx {
                         * 1 where it pays, but not in training forwards (the default),
                         * 2 always (FN_CPU_CONV=winograd) */
     int training;      /* set_training: the forwards that follow are training ones */
+    int nhwc;          /* set_nhwc: the inference ops that follow take and give NHWC activations */
     size_t oom;        /* bytes of workspace that could not be had since the last error() (0: none) */
     char msg[96];      /* error()'s message */
     int gemm;          /* cpu_sgemm: 0 each kind its faster library, 1 oneDNN only, 2 OpenBLAS only */
@@ -420,6 +423,21 @@ CPU_ISA_FN(void, cpu_nhwc_bn_bf16, (const float *x, uint16_t *y, size_t P, int C
 /* layout.c: x [N,C,h,w] f32 upsampled 2x (nearest) into y [N,2h,2w,C] bf16, rounded as cpu_bf16_round */
 CPU_ISA_FN(void, cpu_nhwc_up_bf16, (const float *x, uint16_t *y, int N, int C, int h, int w, int threads));
 #define cpu_nhwc_up_bf16 CPU_ISA_SYM(cpu_nhwc_up_bf16)
+
+/* layout.c, channels-last inference (set_nhwc): x [N,C,HW] f32 -> y [N,HW,C] f32, a transpose (the graph's
+ * input; cpu_nchw_from the other way); y [P,C] = x through epi (cpu_bn_value's arithmetic per channel, or
+ * x + the addend), y may be x; x [P,C] through pro (NULL: none) and x2 [P,C2] (NULL, 0: none) side by side
+ * into y [P,C+C2] bf16, rounded as cpu_bf16_round (a convolution's source, of a concatenation's parts); x
+ * [N,h,w,C] f32 upsampled 2x (nearest) into y [N,2h,2w,C] bf16 */
+CPU_ISA_FN(void, cpu_nhwc_f32, (const float *x, float *y, int N, int C, size_t HW, int threads));
+#define cpu_nhwc_f32 CPU_ISA_SYM(cpu_nhwc_f32)
+CPU_ISA_FN(void, cpu_nhwc_epi, (const float *x, float *y, size_t P, int C, const cpu_epi *epi, int threads));
+#define cpu_nhwc_epi CPU_ISA_SYM(cpu_nhwc_epi)
+CPU_ISA_FN(void, cpu_nhwc_rows_bf16, (const float *x, int C, const float *x2, int C2, uint16_t *y, size_t P,
+                                       const cpu_epi *pro, int threads));
+#define cpu_nhwc_rows_bf16 CPU_ISA_SYM(cpu_nhwc_rows_bf16)
+CPU_ISA_FN(void, cpu_nhwc_up2_bf16, (const float *x, uint16_t *y, int N, int C, int h, int w, int threads));
+#define cpu_nhwc_up2_bf16 CPU_ISA_SYM(cpu_nhwc_up2_bf16)
 
 /* elementwise.c */
 CPU_ISA_FN(void, cpu_act_fwd, (void *ctx, int act, const float *x, float *y, size_t n, float alpha));

@@ -36,9 +36,11 @@
  *   backward-filter  a = src x, b = diff_dst dy, r = diff_weights dw */
 typedef struct dconv {
     int pass, N, Ci, H, W, Co, k, s, bias, acc, dt, training;
+    int nhwc;                   /* the user's activations are NHWC (set_nhwc), not NCHW */
     int ok;                     /* 0: no optimised kernel for it (conv.c's path) */
     int fa, fb, fr;             /* layout.c changes a, b (NCHW f32 to NHWC bf16), r (NHWC f32 to NCHW f32)
-                                   in place of ra, rb, rr */
+                                   in place of ra, rb, rr; with nhwc, fa: a rounded to bf16 in NHWC, fr: r
+                                   NHWC f32 (the primitive writes the user's r itself where rr is NULL) */
     dnnl_primitive_t conv;
     dnnl_primitive_t ra, rb;    /* reorders of the user's a, b into the primitive's layout (NULL: none) */
     dnnl_primitive_t rr;        /* the result back into the user's layout (+= when acc) (NULL: in place) */
@@ -133,8 +135,9 @@ static void make_dconv(cpu_ctx *c, dconv *e) {
     th = th < 0 ? 0 : th, tw = tw < 0 ? 0 : tw;
     dnnl_dims_t strides = { e->s, e->s }, pad_l = { pt, pl }, pad_r = { th - pt, tw - pl };
     dnnl_memory_desc_t ux, uw, uy, ub, ax, aw, ay;
-    if (md4(&ux, e->N, e->Ci, e->H, e->W, dnnl_f32, dnnl_nchw) ||
-        md4(&uw, e->Co, e->Ci, e->k, e->k, dnnl_f32, dnnl_oihw) || md4(&uy, e->N, e->Co, Ho, Wo, dnnl_f32, dnnl_nchw))
+    const dnnl_format_tag_t act = e->nhwc ? dnnl_nhwc : dnnl_nchw; /* the activations' layout */
+    if (md4(&ux, e->N, e->Ci, e->H, e->W, dnnl_f32, act) ||
+        md4(&uw, e->Co, e->Ci, e->k, e->k, dnnl_f32, dnnl_oihw) || md4(&uy, e->N, e->Co, Ho, Wo, dnnl_f32, act))
         return;
     dnnl_dims_t bd = { e->Co };
     if (dnnl_memory_desc_init_by_tag(&ub, 1, bd, dnnl_f32, dnnl_a)) return;
@@ -211,10 +214,11 @@ static void make_dconv(cpu_ctx *c, dconv *e) {
         (!dnnl_memory_desc_equal(&e->pb, &e->ub) && !(e->rb = make_reorder(d->eng, &e->ub, &e->pb, 0))) ||
         (!inplace && !(e->rr = make_reorder(d->eng, &e->pr, &e->ur, e->acc))))
         goto done;
-    /* the user's a, b and r are NCHW f32 here except the weights (OIHW) and their gradient */
+    /* the user's a, b and r are NCHW (or with nhwc NHWC) f32 here except the weights (OIHW) and their
+     * gradient */
     e->fa = e->ra && lo == dnnl_bf16 && is_nhwc(&e->pa, dnnl_bf16);
     e->fb = e->rb && lo == dnnl_bf16 && e->pass == CPU_DNN_BWD_FILTER && is_nhwc(&e->pb, dnnl_bf16);
-    e->fr = e->rr && e->pass != CPU_DNN_BWD_FILTER && is_nhwc(&e->pr, dnnl_f32);
+    e->fr = (e->rr || e->nhwc) && e->pass != CPU_DNN_BWD_FILTER && is_nhwc(&e->pr, dnnl_f32);
     e->ok = 1;
 done:
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -228,7 +232,8 @@ static int find(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k
     for (int i = 0; i < d->n; i++) {
         dconv *e = &d->e[i];
         if (e->pass == pass && e->N == N && e->Ci == Ci && e->H == H && e->W == W && e->Co == Co && e->k == k &&
-            e->s == s && e->bias == bias && e->acc == acc && e->dt == c->prec && e->training == c->training)
+            e->s == s && e->bias == bias && e->acc == acc && e->dt == c->prec && e->training == c->training &&
+            e->nhwc == c->nhwc)
             return i;
     }
     if (d->n == d->cap) {
@@ -239,7 +244,7 @@ static int find(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int Co, int k
     }
     dconv *e = &d->e[d->n++];
     *e = (dconv){ .pass = pass, .N = N, .Ci = Ci, .H = H, .W = W, .Co = Co, .k = k, .s = s, .bias = bias,
-                  .acc = acc, .dt = c->prec, .training = c->training };
+                  .acc = acc, .dt = c->prec, .training = c->training, .nhwc = c->nhwc };
     make_dconv(c, e);
     if (getenv("FN_CPU_DNN_VERBOSE"))
         fprintf(stderr, "fn: oneDNN conv pass %d N%d Ci%d %dx%d Co%d k%d s%d: %s%s\n", pass, N, Ci, H, W, Co, k, s,
@@ -285,12 +290,14 @@ static int exec2(struct cpu_dnn *d, dnnl_primitive_t p, dnnl_memory_t from, dnnl
     return dnnl_primitive_execute(p, d->st, 2, args) != dnnl_success;
 }
 
-/* the NCHW f32 tensor x, through the prologue pro (NULL: none), into the primitive's NHWC bf16 layout m
- * at y (layout.c) */
+/* the NCHW (with set_nhwc: NHWC) f32 tensor x, through the prologue pro (NULL: none), into the
+ * primitive's NHWC bf16 layout m at y (layout.c: a transpose, or a rounding in place of one) */
 static void to_nhwc(cpu_ctx *c, const dnnl_memory_desc_t *m, const float *x, void *y, const cpu_epi *pro) {
     c->dnn_moved++;
-    CPU_ISA_PICK(c->isa, cpu_nhwc_bf16)(x, y, (int)m->dims[0], (int)m->dims[1], (size_t)(m->dims[2] * m->dims[3]),
-                                        pro, c->threads);
+    const size_t HW = (size_t)(m->dims[2] * m->dims[3]);
+    if (c->nhwc) CPU_ISA_PICK(c->isa, cpu_nhwc_rows_bf16)(x, (int)m->dims[1], NULL, 0, y, (size_t)m->dims[0] * HW, pro,
+                                                          c->threads);
+    else CPU_ISA_PICK(c->isa, cpu_nhwc_bf16)(x, y, (int)m->dims[0], (int)m->dims[1], HW, pro, c->threads);
 }
 
 /* entry e's source can go through a prologue: it is laid out by layout.c's copy, which applies it */
@@ -314,7 +321,7 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
     if (!kb) fresh = 1;
     void *pa = given ? (void *)given : e->ra ? grow(c, 0, e->na) : (void *)a;
     void *pb = kb ? kb : e->rb ? grow(c, given ? 4 : 1, e->nb) : (void *)b;
-    void *pr = e->rr ? grow(c, 2, e->nr) : (void *)r;
+    void *pr = e->rr || !r ? grow(c, 2, e->nr) : (void *)r; /* r NULL: buf[2], also where no reorder is */
     void *ps = e->scratch ? grow(c, 3, e->scratch) : NULL;
     if (!pa || !pb || !pr || (e->scratch && !ps)) return -1;
     dnnl_memory_t m[9] = { 0 };
@@ -352,9 +359,9 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
         if (dnnl_primitive_execute(e->conv, d->st, na, args)) goto done;
     }
     const dnnl_dim_t *r4 = e->pr.dims;
-    if (!r) {
-        /* the caller takes the result from buf[2] */
-    } else if (e->fr && c->dnn_layout) {
+    if (!r || (e->nhwc && !e->rr)) {
+        /* the caller takes the result from buf[2], or the primitive wrote r */
+    } else if (e->fr && c->dnn_layout && !e->nhwc) {
         if (dnnl_stream_wait(d->st)) goto done;
         c->dnn_moved++;
         CPU_ISA_PICK(c->isa, cpu_nchw_from)(pr, NULL, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]), e->acc, epi,
@@ -364,7 +371,9 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
         goto done;
     }
     if (dnnl_stream_wait(d->st)) goto done;
-    if (r && epi) cpu_epi_pass(c, epi, r, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]));
+    if (r && epi && e->nhwc)
+        CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(r, r, (size_t)(r4[0] * r4[2] * r4[3]), (int)r4[1], epi, c->threads);
+    else if (r && epi) cpu_epi_pass(c, epi, r, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]));
     c->dnn_runs++;
     rc = 0;
 done:
@@ -490,8 +499,13 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
                 break;
             }
             c->dnn_moved++, c->dnn_cats++;
-            CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(x + (size_t)Ca * H * W * n0, Ca, sc->x2 + (size_t)Cb * H * W * n0,
-                                                    Cb, d->buf[0], (int)e->pa.dims[0], (size_t)H * W, NULL, c->threads);
+            const float *xa = x + (size_t)Ca * H * W * n0, *xb = sc->x2 + (size_t)Cb * H * W * n0;
+            if (c->nhwc)
+                CPU_ISA_PICK(c->isa, cpu_nhwc_rows_bf16)(xa, Ca, xb, Cb, d->buf[0], (size_t)e->pa.dims[0] * H * W,
+                                                         NULL, c->threads);
+            else
+                CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(xa, Ca, xb, Cb, d->buf[0], (int)e->pa.dims[0], (size_t)H * W,
+                                                        NULL, c->threads);
         }
         if (run(c, e, given ? NULL : x + sx * n0, w1, b1, NULL, given, NULL, pre ? sc->pre : NULL)) {
             rc = -1; /* the caller's calls write all of their outputs again */
@@ -515,11 +529,19 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
         CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bf16)(d->buf[conv3 ? 5 : 2], mid, (size_t)(m[0] * m[2] * m[3]), (int)m[1],
                                                epi, c->threads);
         if (conv3) swap_buf(d, 2, 5); /* the shortcut's result to buf[5] */
-        if (run(c, f, NULL, w2, b2, sc ? NULL : y2 + sy * n0, mid, NULL, NULL)) {
+        /* with set_nhwc the unit's conv2 writes y itself, and the other branch (or x) is added to it there */
+        float *out = !sc ? y2 + sy * n0 : c->nhwc ? sc->y + sy * n0 : NULL;
+        if (run(c, f, NULL, w2, b2, out, mid, NULL, NULL)) {
             rc = -1;
             break;
         }
-        if (sc) { /* shortcut + conv2, in conv_add_fwd_infer's order; or conv2 + x, the identity's sum */
+        if (sc && c->nhwc) { /* conv2 + shortcut, or conv2 + x: one addition, in either order the same */
+            const dnnl_dim_t *r4 = f->pr.dims;
+            const void *z = conv3 ? (const void *)d->buf[5] : (const void *)(x + sx * n0);
+            const cpu_epi add = { NULL, NULL, 0, 1, (const char *)z - (const char *)out };
+            CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(out, out, (size_t)(r4[0] * r4[2] * r4[3]), (int)r4[1], &add, c->threads);
+            c->dnn_units++;
+        } else if (sc) { /* shortcut + conv2, in conv_add_fwd_infer's order; or conv2 + x, the identity's sum */
             const dnnl_dim_t *r4 = f->pr.dims;
             const cpu_epi add = { NULL, NULL, 0, 1, (const char *)(x + sx * n0) - (const char *)(sc->y + sy * n0) };
             CPU_ISA_PICK(c->isa, cpu_nchw_from)(d->buf[conv3 ? 5 : 2], conv3 ? d->buf[2] : NULL, sc->y + sy * n0,
@@ -559,7 +581,8 @@ int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, f
             break;
         }
         c->dnn_moved++;
-        CPU_ISA_PICK(c->isa, cpu_nhwc_up_bf16)(x + sx / 4 * n0, pa, (int)e->pa.dims[0], Ci, h, wd, c->threads);
+        if (c->nhwc) CPU_ISA_PICK(c->isa, cpu_nhwc_up2_bf16)(x + sx / 4 * n0, pa, (int)e->pa.dims[0], Ci, h, wd, c->threads);
+        else CPU_ISA_PICK(c->isa, cpu_nhwc_up_bf16)(x + sx / 4 * n0, pa, (int)e->pa.dims[0], Ci, h, wd, c->threads);
         if (run(c, e, NULL, w, b, y + sy * n0, pa, NULL, NULL)) {
             rc = -1; /* the caller's calls write all of y again */
             break;

@@ -98,9 +98,24 @@ void cpu_axpy(void *ctx, float alpha, const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
-/* a [N,Ca,HW], b [N,Cb,HW] -> y [N,Ca+Cb,HW] */
+/* a [N,Ca,HW], b [N,Cb,HW] -> y [N,Ca+Cb,HW]; channels-last (set_nhwc): a [P,Ca], b [P,Cb] -> y [P,Ca+Cb]
+ * (P = N*HW), each pixel's Ca values then its Cb */
 void cpu_concat(void *ctx, const float *a, const float *b, float *y, int N, int Ca, int Cb, int HW) {
     cpu_ctx *c = ctx;
+    if (c->nhwc) {
+        const long P = (long)N * HW;
+        const int Cy = Ca + Cb;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (P * Cy >= PAR_MIN)
+        for (long p = 0; p < P; p++) {
+            const float *ap = a + (size_t)p * Ca, *bp = b + (size_t)p * Cb;
+            float *yp = y + (size_t)p * Cy;
+#pragma omp simd
+            for (int j = 0; j < Ca; j++) yp[j] = ap[j];
+#pragma omp simd
+            for (int j = 0; j < Cb; j++) yp[Ca + j] = bp[j];
+        }
+        return;
+    }
     const size_t sa = (size_t)Ca * HW, sb = (size_t)Cb * HW;
 #pragma omp parallel for num_threads(c->threads) schedule(static) if ((sa + sb) * N >= PAR_MIN)
     for (int n = 0; n < N; n++) {
@@ -127,9 +142,26 @@ void cpu_split(void *ctx, const float *dy, float *da, float *db, int N, int Ca, 
     }
 }
 
-/* x [N,C,H,W] -> y [N,C,2H,2W] */
+/* x [N,C,H,W] -> y [N,C,2H,2W]; channels-last (set_nhwc): x [N,H,W,C] -> y [N,2H,2W,C], each pixel's C
+ * values copied to its 2x2 block */
 void cpu_up2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W) {
     cpu_ctx *c = ctx;
+    if (c->nhwc) {
+        const long rows = (long)N * H;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (rows * W * C >= PAR_MIN)
+        for (long r = 0; r < rows; r++) { /* input row r: output rows 2r and 2r + 1 of the same image */
+            const float *xr = x + (size_t)r * W * C;
+            float *r0 = y + (size_t)r * 4 * W * C, *r1 = r0 + (size_t)2 * W * C;
+            for (int w = 0; w < W; w++) {
+                const float *xp = xr + (size_t)w * C;
+                float *o = r0 + (size_t)2 * w * C;
+#pragma omp simd
+                for (int j = 0; j < C; j++) o[j] = o[C + j] = xp[j];
+            }
+            memcpy(r1, r0, (size_t)2 * W * C * sizeof(float));
+        }
+        return;
+    }
     const long planes = (long)N * C;
 #pragma omp parallel for num_threads(c->threads) schedule(static) if (planes * H * W >= PAR_MIN)
     for (long pl = 0; pl < planes; pl++) {

@@ -193,12 +193,13 @@ void cpu_nchw_from(const float *x, const float *x2, float *y, int N, int C, size
     }
 }
 
-/* x [P, C] -> y [P, C] bf16, each value through epi (NULL: none) and then rounded: pixels [p0, p1) */
-static inline __attribute__((always_inline)) void bn_bf16_rows(const float *x, uint16_t *y, int C, size_t p0,
+/* x [P, C] -> y [P, ldc] bf16 (channels [0, C) of its ldc), each value through epi (NULL: none) and then
+ * rounded: pixels [p0, p1) */
+static inline __attribute__((always_inline)) void bn_bf16_rows(const float *x, uint16_t *y, int C, int ldc, size_t p0,
                                                                size_t p1, const cpu_epi *epi, int hw) {
     for (size_t p = p0; p < p1; p++) {
         const float *xp = x + p * C;
-        uint16_t *yp = y + p * C;
+        uint16_t *yp = y + p * ldc;
         int c = 0;
 #ifdef LAYOUT_AVX512
         for (; hw && c + 16 <= C; c += 16) {
@@ -215,17 +216,118 @@ static inline __attribute__((always_inline)) void bn_bf16_rows(const float *x, u
     }
 }
 
-#define ROWS_ARGS x, y, C, p0, p1, epi
-TWO_COPIES(bn_bf16_rows, (const float *x, uint16_t *y, int C, size_t p0, size_t p1, const cpu_epi *epi), ROWS_ARGS)
+#define ROWS_ARGS x, y, C, ldc, p0, p1, epi
+TWO_COPIES(bn_bf16_rows, (const float *x, uint16_t *y, int C, int ldc, size_t p0, size_t p1, const cpu_epi *epi),
+           ROWS_ARGS)
 
 void cpu_nhwc_bn_bf16(const float *x, uint16_t *y, size_t P, int C, const cpu_epi *epi, int threads) {
+    cpu_nhwc_rows_bf16(x, C, NULL, 0, y, P, epi, threads);
+}
+
+void cpu_nhwc_rows_bf16(const float *x, int C, const float *x2, int C2, uint16_t *y, size_t P, const cpu_epi *pro,
+                        int threads) {
     const long items = (long)((P + PT - 1) / PT);
-    void (*rows)(const float *, uint16_t *, int, size_t, size_t, const cpu_epi *) =
+    void (*rows)(const float *, uint16_t *, int, int, size_t, size_t, const cpu_epi *) =
         cpu_has_bf16cvt() ? bn_bf16_rows_hw : bn_bf16_rows_sw;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long i = 0; i < items; i++) {
+        const size_t p0 = (size_t)i * PT, p1 = p0 + PT < P ? p0 + PT : P;
+        rows(x, y, C, C + C2, p0, p1, pro);
+        if (x2) rows(x2, y + C, C2, C + C2, p0, p1, NULL);
+    }
+}
+
+/* x [P, C] -> y [P, C], each value through epi (a batch norm's scale and shift per channel, and ReLU; or
+ * the addend's value added): pixels [p0, p1); y may be x */
+static void epi_rows(const float *x, float *y, int C, size_t p0, size_t p1, const cpu_epi *epi) {
+    for (size_t p = p0; p < p1; p++) {
+        const float *xp = x + p * C;
+        float *yp = y + p * C;
+        if (epi->add) {
+            const float *z = cpu_epi_z(epi, yp);
+#pragma omp simd
+            for (int c = 0; c < C; c++) yp[c] = xp[c] + z[c];
+        } else {
+#pragma omp simd
+            for (int c = 0; c < C; c++) yp[c] = cpu_bn_value(xp[c], epi->scale[c], epi->shift[c], epi->relu);
+        }
+    }
+}
+
+void cpu_nhwc_epi(const float *x, float *y, size_t P, int C, const cpu_epi *epi, int threads) {
+    const long items = (long)((P + PT - 1) / PT);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long i = 0; i < items; i++) {
         const size_t p0 = (size_t)i * PT;
-        rows(x, y, C, p0, p0 + PT < P ? p0 + PT : P, epi);
+        epi_rows(x, y, C, p0, p0 + PT < P ? p0 + PT : P, epi);
+    }
+}
+
+/* x [C, HW] (one image) -> y [HW, C] f32: pixels [p0, p1) */
+static void nhwc_f32_tile(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1) {
+    int c0 = 0;
+    size_t q1 = p0;
+#ifdef LAYOUT_AVX512
+    q1 = p0 + (p1 - p0) / 16 * 16;
+    for (; c0 + 16 <= C; c0 += 16)
+        for (size_t q = p0; q < q1; q += 16) {
+            __m512 r[16];
+            tr16_from(x + (size_t)c0 * HW + q, HW, r); /* r[j]: pixel q + j, channels c0.. */
+            for (int j = 0; j < 16; j++) _mm512_storeu_ps(y + (q + j) * C + c0, r[j]);
+        }
+#endif
+    for (int c = 0; c < C; c++)
+        for (size_t p = c < c0 ? q1 : p0; p < p1; p++) y[p * C + c] = x[(size_t)c * HW + p];
+}
+
+void cpu_nhwc_f32(const float *x, float *y, int N, int C, size_t HW, int threads) {
+    const size_t nt = (HW + PT - 1) / PT;
+    const long items = (long)N * (long)nt;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long i = 0; i < items; i++) {
+        const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT;
+        nhwc_f32_tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW);
+    }
+}
+
+/* x [h, w, C] (one image) -> y [2h, 2w, C] bf16, nearest 2x, rounded: source rows [i0, i1). Each pixel's
+ * values rounded once and stored four times. */
+static inline __attribute__((always_inline)) void up2_rows(const float *x, uint16_t *y, int C, int w, int i0, int i1,
+                                                           int hw) {
+    const size_t W2 = 2 * (size_t)w;
+    for (int i = i0; i < i1; i++) {
+        uint16_t *r0 = y + (size_t)(2 * i) * W2 * C, *r1 = r0 + W2 * C; /* output rows 2i and 2i+1 */
+        for (int j = 0; j < w; j++) {
+            const float *xp = x + ((size_t)i * w + j) * C;
+            const size_t o = (size_t)(2 * j) * C;
+            int c = 0;
+#ifdef LAYOUT_AVX512
+            for (; hw && c + 16 <= C; c += 16) {
+                const __m256i v = bf16x16(_mm512_loadu_ps(xp + c));
+                _mm256_storeu_si256((__m256i *)(r0 + o + c), v);
+                _mm256_storeu_si256((__m256i *)(r0 + o + C + c), v);
+                _mm256_storeu_si256((__m256i *)(r1 + o + c), v);
+                _mm256_storeu_si256((__m256i *)(r1 + o + C + c), v);
+            }
+#endif
+            for (; c < C; c++) r0[o + c] = r0[o + C + c] = r1[o + c] = r1[o + C + c] = cpu_bf16_round(xp[c]);
+        }
+    }
+}
+
+#define UP2_ARGS x, y, C, w, i0, i1
+TWO_COPIES(up2_rows, (const float *x, uint16_t *y, int C, int w, int i0, int i1), UP2_ARGS)
+
+void cpu_nhwc_up2_bf16(const float *x, uint16_t *y, int N, int C, int h, int w, int threads) {
+    const int rows = w >= 64 ? 1 : (64 + w - 1) / w; /* source rows per item: at least 64 pixels */
+    const int per = (h + rows - 1) / rows;
+    const long items = (long)N * per;
+    void (*tile)(const float *, uint16_t *, int, int, int, int) = cpu_has_bf16cvt() ? up2_rows_hw : up2_rows_sw;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long it = 0; it < items; it++) {
+        const size_t n = (size_t)(it / per);
+        const int i0 = (int)(it % per) * rows, i1 = i0 + rows < h ? i0 + rows : h;
+        tile(x + n * C * h * w, y + n * C * 4 * (size_t)h * w, C, w, i0, i1);
     }
 }
 

@@ -6,9 +6,32 @@
 
 #define PAR_MIN 32768 /* below this many elements one thread is faster */
 
-/* x [N,C,H,W] -> y [N,C,H/2,W/2] */
+/* x [N,C,H,W] -> y [N,C,H/2,W/2]; channels-last (set_nhwc): x [N,H,W,C] -> y [N,H/2,W/2,C], the same
+ * comparisons in the same order per channel (NaN and ties as in NCHW), vectorised over channels */
 void cpu_pool2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W) {
     cpu_ctx *c = ctx;
+    if (c->nhwc) {
+        const int Ho = H / 2, Wo = W / 2;
+        const long rows = (long)N * Ho;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (rows * 4 * Wo * C >= PAR_MIN)
+        for (long r = 0; r < rows; r++) { /* output row h = r % Ho of image r / Ho: input rows 2h, 2h + 1 */
+            const float *x0 = x + ((size_t)(r / Ho) * H + (size_t)2 * (r % Ho)) * W * C, *x1 = x0 + (size_t)W * C;
+            float *yr = y + (size_t)r * Wo * C;
+            for (int w = 0; w < Wo; w++) {
+                const float *a = x0 + (size_t)2 * w * C, *b = a + C, *d = x1 + (size_t)2 * w * C, *e = d + C;
+                float *o = yr + (size_t)w * C;
+#pragma omp simd
+                for (int j = 0; j < C; j++) {
+                    float m = a[j];
+                    if (b[j] > m) m = b[j];
+                    if (d[j] > m) m = d[j];
+                    if (e[j] > m) m = e[j];
+                    o[j] = m;
+                }
+            }
+        }
+        return;
+    }
     const long planes = (long)N * C;
     const int Ho = H / 2, Wo = W / 2;
 #pragma omp parallel for num_threads(c->threads) schedule(static) if (planes * H * W >= PAR_MIN)
@@ -53,9 +76,21 @@ void cpu_pool2_bwd(void *ctx, const float *x, const float *dy, float *dx, int N,
     }
 }
 
-/* y[n,c,:] = x[n,c,:] * a[n,:] */
+/* y[n,c,:] = x[n,c,:] * a[n,:]; channels-last (set_nhwc): y[p,c] = x[p,c] * a[p] over the N*HW pixels p
+ * (a [N,1,HW] the same in both layouts) */
 void cpu_cmul_fwd(void *ctx, const float *x, const float *a, float *y, int N, int C, int HW) {
     cpu_ctx *c = ctx;
+    if (c->nhwc) {
+        const long P = (long)N * HW;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (P * C >= PAR_MIN)
+        for (long p = 0; p < P; p++) {
+            const float s = a[p], *xp = x + (size_t)p * C;
+            float *yp = y + (size_t)p * C;
+#pragma omp simd
+            for (int j = 0; j < C; j++) yp[j] = xp[j] * s;
+        }
+        return;
+    }
     const long planes = (long)N * C;
 #pragma omp parallel for num_threads(c->threads) schedule(static) if (planes * HW >= PAR_MIN)
     for (long pl = 0; pl < planes; pl++) {

@@ -1,16 +1,94 @@
 /* se.c: squeeze-and-excitation on the CPU.
  * pool[N,C] = mean_HW x; hid[N,Cr] = relu(pool wa^T); gate[N,C] = sigmoid(hid wb^T); y = x * gate.
- * wa [Cr,C], wb [C,Cr]. The small dense layers are summed in double, sequentially (deterministic). */
+ * wa [Cr,C], wb [C,Cr]. The small dense layers are summed in double, sequentially (deterministic).
+ * Channels-last (set_nhwc, inference): x, y [N,HW,C]; pool, hid, gate as in NCHW, with the same bits. */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
+#include <omp.h>
 #include "cpu.h"
+
+/* The pooled sums, in one order that both layouts keep (the vector width and the layout change nothing):
+ * per (image, channel), the pixels in blocks of SE_BLOCK; in a block, SE_LANES float lanes, lane j adding
+ * the pixels i with i % SE_LANES == j in increasing i (from +0); the lanes combined pairwise (se_lanes);
+ * the blocks' floats added in order to a double; pool = (float)(total / HW). */
+#define SE_BLOCK 4096
+#define SE_LANES 16
+#define SE_CB 64 /* channels per item of the channels-last pooling */
+
+/* l[0] = the lanes' sum: l[j] + l[j+8] for j < 8, then + 4, + 2, + 1 (l [SE_LANES] overwritten) */
+static float se_lanes(float *l) {
+    for (int h = SE_LANES / 2; h >= 1; h /= 2)
+        for (int j = 0; j < h; j++) l[j] += l[j + h];
+    return l[0];
+}
+
+/* the float sum of one block of a plane, p [m], m <= SE_BLOCK */
+static float se_block(const float *p, int m) {
+    float l[SE_LANES] = {0};
+    int i = 0;
+    for (; i + SE_LANES <= m; i += SE_LANES) {
+#pragma omp simd
+        for (int j = 0; j < SE_LANES; j++) l[j] += p[i + j]; /* elementwise: no reassociation */
+    }
+    for (int j = 0; i + j < m; j++) l[j] += p[i + j];
+    return se_lanes(l);
+}
+
+/* channels-last pooling: x [N,HW,C] -> pool [N,C]; items (image, block, SE_CB channels) in parallel, each
+ * block's per-channel float into part [N, nb, C], then summed in block order per (image, channel).
+ * 0, or -1 when the workspace could not be had */
+static int se_pool_nhwc(cpu_ctx *c, const float *x, float *pool, int N, int C, int HW) {
+    const int nb = (HW + SE_BLOCK - 1) / SE_BLOCK, ncb = (C + SE_CB - 1) / SE_CB;
+    if (cpu_reserve(c, (size_t)N * nb * C)) return -1; /* error() */
+    float *part = cpu_ws(c, 0); /* [N, nb, C], shared by the items */
+    const long items = (long)N * nb * ncb;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (long it = 0; it < items; it++) {
+        const int n = (int)(it / ((long)nb * ncb)), b = (int)(it / ncb % nb), c0 = (int)(it % ncb) * SE_CB;
+        const int m = C - c0 < SE_CB ? C - c0 : SE_CB, i0 = b * SE_BLOCK;
+        const int i1 = HW - i0 < SE_BLOCK ? HW : i0 + SE_BLOCK;
+        float acc[SE_LANES][SE_CB]; /* [lane][channel c0 + j] */
+        memset(acc, 0, sizeof acc);
+        for (int i = i0; i < i1; i++) { /* pixel i into lane i % SE_LANES (i0 is a multiple of SE_LANES) */
+            const float *xp = x + ((size_t)n * HW + i) * C + c0;
+            float *l = acc[i % SE_LANES];
+#pragma omp simd
+            for (int j = 0; j < m; j++) l[j] += xp[j];
+        }
+        for (int h = SE_LANES / 2; h >= 1; h /= 2) /* se_lanes per channel */
+            for (int k = 0; k < h; k++) {
+#pragma omp simd
+                for (int j = 0; j < m; j++) acc[k][j] += acc[k + h][j];
+            }
+        memcpy(part + ((size_t)n * nb + b) * C + c0, acc[0], sizeof(float) * (size_t)m);
+    }
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (long pl = 0; pl < (long)N * C; pl++) {
+        const int n = (int)(pl / C), ch = (int)(pl % C);
+        double total = 0;
+        for (int b = 0; b < nb; b++) total += part[((size_t)n * nb + b) * C + ch];
+        pool[pl] = (float)(total / HW);
+    }
+    return 0;
+}
 
 void cpu_se_fwd(void *ctx, const float *x, const float *wa, const float *wb, float *y,
                 float *pool, float *hid, float *gate, int N, int C, int HW, int Cr) {
     cpu_ctx *c = ctx;
     const long planes = (long)N * C;
+    if (c->nhwc) {
+        if (se_pool_nhwc(c, x, pool, N, C, HW)) return;
+    } else {
 #pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (long pl = 0; pl < planes; pl++) pool[pl] = (float)(cpu_sum(x + (size_t)pl * HW, (size_t)HW) / HW);
+        for (long pl = 0; pl < planes; pl++) {
+            const float *xp = x + (size_t)pl * HW;
+            double total = 0;
+            for (int i0 = 0; i0 < HW; i0 += SE_BLOCK)
+                total += se_block(xp + i0, HW - i0 < SE_BLOCK ? HW - i0 : SE_BLOCK);
+            pool[pl] = (float)(total / HW);
+        }
+    }
     for (int n = 0; n < N; n++) {
         for (int r = 0; r < Cr; r++) {
             double s = 0;
@@ -22,6 +100,17 @@ void cpu_se_fwd(void *ctx, const float *x, const float *wa, const float *wb, flo
             for (int r = 0; r < Cr; r++) s += (double)hid[(size_t)n * Cr + r] * wb[(size_t)ch * Cr + r];
             gate[(size_t)n * C + ch] = (float)(1.0 / (1.0 + exp(-s)));
         }
+    }
+    if (c->nhwc) { /* y [N,HW,C] = x * gate of its channel, vectorised over channels */
+        const long P = (long)N * HW;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+        for (long p = 0; p < P; p++) {
+            const float *g = gate + (size_t)(p / HW) * C, *xp = x + (size_t)p * C;
+            float *yp = y + (size_t)p * C;
+#pragma omp simd
+            for (int j = 0; j < C; j++) yp[j] = xp[j] * g[j];
+        }
+        return;
     }
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (long pl = 0; pl < planes; pl++) {

@@ -236,6 +236,15 @@ int fn_graph_resid_pays(const fn_net *n) {
     return be->conv_add_fwd_infer && (!be->resid_pays || be->resid_pays(be->ctx));
 }
 
+int fn_graph_nhwc_pays(const fn_net *n) {
+    const fn_backend *be = n->be;
+    return be->nhwc_pays && be->set_nhwc && be->nhwc && be->nhwc_pays(be->ctx);
+}
+
+float *fn_graph_input(const fn_net *n) {
+    return n->pnhwc ? n->aux + n->in_off : n->T[n->in].v;
+}
+
 /* extend the lifetime [s[t], e[t]] to cover time */
 static void use(int *s, int *e, int t, int time) {
     if (time < s[t]) s[t] = time;
@@ -281,6 +290,9 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     }
     int second = -1; /* the second convolution of the last chained call */
     n->presid = fn_graph_resid_pays(n);
+    /* channels last: every tensor but the input, which is uploaded as it comes; the output, of one channel,
+     * is the same in both layouts */
+    n->pnhwc = !train && fn_graph_nhwc_pays(n) && n->T[n->out].C == 1;
     for (int i = 0; i < nops; i++) {
         fn_op *o = &n->O[i];
         /* a ReLU whose backward its norm's takes (rbwd) reads nothing then, and needs no input gradient */
@@ -363,6 +375,8 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     }
     n->target_off = aux;
     aux += up_align((size_t)N * H * W);
+    n->in_off = aux;
+    if (n->pnhwc) aux += up_align(fn_graph_tsize(n, n->in));
 
     if (total > n->arena_cap) {
         if (n->arena) be->free(be->ctx, n->arena);
@@ -728,6 +742,11 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     n->drop_used = train ? n->dropout : 0;
     if (n->be->set_training) n->be->set_training(n->be->ctx, train);
     if (!train && n->be->params_frozen) n->be->params_frozen(n->be->ctx, n->params, n->numel, n->params_version);
+    const int nhwc = !train && n->pnhwc;
+    if (nhwc) {
+        n->be->set_nhwc(n->be->ctx, 1);
+        n->be->nhwc(n->be->ctx, fn_graph_input(n), V(n->in), n->pN, n->T[n->in].C, n->pH * n->pW, 1);
+    }
     for (int i = 0; i < n->no; i++) {
         if (!train && n->O[i].taken) continue; /* the residual unit after it takes it */
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
@@ -742,6 +761,7 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
         if (n->prof_on) prof(n, po, 0, t0);
         i += fused;
     }
+    if (nhwc) n->be->set_nhwc(n->be->ctx, 0);
 }
 
 /* tensor t (recomputed) and the in-place outputs stored in it: their values now in its backward slot (or

@@ -120,7 +120,8 @@ static int check_shape(const fn_net *n, int N, int H, int W, fn_err *e) {
 int fn_net_reserve(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     if (check_shape(n, N, H, W, e)) return -1;
     if (n->arena && n->pN == N && n->pH == H && n->pW == W && (n->ptrain || !train) &&
-        (n->ptrain ? !train || n->pfold == fn_graph_fold_pays(n) : n->presid == fn_graph_resid_pays(n)))
+        (n->ptrain ? !train || n->pfold == fn_graph_fold_pays(n)
+                   : n->presid == fn_graph_resid_pays(n) && n->pnhwc == (fn_graph_nhwc_pays(n) && n->T[n->out].C == 1)))
         return 0;
     if (train && !n->grads) {
         n->grads = n->be->alloc(n->be->ctx, n->numel);
@@ -168,7 +169,7 @@ int fn_net_forward(fn_net *n, const float *x, int N, int H, int W, int train, ui
                    float *out, fn_err *e) {
     if (fn_net_reserve(n, N, H, W, train, e)) return -1;
     fn_backend *be = n->be;
-    be->upload(be->ctx, n->T[n->in].v, x, fn_graph_tsize(n, n->in));
+    be->upload(be->ctx, fn_graph_input(n), x, fn_graph_tsize(n, n->in));
     if (train) fn_graph_forward(n, train, seed);
     else infer_ops(n); /* inference takes no seed (no dropout) */
     if (backend_failed(be, e)) return -1;

@@ -1017,6 +1017,151 @@ static void test_layout(void) {
     }
 }
 
+/* channels-last (set_nhwc) ------------------------------------------------------------------------ */
+/* x [N,C,HW] -> y [N,HW,C] (to 1), or back (to 0), value by value */
+static void nhwc_tr(const float *x, float *y, int N, int C, int HW, int to) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < HW; p++) {
+                const size_t a = ((size_t)n * C + c) * HW + p, h = ((size_t)n * HW + p) * C + c;
+                if (to) y[h] = x[a];
+                else y[a] = x[h];
+            }
+}
+
+/* the inputs of nhwc_ops_run, in NCHW: x [N,C,H,W]; xb [N,Cb,H,W] (concat's second part); a [N,1,H,W]
+ * (cmul); s [N,C,H,W], positive (SE); bn [4,C]: gamma, beta, rmean, rvar; wa [Cr,C], wb [C,Cr] */
+typedef struct nhwc_in {
+    int N, C, Cb, H, W, Cr;
+    const float *x, *xb, *a, *s, *bn, *wa, *wb;
+} nhwc_in;
+
+#define NHWC_OPS 10
+static const char *const nhwc_names[NHWC_OPS] = {"bn_fwd_infer", "bn_relu_fwd_infer", "concat", "up2_fwd",
+                                                 "pool2_fwd", "cmul_fwd", "se_fwd y", "se_fwd pool",
+                                                 "se_fwd hid", "se_fwd gate"};
+
+/* the floats of each op's result (pool2_fwd: none where H or W is odd) */
+static void nhwc_sizes(const nhwc_in *in, size_t *sz) {
+    const size_t NC = (size_t)in->N * in->C, HW = (size_t)in->H * in->W;
+    const int even = in->H % 2 == 0 && in->W % 2 == 0;
+    const size_t s[NHWC_OPS] = {NC * HW, NC * HW, (size_t)in->N * (in->C + in->Cb) * HW, 4 * NC * HW,
+                                even ? NC * HW / 4 : 0, NC * HW, NC * HW, NC, (size_t)in->N * in->Cr, NC};
+    memcpy(sz, s, sizeof s);
+}
+
+/* the ops of nhwc_names on backend b in NCHW (nhwc 0), or channels-last (nhwc 1: the inputs transposed to
+ * NHWC, the ops run under set_nhwc, their results transposed back): the results into out[k], in NCHW */
+static void nhwc_ops_run(fn_backend *b, const nhwc_in *in, int nhwc, float **out) {
+    void *c = b->ctx;
+    const int N = in->N, C = in->C, Cb = in->Cb, H = in->H, W = in->W, HW = H * W, Cr = in->Cr;
+    size_t sz[NHWC_OPS];
+    nhwc_sizes(in, sz);
+    size_t nt = 0; /* the largest result */
+    for (int k = 0; k < NHWC_OPS; k++) nt = sz[k] > nt ? sz[k] : nt;
+    float *x = buf(sz[0]), *xb = buf((size_t)N * Cb * HW), *s = buf(sz[0]), *t = buf(nt);
+    if (nhwc) {
+        nhwc_tr(in->x, x, N, C, HW, 1), nhwc_tr(in->xb, xb, N, Cb, HW, 1), nhwc_tr(in->s, s, N, C, HW, 1);
+        b->set_nhwc(c, 1);
+    } else {
+        memcpy(x, in->x, sz[0] * 4), memcpy(xb, in->xb, (size_t)N * Cb * HW * 4), memcpy(s, in->s, sz[0] * 4);
+    }
+    const float *g = in->bn, *bt = g + C, *rm = bt + C, *rv = rm + C;
+    /* each op into t, then t (transposed back) into out[k]; C of the result and its pixels per image */
+    for (int k = 0; k < NHWC_OPS; k++) {
+        int Co = C, P = HW;
+        memset(t, 0xff, nt * 4); /* NaN: what an op leaves unwritten shows */
+        switch (k) {
+        case 0: b->bn_fwd_infer(c, x, g, bt, t, rm, rv, N, C, HW, 1e-3f); break;
+        case 1: b->bn_relu_fwd_infer(c, x, g, bt, t, rm, rv, N, C, HW, 1e-3f); break;
+        case 2: b->concat(c, x, xb, t, N, C, Cb, HW), Co = C + Cb; break;
+        case 3: b->up2_fwd(c, x, t, N, C, H, W), P = 4 * HW; break;
+        case 4:
+            if (sz[4]) b->pool2_fwd(c, x, t, N, C, H, W);
+            P = HW / 4;
+            break;
+        case 5: b->cmul_fwd(c, x, in->a, t, N, C, HW); break;
+        case 6: b->se_fwd(c, s, in->wa, in->wb, t, out[7], out[8], out[9], N, C, HW, Cr); break;
+        default: continue; /* pool, hid, gate: se_fwd wrote them, the same in both layouts */
+        }
+        if (nhwc && sz[k]) nhwc_tr(t, out[k], N, Co, P, 0);
+        else memcpy(out[k], t, sz[k] * 4);
+    }
+    if (nhwc) b->set_nhwc(c, 0);
+    CHECK(b->error(c) == NULL);
+    bfree(x), bfree(xb), bfree(s), bfree(t);
+}
+
+/* the channels-last branches of the inference ops (batch norm and its ReLU, concat, up2, pool2, cmul, SE) at
+ * every ISA level: transposed back, the NCHW op's bits (NaN, -0, ties and zeros among the values), and the
+ * same bits at every level; channels below a vector, a multiple of 16 and not, SE's channel items and
+ * pixel blocks one and several; SE's pool against a double mean */
+static void test_nhwc_ops(void) {
+    static const char *names[] = {"x86-64", "avx2", "avx512"};
+    const int top = cpu_isa_pick();
+    fn_backend *b[3] = {NULL, NULL, NULL};
+    for (int l = 0; l <= top; l++)
+        if (!(b[l] = isa_backend(names[l], NULL))) return;
+    /* N, C, Cb (concat's second part), H, W */
+    const int shapes[][5] = {{1, 3, 16, 5, 7},  {2, 16, 37, 6, 8},  {2, 37, 3, 9, 4},  {1, 70, 5, 4, 6},
+                             {1, 1, 2, 3, 3},   {2, 5, 3, 70, 61},  {1, 16, 16, 64, 130}, {2, 130, 16, 8, 10}};
+    for (int si = 0; si < 8; si++) {
+        nhwc_in in = {shapes[si][0], shapes[si][1], shapes[si][2], shapes[si][3], shapes[si][4], 0,
+                      NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+        const int N = in.N, C = in.C, HW = in.H * in.W;
+        in.Cr = (C + 3) / 4;
+        const size_t n = (size_t)N * C * HW;
+        float *x = rbuf(n), *xb = rbuf((size_t)N * in.Cb * HW), *a = rbuf((size_t)N * HW), *sx = buf(n);
+        float *bn = rbuf(4 * (size_t)C), *wa = rbuf((size_t)in.Cr * C), *wb = rbuf((size_t)C * in.Cr);
+        for (size_t i = 0; i < n; i++) {
+            if (i % 5 == 1) x[i] = x[i - 1]; /* pooling's ties */
+            if (i % 7 == 0) x[i] = 0.0f;
+            if (i % 11 == 0) x[i] = -0.0f;
+            if (i % 29 == 3) x[i] = NAN;
+            sx[i] = i % 13 == 0 ? -0.0f : 0.5f + fabsf(rnorm()); /* SE: positive means */
+        }
+        a[0] = NAN, a[N * HW - 1] = -0.0f;
+        for (int c = 0; c < C; c++) bn[3 * C + c] = 0.5f + fabsf(bn[3 * C + c]); /* running variances */
+        bn[C] = -0.0f, bn[2 * C] = 0.0f; /* channel 0: shift -0, so that -0 inputs give -0 before the ReLU */
+        in.x = x, in.xb = xb, in.a = a, in.s = sx, in.bn = bn, in.wa = wa, in.wb = wb;
+        size_t sz[NHWC_OPS];
+        nhwc_sizes(&in, sz);
+        float *ref[3][NHWC_OPS], *got[NHWC_OPS];
+        for (int k = 0; k < NHWC_OPS; k++) got[k] = buf(sz[k] + 1);
+        for (int l = 0; l <= top; l++) {
+            for (int k = 0; k < NHWC_OPS; k++) ref[l][k] = buf(sz[k] + 1);
+            nhwc_ops_run(b[l], &in, 0, ref[l]);
+            nhwc_ops_run(b[l], &in, 1, got);
+            for (int k = 0; k < NHWC_OPS; k++) {
+                CHECKF(!memcmp(got[k], ref[l][k], sz[k] * 4),
+                       "%s: channels-last %s differs from NCHW, N%d C%d+%d %dx%d", names[l], nhwc_names[k], N, C, in.Cb,
+                       in.H, in.W);
+                if (l)
+                    CHECKF(!memcmp(ref[l][k], ref[0][k], sz[k] * 4), "%s: %s differs from x86-64, N%d C%d %dx%d",
+                           names[l], nhwc_names[k], N, C, in.H, in.W);
+            }
+        }
+        /* the NaN and zeros reached the ops that keep them */
+        int nan = 0;
+        for (size_t i = 0; i < sz[4]; i++) nan += isnan(ref[0][4][i]);
+        CHECK(sz[4] == 0 || nan > 0);
+        /* SE's pool: the mean, within float rounding */
+        int bad = 0;
+        for (size_t pl = 0; pl < (size_t)N * C; pl++) {
+            double m = 0;
+            for (int i = 0; i < HW; i++) m += sx[pl * HW + i];
+            m /= HW;
+            bad += fabs(ref[0][7][pl] - m) > 1e-5 * fabs(m);
+        }
+        CHECKF(!bad, "se_fwd pool: %d means off, N%d C%d %dx%d", bad, N, C, in.H, in.W);
+        for (int l = 0; l <= top; l++)
+            for (int k = 0; k < NHWC_OPS; k++) bfree(ref[l][k]);
+        for (int k = 0; k < NHWC_OPS; k++) bfree(got[k]);
+        bfree(x), bfree(xb), bfree(a), bfree(sx), bfree(bn), bfree(wa), bfree(wb);
+    }
+    for (int l = 0; l <= top; l++) b[l]->destroy(b[l]);
+}
+
 static void test_isa_levels(void) {
     static const char *names[] = {"x86-64", "avx2", "avx512"};
     fn_backend *o = isa_backend(NULL, NULL); /* top: the CPU's level */
@@ -1796,6 +1941,7 @@ int main(void) {
     RUN(test_conv_winograd);
     RUN(test_isa_levels);
     RUN(test_layout);
+    RUN(test_nhwc_ops);
     RUN(test_conv_bn);
     RUN(test_bf16);
     RUN(test_conv_chain);

@@ -605,41 +605,63 @@ out:
  * plan chains convolutions, and in bf16 takes residual sums, runs each of its 23 residual units as one
  * call (the 7 decoder units from the two parts of their concatenated input, the 7 downsampling ones with
  * the batch norm and ReLU before them), and its 7 upsamplings with their convolutions, also when the
- * net's plan was first made in fp32. */
+ * net's plan was first made in fp32. In bf16 with every convolution by oneDNN's primitives (AMX, or
+ * forced here: FN_CPU_BF16=conv's setting) the plan is channels last (set_nhwc): the same bits again, with
+ * the fused calls and without them (every op's NHWC path, the convolutions' fallback through NCHW
+ * included where a primitive declines). */
 static void test_fused_net(void) {
     fn_err e = { { 0 } };
     const size_t ny = 2 * 32 * 32;
-    float *x = malloc(sizeof *x * 2 * 3 * 32 * 32), *y1 = malloc(sizeof *y1 * ny), *y2 = malloc(sizeof *y2 * ny);
+    float *x = malloc(sizeof *x * 2 * 3 * 32 * 32), *y[3] = { malloc(sizeof(float) * ny), malloc(sizeof(float) * ny),
+                                                              malloc(sizeof(float) * ny) };
     for (int i = 0; i < 2 * 3 * 32 * 32; i++) x[i] = (float)fn_golden_u("fx", (uint64_t)i);
-    for (int pi = 0; pi < 2; pi++)
+    for (int pi = 0; pi < 3; pi++)
         for (int arch = 0; fn_arch_name(arch); arch++) {
-            const int prec = pi ? FN_PREC_BF16 : FN_PREC_FP32;
+            /* 0 fp32, 1 bf16, 2 bf16 with every convolution by the primitives */
+            const int prec = pi ? FN_PREC_BF16 : FN_PREC_FP32, forced = pi == 2;
+            const char *pn = pi == 0 ? "fp32" : pi == 1 ? "bf16" : "bf16 primitives";
             fn_net_config cfg = { 3, 0.25f, arch };
-            fn_backend *b[2] = { fn_cpu_backend_new(0, &e), fn_cpu_backend_new(0, &e) };
-            if (!b[0] || !b[1]) { CHECK(0); break; }
-            if (fn_backend_set_precision(b[0], prec, &e) || fn_backend_set_precision(b[1], prec, &e)) {
-                b[0]->destroy(b[0]), b[1]->destroy(b[1]);
+            /* b[0] as made; b[1] none of the fused calls, NCHW; b[2] none of the fused calls, its own layout */
+            fn_backend *b[3] = { fn_cpu_backend_new(0, &e), fn_cpu_backend_new(0, &e), fn_cpu_backend_new(0, &e) };
+            if (!b[0] || !b[1] || !b[2]) { CHECK(0); break; }
+            int ok = 1;
+            for (int k = 0; k < 3; k++) ok = ok && !fn_backend_set_precision(b[k], prec, &e);
+            if (!ok) {
+                for (int k = 0; k < 3; k++) b[k]->destroy(b[k]);
                 break; /* no bf16 on this CPU */
             }
-            b[1]->conv_bn_fwd_infer = NULL, b[1]->conv_bn_conv_fwd_infer = NULL, b[1]->conv_add_fwd_infer = NULL;
-            b[1]->unit_fwd_infer = NULL, b[1]->up_conv_fwd_infer = NULL;
-            fn_net *n[2] = { fn_net_new(b[0], &cfg, &e), fn_net_new(b[1], &cfg, &e) };
-            CHECK(n[0] && n[1]);
-            if (n[0] && n[1]) {
+            for (int k = 0; k < 3 && forced; k++) ((cpu_ctx *)b[k]->ctx)->dnnconv = 2;
+            for (int k = 1; k < 3; k++) {
+                b[k]->conv_bn_fwd_infer = NULL, b[k]->conv_bn_conv_fwd_infer = NULL, b[k]->conv_add_fwd_infer = NULL;
+                b[k]->unit_fwd_infer = NULL, b[k]->up_conv_fwd_infer = NULL;
+            }
+            b[1]->nhwc_pays = NULL;
+            const int nhwc = b[0]->nhwc_pays(b[0]->ctx);
+            CHECKF(nhwc == (prec == FN_PREC_BF16 && (forced || ((cpu_ctx *)b[0]->ctx)->amx)), "%s: nhwc_pays %d", pn,
+                   nhwc);
+            fn_net *n[3] = { fn_net_new(b[0], &cfg, &e), fn_net_new(b[1], &cfg, &e), fn_net_new(b[2], &cfg, &e) };
+            CHECK(n[0] && n[1] && n[2]);
+            if (n[0] && n[1] && n[2]) {
                 size_t np = fn_net_numel(n[0]), ns = fn_net_stats_numel(n[0]);
                 float *p = malloc(sizeof *p * np), *st = malloc(sizeof *st * ns);
                 CHECK(fn_net_init_he(n[0], 3, &e) == 0);
                 for (size_t i = 0; i < ns; i++) st[i] = 0.5f + 0.25f * (float)fn_golden_u("fs", i); /* not 0, 1 */
                 CHECK(fn_net_set(n[0], FN_BUF_STATS, st, &e) == 0);
                 fn_net_get(n[0], FN_BUF_PARAMS, p, &e);
-                CHECK(fn_net_set(n[1], FN_BUF_PARAMS, p, &e) == 0 && fn_net_set(n[1], FN_BUF_STATS, st, &e) == 0);
+                for (int k = 1; k < 3; k++)
+                    CHECK(fn_net_set(n[k], FN_BUF_PARAMS, p, &e) == 0 && fn_net_set(n[k], FN_BUF_STATS, st, &e) == 0);
                 if (prec == FN_PREC_BF16) { /* a plan made in fp32 is made again for bf16's residual sums */
-                    CHECK(fn_backend_set_precision(b[0], FN_PREC_FP32, &e) == 0 && infer(n[0], x, y1) == 0);
+                    CHECK(fn_backend_set_precision(b[0], FN_PREC_FP32, &e) == 0 && infer(n[0], x, y[0]) == 0);
+                    CHECK(!n[0]->pnhwc);
                     CHECK(fn_backend_set_precision(b[0], FN_PREC_BF16, &e) == 0);
                 }
-                CHECK(infer(n[0], x, y1) == 0 && infer(n[1], x, y2) == 0);
-                CHECKF(!memcmp(y1, y2, sizeof *y1 * ny), "%s %s: the fused calls differ from the separate ones",
-                       fn_arch_name(arch), prec == FN_PREC_BF16 ? "bf16" : "fp32");
+                for (int k = 0; k < 3; k++) CHECK(infer(n[k], x, y[k]) == 0);
+                CHECKF(n[0]->pnhwc == nhwc && n[2]->pnhwc == nhwc && !n[1]->pnhwc, "%s %s: channels last %d %d %d",
+                       fn_arch_name(arch), pn, n[0]->pnhwc, n[1]->pnhwc, n[2]->pnhwc);
+                CHECKF(!memcmp(y[0], y[1], sizeof(float) * ny), "%s %s: the fused calls differ from the separate ones",
+                       fn_arch_name(arch), pn);
+                CHECKF(!memcmp(y[2], y[1], sizeof(float) * ny), "%s %s: the separate calls in NHWC differ from NCHW",
+                       fn_arch_name(arch), pn);
                 int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, taken = 0, none = 0;
                 for (int i = 0; i < n[0]->no; i++)
                     fuse += n[0]->O[i].fuse > 0, chain += n[0]->O[i].chain, resid += n[0]->O[i].resid,
@@ -653,14 +675,16 @@ static void test_fused_net(void) {
                 if (arch == FN_ARCH_FOCUSNET)
                     CHECKF(chain >= 10 && (prec == FN_PREC_BF16 ? resid >= 10 && unit == 23 && upc == 7 && taken == 21
                                                                 : resid == 0 && unit == 0 && upc == 0 && taken == 0),
-                           "%s: chain %d resid %d unit %d upc %d taken %d", prec == FN_PREC_BF16 ? "bf16" : "fp32",
-                           chain, resid, unit, upc, taken);
+                           "%s: chain %d resid %d unit %d upc %d taken %d", pn, chain, resid, unit, upc, taken);
+                /* channels last: the convolutions all ran by the primitives, none through NCHW */
+                if (nhwc) CHECKF(((cpu_ctx *)b[0]->ctx)->lay_cap == 0, "%s %s: a convolution went through NCHW",
+                                 fn_arch_name(arch), pn);
                 free(p), free(st);
             }
-            fn_net_free(n[0]), fn_net_free(n[1]);
-            b[0]->destroy(b[0]), b[1]->destroy(b[1]);
+            for (int k = 0; k < 3; k++) fn_net_free(n[k]), b[k]->destroy(b[k]);
         }
-    free(x), free(y1), free(y2);
+    free(x);
+    for (int k = 0; k < 3; k++) free(y[k]);
 }
 
 /* A training plan makes copies (upsampling, concatenation) again in backward instead of keeping them
