@@ -7,7 +7,8 @@
  * A backend is a table of function pointers plus an opaque context. Device memory is handed around as
  * `float *` device pointers: the graph may do pointer arithmetic on them (views into one allocation)
  * but never dereferences them; only upload/download move data between host and device.
- * All tensors are float32 NCHW. Shapes are given as N (batch), C (channels), H, W.
+ * All tensors are float32 NCHW (channels-last NHWC while set_nhwc is on: an inference forward's, where
+ * the backend's nhwc_pays says so). Shapes are given as N (batch), C (channels), H, W.
  *
  * The gradient rule (as llm.c): parameter gradients ACCUMULATE (+=); activation gradients are
  * written (=) unless the op takes `acc` and it is 1, then they accumulate (+=). This is cuDNN's

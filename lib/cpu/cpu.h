@@ -95,6 +95,8 @@ typedef struct cpu_ctx {
     long dnn_chained;  /* calls of two convolutions with no NCHW tensor between them (cpu_dnn_fwd2) */
     long dnn_units;    /* of them, residual units: a shortcut convolution of the same source added (cpu_dnn_fwd2) */
     long dnn_ups;      /* convolutions of an upsampling laid out as it was upsampled (cpu_dnn_up_fwd) */
+    long dnn_sums;     /* of the units, channels-last ones whose second convolution added its result to the
+                        * shortcut's (the primitive's sum post-op) */
     long dnn_cats;     /* residual units' calls whose input was laid out from a concatenation's parts */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */

@@ -19,7 +19,11 @@
  * Only oneDNN's optimised kernels are taken (its implementation name is not "ref:..."): for a shape it
  * has none for, the entry says so and the op takes conv.c's path. Padding is fn_same's (TensorFlow
  * 'same': padding_l = total/2, padding_r the rest). The bias goes to the primitive; conv_bn_fwd_infer's
- * batch norm and ReLU run as fn's own pass over the result (cpu_bn_plane, as bn_fwd_infer). */
+ * batch norm and ReLU run as fn's own pass over the result (cpu_bn_plane, as bn_fwd_infer).
+ * Channels last (set_nhwc: inference, fn's activations NHWC f32): the user's layouts are NHWC, so a
+ * source is only rounded (layout.c cpu_nhwc_rows_bf16) and the primitive writes its NHWC f32 result into
+ * fn's tensor itself, with no reorder or transpose; a residual unit's shortcut writes y and its second
+ * convolution adds to it (oneDNN's sum post-op). The primitives and their bits are those of NCHW. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,10 @@
 #include "cpu.h"
 
 #ifdef FN_DNNL
+/* an entry's acc: the forward's result added to r by its primitive (the sum post-op, scale 1: r must be in
+ * the primitive's own layout); acc 1: by the reorder of the result into r (r +=) */
+#define CPU_DNN_SUM 2
+
 /* one convolution pass for one shape: the primitive's operands a, b and result r are
  *   forward          a = src x, b = weights w, r = dst y (bias: the user's b, f32)
  *   backward-data    a = diff_dst dy, b = weights w, r = diff_src dx
@@ -154,6 +162,13 @@ static void make_dconv(cpu_ctx *c, dconv *e) {
     dnnl_primitive_attr_t attr = NULL;
     if (dnnl_primitive_attr_create(&attr) || dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user))
         goto done;
+    if (e->acc == CPU_DNN_SUM) { /* dst += the result, by the primitive (its sum post-op, scale 1) */
+        dnnl_post_ops_t po = NULL;
+        const int bad = dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, 1.0f) ||
+                        dnnl_primitive_attr_set_post_ops(attr, po);
+        if (po) dnnl_post_ops_destroy(po);
+        if (bad) goto done;
+    }
     /* the backward passes need the forward's descriptor as a hint */
     dnnl_memory_desc_t fy;
     if (md4(&fy, e->N, e->Co, Ho, Wo, e->pass == CPU_DNN_FWD ? dnnl_f32 : lo, dnnl_format_tag_any)) goto done;
@@ -209,10 +224,11 @@ static void make_dconv(cpu_ctx *c, dconv *e) {
         e->conv = NULL;
         goto done;
     }
-    const int inplace = !e->acc && dnnl_memory_desc_equal(&e->pr, &e->ur);
+    const int inplace = e->acc != 1 && dnnl_memory_desc_equal(&e->pr, &e->ur);
+    if (e->acc == CPU_DNN_SUM && !inplace) goto done; /* the sum reads the user's r in its own layout */
     if ((!dnnl_memory_desc_equal(&e->pa, &e->ua) && !(e->ra = make_reorder(d->eng, &e->ua, &e->pa, 0))) ||
         (!dnnl_memory_desc_equal(&e->pb, &e->ub) && !(e->rb = make_reorder(d->eng, &e->ub, &e->pb, 0))) ||
-        (!inplace && !(e->rr = make_reorder(d->eng, &e->pr, &e->ur, e->acc))))
+        (!inplace && !(e->rr = make_reorder(d->eng, &e->pr, &e->ur, e->acc == 1))))
         goto done;
     /* the user's a, b and r are NCHW (or with nhwc NHWC) f32 here except the weights (OIHW) and their
      * gradient */
@@ -469,8 +485,16 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
     if (old != c->threads) omp_set_num_threads(c->threads);
     int i1[2], i2[2], i3[2] = { -1, -1 };
     entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0, i1);
-    entries(c, CPU_DNN_FWD, N, per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0, i2);
     if (conv3) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C2, sc->k, sc->s, sc->b != NULL, 0, i3);
+    /* channels last, with a shortcut: the shortcut's primitive writes y, and conv2's adds to it (its sum
+     * post-op: conv2's entry), where both take y in its own layout; else the add's pass after them */
+    int sum = c->nhwc && conv3;
+    if (sum) {
+        entries(c, CPU_DNN_FWD, N, per, C1, H1, W1, C2, k2, s2, b2 != NULL, CPU_DNN_SUM, i2);
+        for (int i = 0; i < 2; i++)
+            if (i2[i] < 0 || !c->dnn->e[i2[i]].ok || i3[i] < 0 || c->dnn->e[i3[i]].rr) sum = 0;
+    }
+    if (!sum) entries(c, CPU_DNN_FWD, N, per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0, i2);
     int rc = 0;
     for (int i = 0; i < 2 && !rc; i++) {
         const dconv *e = i1[i] >= 0 ? &c->dnn->e[i1[i]] : NULL, *f = i2[i] >= 0 ? &c->dnn->e[i2[i]] : NULL;
@@ -511,31 +535,35 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
             rc = -1; /* the caller's calls write all of their outputs again */
             break;
         }
-        if (conv3) { /* conv1's result to buf[5]; the shortcut takes buf[0] (x laid out again after a
-                      * prologue), its result to buf[2] */
-            swap_buf(d, 2, 5);
-            if (run(c, &d->e[i3[last]], pre ? x + sx * n0 : NULL, sc->w, sc->b, NULL, pre ? NULL : d->buf[0], NULL,
-                    NULL)) {
+        if (conv3) { /* the shortcut takes buf[0] (x laid out again after a prologue); its result to y (sum),
+                      * or conv1's to buf[5] and its own to buf[2] */
+            if (!sum) swap_buf(d, 2, 5);
+            if (run(c, &d->e[i3[last]], pre ? x + sx * n0 : NULL, sc->w, sc->b, sum ? sc->y + sy * n0 : NULL,
+                    pre ? NULL : d->buf[0], NULL, NULL)) {
                 rc = -1;
                 break;
             }
         }
+        const int moved = conv3 && !sum; /* conv1's result in buf[5] */
         uint16_t *mid = grow(c, 0, f->na); /* conv2's source, in place of x's */
         if (!mid) {
             rc = -1;
             break;
         }
         const dnnl_dim_t *m = e->pr.dims;
-        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bf16)(d->buf[conv3 ? 5 : 2], mid, (size_t)(m[0] * m[2] * m[3]), (int)m[1],
+        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bf16)(d->buf[moved ? 5 : 2], mid, (size_t)(m[0] * m[2] * m[3]), (int)m[1],
                                                epi, c->threads);
-        if (conv3) swap_buf(d, 2, 5); /* the shortcut's result to buf[5] */
-        /* with set_nhwc the unit's conv2 writes y itself, and the other branch (or x) is added to it there */
+        if (moved) swap_buf(d, 2, 5); /* the shortcut's result to buf[5] */
+        /* with set_nhwc the unit's conv2 writes y itself, and the other branch (or x) is added to it there (or
+         * it adds itself to the shortcut's there: sum) */
         float *out = !sc ? y2 + sy * n0 : c->nhwc ? sc->y + sy * n0 : NULL;
         if (run(c, f, NULL, w2, b2, out, mid, NULL, NULL)) {
             rc = -1;
             break;
         }
-        if (sc && c->nhwc) { /* conv2 + shortcut, or conv2 + x: one addition, in either order the same */
+        if (sum) {
+            c->dnn_units++, c->dnn_sums++;
+        } else if (sc && c->nhwc) { /* conv2 + shortcut, or conv2 + x: one addition, in either order the same */
             const dnnl_dim_t *r4 = f->pr.dims;
             const void *z = conv3 ? (const void *)d->buf[5] : (const void *)(x + sx * n0);
             const cpu_epi add = { NULL, NULL, 0, 1, (const char *)z - (const char *)out };

@@ -14,6 +14,10 @@
  *                   convolution's result as the next one's source (cpu_dnn_fwd2)
  *   cpu_nhwc_up_bf16 fn's NCHW f32 tensor upsampled 2x (nearest) into NHWC bf16 as it is laid out: an
  *                   upsampling's output as a convolution's source, never made itself (cpu_dnn_up_fwd)
+ * and, for channels-last inference (set_nhwc: fn's tensors NHWC f32 themselves), the copies without a
+ * transpose: cpu_nhwc_rows_bf16 (a source rounded, through a prologue, from a concatenation's two parts),
+ * cpu_nhwc_up2_bf16 (an upsampling into a convolution's source), cpu_nhwc_epi (an epilogue over a
+ * result the primitive wrote in place), and cpu_nhwc_f32 (the graph's NCHW input into NHWC).
  * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into tiles of
  * PT pixels, each taken by one thread 16 channels at a time, so that the reads and the writes of the
  * channel-major side run along 1 KB of each channel (one stream per channel would have the prefetchers
