@@ -167,9 +167,10 @@ static const float *tile_cols(const geom *g, const float *xn, int oh0, int oh1, 
  * beat that split: training 128x128 batch 8 6.85-7.28 against 6.56-6.93 img/s, inference 256x256 batch 1
  * 7.61-8.17 against 7.18-7.80, batch 8 7.15-7.59 against 6.89-7.33, and less memory (its layout changes
  * are fn's own transposes there); so on AMX the default takes it everywhere. */
+/* Channels last (set_nhwc), every convolution by the primitive: the matrix products would read NCHW. */
 static int use_dnn(const cpu_ctx *c, int p, int k) {
     if (c->prec != FN_PREC_BF16 || c->dnnconv == 0) return 0;
-    return c->dnnconv == 2 || c->amx || k > 1 || p == CPU_DNN_BWD_FILTER;
+    return c->dnnconv == 2 || c->amx || c->nhwc || k > 1 || p == CPU_DNN_BWD_FILTER;
 }
 
 /* forward ------------------------------------------------------------------------------------------ */

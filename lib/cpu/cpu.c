@@ -69,13 +69,16 @@ static void cpu_set_training(void *ctx, int training) {
     if (training) cpu_kcache_drop(c); /* the parameters will change */
 }
 
-/* backend.h nhwc_pays: channels-last inference where every bf16 convolution runs by oneDNN's primitives
- * with layout.c's copies (AMX, or FN_CPU_BF16=conv; their kernels take NHWC): no transposes between the
- * ops then. Elsewhere the 1x1 convolutions take the matrix-product path, in NCHW (conv.c use_dnn). */
+/* backend.h nhwc_pays: channels-last inference where bf16 convolutions run by oneDNN's primitives with
+ * layout.c's copies: no transposes between the ops then, and every convolution by the primitive (conv.c
+ * use_dnn; without AMX the 1x1 ones otherwise take the matrix products, in NCHW). Measured on the Intel
+ * Xeon VM (bench-net, FocusNet 256x256, 2 threads): with AMX batch 1 8.0-8.5 -> 9.1-9.8 img/s, batch 8
+ * 8.4-9.0 -> 9.4-9.7; with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 (a Zen 4/5's kernels) 1.48 -> 1.61-1.68
+ * and 1.49-1.50 -> 1.62-1.65. */
 static int cpu_nhwc_pays(void *ctx) {
     const cpu_ctx *c = ctx;
 #ifdef FN_DNNL
-    return c->prec == FN_PREC_BF16 && c->dnn_layout && (c->dnnconv == 2 || (c->dnnconv && c->amx));
+    return c->prec == FN_PREC_BF16 && c->dnn_layout && c->dnnconv;
 #else
     return 0;
 #endif
