@@ -97,6 +97,8 @@ typedef struct cpu_ctx {
     long dnn_ups;      /* convolutions of an upsampling laid out as it was upsampled (cpu_dnn_up_fwd) */
     long dnn_sums;     /* of the units, channels-last ones whose second convolution added its result to the
                         * shortcut's (the primitive's sum post-op) */
+    long dnn_postops;  /* channels-last chained calls whose first primitive applied the batch norm and wrote
+                        * bf16 (its post-ops) */
     long dnn_cats;     /* residual units' calls whose input was laid out from a concatenation's parts */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
