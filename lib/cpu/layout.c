@@ -267,31 +267,11 @@ void cpu_nhwc_epi(const float *x, float *y, size_t P, int C, const cpu_epi *epi,
     }
 }
 
-/* x [C, HW] (one image) -> y [HW, C] f32: pixels [p0, p1) */
-static void nhwc_f32_tile(const float *x, float *y, int C, size_t HW, size_t p0, size_t p1) {
-    int c0 = 0;
-    size_t q1 = p0;
-#ifdef LAYOUT_AVX512
-    q1 = p0 + (p1 - p0) / 16 * 16;
-    for (; c0 + 16 <= C; c0 += 16)
-        for (size_t q = p0; q < q1; q += 16) {
-            __m512 r[16];
-            tr16_from(x + (size_t)c0 * HW + q, HW, r); /* r[j]: pixel q + j, channels c0.. */
-            for (int j = 0; j < 16; j++) _mm512_storeu_ps(y + (q + j) * C + c0, r[j]);
-        }
-#endif
-    for (int c = 0; c < C; c++)
-        for (size_t p = c < c0 ? q1 : p0; p < p1; p++) y[p * C + c] = x[(size_t)c * HW + p];
-}
-
+/* An image's [C, HW] to [HW, C] is cpu_nchw_from's transpose of an image of HW "channels" of C "pixels"
+ * (tiles along C: the graph's 1 to 3 input channels make one tile an image; the convolutions' rare
+ * fallback through NCHW, conv.c, is the other caller) */
 void cpu_nhwc_f32(const float *x, float *y, int N, int C, size_t HW, int threads) {
-    const size_t nt = (HW + PT - 1) / PT;
-    const long items = (long)N * (long)nt;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (long i = 0; i < items; i++) {
-        const size_t n = (size_t)(i / (long)nt), p0 = (size_t)(i % (long)nt) * PT;
-        nhwc_f32_tile(x + n * C * HW, y + n * C * HW, C, HW, p0, p0 + PT < HW ? p0 + PT : HW);
-    }
+    cpu_nchw_from(x, NULL, y, N, (int)HW, (size_t)C, 0, NULL, threads);
 }
 
 /* x [h, w, C] (one image) -> y [2h, 2w, C] bf16, nearest 2x, rounded: source rows [i0, i1). Each pixel's

@@ -1114,7 +1114,8 @@ static int nhwc_same(const float *y, const float *ref, int N, int C, int HW) {
  * concatenation's parts, through a batch norm, with the identity; up_conv_fwd_infer) on NHWC tensors gives,
  * transposed back, the bits of the NCHW call, in bf16 by the primitives (forced where the CPU has no
  * AMX, as nhwc_pays does), whole batches and batches cut into calls, and by the primitives only (no
- * convolution through NCHW: the context's lay buffer never made); on AMX the units' second convolutions
+ * convolution through NCHW: the context's lay buffer never made); by matrix products, every one through
+ * NCHW and back (conv.c conv_fwd_nchw), the same bits again; on AMX the units' second convolutions
  * add themselves to the shortcut's output (dnn_sums) and the chained first ones normalise theirs into
  * bf16 (dnn_postops). */
 static void test_nhwc_convs(void) {
@@ -1126,109 +1127,117 @@ static void test_nhwc_convs(void) {
     fn_err e = { { 0 } };
     const int training = cc->training, path0 = cc->dnnconv;
     if (be->set_precision(be->ctx, FN_PREC_BF16, &e)) return; /* no bf16 on this CPU */
-    conv_mode(cc, 1, 2, 0);
-    CHECK(be->nhwc_pays(be->ctx));
-    for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
-        const int *q = cs[t], N = q[0], Ci = q[1], H = q[2], W = q[3], C1 = q[4], k1 = q[5], s1 = q[6];
-        const int C2 = q[7], k2 = q[8], s2 = q[9];
-        const int H1 = fn_same(H, k1, s1, NULL), W1 = fn_same(W, k1, s1, NULL);
-        const int H2 = fn_same(H1, k2, s2, NULL), W2 = fn_same(W1, k2, s2, NULL), HW = H * W;
-        const int HW1 = H1 * W1, HW2 = H2 * W2, k3 = t % 2 ? 1 : 3, s3 = s1 * s2;
-        const size_t nx = (size_t)N * Ci * HW, n1 = (size_t)N * C1 * HW1, n2 = (size_t)N * C2 * HW2;
-        const size_t nw1 = (size_t)C1 * Ci * k1 * k1, nw2 = (size_t)C2 * C1 * k2 * k2, nw3 = (size_t)C2 * Ci * k3 * k3;
-        float *x = rbuf(nx), *w1 = rbuf(nw1), *b1 = rbuf(C1), *w2 = rbuf(nw2), *b2 = rbuf(C2), *w3 = rbuf(nw3);
-        float *b3 = rbuf(C2), *g = rbuf(C1), *beta = rbuf(C1), *rm = rbuf(C1), *rv = buf(C1);
-        float *pg = rbuf(Ci), *pb = rbuf(Ci), *pm = rbuf(Ci), *pv = buf(Ci);
-        for (int c = 0; c < C1; c++) rv[c] = 0.5f + (float)runif();
-        for (int c = 0; c < Ci; c++) pv[c] = 0.5f + (float)runif();
-        for (size_t i = 0; i < nx; i += 7) x[i] = 0; /* ReLU's ties */
-        const int Cb = Ci / 2, Ca = Ci - Cb;
-        float *xa = buf((size_t)N * Ca * HW), *xb = buf((size_t)N * Cb * HW);
-        for (int n = 0; n < N; n++) {
-            memcpy(xa + (size_t)n * Ca * HW, x + (size_t)n * Ci * HW, (size_t)Ca * HW * 4);
-            memcpy(xb + (size_t)n * Cb * HW, x + ((size_t)n * Ci + Ca) * HW, (size_t)Cb * HW * 4);
-        }
-        /* the NCHW references: [0] conv, [1] conv_bn, [2] conv_add (of [1]'s output), [3] conv_bn_conv,
-         * [4] the unit, [5] the unit through a batch norm, [6] the identity unit; C1 channels for [0] and [1] */
-        float *ref[7], *out[7], *scr[4];
-        for (int i = 0; i < 7; i++) ref[i] = buf(i < 2 ? n1 : n2), out[i] = buf(i < 2 ? n1 : n2);
-        const size_t ns = nx > n1 ? (nx > n2 ? nx : n2) : (n1 > n2 ? n1 : n2);
-        for (int i = 0; i < 4; i++) scr[i] = buf(ns);
-        float *hr = buf(nx);
-        for (int cut = 0; cut <= 1; cut++) {
-            cc->dnn_chunk = cut ? 64 : CPU_DNN_CHUNK;
-            void *c = be->ctx;
-            be->conv_fwd(c, x, w1, b1, ref[0], N, Ci, H, W, C1, k1, s1);
-            be->conv_bn_fwd_infer(c, x, w1, b1, ref[1], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1);
-            be->conv_fwd(c, ref[1], w2, b2, ref[3], N, C1, H1, W1, C2, k2, s2);
-            be->conv_add_fwd_infer(c, x, w3, b3, ref[3], ref[4], N, Ci, H, W, C2, k3, s3);
-            be->conv_add_fwd_infer(c, ref[1], w2, b2, ref[3], ref[2], N, C1, H1, W1, C2, k2, s2);
-            be->bn_relu_fwd_infer(c, x, pg, pb, hr, pm, pv, N, Ci, HW, 1e-3f);
-            be->conv_bn_fwd_infer(c, hr, w1, b1, scr[1], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1);
-            be->conv_fwd(c, scr[1], w2, b2, scr[2], N, C1, H1, W1, C2, k2, s2);
-            be->conv_add_fwd_infer(c, x, w3, b3, scr[2], ref[5], N, Ci, H, W, C2, k3, s3);
-            const int ident = Ci == C2 && s3 == 1;
-            if (ident) be->add(c, x, ref[3], ref[6], n2);
-            /* the same in NHWC */
-            float *xt = nhwc_copy(x, N, Ci, HW), *xat = nhwc_copy(xa, N, Ca, HW), *xbt = nhwc_copy(xb, N, Cb, HW);
-            float *r3t = nhwc_copy(ref[3], N, C2, HW2), *r1t = nhwc_copy(ref[1], N, C1, HW1);
-            const long sums0 = cc->dnn_sums, po0 = cc->dnn_postops, units0 = cc->dnn_units;
-            be->set_nhwc(c, 1);
-            be->conv_fwd(c, xt, w1, b1, out[0], N, Ci, H, W, C1, k1, s1);
-            be->conv_bn_fwd_infer(c, xt, w1, b1, out[1], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1);
-            be->conv_add_fwd_infer(c, r1t, w2, b2, r3t, out[2], N, C1, H1, W1, C2, k2, s2);
-            be->conv_bn_conv_fwd_infer(c, xt, w1, b1, scr[0], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1, w2,
-                                       b2, out[3], C2, k2, s2);
-            fn_unit u = { .x = xt, .w1 = w1, .b1 = b1, .C1 = C1, .k1 = k1, .s1 = s1, .gamma = g, .beta = beta,
-                          .rmean = rm, .rvar = rv, .relu = 1, .y1 = scr[0], .w2 = w2, .b2 = b2, .C2 = C2, .k2 = k2,
-                          .s2 = s2, .y2 = scr[1], .w3 = w3, .b3 = b3, .k3 = k3, .s3 = s3, .eps = 1e-3f, .y = out[4] };
-            be->unit_fwd_infer(c, &u, N, Ci, H, W);
-            CHECKF(nhwc_same(out[4], ref[4], N, C2, HW2), "case %zu cut %d: the unit", t, cut);
-            u.x = xat, u.x2 = xbt, u.Ci2 = Cb, u.xc = scr[2]; /* from a concatenation's parts */
-            be->unit_fwd_infer(c, &u, N, Ci, H, W);
-            CHECKF(nhwc_same(out[4], ref[4], N, C2, HW2), "case %zu cut %d: the unit of a concatenation", t, cut);
-            u.x = xt, u.x2 = NULL, u.Ci2 = 0, u.xc = NULL;
-            u.pre_gamma = pg, u.pre_beta = pb, u.pre_mean = pm, u.pre_var = pv, u.pre_relu = 1, u.h = scr[3];
-            u.y = out[5];
-            be->unit_fwd_infer(c, &u, N, Ci, H, W);
-            u.pre_gamma = NULL, u.h = NULL;
-            if (ident) {
-                u.w3 = NULL, u.y = out[6];
-                be->unit_fwd_infer(c, &u, N, Ci, H, W);
+    /* fb 0: by the primitives; 1: by matrix products (FN_CPU_BF16=matmul's), where every convolution goes
+     * through NCHW (conv.c conv_fwd_nchw): no plan would be channels last there, but the bits hold */
+    for (int fb = 0; fb <= 1; fb++) {
+        conv_mode(cc, fb ? 3 : 1, 2, 0);
+        CHECK(be->nhwc_pays(be->ctx) == !fb);
+        for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
+            const int *q = cs[t], N = q[0], Ci = q[1], H = q[2], W = q[3], C1 = q[4], k1 = q[5], s1 = q[6];
+            const int C2 = q[7], k2 = q[8], s2 = q[9];
+            const int H1 = fn_same(H, k1, s1, NULL), W1 = fn_same(W, k1, s1, NULL);
+            const int H2 = fn_same(H1, k2, s2, NULL), W2 = fn_same(W1, k2, s2, NULL), HW = H * W;
+            const int HW1 = H1 * W1, HW2 = H2 * W2, k3 = t % 2 ? 1 : 3, s3 = s1 * s2;
+            const size_t nx = (size_t)N * Ci * HW, n1 = (size_t)N * C1 * HW1, n2 = (size_t)N * C2 * HW2;
+            const size_t nw1 = (size_t)C1 * Ci * k1 * k1, nw2 = (size_t)C2 * C1 * k2 * k2;
+            const size_t nw3 = (size_t)C2 * Ci * k3 * k3;
+            float *x = rbuf(nx), *w1 = rbuf(nw1), *b1 = rbuf(C1), *w2 = rbuf(nw2), *b2 = rbuf(C2), *w3 = rbuf(nw3);
+            float *b3 = rbuf(C2), *g = rbuf(C1), *beta = rbuf(C1), *rm = rbuf(C1), *rv = buf(C1);
+            float *pg = rbuf(Ci), *pb = rbuf(Ci), *pm = rbuf(Ci), *pv = buf(Ci);
+            for (int c = 0; c < C1; c++) rv[c] = 0.5f + (float)runif();
+            for (int c = 0; c < Ci; c++) pv[c] = 0.5f + (float)runif();
+            for (size_t i = 0; i < nx; i += 7) x[i] = 0; /* ReLU's ties */
+            const int Cb = Ci / 2, Ca = Ci - Cb;
+            float *xa = buf((size_t)N * Ca * HW), *xb = buf((size_t)N * Cb * HW);
+            for (int n = 0; n < N; n++) {
+                memcpy(xa + (size_t)n * Ca * HW, x + (size_t)n * Ci * HW, (size_t)Ca * HW * 4);
+                memcpy(xb + (size_t)n * Cb * HW, x + ((size_t)n * Ci + Ca) * HW, (size_t)Cb * HW * 4);
             }
-            be->set_nhwc(c, 0);
-            const char *what[7] = { "conv_fwd", "conv_bn_fwd_infer", "conv_add_fwd_infer", "conv_bn_conv_fwd_infer",
-                                    "", "the unit through a batch norm", "the identity" };
-            const int C[7] = { C1, C1, C2, C2, C2, C2, C2 }, P[7] = { HW1, HW1, HW2, HW2, HW2, HW2, HW2 };
-            for (int i = 0; i < 7; i++)
-                if (i != 4 && (i != 6 || ident))
-                    CHECKF(nhwc_same(out[i], ref[i], N, C[i], P[i]), "case %zu cut %d: %s", t, cut, what[i]);
-            if (dnn_amx())
-                CHECKF(cc->dnn_sums - sums0 >= 3 * (cut ? N : 1) && cc->dnn_postops - po0 >= (cut ? N : 1) &&
-                           cc->dnn_units - units0 >= (3 + ident) * (cut ? N : 1),
-                       "case %zu cut %d: %ld sums, %ld post-ops, %ld units", t, cut, cc->dnn_sums - sums0,
-                       cc->dnn_postops - po0, cc->dnn_units - units0);
-            bfree(xt), bfree(xat), bfree(xbt), bfree(r3t), bfree(r1t);
+            /* the NCHW references: [0] conv, [1] conv_bn, [2] conv_add (of [1]'s output), [3] conv_bn_conv,
+             * [4] the unit, [5] the unit through a batch norm, [6] the identity unit; C1 channels for [0] and [1] */
+            float *ref[7], *out[7], *scr[4];
+            for (int i = 0; i < 7; i++) ref[i] = buf(i < 2 ? n1 : n2), out[i] = buf(i < 2 ? n1 : n2);
+            const size_t ns = nx > n1 ? (nx > n2 ? nx : n2) : (n1 > n2 ? n1 : n2);
+            for (int i = 0; i < 4; i++) scr[i] = buf(ns);
+            float *hr = buf(nx);
+            for (int cut = 0; cut <= 1; cut++) {
+                cc->dnn_chunk = cut ? 64 : CPU_DNN_CHUNK;
+                void *c = be->ctx;
+                be->conv_fwd(c, x, w1, b1, ref[0], N, Ci, H, W, C1, k1, s1);
+                be->conv_bn_fwd_infer(c, x, w1, b1, ref[1], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1);
+                be->conv_fwd(c, ref[1], w2, b2, ref[3], N, C1, H1, W1, C2, k2, s2);
+                be->conv_add_fwd_infer(c, x, w3, b3, ref[3], ref[4], N, Ci, H, W, C2, k3, s3);
+                be->conv_add_fwd_infer(c, ref[1], w2, b2, ref[3], ref[2], N, C1, H1, W1, C2, k2, s2);
+                be->bn_relu_fwd_infer(c, x, pg, pb, hr, pm, pv, N, Ci, HW, 1e-3f);
+                be->conv_bn_fwd_infer(c, hr, w1, b1, scr[1], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1);
+                be->conv_fwd(c, scr[1], w2, b2, scr[2], N, C1, H1, W1, C2, k2, s2);
+                be->conv_add_fwd_infer(c, x, w3, b3, scr[2], ref[5], N, Ci, H, W, C2, k3, s3);
+                const int ident = Ci == C2 && s3 == 1;
+                if (ident) be->add(c, x, ref[3], ref[6], n2);
+                /* the same in NHWC */
+                float *xt = nhwc_copy(x, N, Ci, HW), *xat = nhwc_copy(xa, N, Ca, HW), *xbt = nhwc_copy(xb, N, Cb, HW);
+                float *r3t = nhwc_copy(ref[3], N, C2, HW2), *r1t = nhwc_copy(ref[1], N, C1, HW1);
+                const long sums0 = cc->dnn_sums, po0 = cc->dnn_postops, units0 = cc->dnn_units;
+                be->set_nhwc(c, 1);
+                be->conv_fwd(c, xt, w1, b1, out[0], N, Ci, H, W, C1, k1, s1);
+                be->conv_bn_fwd_infer(c, xt, w1, b1, out[1], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1);
+                be->conv_add_fwd_infer(c, r1t, w2, b2, r3t, out[2], N, C1, H1, W1, C2, k2, s2);
+                be->conv_bn_conv_fwd_infer(c, xt, w1, b1, scr[0], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1,
+                                           w2, b2, out[3], C2, k2, s2);
+                fn_unit u = { .x = xt, .w1 = w1, .b1 = b1, .C1 = C1, .k1 = k1, .s1 = s1, .gamma = g,
+                              .beta = beta, .rmean = rm, .rvar = rv, .relu = 1, .y1 = scr[0], .w2 = w2, .b2 = b2,
+                              .C2 = C2, .k2 = k2, .s2 = s2, .y2 = scr[1], .w3 = w3, .b3 = b3, .k3 = k3, .s3 = s3,
+                              .eps = 1e-3f, .y = out[4] };
+                be->unit_fwd_infer(c, &u, N, Ci, H, W);
+                CHECKF(nhwc_same(out[4], ref[4], N, C2, HW2), "case %zu cut %d: the unit", t, cut);
+                u.x = xat, u.x2 = xbt, u.Ci2 = Cb, u.xc = scr[2]; /* from a concatenation's parts */
+                be->unit_fwd_infer(c, &u, N, Ci, H, W);
+                CHECKF(nhwc_same(out[4], ref[4], N, C2, HW2), "case %zu cut %d: the unit of a concatenation", t, cut);
+                u.x = xt, u.x2 = NULL, u.Ci2 = 0, u.xc = NULL;
+                u.pre_gamma = pg, u.pre_beta = pb, u.pre_mean = pm, u.pre_var = pv, u.pre_relu = 1, u.h = scr[3];
+                u.y = out[5];
+                be->unit_fwd_infer(c, &u, N, Ci, H, W);
+                u.pre_gamma = NULL, u.h = NULL;
+                if (ident) {
+                    u.w3 = NULL, u.y = out[6];
+                    be->unit_fwd_infer(c, &u, N, Ci, H, W);
+                }
+                be->set_nhwc(c, 0);
+                const char *what[7] = { "conv_fwd", "conv_bn_fwd_infer", "conv_add_fwd_infer", "conv_bn_conv_fwd_infer",
+                                        "", "the unit through a batch norm", "the identity" };
+                const int C[7] = { C1, C1, C2, C2, C2, C2, C2 }, P[7] = { HW1, HW1, HW2, HW2, HW2, HW2, HW2 };
+                for (int i = 0; i < 7; i++)
+                    if (i != 4 && (i != 6 || ident))
+                        CHECKF(nhwc_same(out[i], ref[i], N, C[i], P[i]), "case %zu cut %d: %s", t, cut, what[i]);
+                if (dnn_amx() && !fb)
+                    CHECKF(cc->dnn_sums - sums0 >= 3 * (cut ? N : 1) && cc->dnn_postops - po0 >= (cut ? N : 1) &&
+                               cc->dnn_units - units0 >= (3 + ident) * (cut ? N : 1),
+                           "case %zu cut %d: %ld sums, %ld post-ops, %ld units", t, cut, cc->dnn_sums - sums0,
+                           cc->dnn_postops - po0, cc->dnn_units - units0);
+                bfree(xt), bfree(xat), bfree(xbt), bfree(r3t), bfree(r1t);
+            }
+            /* up_conv_fwd_infer, of x upsampled */
+            {
+                const int Ho = fn_same(2 * H, k2, s2, NULL), Wo = fn_same(2 * W, k2, s2, NULL);
+                const size_t ny = (size_t)N * C2 * Ho * Wo, nw = (size_t)C2 * Ci * k2 * k2;
+                float *u = buf(4 * nx), *yr = buf(ny), *y = buf(ny), *wu = rbuf(nw);
+                be->up2_fwd(be->ctx, x, u, N, Ci, H, W);
+                be->conv_fwd(be->ctx, u, wu, b2, yr, N, Ci, 2 * H, 2 * W, C2, k2, s2);
+                float *xt = nhwc_copy(x, N, Ci, HW);
+                be->set_nhwc(be->ctx, 1);
+                be->up_conv_fwd_infer(be->ctx, xt, u, wu, b2, y, N, Ci, H, W, C2, k2, s2);
+                be->set_nhwc(be->ctx, 0);
+                CHECKF(nhwc_same(y, yr, N, C2, Ho * Wo), "case %zu: up_conv_fwd_infer", t);
+                bfree(u), bfree(yr), bfree(y), bfree(wu), bfree(xt);
+            }
+            CHECKF(fb ? cc->lay_cap > 0 : cc->lay_cap == 0, "case %zu %s: a convolution went through NCHW", t,
+                   fb ? "by matrix products: none" : "by the primitives:");
+            for (int i = 0; i < 7; i++) bfree(ref[i]), bfree(out[i]);
+            for (int i = 0; i < 4; i++) bfree(scr[i]);
+            bfree(x), bfree(w1), bfree(b1), bfree(w2), bfree(b2), bfree(w3), bfree(b3), bfree(g), bfree(beta);
+            bfree(rm);
+            bfree(rv), bfree(pg), bfree(pb), bfree(pm), bfree(pv), bfree(xa), bfree(xb), bfree(hr);
         }
-        /* up_conv_fwd_infer, of x upsampled */
-        {
-            const int Ho = fn_same(2 * H, k2, s2, NULL), Wo = fn_same(2 * W, k2, s2, NULL);
-            const size_t ny = (size_t)N * C2 * Ho * Wo, nw = (size_t)C2 * Ci * k2 * k2;
-            float *u = buf(4 * nx), *yr = buf(ny), *y = buf(ny), *wu = rbuf(nw);
-            be->up2_fwd(be->ctx, x, u, N, Ci, H, W);
-            be->conv_fwd(be->ctx, u, wu, b2, yr, N, Ci, 2 * H, 2 * W, C2, k2, s2);
-            float *xt = nhwc_copy(x, N, Ci, HW);
-            be->set_nhwc(be->ctx, 1);
-            be->up_conv_fwd_infer(be->ctx, xt, u, wu, b2, y, N, Ci, H, W, C2, k2, s2);
-            be->set_nhwc(be->ctx, 0);
-            CHECKF(nhwc_same(y, yr, N, C2, Ho * Wo), "case %zu: up_conv_fwd_infer", t);
-            bfree(u), bfree(yr), bfree(y), bfree(wu), bfree(xt);
-        }
-        CHECKF(cc->lay_cap == 0, "case %zu: a convolution went through NCHW", t);
-        for (int i = 0; i < 7; i++) bfree(ref[i]), bfree(out[i]);
-        for (int i = 0; i < 4; i++) bfree(scr[i]);
-        bfree(x), bfree(w1), bfree(b1), bfree(w2), bfree(b2), bfree(w3), bfree(b3), bfree(g), bfree(beta), bfree(rm);
-        bfree(rv), bfree(pg), bfree(pb), bfree(pm), bfree(pv), bfree(xa), bfree(xb), bfree(hr);
     }
     conv_modes_done(cc, path0, training);
 }
