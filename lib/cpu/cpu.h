@@ -30,7 +30,8 @@
  * -march, no state outside the context. Within one level the results are the same bits, run after
  * run, and the same bits as the x86-64 code: these loops are elementwise and C11 mode keeps fp-contract
  * off, so no copy fuses a multiply and an add. The blocked sums (sum.c) have one copy: their omp simd
- * reductions would sum in another order on wider vectors.
+ * reductions would sum in another order on wider vectors. Squeeze-excitation's pooling (se.c) spells that
+ * copy's order out (4 lanes), so that its channels-last loop can keep it at every level.
  * The rounding to bf16 (bf16.c), which runs only on CPUs with AVX512_BF16, is one function with GCC's
  * target_clones (CPU_CLONES), picked by the dynamic loader. */
 enum cpu_isa { CPU_ISA_X86_64 = 0, CPU_ISA_AVX2 = 1, CPU_ISA_AVX512 = 2 };
