@@ -256,21 +256,10 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
     conv_fwd(ctx, x, w, b, y, N, Ci, H, W, Co, k, s, NULL);
 }
 
-/* an inference batch norm over C channels (and ReLU) as an epilogue or prologue: its scale and shift per
- * channel in the context buffer *buf (capacity *cap); 0, or -1 when out of memory (c->oom set) */
-static int bn_coefs(cpu_ctx *c, float **buf, size_t *cap, const float *gamma, const float *beta, const float *rmean,
-                    const float *rvar, float eps, int C, int relu, cpu_epi *epi) {
-    float *sc = cpu_grow(c, buf, cap, 2 * (size_t)C);
-    if (!sc) return -1;
-    for (int ch = 0; ch < C; ch++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, ch, &sc[ch], &sc[C + ch]);
-    *epi = (cpu_epi){ sc, sc + C, relu, 0, 0 };
-    return 0;
-}
-
 /* the epilogue of an inference batch norm over Co channels (and ReLU), in c->epi */
 static int bn_epi(cpu_ctx *c, const float *gamma, const float *beta, const float *rmean, const float *rvar,
                   float eps, int Co, int relu, cpu_epi *epi) {
-    return bn_coefs(c, &c->epi, &c->epi_cap, gamma, beta, rmean, rvar, eps, Co, relu, epi);
+    return cpu_bn_infer_coefs(c, &c->epi, &c->epi_cap, gamma, beta, rmean, rvar, eps, Co, relu, epi);
 }
 
 /* the batch norm's scale and shift per output channel, then the convolution with them as its epilogue */
@@ -328,7 +317,7 @@ void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W
     if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, u->k1) && use_dnn(c, CPU_DNN_FWD_INFER, u->k2) &&
         (!u->w3 || use_dnn(c, CPU_DNN_FWD_INFER, u->k3))) {
         if (bn_epi(c, u->gamma, u->beta, u->rmean, u->rvar, u->eps, u->C1, u->relu, &epi) ||
-            (u->pre_gamma && bn_coefs(c, &c->pro, &c->pro_cap, u->pre_gamma, u->pre_beta, u->pre_mean, u->pre_var,
+            (u->pre_gamma && cpu_bn_infer_coefs(c, &c->pro, &c->pro_cap, u->pre_gamma, u->pre_beta, u->pre_mean, u->pre_var,
                                       u->eps, Ci, u->pre_relu, &pre)))
             return;
         const cpu_shortcut sc = { u->w3,  u->b3, u->k3, u->s3, u->y, u->x2, u->x2 ? u->Ci2 : 0,

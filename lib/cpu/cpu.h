@@ -380,6 +380,10 @@ void cpu_bn_relu_fwd_infer(void *ctx, const float *x, const float *gamma, const 
                            const float *rmean, const float *rvar, int N, int C, int HW, float eps);
 void cpu_bn_saved_coefs(const float *gamma, const float *beta, const float *mean, const float *invstd, int C,
                         float *sc);
+/* an inference batch norm over C channels (and ReLU) as an epilogue or prologue: its scale and shift per
+ * channel (cpu_bn_coef) in the context buffer *buf (capacity *cap); 0, or -1 when out of memory (c->oom set) */
+int cpu_bn_infer_coefs(cpu_ctx *c, float **buf, size_t *cap, const float *gamma, const float *beta,
+                       const float *rmean, const float *rvar, float eps, int C, int relu, cpu_epi *epi);
 void cpu_bn_relu_bwd(void *ctx, const float *x, const float *dy, const float *gamma, const float *beta,
                      const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta, int N, int C,
                      int HW, int acc);

@@ -37,11 +37,11 @@
 /* an entry's acc: the forward's result added to r by its primitive (the sum post-op, scale 1: r must be in
  * the primitive's own layout); acc 1: by the reorder of the result into r (r +=) */
 #define CPU_DNN_SUM 2
-/* an entry's po (channels-last inference forwards): its primitive applies an inference batch norm to its
- * result (binary post-ops: times the scale, plus the shift of the channel, from the epilogue's cpu_epi),
- * then ReLU (eltwise), the epilogue's operations one by one, so its bits (PO_BN, PO_RELU); and writes it
- * in bf16 (PO_Y16: the next convolution's source, rounded as cpu_bf16_round) */
-enum { PO_BN = 1, PO_RELU = 2, PO_Y16 = 4 };
+/* an entry's po (a channels-last chained call's first convolution, cpu_dnn_fwd2): its primitive applies an
+ * inference batch norm to its result (binary post-ops: times the scale, plus the shift of the channel, from
+ * the epilogue's cpu_epi), then ReLU (PO_RELU, eltwise), the epilogue's operations one by one, so its bits,
+ * and writes it in bf16: the next convolution's source, rounded as cpu_bf16_round (PO_BN) */
+enum { PO_BN = 1, PO_RELU = 2 };
 
 /* one convolution pass for one shape: the primitive's operands a, b and result r are
  *   forward          a = src x, b = weights w, r = dst y (bias: the user's b, f32)
@@ -151,14 +151,14 @@ static void make_dconv(cpu_ctx *c, dconv *e) {
     dnnl_memory_desc_t ux, uw, uy, ub, ax, aw, ay;
     const dnnl_format_tag_t act = e->nhwc ? dnnl_nhwc : dnnl_nchw; /* the activations' layout */
     if (md4(&ux, e->N, e->Ci, e->H, e->W, dnnl_f32, act) || md4(&uw, e->Co, e->Ci, e->k, e->k, dnnl_f32, dnnl_oihw) ||
-        md4(&uy, e->N, e->Co, Ho, Wo, e->po & PO_Y16 ? lo : dnnl_f32, act))
+        md4(&uy, e->N, e->Co, Ho, Wo, e->po ? lo : dnnl_f32, act))
         return;
     dnnl_dims_t bd = { e->Co };
     if (dnnl_memory_desc_init_by_tag(&ub, 1, bd, dnnl_f32, dnnl_a)) return;
     /* fp32 results; bf16 (or fp32) inputs */
     const dnnl_data_type_t tx = e->pass == CPU_DNN_BWD_DATA ? dnnl_f32 : lo,
                            tw_ = e->pass == CPU_DNN_BWD_FILTER ? dnnl_f32 : lo,
-                           ty = e->pass == CPU_DNN_FWD && !(e->po & PO_Y16) ? dnnl_f32 : lo;
+                           ty = e->pass == CPU_DNN_FWD && !e->po ? dnnl_f32 : lo;
     if (md4(&ax, e->N, e->Ci, e->H, e->W, tx, dnnl_format_tag_any) ||
         md4(&aw, e->Co, e->Ci, e->k, e->k, tw_, dnnl_format_tag_any) ||
         md4(&ay, e->N, e->Co, Ho, Wo, ty, dnnl_format_tag_any))
@@ -168,14 +168,14 @@ static void make_dconv(cpu_ctx *c, dconv *e) {
     dnnl_primitive_attr_t attr = NULL;
     if (dnnl_primitive_attr_create(&attr) || dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user))
         goto done;
-    if (e->acc == CPU_DNN_SUM || (e->po & PO_BN)) {
+    if (e->acc == CPU_DNN_SUM || e->po) {
         /* dst += the result, by the primitive (its sum post-op, scale 1); or the batch norm: times the
          * scale, plus the shift ([1,Co,1,1] each, broadcast), then ReLU */
         dnnl_post_ops_t po = NULL;
         dnnl_memory_desc_t ch;
         int bad = dnnl_post_ops_create(&po) || md4(&ch, 1, e->Co, 1, 1, dnnl_f32, dnnl_nchw);
         if (!bad && e->acc == CPU_DNN_SUM) bad = dnnl_post_ops_append_sum(po, 1.0f) != dnnl_success;
-        if (!bad && (e->po & PO_BN))
+        else if (!bad)
             bad = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &ch) ||
                   dnnl_post_ops_append_binary(po, dnnl_binary_add, &ch) ||
                   ((e->po & PO_RELU) && dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
@@ -354,7 +354,7 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
     void *pr = e->rr || !r ? grow(c, 2, e->nr) : (void *)r; /* r NULL: buf[2], also where no reorder is */
     void *ps = e->scratch ? grow(c, 3, e->scratch) : NULL;
     if (!pa || !pb || !pr || (e->scratch && !ps)) return -1;
-    if ((e->po & PO_BN) && (!epi || epi->add)) return -1; /* the post-ops take the epilogue's scale and shift */
+    if (e->po && (!epi || epi->add)) return -1; /* the post-ops take the epilogue's scale and shift */
     dnnl_memory_t m[11] = { 0 };
     int rc = -1;
     m[0] = mem(d, &e->ua, a), m[1] = mem(d, &e->pa, pa), m[2] = mem(d, &e->ub, b), m[3] = mem(d, &e->pb, pb);
@@ -366,12 +366,11 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
         goto done;
     m[6] = e->scratch ? mem(d, &sm, ps) : NULL;
     m[7] = e->bias ? mem(d, &bm, bias) : NULL;
-    dnnl_memory_desc_t chm;
-    if ((e->po & PO_BN) && !md4(&chm, 1, e->Co, 1, 1, dnnl_f32, dnnl_nchw)) {
-        m[8] = mem(d, &chm, epi->scale), m[9] = mem(d, &chm, epi->shift);
-        if (!m[8] || !m[9]) goto done;
-    } else if (e->po & PO_BN) {
-        goto done;
+    if (e->po) { /* the batch norm's scale and shift, [1,Co,1,1] */
+        dnnl_memory_desc_t ch;
+        if (md4(&ch, 1, e->Co, 1, 1, dnnl_f32, dnnl_nchw) || !(m[8] = mem(d, &ch, epi->scale)) ||
+            !(m[9] = mem(d, &ch, epi->shift)))
+            goto done;
     }
     for (int i = 0; i < 6; i++)
         if (!m[i]) goto done;
@@ -394,10 +393,9 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
         int na = 3;
         if (e->scratch) args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, m[6] };
         if (e->bias) args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, m[7] };
-        if (e->po & PO_BN) { /* the batch norm's post-ops: after a sum there would be one more */
-            const int p0 = e->acc == CPU_DNN_SUM;
-            args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_MULTIPLE_POST_OP(p0) | DNNL_ARG_SRC_1, m[8] };
-            args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_MULTIPLE_POST_OP(p0 + 1) | DNNL_ARG_SRC_1, m[9] };
+        if (e->po) { /* the batch norm's post-ops 0 and 1 */
+            args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, m[8] };
+            args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, m[9] };
         }
         if (dnnl_primitive_execute(e->conv, d->st, na, args)) goto done;
     }
@@ -414,7 +412,7 @@ static int run(cpu_ctx *c, dconv *e, const float *a, const float *b, const float
         goto done;
     }
     if (dnnl_stream_wait(d->st)) goto done;
-    if (e->po & PO_BN) epi = NULL; /* applied by the primitive */
+    if (e->po) epi = NULL; /* applied by the primitive */
     if (r && epi && e->nhwc)
         CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(r, r, (size_t)(r4[0] * r4[2] * r4[3]), (int)r4[1], epi, c->threads);
     else if (r && epi) cpu_epi_pass(c, epi, r, r, (int)r4[0], (int)r4[1], (size_t)(r4[2] * r4[3]));
@@ -476,7 +474,7 @@ static int with_threads(cpu_ctx *c, int pass, int N, int Ci, int H, int W, int C
 int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
                 int Co, int k, int s, const cpu_epi *epi) {
     /* A batch norm epilogue by the primitive's post-ops here measured slower than fn's pass after it
-     * (PO_BN with an f32 result: unet bf16 128x128 batch 1 140-154 against 166-170 img/s, Intel Xeon
+     * (post-ops onto an f32 result: unet bf16 128x128 batch 1 140-154 against 166-170 img/s, Intel Xeon
      * AMX): only cpu_dnn_fwd2's first convolution takes them, where they save the pass to bf16. */
     return with_threads(c, CPU_DNN_FWD, N, Ci, H, W, Co, k, s, 0, x, w, b, y, epi, NULL);
 }
@@ -519,11 +517,6 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
      * itself (where it takes the post-ops, and writes the layout conv2 reads: else the pass below). Intel
      * Xeon AMX, paired: unet bf16 128x128 batch 1 162-173 -> 174-179 img/s, batch 8 174-176 -> 181-185;
      * FocusNet 256x256 level within the VM's noise, 7 MB less. */
-    int po = c->nhwc ? PO_BN | PO_Y16 | (epi->relu ? PO_RELU : 0) : 0;
-    if (po) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0, po, i1);
-    for (int i = 0; i < 2 && po; i++)
-        if (i1[i] < 0 || !c->dnn->e[i1[i]].ok) po = 0;
-    if (!po) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0, 0, i1);
     if (conv3) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C2, sc->k, sc->s, sc->b != NULL, 0, 0, i3);
     /* channels last, with a shortcut: the shortcut's primitive writes y, and conv2's adds to it (its sum
      * post-op: conv2's entry), where both take y in its own layout; else the add's pass after them */
@@ -534,14 +527,15 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
             if (i2[i] < 0 || !c->dnn->e[i2[i]].ok || i3[i] < 0 || c->dnn->e[i3[i]].rr) sum = 0;
     }
     if (!sum) entries(c, CPU_DNN_FWD, N, per, C1, H1, W1, C2, k2, s2, b2 != NULL, 0, 0, i2);
-    /* conv1's bf16 result is conv2's source as it is (in buf[2], which conv2 then does not write) */
-    for (int i = 0; i < 2 && po; i++)
-        if (i2[i] < 0 || !dnnl_memory_desc_equal(&c->dnn->e[i1[i]].pr, &c->dnn->e[i2[i]].pa) || c->dnn->e[i2[i]].rr)
-            po = -1;
-    if (po < 0) { /* conv1's primitive without them, and the pass */
-        po = 0;
-        entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0, 0, i1);
+    /* conv1 with the post-ops where its bf16 result is conv2's source as it is (in buf[2], which conv2 then
+     * does not write); else without them, and the pass */
+    int po = c->nhwc ? PO_BN | (epi->relu ? PO_RELU : 0) : 0;
+    if (po) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0, po, i1);
+    for (int i = 0; i < 2 && po; i++) {
+        const dconv *e = i1[i] >= 0 ? &c->dnn->e[i1[i]] : NULL, *f = i2[i] >= 0 ? &c->dnn->e[i2[i]] : NULL;
+        if (!e || !e->ok || !f || f->rr || !dnnl_memory_desc_equal(&e->pr, &f->pa)) po = 0;
     }
+    if (!po) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C1, k1, s1, b1 != NULL, 0, 0, i1);
     int rc = 0;
     for (int i = 0; i < 2 && !rc; i++) {
         const dconv *e = i1[i] >= 0 ? &c->dnn->e[i1[i]] : NULL, *f = i2[i] >= 0 ? &c->dnn->e[i2[i]] : NULL;

@@ -69,42 +69,22 @@ void cpu_bn_saved_coefs(const float *gamma, const float *beta, const float *mean
     for (int ch = 0; ch < C; ch++) cpu_bn_saved_coef(gamma, beta, mean, invstd, ch, &sc[ch], &sc[C + ch]);
 }
 
-#define BN_CB 256 /* channels whose coefficients a thread keeps at a time (channels-last) */
-
-/* channels-last (set_nhwc): x, y [P,C] (P = N*HW pixels), each element as cpu_bn_plane makes it (the same
- * coefficients, cpu_bn_value's arithmetic): the NCHW bits. Each thread a fixed run of pixels, its
- * coefficients on the stack BN_CB channels at a time, vectorised over channels. */
-static void bn_fwd_infer_nhwc(const cpu_ctx *c, const float *x, const float *gamma, const float *beta, float *y,
-                              const float *rmean, const float *rvar, size_t P, int C, float eps, int relu) {
-#pragma omp parallel num_threads(c->threads)
-    {
-        int lo, hi;
-        cpu_share((int)((P + 63) / 64), omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        const size_t p0 = (size_t)lo * 64, p1 = (size_t)hi * 64 < P ? (size_t)hi * 64 : P; /* 64-pixel units */
-        for (int c0 = 0; c0 < C && p0 < p1; c0 += BN_CB) {
-            const int m = C - c0 < BN_CB ? C - c0 : BN_CB;
-            float scale[BN_CB], shift[BN_CB]; /* [m] of channels c0.. */
-            for (int j = 0; j < m; j++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, c0 + j, &scale[j], &shift[j]);
-            for (size_t p = p0; p < p1; p++) {
-                const float *xp = x + p * C + c0;
-                float *yp = y + p * C + c0;
-                if (relu) { /* relu a constant in each loop */
-#pragma omp simd
-                    for (int j = 0; j < m; j++) yp[j] = cpu_bn_value(xp[j], scale[j], shift[j], 1);
-                } else {
-#pragma omp simd
-                    for (int j = 0; j < m; j++) yp[j] = cpu_bn_value(xp[j], scale[j], shift[j], 0);
-                }
-            }
-        }
-    }
+int cpu_bn_infer_coefs(cpu_ctx *c, float **buf, size_t *cap, const float *gamma, const float *beta,
+                       const float *rmean, const float *rvar, float eps, int C, int relu, cpu_epi *epi) {
+    float *sc = cpu_grow(c, buf, cap, 2 * (size_t)C);
+    if (!sc) return -1;
+    for (int ch = 0; ch < C; ch++) cpu_bn_coef(gamma, beta, rmean, rvar, eps, ch, &sc[ch], &sc[C + ch]);
+    *epi = (cpu_epi){ sc, sc + C, relu, 0, 0 };
+    return 0;
 }
 
 static void bn_fwd_infer(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                          const float *rmean, const float *rvar, int N, int C, int HW, float eps, int relu) {
     cpu_ctx *c = ctx;
-    if (c->nhwc) {
-        bn_fwd_infer_nhwc(c, x, gamma, beta, y, rmean, rvar, (size_t)N * HW, C, eps, relu);
+    if (c->nhwc) { /* channels last, x and y [N*HW, C]: the same coefficients and arithmetic as an epilogue */
+        cpu_epi epi;
+        if (cpu_bn_infer_coefs(c, &c->epi, &c->epi_cap, gamma, beta, rmean, rvar, eps, C, relu, &epi)) return;
+        CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(x, y, (size_t)N * HW, C, &epi, c->threads);
         return;
     }
 #pragma omp parallel for num_threads(c->threads) schedule(static) collapse(2)

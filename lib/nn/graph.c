@@ -236,9 +236,10 @@ int fn_graph_resid_pays(const fn_net *n) {
     return be->conv_add_fwd_infer && (!be->resid_pays || be->resid_pays(be->ctx));
 }
 
+/* the backend's nhwc_pays, for a net whose output has one channel (the same in both layouts) */
 int fn_graph_nhwc_pays(const fn_net *n) {
     const fn_backend *be = n->be;
-    return be->nhwc_pays && be->set_nhwc && be->nhwc && be->nhwc_pays(be->ctx);
+    return be->nhwc_pays && be->set_nhwc && be->nhwc && n->T[n->out].C == 1 && be->nhwc_pays(be->ctx);
 }
 
 float *fn_graph_input(const fn_net *n) {
@@ -290,9 +291,8 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     }
     int second = -1; /* the second convolution of the last chained call */
     n->presid = fn_graph_resid_pays(n);
-    /* channels last: every tensor but the input, which is uploaded as it comes; the output, of one channel,
-     * is the same in both layouts */
-    n->pnhwc = !train && fn_graph_nhwc_pays(n) && n->T[n->out].C == 1;
+    /* channels last: every tensor but the input, which is uploaded as it comes */
+    n->pnhwc = !train && fn_graph_nhwc_pays(n);
     for (int i = 0; i < nops; i++) {
         fn_op *o = &n->O[i];
         /* a ReLU whose backward its norm's takes (rbwd) reads nothing then, and needs no input gradient */
