@@ -207,15 +207,16 @@ struct fn_backend {
      * the activations' peak (FocusNet's by 1%). The plan asks it, and is made again when the answer
      * changes (set_precision). */
     int (*resid_pays)(void *ctx);
-    /* optional (NULL: NCHW only): channels-last inference. nhwc_pays: whether the inference forwards would
-     * gain by taking their activations in NHWC, at the backend's present settings (the CPU: bf16 by oneDNN's
-     * primitives, whose kernels take NHWC, so that no transposes are made between the ops); the plan asks it
-     * as it asks resid_pays. set_nhwc(ctx, 1): every tensor that the ops that follow take or give as
-     * [N,C,H,W] above is [N,H,W,C] instead (channels last, the C values of a pixel side by side; a
-     * parameter's layout does not change), with the bits of the NCHW ops on the same values; set_nhwc(ctx,
-     * 0): back to NCHW (the start). Inference forwards only: no training forward or backward op runs while
-     * it is set. nhwc: x [N,C,HW] -> y [N,HW,C] (to 1), or back (to 0): the graph's input and output. */
-    int (*nhwc_pays)(void *ctx);
+    /* optional (NULL: NCHW only): channels last. nhwc_pays(ctx, train): whether inference forwards (train
+     * 0), or training forwards and backwards (train 1), would gain by taking their activations in NHWC, at
+     * the backend's present settings (the CPU: bf16 by oneDNN's primitives, whose kernels take NHWC, so
+     * that no transposes are made between the ops); the plan asks it as it asks resid_pays. set_nhwc(ctx,
+     * 1): every tensor that the ops that follow take or give as [N,C,H,W] (forward or backward: x, y, dy,
+     * dx, a mask) is [N,H,W,C] instead (channels last, the C values of a pixel side by side; a parameter,
+     * its gradient and per-channel or per-(image, channel) vectors do not change), with the bits of the
+     * NCHW ops on the same values; set_nhwc(ctx, 0): back to NCHW (the start). nhwc: x [N,C,HW] -> y
+     * [N,HW,C] (to 1), or back (to 0): the graph's input and output. */
+    int (*nhwc_pays)(void *ctx, int train);
     void (*set_nhwc)(void *ctx, int on);
     void (*nhwc)(void *ctx, const float *x, float *y, int N, int C, int HW, int to);
     void (*conv_bwd_data)(void *ctx, const float *dy, const float *w, float *dx,

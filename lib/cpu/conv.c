@@ -197,6 +197,28 @@ static void conv_fwd_nchw(cpu_ctx *c, const float *x, const float *w, const floa
     if (epi) CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(y, y, (size_t)N * HWo, Co, epi, c->threads);
 }
 
+/* The same detour for a backward pass in channels last (a training plan's, where a primitive declines):
+ * x (NULL: none) and dy to NCHW, then backward-filter (dw +=, x given) or backward-data (dx = or += by
+ * acc, w given) there, dx back to NHWC */
+static void bwd_nchw(cpu_ctx *c, const float *x, const float *dy, const float *w, float *dw, float *dx, int N, int Ci,
+                     int H, int W, int Co, int k, int s, int acc) {
+    int pt;
+    const size_t HW = (size_t)H * W, HWo = (size_t)fn_same(H, k, s, &pt) * fn_same(W, k, s, &pt);
+    float *xt = cpu_grow(c, &c->lay, &c->lay_cap, (size_t)N * (Ci * HW + Co * HWo)); /* [N,Ci,H,W], [N,Co,Ho,Wo] */
+    if (!xt) return; /* error() */
+    float *dyt = xt + (size_t)N * Ci * HW;
+    void (*to_nchw)(const float *, const float *, float *, int, int, size_t, int, const cpu_epi *, int) =
+        CPU_ISA_PICK(c->isa, cpu_nchw_from);
+    to_nchw(dy, NULL, dyt, N, Co, HWo, 0, NULL, c->threads);
+    if (x) to_nchw(x, NULL, xt, N, Ci, HW, 0, NULL, c->threads);
+    else if (acc) to_nchw(dx, NULL, xt, N, Ci, HW, 0, NULL, c->threads);
+    c->nhwc = 0;
+    if (x) cpu_conv_bwd_filter(c, xt, dyt, dw, N, Ci, H, W, Co, k, s);
+    else cpu_conv_bwd_data(c, dyt, w, xt, N, Ci, H, W, Co, k, s, acc);
+    c->nhwc = 1;
+    if (!x) CPU_ISA_PICK(c->isa, cpu_nhwc_f32)(xt, dx, N, Ci, HW, c->threads);
+}
+
 /* y = conv(x) (+ b), each output tile through epi (NULL: none) while it is in the cache */
 static void conv_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y,
                      int N, int Ci, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
@@ -365,6 +387,10 @@ void cpu_conv_bwd_data(void *ctx, const float *dy, const float *w, float *dx,
                        int N, int Ci, int H, int W, int Co, int k, int s, int acc) {
     cpu_ctx *c = ctx;
     if (use_dnn(c, CPU_DNN_BWD_DATA, k) && !cpu_dnn_bwd_data(c, dy, w, dx, N, Ci, H, W, Co, k, s, acc)) return;
+    if (c->nhwc) {
+        bwd_nchw(c, NULL, dy, w, NULL, dx, N, Ci, H, W, Co, k, s, acc);
+        return;
+    }
     if (use_winograd(c, N, Ci, H, W, Co, k, s, 0)) {
         cpu_wino_bwd_data(c, dy, w, dx, N, Ci, H, W, Co, k, acc);
         return;
@@ -460,7 +486,8 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
                          int N, int Ci, int H, int W, int Co, int k, int s) {
     cpu_ctx *c = ctx;
     if (use_dnn(c, CPU_DNN_BWD_FILTER, k) && !cpu_dnn_bwd_filter(c, x, dy, dw, N, Ci, H, W, Co, k, s, NULL)) return;
-    bwd_filter(c, x, NULL, dy, dw, N, Ci, H, W, Co, k, s);
+    if (c->nhwc) bwd_nchw(c, x, dy, NULL, dw, NULL, N, Ci, H, W, Co, k, s, 0);
+    else bwd_filter(c, x, NULL, dy, dw, N, Ci, H, W, Co, k, s);
 }
 
 /* backward-bias ------------------------------------------------------------------------------------ */
@@ -516,7 +543,8 @@ void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float
     float *x = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * Ci * H * W);
     if (!x) return; /* error() */
     c->remade_n++;
-    cpu_epi_pass(c, &pro, xb, x, N, Ci, (size_t)H * W);
+    if (c->nhwc) CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(xb, x, (size_t)N * H * W, Ci, &pro, c->threads);
+    else cpu_epi_pass(c, &pro, xb, x, N, Ci, (size_t)H * W);
     cpu_conv_bwd(ctx, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc);
 }
 

@@ -75,10 +75,11 @@ static void cpu_set_training(void *ctx, int training) {
  * Xeon VM (bench-net, FocusNet 256x256, 2 threads): with AMX batch 1 8.0-8.5 -> 9.1-9.8 img/s, batch 8
  * 8.4-9.0 -> 9.4-9.7; with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 (a Zen 4/5's kernels) 1.48 -> 1.61-1.68
  * and 1.49-1.50 -> 1.62-1.65. */
-static int cpu_nhwc_pays(void *ctx) {
+static int cpu_nhwc_pays(void *ctx, int train) {
     const cpu_ctx *c = ctx;
 #ifdef FN_DNNL
-    return c->prec == FN_PREC_BF16 && c->dnn_layout && c->dnnconv;
+    /* training: not under sync-BN, whose sums over replicas (norm_sync.c) are NCHW's */
+    return c->prec == FN_PREC_BF16 && c->dnn_layout && c->dnnconv && !(train && c->bn_sync.sum);
 #else
     return 0;
 #endif

@@ -237,9 +237,9 @@ int fn_graph_resid_pays(const fn_net *n) {
 }
 
 /* the backend's nhwc_pays, for a net whose output has one channel (the same in both layouts) */
-int fn_graph_nhwc_pays(const fn_net *n) {
+int fn_graph_nhwc_pays(const fn_net *n, int train) {
     const fn_backend *be = n->be;
-    return be->nhwc_pays && be->set_nhwc && be->nhwc && n->T[n->out].C == 1 && be->nhwc_pays(be->ctx);
+    return be->nhwc_pays && be->set_nhwc && be->nhwc && n->T[n->out].C == 1 && be->nhwc_pays(be->ctx, train);
 }
 
 float *fn_graph_input(const fn_net *n) {
@@ -292,7 +292,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     int second = -1; /* the second convolution of the last chained call */
     n->presid = fn_graph_resid_pays(n);
     /* channels last: every tensor but the input, which is uploaded as it comes */
-    n->pnhwc = !train && fn_graph_nhwc_pays(n);
+    n->pnhwc = fn_graph_nhwc_pays(n, train);
     for (int i = 0; i < nops; i++) {
         fn_op *o = &n->O[i];
         /* a ReLU whose backward its norm's takes (rbwd) reads nothing then, and needs no input gradient */
@@ -742,7 +742,7 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     n->drop_used = train ? n->dropout : 0;
     if (n->be->set_training) n->be->set_training(n->be->ctx, train);
     if (!train && n->be->params_frozen) n->be->params_frozen(n->be->ctx, n->params, n->numel, n->params_version);
-    const int nhwc = !train && n->pnhwc;
+    const int nhwc = n->pnhwc;
     if (nhwc) {
         n->be->set_nhwc(n->be->ctx, 1);
         n->be->nhwc(n->be->ctx, fn_graph_input(n), V(n->in), n->pN, n->T[n->in].C, n->pH * n->pW, 1);
@@ -783,6 +783,7 @@ static void remake(fn_net *n, int i) {
 }
 
 void fn_graph_backward(fn_net *n) {
+    if (n->pnhwc) n->be->set_nhwc(n->be->ctx, 1);
     for (int i = n->no - 1; i >= 0; i--) {
         double t0 = n->prof_on ? (n->be->sync(n->be->ctx), now()) : 0;
         remake(n, i); /* profiled as this op's backward */
@@ -791,4 +792,5 @@ void fn_graph_backward(fn_net *n) {
     }
     for (int t = 0; t < n->nt; t++)
         if (n->T[t].recomp) swap_slots(n, t);
+    if (n->pnhwc) n->be->set_nhwc(n->be->ctx, 0);
 }

@@ -120,8 +120,8 @@ static int check_shape(const fn_net *n, int N, int H, int W, fn_err *e) {
 int fn_net_reserve(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     if (check_shape(n, N, H, W, e)) return -1;
     if (n->arena && n->pN == N && n->pH == H && n->pW == W && (n->ptrain || !train) &&
-        (n->ptrain ? !train || n->pfold == fn_graph_fold_pays(n)
-                   : n->presid == fn_graph_resid_pays(n) && n->pnhwc == fn_graph_nhwc_pays(n)))
+        (n->ptrain ? n->pnhwc == fn_graph_nhwc_pays(n, 1) && (!train || n->pfold == fn_graph_fold_pays(n))
+                   : n->presid == fn_graph_resid_pays(n) && n->pnhwc == fn_graph_nhwc_pays(n, 0)))
         return 0;
     if (train && !n->grads) {
         n->grads = n->be->alloc(n->be->ctx, n->numel);

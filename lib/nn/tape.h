@@ -88,9 +88,9 @@ struct fn_net {
     /* the plan */
     int pN, pH, pW, ptrain;
     int presid; /* the plan takes residual sums into convolutions (fn_graph_resid_pays when it was made) */
-    int pnhwc;  /* an inference plan whose ops take and give channels-last activations (backend.h set_nhwc; the
-                   backend's nhwc_pays when it was made): the input is uploaded in NCHW to aux at in_off and
-                   laid out in its tensor as the forward starts */
+    int pnhwc;  /* a plan whose ops take and give channels-last activations and gradients (backend.h set_nhwc;
+                   the backend's nhwc_pays(ptrain) when it was made): the input is uploaded in NCHW to aux at
+                   in_off and laid out in its tensor as the forward starts */
     size_t in_off;
     int plain_bwd;   /* a training plan keeps every value its backward reads and fuses no backward ops
                         (graph.c recomputed, unkept, relu_bwd_fused: for the tests, which compare) */
@@ -117,7 +117,7 @@ void fn_graph_backward(fn_net *net);
 size_t fn_graph_tsize(const fn_net *net, int t);
 int fn_graph_resid_pays(const fn_net *net); /* an inference plan would take residual sums (backend.h resid_pays) */
 int fn_graph_fold_pays(const fn_net *net);  /* the backend's bn_fold_pays (1 when it has no such query) */
-int fn_graph_nhwc_pays(const fn_net *net);  /* an inference plan would be channels last (backend.h nhwc_pays) */
+int fn_graph_nhwc_pays(const fn_net *net, int train); /* a plan would be channels last (backend.h nhwc_pays) */
 float *fn_graph_input(const fn_net *net);    /* where the input [N,C,H,W] is uploaded */
 
 #endif

@@ -1131,7 +1131,7 @@ static void test_nhwc_convs(void) {
      * through NCHW (conv.c conv_fwd_nchw): no plan would be channels last there, but the bits hold */
     for (int fb = 0; fb <= 1; fb++) {
         conv_mode(cc, fb ? 3 : 1, 2, 0);
-        CHECK(be->nhwc_pays(be->ctx) == !fb);
+        CHECK(be->nhwc_pays(be->ctx, 0) == !fb);
         for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
             const int *q = cs[t], N = q[0], Ci = q[1], H = q[2], W = q[3], C1 = q[4], k1 = q[5], s1 = q[6];
             const int C2 = q[7], k2 = q[8], s2 = q[9];

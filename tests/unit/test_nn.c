@@ -636,7 +636,7 @@ static void test_fused_net(void) {
                 b[k]->unit_fwd_infer = NULL, b[k]->up_conv_fwd_infer = NULL;
             }
             b[1]->nhwc_pays = NULL;
-            const int nhwc = b[0]->nhwc_pays(b[0]->ctx);
+            const int nhwc = b[0]->nhwc_pays(b[0]->ctx, 0);
             CHECKF(nhwc == (prec == FN_PREC_BF16), "%s: nhwc_pays %d", pn, nhwc);
             /* channels last runs every convolution by the primitives (without AMX the 1x1 ones take the
              * matrix products otherwise): NCHW's b[1] too, for the same bits */
@@ -775,6 +775,68 @@ static void test_recomputed(void) {
     free(x), free(t), free(y);
 }
 
+/* Channels-last training (backend.h nhwc_pays(ctx, 1), the CPU's bf16 by oneDNN's primitives): on every
+ * network, two training steps with an inference forward between them give the losses, gradients,
+ * parameters, statistics and inference output of the NCHW plan (a backend without nhwc_pays), bit for bit,
+ * with the fused backward and with the plain one (plain_bwd), and no convolution goes through NCHW */
+static void test_nhwc_train(void) {
+    fn_err e = { { 0 } };
+    const size_t nx = 2 * 3 * 32 * 32, ny = 2 * 32 * 32;
+    float *x = malloc(sizeof *x * nx), *t = malloc(sizeof *t * ny);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)fn_golden_u("nx", i);
+    for (size_t i = 0; i < ny; i++) t[i] = fn_golden_u("nt", i) > 0.1 ? 1.0f : 0.0f;
+    for (int arch = 0; fn_arch_name(arch); arch++)
+        for (int plain = 0; plain < 2; plain++) {
+            fn_net_config cfg = { 3, 0.25f, arch };
+            fn_backend *b[2] = { fn_cpu_backend_new(0, &e), fn_cpu_backend_new(0, &e) };
+            if (!b[0] || !b[1]) { CHECK(0); return; }
+            if (fn_backend_set_precision(b[0], FN_PREC_BF16, &e) || fn_backend_set_precision(b[1], FN_PREC_BF16, &e)) {
+                b[0]->destroy(b[0]), b[1]->destroy(b[1]);
+                goto out; /* no bf16 on this CPU */
+            }
+            CHECK(b[0]->nhwc_pays(b[0]->ctx, 1) == 1);
+            /* the NCHW side runs every convolution by the primitives too (without AMX its 1x1 ones would
+             * take the matrix products), for the same bits */
+            b[1]->nhwc_pays = NULL, ((cpu_ctx *)b[1]->ctx)->dnnconv = 2;
+            const char *an = fn_arch_name(arch);
+            fn_net *n[2] = { fn_net_new(b[0], &cfg, &e), fn_net_new(b[1], &cfg, &e) };
+            CHECK(n[0] && n[1]);
+            if (!n[0] || !n[1]) { fn_net_free(n[0]), fn_net_free(n[1]), b[0]->destroy(b[0]), b[1]->destroy(b[1]); break; }
+            const size_t np = fn_net_numel(n[0]), ns = fn_net_stats_numel(n[0]);
+            float *out[2][4], loss[2][2];
+            for (int k = 0; k < 2; k++) {
+                out[k][0] = malloc(sizeof(float) * np), out[k][1] = malloc(sizeof(float) * np);
+                out[k][2] = malloc(sizeof(float) * ns), out[k][3] = malloc(sizeof(float) * ny);
+                CHECK(fn_net_init_he(n[k], 7, &e) == 0);
+                n[k]->plain_bwd = plain;
+                for (int step = 0; step < 2; step++) {
+                    CHECK(fn_net_forward(n[k], x, 2, 32, 32, 1, (uint64_t)step + 1, NULL, &e) == 0);
+                    CHECK(fn_net_backward(n[k], t, &loss[k][step], &e) == 0);
+                    CHECK(fn_net_adam_step(n[k], 1e-2f, 0.9f, 0.999f, 1e-7f, 1, &e) == 0);
+                    if (!step) CHECK(fn_net_forward(n[k], x, 2, 32, 32, 0, 0, out[k][3], &e) == 0);
+                }
+                fn_net_get(n[k], FN_BUF_GRADS, out[k][0], &e);
+                fn_net_get(n[k], FN_BUF_PARAMS, out[k][1], &e);
+                fn_net_get(n[k], FN_BUF_STATS, out[k][2], &e);
+            }
+            CHECKF(n[0]->ptrain && n[0]->pnhwc && !n[1]->pnhwc, "%s: channels last %d %d", an, n[0]->pnhwc,
+                   n[1]->pnhwc);
+            CHECKF(!memcmp(loss[0], loss[1], sizeof loss[0]), "%s plain %d: losses %g %g against %g %g", an, plain,
+                   loss[0][0], loss[0][1], loss[1][0], loss[1][1]);
+            CHECKF(!memcmp(out[0][0], out[1][0], sizeof(float) * np), "%s plain %d: gradients differ", an, plain);
+            CHECKF(!memcmp(out[0][1], out[1][1], sizeof(float) * np), "%s plain %d: parameters differ", an, plain);
+            CHECKF(!memcmp(out[0][2], out[1][2], sizeof(float) * ns), "%s plain %d: statistics differ", an, plain);
+            CHECKF(!memcmp(out[0][3], out[1][3], sizeof(float) * ny), "%s plain %d: inference differs", an, plain);
+            CHECKF(((cpu_ctx *)b[0]->ctx)->lay_cap == 0, "%s: a convolution went through NCHW", an);
+            for (int k = 0; k < 2; k++)
+                for (int j = 0; j < 4; j++) free(out[k][j]);
+            fn_net_free(n[0]), fn_net_free(n[1]);
+            b[0]->destroy(b[0]), b[1]->destroy(b[1]);
+        }
+out:
+    free(x), free(t);
+}
+
 /* adam_segs (one call over the parameter allocation, as the CUDA backend's one kernel): fn_net_adam_step
  * hands it the runs of tensors with their penalties; a backend that provides it must end where the per-run
  * adam calls end, bit for bit. The stand-in runs adam segment by segment and counts the calls. */
@@ -844,6 +906,7 @@ int main(void) {
     RUN(test_kernel_cache);
     RUN(test_fused_net);
     RUN(test_recomputed);
+    RUN(test_nhwc_train);
     RUN(test_adam_segs);
     RUN(test_golden_fixture);
     char cmd[300];
