@@ -65,7 +65,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # the hot loops fn writes itself, compiled once more per vector ISA level, each copy's names suffixed
 # (lib/cpu/cpu.h, "Run-time dispatch"): FILE.avx2.o and FILE.avx512.o beside FILE.o
 CPU_ISA_SRC := lib/cpu/winograd_f43.c lib/cpu/winograd_f32.c lib/cpu/winograd_rows.c lib/cpu/elementwise.c \
-               lib/cpu/pool.c lib/cpu/se.c lib/cpu/loss.c lib/cpu/adam.c lib/cpu/layout.c
+               lib/cpu/pool.c lib/cpu/se.c lib/cpu/loss.c lib/cpu/adam.c lib/cpu/layout.c lib/cpu/chsum.c \
+               lib/cpu/norm_nhwc.c
 ISA_X86     := $(filter x86_64,$(shell uname -m))
 ISA_avx2    := -DCPU_ISA=1 $(if $(ISA_X86),-mavx2)
 ISA_avx512  := -DCPU_ISA=2 $(if $(ISA_X86),-mavx512f)

@@ -11,7 +11,10 @@
  * Tiles run in parallel on the context's OpenMP threads. In backward-data, neighbouring tiles of one
  * image overlap in dx (the k-1 halo rows), so there the threads split the input channels instead.
  * 3x3 and 2x2 stride-1 convolutions, most of FocusNet's work, go to winograd.c (4x and 2.25x fewer
- * multiplications), except tiny ones. */
+ * multiplications), except tiny ones.
+ * Layouts: x, y, dx, dy [N,C,H,W]; channels last (set_nhwc) [N,H,W,C]: the inference forwards by
+ * oneDNN's primitive (use_dnn) or through NCHW copies (conv_fwd_nchw), the bias gradient by norm_nhwc.c
+ * (cpu_nhwc_bias_bwd, with the NCHW sums' bits). */
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
@@ -492,8 +495,13 @@ void cpu_conv_bwd_filter(void *ctx, const float *x, const float *dy, float *dw,
 
 /* backward-bias ------------------------------------------------------------------------------------ */
 
+/* db [Co] += the sums of dy [N,Co,HWo] (channels last: [N,HWo,Co], norm_nhwc.c, with the same bits) */
 void cpu_conv_bwd_bias(void *ctx, const float *dy, float *db, int N, int Co, int HWo) {
     cpu_ctx *c = ctx;
+    if (c->nhwc) {
+        CPU_ISA_PICK(c->isa, cpu_nhwc_bias_bwd)(c, dy, db, N, Co, HWo);
+        return;
+    }
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (int co = 0; co < Co; co++) {
         double sum = 0;

@@ -30,8 +30,9 @@
  * -march, no state outside the context. Within one level the results are the same bits, run after
  * run, and the same bits as the x86-64 code: these loops are elementwise and C11 mode keeps fp-contract
  * off, so no copy fuses a multiply and an add. The blocked sums (sum.c) have one copy: their omp simd
- * reductions would sum in another order on wider vectors. Squeeze-excitation's pooling (se.c) spells that
- * copy's order out (4 lanes), so that its channels-last loop can keep it at every level.
+ * reductions would sum in another order on wider vectors. The channels-last sums per channel (chsum.c:
+ * squeeze-excitation's pooling, the training batch norm and the convolution's bias gradient) spell that
+ * copy's order out (4 lanes, CPU_SUM_LANES), so that they keep it at every level.
  * The rounding to bf16 (bf16.c), which runs only on CPUs with AVX512_BF16, is one function with GCC's
  * target_clones (CPU_CLONES), picked by the dynamic loader. */
 enum cpu_isa { CPU_ISA_X86_64 = 0, CPU_ISA_AVX2 = 1, CPU_ISA_AVX512 = 2 };
@@ -78,7 +79,8 @@ typedef struct cpu_ctx {
                         * 1 where it pays, but not in training forwards (the default),
                         * 2 always (FN_CPU_CONV=winograd) */
     int training;      /* set_training: the forwards that follow are training ones */
-    int nhwc;          /* set_nhwc: the inference ops that follow take and give NHWC activations */
+    int nhwc;          /* set_nhwc: the inference ops that follow take and give NHWC activations, and
+                        * the training ops with a channels-last path (norm_nhwc.c) */
     size_t oom;        /* bytes of workspace that could not be had since the last error() (0: none) */
     char msg[96];      /* error()'s message */
     int gemm;          /* cpu_sgemm: 0 each kind its faster library, 1 oneDNN only, 2 OpenBLAS only */
@@ -178,6 +180,22 @@ static inline float *cpu_ws(cpu_ctx *c, int tid) { return c->ws[tid]; }
 double cpu_sum(const float *x, size_t n);
 /* sum of a[i]*b[i], the same way */
 double cpu_dot(const float *a, const float *b, size_t n);
+
+/* cpu_sum's order spelled out, for the loops that keep it in another layout or at another vector width
+ * (se.c's pooling, chsum.c's channels-last sums): the order in which GCC vectorises sum.c's omp simd
+ * reduction for x86-64 (SSE2, 4 lanes; established by objdump), and norm.c's inline reductions of the
+ * same form (objdump of norm.o: the same code, the same order). The values in blocks of CPU_SUM_BLOCK; in
+ * a block of m values, CPU_SUM_LANES float lanes from 0, lane j adding the values i < q (q = m rounded
+ * down to a multiple of CPU_SUM_LANES) with i % CPU_SUM_LANES == j, in increasing i, then lane 0 the
+ * values from q on; the lanes combined by cpu_sum_lanes; the blocks' floats added in order to a double
+ * from 0. */
+#define CPU_SUM_BLOCK 4096
+#define CPU_SUM_LANES 4
+static inline float cpu_sum_lanes(float l0, float l1, float l2, float l3) {
+    return (((l0 + 0.0f) + l1) + l2) + l3;
+}
+/* the blocks of n values */
+static inline int cpu_sum_blocks(int n) { return (n + CPU_SUM_BLOCK - 1) / CPU_SUM_BLOCK; }
 
 /* e^x for x in [-87, 88] (the caller clamps) with a Cephes polynomial, about 1 ulp; NaN stays NaN.
  * Written to vectorize under omp simd (no branches). */
@@ -350,6 +368,36 @@ void cpu_wino_bwd_filter(cpu_ctx *c, const float *x, const cpu_epi *pro, const f
                          int N, int Ci, int H, int W, int Co, int k);
 
 /* norm.c */
+/* the training batch norm's statistics of one channel (norm.c, norm_nhwc.c) from sum, the double sum of
+ * its m values, and ss, the double sum of their squared deviations from the float mean (float)(sum / m):
+ * the mean and invstd it saves, its running mean and variance updated by momentum, and its output
+ * y = x*scale + shift */
+static inline void cpu_bn_train_coef(double sum, double ss, double m, float eps, float momentum, float gamma,
+                                     float beta, float *mean, float *invstd, float *rmean, float *rvar,
+                                     float *scale, float *shift) {
+    const double mu = sum / m;
+    const float muf = (float)mu;
+    /* the deviations were taken from the float mean: correct for its rounding */
+    const double var = ss / m - (mu - muf) * (mu - muf);
+    const double is = 1.0 / sqrt(var + eps);
+    *mean = muf;
+    *invstd = (float)is;
+    *scale = gamma * (float)is;
+    *shift = beta - muf * *scale;
+    const double unbiased = m > 1 ? var * m / (m - 1) : var;
+    *rmean = (float)((1.0 - momentum) * *rmean + momentum * mu);
+    *rvar = (float)((1.0 - momentum) * *rvar + momentum * unbiased);
+}
+
+/* the batch norm backward's terms of one channel (norm.c, norm_sync.c, norm_nhwc.c) from sdy = sum dy and
+ * sdyx = sum dy*(x - mean) over its m values: dx = a*dy + bb*(x - mean) + cst (cpu_bn_dx) */
+static inline void cpu_bn_bwd_coef(double sdy, double sdyx, double m, float gamma, float is, float *a, float *bb,
+                                   float *cst) {
+    *a = gamma * is;
+    *bb = (float)(-(double)gamma * is * is * is * sdyx / m);
+    *cst = (float)(-(double)gamma * is * sdy / m);
+}
+
 /* batch norm's input gradient of channel ch, given its per-channel terms (norm.c, norm_sync.c):
  * dx = a*dy + bb*(x - mu) + cst over the channel's planes of x, dx [N,C,HW] (= or += by acc), dy's plane
  * n at dy + n*dys */
@@ -474,6 +522,66 @@ CPU_ISA_FN(void, cpu_dropout_fwd, (void *ctx, const float *x, float *y, float *m
 #define cpu_dropout_fwd CPU_ISA_SYM(cpu_dropout_fwd)
 CPU_ISA_FN(void, cpu_dropout_bwd, (void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc));
 #define cpu_dropout_bwd CPU_ISA_SYM(cpu_dropout_bwd)
+
+/* chsum.c: per-channel sums of channels-last tensors in cpu_sum's order. The terms summed (kind), for each
+ * value x of a channel c (and dy beside it): */
+enum {
+    CPU_CHSUM_X,       /* x */
+    CPU_CHSUM_DEV2,    /* (x - mu[c])^2 */
+    CPU_CHSUM_DY,      /* dy, and dy*(x - mu[c]) into the second sums */
+    CPU_CHSUM_DY_RELU, /* the same of d = cpu_bn_value(x, scale[c], shift[c], 0) > 0 ? dy : 0 (cpu_relu_mask) */
+};
+typedef struct cpu_chsum {
+    int kind;
+    const float *x;             /* [N,HW,C] */
+    const float *dy;            /* [N,HW,C] (CPU_CHSUM_DY*), else NULL */
+    const float *mu;            /* [C] (CPU_CHSUM_DEV2, CPU_CHSUM_DY*), else NULL */
+    const float *scale, *shift; /* [C] (CPU_CHSUM_DY_RELU), else NULL */
+} cpu_chsum;
+/* part [N, nb, C] (nb = cpu_sum_blocks(HW)) = the float sum of each (image, block of CPU_SUM_BLOCK pixels,
+ * channel) in cpu_sum's lane order; part2 [N, nb, C] the second sums (CPU_CHSUM_DY*), else NULL. On
+ * threads threads (called from the serial context) */
+CPU_ISA_FN(void, cpu_chsum_blocks, (const cpu_chsum *t, float *part, float *part2, int N, int C, int HW,
+                                     int threads));
+#define cpu_chsum_blocks CPU_ISA_SYM(cpu_chsum_blocks)
+/* from part [N, nb, C]: the double total of plane (n, ch), its blocks added in order (cpu_sum of it) */
+static inline double cpu_chsum_plane(const float *part, int n, int nb, int C, int ch) {
+    double total = 0;
+    for (int b = 0; b < nb; b++) total += part[((size_t)n * nb + b) * C + ch];
+    return total;
+}
+/* channel ch's total as norm.c's mean and conv.c's bias gradient sum: each plane's double total
+ * (cpu_chsum_plane), those added in image order to another double */
+static inline double cpu_chsum_nested(const float *part, int N, int nb, int C, int ch) {
+    double sum = 0;
+    for (int n = 0; n < N; n++) sum += cpu_chsum_plane(part, n, nb, C, ch);
+    return sum;
+}
+/* channel ch's total as norm.c's inline reductions: all its blocks' floats, image after image, added in
+ * order to one double */
+static inline double cpu_chsum_flat(const float *part, int N, int nb, int C, int ch) {
+    double sum = 0;
+    for (size_t nbi = 0; nbi < (size_t)N * nb; nbi++) sum += part[nbi * C + ch];
+    return sum;
+}
+
+/* norm_nhwc.c: the channels-last (set_nhwc) paths of norm.c's training ops and of conv.c's bias gradient,
+ * with their NCHW bits: x, y, dy, dx [N,HW,C]; the per-channel vectors [C] as in NCHW. Called from the
+ * serial context; on out of memory, c->oom set and nothing computed.
+ * cpu_nhwc_bn_fwd_train: bn_fwd_train (relu: bn_relu_fwd_train), not under sync-BN;
+ * cpu_nhwc_bn_bwd: bn_bwd (relu: bn_relu_bwd, with beta; else beta unused), not under sync-BN; dx may be
+ * dy when acc = 0;
+ * cpu_nhwc_bias_bwd: conv_bwd_bias, db [C] += the sums of dy [N,HW,C] */
+CPU_ISA_FN(void, cpu_nhwc_bn_fwd_train, (cpu_ctx *c, const float *x, const float *gamma, const float *beta, float *y,
+                                          float *mean, float *invstd, float *rmean, float *rvar, int N, int C,
+                                          int HW, float momentum, float eps, int relu));
+#define cpu_nhwc_bn_fwd_train CPU_ISA_SYM(cpu_nhwc_bn_fwd_train)
+CPU_ISA_FN(void, cpu_nhwc_bn_bwd, (cpu_ctx *c, const float *x, const float *dy, const float *gamma,
+                                    const float *beta, const float *mean, const float *invstd, float *dx,
+                                    float *dgamma, float *dbeta, int N, int C, int HW, int acc, int relu));
+#define cpu_nhwc_bn_bwd CPU_ISA_SYM(cpu_nhwc_bn_bwd)
+CPU_ISA_FN(void, cpu_nhwc_bias_bwd, (cpu_ctx *c, const float *dy, float *db, int N, int C, int HW));
+#define cpu_nhwc_bias_bwd CPU_ISA_SYM(cpu_nhwc_bias_bwd)
 
 /* pool.c */
 CPU_ISA_FN(void, cpu_pool2_fwd, (void *ctx, const float *x, float *y, int N, int C, int H, int W));

@@ -1,28 +1,36 @@
 /* norm.c: batch normalisation on the CPU (per channel over N*HW), one thread per channel at a time,
- * statistics summed in double in a fixed order (deterministic, independent of the thread count). */
+ * statistics summed in double in a fixed order (deterministic, independent of the thread count).
+ * Activations [N,C,HW]; channels last (set_nhwc), [N,HW,C]: the inference ops through layout.c's
+ * epilogue pass, the training ops through norm_nhwc.c, each with the bits of the NCHW path here. Compiled
+ * once, for x86-64: the bits of its reductions are those of SSE2's 4 lanes (cpu.h, CPU_SUM_LANES). */
 #include <math.h>
 #include <stddef.h>
 #include <omp.h>
 #include "cpu.h"
 
-/* x [N,C,HW], y [N,C,HW]; mean, invstd [C] (saved for bwd); rmean, rvar [C] updated.
- * relu: y = relu(bn(x)) in the same pass (the expression of elementwise.c's ReLU) */
+/* x [N,C,HW], y [N,C,HW] (channels last: [N,HW,C], norm_nhwc.c); mean, invstd [C] (saved for bwd); rmean,
+ * rvar [C] updated. relu: y = relu(bn(x)) in the same pass (the expression of elementwise.c's ReLU) */
 static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const float *beta, float *y,
                          float *mean, float *invstd, float *rmean, float *rvar,
                          int N, int C, int HW, float momentum, float eps, int relu) {
     cpu_ctx *c = ctx;
     const double m = (double)N * HW;
-    if (c->bn_sync.sum) { /* sync-BN (norm_sync.c), then the ReLU as its own pass */
+    if (c->bn_sync.sum) { /* sync-BN (norm_sync.c), then the ReLU as its own pass; NCHW only: channels-last
+                           * training never runs with sync-BN (c->nhwc not looked at) */
         cpu_bn_fwd_train_sync(c, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps);
         if (relu) cpu_act_fwd(c, FN_ACT_RELU, y, y, (size_t)N * C * HW, 0);
+        return;
+    }
+    if (c->nhwc) {
+        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_fwd_train)(c, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW,
+                                                    momentum, eps, relu);
         return;
     }
 #pragma omp parallel for num_threads(c->threads) schedule(dynamic, 1)
     for (int ch = 0; ch < C; ch++) {
         double sum = 0;
         for (int n = 0; n < N; n++) sum += cpu_sum(x + ((size_t)n * C + ch) * HW, (size_t)HW);
-        const double mu = sum / m;
-        const float muf = (float)mu;
+        const float muf = (float)(sum / m);
         double ss = 0; /* two-pass variance: sum of squared deviations */
         for (int n = 0; n < N; n++) {
             const float *xp = x + ((size_t)n * C + ch) * HW;
@@ -34,20 +42,14 @@ static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const fl
                 ss += s;
             }
         }
-        /* the deviations were taken from the float mean: correct for its rounding */
-        const double var = ss / m - (mu - muf) * (mu - muf);
-        const double is = 1.0 / sqrt(var + eps);
-        mean[ch] = muf;
-        invstd[ch] = (float)is;
-        const float scale = gamma[ch] * (float)is, shift = beta[ch] - muf * scale;
+        float scale, shift;
+        cpu_bn_train_coef(sum, ss, m, eps, momentum, gamma[ch], beta[ch], &mean[ch], &invstd[ch], &rmean[ch],
+                          &rvar[ch], &scale, &shift);
         for (int n = 0; n < N; n++) {
             const float *xp = x + ((size_t)n * C + ch) * HW;
             float *yp = y + ((size_t)n * C + ch) * HW;
             cpu_bn_plane(xp, yp, HW, scale, shift, relu);
         }
-        const double unbiased = m > 1 ? var * m / (m - 1) : var;
-        rmean[ch] = (float)((1.0 - momentum) * rmean[ch] + momentum * mu);
-        rvar[ch] = (float)((1.0 - momentum) * rvar[ch] + momentum * unbiased);
     }
 }
 
@@ -129,21 +131,25 @@ static void bn_bwd_channel(const float *x, const float *dy, size_t dys, const fl
     const double sdxh = sdyx * is; /* sum dy*xhat */
     dbeta[ch] += (float)sdy;
     dgamma[ch] += (float)sdxh;
-    /* dx = a*dy + b*(x-mean) + cst */
-    const float a = gamma[ch] * is;
-    const float bb = (float)(-(double)gamma[ch] * is * is * is * sdyx / m);
-    const float cst = (float)(-(double)gamma[ch] * is * sdy / m);
+    float a, bb, cst; /* dx = a*dy + bb*(x-mean) + cst */
+    cpu_bn_bwd_coef(sdy, sdyx, m, gamma[ch], is, &a, &bb, &cst);
     cpu_bn_dx(x, dy, dys, dx, N, C, HW, ch, mu, a, bb, cst, acc);
 }
 
 /* dx = gamma*invstd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)), xhat = (x-mean)*invstd;
- * dgamma += sum(dy*xhat), dbeta += sum(dy). dx may alias dy (acc = 0). */
+ * dgamma += sum(dy*xhat), dbeta += sum(dy). x, dy, dx [N,C,HW] (channels last: [N,HW,C], norm_nhwc.c).
+ * dx may alias dy (acc = 0). */
 void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                 const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
                 int N, int C, int HW, int acc) {
     cpu_ctx *c = ctx;
-    if (c->bn_sync.sum) {
+    if (c->bn_sync.sum) { /* NCHW only (c->nhwc not looked at): channels-last training never runs with sync-BN */
         cpu_bn_bwd_sync(c, x, dy, gamma, mean, invstd, dx, dgamma, dbeta, N, C, HW, acc);
+        return;
+    }
+    if (c->nhwc) {
+        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bwd)(c, x, dy, gamma, NULL, mean, invstd, dx, dgamma, dbeta, N, C, HW, acc,
+                                              0);
         return;
     }
 #pragma omp parallel for num_threads(c->threads) schedule(dynamic, 1)
@@ -155,7 +161,9 @@ void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
 /* The ReLU's backward and the batch norm's in one (backend.h bn_relu_bwd): bn_bwd on dy masked by the
  * ReLU of y = relu(bn(x)) as the training forward made it (cpu_relu_mask), the same bits as act_bwd then
  * bn_bwd without the masked tensor: each channel's masked planes go to its thread's workspace [N, HW]
- * (under sync-BN, the whole masked tensor to a buffer of the context, then norm_sync.c's backward). */
+ * (under sync-BN, the whole masked tensor to a buffer of the context, then norm_sync.c's backward: NCHW
+ * only, c->nhwc not looked at, as channels-last training never runs with sync-BN). Channels last (x, dy,
+ * dx [N,HW,C]): norm_nhwc.c, the mask made as the values are read. */
 void cpu_bn_relu_bwd(void *ctx, const float *x, const float *dy, const float *gamma, const float *beta,
                      const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta, int N, int C,
                      int HW, int acc) {
@@ -171,6 +179,11 @@ void cpu_bn_relu_bwd(void *ctx, const float *x, const float *dy, const float *ga
             mask(x + (size_t)i * HW, dy + (size_t)i * HW, d + (size_t)i * HW, HW, scale, shift);
         }
         cpu_bn_bwd_sync(c, x, d, gamma, mean, invstd, dx, dgamma, dbeta, N, C, HW, acc);
+        return;
+    }
+    if (c->nhwc) {
+        CPU_ISA_PICK(c->isa, cpu_nhwc_bn_bwd)(c, x, dy, gamma, beta, mean, invstd, dx, dgamma, dbeta, N, C, HW, acc,
+                                              1);
         return;
     }
     if (cpu_reserve(c, (size_t)N * HW)) return; /* error() */

@@ -4,70 +4,37 @@
  * Channels-last (set_nhwc, inference): x, y [N,HW,C]; pool, hid, gate as in NCHW, with the same bits. */
 #include <math.h>
 #include <stddef.h>
-#include <string.h>
 #include <omp.h>
 #include "cpu.h"
 
 /* The pooled sums, in one order that both layouts keep (the vector width and the layout change nothing),
- * the order of cpu_sum as GCC vectorises it for x86-64 (SSE2, 4 lanes; the bits of the NCHW pooling
- * before channels last, so trained models and recipes did not move): per (image, channel), the pixels in
- * blocks of SE_BLOCK; in a block of m pixels, SE_LANES float lanes from 0, lane j adding the pixels i < q
- * = m rounded down to a multiple of SE_LANES with i % SE_LANES == j, in increasing i, then lane 0 the
- * pixels from q on; the lanes combined as (((l0 + 0) + l1) + l2) + l3 (se_lanes); the blocks' floats
- * added in order to a double; pool = (float)(total / HW). */
-#define SE_BLOCK 4096
-#define SE_LANES 4
-#define SE_CB 64 /* channels per item of the channels-last pooling */
+ * cpu_sum's (cpu.h, CPU_SUM_LANES: the bits of the NCHW pooling before channels last, so trained models
+ * and recipes did not move): per (image, channel), the pixels in blocks of CPU_SUM_BLOCK, each block's
+ * float in lanes, the blocks' floats added in order to a double; pool = (float)(total / HW). */
 
-static inline float se_lanes(float l0, float l1, float l2, float l3) {
-    return (((l0 + 0.0f) + l1) + l2) + l3;
-}
-
-/* the float sum of one block of a plane, p [m], m <= SE_BLOCK */
+/* the float sum of one block of a plane, p [m], m <= CPU_SUM_BLOCK */
 static float se_block(const float *p, int m) {
-    float l[SE_LANES] = {0};
-    const int q = m / SE_LANES * SE_LANES;
-    for (int i = 0; i < q; i += SE_LANES) {
+    float l[CPU_SUM_LANES] = {0};
+    const int q = m / CPU_SUM_LANES * CPU_SUM_LANES;
+    for (int i = 0; i < q; i += CPU_SUM_LANES) {
 #pragma omp simd
-        for (int j = 0; j < SE_LANES; j++) l[j] += p[i + j]; /* elementwise: no reassociation */
+        for (int j = 0; j < CPU_SUM_LANES; j++) l[j] += p[i + j]; /* elementwise: no reassociation */
     }
     for (int i = q; i < m; i++) l[0] += p[i];
-    return se_lanes(l[0], l[1], l[2], l[3]);
+    return cpu_sum_lanes(l[0], l[1], l[2], l[3]);
 }
 
-/* channels-last pooling: x [N,HW,C] -> pool [N,C]; items (image, block, SE_CB channels) in parallel, each
- * block's per-channel float into part [N, nb, C], then summed in block order per (image, channel).
- * 0, or -1 when the workspace could not be had */
+/* channels-last pooling: x [N,HW,C] -> pool [N,C]; each block's per-channel float into part [N, nb, C]
+ * (chsum.c), then summed in block order per (image, channel). 0, or -1 when the workspace could not be had */
 static int se_pool_nhwc(cpu_ctx *c, const float *x, float *pool, int N, int C, int HW) {
-    const int nb = (HW + SE_BLOCK - 1) / SE_BLOCK, ncb = (C + SE_CB - 1) / SE_CB;
+    const int nb = cpu_sum_blocks(HW);
     if (cpu_reserve(c, (size_t)N * nb * C)) return -1; /* error() */
-    float *part = cpu_ws(c, 0); /* [N, nb, C], shared by the items */
-    const long items = (long)N * nb * ncb;
+    float *part = cpu_ws(c, 0); /* [N, nb, C] */
+    const cpu_chsum t = {CPU_CHSUM_X, x, NULL, NULL, NULL, NULL};
+    cpu_chsum_blocks(&t, part, NULL, N, C, HW, c->threads);
 #pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (long it = 0; it < items; it++) {
-        const int n = (int)(it / ((long)nb * ncb)), b = (int)(it / ncb % nb), c0 = (int)(it % ncb) * SE_CB;
-        const int m = C - c0 < SE_CB ? C - c0 : SE_CB, i0 = b * SE_BLOCK;
-        const int i1 = HW - i0 < SE_BLOCK ? HW : i0 + SE_BLOCK, q = i0 + (i1 - i0) / SE_LANES * SE_LANES;
-        float acc[SE_LANES][SE_CB]; /* [lane][channel c0 + j] */
-        memset(acc, 0, sizeof acc);
-        for (int i = i0; i < i1; i++) { /* pixel i into lane i % SE_LANES before q (i0 is a multiple of
-                                          * SE_LANES), into lane 0 from q on */
-            const float *xp = x + ((size_t)n * HW + i) * C + c0;
-            float *l = acc[i < q ? i % SE_LANES : 0];
-#pragma omp simd
-            for (int j = 0; j < m; j++) l[j] += xp[j];
-        }
-        float *o = part + ((size_t)n * nb + b) * C + c0;
-#pragma omp simd
-        for (int j = 0; j < m; j++) o[j] = se_lanes(acc[0][j], acc[1][j], acc[2][j], acc[3][j]);
-    }
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (long pl = 0; pl < (long)N * C; pl++) {
-        const int n = (int)(pl / C), ch = (int)(pl % C);
-        double total = 0;
-        for (int b = 0; b < nb; b++) total += part[((size_t)n * nb + b) * C + ch];
-        pool[pl] = (float)(total / HW);
-    }
+    for (long pl = 0; pl < (long)N * C; pl++)
+        pool[pl] = (float)(cpu_chsum_plane(part, (int)(pl / C), nb, C, (int)(pl % C)) / HW);
     return 0;
 }
 
@@ -82,8 +49,8 @@ void cpu_se_fwd(void *ctx, const float *x, const float *wa, const float *wb, flo
         for (long pl = 0; pl < planes; pl++) {
             const float *xp = x + (size_t)pl * HW;
             double total = 0;
-            for (int i0 = 0; i0 < HW; i0 += SE_BLOCK)
-                total += se_block(xp + i0, HW - i0 < SE_BLOCK ? HW - i0 : SE_BLOCK);
+            for (int i0 = 0; i0 < HW; i0 += CPU_SUM_BLOCK)
+                total += se_block(xp + i0, HW - i0 < CPU_SUM_BLOCK ? HW - i0 : CPU_SUM_BLOCK);
             pool[pl] = (float)(total / HW);
         }
     }

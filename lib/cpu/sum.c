@@ -3,12 +3,10 @@
 #include <stddef.h>
 #include "cpu.h"
 
-#define SUM_BLOCK 4096
-
 double cpu_sum(const float *x, size_t n) {
     double total = 0;
-    for (size_t i0 = 0; i0 < n; i0 += SUM_BLOCK) {
-        size_t m = n - i0 < SUM_BLOCK ? n - i0 : SUM_BLOCK;
+    for (size_t i0 = 0; i0 < n; i0 += CPU_SUM_BLOCK) {
+        size_t m = n - i0 < CPU_SUM_BLOCK ? n - i0 : CPU_SUM_BLOCK;
         const float *p = x + i0;
         float s = 0;
 #pragma omp simd reduction(+ : s)
@@ -20,8 +18,8 @@ double cpu_sum(const float *x, size_t n) {
 
 double cpu_dot(const float *a, const float *b, size_t n) {
     double total = 0;
-    for (size_t i0 = 0; i0 < n; i0 += SUM_BLOCK) {
-        size_t m = n - i0 < SUM_BLOCK ? n - i0 : SUM_BLOCK;
+    for (size_t i0 = 0; i0 < n; i0 += CPU_SUM_BLOCK) {
+        size_t m = n - i0 < CPU_SUM_BLOCK ? n - i0 : CPU_SUM_BLOCK;
         const float *p = a + i0, *q = b + i0;
         float s = 0;
 #pragma omp simd reduction(+ : s)

@@ -1312,6 +1312,150 @@ static void test_nhwc_ops(void) {
     for (int l = 0; l <= top; l++) b[l]->destroy(b[l]);
 }
 
+/* the results of norm_train_run, one after another: their names and sizes (n = N*C*HW values, C channels) */
+#define NT_SEGS 17
+static const char *const nt_names[NT_SEGS] = {
+    "bn_fwd_train y", "bn_fwd_train mean/invstd/rmean/rvar", "bn_relu_fwd_train y",
+    "bn_relu_fwd_train mean/invstd/rmean/rvar", "bn_bwd dx", "bn_bwd dgamma/dbeta", "bn_bwd dx (dx = dy)",
+    "bn_bwd dgamma/dbeta (dx = dy)", "bn_bwd dx (acc)", "bn_bwd dgamma/dbeta (acc)", "bn_relu_bwd dx",
+    "bn_relu_bwd dgamma/dbeta", "bn_relu_bwd dx (dx = dy)", "bn_relu_bwd dgamma/dbeta (dx = dy)",
+    "bn_relu_bwd dx (acc)", "bn_relu_bwd dgamma/dbeta (acc)", "conv_bwd_bias"};
+static size_t nt_size(int k, size_t n, int C) {
+    if (k == NT_SEGS - 1) return (size_t)C;
+    if (k < 4) return k % 2 ? 4 * (size_t)C : n;
+    return k % 2 ? 2 * (size_t)C : n;
+}
+
+/* the inputs of norm_train_run, in NCHW: x, dy, dx0 [N,C,HW] (dx0: what acc = 1 adds to); bn [4,C]: gamma,
+ * beta, rmean, rvar; g0 [2,C]: what dgamma and dbeta (and conv_bwd_bias's db: g0's first C) add to */
+typedef struct norm_in {
+    int N, C, HW;
+    const float *x, *dy, *dx0, *bn, *g0;
+} norm_in;
+
+/* the training ops of the batch norm (and its ReLU) and conv_bwd_bias on backend b in NCHW (nhwc 0) or
+ * channels-last (1: the activations transposed to NHWC, the ops under set_nhwc, their results transposed
+ * back): the results into out (nt_size's segments, in NCHW). The backward passes take the forward's mean
+ * and invstd, and x with channel 0's every ninth value at its mean, beta 0 there: a ReLU input of +0 */
+static void norm_train_run(fn_backend *b, const norm_in *in, int nhwc, float *out) {
+    void *c = b->ctx;
+    const int N = in->N, C = in->C, HW = in->HW;
+    const size_t n = (size_t)N * C * HW;
+    float *x = buf(n), *xb = buf(n), *dy = buf(n), *t = buf(n), *d = buf(n), *st = buf(4 * (size_t)C);
+    float *dg = buf(2 * (size_t)C);
+    float *mean = st, *invstd = st + C;
+    const float *g = in->bn, *beta = g + C;
+    /* src [N,C,HW] into dst in the layout of the run */
+#define NT_LAY(src, dst) (nhwc ? nhwc_tr(src, dst, N, C, HW, 1) : (void)memcpy(dst, src, n * 4))
+    /* the result r [N,C,HW] in the layout of the run into out */
+#define NT_OUT(r) (nhwc ? nhwc_tr(r, out, N, C, HW, 0) : (void)memcpy(out, r, n * 4), out += n)
+    NT_LAY(in->x, x);
+    if (nhwc) b->set_nhwc(c, 1);
+    for (int relu = 0; relu <= 1; relu++) {
+        memset(t, 0xff, n * 4); /* NaN: what an op leaves unwritten shows */
+        memcpy(st + 2 * C, in->bn + 2 * C, 2 * (size_t)C * 4);
+        (relu ? b->bn_relu_fwd_train : b->bn_fwd_train)(c, x, g, beta, t, mean, invstd, st + 2 * C, st + 3 * C, N, C,
+                                                        HW, 0.1f, 1e-5f);
+        NT_OUT(t);
+        memcpy(out, st, 4 * (size_t)C * 4), out += 4 * (size_t)C;
+    }
+    memcpy(t, in->x, n * 4);
+    for (int nn = 0; nn < N; nn++)
+        for (int i = 4; i < HW; i += 9) t[(size_t)nn * C * HW + i] = mean[0];
+    NT_LAY(t, xb);
+    NT_LAY(in->dy, dy);
+    for (int relu = 0; relu <= 1; relu++)
+        for (int mode = 0; mode < 3; mode++) { /* dx apart, dx = dy, dx += */
+            memcpy(dg, in->g0, 2 * (size_t)C * 4);
+            if (mode == 0) memset(d, 0xff, n * 4);
+            else NT_LAY(mode == 1 ? in->dy : in->dx0, d);
+            const float *src = mode == 1 ? d : dy;
+            if (relu) b->bn_relu_bwd(c, xb, src, g, beta, mean, invstd, d, dg, dg + C, N, C, HW, mode == 2);
+            else b->bn_bwd(c, xb, src, g, mean, invstd, d, dg, dg + C, N, C, HW, mode == 2);
+            NT_OUT(d);
+            memcpy(out, dg, 2 * (size_t)C * 4), out += 2 * (size_t)C;
+        }
+    memcpy(dg, in->g0, (size_t)C * 4);
+    b->conv_bwd_bias(c, dy, dg, N, C, HW);
+    memcpy(out, dg, (size_t)C * 4);
+#undef NT_LAY
+#undef NT_OUT
+    if (nhwc) b->set_nhwc(c, 0);
+    CHECK(b->error(c) == NULL);
+    bfree(x), bfree(xb), bfree(dy), bfree(t), bfree(d), bfree(st), bfree(dg);
+}
+
+/* the channels-last training batch norm (and its ReLU), forward and backward (acc 0 and 1, dx = dy), and
+ * the bias gradient at every ISA level: transposed back, the NCHW op's bits, and the same bits at every
+ * level; 1 to 3 images, channels below a vector, a multiple of 16 and not, more than one item of 64;
+ * pixels below 4 and not a multiple of 4, one block of 4096 and several; zeros and -0 among the values,
+ * and the ReLU's mask both ways (and at a +0 input) */
+static void test_nhwc_norm_train(void) {
+    static const char *names[] = {"x86-64", "avx2", "avx512"};
+    const int top = cpu_isa_pick();
+    fn_backend *b[3] = {NULL, NULL, NULL};
+    for (int l = 0; l <= top; l++)
+        if (!(b[l] = isa_backend(names[l], NULL))) return;
+    const int shapes[][4] = {{1, 1, 1, 1},   {2, 3, 2, 3},    {3, 16, 5, 7},  {1, 17, 70, 61}, {2, 64, 9, 11},
+                             {1, 130, 6, 5}, {2, 3, 64, 130}, {3, 17, 13, 13}, {2, 130, 64, 65}, {3, 1, 70, 61},
+                             {1, 64, 1, 3},  {2, 16, 4, 4}};
+    const int ns = (int)(sizeof shapes / sizeof *shapes);
+    for (int si = 0; si < ns; si++) {
+        const int N = shapes[si][0], C = shapes[si][1], H = shapes[si][2], W = shapes[si][3], HW = H * W;
+        const size_t n = (size_t)N * C * HW;
+        float *x = rbuf(n), *dy = rbuf(n), *dx0 = rbuf(n), *bn = rbuf(4 * (size_t)C), *g0 = rbuf(2 * (size_t)C);
+        for (size_t i = 0; i < n; i++) {
+            x[i] = 0.5f + x[i]; /* means away from 0 */
+            if (i % 7 == 0) x[i] = 0.0f;
+            if (i % 11 == 0) x[i] = -0.0f;
+            if (i % 5 == 2) dy[i] = 0.0f;
+            if (i % 13 == 1) dy[i] = -0.0f;
+        }
+        for (int ch = 0; ch < C; ch++) bn[3 * C + ch] = 0.5f + fabsf(bn[3 * C + ch]); /* running variances */
+        bn[C] = 0.0f; /* channel 0's beta: x at its mean gives +0 before the ReLU */
+        if (N == 2 && C >= 3 && HW > 4096) /* the double sums' order shows (a value lost, or not): +-2^40
+                                             * (image 0, 1) in the first blocks, small values in the second
+                                             * ones; channel 1 for sum x and sum dy (per plane, then the
+                                             * planes), channel 2 for sum dy*(x - mean) (all the blocks in a
+                                             * row; mean exactly 0 there) */
+            for (int nn = 0; nn < N; nn++)
+                for (int p = 0; p < HW; p++) {
+                    const size_t i1 = ((size_t)nn * C + 1) * HW + p, i2 = i1 + HW;
+                    const float sg = nn ? -1.0f : 1.0f, v = (float)(p % 7 + 1) / 8;
+                    x[i1] = dy[i1] = p < 4096 ? sg * 0x1p28f : 0x1p-32f * (1 + (float)runif());
+                    x[i2] = sg * (p < 4096 ? 1.0f : v);
+                    dy[i2] = p < 4096 ? 0x1p40f : 0x1p-12f;
+                }
+        const norm_in in = {N, C, HW, x, dy, dx0, bn, g0};
+        size_t tot = 0;
+        for (int k = 0; k < NT_SEGS; k++) tot += nt_size(k, n, C);
+        float *ref[3] = {NULL, NULL, NULL}, *got = buf(tot);
+        for (int l = 0; l <= top; l++) {
+            ref[l] = buf(tot);
+            norm_train_run(b[l], &in, 0, ref[l]);
+            norm_train_run(b[l], &in, 1, got);
+            size_t o = 0;
+            for (int k = 0; k < NT_SEGS; k++) {
+                const size_t sz = nt_size(k, n, C);
+                CHECKF(!memcmp(got + o, ref[l] + o, sz * 4), "%s: channels-last %s differs from NCHW, N%d C%d %dx%d",
+                       names[l], nt_names[k], N, C, H, W);
+                if (l)
+                    CHECKF(!memcmp(ref[l] + o, ref[0] + o, sz * 4), "%s: %s differs from x86-64, N%d C%d %dx%d",
+                           names[l], nt_names[k], N, C, H, W);
+                o += sz;
+            }
+        }
+        /* the ReLU's mask went both ways: zeros and positive values in bn_relu_fwd_train's y */
+        const float *yr = ref[0] + n + 4 * (size_t)C;
+        size_t zeros = 0;
+        for (size_t i = 0; i < n; i++) zeros += yr[i] == 0.0f;
+        CHECKF(n < 8 || (zeros > 0 && zeros < n), "N%d C%d %dx%d: %zu of %zu zeros after the ReLU", N, C, H, W, zeros, n);
+        for (int l = 0; l <= top; l++) bfree(ref[l]);
+        bfree(got), bfree(x), bfree(dy), bfree(dx0), bfree(bn), bfree(g0);
+    }
+    for (int l = 0; l <= top; l++) b[l]->destroy(b[l]);
+}
+
 static void test_isa_levels(void) {
     static const char *names[] = {"x86-64", "avx2", "avx512"};
     fn_backend *o = isa_backend(NULL, NULL); /* top: the CPU's level */
@@ -2092,6 +2236,7 @@ int main(void) {
     RUN(test_isa_levels);
     RUN(test_layout);
     RUN(test_nhwc_ops);
+    RUN(test_nhwc_norm_train);
     RUN(test_nhwc_convs);
     RUN(test_conv_bn);
     RUN(test_bf16);
