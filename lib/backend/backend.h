@@ -213,8 +213,10 @@ struct fn_backend {
      * as it asks resid_pays. set_nhwc(ctx, 1): every tensor that the ops that follow take or give as
      * [N,C,H,W] above is [N,H,W,C] instead (channels last, the C values of a pixel side by side; a
      * parameter's layout does not change), with the bits of the NCHW ops on the same values; set_nhwc(ctx,
-     * 0): back to NCHW (the start). Inference forwards only: no training forward or backward op runs while
-     * it is set. nhwc: x [N,C,HW] -> y [N,HW,C] (to 1), or back (to 0): the graph's input and output. */
+     * 0): back to NCHW (the start). Inference forwards, and of training's ops (being extended) so far only
+     * split, up2_bwd, pool2_bwd, cmul_bwd, se_bwd, dropout_fwd (and the elementwise ones, dropout_bwd
+     * among them): no other training forward or backward op runs while it is set. nhwc: x [N,C,HW] -> y
+     * [N,HW,C] (to 1), or back (to 0): the graph's input and output. */
     int (*nhwc_pays)(void *ctx);
     void (*set_nhwc)(void *ctx, int on);
     void (*nhwc)(void *ctx, const float *x, float *y, int N, int C, int HW, int to);
@@ -308,9 +310,11 @@ struct fn_backend {
                    const float *pool, const float *hid, const float *gate,
                    float *dx, float *dwa, float *dwb, int N, int C, int HW, int Cr, int acc);
 
-    /* inverted dropout with rate p: keep element i when fn_dropout_u(seed, i) >= p, scale 1/(1-p).
-     * mask[n] receives 0 or 1/(1-p); bwd: dx = dy * mask (= or += by acc). */
-    void (*dropout_fwd)(void *ctx, const float *x, float *y, float *mask, size_t n, float p,
+    /* inverted dropout with rate p: x, y, mask [N,C,HW]; element (n, c, hw) kept when
+     * fn_dropout_u(seed, (n*C + c)*HW + hw) >= p (its NCHW index in both layouts: channels-last, it sits at
+     * (n*HW + hw)*C + c), scaled by 1/(1-p); mask receives 0 or 1/(1-p) in the activation's layout.
+     * bwd (elementwise, any layout, n = N*C*HW): dx = dy * mask (= or += by acc). */
+    void (*dropout_fwd)(void *ctx, const float *x, float *y, float *mask, int N, int C, int HW, float p,
                         uint64_t seed);
     void (*dropout_bwd)(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc);
 

@@ -78,7 +78,7 @@ typedef struct cpu_ctx {
                         * 1 where it pays, but not in training forwards (the default),
                         * 2 always (FN_CPU_CONV=winograd) */
     int training;      /* set_training: the forwards that follow are training ones */
-    int nhwc;          /* set_nhwc: the inference ops that follow take and give NHWC activations */
+    int nhwc;          /* set_nhwc: the ops that follow take and give NHWC activations (backend.h) */
     size_t oom;        /* bytes of workspace that could not be had since the last error() (0: none) */
     char msg[96];      /* error()'s message */
     int gemm;          /* cpu_sgemm: 0 each kind its faster library, 1 oneDNN only, 2 OpenBLAS only */
@@ -470,7 +470,8 @@ CPU_ISA_FN(void, cpu_up2_fwd, (void *ctx, const float *x, float *y, int N, int C
 #define cpu_up2_fwd CPU_ISA_SYM(cpu_up2_fwd)
 CPU_ISA_FN(void, cpu_up2_bwd, (void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc));
 #define cpu_up2_bwd CPU_ISA_SYM(cpu_up2_bwd)
-CPU_ISA_FN(void, cpu_dropout_fwd, (void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed));
+CPU_ISA_FN(void, cpu_dropout_fwd, (void *ctx, const float *x, float *y, float *mask, int N, int C, int HW, float p,
+                                    uint64_t seed));
 #define cpu_dropout_fwd CPU_ISA_SYM(cpu_dropout_fwd)
 CPU_ISA_FN(void, cpu_dropout_bwd, (void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc));
 #define cpu_dropout_bwd CPU_ISA_SYM(cpu_dropout_bwd)
