@@ -223,7 +223,7 @@ void cu_pool2_bwd(void *ctx, const float *x, const float *dy, float *dx, int N, 
 void cu_cmul_fwd(void *ctx, const float *x, const float *a, float *y, int N, int C, int HW);
 void cu_cmul_bwd(void *ctx, const float *x, const float *a, const float *dy, float *dx, float *da,
                  int N, int C, int HW, int acc_x, int acc_a);
-void cu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed);
+void cu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, int N, int C, int HW, float p, uint64_t seed);
 void cu_dropout_bwd(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc);
 
 void cu_se_fwd(void *ctx, const float *x, const float *wa, const float *wb, float *y,

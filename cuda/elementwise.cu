@@ -178,7 +178,9 @@ __global__ static void dropout_kernel(const float *x, float *y, float *mask, siz
     }
 }
 
-void cu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed) {
+/* NCHW only (no set_nhwc here): element (n, c, hw) is element (n*C + c)*HW + hw */
+void cu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, int N, int C, int HW, float p, uint64_t seed) {
+    const size_t n = (size_t)N * C * HW;
     if (!n) return;
     cu_ctx *c = cu_enter(ctx);
     const float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;

@@ -309,9 +309,11 @@ struct fn_backend {
                    const float *pool, const float *hid, const float *gate,
                    float *dx, float *dwa, float *dwb, int N, int C, int HW, int Cr, int acc);
 
-    /* inverted dropout with rate p: keep element i when fn_dropout_u(seed, i) >= p, scale 1/(1-p).
-     * mask[n] receives 0 or 1/(1-p); bwd: dx = dy * mask (= or += by acc). */
-    void (*dropout_fwd)(void *ctx, const float *x, float *y, float *mask, size_t n, float p,
+    /* inverted dropout with rate p: x, y, mask [N,C,HW]; element (n, c, hw) kept when
+     * fn_dropout_u(seed, (n*C + c)*HW + hw) >= p (its NCHW index in both layouts: channels-last, it sits at
+     * (n*HW + hw)*C + c), scaled by 1/(1-p); mask receives 0 or 1/(1-p) in the activation's layout.
+     * bwd (elementwise, any layout, n = N*C*HW): dx = dy * mask (= or += by acc). */
+    void (*dropout_fwd)(void *ctx, const float *x, float *y, float *mask, int N, int C, int HW, float p,
                         uint64_t seed);
     void (*dropout_bwd)(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc);
 

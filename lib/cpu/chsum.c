@@ -5,7 +5,7 @@
  * the channels, so each channel's lanes get the values that the NCHW loop's lanes get, in the same order:
  * the additions are elementwise across channels, and the bits are the same at every ISA level (compiled
  * per level, CPU_ISA_SRC). The callers then add the blocks' floats in double (cpu_chsum_plane, _nested,
- * _flat). Users: se.c (squeeze-excitation's pooling), norm_nhwc.c (the training batch norm, the bias
+ * _flat). Users: se.c (squeeze-excitation's pooling and its backward's dot products), norm_nhwc.c (the training batch norm, the bias
  * gradient). */
 #include <stddef.h>
 #include <string.h>
@@ -22,6 +22,10 @@ static inline __attribute__((always_inline)) void chsum_row(const cpu_chsum *t, 
     case CPU_CHSUM_X:
 #pragma omp simd
         for (int j = 0; j < m; j++) l1[j] += xp[j];
+        break;
+    case CPU_CHSUM_DOT:
+#pragma omp simd
+        for (int j = 0; j < m; j++) l1[j] += xp[j] * dp[j];
         break;
     case CPU_CHSUM_DEV2:
 #pragma omp simd
@@ -67,7 +71,7 @@ void cpu_chsum_blocks(const cpu_chsum *t, float *part, float *part2, int N, int 
                                           * CPU_SUM_LANES), into lane 0 from q on */
             const size_t o = ((size_t)n * HW + i) * C + c0;
             const int ln = i < q ? i % CPU_SUM_LANES : 0;
-            chsum_row(t, t->x + o, two ? t->dy + o : NULL, mu, sc, sh, l1[ln], l2[ln], m);
+            chsum_row(t, t->x + o, t->dy ? t->dy + o : NULL, mu, sc, sh, l1[ln], l2[ln], m);
         }
         const size_t o = ((size_t)n * nb + b) * C + c0;
         float *p = part + o;

@@ -79,8 +79,7 @@ typedef struct cpu_ctx {
                         * 1 where it pays, but not in training forwards (the default),
                         * 2 always (FN_CPU_CONV=winograd) */
     int training;      /* set_training: the forwards that follow are training ones */
-    int nhwc;          /* set_nhwc: the inference ops that follow take and give NHWC activations, and
-                        * the training ops with a channels-last path (norm_nhwc.c) */
+    int nhwc;          /* set_nhwc: the ops that follow take and give NHWC activations (backend.h) */
     size_t oom;        /* bytes of workspace that could not be had since the last error() (0: none) */
     char msg[96];      /* error()'s message */
     int gemm;          /* cpu_sgemm: 0 each kind its faster library, 1 oneDNN only, 2 OpenBLAS only */
@@ -176,15 +175,19 @@ static inline void cpu_share(int n, int t, int nt, int *lo, int *hi) {
 /* the workspace of thread tid (cpu_reserve'd) */
 static inline float *cpu_ws(cpu_ctx *c, int tid) { return c->ws[tid]; }
 
-/* sum of n floats: float SIMD lanes over fixed blocks, the blocks summed in double (deterministic) */
+/* sum of n floats: float lanes over fixed blocks, the blocks summed in double (deterministic; the order
+ * below, CPU_SUM_LANES) */
 double cpu_sum(const float *x, size_t n);
 /* sum of a[i]*b[i], the same way */
 double cpu_dot(const float *a, const float *b, size_t n);
+/* *acc += each block's float sum of (x[i] - mu)^2 (a variance's), of dy[i]*(x[i] - mu) (batch norm's
+ * backward), in order: norm.c's flat sums over a channel's planes */
+void cpu_acc_dev2(double *acc, const float *x, size_t n, float mu);
+void cpu_acc_dyx(double *acc, const float *dy, const float *x, size_t n, float mu);
 
-/* cpu_sum's order spelled out, for the loops that keep it in another layout or at another vector width
- * (se.c's pooling, chsum.c's channels-last sums): the order in which GCC vectorises sum.c's omp simd
- * reduction for x86-64 (SSE2, 4 lanes; established by objdump), and norm.c's inline reductions of the
- * same form (objdump of norm.o: the same code, the same order). The values in blocks of CPU_SUM_BLOCK; in
+/* cpu_sum's order (sum.c), which the loops that sum in another layout keep (chsum.c's channels-last sums):
+ * the order in which GCC had vectorised sum.c's and norm.c's omp simd reductions for x86-64 at -O2 (SSE2, 4
+ * lanes; established by objdump) before sum.c spelled it out. The values in blocks of CPU_SUM_BLOCK; in
  * a block of m values, CPU_SUM_LANES float lanes from 0, lane j adding the values i < q (q = m rounded
  * down to a multiple of CPU_SUM_LANES) with i % CPU_SUM_LANES == j, in increasing i, then lane 0 the
  * values from q on; the lanes combined by cpu_sum_lanes; the blocks' floats added in order to a double
@@ -518,7 +521,8 @@ CPU_ISA_FN(void, cpu_up2_fwd, (void *ctx, const float *x, float *y, int N, int C
 #define cpu_up2_fwd CPU_ISA_SYM(cpu_up2_fwd)
 CPU_ISA_FN(void, cpu_up2_bwd, (void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc));
 #define cpu_up2_bwd CPU_ISA_SYM(cpu_up2_bwd)
-CPU_ISA_FN(void, cpu_dropout_fwd, (void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed));
+CPU_ISA_FN(void, cpu_dropout_fwd, (void *ctx, const float *x, float *y, float *mask, int N, int C, int HW, float p,
+                                    uint64_t seed));
 #define cpu_dropout_fwd CPU_ISA_SYM(cpu_dropout_fwd)
 CPU_ISA_FN(void, cpu_dropout_bwd, (void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc));
 #define cpu_dropout_bwd CPU_ISA_SYM(cpu_dropout_bwd)
@@ -527,6 +531,7 @@ CPU_ISA_FN(void, cpu_dropout_bwd, (void *ctx, const float *dy, const float *mask
  * value x of a channel c (and dy beside it): */
 enum {
     CPU_CHSUM_X,       /* x */
+    CPU_CHSUM_DOT,     /* x*dy (cpu_dot's products) */
     CPU_CHSUM_DEV2,    /* (x - mu[c])^2 */
     CPU_CHSUM_DY,      /* dy, and dy*(x - mu[c]) into the second sums */
     CPU_CHSUM_DY_RELU, /* the same of d = cpu_bn_value(x, scale[c], shift[c], 0) > 0 ? dy : 0 (cpu_relu_mask) */
@@ -534,7 +539,7 @@ enum {
 typedef struct cpu_chsum {
     int kind;
     const float *x;             /* [N,HW,C] */
-    const float *dy;            /* [N,HW,C] (CPU_CHSUM_DY*), else NULL */
+    const float *dy;            /* [N,HW,C] (CPU_CHSUM_DOT, CPU_CHSUM_DY*), else NULL */
     const float *mu;            /* [C] (CPU_CHSUM_DEV2, CPU_CHSUM_DY*), else NULL */
     const float *scale, *shift; /* [C] (CPU_CHSUM_DY_RELU), else NULL */
 } cpu_chsum;

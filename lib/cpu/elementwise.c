@@ -1,5 +1,7 @@
 /* elementwise.c: activations, add, multiply, axpy, channel concat/split, nearest 2x upsampling and
- * dropout on the CPU. Each output element depends on its own inputs only: deterministic. */
+ * dropout on the CPU. Each output element depends on its own inputs only: deterministic.
+ * Channels-last (set_nhwc): concat/split, up2 (fwd, bwd) and dropout_fwd take their activations as
+ * [N,H,W,C] with the NCHW bits (dropout: the same mask per element); the others are elementwise. */
 #include <math.h>
 #include <string.h>
 #include "backend/backend.h"
@@ -132,8 +134,21 @@ static void copy_or_add(float *d, const float *s, size_t n, int acc) {
         memcpy(d, s, n * sizeof(float));
 }
 
+/* dy [N,Ca+Cb,HW] -> da [N,Ca,HW], db [N,Cb,HW] (either may be NULL; = or += by acc); channels-last
+ * (set_nhwc): dy [P,Ca+Cb] -> da [P,Ca], db [P,Cb] (P = N*HW), each pixel's first Ca values, then its Cb */
 void cpu_split(void *ctx, const float *dy, float *da, float *db, int N, int Ca, int Cb, int HW, int acc) {
     cpu_ctx *c = ctx;
+    if (c->nhwc) {
+        const long P = (long)N * HW;
+        const int Cy = Ca + Cb;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (P * Cy >= PAR_MIN)
+        for (long p = 0; p < P; p++) {
+            const float *yp = dy + (size_t)p * Cy; /* [Cy] */
+            if (da) copy_or_add(da + (size_t)p * Ca, yp, (size_t)Ca, acc);
+            if (db) copy_or_add(db + (size_t)p * Cb, yp + Ca, (size_t)Cb, acc);
+        }
+        return;
+    }
     const size_t sa = (size_t)Ca * HW, sb = (size_t)Cb * HW;
 #pragma omp parallel for num_threads(c->threads) schedule(static) if ((sa + sb) * N >= PAR_MIN)
     for (int n = 0; n < N; n++) {
@@ -177,9 +192,30 @@ void cpu_up2_fwd(void *ctx, const float *x, float *y, int N, int C, int H, int W
     }
 }
 
-/* dy [N,C,2H,2W] -> dx [N,C,H,W]: each 2x2 block summed */
+/* dy [N,C,2H,2W] -> dx [N,C,H,W]: each 2x2 block summed, (r0[2w] + r0[2w+1]) + (r1[2w] + r1[2w+1]) (= or +=
+ * by acc); channels-last (set_nhwc): dy [N,2H,2W,C] -> dx [N,H,W,C], the same sums per channel */
 void cpu_up2_bwd(void *ctx, const float *dy, float *dx, int N, int C, int H, int W, int acc) {
     cpu_ctx *c = ctx;
+    if (c->nhwc) {
+        const long rows = (long)N * H;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (rows * W * C >= PAR_MIN)
+        for (long r = 0; r < rows; r++) { /* dx row r: dy rows 2r and 2r + 1 of the same image */
+            const float *r0 = dy + (size_t)r * 4 * W * C, *r1 = r0 + (size_t)2 * W * C; /* [2W,C] each */
+            float *xr = dx + (size_t)r * W * C;                                         /* [W,C] */
+            for (int w = 0; w < W; w++) {
+                const float *a = r0 + (size_t)2 * w * C, *b = a + C, *d = r1 + (size_t)2 * w * C, *e = d + C;
+                float *o = xr + (size_t)w * C;
+                if (acc) {
+#pragma omp simd
+                    for (int j = 0; j < C; j++) o[j] += (a[j] + b[j]) + (d[j] + e[j]);
+                } else {
+#pragma omp simd
+                    for (int j = 0; j < C; j++) o[j] = (a[j] + b[j]) + (d[j] + e[j]);
+                }
+            }
+        }
+        return;
+    }
     const long planes = (long)N * C;
 #pragma omp parallel for num_threads(c->threads) schedule(static) if (planes * H * W >= PAR_MIN)
     for (long pl = 0; pl < planes; pl++) {
@@ -199,9 +235,30 @@ void cpu_up2_bwd(void *ctx, const float *dy, float *dx, int N, int C, int H, int
     }
 }
 
-void cpu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, size_t n, float p, uint64_t seed) {
+/* x, y, mask [N,C,HW]: element (n, c, hw) kept when fn_dropout_u(seed, (n*C + c)*HW + hw) >= p, mask 0 or
+ * 1/(1-p), y = x * mask; channels-last (set_nhwc): x, y, mask [N,HW,C], each element's mask drawn from its
+ * NCHW index as above */
+void cpu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, int N, int C, int HW, float p,
+                     uint64_t seed) {
     cpu_ctx *c = ctx;
     const float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
+    if (c->nhwc) {
+        const long P = (long)N * HW;
+#pragma omp parallel for num_threads(c->threads) schedule(static) if (P * C >= PAR_MIN)
+        for (long q = 0; q < P; q++) { /* pixel hw = q % HW of image q / HW */
+            const uint64_t i0 = (uint64_t)(q / HW) * C * HW + (uint64_t)(q % HW); /* NCHW index of channel 0 */
+            const float *xp = x + (size_t)q * C; /* [C] */
+            float *yp = y + (size_t)q * C, *mp = mask + (size_t)q * C;
+#pragma omp simd
+            for (int j = 0; j < C; j++) {
+                const float m = fn_dropout_u(seed, i0 + (uint64_t)j * HW) >= p ? scale : 0.0f;
+                mp[j] = m;
+                yp[j] = xp[j] * m;
+            }
+        }
+        return;
+    }
+    const size_t n = (size_t)N * C * HW;
 #pragma omp parallel for num_threads(c->threads) schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float m = fn_dropout_u(seed, i) >= p ? scale : 0.0f;
@@ -210,6 +267,7 @@ void cpu_dropout_fwd(void *ctx, const float *x, float *y, float *mask, size_t n,
     }
 }
 
+/* dy, mask, dx in the activation's layout (elementwise) */
 void cpu_dropout_bwd(void *ctx, const float *dy, const float *mask, float *dx, size_t n, int acc) {
     cpu_mul(ctx, dy, mask, dx, n, acc);
 }

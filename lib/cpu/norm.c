@@ -32,16 +32,7 @@ static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const fl
         for (int n = 0; n < N; n++) sum += cpu_sum(x + ((size_t)n * C + ch) * HW, (size_t)HW);
         const float muf = (float)(sum / m);
         double ss = 0; /* two-pass variance: sum of squared deviations */
-        for (int n = 0; n < N; n++) {
-            const float *xp = x + ((size_t)n * C + ch) * HW;
-            for (int i0 = 0; i0 < HW; i0 += 4096) {
-                int i1 = i0 + 4096 < HW ? i0 + 4096 : HW;
-                float s = 0;
-#pragma omp simd reduction(+ : s)
-                for (int i = i0; i < i1; i++) s += (xp[i] - muf) * (xp[i] - muf);
-                ss += s;
-            }
-        }
+        for (int n = 0; n < N; n++) cpu_acc_dev2(&ss, x + ((size_t)n * C + ch) * HW, (size_t)HW, muf);
         float scale, shift;
         cpu_bn_train_coef(sum, ss, m, eps, momentum, gamma[ch], beta[ch], &mean[ch], &invstd[ch], &rmean[ch],
                           &rvar[ch], &scale, &shift);
@@ -120,13 +111,7 @@ static void bn_bwd_channel(const float *x, const float *dy, size_t dys, const fl
     for (int n = 0; n < N; n++) {
         const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy + (size_t)n * dys;
         sdy += cpu_sum(dp, (size_t)HW);
-        for (int i0 = 0; i0 < HW; i0 += 4096) {
-            int i1 = i0 + 4096 < HW ? i0 + 4096 : HW;
-            float s = 0;
-#pragma omp simd reduction(+ : s)
-            for (int i = i0; i < i1; i++) s += dp[i] * (xp[i] - mu);
-            sdyx += s;
-        }
+        cpu_acc_dyx(&sdyx, dp, xp, (size_t)HW, mu);
     }
     const double sdxh = sdyx * is; /* sum dy*xhat */
     dbeta[ch] += (float)sdy;

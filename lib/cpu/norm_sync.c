@@ -24,18 +24,8 @@ static void chan_sums(cpu_ctx *c, const float *x, const float *dy, const float *
             const float *xp = x + ((size_t)n * C + ch) * HW, *dp = dy ? dy + ((size_t)n * C + ch) * HW : NULL;
             if (!shift) { s1 += cpu_sum(xp, (size_t)HW); continue; }
             if (dp) s1 += cpu_sum(dp, (size_t)HW);
-            for (int i0 = 0; i0 < HW; i0 += 4096) {
-                int i1 = i0 + 4096 < HW ? i0 + 4096 : HW;
-                float s = 0;
-                if (dp) {
-#pragma omp simd reduction(+ : s)
-                    for (int i = i0; i < i1; i++) s += dp[i] * (xp[i] - mu);
-                } else {
-#pragma omp simd reduction(+ : s)
-                    for (int i = i0; i < i1; i++) s += (xp[i] - mu) * (xp[i] - mu);
-                }
-                s2 += s;
-            }
+            if (dp) cpu_acc_dyx(&s2, dp, xp, (size_t)HW, mu);
+            else cpu_acc_dev2(&s2, xp, (size_t)HW, mu);
         }
         out[ch] = shift && !dy ? s2 : s1;
         if (dy) out[C + ch] = s2;

@@ -1,28 +1,16 @@
 /* se.c: squeeze-and-excitation on the CPU.
  * pool[N,C] = mean_HW x; hid[N,Cr] = relu(pool wa^T); gate[N,C] = sigmoid(hid wb^T); y = x * gate.
  * wa [Cr,C], wb [C,Cr]. The small dense layers are summed in double, sequentially (deterministic).
- * Channels-last (set_nhwc, inference): x, y [N,HW,C]; pool, hid, gate as in NCHW, with the same bits. */
+ * Channels-last (set_nhwc): x, y, dy, dx [N,HW,C]; pool, hid, gate and the weights' gradients as in NCHW,
+ * every value with the same bits. */
 #include <math.h>
 #include <stddef.h>
 #include <omp.h>
 #include "cpu.h"
 
-/* The pooled sums, in one order that both layouts keep (the vector width and the layout change nothing),
- * cpu_sum's (cpu.h, CPU_SUM_LANES: the bits of the NCHW pooling before channels last, so trained models
- * and recipes did not move): per (image, channel), the pixels in blocks of CPU_SUM_BLOCK, each block's
- * float in lanes, the blocks' floats added in order to a double; pool = (float)(total / HW). */
-
-/* the float sum of one block of a plane, p [m], m <= CPU_SUM_BLOCK */
-static float se_block(const float *p, int m) {
-    float l[CPU_SUM_LANES] = {0};
-    const int q = m / CPU_SUM_LANES * CPU_SUM_LANES;
-    for (int i = 0; i < q; i += CPU_SUM_LANES) {
-#pragma omp simd
-        for (int j = 0; j < CPU_SUM_LANES; j++) l[j] += p[i + j]; /* elementwise: no reassociation */
-    }
-    for (int i = q; i < m; i++) l[0] += p[i];
-    return cpu_sum_lanes(l[0], l[1], l[2], l[3]);
-}
+/* The pooled sums (and the backward's dot products dy.x), in one order that both layouts keep: cpu_sum's
+ * (cpu_dot's; cpu.h, CPU_SUM_LANES), per (image, channel), the blocks' floats added in order to a double;
+ * pool = (float)(total / HW). Channels last, chsum.c's blocks in that order. */
 
 /* channels-last pooling: x [N,HW,C] -> pool [N,C]; each block's per-channel float into part [N, nb, C]
  * (chsum.c), then summed in block order per (image, channel). 0, or -1 when the workspace could not be had */
@@ -46,13 +34,7 @@ void cpu_se_fwd(void *ctx, const float *x, const float *wa, const float *wb, flo
         if (se_pool_nhwc(c, x, pool, N, C, HW)) return;
     } else {
 #pragma omp parallel for num_threads(c->threads) schedule(static)
-        for (long pl = 0; pl < planes; pl++) {
-            const float *xp = x + (size_t)pl * HW;
-            double total = 0;
-            for (int i0 = 0; i0 < HW; i0 += CPU_SUM_BLOCK)
-                total += se_block(xp + i0, HW - i0 < CPU_SUM_BLOCK ? HW - i0 : CPU_SUM_BLOCK);
-            pool[pl] = (float)(total / HW);
-        }
+        for (long pl = 0; pl < planes; pl++) pool[pl] = (float)(cpu_sum(x + (size_t)pl * HW, (size_t)HW) / HW);
     }
     for (int n = 0; n < N; n++) {
         for (int r = 0; r < Cr; r++) {
@@ -91,14 +73,23 @@ void cpu_se_bwd(void *ctx, const float *x, const float *dy, const float *wa, con
                 float *dx, float *dwa, float *dwb, int N, int C, int HW, int Cr, int acc) {
     cpu_ctx *c = ctx;
     const long planes = (long)N * C;
-    /* workspace: dz_b [N,C] (d pre-sigmoid), dz_a [N,Cr] (d pre-relu), dpool [N,C] */
-    if (cpu_reserve(c, (size_t)planes * 2 + (size_t)N * Cr)) return;
+    const int nb = cpu_sum_blocks(HW);
+    /* workspace: dz_b [N,C] (d pre-sigmoid), dpool [N,C], dz_a [N,Cr] (d pre-relu); channels-last, then
+     * part [N, nb, C] (chsum.c's blocks of the products) */
+    if (cpu_reserve(c, (size_t)planes * 2 + (size_t)N * Cr + (c->nhwc ? (size_t)N * nb * C : 0))) return;
     float *dzb = cpu_ws(c, 0);
     float *dpool = dzb + planes, *dza = dpool + planes;
+    float *part = dza + (size_t)N * Cr; /* channels-last: [N, nb, C] */
+    /* dgate = sum dy.x over the plane (cpu_dot); channels-last, from the products' blocks */
+    if (c->nhwc) {
+        const cpu_chsum t = {CPU_CHSUM_DOT, x, dy, NULL, NULL, NULL};
+        cpu_chsum_blocks(&t, part, NULL, N, C, HW, c->threads);
+    }
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (long pl = 0; pl < planes; pl++) {
         const float g = gate[pl];
-        const double dgate = cpu_dot(dy + (size_t)pl * HW, x + (size_t)pl * HW, (size_t)HW);
+        const double dgate = c->nhwc ? cpu_chsum_plane(part, (int)(pl / C), nb, C, (int)(pl % C))
+                                     : cpu_dot(dy + (size_t)pl * HW, x + (size_t)pl * HW, (size_t)HW);
         dzb[pl] = (float)(dgate * g * (1.0 - g));
     }
     for (int ch = 0; ch < C; ch++)
@@ -125,6 +116,23 @@ void cpu_se_bwd(void *ctx, const float *x, const float *dy, const float *wa, con
             for (int r = 0; r < Cr; r++) s += (double)dza[(size_t)n * Cr + r] * wa[(size_t)r * C + ch];
             dpool[(size_t)n * C + ch] = (float)(s / HW);
         }
+    if (c->nhwc) { /* dy, dx [N,HW,C]: dx = dy * gate + dpool of its channel, vectorised over channels */
+        const long P = (long)N * HW;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+        for (long p = 0; p < P; p++) {
+            const float *g = gate + (size_t)(p / HW) * C, *dp = dpool + (size_t)(p / HW) * C; /* [C] */
+            const float *d = dy + (size_t)p * C;
+            float *o = dx + (size_t)p * C;
+            if (acc) {
+#pragma omp simd
+                for (int j = 0; j < C; j++) o[j] += d[j] * g[j] + dp[j];
+            } else {
+#pragma omp simd
+                for (int j = 0; j < C; j++) o[j] = d[j] * g[j] + dp[j];
+            }
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (long pl = 0; pl < planes; pl++) {
         const float g = gate[pl], dp = dpool[pl], *d = dy + (size_t)pl * HW;

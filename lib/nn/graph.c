@@ -565,7 +565,7 @@ static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
         if (n->drop_used > 0)
             /* fn_dropout_u(seed + K*j, i) = fn_dropout_u(seed, i + j): a replica's frames get the masks
              * they have in the whole batch */
-            be->dropout_fwd(c, V(o->x), V(o->y), V(o->mask), fn_graph_tsize(n, o->x), n->dropout,
+            be->dropout_fwd(c, V(o->x), V(o->y), V(o->mask), N, n->T[o->x].C, (int)hw(n, o->x), n->dropout,
                             seed + 0x9E3779B97F4A7C15ull * (uint64_t)n->rep_offset * (fn_graph_tsize(n, o->x) / N));
         else
             be->copy(c, V(o->y), V(o->x), fn_graph_tsize(n, o->x));

@@ -426,7 +426,7 @@ static void dropout_tests(P *p) {
         char cs[64];
         snprintf(cs, sizeof cs, "p%.1f seed %llu n%zu", rates[r], (unsigned long long)seeds[r], n);
         buf x = mkr(p, n), y = mkr(p, n), mask = mkr(p, n), dx = mkr(p, n);
-        for (int i = 0; i < 2; i++) be[i]->dropout_fwd(be[i]->ctx, S(x), S(y), S(mask), n, rates[r], seeds[r]);
+        for (int i = 0; i < 2; i++) be[i]->dropout_fwd(be[i]->ctx, S(x), S(y), S(mask), 1, 1, (int)n, rates[r], seeds[r]);
         float *mc = host(n), *mg = host(n);
         p->cpu->download(p->cpu->ctx, mc, mask.c, n);
         p->gpu->download(p->gpu->ctx, mg, mask.g, n);

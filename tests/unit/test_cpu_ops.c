@@ -868,7 +868,7 @@ static void isa_ops_run(fn_backend *b, const float *x, const float *z, float *ou
     o = y + T;
     memcpy(o, z, (size_t)T * 4), memset(o + T, 0, 12 * 4);
     b->se_bwd(c, x, x, z, z + 6, pool, hid, gate, o, o + T, o + T + 6, N, C, HW, 2, 1), o += T + 12;
-    b->dropout_fwd(c, x, o, o + T, (size_t)T - 1, 0.2f, 77), o += 2 * T;
+    b->dropout_fwd(c, x, o, o + T, 1, 1, T - 1, 0.2f, 77), o += 2 * T;
     b->dropout_bwd(c, z, o - T, o, (size_t)T - 1, 0), o += T;
     float p[OPS_T];
     b->act_fwd(c, FN_ACT_SIGMOID, x, p, (size_t)T, 0);
@@ -1456,6 +1456,195 @@ static void test_nhwc_norm_train(void) {
     for (int l = 0; l <= top; l++) b[l]->destroy(b[l]);
 }
 
+/* Channels last in training: the backward passes of the ops above and dropout ------------------------- */
+/* the inputs of nhwc_grads_run, in NCHW: x [N,C,H,W] with ties, NaN and zeros (pooling, dropout); r [N,C,H,W]
+ * plain normals (cmul, SE); dy [N,C,H,W]; ds [N,C+Cb,H,W] (split's dy); d4 [N,C,2H,2W] (up2's dy); dq
+ * [N,C,H/2,W/2] with zeros of both signs (pool2's dy); a [N,1,H,W]; z [N,C+Cb,4HW] the starting values of
+ * what accumulates (zeros of both signs among them); wa [Cr,C], wb [C,Cr], w0 [2,Cr*C] (dwa, dwb's start) */
+typedef struct grads_in {
+    int N, C, Cb, H, W, Cr;
+    const float *x, *r, *dy, *ds, *d4, *dq, *a, *z, *wa, *wb, *w0;
+} grads_in;
+
+#define GRADS_OUTS 26
+static const char *const grads_names[GRADS_OUTS] = {
+    "split da", "split db", "split+= da", "split+= db", "split da (db NULL)", "split+= db (da NULL)",
+    "up2_bwd", "up2_bwd+=", "pool2_bwd", "pool2_bwd+=",
+    "cmul_bwd dx", "cmul_bwd da", "cmul_bwd dx+=", "cmul_bwd da", "cmul_bwd dx", "cmul_bwd da+=",
+    "cmul_bwd dx+=", "cmul_bwd da+=", "se_bwd dx", "se_bwd dx+=", "se_bwd dwa", "se_bwd dwb",
+    "se_bwd+= dwa", "se_bwd+= dwb", "dropout_fwd y", "dropout_fwd mask"};
+
+/* output k's channels (an activation [N,C,H,W]: its pixels H*W), or 0 and *plain its floats (not
+ * transposed: da [N,HW], dwa, dwb) */
+static int grads_shape(const grads_in *in, int k, size_t *plain) {
+    *plain = 0;
+    if (k == 1 || k == 3 || k == 5) return in->Cb;
+    if (k >= 10 && k < 18 && k % 2) *plain = (size_t)in->N * in->H * in->W;
+    else if (k >= 20 && k < 24) *plain = (size_t)in->Cr * in->C;
+    return *plain ? 0 : in->C;
+}
+static size_t grads_size(const grads_in *in, int k) {
+    size_t plain;
+    const int C = grads_shape(in, k, &plain);
+    return C ? (size_t)in->N * C * in->H * in->W : plain;
+}
+
+/* src [N,C,P] (NCHW) in a new buffer, [N,P,C] when nhwc */
+static float *grads_put(const float *src, int N, int C, int P, int nhwc) {
+    float *y = buf((size_t)N * C * P + 1);
+    if (nhwc) nhwc_tr(src, y, N, C, P, 1);
+    else memcpy(y, src, (size_t)N * C * P * 4);
+    return y;
+}
+
+/* the ops of grads_names on backend b in NCHW (nhwc 0), or channels-last (nhwc 1: inputs transposed, the
+ * ops under set_nhwc, their results transposed back): the results into out[k], in NCHW */
+static void nhwc_grads_run(fn_backend *b, const grads_in *in, int nhwc, float **out) {
+    void *c = b->ctx;
+    const int N = in->N, C = in->C, Cb = in->Cb, H = in->H, W = in->W, HW = H * W, Cr = in->Cr;
+    const int Q = (H / 2) * (W / 2);
+    /* the inputs in the layout: x, r, dy [N,C,HW]; ds [N,C+Cb,HW]; d4 [N,C,4HW]; dq [N,C,Q] */
+    float *x = grads_put(in->x, N, C, HW, nhwc), *r = grads_put(in->r, N, C, HW, nhwc);
+    float *dy = grads_put(in->dy, N, C, HW, nhwc), *ds = grads_put(in->ds, N, C + Cb, HW, nhwc);
+    float *d4 = grads_put(in->d4, N, C, 4 * HW, nhwc), *dq = grads_put(in->dq, N, C, Q, nhwc);
+    float *t[GRADS_OUTS];                                          /* each output, in the layout */
+    float *sy = buf((size_t)N * C * HW), *sp = buf((size_t)N * (2 * C + Cr)); /* se_fwd's y; pool, gate, hid */
+    int acc[GRADS_OUTS]; /* whether output k accumulates */
+    for (int k = 0; k < GRADS_OUTS; k++) {
+        size_t plain;
+        const int Ck = grads_shape(in, k, &plain);
+        /* what accumulates starts from z (w0 for dwa, dwb: they always accumulate); the rest from NaN */
+        static const int accs[] = {2, 3, 5, 7, 9, 12, 15, 16, 17, 19};
+        acc[k] = 0;
+        for (size_t j = 0; j < sizeof accs / sizeof accs[0]; j++) acc[k] |= k == accs[j];
+        if (k >= 20 && k < 24) {
+            t[k] = buf(plain + 1);
+            memcpy(t[k], in->w0 + (k % 2) * (size_t)Cr * C, plain * 4);
+        } else if (acc[k]) {
+            t[k] = Ck ? grads_put(in->z, N, Ck, HW, nhwc) : buf(plain + 1);
+            if (!Ck) memcpy(t[k], in->z, plain * 4);
+        } else {
+            t[k] = buf(grads_size(in, k) + 1);
+            memset(t[k], 0xff, grads_size(in, k) * 4);
+        }
+    }
+    if (nhwc) b->set_nhwc(c, 1);
+    b->split(c, ds, t[0], t[1], N, C, Cb, HW, 0);
+    b->split(c, ds, t[2], t[3], N, C, Cb, HW, 1);
+    b->split(c, ds, t[4], NULL, N, C, Cb, HW, 0);
+    b->split(c, ds, NULL, t[5], N, C, Cb, HW, 1);
+    b->up2_bwd(c, d4, t[6], N, C, H, W, 0);
+    b->up2_bwd(c, d4, t[7], N, C, H, W, 1);
+    b->pool2_bwd(c, x, dq, t[8], N, C, H, W, 0);
+    b->pool2_bwd(c, x, dq, t[9], N, C, H, W, 1);
+    for (int m = 0; m < 4; m++) b->cmul_bwd(c, r, in->a, dy, t[10 + 2 * m], t[11 + 2 * m], N, C, HW, m & 1, m >> 1);
+    float *pool = sp, *gate = sp + (size_t)N * C, *hid = gate + (size_t)N * C;
+    b->se_fwd(c, r, in->wa, in->wb, sy, pool, hid, gate, N, C, HW, Cr);
+    b->se_bwd(c, r, dy, in->wa, in->wb, pool, hid, gate, t[18], t[20], t[21], N, C, HW, Cr, 0);
+    b->se_bwd(c, r, dy, in->wa, in->wb, pool, hid, gate, t[19], t[22], t[23], N, C, HW, Cr, 1);
+    b->dropout_fwd(c, x, t[24], t[25], N, C, HW, 0.3f, 0x5eed + (uint64_t)N * C);
+    if (nhwc) b->set_nhwc(c, 0);
+    CHECK(b->error(c) == NULL);
+    for (int k = 0; k < GRADS_OUTS; k++) {
+        size_t plain;
+        const int Ck = grads_shape(in, k, &plain);
+        if (nhwc && Ck) nhwc_tr(t[k], out[k], N, Ck, HW, 0);
+        else memcpy(out[k], t[k], grads_size(in, k) * 4);
+        bfree(t[k]);
+    }
+    bfree(x), bfree(r), bfree(dy), bfree(ds), bfree(d4), bfree(dq), bfree(sy), bfree(sp);
+}
+
+/* sum.c's cpu_dot in the order cpu.h documents (CPU_SUM_LANES), which se_bwd takes in both layouts: blocks
+ * of 4096; in a block of m, 4
+ * float lanes from 0, lane j adding the products i < m rounded down to a multiple of 4 with i % 4 == j in
+ * increasing i, then lane 0 the rest; (((l0 + 0) + l1) + l2) + l3; the blocks' floats added to a double */
+static double dot_lanes(const float *a, const float *b, size_t n) {
+    double total = 0;
+    for (size_t i0 = 0; i0 < n; i0 += 4096) {
+        const size_t m = n - i0 < 4096 ? n - i0 : 4096, m4 = m / 4 * 4;
+        float l[4] = {0, 0, 0, 0};
+        for (size_t i = 0; i < m; i++) l[i < m4 ? i % 4 : 0] += a[i0 + i] * b[i0 + i];
+        total += (float)((((l[0] + 0.0f) + l[1]) + l[2]) + l[3]);
+    }
+    return total;
+}
+
+/* the channels-last branches of the training ops (split, up2_bwd, pool2_bwd, cmul_bwd, se_bwd, dropout_fwd)
+ * at every ISA level: transposed back, the NCHW op's bits (= and +=, NULL parts, pooling's ties, NaN and
+ * zeros of both signs, odd H and W; SE's dy.x in cpu_dot's order over one and several pixel blocks whose
+ * lengths are not multiples of 4; dropout's mask by the NCHW index), and the same bits at every level */
+static void test_nhwc_grads(void) {
+    static const char *names[] = {"x86-64", "avx2", "avx512"};
+    const int top = cpu_isa_pick();
+    fn_backend *b[3] = {NULL, NULL, NULL};
+    for (int l = 0; l <= top; l++)
+        if (!(b[l] = isa_backend(names[l], NULL))) return;
+    /* N, C, Cb (split's second part), H, W */
+    const int shapes[][5] = {{1, 1, 1, 1, 1},   {2, 3, 16, 5, 7},   {3, 16, 17, 6, 8},  {1, 17, 1, 9, 4},
+                             {2, 37, 3, 3, 2},  {3, 130, 16, 4, 5}, {2, 5, 3, 70, 61},  {1, 16, 17, 64, 130},
+                             {1, 130, 3, 70, 61}, {3, 17, 37, 2, 3}, {2, 1, 130, 65, 66}, {1, 37, 1, 1, 6}};
+    const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    /* cpu_dot adds in dot_lanes' order, in every build: lengths below a vector, not multiples of 4, one
+     * block and several */
+    static const size_t lens[] = {1, 3, 4, 5, 35, 4095, 4096, 4097, 4270, 4290, 8320, 8323, 12289};
+    for (size_t li = 0; li < 4 * (sizeof lens / sizeof lens[0]); li++) { /* each length 4 times */
+        float *p = rbuf(lens[li / 4]), *q = rbuf(lens[li / 4]);
+        const double d0 = cpu_dot(p, q, lens[li / 4]), d1 = dot_lanes(p, q, lens[li / 4]);
+        CHECKF(!memcmp(&d0, &d1, sizeof d0), "cpu_dot of %zu: %.17g, in se.c's order %.17g", lens[li / 4], d0, d1);
+        bfree(p), bfree(q);
+    }
+    for (int si = 0; si < nshapes; si++) {
+        grads_in in = {shapes[si][0], shapes[si][1], shapes[si][2], shapes[si][3], shapes[si][4], 0,
+                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+        const int N = in.N, C = in.C, Cb = in.Cb, HW = in.H * in.W, Q = (in.H / 2) * (in.W / 2);
+        in.Cr = (C + 3) / 4;
+        const size_t n = (size_t)N * C * HW, nz = (size_t)N * (C + Cb) * 4 * HW;
+        float *x = rbuf(n), *r = rbuf(n), *dy = rbuf(n), *ds = rbuf((size_t)N * (C + Cb) * HW);
+        float *d4 = rbuf(4 * n), *dq = rbuf((size_t)N * C * Q + 1), *a = rbuf((size_t)N * HW), *z = rbuf(nz);
+        float *wa = rbuf((size_t)in.Cr * C), *wb = rbuf((size_t)C * in.Cr), *w0 = rbuf(2 * (size_t)in.Cr * C);
+        for (size_t i = 0; i < n; i++) {
+            if (i % 5 == 1) x[i] = x[i - 1]; /* pooling's ties */
+            if (i % 7 == 0) x[i] = 0.0f;
+            if (i % 11 == 0) x[i] = -0.0f;
+            if (i % 29 == 3) x[i] = NAN;
+        }
+        for (size_t i = 0; i < (size_t)N * C * Q; i++)
+            if (i % 3 == 0) dq[i] = i % 2 ? 0.0f : -0.0f;
+        for (size_t i = 0; i < nz; i++)
+            if (i % 4 == 1) z[i] = -0.0f;
+        in.x = x, in.r = r, in.dy = dy, in.ds = ds, in.d4 = d4, in.dq = dq, in.a = a, in.z = z;
+        in.wa = wa, in.wb = wb, in.w0 = w0;
+        float *ref[3][GRADS_OUTS], *got[GRADS_OUTS];
+        for (int k = 0; k < GRADS_OUTS; k++) got[k] = buf(grads_size(&in, k) + 1);
+        for (int l = 0; l <= top; l++) {
+            for (int k = 0; k < GRADS_OUTS; k++) ref[l][k] = buf(grads_size(&in, k) + 1);
+            nhwc_grads_run(b[l], &in, 0, ref[l]);
+            nhwc_grads_run(b[l], &in, 1, got);
+            for (int k = 0; k < GRADS_OUTS; k++) {
+                const size_t sz = grads_size(&in, k);
+                CHECKF(!memcmp(got[k], ref[l][k], sz * 4),
+                       "%s: channels-last %s (output %d) differs from NCHW, N%d C%d+%d %dx%d", names[l], grads_names[k],
+                       k, N, C, Cb, in.H, in.W);
+                if (l)
+                    CHECKF(!memcmp(ref[l][k], ref[0][k], sz * 4), "%s: %s (output %d) differs from x86-64, N%d C%d %dx%d",
+                           names[l], grads_names[k], k, N, C, in.H, in.W);
+            }
+        }
+        /* every value written: no NaN left of the fill (x's NaN reach only dropout's y) */
+        int unwritten = 0;
+        for (int k = 0; k < GRADS_OUTS; k++)
+            for (size_t i = 0; i < grads_size(&in, k) && k != 24; i++) unwritten += isnan(ref[0][k][i]);
+        CHECKF(!unwritten, "%d NaN, N%d C%d+%d %dx%d", unwritten, N, C, Cb, in.H, in.W);
+        for (int l = 0; l <= top; l++)
+            for (int k = 0; k < GRADS_OUTS; k++) bfree(ref[l][k]);
+        for (int k = 0; k < GRADS_OUTS; k++) bfree(got[k]);
+        bfree(x), bfree(r), bfree(dy), bfree(ds), bfree(d4), bfree(dq), bfree(a), bfree(z);
+        bfree(wa), bfree(wb), bfree(w0);
+    }
+    for (int l = 0; l <= top; l++) b[l]->destroy(b[l]);
+}
+
 static void test_isa_levels(void) {
     static const char *names[] = {"x86-64", "avx2", "avx512"};
     fn_backend *o = isa_backend(NULL, NULL); /* top: the CPU's level */
@@ -2013,7 +2202,7 @@ static void test_dropout(void) {
     const size_t n = 100000;
     const float p = 0.2f;
     float *x = rbuf(n), *y = buf(n), *mask = buf(n);
-    be->dropout_fwd(be->ctx, x, y, mask, n, p, 42);
+    be->dropout_fwd(be->ctx, x, y, mask, 4, 5, (int)n / 20, p, 42);
     size_t kept = 0;
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -2034,9 +2223,9 @@ static void test_dropout(void) {
     CHECK(bad == 0);
     /* another seed, another mask; p = 0 keeps everything */
     float *m2 = buf(n);
-    be->dropout_fwd(be->ctx, x, y, m2, n, p, 43);
+    be->dropout_fwd(be->ctx, x, y, m2, 4, 5, (int)n / 20, p, 43);
     CHECK(memcmp(m2, mask, n * sizeof(float)) != 0);
-    be->dropout_fwd(be->ctx, x, y, m2, n, 0.0f, 43);
+    be->dropout_fwd(be->ctx, x, y, m2, 4, 5, (int)n / 20, 0.0f, 43);
     CHECK(memcmp(y, x, n * sizeof(float)) == 0);
     bfree(x), bfree(y), bfree(mask), bfree(dy), bfree(dx), bfree(m2);
 }
@@ -2238,6 +2427,7 @@ int main(void) {
     RUN(test_nhwc_ops);
     RUN(test_nhwc_norm_train);
     RUN(test_nhwc_convs);
+    RUN(test_nhwc_grads);
     RUN(test_conv_bn);
     RUN(test_bf16);
     RUN(test_conv_chain);
