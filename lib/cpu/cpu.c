@@ -74,12 +74,15 @@ static void cpu_set_training(void *ctx, int training) {
  * use_dnn; without AMX the 1x1 ones otherwise take the matrix products, in NCHW). Measured on the Intel
  * Xeon VM (bench-net, FocusNet 256x256, 2 threads): with AMX batch 1 8.0-8.5 -> 9.1-9.8 img/s, batch 8
  * 8.4-9.0 -> 9.4-9.7; with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 (a Zen 4/5's kernels) 1.48 -> 1.61-1.68
- * and 1.49-1.50 -> 1.62-1.65. */
+ * and 1.49-1.50 -> 1.62-1.65. Training plans too (forward and backward, norm_nhwc.c and the backward ops'
+ * channels-last loops): with AMX, FocusNet train128b8 6.99-7.32 -> 7.76-7.93 img/s. */
 static int cpu_nhwc_pays(void *ctx, int train) {
     const cpu_ctx *c = ctx;
 #ifdef FN_DNNL
-    /* training: not under sync-BN, whose sums over replicas (norm_sync.c) are NCHW's */
-    return c->prec == FN_PREC_BF16 && c->dnn_layout && c->dnnconv && !(train && c->bn_sync.sum);
+    /* training: with AMX only (without it, its 1x1 convolutions' backward passes by the primitives cost more
+     * than the transposes saved: FocusNet train128b8 with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 1.84-1.90
+     * img/s against NCHW's 2.00), and not under sync-BN, whose sums over replicas (norm_sync.c) are NCHW's */
+    return c->prec == FN_PREC_BF16 && c->dnn_layout && c->dnnconv && !(train && (c->bn_sync.sum || !c->amx));
 #else
     return 0;
 #endif
