@@ -833,6 +833,17 @@ static fn_backend *isa_backend(const char *fn_level, const char *dnnl_level) {
     return b;
 }
 
+/* the levels' names, as FN_CPU_ISA takes them */
+static const char *const isa_names[3] = {"x86-64", "avx2", "avx512"};
+
+/* a backend per ISA level up to the CPU's, into b[0..top]: top, or -1 where one could not be made */
+static int isa_backends(fn_backend *b[3]) {
+    const int top = cpu_isa_pick();
+    for (int l = 0; l <= top; l++)
+        if (!(b[l] = isa_backend(isa_names[l], NULL))) return -1;
+    return top;
+}
+
 /* every op of the files compiled per level (elementwise.c, pool.c, se.c, loss.c, adam.c) on backend b,
  * its results one after another in out (OPS_OUT floats; x [N,C,H,W] of odd size for the vector tails) */
 #define OPS_N 2
@@ -1247,11 +1258,10 @@ static void test_nhwc_convs(void) {
  * same bits at every level; channels below a vector, a multiple of 16 and not, SE's channel items and
  * pixel blocks one and several; SE's pool against a double mean */
 static void test_nhwc_ops(void) {
-    static const char *names[] = {"x86-64", "avx2", "avx512"};
-    const int top = cpu_isa_pick();
+    const char *const *names = isa_names;
     fn_backend *b[3] = {NULL, NULL, NULL};
-    for (int l = 0; l <= top; l++)
-        if (!(b[l] = isa_backend(names[l], NULL))) return;
+    const int top = isa_backends(b);
+    if (top < 0) return;
     /* N, C, Cb (concat's second part), H, W */
     const int shapes[][5] = {{1, 3, 16, 5, 7},  {2, 16, 37, 6, 8},  {2, 37, 3, 9, 4},  {1, 70, 5, 4, 6},
                              {1, 1, 2, 3, 3},   {2, 5, 3, 70, 61},  {1, 16, 16, 64, 130}, {2, 130, 16, 8, 10}};
@@ -1391,11 +1401,10 @@ static void norm_train_run(fn_backend *b, const norm_in *in, int nhwc, float *ou
  * pixels below 4 and not a multiple of 4, one block of 4096 and several; zeros and -0 among the values,
  * and the ReLU's mask both ways (and at a +0 input) */
 static void test_nhwc_norm_train(void) {
-    static const char *names[] = {"x86-64", "avx2", "avx512"};
-    const int top = cpu_isa_pick();
+    const char *const *names = isa_names;
     fn_backend *b[3] = {NULL, NULL, NULL};
-    for (int l = 0; l <= top; l++)
-        if (!(b[l] = isa_backend(names[l], NULL))) return;
+    const int top = isa_backends(b);
+    if (top < 0) return;
     const int shapes[][4] = {{1, 1, 1, 1},   {2, 3, 2, 3},    {3, 16, 5, 7},  {1, 17, 70, 61}, {2, 64, 9, 11},
                              {1, 130, 6, 5}, {2, 3, 64, 130}, {3, 17, 13, 13}, {2, 130, 64, 65}, {3, 1, 70, 61},
                              {1, 64, 1, 3},  {2, 16, 4, 4}};
@@ -1575,11 +1584,10 @@ static double dot_lanes(const float *a, const float *b, size_t n) {
  * zeros of both signs, odd H and W; SE's dy.x in cpu_dot's order over one and several pixel blocks whose
  * lengths are not multiples of 4; dropout's mask by the NCHW index), and the same bits at every level */
 static void test_nhwc_grads(void) {
-    static const char *names[] = {"x86-64", "avx2", "avx512"};
-    const int top = cpu_isa_pick();
+    const char *const *names = isa_names;
     fn_backend *b[3] = {NULL, NULL, NULL};
-    for (int l = 0; l <= top; l++)
-        if (!(b[l] = isa_backend(names[l], NULL))) return;
+    const int top = isa_backends(b);
+    if (top < 0) return;
     /* N, C, Cb (split's second part), H, W */
     const int shapes[][5] = {{1, 1, 1, 1, 1},   {2, 3, 16, 5, 7},   {3, 16, 17, 6, 8},  {1, 17, 1, 9, 4},
                              {2, 37, 3, 3, 2},  {3, 130, 16, 4, 5}, {2, 5, 3, 70, 61},  {1, 16, 17, 64, 130},
@@ -1646,7 +1654,7 @@ static void test_nhwc_grads(void) {
 }
 
 static void test_isa_levels(void) {
-    static const char *names[] = {"x86-64", "avx2", "avx512"};
+    const char *const *names = isa_names;
     fn_backend *o = isa_backend(NULL, NULL); /* top: the CPU's level */
     const int top = o ? ((cpu_ctx *)o->ctx)->isa : 0;
     if (o) o->destroy(o);

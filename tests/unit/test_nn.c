@@ -699,6 +699,18 @@ static void test_fused_net(void) {
     for (int k = 0; k < 3; k++) free(y[k]);
 }
 
+/* two runs of two training steps (test_recomputed, test_nhwc_train) ended alike, bit for bit: their
+ * losses [run][step], and out[run] = gradients, parameters [np], statistics [ns], an inference output [ny] */
+static void same_steps(const char *an, const char *how, float loss[2][2], float *out[2][4], size_t np, size_t ns,
+                       size_t ny) {
+    static const char *what[4] = {"gradients", "parameters", "statistics", "inference"};
+    const size_t n[4] = {np, np, ns, ny};
+    CHECKF(!memcmp(loss[0], loss[1], sizeof loss[0]), "%s %s: losses %g %g against %g %g", an, how, loss[0][0],
+           loss[0][1], loss[1][0], loss[1][1]);
+    for (int j = 0; j < 4; j++)
+        CHECKF(!memcmp(out[0][j], out[1][j], sizeof(float) * n[j]), "%s %s: %s differ", an, how, what[j]);
+}
+
 /* A training plan makes copies (upsampling, concatenation) again in backward instead of keeping them
  * (graph.c recomputed), runs a batch norm's backward with its ReLU's (relu_bwd_fused), and does not keep
  * the normalised outputs that only convolutions read, whose backwards make them from the norms' inputs
@@ -753,12 +765,7 @@ static void test_recomputed(void) {
                 for (int i = 0; i < n[k]->no; i++) fused[k] += n[k]->O[i].rbwd;
             }
             const char *pn = prec == FN_PREC_BF16 ? "bf16" : "fp32", *an = fn_arch_name(arch);
-            CHECKF(!memcmp(loss[0], loss[1], sizeof loss[0]), "%s %s: losses %g %g against %g %g", an, pn,
-                   loss[0][0], loss[0][1], loss[1][0], loss[1][1]);
-            CHECKF(!memcmp(out[0][0], out[1][0], sizeof(float) * np), "%s %s: gradients differ", an, pn);
-            CHECKF(!memcmp(out[0][1], out[1][1], sizeof(float) * np), "%s %s: parameters differ", an, pn);
-            CHECKF(!memcmp(out[0][2], out[1][2], sizeof(float) * ns), "%s %s: statistics differ", an, pn);
-            CHECKF(!memcmp(out[0][3], out[1][3], sizeof(float) * ny), "%s %s: inference differs", an, pn);
+            same_steps(an, pn, loss, out, np, ns, ny);
             CHECKF(remade > 0 && arena[0] < arena[1],
                    "%s %s: %d copies made again, %d norms unkept, arena %zu against %zu", an, pn, remade, unkept,
                    arena[0], arena[1]);
@@ -825,12 +832,7 @@ static void test_nhwc_train(void) {
             }
             CHECKF(n[0]->ptrain && n[0]->pnhwc && !n[1]->pnhwc, "%s: channels last %d %d", an, n[0]->pnhwc,
                    n[1]->pnhwc);
-            CHECKF(!memcmp(loss[0], loss[1], sizeof loss[0]), "%s plain %d: losses %g %g against %g %g", an, plain,
-                   loss[0][0], loss[0][1], loss[1][0], loss[1][1]);
-            CHECKF(!memcmp(out[0][0], out[1][0], sizeof(float) * np), "%s plain %d: gradients differ", an, plain);
-            CHECKF(!memcmp(out[0][1], out[1][1], sizeof(float) * np), "%s plain %d: parameters differ", an, plain);
-            CHECKF(!memcmp(out[0][2], out[1][2], sizeof(float) * ns), "%s plain %d: statistics differ", an, plain);
-            CHECKF(!memcmp(out[0][3], out[1][3], sizeof(float) * ny), "%s plain %d: inference differs", an, plain);
+            same_steps(an, plain ? "plain backward" : "fused backward", loss, out, np, ns, ny);
             CHECKF(((cpu_ctx *)b[0]->ctx)->lay_cap == 0, "%s: a convolution went through NCHW", an);
             for (int k = 0; k < 2; k++)
                 for (int j = 0; j < 4; j++) free(out[k][j]);
