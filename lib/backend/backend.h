@@ -267,6 +267,14 @@ struct fn_backend {
                         const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
                         int Ci, int H, int W, int Co, int k, int s, int acc);
     int (*bn_fold_pays)(void *ctx);
+    /* optional (NULL: the graph makes every normalised output): a training forward's convolution of
+     * x = [relu](bn(xb)) as the last bn_fwd_train (relu: bn_relu_fwd_train) on xb made its statistics (mean,
+     * invstd, as conv_bwd_bn takes them), x never made: conv_fwd's bits on x. The graph takes it in a
+     * channels-last plan (set_nhwc) for the outputs it does not keep (unkept), calling bn_fwd_train
+     * (bn_relu_fwd_train) with y NULL: the statistics only. */
+    void (*conv_bn_fwd_train)(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
+                              const float *invstd, int relu, const float *w, const float *b, float *y, int N, int Ci,
+                              int H, int W, int Co, int k, int s);
 
     /* activations, elementwise over n: relu, leaky relu (slope alpha), sigmoid. y may alias x.
      * bwd takes the forward OUTPUT y (enough for all three: relu/leaky by sign, sigmoid y(1-y)). */

@@ -556,6 +556,29 @@ void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float
     cpu_conv_bwd(ctx, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc);
 }
 
+/* backend.h conv_bn_fwd_train: the training forward of x = [relu](bn(xb)) from the norm's saved
+ * statistics, x never made where oneDNN's primitive lays its source out through the prologue (channels
+ * last: as it rounds it), the same values, so the same bits as conv_fwd on x; else x is made whole first
+ * into a buffer of the context */
+void cpu_conv_bn_fwd_train(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
+                           const float *invstd, int relu, const float *w, const float *b, float *y, int N, int Ci,
+                           int H, int W, int Co, int k, int s) {
+    cpu_ctx *c = ctx;
+    float *sc = cpu_grow(c, &c->pro, &c->pro_cap, 2 * (size_t)Ci);
+    if (!sc) return; /* error() */
+    cpu_bn_saved_coefs(gamma, beta, mean, invstd, Ci, sc);
+    const cpu_epi pro = { sc, sc + Ci, relu, 0, 0 };
+    if (use_dnn(c, c->training ? CPU_DNN_FWD_TRAIN : CPU_DNN_FWD_INFER, k) &&
+        !cpu_dnn_fwd_pro(c, xb, w, b, y, N, Ci, H, W, Co, k, s, &pro))
+        return;
+    float *x = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * Ci * H * W);
+    if (!x) return; /* error() */
+    c->remade_n++;
+    if (c->nhwc) CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(xb, x, (size_t)N * H * W, Ci, &pro, c->threads);
+    else cpu_epi_pass(c, &pro, xb, x, N, Ci, (size_t)H * W);
+    conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, NULL);
+}
+
 /* backend.h bn_fold_pays: the prologue costs nothing where the backward-filter pass gathers or lays out
  * its source itself: everywhere but oneDNN's own reorders (bf16 without layout.c), where x would be made
  * whole, a pass more than keeping it (as for a 1x1 stride-1 convolution, which FocusNet's norms never

@@ -211,6 +211,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->bn_relu_fwd_train = cpu_bn_relu_fwd_train;
     be->bn_relu_fwd_infer = cpu_bn_relu_fwd_infer;
     be->conv_bwd_bn = cpu_conv_bwd_bn;
+    be->conv_bn_fwd_train = cpu_conv_bn_fwd_train;
     be->bn_relu_bwd = cpu_bn_relu_bwd;
     be->bn_fold_pays = cpu_bn_fold_pays;
     cpu_bn_sync_init(be);

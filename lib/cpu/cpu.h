@@ -102,6 +102,8 @@ typedef struct cpu_ctx {
     long dnn_postops;  /* channels-last chained calls whose first primitive applied the batch norm and wrote
                         * bf16 (its post-ops) */
     long dnn_cats;     /* residual units' calls whose input was laid out from a concatenation's parts */
+    long dnn_fwd_pro;  /* training forwards whose source the primitive took through a batch norm prologue
+                        * (conv_bn_fwd_train), the norm's output never made */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
@@ -356,6 +358,10 @@ int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int
  * of x is not layout.c's */
 int cpu_dnn_bwd_filter(cpu_ctx *c, const float *x, const float *dy, float *dw, int N, int Ci, int H, int W, int Co,
                        int k, int s, const cpu_epi *pro);
+/* a forward (training or inference) of x through the prologue pro as it is laid out (conv_bn_fwd_train);
+ * -1 where the pass's layout of x is not layout.c's */
+int cpu_dnn_fwd_pro(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
+                    int Co, int k, int s, const cpu_epi *pro);
 /* both backward passes (conv_bwd), dy rounded and laid out once for the two */
 int cpu_dnn_bwd(cpu_ctx *c, const float *x, const float *dy, const float *w, float *dw, float *dx, int N, int Ci,
                 int H, int W, int Co, int k, int s, int acc, const cpu_epi *pro);
@@ -442,6 +448,9 @@ void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float
                      const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
                      int Ci, int H, int W, int Co, int k, int s, int acc);
 int cpu_bn_fold_pays(void *ctx);
+void cpu_conv_bn_fwd_train(void *ctx, const float *xb, const float *gamma, const float *beta, const float *mean,
+                           const float *invstd, int relu, const float *w, const float *b, float *y, int N, int Ci,
+                           int H, int W, int Co, int k, int s);
 void cpu_bn_bwd(void *ctx, const float *x, const float *dy, const float *gamma,
                 const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta,
                 int N, int C, int HW, int acc);

@@ -479,6 +479,13 @@ int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, floa
     return with_threads(c, CPU_DNN_FWD, N, Ci, H, W, Co, k, s, 0, x, w, b, y, epi, NULL);
 }
 
+int cpu_dnn_fwd_pro(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
+                    int Co, int k, int s, const cpu_epi *pro) {
+    const int rc = with_threads(c, CPU_DNN_FWD, N, Ci, H, W, Co, k, s, 0, x, w, b, y, NULL, pro);
+    if (!rc) c->dnn_fwd_pro++;
+    return rc;
+}
+
 /* Two inference convolutions in a row, the second reading only the first's result through epi: where the
  * first's primitive leaves its result in NHWC f32 and the second takes its source in NHWC bf16, the
  * result goes through epi and the rounding in that layout (cpu_nhwc_bn_bf16) straight into the second's
@@ -728,6 +735,10 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
 }
 int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
                    int wd, int Co, int k, int s) {
+    return -1;
+}
+int cpu_dnn_fwd_pro(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
+                    int Co, int k, int s, const cpu_epi *pro) {
     return -1;
 }
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,

@@ -18,7 +18,7 @@ static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const fl
     if (c->bn_sync.sum) { /* sync-BN (norm_sync.c), then the ReLU as its own pass; NCHW only: channels-last
                            * training never runs with sync-BN (c->nhwc not looked at) */
         cpu_bn_fwd_train_sync(c, x, gamma, beta, y, mean, invstd, rmean, rvar, N, C, HW, momentum, eps);
-        if (relu) cpu_act_fwd(c, FN_ACT_RELU, y, y, (size_t)N * C * HW, 0);
+        if (relu && y) cpu_act_fwd(c, FN_ACT_RELU, y, y, (size_t)N * C * HW, 0);
         return;
     }
     if (c->nhwc) {
@@ -36,7 +36,7 @@ static void bn_fwd_train(void *ctx, const float *x, const float *gamma, const fl
         float scale, shift;
         cpu_bn_train_coef(sum, ss, m, eps, momentum, gamma[ch], beta[ch], &mean[ch], &invstd[ch], &rmean[ch],
                           &rvar[ch], &scale, &shift);
-        for (int n = 0; n < N; n++) {
+        for (int n = 0; n < N && y; n++) { /* y NULL: the statistics only */
             const float *xp = x + ((size_t)n * C + ch) * HW;
             float *yp = y + ((size_t)n * C + ch) * HW;
             cpu_bn_plane(xp, yp, HW, scale, shift, relu);

@@ -41,7 +41,7 @@ void cpu_nhwc_bn_fwd_train(cpu_ctx *c, const float *x, const float *gamma, const
         cpu_bn_train_coef(cpu_chsum_nested(ps, N, nb, C, ch), cpu_chsum_flat(pd, N, nb, C, ch), m, eps, momentum,
                           gamma[ch], beta[ch], &mean[ch], &invstd[ch], &rmean[ch], &rvar[ch], &sc[ch], &sc[C + ch]);
     const cpu_epi epi = {sc, sc + C, relu, 0, 0};
-    cpu_nhwc_epi(x, y, (size_t)N * HW, C, &epi, c->threads);
+    if (y) cpu_nhwc_epi(x, y, (size_t)N * HW, C, &epi, c->threads); /* y NULL: the statistics only */
 }
 
 /* one pixel's dx [C] (= or += by acc) from its x, dy [C]: d = dy (relu: masked by the forward's ReLU,

@@ -64,7 +64,7 @@ void cpu_bn_fwd_train_sync(cpu_ctx *c, const float *x, const float *gamma, const
         const double is = 1.0 / sqrt(var + eps);
         invstd[ch] = (float)is;
         const float scale = gamma[ch] * (float)is, shift = beta[ch] - muf * scale;
-        for (int n = 0; n < N; n++) {
+        for (int n = 0; n < N && y; n++) { /* y NULL: the statistics only */
             const float *xp = x + ((size_t)n * C + ch) * HW;
             cpu_bn_plane(xp, y + ((size_t)n * C + ch) * HW, HW, scale, shift, 0);
         }

@@ -432,17 +432,25 @@ static float *bn_running(const fn_net *n, const fn_op *o, float **rv) {
     return n->stats + n->S[2 * o->bn].offset;
 }
 
+/* A training forward's normalised output t that the plan does not keep (unkept), in a channels-last plan
+ * whose backend makes the convolutions that read it from the norm's input (conv_bn_fwd_train: the norm as
+ * the prologue of the convolution's source, laid out anyway): t is never made. 1, else 0 */
+static int unmade(const fn_net *n, int t, int train) {
+    return train && n->pnhwc && n->be->conv_bn_fwd_train && n->T[root(n, t)].unkept;
+}
+
 static void bn_fwd(fn_net *n, const fn_op *o, int train, int relu) {
     fn_backend *be = n->be;
     void *c = be->ctx;
     int N = n->pN, C = n->T[o->x].C;
     float *rv, *rm = bn_running(n, o, &rv);
     float *mean = n->aux + o->aux, *invstd = mean + C;
+    float *y = unmade(n, o->y, train) ? NULL : V(o->y); /* NULL: the statistics only */
     if (train && relu)
-        be->bn_relu_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), mean, invstd, rm, rv, N, C, (int)hw(n, o->x),
+        be->bn_relu_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), y, mean, invstd, rm, rv, N, C, (int)hw(n, o->x),
                               n->bn_momentum, n->bn_eps);
     else if (train)
-        be->bn_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), mean, invstd, rm, rv, N, C, (int)hw(n, o->x),
+        be->bn_fwd_train(c, V(o->x), PAR(o->p0), PAR(o->p1), y, mean, invstd, rm, rv, N, C, (int)hw(n, o->x),
                          n->bn_momentum, n->bn_eps);
     else if (relu)
         be->bn_relu_fwd_infer(c, V(o->x), PAR(o->p0), PAR(o->p1), V(o->y), rm, rv, N, C, (int)hw(n, o->x), n->bn_eps);
@@ -527,6 +535,14 @@ static void op_fwd(fn_net *n, const fn_op *o, int train, uint64_t seed) {
         break;
     case OP_CONV: {
         const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
+        if (unmade(n, o->x, train)) { /* x = [relu](bn(its input)), never made */
+            const int p = n->T[root(n, o->x)].producer;
+            const fn_op *b = &n->O[p];
+            be->conv_bn_fwd_train(c, V(b->x), PAR(b->p0), PAR(b->p1), n->aux + b->aux, n->aux + b->aux + x->C,
+                                  inplace_acts(n, p), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(o->y), N, x->C,
+                                  n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s);
+            break;
+        }
         be->conv_fwd(c, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(o->y),
                      N, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s);
         break;

@@ -834,6 +834,11 @@ static void test_nhwc_train(void) {
                    n[1]->pnhwc);
             same_steps(an, plain ? "plain backward" : "fused backward", loss, out, np, ns, ny);
             CHECKF(((cpu_ctx *)b[0]->ctx)->lay_cap == 0, "%s: a convolution went through NCHW", an);
+            /* the normalised outputs not kept were not made either: their convolutions took the norm as
+             * their source's prologue (conv_bn_fwd_train); FocusNet's 30, in each of the two steps */
+            const long pro = ((cpu_ctx *)b[0]->ctx)->dnn_fwd_pro;
+            CHECKF(plain ? pro == 0 : arch != FN_ARCH_FOCUSNET || pro >= 60, "%s plain %d: %ld prologue forwards", an,
+                   plain, pro);
             for (int k = 0; k < 2; k++)
                 for (int j = 0; j < 4; j++) free(out[k][j]);
             fn_net_free(n[0]), fn_net_free(n[1]);
