@@ -524,6 +524,28 @@ void cpu_conv_bwd(void *ctx, const float *x, const float *dy, const float *w, fl
     cpu_conv_bwd_data(ctx, dy, w, dx, N, Ci, H, W, Co, k, s, acc);
 }
 
+/* a batch norm's prologue (x = [relu](bn(xb)) from its saved statistics, [Ci] each) into pro, its scale and
+ * shift in a buffer of the context: 0, or -1 when out of memory (error()) */
+static int saved_pro(cpu_ctx *c, const float *gamma, const float *beta, const float *mean, const float *invstd,
+                     int Ci, int relu, cpu_epi *pro) {
+    float *sc = cpu_grow(c, &c->pro, &c->pro_cap, 2 * (size_t)Ci); /* scale [Ci], shift [Ci] */
+    if (!sc) return -1;
+    cpu_bn_saved_coefs(gamma, beta, mean, invstd, Ci, sc);
+    *pro = (cpu_epi){ sc, sc + Ci, relu, 0, 0 };
+    return 0;
+}
+
+/* x [N,Ci,HW] (channels last: [N,HW,Ci]) = xb through pro, made whole in a buffer of the context, where a
+ * pass cannot take the prologue itself; NULL when out of memory (error()) */
+static const float *remade_x(cpu_ctx *c, const float *xb, const cpu_epi *pro, int N, int Ci, size_t HW) {
+    float *x = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * Ci * HW);
+    if (!x) return NULL;
+    c->remade_n++;
+    if (c->nhwc) CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(xb, x, (size_t)N * HW, Ci, pro, c->threads);
+    else cpu_epi_pass(c, pro, xb, x, N, Ci, HW);
+    return x;
+}
+
 /* Both backward passes with the input x = [relu](bn(xb)) as the training forward made it (backend.h
  * conv_bwd_bn). x's values are made from xb where the backward-filter pass reads them, the batch norm as
  * a prologue: as oneDNN's primitives take them in bf16 through layout.c (cpu_nhwc_bf16), or as Winograd's
@@ -534,10 +556,8 @@ void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float
                      const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
                      int Ci, int H, int W, int Co, int k, int s, int acc) {
     cpu_ctx *c = ctx;
-    float *sc = cpu_grow(c, &c->pro, &c->pro_cap, 2 * (size_t)Ci);
-    if (!sc) return; /* error() */
-    cpu_bn_saved_coefs(gamma, beta, mean, invstd, Ci, sc);
-    const cpu_epi pro = { sc, sc + Ci, relu, 0, 0 };
+    cpu_epi pro;
+    if (saved_pro(c, gamma, beta, mean, invstd, Ci, relu, &pro)) return; /* error() */
     const int dnn = use_dnn(c, CPU_DNN_BWD_FILTER, k);
     if (dnn && use_dnn(c, CPU_DNN_BWD_DATA, k) && !cpu_dnn_bwd(c, xb, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc, &pro))
         return;
@@ -548,12 +568,8 @@ void cpu_conv_bwd_bn(void *ctx, const float *xb, const float *gamma, const float
         cpu_conv_bwd_data(ctx, dy, w, dx, N, Ci, H, W, Co, k, s, acc);
         return;
     }
-    float *x = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * Ci * H * W);
-    if (!x) return; /* error() */
-    c->remade_n++;
-    if (c->nhwc) CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(xb, x, (size_t)N * H * W, Ci, &pro, c->threads);
-    else cpu_epi_pass(c, &pro, xb, x, N, Ci, (size_t)H * W);
-    cpu_conv_bwd(ctx, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc);
+    const float *x = remade_x(c, xb, &pro, N, Ci, (size_t)H * W);
+    if (x) cpu_conv_bwd(ctx, x, dy, w, dw, dx, N, Ci, H, W, Co, k, s, acc);
 }
 
 /* backend.h conv_bn_fwd_train: the training forward of x = [relu](bn(xb)) from the norm's saved
@@ -564,19 +580,13 @@ void cpu_conv_bn_fwd_train(void *ctx, const float *xb, const float *gamma, const
                            const float *invstd, int relu, const float *w, const float *b, float *y, int N, int Ci,
                            int H, int W, int Co, int k, int s) {
     cpu_ctx *c = ctx;
-    float *sc = cpu_grow(c, &c->pro, &c->pro_cap, 2 * (size_t)Ci);
-    if (!sc) return; /* error() */
-    cpu_bn_saved_coefs(gamma, beta, mean, invstd, Ci, sc);
-    const cpu_epi pro = { sc, sc + Ci, relu, 0, 0 };
+    cpu_epi pro;
+    if (saved_pro(c, gamma, beta, mean, invstd, Ci, relu, &pro)) return; /* error() */
     if (use_dnn(c, c->training ? CPU_DNN_FWD_TRAIN : CPU_DNN_FWD_INFER, k) &&
         !cpu_dnn_fwd_pro(c, xb, w, b, y, N, Ci, H, W, Co, k, s, &pro))
         return;
-    float *x = cpu_grow(c, &c->remade, &c->remade_cap, (size_t)N * Ci * H * W);
-    if (!x) return; /* error() */
-    c->remade_n++;
-    if (c->nhwc) CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(xb, x, (size_t)N * H * W, Ci, &pro, c->threads);
-    else cpu_epi_pass(c, &pro, xb, x, N, Ci, (size_t)H * W);
-    conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, NULL);
+    const float *x = remade_x(c, xb, &pro, N, Ci, (size_t)H * W);
+    if (x) conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, NULL);
 }
 
 /* backend.h bn_fold_pays: the prologue costs nothing where the backward-filter pass gathers or lays out
