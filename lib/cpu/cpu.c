@@ -153,6 +153,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
         c->dnnconv = bf && !strcmp(bf, "matmul") ? 0 : bf && !strcmp(bf, "conv") ? 2 : 1;
         c->dnn_chunk = CPU_DNN_CHUNK;
         c->dnn_layout = 1;
+        c->dnn_flip = 1;
         c->kern_max = kcache_floats(getenv("FN_CPU_KCACHE_MB"));
         c->ws = calloc((size_t)threads, sizeof *c->ws);
         c->ws_cap = calloc((size_t)threads, sizeof *c->ws_cap);

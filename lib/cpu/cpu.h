@@ -102,6 +102,9 @@ typedef struct cpu_ctx {
     long dnn_postops;  /* channels-last chained calls whose first primitive applied the batch norm and wrote
                         * bf16 (its post-ops) */
     long dnn_cats;     /* residual units' calls whose input was laid out from a concatenation's parts */
+    int dnn_flip;      /* 1: a stride-1 backward-data pass by oneDNN's forward primitive of the kernels flipped
+                        * (dnnconv.c); 0: by its backward-data primitive */
+    long dnn_flipped;  /* backward-data calls run so (the tests' count) */
     long dnn_fwd_pro;  /* training forwards whose source the primitive took through a batch norm prologue
                         * (conv_bn_fwd_train), the norm's output never made */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */

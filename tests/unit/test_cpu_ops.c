@@ -387,14 +387,23 @@ static void test_bf16_paths(void) {
     }
     CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
     static const int ks[] = { 1, 2, 3, 7 };
-    for (int path = 0; path <= 2; path += 2)
+    cpu_ctx *cc = be->ctx;
+    /* the primitives' path twice: the stride-1 backward-data passes by the forward primitive of the
+     * kernels flipped (dnnconv.c make_flip), then by the backward-data primitive */
+    for (int path = 0; path <= 3; path++) {
+        if (path == 1) continue;
+        cc->dnn_flip = path != 3;
+        const long flipped0 = cc->dnn_flipped;
         for (int i = 0; i < 4; i++)
             for (int s = 1; s <= 2; s++) {
-                bf16_one_by(2, 5, 13, 11, 7, ks[i], s, path);   /* odd sizes, channels below a block */
-                bf16_one_by(1, 19, 9, 15, 33, ks[i], s, path);  /* channels over a block of 16 */
+                bf16_one_by(2, 5, 13, 11, 7, ks[i], s, path == 3 ? 2 : path); /* odd sizes, channels below a block */
+                bf16_one_by(1, 19, 9, 15, 33, ks[i], s, path == 3 ? 2 : path); /* channels over a block of 16 */
             }
+        if (path == 2 && dnn_amx()) CHECKF(cc->dnn_flipped > flipped0, "no backward-data pass flipped");
+        if (path != 2) CHECKF(cc->dnn_flipped == flipped0, "path %d: a backward-data pass flipped", path);
+    }
+    cc->dnn_flip = 1;
     /* a batch cut into calls of 2 images and 1 (dnnconv.c's chunks): the same bounds */
-    cpu_ctx *cc = be->ctx;
     /* the primitives took NHWC operands for some of these shapes, which layout.c made */
     if (dnn_amx()) CHECKF(cc->dnn_moved > 0, "layout.c never ran");
     cc->dnn_chunk = 4 * 17 * 11 * 9 * 2;
