@@ -14,7 +14,9 @@
  *  - a batch norm's backward takes the in-place ReLU's after it, the mask from the norm's input
  *    (relu_bwd_fused: bn_relu_bwd);
  *  - where the backend folds a batch norm into the backward of the convolutions that read its output
- *    (conv_bwd_bn, where bn_fold_pays: bf16 on the CPU), that output is not kept at all (unkept). */
+ *    (conv_bwd_bn, where bn_fold_pays: bf16 on the CPU), that output is not kept at all (unkept);
+ *  - an addition whose backward is the first to write an input's gradient hands that input its output's
+ *    gradient, in the same storage, instead of copying it (grad_alias). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +263,32 @@ static void backward_read(const fn_net *n, int *vs, int *ve, int *rs, int *re, i
 
 static size_t up_align(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
+/* op i is the last op that reads tensor t (as either input) */
+static int last_reader(const fn_net *n, int t, int i) {
+    for (int j = i + 1; j < n->no; j++)
+        if (n->O[j].x == t || n->O[j].x2 == t) return 0;
+    return 1;
+}
+
+/* Training: the input of addition op i whose gradient can be its output's, in the same storage: the
+ * addition is the input's last reader, so its backward writes the input's gradient first (a copy of the
+ * output's, which nothing reads after that backward); the other readers' backwards then add to it. The
+ * first input that can, else -1. The same values as the copy, so the same bits. */
+static int grad_alias(const fn_net *n, int i, const int *ge) {
+    const fn_op *o = &n->O[i];
+    if (o->type != OP_ADD || o->x == o->x2 || n->T[o->y].nograd || ge[o->y] < 0) return -1;
+    const int in[2] = { o->x, o->x2 };
+    for (int k = 0; k < 2; k++)
+        if (!n->T[in[k]].nograd && ge[in[k]] >= 0 && last_reader(n, in[k], i)) return in[k];
+    return -1;
+}
+
+/* the tensor whose gradient storage t's is (itself where it has its own) */
+static int groot(const fn_net *n, int t) {
+    while (n->T[t].galias >= 0) t = n->T[t].galias;
+    return t;
+}
+
 int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     fn_backend *be = n->be;
     int nops = n->no, nt = n->nt;
@@ -271,7 +299,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     fn_plan_item *it = malloc(sizeof *it * (size_t)nt * 3);
     if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
     for (int t = 0; t < nt; t++) { vs[t] = gs[t] = rs[t] = 1 << 30; ve[t] = ge[t] = re[t] = -1; }
-    for (int t = 0; t < nt; t++) n->T[t].recomp = n->T[t].unkept = 0;
+    for (int t = 0; t < nt; t++) n->T[t].recomp = n->T[t].unkept = 0, n->T[t].galias = -1;
     for (int i = 0; i < nops; i++) n->O[i].taken = 0;
     n->pfold = fn_graph_fold_pays(n);
     for (int i = 0; i < nops; i++) n->O[i].rbwd = train && !n->plain_bwd && relu_bwd_fused(n, i);
@@ -349,6 +377,22 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     /* the output is read by the download (inference) or the loss */
     use(vs, ve, root(n, n->out), train ? nops : nops - 1);
     if (train) use(gs, ge, n->out, nops);
+    /* an addition's input gradient in its output's storage: that storage lives through both */
+    for (int i = nops - 1; i >= 0 && train && !n->plain_bwd; i--) {
+        const int t = grad_alias(n, i, ge);
+        if (t >= 0) n->T[t].galias = n->O[i].y;
+    }
+    for (int i = nops - 1; i >= 0 && train; i--) { /* outputs before inputs: each root's lifetime is whole */
+        const fn_op *o = &n->O[i];
+        const int in[2] = { o->x, o->x2 };
+        for (int k = 0; k < 2 && o->type == OP_ADD; k++) {
+            const int t = in[k], r = groot(n, t);
+            if (n->T[t].galias != o->y) continue;
+            use(gs, ge, r, gs[t]);
+            use(gs, ge, r, ge[t]);
+            ge[t] = -1; /* no storage of its own */
+        }
+    }
     int ni = 0;
     for (int t = 0; t < nt; t++) {
         if (ve[t] >= 0 && n->T[t].alias < 0)
@@ -406,6 +450,8 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     }
     for (int t = 0; t < nt; t++)
         if (n->T[t].alias >= 0) n->T[t].v = n->T[n->T[t].alias].v;
+    for (int t = 0; t < nt && train; t++)
+        if (n->T[t].galias >= 0) n->T[t].g = n->T[groot(n, t)].g;
     free(it);
     return 0;
 }
@@ -638,9 +684,11 @@ static void op_bwd(fn_net *n, const fn_op *o) {
         if (o > n->O && o[-1].rbwd) break; /* the norm's backward takes it (relu_bwd_fused) */
         be->act_bwd(c, o->act, V(o->y), G(o->y), G(o->x), fn_graph_tsize(n, o->y), o->alpha, acc(n, o->x));
         break;
-    case OP_ADD:
-        pass(n, o->x, G(o->y), fn_graph_tsize(n, o->y));
-        pass(n, o->x2, G(o->y), fn_graph_tsize(n, o->y));
+    case OP_ADD: /* an input whose gradient is the output's (grad_alias) has it, written */
+        if (n->T[o->x].galias == o->y) acc(n, o->x);
+        else pass(n, o->x, G(o->y), fn_graph_tsize(n, o->y));
+        if (n->T[o->x2].galias == o->y) acc(n, o->x2);
+        else pass(n, o->x2, G(o->y), fn_graph_tsize(n, o->y));
         break;
     case OP_MUL: {
         size_t len = fn_graph_tsize(n, o->y);

@@ -20,6 +20,7 @@ typedef struct fn_tdesc {
                        op recomp - 1, its last reader whose backward reads it, makes it first (0: kept) */
     int unkept;     /* a training plan's normalised output that the backward makes from the norm's input
                        (graph.c unkept: conv_bwd_bn, bn_relu_bwd), never kept for it */
+    int galias;     /* a training plan's gradient storage: that of tensor galias (graph.c grad_alias), or -1 */
     char what[32];  /* for messages: "m5.out" */
     /* planned */
     float *v, *g;
@@ -93,7 +94,8 @@ struct fn_net {
                    in_off and laid out in its tensor as the forward starts */
     size_t in_off;
     int plain_bwd;   /* a training plan keeps every value its backward reads and fuses no backward ops
-                        (graph.c recomputed, unkept, relu_bwd_fused: for the tests, which compare) */
+                        (graph.c recomputed, unkept, relu_bwd_fused, grad_alias: for the tests, which
+                        compare) */
     int pfold;  /* the backend's bn_fold_pays when the plan was made (1: no such query) */
     float *arena, *aux;
     size_t arena_cap, aux_cap; /* floats allocated */

@@ -721,6 +721,7 @@ static void same_steps(const char *an, const char *how, float loss[2][2], float 
  * branch's sigmoids later overwrite in place), fuses 31 of its 32 norms with their ReLUs (the stem's has
  * a leaky one) and leaves 30 normalised outputs unkept (not the stem's, nor the main branch's, which a
  * concatenation reads), in an arena at most 75% of the plain one's. */
+#define GALIAS_FOCUSNET 23 /* FocusNet's additions whose input gradient is the output's (graph.c grad_alias) */
 static void test_recomputed(void) {
     fn_err e = { { 0 } };
     const size_t nx = 2 * 3 * 32 * 32, ny = 2 * 32 * 32;
@@ -741,7 +742,7 @@ static void test_recomputed(void) {
             float *out[2][4];
             float loss[2][2];
             size_t arena[2] = { 0, 0 };
-            int remade = 0, unkept = 0, fused[2] = { 0, 0 };
+            int remade = 0, unkept = 0, fused[2] = { 0, 0 }, galias[2] = { 0, 0 }, adds = 0;
             for (int k = 0; k < 2; k++) {
                 out[k][0] = malloc(sizeof(float) * np), out[k][1] = malloc(sizeof(float) * np);
                 out[k][2] = malloc(sizeof(float) * ns), out[k][3] = malloc(sizeof(float) * ny);
@@ -762,18 +763,26 @@ static void test_recomputed(void) {
                 fn_net_get(n[k], FN_BUF_STATS, out[k][2], &e);
                 arena[k] = n[k]->arena_used;
                 for (int u = 0; u < n[k]->nt && k == 0; u++) remade += n[k]->T[u].recomp > 0, unkept += n[k]->T[u].unkept;
-                for (int i = 0; i < n[k]->no; i++) fused[k] += n[k]->O[i].rbwd;
+                for (int i = 0; i < n[k]->no; i++) fused[k] += n[k]->O[i].rbwd, adds += !k && n[k]->O[i].type == OP_ADD;
+                for (int u = 0; u < n[k]->nt; u++) /* an addition's input gradient in its output's storage */
+                    if (n[k]->T[u].galias >= 0) {
+                        galias[k]++;
+                        CHECK(n[k]->T[u].g == n[k]->T[n[k]->T[u].galias].g);
+                    }
             }
             const char *pn = prec == FN_PREC_BF16 ? "bf16" : "fp32", *an = fn_arch_name(arch);
             same_steps(an, pn, loss, out, np, ns, ny);
             CHECKF(remade > 0 && arena[0] < arena[1],
                    "%s %s: %d copies made again, %d norms unkept, arena %zu against %zu", an, pn, remade, unkept,
                    arena[0], arena[1]);
+            CHECKF(galias[1] == 0 && (galias[0] > 0) == (adds > 0), "%s %s: %d and %d gradients aliased, %d additions",
+                   an, pn, galias[0], galias[1], adds);
             if (arch == FN_ARCH_FOCUSNET)
-                CHECKF(remade == 12 && fused[0] == 31 && fused[1] == 0 &&
+                CHECKF(remade == 12 && fused[0] == 31 && fused[1] == 0 && galias[0] == GALIAS_FOCUSNET &&
                            unkept == 30 && arena[0] * 4 <= arena[1] * 3,
-                       "%s: %d copies made again, %d norms with their ReLU's backward, %d unkept, arena %zu against %zu",
-                       pn, remade, fused[0], unkept, arena[0], arena[1]);
+                       "%s: %d copies made again, %d norms with their ReLU's backward, %d gradients aliased, %d unkept, "
+                       "arena %zu against %zu",
+                       pn, remade, fused[0], galias[0], unkept, arena[0], arena[1]);
             for (int k = 0; k < 2; k++)
                 for (int j = 0; j < 4; j++) free(out[k][j]);
             fn_net_free(n[0]), fn_net_free(n[1]);
