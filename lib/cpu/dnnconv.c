@@ -79,16 +79,21 @@ struct cpu_dnn {
     size_t bufcap[7];
 };
 
+/* an entry's primitives gone (the context's end; a make_flip that did not come to be: the
+ * backward-data primitive next) */
+static void drop(dconv *e) {
+    if (e->conv) dnnl_primitive_destroy(e->conv);
+    if (e->ra) dnnl_primitive_destroy(e->ra);
+    if (e->rb) dnnl_primitive_destroy(e->rb);
+    if (e->rr) dnnl_primitive_destroy(e->rr);
+    e->conv = e->ra = e->rb = e->rr = NULL;
+    e->ok = e->flip = e->posum = 0;
+}
+
 void cpu_dnn_free(cpu_ctx *c) {
     struct cpu_dnn *d = c->dnn;
     if (!d) return;
-    for (int i = 0; i < d->n; i++) {
-        dconv *e = &d->e[i];
-        if (e->conv) dnnl_primitive_destroy(e->conv);
-        if (e->ra) dnnl_primitive_destroy(e->ra);
-        if (e->rb) dnnl_primitive_destroy(e->rb);
-        if (e->rr) dnnl_primitive_destroy(e->rr);
-    }
+    for (int i = 0; i < d->n; i++) drop(&d->e[i]);
     for (int i = 0; i < 7; i++) free(d->buf[i]);
     free(d->e);
     if (d->st) dnnl_stream_destroy(d->st);
@@ -144,16 +149,6 @@ static int is_nhwc(const dnnl_memory_desc_t *m, dnnl_data_type_t dt) {
            dnnl_memory_desc_equal(m, &t);
 }
 
-/* an entry's primitives gone (a make_flip that did not come to be: the backward-data primitive next) */
-static void drop(dconv *e) {
-    if (e->conv) dnnl_primitive_destroy(e->conv);
-    if (e->ra) dnnl_primitive_destroy(e->ra);
-    if (e->rb) dnnl_primitive_destroy(e->rb);
-    if (e->rr) dnnl_primitive_destroy(e->rr);
-    e->conv = e->ra = e->rb = e->rr = NULL;
-    e->ok = e->flip = e->posum = 0;
-}
-
 /* the entry from its primitive descriptor pd: the primitive, its operands' layouts (queries qa, qb, qr)
  * and the user's (ua, ub, ur), the reorders between them; e->ok = 1, or -1 (no optimised kernel, or out
  * of memory). e->posum: the primitive adds its result to r (acc 1), in r's layout */
@@ -174,12 +169,12 @@ static int finish(cpu_ctx *c, dconv *e, dnnl_primitive_desc_t pd, dnnl_query_t q
     e->nr = dnnl_memory_desc_get_size(&e->pr);
     e->scratch = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
     e->wtag = md_hash(&e->pb);
+    const int inplace = (e->acc != 1 || e->posum) && dnnl_memory_desc_equal(&e->pr, &e->ur);
+    if ((e->acc == CPU_DNN_SUM || e->posum) && !inplace) return -1; /* the sum reads the user's r in its layout */
     if (dnnl_primitive_create(&e->conv, pd)) {
         e->conv = NULL;
         return -1;
     }
-    const int inplace = (e->acc != 1 || e->posum) && dnnl_memory_desc_equal(&e->pr, &e->ur);
-    if ((e->acc == CPU_DNN_SUM || e->posum) && !inplace) return -1; /* the sum reads the user's r in its layout */
     if ((!dnnl_memory_desc_equal(&e->pa, &e->ua) && !(e->ra = make_reorder(d->eng, &e->ua, &e->pa, 0))) ||
         (!dnnl_memory_desc_equal(&e->pb, &e->ub) && !(e->rb = make_reorder(d->eng, &e->ub, &e->pb, 0))) ||
         (!inplace && !(e->rr = make_reorder(d->eng, &e->pr, &e->ur, e->acc == 1))))
@@ -204,7 +199,8 @@ static int make_flip(cpu_ctx *c, dconv *e) {
     struct cpu_dnn *d = c->dnn;
     const dnnl_data_type_t lo = e->dt == FN_PREC_BF16 ? dnnl_bf16 : dnnl_f32;
     int pt, pl;
-    if (fn_same(e->H, e->k, 1, &pt) != e->H || fn_same(e->W, e->k, 1, &pl) != e->W) return -1;
+    fn_same(e->H, e->k, 1, &pt); /* stride 1: the output H x W; the padding before, pt and pl */
+    fn_same(e->W, e->k, 1, &pl);
     dnnl_dims_t strides = { 1, 1 }, pad_l = { e->k - 1 - pt, e->k - 1 - pl }, pad_r = { pt, pl };
     const dnnl_format_tag_t act = e->nhwc ? dnnl_nhwc : dnnl_nchw;
     dnnl_memory_desc_t ux, uw, uy, ax, aw, ay;
@@ -217,7 +213,8 @@ static int make_flip(cpu_ctx *c, dconv *e) {
     if (dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &ay, &aw, NULL, &ax,
                                            strides, pad_l, pad_r))
         return -1;
-    /* dx += by the sum post-op where the primitive writes dx in the user's layout, else by the reorder */
+    /* dx += by the sum post-op where the primitive writes dx in the user's layout (finish), else by the
+     * reorder */
     for (int sum = e->acc == 1; sum >= 0; sum--) {
         dnnl_primitive_attr_t attr = NULL;
         dnnl_post_ops_t po = NULL;
@@ -228,8 +225,6 @@ static int make_flip(cpu_ctx *c, dconv *e) {
             bad = dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, 1.0f) ||
                   dnnl_primitive_attr_set_post_ops(attr, po);
         if (!bad) bad = dnnl_primitive_desc_create(&pd, &fd, attr, d->eng, NULL) != dnnl_success;
-        if (!bad && sum && !dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &ux))
-            bad = 1; /* not in place: the reorder adds */
         e->flip = 1, e->posum = sum;
         if (!bad)
             bad = finish(c, e, pd, dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md, &uy, &uw, &ux);

@@ -270,23 +270,23 @@ static int last_reader(const fn_net *n, int t, int i) {
     return 1;
 }
 
+/* the tensor whose gradient storage t's is (itself where it has its own) */
+static int groot(const fn_net *n, int t) {
+    while (n->T[t].galias >= 0) t = n->T[t].galias;
+    return t;
+}
+
 /* Training: the input of addition op i whose gradient can be its output's, in the same storage: the
  * addition is the input's last reader, so its backward writes the input's gradient first (a copy of the
  * output's, which nothing reads after that backward); the other readers' backwards then add to it. The
  * first input that can, else -1. The same values as the copy, so the same bits. */
 static int grad_alias(const fn_net *n, int i, const int *ge) {
     const fn_op *o = &n->O[i];
-    if (o->type != OP_ADD || o->x == o->x2 || n->T[o->y].nograd || ge[o->y] < 0) return -1;
+    if (o->type != OP_ADD || o->x == o->x2 || n->T[o->y].nograd || ge[groot(n, o->y)] < 0) return -1;
     const int in[2] = { o->x, o->x2 };
     for (int k = 0; k < 2; k++)
         if (!n->T[in[k]].nograd && ge[in[k]] >= 0 && last_reader(n, in[k], i)) return in[k];
     return -1;
-}
-
-/* the tensor whose gradient storage t's is (itself where it has its own) */
-static int groot(const fn_net *n, int t) {
-    while (n->T[t].galias >= 0) t = n->T[t].galias;
-    return t;
 }
 
 int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
@@ -377,21 +377,16 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     /* the output is read by the download (inference) or the loss */
     use(vs, ve, root(n, n->out), train ? nops : nops - 1);
     if (train) use(gs, ge, n->out, nops);
-    /* an addition's input gradient in its output's storage: that storage lives through both */
+    /* an addition's input gradient in its output's storage (the root's, along a chain of additions: the
+     * later ones come first): that storage lives through both */
     for (int i = nops - 1; i >= 0 && train && !n->plain_bwd; i--) {
         const int t = grad_alias(n, i, ge);
-        if (t >= 0) n->T[t].galias = n->O[i].y;
-    }
-    for (int i = nops - 1; i >= 0 && train; i--) { /* outputs before inputs: each root's lifetime is whole */
-        const fn_op *o = &n->O[i];
-        const int in[2] = { o->x, o->x2 };
-        for (int k = 0; k < 2 && o->type == OP_ADD; k++) {
-            const int t = in[k], r = groot(n, t);
-            if (n->T[t].galias != o->y) continue;
-            use(gs, ge, r, gs[t]);
-            use(gs, ge, r, ge[t]);
-            ge[t] = -1; /* no storage of its own */
-        }
+        if (t < 0) continue;
+        n->T[t].galias = n->O[i].y;
+        const int r = groot(n, t);
+        use(gs, ge, r, gs[t]);
+        use(gs, ge, r, ge[t]);
+        ge[t] = -1; /* no storage of its own */
     }
     int ni = 0;
     for (int t = 0; t < nt; t++) {
