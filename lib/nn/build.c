@@ -136,15 +136,18 @@ int nn_bn(fn_net *n, nn_bnp b, int x, const char *what) {
 
 /* activation in place: x [N,C,h,w] -> the same storage, a new tensor for the gradient. x must have no
  * later reader in the forward pass. */
-int nn_act(fn_net *n, int act, float alpha, int x, const char *what) {
+static int act(fn_net *n, int act, float alpha, int x, const char *what, int inplace) {
     int y = nn_tensor(n, n->T[x].C, n->T[x].lvl, what);
     fn_op *o = nn_op(n, OP_ACT);
     if (!o) return 0;
-    n->T[y].alias = n->T[x].alias >= 0 ? n->T[x].alias : x;
+    if (inplace) n->T[y].alias = n->T[x].alias >= 0 ? n->T[x].alias : x;
     o->x = x; o->y = y; o->act = act; o->alpha = alpha;
     n->no++;
     return y;
 }
+
+int nn_act(fn_net *n, int a, float alpha, int x, const char *what) { return act(n, a, alpha, x, what, 1); }
+int nn_act_new(fn_net *n, int a, float alpha, int x, const char *what) { return act(n, a, alpha, x, what, 0); }
 
 /* a + b, a * b: [N,C,h,w] each */
 int nn_bin(fn_net *n, fn_op_type t, int a, int b, const char *what) {

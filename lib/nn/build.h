@@ -28,6 +28,7 @@ int nn_input(fn_net *n, int cin);                               /* x [N,cin,H,W]
 int nn_conv(fn_net *n, nn_convp c, int x, int s, const char *what); /* [N,Ci,h,w] -> [N,Co,h/s,w/s] */
 int nn_bn(fn_net *n, nn_bnp b, int x, const char *what);        /* [N,C,h,w] -> [N,C,h,w] */
 int nn_act(fn_net *n, int act, float alpha, int x, const char *what); /* in place over x's storage */
+int nn_act_new(fn_net *n, int act, float alpha, int x, const char *what); /* into a tensor of its own */
 int nn_bin(fn_net *n, fn_op_type t, int a, int b, const char *what);  /* OP_ADD, OP_MUL: [N,C,h,w] each */
 int nn_concat(fn_net *n, int a, int b, const char *what);       /* [N,Ca,h,w] + [N,Cb,h,w] -> [N,Ca+Cb,h,w] */
 int nn_up2(fn_net *n, int x, const char *what);                 /* [N,C,h,w] -> [N,C,2h,2w] */

@@ -72,11 +72,16 @@ static int up(fn_net *n, const char *name, int x, int F) {
     return nn_act(n, FN_ACT_RELU, 0, y, nm);
 }
 
-/* gate: s * sigmoid(d), the sigmoid in place over d (d's other reader, an upsampling, ran before) */
+/* gate: s * sigmoid(d). The sigmoid is in place over d where nothing else reads d (D7); where an
+ * upsampling read d before (D5, D6), into a tensor of its own, so that d stays as it was and a training
+ * plan can make that upsampling again in its backward instead of keeping it (graph.c recomputed): d
+ * lives a while longer, the upsampled copy, four times its size, not at all. */
 static int gate(fn_net *n, const char *name, int s, int d) {
     char nm[40];
     snprintf(nm, sizeof nm, "%s.sigmoid", name);
-    int sg = nn_act(n, FN_ACT_SIGMOID, 0, d, nm);
+    int read = 0;
+    for (int i = 0; i < n->no; i++) read |= n->O[i].x == d || n->O[i].x2 == d;
+    int sg = read ? nn_act_new(n, FN_ACT_SIGMOID, 0, d, nm) : nn_act(n, FN_ACT_SIGMOID, 0, d, nm);
     snprintf(nm, sizeof nm, "%s.gate", name);
     return nn_bin(n, OP_MUL, s, sg, nm);
 }

@@ -9,8 +9,8 @@
  * time nops, with the backward of the last op. A value lives from its op to its last reader (forward
  * or backward); a gradient from the backward of its last reader to the backward of its producer.
  * What a training plan keeps for the backward, and how the backward runs, the same bits either way:
- *  - the copies (upsampling, concatenation) that a backward reads are made again in backward instead of
- *    kept (recomputed);
+ *  - the copies (upsampling, concatenation) and squeeze-excitations' outputs that a backward reads are
+ *    made again in backward instead of kept (recomputed);
  *  - a batch norm's backward takes the in-place ReLU's after it, the mask from the norm's input
  *    (relu_bwd_fused: bn_relu_bwd);
  *  - where the backend folds a batch norm into the backward of the convolutions that read its output
@@ -84,19 +84,23 @@ static int inplace_acts(const fn_net *n, int i) {
     return k;
 }
 
-/* Training: the output of op i when it is a copy (upsampling, concatenation) that some op's backward
- * reads, of inputs that no later op overwrites in place and that the plan keeps until then (an input made
- * again itself is made again first: at the same op's backward, or an earlier one's). Its value then need
- * not live from the forward to the backward: the backward of its last reader that reads it makes it
- * again (T[t].recomp - 1, that op), into a slot (rv) that lives through its readers' backwards; the
- * copy's inputs live until then instead. In FocusNet they live then anyway (the skip connection, a ReLU's
- * output that its backward reads, an upsampling's input a quarter the size). Returns the op whose
- * backward makes it again, or -1 (kept as usual). */
+/* Training: the output of op i when it is a copy (upsampling, concatenation) or a squeeze-excitation's
+ * scaled input that some op's backward reads, of inputs that no later op overwrites in place and that the
+ * plan keeps until then (an input made again itself is made again first: at the same op's backward, or an
+ * earlier one's). Its value then need not live from the forward to the backward: the backward of its last
+ * reader that reads it makes it again (T[t].recomp - 1, that op), into a slot (rv) that lives through its
+ * readers' backwards; the op's inputs live until then instead. In FocusNet they live then anyway (the
+ * skip connection, a ReLU's output that its backward reads, an upsampling's input a quarter the size, the
+ * input that squeeze-excitation's own backward reads). A squeeze-excitation made again runs whole: its
+ * pooled means, hidden values and gates in aux are written again with the same values. A convolution
+ * that reads a normalised output never kept (unkept: conv_bwd_bn) reads the norm's input in its
+ * backward. Returns the op whose backward makes it again, or -1 (kept as usual). */
 static int recomputed(const fn_net *n, int i) {
     const fn_op *p = &n->O[i];
     const int t = p->y;
-    if ((p->type != OP_UP2 && p->type != OP_CONCAT) || t < 0 || n->T[t].alias >= 0 || root(n, n->out) == t ||
-        stored_in(n, t) || n->T[root(n, p->x)].unkept || (p->x2 >= 0 && n->T[root(n, p->x2)].unkept))
+    if ((p->type != OP_UP2 && p->type != OP_CONCAT && p->type != OP_SE) || t < 0 || n->T[t].alias >= 0 ||
+        root(n, n->out) == t || stored_in(n, t) || n->T[root(n, p->x)].unkept ||
+        (p->x2 >= 0 && n->T[root(n, p->x2)].unkept))
         return -1;
     for (int u = 0; u < n->nt; u++) /* an input's storage written again later (in place): not the same copy */
         if (n->T[u].producer > i && (root(n, u) == root(n, p->x) || (p->x2 >= 0 && root(n, u) == root(n, p->x2))))
@@ -104,7 +108,10 @@ static int recomputed(const fn_net *n, int i) {
     int last = -1;
     for (int j = i + 1; j < n->no; j++) {
         const fn_op *o = &n->O[j];
-        if ((o->x == t && (bwd_reads(o) & 1)) || (o->x2 == t && (bwd_reads(o) & 2))) last = j;
+        const fn_tdesc *in = o->x >= 0 ? &n->T[root(n, o->x)] : NULL;
+        if ((o->x == t && (bwd_reads(o) & 1)) || (o->x2 == t && (bwd_reads(o) & 2)) ||
+            (o->type == OP_CONV && in->unkept && n->O[in->producer].x == t))
+            last = j;
     }
     return last;
 }
@@ -303,11 +310,10 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     for (int i = 0; i < nops; i++) n->O[i].taken = 0;
     n->pfold = fn_graph_fold_pays(n);
     for (int i = 0; i < nops; i++) n->O[i].rbwd = train && !n->plain_bwd && relu_bwd_fused(n, i);
+    for (int i = 0; i < nops && train && !n->plain_bwd; i++)
+        if (unkept(n, i)) n->T[n->O[i].y].unkept = 1;
     for (int i = 0; i < nops && train && !n->plain_bwd; i++) {
-        if (unkept(n, i)) {
-            n->T[n->O[i].y].unkept = 1;
-            continue;
-        }
+        if (n->O[i].y >= 0 && n->T[n->O[i].y].unkept) continue;
         const int last = recomputed(n, i);
         if (last < 0) continue;
         n->T[n->O[i].y].recomp = last + 1;

@@ -711,16 +711,16 @@ static void same_steps(const char *an, const char *how, float loss[2][2], float 
         CHECKF(!memcmp(out[0][j], out[1][j], sizeof(float) * n[j]), "%s %s: %s differ", an, how, what[j]);
 }
 
-/* A training plan makes copies (upsampling, concatenation) again in backward instead of keeping them
- * (graph.c recomputed), runs a batch norm's backward with its ReLU's (relu_bwd_fused), and does not keep
- * the normalised outputs that only convolutions read, whose backwards make them from the norms' inputs
- * (unkept: conv_bwd_bn): on every network, in fp32 and (where the CPU has it) bf16, two training steps
- * give the loss, the gradients, the parameters and the statistics of a plan that does none of it
- * (plain_bwd), bit for bit, and an inference forward between them changes nothing. FocusNet's plan makes
- * its 7 concatenations and 5 of its 7 upsamplings again (the other two upsample D5 and D6, which the focus
- * branch's sigmoids later overwrite in place), fuses 31 of its 32 norms with their ReLUs (the stem's has
- * a leaky one) and leaves 30 normalised outputs unkept (not the stem's, nor the main branch's, which a
- * concatenation reads), in an arena at most 75% of the plain one's. */
+/* A training plan makes copies (upsampling, concatenation) and squeeze-excitations' outputs again in
+ * backward instead of keeping them (graph.c recomputed), runs a batch norm's backward with its ReLU's
+ * (relu_bwd_fused), and does not keep the normalised outputs that only convolutions read, whose backwards
+ * make them from the norms' inputs (unkept: conv_bwd_bn): on every network, in fp32 and (where the CPU
+ * has it) bf16, two training steps give the loss, the gradients, the parameters and the statistics of a
+ * plan that does none of it (plain_bwd), bit for bit, and an inference forward between them changes
+ * nothing. FocusNet's plan makes its 7 concatenations, its 7 upsamplings (D5's and D6's too: their gates'
+ * sigmoids write tensors of their own) and its 7 squeeze-excitations again, fuses 31 of its 32 norms
+ * with their ReLUs (the stem's has a leaky one) and leaves 30 normalised outputs unkept (not the stem's,
+ * nor the main branch's, which a concatenation reads), in an arena at most 60% of the plain one's. */
 #define GALIAS_FOCUSNET 23 /* FocusNet's additions whose input gradient is the output's (graph.c grad_alias) */
 static void test_recomputed(void) {
     fn_err e = { { 0 } };
@@ -778,8 +778,8 @@ static void test_recomputed(void) {
             CHECKF(galias[1] == 0 && (galias[0] > 0) == (adds > 0), "%s %s: %d and %d gradients aliased, %d additions",
                    an, pn, galias[0], galias[1], adds);
             if (arch == FN_ARCH_FOCUSNET)
-                CHECKF(remade == 12 && fused[0] == 31 && fused[1] == 0 && galias[0] == GALIAS_FOCUSNET &&
-                           unkept == 30 && arena[0] * 4 <= arena[1] * 3,
+                CHECKF(remade == 21 && fused[0] == 31 && fused[1] == 0 && galias[0] == GALIAS_FOCUSNET &&
+                           unkept == 30 && arena[0] * 5 <= arena[1] * 3,
                        "%s: %d copies made again, %d norms with their ReLU's backward, %d gradients aliased, %d unkept, "
                        "arena %zu against %zu",
                        pn, remade, fused[0], galias[0], unkept, arena[0], arena[1]);
