@@ -230,6 +230,8 @@ check-golden: $(BUILD)/tests/check-golden
 	$(BUILD)/tests/check-golden tests/golden/*.safetensors
 	$(BUILD)/tests/check-golden --precision bf16 --if-supported tests/golden/focusnet_*.safetensors \
 	  tests/golden/resunet_*.safetensors tests/golden/attunet_*.safetensors
+	FN_CPU_KEEP=bf16 $(BUILD)/tests/check-golden --precision bf16 --if-supported tests/golden/focusnet_*.safetensors \
+	  tests/golden/attunet_*.safetensors
 
 # the CUDA backend (optional, in no other target) ------------------------------------------------
 #   make cuda      $(BUILD)/libfn-cuda.so from cuda/*.cu (needs nvcc and cuDNN, not a GPU)

@@ -267,6 +267,14 @@ struct fn_backend {
                         const float *invstd, int relu, const float *dy, const float *w, float *dw, float *dx, int N,
                         int Ci, int H, int W, int Co, int k, int s, int acc);
     int (*bn_fold_pays)(void *ctx);
+    /* optional (NULL: a training plan keeps the values its backward reads as they are): those values kept
+     * in bf16 between the forward and the backward (lib/nn/graph.c halved), as PyTorch's autocast keeps
+     * them: to_bf16 rounds x [n] to nearest even into y [n] (bf16 bit patterns; denormals to a signed
+     * zero), from_bf16 widens x [n] back into y [n] exactly; elementwise, any layout. keep_bf16(ctx):
+     * whether a training plan does so at the backend's present settings. */
+    int (*keep_bf16)(void *ctx);
+    void (*to_bf16)(void *ctx, const float *x, uint16_t *y, size_t n);
+    void (*from_bf16)(void *ctx, const uint16_t *x, float *y, size_t n);
     /* optional (NULL: the graph makes every normalised output): a training forward's convolution of
      * x = [relu](bn(xb)) as the last bn_fwd_train (relu: bn_relu_fwd_train) on xb made its statistics (mean,
      * invstd, as conv_bwd_bn takes them), x never made: conv_fwd's bits on x. The graph takes it in a

@@ -107,6 +107,8 @@ typedef struct cpu_ctx {
     long dnn_flipped;  /* backward-data calls run so (the tests' count) */
     long dnn_fwd_pro;  /* training forwards whose source the primitive took through a batch norm prologue
                         * (conv_bn_fwd_train), the norm's output never made */
+    int keep_bf16;     /* FN_CPU_KEEP=bf16: training plans keep their values for the backward in bf16
+                          (backend.h keep_bf16), in bf16 precision */
     size_t dnn_chunk;  /* dnnconv.c: bytes of a tensor's images per primitive call (CPU_DNN_CHUNK) */
     struct cpu_bf16 *bf; /* bf16.c: oneDNN's engine, primitives, per-thread streams and buffers (NULL: none) */
     fn_bn_sync bn_sync; /* set_bn_sync (norm_sync.c): sum NULL when off */
@@ -510,6 +512,12 @@ CPU_ISA_FN(void, cpu_nhwc_rows_bf16, (const float *x, int C, const float *x2, in
 #define cpu_nhwc_rows_bf16 CPU_ISA_SYM(cpu_nhwc_rows_bf16)
 CPU_ISA_FN(void, cpu_nhwc_up2_bf16, (const float *x, uint16_t *y, int N, int C, int h, int w, int threads));
 #define cpu_nhwc_up2_bf16 CPU_ISA_SYM(cpu_nhwc_up2_bf16)
+
+/* layout.c: x [n] f32 rounded into y [n] bf16 as cpu_bf16_round; x [n] bf16 widened into y [n] f32 */
+CPU_ISA_FN(void, cpu_to_bf16, (const float *x, uint16_t *y, size_t n, int threads));
+#define cpu_to_bf16 CPU_ISA_SYM(cpu_to_bf16)
+CPU_ISA_FN(void, cpu_from_bf16, (const uint16_t *x, float *y, size_t n, int threads));
+#define cpu_from_bf16 CPU_ISA_SYM(cpu_from_bf16)
 
 /* elementwise.c */
 CPU_ISA_FN(void, cpu_act_fwd, (void *ctx, int act, const float *x, float *y, size_t n, float alpha));

@@ -28,6 +28,7 @@
  * cpu_bf16_round's rounding (the instruction's), the batch norm's multiply and add, one addition. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #if CPU_ISA == 2 && defined(__AVX512F__)
 #include <immintrin.h>
 #define LAYOUT_AVX512 1
@@ -238,6 +239,30 @@ void cpu_nhwc_rows_bf16(const float *x, int C, const float *x2, int C2, uint16_t
         const size_t p0 = (size_t)i * PT, p1 = p0 + PT < P ? p0 + PT : P;
         rows(x, y, C, C + C2, p0, p1, pro);
         if (x2) rows(x2, y + C, C2, C + C2, p0, p1, NULL);
+    }
+}
+
+/* x [n] -> y [n] bf16, rounded as cpu_bf16_round (backend.h to_bf16: a training plan's values kept for its
+ * backward), in rows of KR values, a row per item of work; y [n] -> x [n] f32 back, exactly (from_bf16) */
+#define KR 4096
+void cpu_to_bf16(const float *x, uint16_t *y, size_t n, int threads) {
+    const long items = (long)((n + KR - 1) / KR);
+    void (*rows)(const float *, uint16_t *, int, int, size_t, size_t, const cpu_epi *) =
+        cpu_has_bf16cvt() ? bn_bf16_rows_hw : bn_bf16_rows_sw;
+#pragma omp parallel for num_threads(threads) schedule(static) if (items > 4)
+    for (long i = 0; i < items; i++) {
+        const size_t p0 = (size_t)i * KR, len = p0 + KR < n ? KR : n - p0;
+        rows(x + p0, y + p0, (int)len, (int)len, 0, 1, NULL);
+    }
+}
+
+void cpu_from_bf16(const uint16_t *x, float *y, size_t n, int threads) {
+#pragma omp parallel for simd num_threads(threads) schedule(static) if (n > 4 * KR)
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t u = (uint32_t)x[i] << 16;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        y[i] = f;
     }
 }
 

@@ -262,10 +262,25 @@ static void use(int *s, int *e, int t, int time) {
 }
 
 /* tensor t read by a backward at time bt: its value, or its backward copy where it is made again (or
- * nothing: a normalised output the backward makes from the norm's input) */
-static void backward_read(const fn_net *n, int *vs, int *ve, int *rs, int *re, int t, int bt) {
-    if (n->T[root(n, t)].recomp) use(rs, re, root(n, t), bt);
-    else if (!n->T[root(n, t)].unkept) use(vs, ve, root(n, t), bt);
+ * nothing: a normalised output the backward makes from the norm's input); bm: the value's first backward
+ * read */
+static void backward_read(const fn_net *n, int *vs, int *ve, int *rs, int *re, int *bm, int t, int bt) {
+    const int r = root(n, t);
+    if (n->T[r].recomp) use(rs, re, r, bt);
+    else if (!n->T[r].unkept) use(vs, ve, r, bt), bm[r] = bt < bm[r] ? bt : bm[r];
+}
+
+/* Training, bf16: tensor t, whose value a backward reads and the plan keeps until then (not made again,
+ * nor unkept), is kept in bf16 from its last forward use (time fl) to its first backward read (bm), when
+ * the backend keeps values so (keep_bf16): rounded into a slot of half the size after that forward op,
+ * widened again into a slot (rv) that lives through its backward reads, as a copy made again is
+ * (recomputed). The backward then reads the values rounded to bf16, as PyTorch's autocast keeps them;
+ * the convolutions' backward-filter passes, which round their sources to bf16 themselves, read the same
+ * bits. Not the input (read at the very end), the output (the loss's), nor the dropout mask. 1, else 0. */
+static int halved(const fn_net *n, int t, int fl, int bm) {
+    const fn_tdesc *d = &n->T[t];
+    return d->alias < 0 && !d->recomp && !d->unkept && !d->train_only && t != n->in && t != root(n, n->out) &&
+           bm < (1 << 30) && fl < bm;
 }
 
 static size_t up_align(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
@@ -301,12 +316,16 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     int nops = n->no, nt = n->nt;
     n->pN = N; n->pH = H; n->pW = W; n->ptrain = train;
     /* value, gradient and (recomputed) backward copy lifetimes */
-    int *vs = malloc(sizeof *vs * (size_t)nt * 6), *ve = vs + nt, *gs = vs + 2 * nt, *ge = vs + 3 * nt,
-        *rs = vs + 4 * nt, *re = vs + 5 * nt;
-    fn_plan_item *it = malloc(sizeof *it * (size_t)nt * 3);
+    int *vs = malloc(sizeof *vs * (size_t)nt * 10), *ve = vs + nt, *gs = vs + 2 * nt, *ge = vs + 3 * nt,
+        *rs = vs + 4 * nt, *re = vs + 5 * nt, *fl = vs + 6 * nt, *bm = vs + 7 * nt, *hs = vs + 8 * nt,
+        *he = vs + 9 * nt; /* fl, bm: a value's last forward use and first backward read; hs, he: its bf16 */
+    fn_plan_item *it = malloc(sizeof *it * (size_t)nt * 4);
     if (!vs || !it) { free(vs); free(it); return fn_seterr(e, "out of memory planning the network"); }
-    for (int t = 0; t < nt; t++) { vs[t] = gs[t] = rs[t] = 1 << 30; ve[t] = ge[t] = re[t] = -1; }
-    for (int t = 0; t < nt; t++) n->T[t].recomp = n->T[t].unkept = 0, n->T[t].galias = -1;
+    for (int t = 0; t < nt; t++) {
+        vs[t] = gs[t] = rs[t] = bm[t] = hs[t] = 1 << 30;
+        ve[t] = ge[t] = re[t] = fl[t] = he[t] = -1;
+    }
+    for (int t = 0; t < nt; t++) n->T[t].recomp = n->T[t].unkept = n->T[t].half = 0, n->T[t].galias = -1;
     for (int i = 0; i < nops; i++) n->O[i].taken = 0;
     n->pfold = fn_graph_fold_pays(n);
     for (int i = 0; i < nops; i++) n->O[i].rbwd = train && !n->plain_bwd && relu_bwd_fused(n, i);
@@ -362,13 +381,23 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         for (int k = 0; k < 2; k++) {
             if (ins[k] < 0) continue;
             use(vs, ve, root(n, ins[k]), i);
-            if (train && (r >> k & 1)) backward_read(n, vs, ve, rs, re, ins[k], bt);
-            if (remade >= 0) backward_read(n, vs, ve, rs, re, ins[k], remade);
+            fl[root(n, ins[k])] = i;
+            if (train && (r >> k & 1)) backward_read(n, vs, ve, rs, re, bm, ins[k], bt);
+            if (remade >= 0) backward_read(n, vs, ve, rs, re, bm, ins[k], remade);
             if (train && !n->T[ins[k]].nograd && !quiet) use(gs, ge, ins[k], bt);
+        }
+        /* a convolution of an unkept normalised output reads the norm's input, in both passes (conv_bn_fwd_train,
+         * conv_bwd_bn) */
+        if (train && o->type == OP_CONV && n->T[root(n, o->x)].unkept) {
+            const int xb = root(n, n->O[n->T[root(n, o->x)].producer].x);
+            use(vs, ve, xb, i);
+            fl[xb] = i;
+            backward_read(n, vs, ve, rs, re, bm, xb, bt);
         }
         if (o->y >= 0) {
             use(vs, ve, root(n, o->y), i);
-            if (train && (r & 4)) backward_read(n, vs, ve, rs, re, o->y, bt);
+            fl[root(n, o->y)] = i;
+            if (train && (r & 4)) backward_read(n, vs, ve, rs, re, bm, o->y, bt);
             /* the norm's backward reads the gradient of the ReLU's output instead of its own output's */
             const int gy = o->rbwd ? n->O[i + 1].y : o->y;
             if (train && !n->T[gy].nograd && !quiet) use(gs, ge, gy, bt);
@@ -377,6 +406,20 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     }
     for (int t = 0; t < nt; t++) /* a value made again in backward: from then */
         if (n->T[t].recomp) use(rs, re, t, 2 * nops - 1 - (n->T[t].recomp - 1));
+    /* values kept in bf16 (halved): the value through the forward, its bf16 until its first backward read,
+     * then widened again by the backward of the op at that time, into a slot through its backward reads */
+    const int keep = train && !n->plain_bwd &&
+                     (n->half_exact || (be->keep_bf16 && be->to_bf16 && be->from_bf16 && be->keep_bf16(be->ctx)));
+    for (int t = 0; t < nt && keep; t++) {
+        if (!halved(n, t, fl[t], bm[t])) continue;
+        n->T[t].half = 1;
+        n->T[t].hafter = fl[t];
+        n->T[t].recomp = 2 * nops - 1 - bm[t] + 1;
+        use(rs, re, t, bm[t]);
+        use(rs, re, t, ve[t]);
+        hs[t] = fl[t], he[t] = bm[t];
+        ve[t] = fl[t];
+    }
     /* a convolution that takes its residual sum never stores its own output (only the sum read it) */
     for (int i = 0; i < nops; i++)
         if (n->O[i].resid) vs[root(n, n->O[i].y)] = 1 << 30, ve[root(n, n->O[i].y)] = -1;
@@ -401,6 +444,9 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         if (train && ge[t] >= 0)
             it[ni++] = (fn_plan_item){ up_align(fn_graph_tsize(n, t)), 0, gs[t], ge[t], t, 1 };
         if (re[t] >= 0) it[ni++] = (fn_plan_item){ up_align(fn_graph_tsize(n, t)), 0, rs[t], re[t], t, 2 };
+        if (he[t] >= 0) /* bf16: half the floats (in full: half_exact's copies) */
+            it[ni++] = (fn_plan_item){ up_align(n->half_exact ? fn_graph_tsize(n, t) : (fn_graph_tsize(n, t) + 1) / 2),
+                                       0, hs[t], he[t], t, 3 };
     }
     size_t total = fn_plan_place(it, ni); /* plan.h */
     free(vs);
@@ -442,11 +488,12 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     n->arena_used = total;
     n->aux_used = aux;
     n->plan_gen++;
-    for (int t = 0; t < nt; t++) n->T[t].v = n->T[t].g = n->T[t].rv = NULL;
+    for (int t = 0; t < nt; t++) n->T[t].v = n->T[t].g = n->T[t].rv = NULL, n->T[t].h = NULL;
     for (int i = 0; i < ni; i++) {
         float *p = n->arena + it[i].off;
         if (it[i].grad == 1) n->T[it[i].t].g = p;
         else if (it[i].grad == 2) n->T[it[i].t].rv = p;
+        else if (it[i].grad == 3) n->T[it[i].t].h = (uint16_t *)(void *)p;
         else n->T[it[i].t].v = p;
     }
     for (int t = 0; t < nt; t++)
@@ -803,6 +850,16 @@ void fn_net_profile_print(const fn_net *n, FILE *f, int runs) {
     }
 }
 
+/* the values kept in bf16 (halved) whose last forward use was one of ops [i0, i1]: into their bf16 slots */
+static void keep_halves(fn_net *n, int i0, int i1) {
+    for (int t = 0; t < n->nt; t++) {
+        const fn_tdesc *d = &n->T[t];
+        if (!d->half || d->hafter < i0 || d->hafter > i1) continue;
+        if (n->half_exact) n->be->copy(n->be->ctx, (float *)(void *)d->h, d->v, fn_graph_tsize(n, t));
+        else n->be->to_bf16(n->be->ctx, d->v, d->h, fn_graph_tsize(n, t));
+    }
+}
+
 void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
     n->drop_used = train ? n->dropout : 0;
     if (n->be->set_training) n->be->set_training(n->be->ctx, train);
@@ -823,6 +880,7 @@ void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
                     : n->O[i].upc   ? up_conv_fwd(n, i)
                                     : bn_relu_fwd(n, i, train);
         if (!fused) op_fwd(n, &n->O[i], train, seed);
+        if (train) keep_halves(n, i, i + fused);
         if (n->prof_on) prof(n, po, 0, t0);
         i += fused;
     }
@@ -838,13 +896,17 @@ static void swap_slots(fn_net *n, int t) {
         if (n->T[u].alias == t) n->T[u].v = n->T[t].v;
 }
 
-/* the copies that op i's backward makes again (graph.c recomputed), into their backward slots */
+/* the copies that op i's backward makes again (graph.c recomputed), and the values kept in bf16 that it
+ * widens (halved), into their backward slots */
 static void remake(fn_net *n, int i) {
-    for (int t = 0; t < n->nt; t++)
-        if (n->T[t].recomp == i + 1) {
-            swap_slots(n, t);
-            op_fwd(n, &n->O[n->T[t].producer], 1, 0); /* a copy: no seed */
-        }
+    for (int t = 0; t < n->nt; t++) {
+        fn_tdesc *d = &n->T[t];
+        if (d->recomp != i + 1) continue;
+        swap_slots(n, t);
+        if (!d->half) op_fwd(n, &n->O[d->producer], 1, 0); /* a copy: no seed */
+        else if (n->half_exact) n->be->copy(n->be->ctx, d->v, (const float *)(const void *)d->h, fn_graph_tsize(n, t));
+        else n->be->from_bf16(n->be->ctx, d->h, d->v, fn_graph_tsize(n, t));
+    }
 }
 
 void fn_graph_backward(fn_net *n) {

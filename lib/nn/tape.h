@@ -21,10 +21,14 @@ typedef struct fn_tdesc {
     int unkept;     /* a training plan's normalised output that the backward makes from the norm's input
                        (graph.c unkept: conv_bwd_bn, bn_relu_bwd), never kept for it */
     int galias;     /* a training plan's gradient storage: that of tensor galias (graph.c grad_alias), or -1 */
+    int half;       /* a training plan keeps its value for the backward in bf16 (graph.c halved): rounded into
+                       h after forward op hafter, widened again into rv by the backward of op recomp - 1 */
+    int hafter;
     char what[32];  /* for messages: "m5.out" */
     /* planned */
     float *v, *g;
     float *rv;      /* recomp: the backward's copy (v points to it from the remaking to the backward's end) */
+    uint16_t *h;    /* half: the value in bf16 between the forward and the backward */
 } fn_tdesc;
 
 typedef enum {
@@ -97,6 +101,8 @@ struct fn_net {
                         (graph.c recomputed, unkept, relu_bwd_fused, grad_alias: for the tests, which
                         compare) */
     int pfold;  /* the backend's bn_fold_pays when the plan was made (1: no such query) */
+    int half_exact;  /* a training plan keeps the values halved() picks in full, by copies, where it would
+                        round them to bf16: the same bits as keeping them (for the tests, which compare) */
     float *arena, *aux;
     size_t arena_cap, aux_cap; /* floats allocated */
     size_t arena_used, aux_used;

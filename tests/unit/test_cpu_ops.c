@@ -924,6 +924,21 @@ static void test_layout(void) {
                 for (size_t p = 0; p < HW; p++)
                     href[((size_t)nn * HW + p) * C + c] = cpu_bf16_round(x[((size_t)nn * C + c) * HW + p]);
         for (int l = 0; l <= top; l++) {
+            /* the values a training plan keeps in bf16 (backend.h to_bf16, from_bf16): elementwise, any length
+             * (n and n - 1: one row of 4096 and several, short ones) */
+            for (size_t m = n; m + 1 >= n && m > 0; m--) {
+                memset(h, 0, n * 2);
+                CPU_ISA_PICK(l, cpu_to_bf16)(x, h, m, 2);
+                int ok = 1;
+                for (size_t i = 0; i < m; i++) ok &= h[i] == cpu_bf16_round(x[i]);
+                CHECKF(ok && h[m - 1 + (m < n)] == (m < n ? 0 : h[m - 1]), "cpu_to_bf16 level %d, n %zu", l, m);
+                CPU_ISA_PICK(l, cpu_from_bf16)(h, out, m, 2);
+                for (size_t i = 0; i < m; i++) {
+                    const uint32_t u = (uint32_t)h[i] << 16;
+                    ok &= !memcmp(&out[i], &u, 4);
+                }
+                CHECKF(ok, "cpu_from_bf16 level %d, n %zu", l, m);
+            }
             memset(h, 0, n * 2);
             CPU_ISA_PICK(l, cpu_nhwc_bf16)(x, h, N, C, HW, NULL, 2);
             CHECKF(!memcmp(h, href, n * 2), "cpu_nhwc_bf16 level %d, N%d C%d HW%zu", l, N, C, HW);
