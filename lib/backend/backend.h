@@ -178,6 +178,12 @@ struct fn_backend {
     void (*conv_bn_fwd_infer)(void *ctx, const float *x, const float *w, const float *b, float *y,
                               int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                               const float *beta, const float *rmean, const float *rvar, float eps, int relu);
+    /* optional (NULL: conv_bn_fwd_infer, then add): conv_bn_fwd_infer's y with z's values added, bit-identical
+     * to the two calls: y = [relu](bn_infer(conv(x))) + z, z [N,Co,Ho,Wo]; the normalised output is never
+     * stored. y must not overlap x or z. Planned only where resid_pays says yes. */
+    void (*conv_bn_add_fwd_infer)(void *ctx, const float *x, const float *w, const float *b, const float *z,
+                                  float *y, int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
+                                  const float *beta, const float *rmean, const float *rvar, float eps, int relu);
     /* optional (NULL: conv_bn_fwd_infer, then conv_fwd): two inference convolutions in a row, the second
      * reading only the first's normalised output: y1 = [relu](bn_infer(conv1(x))) as conv_bn_fwd_infer's
      * (x [N,Ci,H,W], w1 [C1,Ci,k1,k1], y1 [N,C1,H1,W1]), then y2 = conv2(y1) as conv_fwd's (w2 [C2,C1,k2,k2],

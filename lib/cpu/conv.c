@@ -297,6 +297,18 @@ void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const floa
     conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
 }
 
+/* the same, and z's values added as the outputs are stored (the epilogue's add 2): a recurrent unit's
+ * x + f(..) (R2U-Net's), never stored itself */
+void cpu_conv_bn_add_fwd_infer(void *ctx, const float *x, const float *w, const float *b, const float *z, float *y,
+                               int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
+                               const float *beta, const float *rmean, const float *rvar, float eps, int relu) {
+    cpu_ctx *c = ctx;
+    cpu_epi epi;
+    if (bn_epi(c, gamma, beta, rmean, rvar, eps, Co, relu, &epi)) return;
+    epi.add = 2, epi.zoff = (const char *)z - (const char *)y;
+    conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
+}
+
 /* The residual sum is taken in bf16 only: it saves an add's pass over memory (Intel Xeon (AMX), FocusNet
  * 256x256: 2-4% of bf16 inference), which fp32's slower convolutions do not show (within the VM's noise),
  * and costs FocusNet's activations 1% more memory (backend.h resid_pays). */

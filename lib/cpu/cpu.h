@@ -264,8 +264,8 @@ static inline void cpu_bn_coef(const float *gamma, const float *beta, const floa
 typedef struct cpu_epi {
     const float *scale, *shift;
     int relu;
-    int add;
-    ptrdiff_t zoff;
+    int add;        /* 0: the batch norm (and ReLU); 1: + z instead; 2: the batch norm (and ReLU), then + z */
+    ptrdiff_t zoff; /* add: the addend z's values lie zoff bytes from the output's (cpu_epi_z) */
 } cpu_epi;
 
 /* the addend of the epilogue's output at dst */
@@ -275,10 +275,15 @@ static inline const float *cpu_epi_z(const cpu_epi *e, const float *dst) {
 
 /* the epilogue of output channel co: dst[0, n) from the convolution's src (may be dst) */
 static inline void cpu_epi_plane(const cpu_epi *e, const float *src, float *dst, int n, int co) {
-    if (e->add) {
+    if (e->add == 1) {
         const float *z = cpu_epi_z(e, dst);
 #pragma omp simd
         for (int i = 0; i < n; i++) dst[i] = src[i] + z[i];
+    } else if (e->add) {
+        const float *z = cpu_epi_z(e, dst);
+        const float sc = e->scale[co], sh = e->shift[co];
+#pragma omp simd
+        for (int i = 0; i < n; i++) dst[i] = cpu_bn_value(src[i], sc, sh, e->relu) + z[i];
     } else {
         cpu_bn_plane(src, dst, n, e->scale[co], e->shift[co], e->relu);
     }
@@ -295,6 +300,9 @@ static inline void cpu_epi_pass(const cpu_ctx *c, const cpu_epi *epi, const floa
 /* conv.c */
 void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, float *y,
                   int N, int Ci, int H, int W, int Co, int k, int s);
+void cpu_conv_bn_add_fwd_infer(void *ctx, const float *x, const float *w, const float *b, const float *z, float *y,
+                               int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
+                               const float *beta, const float *rmean, const float *rvar, float eps, int relu);
 void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const float *b, float *y,
                            int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                            const float *beta, const float *rmean, const float *rvar, float eps, int relu);

@@ -138,12 +138,14 @@ static void nchw_tile(const float *x, const float *x2, float *y, int C, size_t H
                 float *o = y + (size_t)(c0 + j) * HW + q;
                 if (x2) {
                     _mm512_storeu_ps(o, _mm512_add_ps(r[j], r2[j]));
-                } else if (epi && epi->add) {
+                } else if (epi && epi->add == 1) {
                     _mm512_storeu_ps(o, _mm512_add_ps(r[j], _mm512_loadu_ps(cpu_epi_z(epi, o))));
                 } else if (epi) { /* x*scale + shift, then max(t, 0): t > 0 ? t : 0, NaN and -0 included */
                     __m512 t = _mm512_add_ps(_mm512_mul_ps(r[j], _mm512_set1_ps(epi->scale[c0 + j])),
                                              _mm512_set1_ps(epi->shift[c0 + j]));
-                    _mm512_storeu_ps(o, epi->relu ? _mm512_max_ps(t, _mm512_setzero_ps()) : t);
+                    if (epi->relu) t = _mm512_max_ps(t, _mm512_setzero_ps());
+                    if (epi->add) t = _mm512_add_ps(t, _mm512_loadu_ps(cpu_epi_z(epi, o))); /* then + z */
+                    _mm512_storeu_ps(o, t);
                 } else {
                     _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[j]) : r[j]);
                 }
@@ -155,8 +157,11 @@ static void nchw_tile(const float *x, const float *x2, float *y, int C, size_t H
         const size_t from = c < c0 ? q1 : p0; /* what the vector blocks left of this channel */
         if (x2)
             for (size_t p = from; p < p1; p++) o[p] = x[p * C + c] + x2[p * C + c];
-        else if (epi && epi->add)
+        else if (epi && epi->add == 1)
             for (size_t p = from; p < p1; p++) o[p] = x[p * C + c] + cpu_epi_z(epi, o)[p];
+        else if (epi && epi->add)
+            for (size_t p = from; p < p1; p++)
+                o[p] = cpu_bn_value(x[p * C + c], epi->scale[c], epi->shift[c], epi->relu) + cpu_epi_z(epi, o)[p];
         else if (epi)
             for (size_t p = from; p < p1; p++)
                 o[p] = cpu_bn_value(x[p * C + c], epi->scale[c], epi->shift[c], epi->relu);
@@ -272,10 +277,14 @@ static void epi_rows(const float *x, float *y, int C, size_t p0, size_t p1, cons
     for (size_t p = p0; p < p1; p++) {
         const float *xp = x + p * C;
         float *yp = y + p * C;
-        if (epi->add) {
+        if (epi->add == 1) {
             const float *z = cpu_epi_z(epi, yp);
 #pragma omp simd
             for (int c = 0; c < C; c++) yp[c] = xp[c] + z[c];
+        } else if (epi->add) {
+            const float *z = cpu_epi_z(epi, yp);
+#pragma omp simd
+            for (int c = 0; c < C; c++) yp[c] = cpu_bn_value(xp[c], epi->scale[c], epi->shift[c], epi->relu) + z[c];
         } else {
 #pragma omp simd
             for (int c = 0; c < C; c++) yp[c] = cpu_bn_value(xp[c], epi->scale[c], epi->shift[c], epi->relu);

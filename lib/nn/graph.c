@@ -187,6 +187,27 @@ static int conv_residual(const fn_net *n, int j) {
     return only_reader(n, o->y, j + 1);
 }
 
+/* Inference: op i, fused with its batch norm (and ReLU) over the fuse ops after it and not chained, is
+ * followed by an addition that alone reads the normalised output, of another tensor z (R2U-Net's x + f(..),
+ * and its blocks' residual sums): the three run as one conv_bn_add_fwd_infer call when the backend has
+ * it, writing the sum at op i's time; the normalised output is never stored. 1, else 0. */
+static int conv_bn_add(const fn_net *n, int i, int fuse) {
+    const int j = i + fuse + 1, t = n->O[i + fuse].y;
+    const fn_op *a = j < n->no ? &n->O[j] : NULL;
+    if (!a || a->type != OP_ADD || (a->x != t && a->x2 != t) || root(n, t) == root(n, n->out)) return 0;
+    const int z = a->x == t ? a->x2 : a->x;
+    if (z < 0 || z == t || root(n, a->y) == root(n, z) || root(n, a->y) == root(n, n->O[i].x) ||
+        root(n, a->y) == root(n, t))
+        return 0;
+    for (int k = 0; k < n->no; k++) { /* the normalised output: read by the ReLU in place over it and the add */
+        const fn_op *r = &n->O[k];
+        if ((k <= i + 1 || k > i + fuse) && k != j &&
+            ((r->x >= 0 && root(n, r->x) == root(n, t)) || (r->x2 >= 0 && root(n, r->x2) == root(n, t))))
+            return 0;
+    }
+    return 1;
+}
+
 /* Inference: op i's input is made by the batch norm two ops before it and the in-place ReLU right before
  * it, which op i alone reads: 1, else 0 */
 static int pre_norm(const fn_net *n, int i) {
@@ -369,6 +390,14 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
             use(vs, ve, root(n, n->O[i - 1].x), i);
             use(vs, ve, root(n, n->O[i - 1].x2), i);
         }
+        /* a convolution that takes the addition after its batch norm writes the sum at its own time, and reads
+         * the addend then */
+        o->badd = o->fuse && !o->chain && n->presid && be->conv_bn_add_fwd_infer ? conv_bn_add(n, i, o->fuse) : 0;
+        if (o->badd) {
+            const fn_op *a = &n->O[i + o->fuse + 1];
+            use(vs, ve, root(n, a->y), i);
+            use(vs, ve, root(n, a->x == n->O[i + o->fuse].y ? a->x2 : a->x), i);
+        }
         /* an upsampling that takes its convolution writes the convolution's output at its own time */
         o->upc = !train && n->presid && be->up_conv_fwd_infer ? up_conv(n, i) : 0;
         if (o->upc) use(vs, ve, root(n, n->O[i + 1].y), i);
@@ -420,9 +449,12 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         hs[t] = fl[t], he[t] = bm[t];
         ve[t] = fl[t];
     }
-    /* a convolution that takes its residual sum never stores its own output (only the sum read it) */
-    for (int i = 0; i < nops; i++)
+    /* a convolution that takes its residual sum never stores its own output (only the sum read it), nor one
+     * that takes the sum after its batch norm the normalised output */
+    for (int i = 0; i < nops; i++) {
         if (n->O[i].resid) vs[root(n, n->O[i].y)] = 1 << 30, ve[root(n, n->O[i].y)] = -1;
+        if (n->O[i].badd) vs[root(n, n->O[i + n->O[i].fuse].y)] = 1 << 30, ve[root(n, n->O[i + n->O[i].fuse].y)] = -1;
+    }
     /* the output is read by the download (inference) or the loss */
     use(vs, ve, root(n, n->out), train ? nops : nops - 1);
     if (train) use(gs, ge, n->out, nops);
@@ -593,6 +625,14 @@ static int conv_bn_fwd(fn_net *n, int i) {
                                       n->pN, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0),
                                       PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2, PAR(o2->p0),
                                       o2->p1 >= 0 ? PAR(o2->p1) : NULL, V(o2->y), n->T[o2->y].C, o2->k, o2->s);
+        return o->fuse + 1;
+    }
+    if (o->badd) {
+        const fn_op *a = &n->O[i + o->fuse + 1];
+        const int z = a->x == n->O[i + o->fuse].y ? a->x2 : a->x;
+        n->be->conv_bn_add_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(z), V(a->y),
+                                     n->pN, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0),
+                                     PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2);
         return o->fuse + 1;
     }
     n->be->conv_bn_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y), n->pN,

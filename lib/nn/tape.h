@@ -57,6 +57,9 @@ typedef struct fn_op {
                        its first convolution's input goes through; 0 not */
     int upc;        /* up2, in an inference plan: 1 when the convolution right after it, its only reader,
                        runs in its call (up_conv_fwd_infer), 0 not */
+    int badd;       /* conv, in an inference plan, fused with its batch norm (and ReLU): 1 when the add right
+                       after those runs in its call too (conv_bn_add_fwd_infer), the normalised output never
+                       stored (0: not) */
     int resid;      /* conv, in an inference plan: 1 when the add right after it runs in its call
                        (conv_add_fwd_infer), its own output never stored (0: not) */
     int rbwd;       /* batch norm, in a training plan: 1 when its backward takes the in-place ReLU's after it

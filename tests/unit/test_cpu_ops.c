@@ -359,6 +359,11 @@ static void bf16_one_by(int N, int Ci, int H, int W, int Co, int k, int s, int p
     be->conv_bn_fwd_infer(be->ctx, x, w, b, y[1], N, Ci, H, W, Co, k, s, g, be_, rm, rv, 1e-3f, 1);
     be->bn_relu_fwd_infer(be->ctx, y[0], g, be_, y[2], rm, rv, N, Co, Ho * Wo, 1e-3f);
     CHECKF(!memcmp(y[2], y[1], ny * 4), "%s: conv_bn_fwd_infer", what);
+    float *z = rbuf(ny); /* and then an addend, as the two calls (conv_bn_add_fwd_infer) */
+    be->conv_bn_add_fwd_infer(be->ctx, x, w, b, z, y[1], N, Ci, H, W, Co, k, s, g, be_, rm, rv, 1e-3f, 1);
+    be->add(be->ctx, z, y[2], y[3], ny);
+    CHECKF(!memcmp(y[3], y[1], ny * 4), "%s: conv_bn_add_fwd_infer", what);
+    bfree(z);
     be->params_frozen(be->ctx, NULL, 0, 0);
     bfree(g), bfree(be_), bfree(rm), bfree(rv);
     CHECK(be->set_precision(be->ctx, FN_PREC_FP32, &e) == 0);
@@ -1713,6 +1718,14 @@ static void test_isa_levels(void) {
             void *c = b[l]->ctx;
             b[l]->conv_fwd(c, x, w, bias, y[l], N, Ci, H, W, Co, k, 1);
             b[l]->conv_bn_fwd_infer(c, x, w, bias, ye[l], N, Ci, H, W, Co, k, 1, g, beta, rm, rv, 1e-3f, 1);
+            { /* and with an addend (conv_bn_add_fwd_infer: the epilogue's add 2): the two calls' bits */
+                float *yz = buf(ny), *sum = buf(ny);
+                b[l]->conv_bn_add_fwd_infer(c, x, w, bias, dy, yz, N, Ci, H, W, Co, k, 1, g, beta, rm, rv, 1e-3f, 1);
+                b[l]->add(c, ye[l], dy, sum, ny);
+                CHECKF(!memcmp(yz, sum, ny * 4), "%s: conv_bn_add_fwd_infer k%d N%d Ci%d %dx%d Co%d", names[l], k, N,
+                       Ci, H, W, Co);
+                bfree(yz), bfree(sum);
+            }
             b[l]->conv_bwd_data(c, dy, w, dx[l], N, Ci, H, W, Co, k, 1, 1);
             b[l]->conv_bwd_filter(c, x, dy, dw[l], N, Ci, H, W, Co, k, 1);
             CHECK(b[l]->error(c) == NULL);

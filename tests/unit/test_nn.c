@@ -600,7 +600,7 @@ out:
 }
 
 /* The inference plan's fused calls (conv_bn_fwd_infer, conv_bn_conv_fwd_infer, conv_add_fwd_infer,
- * unit_fwd_infer, up_conv_fwd_infer) give the bits of the separate calls, on every network, in
+ * conv_bn_add_fwd_infer, unit_fwd_infer, up_conv_fwd_infer) give the bits of the separate calls, on every network, in
  * fp32 and (where the CPU has it) bf16: the same parameters through a backend without them. FocusNet's
  * plan chains convolutions, and in bf16 takes residual sums, runs each of its 23 residual units as one
  * call (the 7 decoder units from the two parts of their concatenated input, the 7 downsampling ones with
@@ -633,6 +633,7 @@ static void test_fused_net(void) {
             for (int k = 0; k < 3 && forced; k++) ((cpu_ctx *)b[k]->ctx)->dnnconv = 2;
             for (int k = 1; k < 3; k++) {
                 b[k]->conv_bn_fwd_infer = NULL, b[k]->conv_bn_conv_fwd_infer = NULL, b[k]->conv_add_fwd_infer = NULL;
+                b[k]->conv_bn_add_fwd_infer = NULL;
                 b[k]->unit_fwd_infer = NULL, b[k]->up_conv_fwd_infer = NULL;
             }
             b[1]->nhwc_pays = NULL;
@@ -664,14 +665,20 @@ static void test_fused_net(void) {
                        fn_arch_name(arch), pn);
                 CHECKF(!memcmp(y[2], y[1], sizeof(float) * ny), "%s %s: the separate calls in NHWC differ from NCHW",
                        fn_arch_name(arch), pn);
-                int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, taken = 0, none = 0;
+                int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, taken = 0, badd = 0, none = 0, adds = 0;
                 for (int i = 0; i < n[0]->no; i++)
                     fuse += n[0]->O[i].fuse > 0, chain += n[0]->O[i].chain, resid += n[0]->O[i].resid,
-                        unit += n[0]->O[i].unit > 0, upc += n[0]->O[i].upc, taken += n[0]->O[i].taken;
+                        unit += n[0]->O[i].unit > 0, upc += n[0]->O[i].upc, taken += n[0]->O[i].taken,
+                        badd += n[0]->O[i].badd, adds += n[0]->O[i].type == OP_ADD;
                 for (int i = 0; i < n[1]->no; i++)
                     none += n[1]->O[i].fuse + n[1]->O[i].chain + n[1]->O[i].resid + n[1]->O[i].unit + n[1]->O[i].upc +
-                            n[1]->O[i].taken;
+                            n[1]->O[i].taken + n[1]->O[i].badd;
                 CHECK(fuse > 0 && none == 0);
+                /* R2U-Net's and RU-Net's additions after a batch norm and ReLU (x + f(..), and R2U-Net's blocks'
+                 * residual sums): every one taken into the convolution before it, in bf16 only */
+                if (arch == FN_ARCH_R2UNET || arch == FN_ARCH_RUNET)
+                    CHECKF(prec == FN_PREC_BF16 ? badd == adds && adds > 0 : badd == 0, "%s %s: %d of %d additions taken",
+                           fn_arch_name(arch), pn, badd, adds);
                 /* FocusNet: chained convolutions in both; residual sums, units and upsamplings taken into
                  * their convolutions in bf16 only (cpu_resid_pays) */
                 if (arch == FN_ARCH_FOCUSNET)
