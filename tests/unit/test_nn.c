@@ -675,8 +675,9 @@ static void test_fused_net(void) {
                             n[1]->O[i].taken + n[1]->O[i].badd;
                 CHECK(fuse > 0 && none == 0);
                 /* R2U-Net's and RU-Net's additions after a batch norm and ReLU (x + f(..), and R2U-Net's blocks'
-                 * residual sums): every one taken into the convolution before it, in bf16 only */
-                if (arch == FN_ARCH_R2UNET || arch == FN_ARCH_RUNET)
+                 * residual sums), and Attention U-Net's after a batch norm (its gates' W_g g + W_x x): every one
+                 * taken into the convolution before it, in bf16 only */
+                if (arch == FN_ARCH_R2UNET || arch == FN_ARCH_RUNET || arch == FN_ARCH_ATTUNET)
                     CHECKF(prec == FN_PREC_BF16 ? badd == adds && adds > 0 : badd == 0, "%s %s: %d of %d additions taken",
                            fn_arch_name(arch), pn, badd, adds);
                 /* FocusNet: chained convolutions in both; residual sums, units and upsamplings taken into
