@@ -890,14 +890,16 @@ void fn_net_profile_print(const fn_net *n, FILE *f, int runs) {
     }
 }
 
-/* the values kept in bf16 (halved) whose last forward use was one of ops [i0, i1]: into their bf16 slots */
+/* the values kept in bf16 (halved) whose last forward use was one of ops [i0, i1] (one call): into their
+ * bf16 slots, in the order of those uses (a slot from op i1 may be a value's until op i0) */
 static void keep_halves(fn_net *n, int i0, int i1) {
-    for (int t = 0; t < n->nt; t++) {
-        const fn_tdesc *d = &n->T[t];
-        if (!d->half || d->hafter < i0 || d->hafter > i1) continue;
-        if (n->half_exact) n->be->copy(n->be->ctx, (float *)(void *)d->h, d->v, fn_graph_tsize(n, t));
-        else n->be->to_bf16(n->be->ctx, d->v, d->h, fn_graph_tsize(n, t));
-    }
+    for (int i = i0; i <= i1; i++)
+        for (int t = 0; t < n->nt; t++) {
+            const fn_tdesc *d = &n->T[t];
+            if (!d->half || d->hafter != i) continue;
+            if (n->half_exact) n->be->copy(n->be->ctx, (float *)(void *)d->h, d->v, fn_graph_tsize(n, t));
+            else n->be->to_bf16(n->be->ctx, d->v, d->h, fn_graph_tsize(n, t));
+        }
 }
 
 void fn_graph_forward(fn_net *n, int train, uint64_t seed) {
