@@ -129,7 +129,10 @@ static int relu_bwd_fused(const fn_net *n, int i) {
  * fused with the norm's: relu_bwd_fused) only convolutions read, as their input, where the backend
  * folds the norm into their backward (conv_bwd_bn: the input made from the norm's input and saved
  * statistics as the backward lays it out) and says it pays (bn_fold_pays): the plan does not keep the
- * output for the backward. The norm's input lives until the norm's backward anyway. 1, else 0. */
+ * output for the backward. The norm's input lives until the norm's backward anyway. 1; 2 where additions
+ * read it too (FocusNet's stem, which its first unit's identity shortcut adds), whose backwards read no
+ * values: the output is made in the forward (not in the convolutions' sources: unmade), and still not
+ * kept for the backward; else 0. */
 static int unkept(const fn_net *n, int i) {
     const fn_backend *be = n->be;
     const fn_op *p = &n->O[i];
@@ -138,13 +141,16 @@ static int unkept(const fn_net *n, int i) {
     if (t < 0 || n->T[t].alias >= 0 || root(n, n->out) == t || acts > 1 || (acts && !p->rbwd)) return 0;
     for (int u = 0; u < n->nt; u++)
         if (u != t && root(n, u) == t && n->T[u].producer > i + acts) return 0; /* written again later */
+    int made = 0;
     for (int j = i + acts + 1; j < n->no; j++) {
         const fn_op *o = &n->O[j];
-        if ((o->x2 >= 0 && root(n, o->x2) == t) ||
-            (o->x >= 0 && root(n, o->x) == t && (o->type != OP_CONV || n->T[o->x].nograd)))
-            return 0;
+        const int rx = o->x >= 0 && root(n, o->x) == t, rx2 = o->x2 >= 0 && root(n, o->x2) == t;
+        if (rx || rx2) {
+            if (o->type == OP_ADD) made = 1;
+            else if (rx2 || o->type != OP_CONV || n->T[o->x].nograd) return 0;
+        }
     }
-    return 1;
+    return made ? 2 : 1;
 }
 
 /* Inference: a convolution whose output only its batch norm reads (and then, maybe, an in-place ReLU)
@@ -350,8 +356,10 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
     for (int i = 0; i < nops; i++) n->O[i].taken = 0;
     n->pfold = fn_graph_fold_pays(n);
     for (int i = 0; i < nops; i++) n->O[i].rbwd = train && !n->plain_bwd && relu_bwd_fused(n, i);
-    for (int i = 0; i < nops && train && !n->plain_bwd; i++)
-        if (unkept(n, i)) n->T[n->O[i].y].unkept = 1;
+    for (int i = 0; i < nops && train && !n->plain_bwd; i++) {
+        const int k = unkept(n, i);
+        if (k) n->T[n->O[i].y].unkept = k;
+    }
     for (int i = 0; i < nops && train && !n->plain_bwd; i++) {
         if (n->O[i].y >= 0 && n->T[n->O[i].y].unkept) continue;
         const int last = recomputed(n, i);
@@ -562,7 +570,7 @@ static float *bn_running(const fn_net *n, const fn_op *o, float **rv) {
  * whose backend makes the convolutions that read it from the norm's input (conv_bn_fwd_train: the norm as
  * the prologue of the convolution's source, laid out anyway): t is never made. 1, else 0 */
 static int unmade(const fn_net *n, int t, int train) {
-    return train && n->pnhwc && n->be->conv_bn_fwd_train && n->T[root(n, t)].unkept;
+    return train && n->pnhwc && n->be->conv_bn_fwd_train && n->T[root(n, t)].unkept == 1;
 }
 
 static void bn_fwd(fn_net *n, const fn_op *o, int train, int relu) {

@@ -19,7 +19,8 @@ typedef struct fn_tdesc {
     int recomp;     /* a training plan's copy made again in backward (graph.c recomputed): the backward of
                        op recomp - 1, its last reader whose backward reads it, makes it first (0: kept) */
     int unkept;     /* a training plan's normalised output that the backward makes from the norm's input
-                       (graph.c unkept: conv_bwd_bn, bn_relu_bwd), never kept for it */
+                       (graph.c unkept: conv_bwd_bn, bn_relu_bwd), never kept for it: 1, and never made
+                       in a channels-last forward either; 2, made in the forward (an addition reads it) */
     int galias;     /* a training plan's gradient storage: that of tensor galias (graph.c grad_alias), or -1 */
     int half;       /* a training plan keeps its value for the backward in bf16 (graph.c halved): rounded into
                        h after forward op hafter, widened again into rv by the backward of op recomp - 1 */

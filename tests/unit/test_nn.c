@@ -752,7 +752,8 @@ static void test_recomputed(void) {
             float *out[2][4];
             float loss[2][2];
             size_t arena[2] = { 0, 0 };
-            int remade = 0, unkept = 0, fused[2] = { 0, 0 }, galias[2] = { 0, 0 }, adds = 0, halves[2] = { 0, 0 };
+            int remade = 0, unkept = 0, made = 0, fused[2] = { 0, 0 }, galias[2] = { 0, 0 }, adds = 0;
+            int halves[2] = { 0, 0 };
             for (int k = 0; k < 2; k++) {
                 out[k][0] = malloc(sizeof(float) * np), out[k][1] = malloc(sizeof(float) * np);
                 out[k][2] = malloc(sizeof(float) * ns), out[k][3] = malloc(sizeof(float) * ny);
@@ -774,7 +775,8 @@ static void test_recomputed(void) {
                 fn_net_get(n[k], FN_BUF_STATS, out[k][2], &e);
                 arena[k] = n[k]->arena_used;
                 for (int u = 0; u < n[k]->nt && k == 0; u++)
-                    remade += n[k]->T[u].recomp > 0 && !n[k]->T[u].half, unkept += n[k]->T[u].unkept;
+                    remade += n[k]->T[u].recomp > 0 && !n[k]->T[u].half, unkept += n[k]->T[u].unkept > 0,
+                    made += n[k]->T[u].unkept == 2;
                 for (int u = 0; u < n[k]->nt; u++) halves[k] += n[k]->T[u].half;
                 for (int i = 0; i < n[k]->no; i++) fused[k] += n[k]->O[i].rbwd, adds += !k && n[k]->O[i].type == OP_ADD;
                 for (int u = 0; u < n[k]->nt; u++) /* an addition's input gradient in its output's storage */
@@ -791,6 +793,10 @@ static void test_recomputed(void) {
             CHECKF(galias[1] == 0 && (galias[0] > 0) == (adds > 0), "%s %s: %d and %d gradients aliased, %d additions",
                    an, pn, galias[0], galias[1], adds);
             CHECKF(halves[0] > 0 && halves[1] == 0, "%s %s: %d and %d values halved", an, pn, halves[0], halves[1]);
+            /* normalised outputs that additions read too, made but not kept (unkept 2): R2U-Net's recurrent
+             * layers' outputs, which the next layer's convolution and additions read; none of FocusNet's */
+            CHECKF(arch == FN_ARCH_FOCUSNET ? made == 0 : arch != FN_ARCH_R2UNET || made >= 45,
+                   "%s %s: %d normalised outputs made, not kept", an, pn, made);
             if (arch == FN_ARCH_FOCUSNET)
                 CHECKF(remade == 21 && fused[0] == 31 && fused[1] == 0 && galias[0] == GALIAS_FOCUSNET &&
                            unkept == 30 && arena[0] * 5 <= arena[1] * 3,
