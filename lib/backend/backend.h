@@ -184,6 +184,14 @@ struct fn_backend {
     void (*conv_bn_add_fwd_infer)(void *ctx, const float *x, const float *w, const float *b, const float *z,
                                   float *y, int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                                   const float *beta, const float *rmean, const float *rvar, float eps, int relu);
+    /* optional (NULL: concat into u, then conv_bn_fwd_infer): conv_bn_fwd_infer of the concatenation of x
+     * [N,Ci-Ci2,H,W] and x2 [N,Ci2,H,W] along channels (Ci counts both), bit-identical to the two calls; u
+     * [N,Ci,H,W] the concatenation's storage, the backend's to use as it likes (undefined after the call).
+     * y may not overlap x, x2 or u. Planned only where resid_pays says yes. */
+    void (*cat_conv_bn_fwd_infer)(void *ctx, const float *x, const float *x2, int Ci2, float *u, const float *w,
+                                  const float *b, float *y, int N, int Ci, int H, int W, int Co, int k, int s,
+                                  const float *gamma, const float *beta, const float *rmean, const float *rvar,
+                                  float eps, int relu);
     /* optional (NULL: conv_bn_fwd_infer, then conv_fwd): two inference convolutions in a row, the second
      * reading only the first's normalised output: y1 = [relu](bn_infer(conv1(x))) as conv_bn_fwd_infer's
      * (x [N,Ci,H,W], w1 [C1,Ci,k1,k1], y1 [N,C1,H1,W1]), then y2 = conv2(y1) as conv_fwd's (w2 [C2,C1,k2,k2],

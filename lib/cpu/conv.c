@@ -309,6 +309,22 @@ void cpu_conv_bn_add_fwd_infer(void *ctx, const float *x, const float *w, const 
     conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
 }
 
+/* the same of a concatenation: in bf16, oneDNN's primitive may take it as layout.c lays its two parts out
+ * for it (cpu_dnn_cat_fwd: u not written); else the two calls, through u. The same bits either way. */
+void cpu_cat_conv_bn_fwd_infer(void *ctx, const float *x, const float *x2, int Ci2, float *u, const float *w,
+                               const float *b, float *y, int N, int Ci, int H, int W, int Co, int k, int s,
+                               const float *gamma, const float *beta, const float *rmean, const float *rvar, float eps,
+                               int relu) {
+    cpu_ctx *c = ctx;
+    cpu_epi epi;
+    if (bn_epi(c, gamma, beta, rmean, rvar, eps, Co, relu, &epi)) return;
+    if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, k) &&
+        !cpu_dnn_cat_fwd(c, x, Ci - Ci2, x2, Ci2, w, b, y, N, H, W, Co, k, s, &epi))
+        return;
+    CPU_ISA_PICK(c->isa, cpu_concat)(c, x, x2, u, N, Ci - Ci2, Ci2, H * W);
+    conv_fwd(c, u, w, b, y, N, Ci, H, W, Co, k, s, &epi);
+}
+
 /* The residual sum is taken in bf16 only: it saves an add's pass over memory (Intel Xeon (AMX), FocusNet
  * 256x256: 2-4% of bf16 inference), which fp32's slower convolutions do not show (within the VM's noise),
  * and costs FocusNet's activations 1% more memory (backend.h resid_pays). */

@@ -216,6 +216,7 @@ fn_backend *fn_cpu_backend_new(int threads, fn_err *e) {
     be->conv_fwd = cpu_conv_fwd;
     be->conv_bn_fwd_infer = cpu_conv_bn_fwd_infer;
     be->conv_bn_add_fwd_infer = cpu_conv_bn_add_fwd_infer;
+    be->cat_conv_bn_fwd_infer = cpu_cat_conv_bn_fwd_infer;
     be->conv_bn_conv_fwd_infer = cpu_conv_bn_conv_fwd_infer;
     be->conv_add_fwd_infer = cpu_conv_add_fwd_infer;
     be->unit_fwd_infer = cpu_unit_fwd_infer;

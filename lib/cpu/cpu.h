@@ -101,7 +101,8 @@ typedef struct cpu_ctx {
                         * shortcut's (the primitive's sum post-op) */
     long dnn_postops;  /* channels-last chained calls whose first primitive applied the batch norm and wrote
                         * bf16 (its post-ops) */
-    long dnn_cats;     /* residual units' calls whose input was laid out from a concatenation's parts */
+    long dnn_cats;     /* residual units' calls whose input was laid out from a concatenation's parts, and
+                          convolutions' (cpu_dnn_cat_fwd) */
     int dnn_flip;      /* 1: a stride-1 backward-data pass by oneDNN's forward primitive of the kernels flipped
                         * (dnnconv.c); 0: by its backward-data primitive */
     long dnn_flipped;  /* backward-data calls run so (the tests' count) */
@@ -303,6 +304,10 @@ void cpu_conv_fwd(void *ctx, const float *x, const float *w, const float *b, flo
 void cpu_conv_bn_add_fwd_infer(void *ctx, const float *x, const float *w, const float *b, const float *z, float *y,
                                int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                                const float *beta, const float *rmean, const float *rvar, float eps, int relu);
+void cpu_cat_conv_bn_fwd_infer(void *ctx, const float *x, const float *x2, int Ci2, float *u, const float *w,
+                               const float *b, float *y, int N, int Ci, int H, int W, int Co, int k, int s,
+                               const float *gamma, const float *beta, const float *rmean, const float *rvar, float eps,
+                               int relu);
 void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const float *b, float *y,
                            int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                            const float *beta, const float *rmean, const float *rvar, float eps, int relu);
@@ -365,6 +370,10 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
  * laid out for the primitive as it is made (cpu_nhwc_up_bf16), never in NCHW (up_conv_fwd_infer) */
 int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
                    int wd, int Co, int k, int s);
+/* y = epi(conv([xa, xb])), an inference forward of the concatenation of xa [N,Ca,H,W] and xb [N,Cb,H,W]
+ * along channels, laid out for the primitive from its two parts, never made (cat_conv_bn_fwd_infer) */
+int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, const float *w, const float *b,
+                    float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi);
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc);
 /* pro (NULL: none): x's values through it as they are laid out (conv_bwd_bn); -1 where the pass's layout

@@ -763,6 +763,47 @@ int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, f
     return rc;
 }
 
+/* A convolution of a concatenation, in inference: [xa, xb] laid out for the primitive from its two parts
+ * side by side (cpu_nhwc_rows_bf16 channels last, cpu_nhwc_cat_bf16 from NCHW), never made: the same
+ * values rounded, the same primitive, so the bits of concat then cpu_dnn_fwd. Calls of whole images as
+ * cpu_dnn_fwd's. 0, or -1 (nothing written: the caller makes the two calls). */
+int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, const float *w, const float *b,
+                    float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
+    if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
+    const int Ci = Ca + Cb;
+    size_t sx, sy;
+    const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
+    const int old = omp_get_max_threads();
+    if (old != c->threads) omp_set_num_threads(c->threads);
+    int ie[2];
+    entries(c, CPU_DNN_FWD, N, per, Ci, H, W, Co, k, s, b != NULL, 0, 0, ie);
+    int rc = 0;
+    for (int i = 0; i < 2; i++)
+        if (ie[i] < 0 || !c->dnn->e[ie[i]].ok || !c->dnn->e[ie[i]].fa) rc = -1;
+    for (int n0 = 0; n0 < N && !rc; n0 += per) {
+        dconv *e = &c->dnn->e[ie[N - n0 < per]];
+        uint16_t *pa = grow(c, 0, e->na);
+        if (!pa) {
+            rc = -1;
+            break;
+        }
+        c->dnn_moved++, c->dnn_cats++;
+        const float *pa0 = xa + (size_t)Ca * H * W * n0, *pb0 = xb + (size_t)Cb * H * W * n0;
+        if (c->nhwc)
+            CPU_ISA_PICK(c->isa, cpu_nhwc_rows_bf16)(pa0, Ca, pb0, Cb, pa, (size_t)e->pa.dims[0] * H * W, NULL,
+                                                     c->threads);
+        else
+            CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(pa0, Ca, pb0, Cb, pa, (int)e->pa.dims[0], (size_t)H * W, NULL,
+                                                    c->threads);
+        if (run(c, e, NULL, w, b, y + sy * n0, pa, epi, NULL)) {
+            rc = -1; /* the caller's calls write all of y again */
+            break;
+        }
+    }
+    if (old != c->threads) omp_set_num_threads(old);
+    return rc;
+}
+
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc) {
     return with_threads(c, CPU_DNN_BWD_DATA, N, Ci, H, W, Co, k, s, acc, dy, w, NULL, dx, NULL, NULL);
@@ -831,6 +872,10 @@ int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, f
 }
 int cpu_dnn_fwd_pro(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int H, int W,
                     int Co, int k, int s, const cpu_epi *pro) {
+    return -1;
+}
+int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, const float *w, const float *b,
+                    float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
     return -1;
 }
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,

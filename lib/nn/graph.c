@@ -214,6 +214,15 @@ static int conv_bn_add(const fn_net *n, int i, int fuse) {
     return 1;
 }
 
+/* Inference: op i, a convolution fused with its batch norm and no more, reads a concatenation made right
+ * before it, which it alone reads (U-Net's decoders): both run as one cat_conv_bn_fwd_infer call when the
+ * backend has it, the concatenation laid out from its two parts. 1, else 0. */
+static int cat_conv(const fn_net *n, int i) {
+    const fn_op *o = &n->O[i], *c = i > 0 ? &n->O[i - 1] : NULL;
+    if (!o->fuse || o->chain || o->badd || o->unit || !c || c->type != OP_CONCAT || c->y != o->x) return 0;
+    return c->y != n->out && only_reader(n, c->y, i) && !stored_in(n, c->y);
+}
+
 /* Inference: op i's input is made by the batch norm two ops before it and the in-place ReLU right before
  * it, which op i alone reads: 1, else 0 */
 static int pre_norm(const fn_net *n, int i) {
@@ -405,6 +414,13 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
             const fn_op *a = &n->O[i + o->fuse + 1];
             use(vs, ve, root(n, a->y), i);
             use(vs, ve, root(n, a->x == n->O[i + o->fuse].y ? a->x2 : a->x), i);
+        }
+        /* a convolution that takes the concatenation before it reads the concatenation's inputs at its own time */
+        o->catin = !train && n->presid && be->cat_conv_bn_fwd_infer ? cat_conv(n, i) : 0;
+        if (o->catin) {
+            n->O[i - 1].taken = 1;
+            use(vs, ve, root(n, n->O[i - 1].x), i);
+            use(vs, ve, root(n, n->O[i - 1].x2), i);
         }
         /* an upsampling that takes its convolution writes the convolution's output at its own time */
         o->upc = !train && n->presid && be->up_conv_fwd_infer ? up_conv(n, i) : 0;
@@ -634,6 +650,14 @@ static int conv_bn_fwd(fn_net *n, int i) {
                                       PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2, PAR(o2->p0),
                                       o2->p1 >= 0 ? PAR(o2->p1) : NULL, V(o2->y), n->T[o2->y].C, o2->k, o2->s);
         return o->fuse + 1;
+    }
+    if (o->catin) {
+        const fn_op *c = &n->O[i - 1];
+        n->be->cat_conv_bn_fwd_infer(n->be->ctx, V(c->x), V(c->x2), n->T[c->x2].C, V(c->y), PAR(o->p0),
+                                     o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y), n->pN, x->C, n->pH >> x->lvl,
+                                     n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0), PAR(b->p1), rm, rv, n->bn_eps,
+                                     o->fuse == 2);
+        return o->fuse;
     }
     if (o->badd) {
         const fn_op *a = &n->O[i + o->fuse + 1];

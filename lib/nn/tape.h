@@ -55,12 +55,15 @@ typedef struct fn_op {
                        with the shortcut convolution before it, 1 with the identity (0: not) */
     int taken;      /* in an inference plan: 1 when the residual unit after it takes it into its call
                        (unit_fwd_infer): the concatenation of its input, or the batch norm and ReLU that
-                       its first convolution's input goes through; 0 not */
+                       its first convolution's input goes through; or the convolution after it (catin); 0 not */
     int upc;        /* up2, in an inference plan: 1 when the convolution right after it, its only reader,
                        runs in its call (up_conv_fwd_infer), 0 not */
     int badd;       /* conv, in an inference plan, fused with its batch norm (and ReLU): 1 when the add right
                        after those runs in its call too (conv_bn_add_fwd_infer), the normalised output never
                        stored (0: not) */
+    int catin;      /* conv, in an inference plan, fused with its batch norm (and ReLU): 1 when the
+                       concatenation right before it, its input, runs in its call (cat_conv_bn_fwd_infer; the
+                       concatenation's op is then taken) (0: not) */
     int resid;      /* conv, in an inference plan: 1 when the add right after it runs in its call
                        (conv_add_fwd_infer), its own output never stored (0: not) */
     int rbwd;       /* batch norm, in a training plan: 1 when its backward takes the in-place ReLU's after it

@@ -633,7 +633,7 @@ static void test_fused_net(void) {
             for (int k = 0; k < 3 && forced; k++) ((cpu_ctx *)b[k]->ctx)->dnnconv = 2;
             for (int k = 1; k < 3; k++) {
                 b[k]->conv_bn_fwd_infer = NULL, b[k]->conv_bn_conv_fwd_infer = NULL, b[k]->conv_add_fwd_infer = NULL;
-                b[k]->conv_bn_add_fwd_infer = NULL;
+                b[k]->conv_bn_add_fwd_infer = NULL, b[k]->cat_conv_bn_fwd_infer = NULL;
                 b[k]->unit_fwd_infer = NULL, b[k]->up_conv_fwd_infer = NULL;
             }
             b[1]->nhwc_pays = NULL;
@@ -666,13 +666,15 @@ static void test_fused_net(void) {
                 CHECKF(!memcmp(y[2], y[1], sizeof(float) * ny), "%s %s: the separate calls in NHWC differ from NCHW",
                        fn_arch_name(arch), pn);
                 int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, taken = 0, badd = 0, none = 0, adds = 0;
+                int catin = 0, cats = 0;
                 for (int i = 0; i < n[0]->no; i++)
                     fuse += n[0]->O[i].fuse > 0, chain += n[0]->O[i].chain, resid += n[0]->O[i].resid,
                         unit += n[0]->O[i].unit > 0, upc += n[0]->O[i].upc, taken += n[0]->O[i].taken,
-                        badd += n[0]->O[i].badd, adds += n[0]->O[i].type == OP_ADD;
+                        badd += n[0]->O[i].badd, adds += n[0]->O[i].type == OP_ADD, catin += n[0]->O[i].catin,
+                        cats += n[0]->O[i].type == OP_CONCAT;
                 for (int i = 0; i < n[1]->no; i++)
                     none += n[1]->O[i].fuse + n[1]->O[i].chain + n[1]->O[i].resid + n[1]->O[i].unit + n[1]->O[i].upc +
-                            n[1]->O[i].taken + n[1]->O[i].badd;
+                            n[1]->O[i].taken + n[1]->O[i].badd + n[1]->O[i].catin;
                 CHECK(fuse > 0 && none == 0);
                 /* R2U-Net's and RU-Net's additions after a batch norm and ReLU (x + f(..), and R2U-Net's blocks'
                  * residual sums), and Attention U-Net's after a batch norm (its gates' W_g g + W_x x): every one
@@ -680,6 +682,12 @@ static void test_fused_net(void) {
                 if (arch == FN_ARCH_R2UNET || arch == FN_ARCH_RUNET || arch == FN_ARCH_ATTUNET)
                     CHECKF(prec == FN_PREC_BF16 ? badd == adds && adds > 0 : badd == 0, "%s %s: %d of %d additions taken",
                            fn_arch_name(arch), pn, badd, adds);
+                /* U-Net's and Attention U-Net's decoders' concatenations: each taken into the convolution after
+                 * it, in bf16 only (Residual U-Net's have a shortcut convolution too, R2U-Net's a 1x1 one without
+                 * a norm: not taken) */
+                if (arch == FN_ARCH_UNET || arch == FN_ARCH_ATTUNET)
+                    CHECKF(prec == FN_PREC_BF16 ? catin == cats && cats > 0 : catin == 0, "%s %s: %d of %d concatenations taken",
+                           fn_arch_name(arch), pn, catin, cats);
                 /* FocusNet: chained convolutions in both; residual sums, units and upsamplings taken into
                  * their convolutions in bf16 only (cpu_resid_pays) */
                 if (arch == FN_ARCH_FOCUSNET)
