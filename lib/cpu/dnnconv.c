@@ -725,15 +725,15 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
     return rc;
 }
 
-/* A convolution of an upsampling, in inference: x [N,Ci,h,w] goes through the nearest 2x upsampling as
- * layout.c lays it out for the primitive (cpu_nhwc_up_bf16), each value read once and stored four
- * times, and the upsampled tensor is never made in NCHW. The same bits as up2_fwd then cpu_dnn_fwd: the
- * same values rounded, the same primitive. Calls of whole images as cpu_dnn_fwd's. 0, or -1 (nothing
- * written: the caller makes the two calls). */
-int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
-                   int wd, int Co, int k, int s) {
+/* An inference convolution whose source layout.c lays out for the primitive from what it is made of,
+ * never made itself: lay(c, arg, n0, n, pa) writes images n0 .. n0 + n - 1 of it into pa, the primitive's
+ * NHWC bf16; y = epi(conv(that)) (epi NULL: none), count counts the calls. Calls of whole images as
+ * cpu_dnn_fwd's. 0, or -1 (nothing written: the caller makes the calls it stands for). */
+typedef void (*lay_fn)(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *pa);
+
+static int laid_fwd(cpu_ctx *c, int N, int Ci, int H, int W, int Co, int k, int s, const float *w, const float *b,
+                    float *y, const cpu_epi *epi, lay_fn lay, const void *arg, long *count) {
     if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
-    const int H = 2 * h, W = 2 * wd;
     size_t sx, sy;
     const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
     const int old = omp_get_max_threads();
@@ -751,57 +751,55 @@ int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, f
             break;
         }
         c->dnn_moved++;
-        if (c->nhwc) CPU_ISA_PICK(c->isa, cpu_nhwc_up2_bf16)(x + sx / 4 * n0, pa, (int)e->pa.dims[0], Ci, h, wd, c->threads);
-        else CPU_ISA_PICK(c->isa, cpu_nhwc_up_bf16)(x + sx / 4 * n0, pa, (int)e->pa.dims[0], Ci, h, wd, c->threads);
-        if (run(c, e, NULL, w, b, y + sy * n0, pa, NULL, NULL)) {
+        lay(c, arg, n0, (int)e->pa.dims[0], pa);
+        if (run(c, e, NULL, w, b, y + sy * n0, pa, epi, NULL)) {
             rc = -1; /* the caller's calls write all of y again */
             break;
         }
-        c->dnn_ups++;
+        (*count)++;
     }
     if (old != c->threads) omp_set_num_threads(old);
     return rc;
 }
 
+/* an upsampling's input x [N,Ci,h,w] (channels last: [N,h,w,Ci]) */
+typedef struct { const float *x; int Ci, h, w; } up_src;
+
+static void lay_up(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *pa) {
+    const up_src *u = arg;
+    const float *x = u->x + (size_t)u->Ci * u->h * u->w * n0;
+    if (c->nhwc) CPU_ISA_PICK(c->isa, cpu_nhwc_up2_bf16)(x, pa, n, u->Ci, u->h, u->w, c->threads);
+    else CPU_ISA_PICK(c->isa, cpu_nhwc_up_bf16)(x, pa, n, u->Ci, u->h, u->w, c->threads);
+}
+
+/* A convolution of an upsampling, in inference: x [N,Ci,h,w] goes through the nearest 2x upsampling as
+ * layout.c lays it out for the primitive (cpu_nhwc_up_bf16), each value read once and stored four
+ * times, and the upsampled tensor is never made in NCHW. The same bits as up2_fwd then cpu_dnn_fwd: the
+ * same values rounded, the same primitive. */
+int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
+                   int wd, int Co, int k, int s) {
+    const up_src u = { x, Ci, h, wd };
+    return laid_fwd(c, N, Ci, 2 * h, 2 * wd, Co, k, s, w, b, y, NULL, lay_up, &u, &c->dnn_ups);
+}
+
+/* a concatenation's two parts xa [N,Ca,H,W], xb [N,Cb,H,W] (channels last: [N,H,W,C]) */
+typedef struct { const float *xa, *xb; int Ca, Cb; size_t HW; } cat_src;
+
+static void lay_cat(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *pa) {
+    const cat_src *u = arg;
+    const float *xa = u->xa + (size_t)u->Ca * u->HW * n0, *xb = u->xb + (size_t)u->Cb * u->HW * n0;
+    if (c->nhwc)
+        CPU_ISA_PICK(c->isa, cpu_nhwc_rows_bf16)(xa, u->Ca, xb, u->Cb, pa, (size_t)n * u->HW, NULL, c->threads);
+    else CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(xa, u->Ca, xb, u->Cb, pa, n, u->HW, NULL, c->threads);
+}
+
 /* A convolution of a concatenation, in inference: [xa, xb] laid out for the primitive from its two parts
  * side by side (cpu_nhwc_rows_bf16 channels last, cpu_nhwc_cat_bf16 from NCHW), never made: the same
- * values rounded, the same primitive, so the bits of concat then cpu_dnn_fwd. Calls of whole images as
- * cpu_dnn_fwd's. 0, or -1 (nothing written: the caller makes the two calls). */
+ * values rounded, the same primitive, so the bits of concat then cpu_dnn_fwd. */
 int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, const float *w, const float *b,
                     float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
-    if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
-    const int Ci = Ca + Cb;
-    size_t sx, sy;
-    const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
-    const int old = omp_get_max_threads();
-    if (old != c->threads) omp_set_num_threads(c->threads);
-    int ie[2];
-    entries(c, CPU_DNN_FWD, N, per, Ci, H, W, Co, k, s, b != NULL, 0, 0, ie);
-    int rc = 0;
-    for (int i = 0; i < 2; i++)
-        if (ie[i] < 0 || !c->dnn->e[ie[i]].ok || !c->dnn->e[ie[i]].fa) rc = -1;
-    for (int n0 = 0; n0 < N && !rc; n0 += per) {
-        dconv *e = &c->dnn->e[ie[N - n0 < per]];
-        uint16_t *pa = grow(c, 0, e->na);
-        if (!pa) {
-            rc = -1;
-            break;
-        }
-        c->dnn_moved++, c->dnn_cats++;
-        const float *pa0 = xa + (size_t)Ca * H * W * n0, *pb0 = xb + (size_t)Cb * H * W * n0;
-        if (c->nhwc)
-            CPU_ISA_PICK(c->isa, cpu_nhwc_rows_bf16)(pa0, Ca, pb0, Cb, pa, (size_t)e->pa.dims[0] * H * W, NULL,
-                                                     c->threads);
-        else
-            CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(pa0, Ca, pb0, Cb, pa, (int)e->pa.dims[0], (size_t)H * W, NULL,
-                                                    c->threads);
-        if (run(c, e, NULL, w, b, y + sy * n0, pa, epi, NULL)) {
-            rc = -1; /* the caller's calls write all of y again */
-            break;
-        }
-    }
-    if (old != c->threads) omp_set_num_threads(old);
-    return rc;
+    const cat_src u = { xa, xb, Ca, Cb, (size_t)H * W };
+    return laid_fwd(c, N, Ca + Cb, H, W, Co, k, s, w, b, y, epi, lay_cat, &u, &c->dnn_cats);
 }
 
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,

@@ -194,9 +194,10 @@ static int conv_residual(const fn_net *n, int j) {
 }
 
 /* Inference: op i, fused with its batch norm (and ReLU) over the fuse ops after it and not chained, is
- * followed by an addition that alone reads the normalised output, of another tensor z (R2U-Net's x + f(..),
- * and its blocks' residual sums; Attention U-Net's W_g g + W_x x): the three run as one conv_bn_add_fwd_infer call when the backend has
- * it, writing the sum at op i's time; the normalised output is never stored. 1, else 0. */
+ * followed by an addition that alone reads the normalised output, of another tensor z (R2U-Net's
+ * x + f(..), and its blocks' residual sums; Attention U-Net's W_g g + W_x x): the three run as one
+ * conv_bn_add_fwd_infer call when the backend has it, writing the sum at op i's time; the normalised
+ * output is never stored. 1, else 0. */
 static int conv_bn_add(const fn_net *n, int i, int fuse) {
     const int j = i + fuse + 1, t = n->O[i + fuse].y;
     const fn_op *a = j < n->no ? &n->O[j] : NULL;

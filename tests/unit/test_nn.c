@@ -680,14 +680,14 @@ static void test_fused_net(void) {
                  * residual sums), and Attention U-Net's after a batch norm (its gates' W_g g + W_x x): every one
                  * taken into the convolution before it, in bf16 only */
                 if (arch == FN_ARCH_R2UNET || arch == FN_ARCH_RUNET || arch == FN_ARCH_ATTUNET)
-                    CHECKF(prec == FN_PREC_BF16 ? badd == adds && adds > 0 : badd == 0, "%s %s: %d of %d additions taken",
-                           fn_arch_name(arch), pn, badd, adds);
+                    CHECKF(prec == FN_PREC_BF16 ? badd == adds && adds > 0 : badd == 0,
+                           "%s %s: %d of %d additions taken", fn_arch_name(arch), pn, badd, adds);
                 /* U-Net's and Attention U-Net's decoders' concatenations: each taken into the convolution after
                  * it, in bf16 only (Residual U-Net's have a shortcut convolution too, R2U-Net's a 1x1 one without
                  * a norm: not taken) */
                 if (arch == FN_ARCH_UNET || arch == FN_ARCH_ATTUNET)
-                    CHECKF(prec == FN_PREC_BF16 ? catin == cats && cats > 0 : catin == 0, "%s %s: %d of %d concatenations taken",
-                           fn_arch_name(arch), pn, catin, cats);
+                    CHECKF(prec == FN_PREC_BF16 ? catin == cats && cats > 0 : catin == 0,
+                           "%s %s: %d of %d concatenations taken", fn_arch_name(arch), pn, catin, cats);
                 /* FocusNet: chained convolutions in both; residual sums, units and upsamplings taken into
                  * their convolutions in bf16 only (cpu_resid_pays) */
                 if (arch == FN_ARCH_FOCUSNET)
@@ -713,6 +713,15 @@ static void test_fused_net(void) {
         }
     free(x);
     for (int k = 0; k < 3; k++) free(y[k]);
+}
+
+/* the inputs of the two-step training tests: x [2,3,32,32] and targets t [2,1,32,32] from the golden
+ * formula's streams named sx and st */
+static void train_data(const char *sx, const char *st, float **x, float **t) {
+    const size_t nx = 2 * 3 * 32 * 32, ny = 2 * 32 * 32;
+    *x = malloc(sizeof **x * nx), *t = malloc(sizeof **t * ny);
+    for (size_t i = 0; i < nx; i++) (*x)[i] = (float)fn_golden_u(sx, i);
+    for (size_t i = 0; i < ny; i++) (*t)[i] = fn_golden_u(st, i) > 0.1 ? 1.0f : 0.0f;
 }
 
 /* two runs of two training steps (test_recomputed, test_nhwc_train) ended alike, bit for bit: their
@@ -742,10 +751,9 @@ static void same_steps(const char *an, const char *how, float loss[2][2], float 
 #define GALIAS_FOCUSNET 23 /* FocusNet's additions whose input gradient is the output's (graph.c grad_alias) */
 static void test_recomputed(void) {
     fn_err e = { { 0 } };
-    const size_t nx = 2 * 3 * 32 * 32, ny = 2 * 32 * 32;
-    float *x = malloc(sizeof *x * nx), *t = malloc(sizeof *t * ny), *y = malloc(sizeof *y * ny);
-    for (size_t i = 0; i < nx; i++) x[i] = (float)fn_golden_u("rx", i);
-    for (size_t i = 0; i < ny; i++) t[i] = fn_golden_u("rt", i) > 0.1 ? 1.0f : 0.0f;
+    const size_t ny = 2 * 32 * 32;
+    float *x, *t, *y = malloc(sizeof *y * ny);
+    train_data("rx", "rt", &x, &t);
     for (int pi = 0; pi < 2; pi++)
         for (int arch = 0; fn_arch_name(arch); arch++) {
             const int prec = pi ? FN_PREC_BF16 : FN_PREC_FP32;
@@ -835,10 +843,8 @@ static double rel_l2(const float *a, const float *b, size_t n) { /* |a - b| / |b
 
 static void test_keep_bf16(void) {
     fn_err e = { { 0 } };
-    const size_t nx = 2 * 3 * 32 * 32, ny = 2 * 32 * 32;
-    float *x = malloc(sizeof *x * nx), *t = malloc(sizeof *t * ny);
-    for (size_t i = 0; i < nx; i++) x[i] = (float)fn_golden_u("kx", i);
-    for (size_t i = 0; i < ny; i++) t[i] = fn_golden_u("kt", i) > 0.1 ? 1.0f : 0.0f;
+    float *x, *t;
+    train_data("kx", "kt", &x, &t);
     setenv("FN_CPU_KEEP", "bf16", 1);
     for (int arch = 0; fn_arch_name(arch); arch++) {
         fn_net_config cfg = { 3, 0.25f, arch };
@@ -868,8 +874,8 @@ static void test_keep_bf16(void) {
             }
             if (step == 0) bound = KEEP_FRAC * rel_l2(g[1], g[2], np);
             const double rel = rel_l2(g[0], g[1], np);
-            CHECKF(rel > 0 && rel < bound, "%s step %d: gradients %.3g apart (relative), bound %.3g", fn_arch_name(arch),
-                   step, rel, bound);
+            CHECKF(rel > 0 && rel < bound, "%s step %d: gradients %.3g apart (relative), bound %.3g",
+                   fn_arch_name(arch), step, rel, bound);
             if (step == 0) { /* the exact plan's step, taken by both */
                 CHECK(fn_net_adam_step(n[1], 1e-3f, 0.9f, 0.999f, 1e-7f, 1, &e) == 0);
                 fn_net_get(n[1], FN_BUF_PARAMS, p, &e);
@@ -896,10 +902,9 @@ static void test_keep_bf16(void) {
  * with the fused backward and with the plain one (plain_bwd), and no convolution goes through NCHW */
 static void test_nhwc_train(void) {
     fn_err e = { { 0 } };
-    const size_t nx = 2 * 3 * 32 * 32, ny = 2 * 32 * 32;
-    float *x = malloc(sizeof *x * nx), *t = malloc(sizeof *t * ny);
-    for (size_t i = 0; i < nx; i++) x[i] = (float)fn_golden_u("nx", i);
-    for (size_t i = 0; i < ny; i++) t[i] = fn_golden_u("nt", i) > 0.1 ? 1.0f : 0.0f;
+    const size_t ny = 2 * 32 * 32;
+    float *x, *t;
+    train_data("nx", "nt", &x, &t);
     for (int arch = 0; fn_arch_name(arch); arch++)
         for (int plain = 0; plain < 2; plain++) {
             fn_net_config cfg = { 3, 0.25f, arch };
