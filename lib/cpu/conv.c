@@ -297,8 +297,8 @@ void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const floa
     conv_fwd(c, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
 }
 
-/* the same, and z's values added as the outputs are stored (the epilogue's add 2): a recurrent unit's
- * x + f(..) (R2U-Net's), never stored itself */
+/* the same, and z's values added as the outputs are stored (the epilogue's add 2), the normalised values
+ * never stored themselves: R2U-Net's recurrent layers' x + f(..), Attention U-Net's W_g g + W_x x */
 void cpu_conv_bn_add_fwd_infer(void *ctx, const float *x, const float *w, const float *b, const float *z, float *y,
                                int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
                                const float *beta, const float *rmean, const float *rvar, float eps, int relu) {

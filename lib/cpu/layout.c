@@ -17,7 +17,8 @@
  * and, for channels-last inference (set_nhwc: fn's tensors NHWC f32 themselves), the copies without a
  * transpose: cpu_nhwc_rows_bf16 (a source rounded, through a prologue, from a concatenation's two parts),
  * cpu_nhwc_up2_bf16 (an upsampling into a convolution's source), cpu_nhwc_epi (an epilogue over a
- * result the primitive wrote in place), and cpu_nhwc_f32 (the graph's NCHW input into NHWC).
+ * result the primitive wrote in place), and cpu_nhwc_f32 (the graph's NCHW input into NHWC); and, any
+ * layout, cpu_to_bf16 and cpu_from_bf16 (a training plan's values kept for its backward in bf16).
  * One image's tensor is [C, HW] one way and [HW, C] the other: a transpose. The work is cut into tiles of
  * PT pixels, each taken by one thread 16 channels at a time, so that the reads and the writes of the
  * channel-major side run along 1 KB of each channel (one stream per channel would have the prefetchers
