@@ -578,6 +578,17 @@ int cpu_dnn_fwd_pro(cpu_ctx *c, const float *x, const float *w, const float *b, 
     return rc;
 }
 
+/* a concatenation's two parts xa [N,Ca,H,W], xb [N,Cb,H,W] (channels last: [N,H,W,C]) */
+typedef struct { const float *xa, *xb; int Ca, Cb; size_t HW; } cat_src;
+
+static void lay_cat(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *pa) {
+    const cat_src *u = arg;
+    const float *xa = u->xa + (size_t)u->Ca * u->HW * n0, *xb = u->xb + (size_t)u->Cb * u->HW * n0;
+    if (c->nhwc)
+        CPU_ISA_PICK(c->isa, cpu_nhwc_rows_bf16)(xa, u->Ca, xb, u->Cb, pa, (size_t)n * u->HW, NULL, c->threads);
+    else CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(xa, u->Ca, xb, u->Cb, pa, n, u->HW, NULL, c->threads);
+}
+
 /* Two inference convolutions in a row, the second reading only the first's result through epi: where the
  * first's primitive leaves its result in NHWC f32 and the second takes its source in NHWC bf16, the
  * result goes through epi and the rounding in that layout (cpu_nhwc_bn_bf16) straight into the second's
@@ -657,19 +668,14 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
          * through the prologue), its result in buf[2] */
         const void *given = NULL;
         if (sc && sc->x2) {
-            const int Cb = sc->Ci2, Ca = Ci - Cb;
-            if (!(given = grow(c, 0, e->na))) {
+            uint16_t *pa = grow(c, 0, e->na);
+            if (!(given = pa)) {
                 rc = -1;
                 break;
             }
             c->dnn_moved++, c->dnn_cats++;
-            const float *xa = x + (size_t)Ca * H * W * n0, *xb = sc->x2 + (size_t)Cb * H * W * n0;
-            if (c->nhwc)
-                CPU_ISA_PICK(c->isa, cpu_nhwc_rows_bf16)(xa, Ca, xb, Cb, d->buf[0], (size_t)e->pa.dims[0] * H * W,
-                                                         NULL, c->threads);
-            else
-                CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(xa, Ca, xb, Cb, d->buf[0], (int)e->pa.dims[0], (size_t)H * W,
-                                                        NULL, c->threads);
+            const cat_src u = { x, sc->x2, Ci - sc->Ci2, sc->Ci2, (size_t)H * W };
+            lay_cat(c, &u, n0, (int)e->pa.dims[0], pa);
         }
         if (run(c, e, given ? NULL : x + sx * n0, w1, b1, NULL, given, po ? epi : NULL, pre ? sc->pre : NULL)) {
             rc = -1; /* the caller's calls write all of their outputs again */
@@ -780,17 +786,6 @@ int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, f
                    int wd, int Co, int k, int s) {
     const up_src u = { x, Ci, h, wd };
     return laid_fwd(c, N, Ci, 2 * h, 2 * wd, Co, k, s, w, b, y, NULL, lay_up, &u, &c->dnn_ups);
-}
-
-/* a concatenation's two parts xa [N,Ca,H,W], xb [N,Cb,H,W] (channels last: [N,H,W,C]) */
-typedef struct { const float *xa, *xb; int Ca, Cb; size_t HW; } cat_src;
-
-static void lay_cat(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *pa) {
-    const cat_src *u = arg;
-    const float *xa = u->xa + (size_t)u->Ca * u->HW * n0, *xb = u->xb + (size_t)u->Cb * u->HW * n0;
-    if (c->nhwc)
-        CPU_ISA_PICK(c->isa, cpu_nhwc_rows_bf16)(xa, u->Ca, xb, u->Cb, pa, (size_t)n * u->HW, NULL, c->threads);
-    else CPU_ISA_PICK(c->isa, cpu_nhwc_cat_bf16)(xa, u->Ca, xb, u->Cb, pa, n, u->HW, NULL, c->threads);
 }
 
 /* A convolution of a concatenation, in inference: [xa, xb] laid out for the primitive from its two parts

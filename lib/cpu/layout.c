@@ -29,7 +29,6 @@
  * cpu_bf16_round's rounding (the instruction's), the batch norm's multiply and add, one addition. */
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #if CPU_ISA == 2 && defined(__AVX512F__)
 #include <immintrin.h>
 #define LAYOUT_AVX512 1
@@ -264,12 +263,7 @@ void cpu_to_bf16(const float *x, uint16_t *y, size_t n, int threads) {
 
 void cpu_from_bf16(const uint16_t *x, float *y, size_t n, int threads) {
 #pragma omp parallel for simd num_threads(threads) schedule(static) if (n > 4 * KR)
-    for (size_t i = 0; i < n; i++) {
-        const uint32_t u = (uint32_t)x[i] << 16;
-        float f;
-        memcpy(&f, &u, sizeof f);
-        y[i] = f;
-    }
+    for (size_t i = 0; i < n; i++) y[i] = cpu_bf16_float(x[i]);
 }
 
 /* x [P, C] -> y [P, C], each value through epi (a batch norm's scale and shift per channel, and ReLU; or

@@ -130,8 +130,7 @@ static int relu_bwd_fused(const fn_net *n, int i) {
  * folds the norm into their backward (conv_bwd_bn: the input made from the norm's input and saved
  * statistics as the backward lays it out) and says it pays (bn_fold_pays): the plan does not keep the
  * output for the backward. The norm's input lives until the norm's backward anyway. 1; 2 where additions
- * read it too (FocusNet's stem, which its first unit's identity shortcut adds), whose backwards read no
- * values: the output is made in the forward (not in the convolutions' sources: unmade), and still not
+ * read it too (R2U-Net's and RU-Net's recurrent layers' outputs), whose backwards read no values: the output is made in the forward (not in the convolutions' sources: unmade), and still not
  * kept for the backward; else 0. */
 static int unkept(const fn_net *n, int i) {
     const fn_backend *be = n->be;
@@ -182,14 +181,18 @@ static int conv_chainable(const fn_net *n, int i, int fuse) {
 /* Inference: convolution j whose output only the add right after it reads (the residual sum), that add
  * writing neither the convolution's input nor the other addend: both run as one conv_add_fwd_infer
  * call when the backend has it, the convolution's output never stored. 1, else 0. */
+/* the other input z of addition a, one of whose inputs is t, where a fused call that reads x (and t's
+ * values as it makes them) can write the sum itself: the sum's storage none of x's, t's or z's; else -1 */
+static int addend(const fn_net *n, const fn_op *a, int t, int x) {
+    if (!a || a->type != OP_ADD || (a->x != t && a->x2 != t)) return -1;
+    const int z = a->x == t ? a->x2 : a->x, s = root(n, a->y);
+    if (z < 0 || z == t || s == root(n, z) || s == root(n, x) || s == root(n, t)) return -1;
+    return z;
+}
+
 static int conv_residual(const fn_net *n, int j) {
     const fn_op *o = &n->O[j], *a = j + 1 < n->no ? &n->O[j + 1] : NULL;
-    if (o->type != OP_CONV || !a || a->type != OP_ADD || (a->x != o->y && a->x2 != o->y) || o->y == n->out)
-        return 0;
-    const int z = a->x == o->y ? a->x2 : a->x;
-    if (z < 0 || z == o->y || root(n, a->y) == root(n, z) || root(n, a->y) == root(n, o->x) ||
-        root(n, a->y) == root(n, o->y))
-        return 0;
+    if (o->type != OP_CONV || o->y == n->out || addend(n, a, o->y, o->x) < 0) return 0;
     return only_reader(n, o->y, j + 1);
 }
 
@@ -200,12 +203,7 @@ static int conv_residual(const fn_net *n, int j) {
  * output is never stored. 1, else 0. */
 static int conv_bn_add(const fn_net *n, int i, int fuse) {
     const int j = i + fuse + 1, t = n->O[i + fuse].y;
-    const fn_op *a = j < n->no ? &n->O[j] : NULL;
-    if (!a || a->type != OP_ADD || (a->x != t && a->x2 != t) || root(n, t) == root(n, n->out)) return 0;
-    const int z = a->x == t ? a->x2 : a->x;
-    if (z < 0 || z == t || root(n, a->y) == root(n, z) || root(n, a->y) == root(n, n->O[i].x) ||
-        root(n, a->y) == root(n, t))
-        return 0;
+    if (root(n, t) == root(n, n->out) || addend(n, j < n->no ? &n->O[j] : NULL, t, n->O[i].x) < 0) return 0;
     for (int k = 0; k < n->no; k++) { /* the normalised output: read by the ReLU in place over it and the add */
         const fn_op *r = &n->O[k];
         if ((k <= i + 1 || k > i + fuse) && k != j &&
@@ -414,7 +412,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         if (o->badd) {
             const fn_op *a = &n->O[i + o->fuse + 1];
             use(vs, ve, root(n, a->y), i);
-            use(vs, ve, root(n, a->x == n->O[i + o->fuse].y ? a->x2 : a->x), i);
+            use(vs, ve, root(n, addend(n, a, n->O[i + o->fuse].y, o->x)), i);
         }
         /* a convolution that takes the concatenation before it reads the concatenation's inputs at its own time */
         o->catin = !train && n->presid && be->cat_conv_bn_fwd_infer ? cat_conv(n, i) : 0;
@@ -662,7 +660,7 @@ static int conv_bn_fwd(fn_net *n, int i) {
     }
     if (o->badd) {
         const fn_op *a = &n->O[i + o->fuse + 1];
-        const int z = a->x == n->O[i + o->fuse].y ? a->x2 : a->x;
+        const int z = addend(n, a, n->O[i + o->fuse].y, o->x);
         n->be->conv_bn_add_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(z), V(a->y),
                                      n->pN, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0),
                                      PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2);
@@ -687,7 +685,7 @@ static int up_conv_fwd(fn_net *n, int i) {
 static int conv_add_fwd(fn_net *n, int i) {
     const fn_op *o = &n->O[i], *a = &n->O[i + 1];
     const fn_tdesc *x = &n->T[o->x];
-    const int z = a->x == o->y ? a->x2 : a->x;
+    const int z = addend(n, a, o->y, o->x);
     n->be->conv_add_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(z), V(a->y), n->pN,
                               x->C, n->pH >> x->lvl, n->pW >> x->lvl, n->T[o->y].C, o->k, o->s);
     return 1;
