@@ -73,11 +73,20 @@ static inline int fn_precision_parse(const char *s) {
     return -1;
 }
 
+/* An inference batch norm over C channels, from its running statistics, and a ReLU after it when relu
+ * (bn_fwd_infer's, or bn_relu_fwd_infer's): conv_bn_conv_fwd_infer's second */
+typedef struct fn_bn_infer {
+    const float *gamma, *beta, *rmean, *rvar;
+    float eps;
+    int relu;
+} fn_bn_infer;
+
 /* An inference residual unit, unit_fwd_infer's argument (shapes for the call's N, Ci, H, W):
  *   in = x [N,Ci,H,W], or (x2 not NULL) the concatenation along channels of x [N,Ci-Ci2,H,W] and x2
  *        [N,Ci2,H,W], which the calls would make in xc [N,Ci,H,W]
  *   h  = in, or (pre not NULL) [relu](bn_infer(in)) into h [N,Ci,H,W], pre's batch norm over Ci channels
- *   y1 = [relu](bn_infer(conv1(h))) [N,C1,H1,W1], y2 = conv2(y1) [N,C2,H2,W2]: conv_bn_conv_fwd_infer's
+ *   y1 = [relu](bn_infer(conv1(h))) [N,C1,H1,W1], y2 = conv2(y1) [N,C2,H2,W2], or [relu](bn2(conv2(y1)))
+ *        (bn2 not NULL: Residual U-Net's): conv_bn_conv_fwd_infer's
  *   y  = y2 + conv3(in) (w3 not NULL: the shortcut, conv_add_fwd_infer's), or y2 + in (w3 NULL: in of
  *        y2's shape)
  * The batch norms as bn_fwd_infer's (running statistics; relu: bn_relu_fwd_infer's). y must be
@@ -99,10 +108,11 @@ typedef struct fn_unit {
     float *y1;
     const float *w2, *b2;
     int C2, k2, s2;
+    const fn_bn_infer *bn2; /* NULL: none */
     float *y2;
     const float *w3, *b3; /* w3 NULL: the identity */
     int k3, s3;
-    float eps; /* both norms' */
+    float eps; /* the norms' but bn2's */
     float *y;
 } fn_unit;
 
@@ -192,16 +202,18 @@ struct fn_backend {
                                   const float *b, float *y, int N, int Ci, int H, int W, int Co, int k, int s,
                                   const float *gamma, const float *beta, const float *rmean, const float *rvar,
                                   float eps, int relu);
-    /* optional (NULL: conv_bn_fwd_infer, then conv_fwd): two inference convolutions in a row, the second
-     * reading only the first's normalised output: y1 = [relu](bn_infer(conv1(x))) as conv_bn_fwd_infer's
-     * (x [N,Ci,H,W], w1 [C1,Ci,k1,k1], y1 [N,C1,H1,W1]), then y2 = conv2(y1) as conv_fwd's (w2 [C2,C1,k2,k2],
-     * y2 [N,C2,H2,W2]), y2 bit-identical to the two calls. y1 is the backend's to use as it likes: its
+    /* optional (NULL: conv_bn_fwd_infer, then conv_fwd or conv_bn_fwd_infer): two inference convolutions in a
+     * row, the second reading only the first's normalised output: y1 = [relu](bn_infer(conv1(x))) as
+     * conv_bn_fwd_infer's (x [N,Ci,H,W], w1 [C1,Ci,k1,k1], y1 [N,C1,H1,W1]), then y2 = conv2(y1) as
+     * conv_fwd's (w2 [C2,C1,k2,k2], y2 [N,C2,H2,W2]), or, with bn2 not NULL, y2 = [relu](bn2(conv2(y1))) as
+     * conv_bn_fwd_infer's; y2 bit-identical to the two calls. y1 is the backend's to use as it likes: its
      * contents after the call are undefined (a backend may pass the values on in a layout of its own).
      * Neither y1 nor y2 may overlap x, nor each other. */
     void (*conv_bn_conv_fwd_infer)(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
                                    int Ci, int H, int W, int C1, int k1, int s1, const float *gamma,
                                    const float *beta, const float *rmean, const float *rvar, float eps, int relu,
-                                   const float *w2, const float *b2, float *y2, int C2, int k2, int s2);
+                                   const float *w2, const float *b2, float *y2, int C2, int k2, int s2,
+                                   const fn_bn_infer *bn2);
     /* optional (NULL: its calls, fn_unit above): an inference residual unit in one call. Planned only where
      * resid_pays says yes. */
     void (*unit_fwd_infer)(void *ctx, const fn_unit *u, int N, int Ci, int H, int W);

@@ -340,23 +340,27 @@ void cpu_conv_add_fwd_infer(void *ctx, const float *x, const float *w, const flo
     conv_fwd(ctx, x, w, b, y, N, Ci, H, W, Co, k, s, &epi);
 }
 
-/* Two convolutions in a row, the first through its batch norm: in bf16, oneDNN's primitives may pass the
- * normalised values from one to the other in their own layout (cpu_dnn_fwd2: y1 is not written); else
- * the two calls, through y1. The same bits either way. */
+/* Two convolutions in a row, the first through its batch norm (the second through its own, bn2): in bf16,
+ * oneDNN's primitives may pass the normalised values from one to the other in their own layout
+ * (cpu_dnn_fwd2: y1 is not written); else the two calls, through y1. The same bits either way. */
 void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
                                 int Ci, int H, int W, int C1, int k1, int s1, const float *gamma, const float *beta,
                                 const float *rmean, const float *rvar, float eps, int relu, const float *w2,
-                                const float *b2, float *y2, int C2, int k2, int s2) {
+                                const float *b2, float *y2, int C2, int k2, int s2, const fn_bn_infer *bn2) {
     cpu_ctx *c = ctx;
-    cpu_epi epi;
+    cpu_epi epi, epi2;
     if (bn_epi(c, gamma, beta, rmean, rvar, eps, C1, relu, &epi)) return;
+    if (bn2 && cpu_bn_infer_coefs(c, &c->epi2, &c->epi2_cap, bn2->gamma, bn2->beta, bn2->rmean, bn2->rvar, bn2->eps,
+                                  C2, bn2->relu, &epi2))
+        return;
+    const cpu_epi *e2 = bn2 ? &epi2 : NULL;
     if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, k1) && use_dnn(c, CPU_DNN_FWD_INFER, k2) &&
-        !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2, NULL))
+        !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2, e2, NULL))
         return;
     int pt;
     const int H1 = fn_same(H, k1, s1, &pt), W1 = fn_same(W, k1, s1, &pt);
     conv_fwd(c, x, w1, b1, y1, N, Ci, H, W, C1, k1, s1, &epi);
-    conv_fwd(c, y1, w2, b2, y2, N, C1, H1, W1, C2, k2, s2, NULL);
+    conv_fwd(c, y1, w2, b2, y2, N, C1, H1, W1, C2, k2, s2, e2);
 }
 
 /* A residual unit (backend.h fn_unit): in bf16, oneDNN's primitives may run its convolutions with its input
@@ -366,17 +370,20 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
  * same bits either way. */
 void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W) {
     cpu_ctx *c = ctx;
-    cpu_epi epi, pre;
+    cpu_epi epi, pre, epi2;
+    const fn_bn_infer *b2 = u->bn2;
     if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, u->k1) && use_dnn(c, CPU_DNN_FWD_INFER, u->k2) &&
         (!u->w3 || use_dnn(c, CPU_DNN_FWD_INFER, u->k3))) {
         if (bn_epi(c, u->gamma, u->beta, u->rmean, u->rvar, u->eps, u->C1, u->relu, &epi) ||
             (u->pre_gamma && cpu_bn_infer_coefs(c, &c->pro, &c->pro_cap, u->pre_gamma, u->pre_beta, u->pre_mean, u->pre_var,
-                                      u->eps, Ci, u->pre_relu, &pre)))
+                                      u->eps, Ci, u->pre_relu, &pre)) ||
+            (b2 && cpu_bn_infer_coefs(c, &c->epi2, &c->epi2_cap, b2->gamma, b2->beta, b2->rmean, b2->rvar, b2->eps, u->C2,
+                                      b2->relu, &epi2)))
             return;
         const cpu_shortcut sc = { u->w3,  u->b3, u->k3, u->s3, u->y, u->x2, u->x2 ? u->Ci2 : 0,
                                   u->pre_gamma ? &pre : NULL };
         if (!cpu_dnn_fwd2(c, u->x, u->w1, u->b1, N, Ci, H, W, u->C1, u->k1, u->s1, &epi, u->w2, u->b2, u->y2, u->C2,
-                          u->k2, u->s2, &sc))
+                          u->k2, u->s2, b2 ? &epi2 : NULL, &sc))
             return;
     }
     const float *x = u->x;
@@ -391,7 +398,7 @@ void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W
         h = u->h;
     }
     cpu_conv_bn_conv_fwd_infer(c, h, u->w1, u->b1, u->y1, N, Ci, H, W, u->C1, u->k1, u->s1, u->gamma, u->beta, u->rmean,
-                               u->rvar, u->eps, u->relu, u->w2, u->b2, u->y2, u->C2, u->k2, u->s2);
+                               u->rvar, u->eps, u->relu, u->w2, u->b2, u->y2, u->C2, u->k2, u->s2, b2);
     if (u->w3)
         cpu_conv_add_fwd_infer(c, x, u->w3, u->b3, u->y2, u->y, N, Ci, H, W, u->C2, u->k3, u->s3);
     else /* the identity: in is of y2's shape */

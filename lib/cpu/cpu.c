@@ -132,6 +132,7 @@ static void cpu_destroy(fn_backend *be) {
         free(c->ws_cap);
         free(c->part);
         free(c->epi);
+        free(c->epi2);
         free(c->pro);
         free(c->remade);
         free(c->lay);

@@ -63,6 +63,8 @@ typedef struct cpu_ctx {
     float *part;       /* [threads * Co*K] conv_bwd_filter partial sums */
     float *epi;        /* [2 * Co] conv_bn_fwd_infer's scale and shift */
     size_t epi_cap;
+    float *epi2;       /* [2 * C2] conv_bn_conv_fwd_infer's second batch norm's */
+    size_t epi2_cap;
     float *pro;        /* [2 * Ci] conv_bwd_bn's scale and shift */
     size_t pro_cap;
     float *lay;        /* conv.c: a channels-last convolution's operands in NCHW, where no primitive takes it */
@@ -317,7 +319,7 @@ void cpu_conv_add_fwd_infer(void *ctx, const float *x, const float *w, const flo
 void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, const float *b1, float *y1, int N,
                                 int Ci, int H, int W, int C1, int k1, int s1, const float *gamma, const float *beta,
                                 const float *rmean, const float *rvar, float eps, int relu, const float *w2,
-                                const float *b2, float *y2, int C2, int k2, int s2);
+                                const float *b2, float *y2, int C2, int k2, int s2, const fn_bn_infer *bn2);
 void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W);
 void cpu_up_conv_fwd_infer(void *ctx, const float *x, float *u, const float *w, const float *b, float *y, int N,
                            int Ci, int H, int W, int Co, int k, int s);
@@ -365,7 +367,7 @@ typedef struct cpu_shortcut {
  * instead, y2 not written (unit_fwd_infer) */
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
-                 int s2, const cpu_shortcut *sc);
+                 int s2, const cpu_epi *epi2, const cpu_shortcut *sc);
 /* y = conv(up2(x)), an inference forward of x [N,Ci,h,w] upsampled 2x (nearest), the upsampled tensor
  * laid out for the primitive as it is made (cpu_nhwc_up_bf16), never in NCHW (up_conv_fwd_infer) */
 int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,

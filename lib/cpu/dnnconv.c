@@ -594,7 +594,8 @@ static void lay_cat(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *
  * result goes through epi and the rounding in that layout (cpu_nhwc_bn_bf16) straight into the second's
  * source, with neither transpose (nor y1) between them. The same bits as the two calls: each value of
  * y1 is the same float, rounded the same way. Calls of whole images, as many as both convolutions'
- * chunks allow.
+ * chunks allow. epi2 (not NULL): y2 through it, as run applies an epilogue; in a unit (channels last
+ * only), before the sum, in the one pass that adds the shortcut's result (the epilogue's add 2).
  * With a shortcut sc (not NULL: a residual unit), a third convolution of x, sc->y = conv2(..) + conv3(x):
  * conv3 takes the source that conv1's primitive was given (x rounded and laid out once for the two), and
  * both results, NHWC f32, go back to NCHW in one transpose that adds them (cpu_nchw_from's x2); y2 is
@@ -606,8 +607,8 @@ static void lay_cat(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *
  * 0, or -1 (nothing written: the caller makes the calls). */
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
-                 int s2, const cpu_shortcut *sc) {
-    if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
+                 int s2, const cpu_epi *epi2, const cpu_shortcut *sc) {
+    if (!c->dnn_layout || c->training || (sc && epi2 && !c->nhwc) || dnn_open(c)) return -1;
     const int conv3 = sc && sc->w, pre = sc && sc->pre;
     /* not made here: a concatenation through a prologue, or as the identity's addend */
     if (sc && sc->x2 && (sc->Ci2 <= 0 || sc->Ci2 >= Ci || pre || !conv3)) return -1;
@@ -630,7 +631,7 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
     if (conv3) entries(c, CPU_DNN_FWD, N, per, Ci, H, W, C2, sc->k, sc->s, sc->b != NULL, 0, 0, i3);
     /* channels last, with a shortcut: the shortcut's primitive writes y, and conv2's adds to it (its sum
      * post-op: conv2's entry), where both take y in its own layout; else the add's pass after them */
-    int sum = c->nhwc && conv3;
+    int sum = c->nhwc && conv3 && !epi2;
     if (sum) {
         entries(c, CPU_DNN_FWD, N, per, C1, H1, W1, C2, k2, s2, b2 != NULL, CPU_DNN_SUM, 0, i2);
         for (int i = 0; i < 2; i++)
@@ -705,7 +706,7 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
         /* with set_nhwc the unit's conv2 writes y itself, and the other branch (or x) is added to it there (or
          * it adds itself to the shortcut's there: sum) */
         float *out = !sc ? y2 + sy * n0 : c->nhwc ? sc->y + sy * n0 : NULL;
-        if (run(c, f, NULL, w2, b2, out, mid, NULL, NULL)) {
+        if (run(c, f, NULL, w2, b2, out, mid, sc ? NULL : epi2, NULL)) {
             rc = -1;
             break;
         }
@@ -714,7 +715,8 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
         } else if (sc && c->nhwc) { /* conv2 + shortcut, or conv2 + x: one addition, in either order the same */
             const dnnl_dim_t *r4 = f->pr.dims;
             const void *z = conv3 ? (const void *)d->buf[5] : (const void *)(x + sx * n0);
-            const cpu_epi add = { NULL, NULL, 0, 1, (const char *)z - (const char *)out };
+            cpu_epi add = epi2 ? *epi2 : (cpu_epi){ 0 }; /* epi2 (its add 2), then + z */
+            add.add = epi2 ? 2 : 1, add.zoff = (const char *)z - (const char *)out;
             CPU_ISA_PICK(c->isa, cpu_nhwc_epi)(out, out, (size_t)(r4[0] * r4[2] * r4[3]), (int)r4[1], &add, c->threads);
             c->dnn_units++;
         } else if (sc) { /* shortcut + conv2, in conv_add_fwd_infer's order; or conv2 + x, the identity's sum */
@@ -856,7 +858,7 @@ int cpu_dnn_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, floa
 }
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
-                 int s2, const cpu_shortcut *sc) {
+                 int s2, const cpu_epi *epi2, const cpu_shortcut *sc) {
     return -1;
 }
 int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,

@@ -162,22 +162,6 @@ static int conv_bn_fusable(const fn_net *n, int i) {
     return 1 + relu_follows(n, i + 1);
 }
 
-/* Inference: op i, fused with its batch norm (and ReLU) over the fuse ops after it, is followed by a
- * convolution that alone reads the normalised output, and that is not fused itself: both run as one
- * conv_bn_conv_fwd_infer call when the backend has it. 1, else 0. */
-static int conv_chainable(const fn_net *n, int i, int fuse) {
-    const int j = i + fuse + 1, t = n->O[i + fuse].y;
-    if (j >= n->no || n->O[j].type != OP_CONV || n->O[j].x != t || t == n->out || root(n, t) == root(n, n->out))
-        return 0;
-    if (conv_bn_fusable(n, j) || root(n, n->O[j].y) == root(n, n->O[i].x)) return 0;
-    for (int k = 0; k < n->no; k++) { /* the norm's output, the ReLU's in place, is read by the ReLU and op j only */
-        const fn_op *o = &n->O[k];
-        if (k > i && k <= j) continue;
-        if ((o->x >= 0 && root(n, o->x) == root(n, t)) || (o->x2 >= 0 && root(n, o->x2) == root(n, t))) return 0;
-    }
-    return 1;
-}
-
 /* Inference: convolution j whose output only the add right after it reads (the residual sum), that add
  * writing neither the convolution's input nor the other addend: both run as one conv_add_fwd_infer
  * call when the backend has it, the convolution's output never stored. 1, else 0. */
@@ -213,13 +197,40 @@ static int conv_bn_add(const fn_net *n, int i, int fuse) {
     return 1;
 }
 
+/* Inference: op i reads a concatenation made right before it, which it alone reads: 1, else 0 */
+static int cat_before(const fn_net *n, int i) {
+    const fn_op *c = i > 0 ? &n->O[i - 1] : NULL;
+    if (!c || c->type != OP_CONCAT || c->y != n->O[i].x) return 0;
+    return c->y != n->out && only_reader(n, c->y, i) && !stored_in(n, c->y);
+}
+
 /* Inference: op i, a convolution fused with its batch norm and no more, reads a concatenation made right
  * before it, which it alone reads (U-Net's decoders): both run as one cat_conv_bn_fwd_infer call when the
  * backend has it, the concatenation laid out from its two parts. 1, else 0. */
 static int cat_conv(const fn_net *n, int i) {
-    const fn_op *o = &n->O[i], *c = i > 0 ? &n->O[i - 1] : NULL;
-    if (!o->fuse || o->chain || o->badd || o->unit || !c || c->type != OP_CONCAT || c->y != o->x) return 0;
-    return c->y != n->out && only_reader(n, c->y, i) && !stored_in(n, c->y);
+    const fn_op *o = &n->O[i];
+    return o->fuse && !o->chain && !o->badd && !o->unit && cat_before(n, i);
+}
+
+/* Inference: op i, fused with its batch norm (and ReLU) over the fuse ops after it, is followed by a
+ * convolution j that alone reads the normalised output: both run as one conv_bn_conv_fwd_infer call when
+ * the backend has it, j with its own batch norm (and ReLU) where it is fused with them (conv_bn_fusable),
+ * unless an addition after them takes j's call (conv_bn_add), or op i the concatenation before it
+ * (cat_conv). Returns the ops after op i + fuse that the call takes on: 1, or 1 + j's fused ops; else 0. */
+static int conv_chainable(const fn_net *n, int i, int fuse) {
+    const int j = i + fuse + 1, t = n->O[i + fuse].y;
+    if (j >= n->no || n->O[j].type != OP_CONV || n->O[j].x != t || t == n->out || root(n, t) == root(n, n->out))
+        return 0;
+    const int f2 = conv_bn_fusable(n, j);
+    if (f2 && n->presid && n->be->conv_bn_add_fwd_infer && conv_bn_add(n, j, f2)) return 0;
+    if (f2 && n->presid && n->be->cat_conv_bn_fwd_infer && cat_before(n, i)) return 0;
+    if (root(n, n->O[j + f2].y) == root(n, n->O[i].x)) return 0;
+    for (int k = 0; k < n->no; k++) { /* the norm's output, the ReLU's in place, is read by the ReLU and op j only */
+        const fn_op *o = &n->O[k];
+        if (k > i && k <= j) continue;
+        if ((o->x >= 0 && root(n, o->x) == root(n, t)) || (o->x2 >= 0 && root(n, o->x2) == root(n, t))) return 0;
+    }
+    return 1 + f2;
 }
 
 /* Inference: op i's input is made by the batch norm two ops before it and the in-place ReLU right before
@@ -233,12 +244,12 @@ static int pre_norm(const fn_net *n, int i) {
 
 /* Inference: op i, chained with the convolution j after its fused ops (conv_chainable), starts a residual
  * unit: the unit's input (op i's, or the input of the batch norm and ReLU before it: *pre, pre_norm) is
- * read by a shortcut convolution right after op j, which takes the residual sum of its output and op j's
- * (conv_residual): 2; or is added to op j's output by the add right after op j (the identity), in a
- * tensor of its own: 1. Op j's output is read by that sum alone. All run as one unit_fwd_infer call when
- * the backend has it; else 0. */
-static int res_unit(const fn_net *n, int i, int fuse, int *pre) {
-    const int j = i + fuse + 1, p = j + 1, y2 = n->O[j].y;
+ * read by a shortcut convolution right after op j (and the chain's ops after it: its batch norm and ReLU),
+ * which takes the residual sum of its output and op j's (conv_residual): 2; or is added to op j's output
+ * by the add right after them (the identity), in a tensor of its own: 1. Op j's output is read by that sum
+ * alone. All run as one unit_fwd_infer call when the backend has it; else 0. */
+static int res_unit(const fn_net *n, int i, int fuse, int chain, int *pre) {
+    const int p = i + fuse + chain + 1, y2 = n->O[p - 1].y; /* y2: op j's output (through its norm) */
     *pre = pre_norm(n, i);
     const int in = *pre ? n->O[i - 2].x : n->O[i].x;
     if (p >= n->no) return 0;
@@ -256,9 +267,9 @@ static int res_unit(const fn_net *n, int i, int fuse, int *pre) {
 /* Inference: op i starts a residual unit with a shortcut convolution (res_unit 2) whose input is the
  * output of the concatenation right before it, read by the unit's first convolution and shortcut alone:
  * the unit's call takes the concatenation's two inputs instead. 1, else 0. */
-static int cat_unit(const fn_net *n, int i, int fuse) {
+static int cat_unit(const fn_net *n, int i, int fuse, int chain) {
     const fn_op *c = i > 0 ? &n->O[i - 1] : NULL;
-    const int t = n->O[i].x, p = i + fuse + 2;
+    const int t = n->O[i].x, p = i + fuse + chain + 1;
     return c && c->type == OP_CONCAT && c->y == t && t != n->out && !stored_in(n, t) && read_only_by(n, t, i, p);
 }
 
@@ -389,19 +400,22 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         const int quiet = i > 0 && n->O[i - 1].rbwd;
         int bt = 2 * nops - 1 - i, r = quiet ? 0 : bwd_reads(o);
         /* a fused call writes the norm's output while it reads x: x lives until the last op it runs */
-        o->fuse = !train && be->conv_bn_fwd_infer ? conv_bn_fusable(n, i) : 0;
+        /* (the second convolution of a chained call is that call's) */
+        o->fuse = !train && i != second && be->conv_bn_fwd_infer ? conv_bn_fusable(n, i) : 0;
         o->chain = o->fuse && be->conv_bn_conv_fwd_infer ? conv_chainable(n, i, o->fuse) : 0;
         if (o->fuse) use(vs, ve, root(n, o->x), i + o->fuse + o->chain);
         if (o->chain) second = i + o->fuse + 1;
+        /* the second through its own norm writes that norm's output while it reads the first's */
+        if (o->chain > 1) use(vs, ve, root(n, n->O[i + o->fuse].y), i + o->fuse + o->chain);
         /* a residual unit's call writes the sum's output before its time, at the shortcut's (resid) or the
          * identity's add: the only tensors that can then share its storage are the first's normalised
          * output (the unit's scratch) and its in-place ReLU's, and the normalised input of a batch norm
          * the unit takes, which the backend lets it overlap */
         int pre = 0;
-        o->unit = o->chain && n->presid && be->unit_fwd_infer ? res_unit(n, i, o->fuse, &pre) : 0;
+        o->unit = o->chain && n->presid && be->unit_fwd_infer ? res_unit(n, i, o->fuse, o->chain, &pre) : 0;
         if (o->unit && pre) n->O[i - 2].taken = n->O[i - 1].taken = 1;
         /* a unit that takes the concatenation before it reads that concatenation's inputs at its own time */
-        if (o->unit == 2 && !pre && cat_unit(n, i, o->fuse)) {
+        if (o->unit == 2 && !pre && cat_unit(n, i, o->fuse, o->chain)) {
             n->O[i - 1].taken = 1;
             use(vs, ve, root(n, n->O[i - 1].x), i);
             use(vs, ve, root(n, n->O[i - 1].x2), i);
@@ -617,14 +631,25 @@ static int bn_relu_fwd(fn_net *n, int i, int train) {
     return 1;
 }
 
+/* the batch norm (and ReLU) of chained op o's second convolution, into *bn: bn, or NULL where it has none */
+static const fn_bn_infer *second_bn(fn_net *n, const fn_op *o, fn_bn_infer *bn) {
+    if (o->chain < 2) return NULL;
+    const fn_op *b2 = o + o->fuse + 2;
+    float *rv, *rm = bn_running(n, b2, &rv);
+    *bn = (fn_bn_infer){ PAR(b2->p0), PAR(b2->p1), rm, rv, n->bn_eps, o->chain == 3 };
+    return bn;
+}
+
 /* op i is a convolution the plan fused with its batch norm (and ReLU), and maybe the convolution after
- * them (chain): one call; the ops it took on */
+ * them (chain, with its own), and a residual unit's sum (unit): one call; the ops it took on */
 static int conv_bn_fwd(fn_net *n, int i) {
     const fn_op *o = &n->O[i], *b = &n->O[i + 1];
     const fn_tdesc *x = &n->T[o->x], *y = &n->T[o->y];
     float *rv, *rm = bn_running(n, b, &rv);
     if (o->unit) {
-        const fn_op *o2 = &n->O[i + o->fuse + 1], *p = o2 + 1, *a = o->unit == 2 ? p + 1 : p; /* a: the sum */
+        const fn_op *o2 = &n->O[i + o->fuse + 1], *p = o2 + o->chain, *a = o->unit == 2 ? p + 1 : p; /* a: the sum */
+        fn_bn_infer bn2;
+        const fn_bn_infer *b2 = second_bn(n, o, &bn2);
         const fn_op *cat = i > 0 && n->O[i - 1].taken && n->O[i - 1].type == OP_CONCAT ? &n->O[i - 1] : NULL;
         const fn_op *b0 = i > 1 && n->O[i - 2].taken && n->O[i - 2].type == OP_BN ? &n->O[i - 2] : NULL;
         const fn_tdesc *in = &n->T[b0 ? b0->x : o->x]; /* the unit's input */
@@ -636,19 +661,22 @@ static int conv_bn_fwd(fn_net *n, int i) {
             .w1 = PAR(o->p0), .b1 = o->p1 >= 0 ? PAR(o->p1) : NULL, .C1 = y->C, .k1 = o->k, .s1 = o->s,
             .gamma = PAR(b->p0), .beta = PAR(b->p1), .rmean = rm, .rvar = rv, .relu = o->fuse == 2, .y1 = V(b->y),
             .w2 = PAR(o2->p0), .b2 = o2->p1 >= 0 ? PAR(o2->p1) : NULL, .C2 = n->T[o2->y].C, .k2 = o2->k, .s2 = o2->s,
-            .y2 = V(o2->y), .w3 = o->unit == 2 ? PAR(p->p0) : NULL,
+            .bn2 = b2, .y2 = V(o2[b2 != NULL].y), .w3 = o->unit == 2 ? PAR(p->p0) : NULL,
             .b3 = o->unit == 2 && p->p1 >= 0 ? PAR(p->p1) : NULL, .k3 = p->k, .s3 = p->s, .eps = n->bn_eps,
             .y = V(a->y) };
         n->be->unit_fwd_infer(n->be->ctx, &u, n->pN, in->C, n->pH >> in->lvl, n->pW >> in->lvl);
-        return o->fuse + 1 + o->unit;
+        return o->fuse + o->chain + o->unit;
     }
     if (o->chain) {
         const fn_op *o2 = &n->O[i + o->fuse + 1];
+        fn_bn_infer bn2;
+        const fn_bn_infer *b2 = second_bn(n, o, &bn2);
         n->be->conv_bn_conv_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y),
                                       n->pN, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0),
                                       PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2, PAR(o2->p0),
-                                      o2->p1 >= 0 ? PAR(o2->p1) : NULL, V(o2->y), n->T[o2->y].C, o2->k, o2->s);
-        return o->fuse + 1;
+                                      o2->p1 >= 0 ? PAR(o2->p1) : NULL, V(o2[b2 != NULL].y), n->T[o2->y].C, o2->k,
+                                      o2->s, b2);
+        return o->fuse + o->chain;
     }
     if (o->catin) {
         const fn_op *c = &n->O[i - 1];
@@ -882,7 +910,7 @@ static void prof(fn_net *n, const fn_op *o, int dir, double t0) {
         n->prof_flop[OP_CONV][0] += conv_flop(n, o + o->fuse + 1);
         if (o->unit == 2) { /* and its shortcut */
             n->prof_n[OP_CONV][0]++;
-            n->prof_flop[OP_CONV][0] += conv_flop(n, o + o->fuse + 2);
+            n->prof_flop[OP_CONV][0] += conv_flop(n, o + o->fuse + o->chain + 1);
         }
     }
 }

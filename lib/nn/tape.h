@@ -49,8 +49,9 @@ typedef struct fn_op {
     int mask;       /* dropout mask tensor */
     size_t aux;     /* offset (floats) into the aux allocation: bn mean, invstd; se pool, hid, gate */
     int fuse;       /* conv, in an inference plan: the ops after it that its conv_bn_fwd_infer call runs (0: none) */
-    int chain;      /* and then 1 when the convolution after those ops runs in the same call, as the second
-                       of conv_bn_conv_fwd_infer (0: not) */
+    int chain;      /* and then, when the convolution after those ops runs in the same call, as the second
+                       of conv_bn_conv_fwd_infer: the ops it takes on, 1 (that convolution), or 2 or 3 (and
+                       its batch norm, and ReLU) (0: not) */
     int unit;       /* and then, when the residual unit's sum runs in the same call too (unit_fwd_infer): 2
                        with the shortcut convolution before it, 1 with the identity (0: not) */
     int taken;      /* in an inference plan: 1 when the residual unit after it takes it into its call

@@ -72,7 +72,10 @@ static int run_case(const bcase *c, int threads, int repeats, float width, int f
         sec[r] = clock_s(threads) - t0;
         fprintf(stderr, "  %s %s %.3f s\n", c->name, r ? "repeat" : "warm-up", sec[r]);
     }
-    if (profile) fn_net_profile_print(net, stderr, repeats); /* time per op type, per timed run */
+    if (profile) { /* time per op type, per timed run; the net's memory (parameters, arena, ...) */
+        fn_net_profile_print(net, stderr, repeats);
+        fprintf(stderr, "    net's memory     %8.1f MB\n", (double)fn_net_device_bytes(net) / 1e6);
+    }
     double med = median(sec + 1, repeats);
     if (write(fd, &med, sizeof med) != sizeof med) return 1;
     fn_net_free(net);

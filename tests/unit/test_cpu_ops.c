@@ -452,7 +452,8 @@ static void unit_check(fn_unit *u, int N, int Ci, int H, int W, const float *ref
     if (units == 0) CHECK(cc->dnn_units == u0);
 }
 
-/* conv_bn_conv_fwd_infer: the bits of conv_bn_fwd_infer then conv_fwd, in fp32 and bf16, with and without
+/* conv_bn_conv_fwd_infer: the bits of conv_bn_fwd_infer then conv_fwd (or, with the second's batch norm,
+ * conv_bn_fwd_infer), in fp32 and bf16, with and without
  * kept kernels, ReLU or not, whole batches and batches cut into calls; on AMX, bf16 passes the values
  * from one primitive to the next in NHWC (cpu_dnn_fwd2) on the pairs of k > 1. And the residual unit,
  * unit_fwd_infer with a shortcut of x (1x1 or 3x3): the bits of conv_bn_conv_fwd_infer then
@@ -487,6 +488,8 @@ static void test_conv_chain(void) {
             for (int c = 0; c < Ci; c++) pv[c] = 0.5f + (float)runif();
             float *rv = buf(C1), *y1 = buf(n1), *y2r = buf(n2), *y1s = buf(n1), *y2 = buf(n2), *yr = buf(n2),
                   *yu = buf(n2);
+            float *g2 = rbuf(C2), *beta2 = rbuf(C2), *rm2 = rbuf(C2), *rv2 = buf(C2), *y2n = buf(n2), *yn = buf(n2);
+            for (int c = 0; c < C2; c++) rv2[c] = 0.5f + (float)runif();
             const float *w1 = p, *b1 = p + nw1, *w2 = b1 + C1, *b2 = w2 + nw2, *w3 = b2 + C2, *b3 = w3 + nw3;
             for (int c = 0; c < C1; c++) rv[c] = 0.5f + (float)runif();
             for (int cut = 0; cut <= 1; cut++)
@@ -500,7 +503,7 @@ static void test_conv_chain(void) {
                         be->conv_fwd(be->ctx, y1, w2, b2, y2r, N, C1, H1, W1, C2, k2, s2);
                         const long ch0 = cc->dnn_chained;
                         be->conv_bn_conv_fwd_infer(be->ctx, x, w1, b1, y1s, N, Ci, H, W, C1, k1, s1, g, beta, rm, rv,
-                                                   1e-3f, relu, w2, b2, y2, C2, k2, s2);
+                                                   1e-3f, relu, w2, b2, y2, C2, k2, s2, NULL);
                         CHECKF(!memcmp(y2, y2r, n2 * 4), "%s case %zu cut %d frozen %d relu %d: conv_bn_conv_fwd_infer",
                                prec ? "bf16" : "fp32", t, cut, frozen, relu);
                         if (mode == 1 && dnn_amx() && k1 > 1 && k2 > 1)
@@ -516,6 +519,22 @@ static void test_conv_chain(void) {
                         const int dnn = mode == 1 && dnn_amx() && k1 > 1 && k2 > 1;
                         const char *pn = prec ? "bf16" : "fp32";
                         unit_check(&u, N, Ci, H, W, yr, n2, dnn ? (cut ? N : 1) : mode == 1 ? -1 : 0, pn, t, "");
+                        /* the second convolution through a batch norm of its own (and the other ReLU): U-Net's
+                         * pairs, and the unit of Residual U-Net's (NCHW: by the chained call, and the sum) */
+                        const fn_bn_infer bn2 = { g2, beta2, rm2, rv2, 1e-3f, !relu };
+                        be->conv_bn_fwd_infer(be->ctx, y1, w2, b2, y2n, N, C1, H1, W1, C2, k2, s2, g2, beta2, rm2, rv2,
+                                              1e-3f, !relu);
+                        const long ch1 = cc->dnn_chained;
+                        be->conv_bn_conv_fwd_infer(be->ctx, x, w1, b1, y1s, N, Ci, H, W, C1, k1, s1, g, beta, rm, rv,
+                                                   1e-3f, relu, w2, b2, y2, C2, k2, s2, &bn2);
+                        CHECKF(!memcmp(y2, y2n, n2 * 4), "%s case %zu cut %d frozen %d relu %d: with the second's norm",
+                               pn, t, cut, frozen, relu);
+                        if (dnn) CHECKF(cc->dnn_chained >= ch1 + (cut ? N : 1), "case %zu cut %d: %ld chained", t,
+                                        cut, cc->dnn_chained - ch1);
+                        be->conv_add_fwd_infer(be->ctx, x, w3, b3, y2n, yn, N, Ci, H, W, C2, k3, s3);
+                        u.bn2 = &bn2;
+                        unit_check(&u, N, Ci, H, W, yn, n2, mode == 1 ? -1 : 0, pn, t, "with the second's norm");
+                        u.bn2 = NULL;
                         if (n1 >= n2) { /* y in y1's storage, as a plan may put it */
                             u.y = y1s;
                             unit_check(&u, N, Ci, H, W, yr, n2, -1, pn, t, "y over y1");
@@ -559,6 +578,7 @@ static void test_conv_chain(void) {
                     }
             bfree(x), bfree(p), bfree(g), bfree(beta), bfree(rm), bfree(rv), bfree(y1), bfree(y2r), bfree(y1s), bfree(y2);
             bfree(yr), bfree(yu), bfree(pg), bfree(pb), bfree(pm), bfree(pv);
+            bfree(g2), bfree(beta2), bfree(rm2), bfree(rv2), bfree(y2n), bfree(yn);
         }
     }
     conv_modes_done(cc, path0, training);
@@ -1184,8 +1204,10 @@ static void test_nhwc_convs(void) {
             float *x = rbuf(nx), *w1 = rbuf(nw1), *b1 = rbuf(C1), *w2 = rbuf(nw2), *b2 = rbuf(C2), *w3 = rbuf(nw3);
             float *b3 = rbuf(C2), *g = rbuf(C1), *beta = rbuf(C1), *rm = rbuf(C1), *rv = buf(C1);
             float *pg = rbuf(Ci), *pb = rbuf(Ci), *pm = rbuf(Ci), *pv = buf(Ci);
+            float *g2 = rbuf(C2), *beta2 = rbuf(C2), *rm2 = rbuf(C2), *rv2 = buf(C2); /* the second's norm */
             for (int c = 0; c < C1; c++) rv[c] = 0.5f + (float)runif();
             for (int c = 0; c < Ci; c++) pv[c] = 0.5f + (float)runif();
+            for (int c = 0; c < C2; c++) rv2[c] = 0.5f + (float)runif();
             for (size_t i = 0; i < nx; i += 7) x[i] = 0; /* ReLU's ties */
             const int Cb = Ci / 2, Ca = Ci - Cb;
             float *xa = buf((size_t)N * Ca * HW), *xb = buf((size_t)N * Cb * HW);
@@ -1223,7 +1245,7 @@ static void test_nhwc_convs(void) {
                 be->conv_bn_fwd_infer(c, xt, w1, b1, out[1], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1);
                 be->conv_add_fwd_infer(c, r1t, w2, b2, r3t, out[2], N, C1, H1, W1, C2, k2, s2);
                 be->conv_bn_conv_fwd_infer(c, xt, w1, b1, scr[0], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1,
-                                           w2, b2, out[3], C2, k2, s2);
+                                           w2, b2, out[3], C2, k2, s2, NULL);
                 fn_unit u = { .x = xt, .w1 = w1, .b1 = b1, .C1 = C1, .k1 = k1, .s1 = s1, .gamma = g,
                               .beta = beta, .rmean = rm, .rvar = rv, .relu = 1, .y1 = scr[0], .w2 = w2, .b2 = b2,
                               .C2 = C2, .k2 = k2, .s2 = s2, .y2 = scr[1], .w3 = w3, .b3 = b3, .k3 = k3, .s3 = s3,
@@ -1241,8 +1263,23 @@ static void test_nhwc_convs(void) {
                 if (ident) {
                     u.w3 = NULL, u.y = out[6];
                     be->unit_fwd_infer(c, &u, N, Ci, H, W);
+                    u.w3 = w3;
                 }
+                /* the second convolution through its own batch norm: the chained call, and the unit (its sum
+                 * in the pass that normalises the second's result) */
+                const fn_bn_infer bn2 = { g2, beta2, rm2, rv2, 1e-3f, 0 };
+                float *y2t = buf(n2), *yt = buf(n2);
+                be->conv_bn_conv_fwd_infer(c, xt, w1, b1, scr[0], N, Ci, H, W, C1, k1, s1, g, beta, rm, rv, 1e-3f, 1,
+                                           w2, b2, y2t, C2, k2, s2, &bn2);
+                u.bn2 = &bn2, u.y = yt;
+                be->unit_fwd_infer(c, &u, N, Ci, H, W);
+                u.bn2 = NULL;
                 be->set_nhwc(c, 0);
+                be->conv_bn_fwd_infer(c, ref[1], w2, b2, scr[0], N, C1, H1, W1, C2, k2, s2, g2, beta2, rm2, rv2, 1e-3f, 0);
+                CHECKF(nhwc_same(y2t, scr[0], N, C2, HW2), "case %zu cut %d: with the second's norm", t, cut);
+                be->conv_add_fwd_infer(c, x, w3, b3, scr[0], scr[1], N, Ci, H, W, C2, k3, s3);
+                CHECKF(nhwc_same(yt, scr[1], N, C2, HW2), "case %zu cut %d: the unit with the second's norm", t, cut);
+                bfree(y2t), bfree(yt);
                 const char *what[7] = { "conv_fwd", "conv_bn_fwd_infer", "conv_add_fwd_infer", "conv_bn_conv_fwd_infer",
                                         "", "the unit through a batch norm", "the identity" };
                 const int C[7] = { C1, C1, C2, C2, C2, C2, C2 }, P[7] = { HW1, HW1, HW2, HW2, HW2, HW2, HW2 };
@@ -1251,7 +1288,7 @@ static void test_nhwc_convs(void) {
                         CHECKF(nhwc_same(out[i], ref[i], N, C[i], P[i]), "case %zu cut %d: %s", t, cut, what[i]);
                 if (dnn_amx() && !fb)
                     CHECKF(cc->dnn_sums - sums0 >= 3 * (cut ? N : 1) && cc->dnn_postops - po0 >= (cut ? N : 1) &&
-                               cc->dnn_units - units0 >= (3 + ident) * (cut ? N : 1),
+                               cc->dnn_units - units0 >= (4 + ident) * (cut ? N : 1),
                            "case %zu cut %d: %ld sums, %ld post-ops, %ld units", t, cut, cc->dnn_sums - sums0,
                            cc->dnn_postops - po0, cc->dnn_units - units0);
                 bfree(xt), bfree(xat), bfree(xbt), bfree(r3t), bfree(r1t);
@@ -1277,6 +1314,7 @@ static void test_nhwc_convs(void) {
             bfree(x), bfree(w1), bfree(b1), bfree(w2), bfree(b2), bfree(w3), bfree(b3), bfree(g), bfree(beta);
             bfree(rm);
             bfree(rv), bfree(pg), bfree(pb), bfree(pm), bfree(pv), bfree(xa), bfree(xb), bfree(hr);
+            bfree(g2), bfree(beta2), bfree(rm2), bfree(rv2);
         }
     }
     conv_modes_done(cc, path0, training);
@@ -2454,6 +2492,9 @@ static void test_cpu_count(void) {
     if (b) b->destroy(b);
 }
 
+/* each test from the same random numbers, whatever the tests before it drew (on another ISA they skip some) */
+#define RUN_FRESH(fn) do { rs = 0x1234567; RUN(fn); } while (0)
+
 int main(void) {
     fn_err e;
     be = fn_cpu_backend_new(2, &e);
@@ -2461,43 +2502,43 @@ int main(void) {
         fprintf(stderr, "test_cpu_ops: %s\n", e.msg);
         return 1;
     }
-    RUN(test_cpu_count);
-    RUN(test_memory);
-    RUN(test_same_geometry);
-    RUN(test_conv_small);
-    RUN(test_conv_tiled);
-    RUN(test_conv_winograd);
-    RUN(test_isa_levels);
-    RUN(test_layout);
-    RUN(test_nhwc_ops);
-    RUN(test_nhwc_norm_train);
-    RUN(test_nhwc_convs);
-    RUN(test_nhwc_grads);
-    RUN(test_conv_bn);
-    RUN(test_bf16);
-    RUN(test_conv_chain);
-    RUN(test_up_conv);
-    RUN(test_conv_add);
-    RUN(test_bn_fold);
-    RUN(test_bf16_paths);
-    RUN(test_kcache_budget);
-    RUN(test_out_of_memory);
-    RUN(test_bn);
-    RUN(test_bn_relu);
-    RUN(test_act);
-    RUN(test_sigmoid_range);
-    RUN(test_add_mul_axpy);
-    RUN(test_concat_split);
-    RUN(test_up2);
-    RUN(test_pool2);
-    RUN(test_cmul);
-    RUN(test_se);
-    RUN(test_dropout);
-    RUN(test_dice);
-    RUN(test_sumsq);
-    RUN(test_adam);
-    RUN(test_threads);
-    RUN(test_backend_open);
+    RUN_FRESH(test_cpu_count);
+    RUN_FRESH(test_memory);
+    RUN_FRESH(test_same_geometry);
+    RUN_FRESH(test_conv_small);
+    RUN_FRESH(test_conv_tiled);
+    RUN_FRESH(test_conv_winograd);
+    RUN_FRESH(test_isa_levels);
+    RUN_FRESH(test_layout);
+    RUN_FRESH(test_nhwc_ops);
+    RUN_FRESH(test_nhwc_norm_train);
+    RUN_FRESH(test_nhwc_convs);
+    RUN_FRESH(test_nhwc_grads);
+    RUN_FRESH(test_conv_bn);
+    RUN_FRESH(test_bf16);
+    RUN_FRESH(test_conv_chain);
+    RUN_FRESH(test_up_conv);
+    RUN_FRESH(test_conv_add);
+    RUN_FRESH(test_bn_fold);
+    RUN_FRESH(test_bf16_paths);
+    RUN_FRESH(test_kcache_budget);
+    RUN_FRESH(test_out_of_memory);
+    RUN_FRESH(test_bn);
+    RUN_FRESH(test_bn_relu);
+    RUN_FRESH(test_act);
+    RUN_FRESH(test_sigmoid_range);
+    RUN_FRESH(test_add_mul_axpy);
+    RUN_FRESH(test_concat_split);
+    RUN_FRESH(test_up2);
+    RUN_FRESH(test_pool2);
+    RUN_FRESH(test_cmul);
+    RUN_FRESH(test_se);
+    RUN_FRESH(test_dropout);
+    RUN_FRESH(test_dice);
+    RUN_FRESH(test_sumsq);
+    RUN_FRESH(test_adam);
+    RUN_FRESH(test_threads);
+    RUN_FRESH(test_backend_open);
     fn_backend_close(be);
     return check_report();
 }

@@ -601,7 +601,8 @@ out:
 
 /* The inference plan's fused calls (conv_bn_fwd_infer, conv_bn_conv_fwd_infer, conv_add_fwd_infer,
  * conv_bn_add_fwd_infer, unit_fwd_infer, up_conv_fwd_infer) give the bits of the separate calls, on every network, in
- * fp32 and (where the CPU has it) bf16: the same parameters through a backend without them. FocusNet's
+ * fp32 and (where the CPU has it) bf16: the same parameters through a backend without them. The U-Nets' pairs
+ * of convolutions run as one call each (Residual U-Net's blocks as units in bf16). FocusNet's
  * plan chains convolutions, and in bf16 takes residual sums, runs each of its 23 residual units as one
  * call (the 7 decoder units from the two parts of their concatenated input, the 7 downsampling ones with
  * the batch norm and ReLU before them), and its 7 upsamplings with their convolutions, also when the
@@ -666,9 +667,10 @@ static void test_fused_net(void) {
                 CHECKF(!memcmp(y[2], y[1], sizeof(float) * ny), "%s %s: the separate calls in NHWC differ from NCHW",
                        fn_arch_name(arch), pn);
                 int fuse = 0, chain = 0, resid = 0, unit = 0, upc = 0, taken = 0, badd = 0, none = 0, adds = 0;
-                int catin = 0, cats = 0;
+                int catin = 0, cats = 0, normed = 0;
                 for (int i = 0; i < n[0]->no; i++)
-                    fuse += n[0]->O[i].fuse > 0, chain += n[0]->O[i].chain, resid += n[0]->O[i].resid,
+                    normed += n[0]->O[i].chain > 1,
+                    fuse += n[0]->O[i].fuse > 0, chain += n[0]->O[i].chain > 0, resid += n[0]->O[i].resid,
                         unit += n[0]->O[i].unit > 0, upc += n[0]->O[i].upc, taken += n[0]->O[i].taken,
                         badd += n[0]->O[i].badd, adds += n[0]->O[i].type == OP_ADD, catin += n[0]->O[i].catin,
                         cats += n[0]->O[i].type == OP_CONCAT;
@@ -676,6 +678,15 @@ static void test_fused_net(void) {
                     none += n[1]->O[i].fuse + n[1]->O[i].chain + n[1]->O[i].resid + n[1]->O[i].unit + n[1]->O[i].upc +
                             n[1]->O[i].taken + n[1]->O[i].badd + n[1]->O[i].catin;
                 CHECK(fuse > 0 && none == 0);
+                /* U-Net's, Residual U-Net's and Attention U-Net's blocks: each pair of convolutions in one call,
+                 * the second through its batch norm and ReLU, but where the first takes the concatenation before
+                 * it (the decoders' of U-Net and Attention U-Net, in bf16); Residual U-Net's block in bf16 one
+                 * unit, its shortcut convolution and sum too */
+                if (arch == FN_ARCH_UNET || arch == FN_ARCH_ATTUNET || arch == FN_ARCH_RESUNET) {
+                    const int pairs = arch != FN_ARCH_RESUNET && prec == FN_PREC_BF16 ? 5 : 9;
+                    CHECKF(normed == pairs && unit == (arch == FN_ARCH_RESUNET && prec == FN_PREC_BF16 ? 9 : 0),
+                           "%s %s: %d pairs, %d units", fn_arch_name(arch), pn, normed, unit);
+                }
                 /* R2U-Net's and RU-Net's additions after a batch norm and ReLU (x + f(..), and R2U-Net's blocks'
                  * residual sums), and Attention U-Net's after a batch norm (its gates' W_g g + W_x x): every one
                  * taken into the convolution before it, in bf16 only */
