@@ -92,8 +92,9 @@ typedef struct fn_bn_infer {
  * The batch norms as bn_fwd_infer's (running statistics; relu: bn_relu_fwd_infer's). y must be
  * bit-identical to those calls (concat, bn_[relu_]fwd_infer, conv_bn_conv_fwd_infer, conv_add_fwd_infer
  * or add), whose outputs xc, h, y1 and y2 are the backend's to use as it likes, undefined after the call.
- * y may overlap h or y1 (the calls are done with them when they write y), none of the others; x, x2 and
- * the parameters are read only. */
+ * y may overlap h or y1 (the calls are done with them when they write y), and, where the input is a
+ * concatenation, x and x2 (the calls make xc whole first: a backend reads every image of both before it
+ * writes any of y), none of the others; x, x2 and the parameters are read only. */
 typedef struct fn_unit {
     const float *x, *x2;
     int Ci2;
@@ -197,7 +198,8 @@ struct fn_backend {
     /* optional (NULL: concat into u, then conv_bn_fwd_infer): conv_bn_fwd_infer of the concatenation of x
      * [N,Ci-Ci2,H,W] and x2 [N,Ci2,H,W] along channels (Ci counts both), bit-identical to the two calls; u
      * [N,Ci,H,W] the concatenation's storage, the backend's to use as it likes (undefined after the call).
-     * y may not overlap x, x2 or u. Planned only where resid_pays says yes. */
+     * y may overlap x and x2 (the calls make u whole first: a backend reads every image of both before it
+     * writes any of y), not u. Planned only where resid_pays says yes. */
     void (*cat_conv_bn_fwd_infer)(void *ctx, const float *x, const float *x2, int Ci2, float *u, const float *w,
                                   const float *b, float *y, int N, int Ci, int H, int W, int Co, int k, int s,
                                   const float *gamma, const float *beta, const float *rmean, const float *rvar,

@@ -310,7 +310,7 @@ void cpu_conv_bn_add_fwd_infer(void *ctx, const float *x, const float *w, const 
 }
 
 /* the same of a concatenation: in bf16, oneDNN's primitive may take it as layout.c lays its two parts out
- * for it (cpu_dnn_cat_fwd: u not written); else the two calls, through u. The same bits either way. */
+ * for it (cpu_dnn_cat_fwd: in u, in bf16); else the two calls, through u. The same bits either way. */
 void cpu_cat_conv_bn_fwd_infer(void *ctx, const float *x, const float *x2, int Ci2, float *u, const float *w,
                                const float *b, float *y, int N, int Ci, int H, int W, int Co, int k, int s,
                                const float *gamma, const float *beta, const float *rmean, const float *rvar, float eps,
@@ -319,7 +319,7 @@ void cpu_cat_conv_bn_fwd_infer(void *ctx, const float *x, const float *x2, int C
     cpu_epi epi;
     if (bn_epi(c, gamma, beta, rmean, rvar, eps, Co, relu, &epi)) return;
     if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, k) &&
-        !cpu_dnn_cat_fwd(c, x, Ci - Ci2, x2, Ci2, w, b, y, N, H, W, Co, k, s, &epi))
+        !cpu_dnn_cat_fwd(c, x, Ci - Ci2, x2, Ci2, u, w, b, y, N, H, W, Co, k, s, &epi))
         return;
     CPU_ISA_PICK(c->isa, cpu_concat)(c, x, x2, u, N, Ci - Ci2, Ci2, H * W);
     conv_fwd(c, u, w, b, y, N, Ci, H, W, Co, k, s, &epi);
@@ -380,7 +380,7 @@ void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W
             (b2 && cpu_bn_infer_coefs(c, &c->epi2, &c->epi2_cap, b2->gamma, b2->beta, b2->rmean, b2->rvar, b2->eps, u->C2,
                                       b2->relu, &epi2)))
             return;
-        const cpu_shortcut sc = { u->w3,  u->b3, u->k3, u->s3, u->y, u->x2, u->x2 ? u->Ci2 : 0,
+        const cpu_shortcut sc = { u->w3,  u->b3, u->k3, u->s3, u->y, u->x2, u->x2 ? u->Ci2 : 0, u->xc,
                                   u->pre_gamma ? &pre : NULL };
         if (!cpu_dnn_fwd2(c, u->x, u->w1, u->b1, N, Ci, H, W, u->C1, u->k1, u->s1, &epi, u->w2, u->b2, u->y2, u->C2,
                           u->k2, u->s2, b2 ? &epi2 : NULL, &sc))

@@ -360,11 +360,13 @@ typedef struct cpu_shortcut {
     float *y;
     const float *x2;
     int Ci2;
+    void *xc; /* with x2: the concatenation's storage [N,Ci,H,W], where its parts are laid out in bf16 for
+                 every call before the first (the output may then overlap them) */
     const cpu_epi *pre;
 } cpu_shortcut;
-/* y2 = conv2(epi(conv1(x))), the inference forwards of two convolutions in a row, with no NCHW tensor
- * between them (conv_bn_conv_fwd_infer); with a shortcut sc (NULL: none), sc->y = conv2(..) + conv3(x)
- * instead, y2 not written (unit_fwd_infer) */
+/* y2 = [epi2](conv2(epi(conv1(x)))), the inference forwards of two convolutions in a row, with no NCHW
+ * tensor between them (conv_bn_conv_fwd_infer); with a shortcut sc (NULL: none), sc->y = conv2(..) +
+ * conv3(x) instead, y2 not written (unit_fwd_infer) */
 int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, int N, int Ci, int H, int W, int C1,
                  int k1, int s1, const cpu_epi *epi, const float *w2, const float *b2, float *y2, int C2, int k2,
                  int s2, const cpu_epi *epi2, const cpu_shortcut *sc);
@@ -373,9 +375,11 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
 int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
                    int wd, int Co, int k, int s);
 /* y = epi(conv([xa, xb])), an inference forward of the concatenation of xa [N,Ca,H,W] and xb [N,Cb,H,W]
- * along channels, laid out for the primitive from its two parts, never made (cat_conv_bn_fwd_infer) */
-int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, const float *w, const float *b,
-                    float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi);
+ * along channels, laid out for the primitive from its two parts, never made in fp32: every image in bf16
+ * in u [N,Ca+Cb,H,W] (the concatenation's storage) before the first call, so y may overlap xa and xb
+ * (cat_conv_bn_fwd_infer) */
+int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, float *u, const float *w,
+                    const float *b, float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi);
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
                      int k, int s, int acc);
 /* pro (NULL: none): x's values through it as they are laid out (conv_bwd_bn); -1 where the pass's layout

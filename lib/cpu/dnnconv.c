@@ -601,7 +601,8 @@ static void lay_cat(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *
  * both results, NHWC f32, go back to NCHW in one transpose that adds them (cpu_nchw_from's x2); y2 is
  * not written. The bits of conv_add_fwd_infer(x, conv3, z = y2): the same products, one addition. Where
  * the unit's input is a concatenation (sc->x2), its two parts are laid out side by side in the source
- * (cpu_nhwc_cat_bf16), with the bits of the concatenated tensor's. A prologue (sc->pre: the unit's
+ * (lay_cat), with the bits of the concatenated tensor's, in sc->xc, every image before the first call (y
+ * may take their storage). A prologue (sc->pre: the unit's
  * first batch norm and ReLU) goes into conv1's source as it is laid out, and conv3 then lays x out on
  * its own. With the identity (sc->w NULL), sc->y = conv2(..) + x, x added as conv2's result goes back.
  * 0, or -1 (nothing written: the caller makes the calls). */
@@ -665,18 +666,17 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         const int last = N - n0 < per;
         dconv *e = &d->e[i1[last]], *f = &d->e[i2[last]];
-        /* conv1: x laid out in buf[0] (the concatenation with x2 laid out there, never made in NCHW; or
+        /* conv1: x laid out in buf[0] (the concatenation with x2 laid out in sc->xc, never made in NCHW; or
          * through the prologue), its result in buf[2] */
         const void *given = NULL;
-        if (sc && sc->x2) {
-            uint16_t *pa = grow(c, 0, e->na);
-            if (!(given = pa)) {
-                rc = -1;
-                break;
+        if (sc && sc->x2) { /* every image laid out before the first call (laid_fwd's whole) */
+            if (!n0) {
+                c->dnn_moved++;
+                const cat_src u = { x, sc->x2, Ci - sc->Ci2, sc->Ci2, (size_t)H * W };
+                lay_cat(c, &u, 0, N, (uint16_t *)sc->xc);
             }
-            c->dnn_moved++, c->dnn_cats++;
-            const cat_src u = { x, sc->x2, Ci - sc->Ci2, sc->Ci2, (size_t)H * W };
-            lay_cat(c, &u, n0, (int)e->pa.dims[0], pa);
+            given = (const uint16_t *)sc->xc + sx * n0;
+            c->dnn_cats++;
         }
         if (run(c, e, given ? NULL : x + sx * n0, w1, b1, NULL, given, po ? epi : NULL, pre ? sc->pre : NULL)) {
             rc = -1; /* the caller's calls write all of their outputs again */
@@ -686,7 +686,7 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
                       * or conv1's to buf[5] and its own to buf[2] */
             if (!sum) swap_buf(d, 2, 5);
             if (run(c, &d->e[i3[last]], pre ? x + sx * n0 : NULL, sc->w, sc->b, sum ? sc->y + sy * n0 : NULL,
-                    pre ? NULL : d->buf[0], NULL, NULL)) {
+                    pre ? NULL : given ? given : d->buf[0], NULL, NULL)) {
                 rc = -1;
                 break;
             }
@@ -736,11 +736,14 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
 /* An inference convolution whose source layout.c lays out for the primitive from what it is made of,
  * never made itself: lay(c, arg, n0, n, pa) writes images n0 .. n0 + n - 1 of it into pa, the primitive's
  * NHWC bf16; y = epi(conv(that)) (epi NULL: none), count counts the calls. Calls of whole images as
- * cpu_dnn_fwd's. 0, or -1 (nothing written: the caller makes the calls it stands for). */
+ * cpu_dnn_fwd's. whole (not NULL: N*Ci*H*W bf16 values of room) takes every image before the first call,
+ * so y may overlap what lay reads (a concatenation's parts, whose storage the plan may give the output:
+ * the concatenation's own, whole, it does not); else each call's images are laid out in turn. 0, or -1
+ * (nothing written: the caller makes the calls it stands for). */
 typedef void (*lay_fn)(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *pa);
 
 static int laid_fwd(cpu_ctx *c, int N, int Ci, int H, int W, int Co, int k, int s, const float *w, const float *b,
-                    float *y, const cpu_epi *epi, lay_fn lay, const void *arg, long *count) {
+                    float *y, const cpu_epi *epi, lay_fn lay, const void *arg, void *whole, long *count) {
     if (!c->dnn_layout || c->training || dnn_open(c)) return -1;
     size_t sx, sy;
     const int per = images_per_call(c, N, Ci, H, W, Co, k, s, &sx, &sy);
@@ -751,15 +754,15 @@ static int laid_fwd(cpu_ctx *c, int N, int Ci, int H, int W, int Co, int k, int 
     int rc = 0;
     for (int i = 0; i < 2; i++)
         if (ie[i] < 0 || !c->dnn->e[ie[i]].ok || !c->dnn->e[ie[i]].fa) rc = -1;
+    if (!rc && whole) c->dnn_moved++, lay(c, arg, 0, N, whole);
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         dconv *e = &c->dnn->e[ie[N - n0 < per]];
-        uint16_t *pa = grow(c, 0, e->na);
+        uint16_t *pa = whole ? (uint16_t *)whole + (size_t)n0 * Ci * H * W : grow(c, 0, e->na);
         if (!pa) {
             rc = -1;
             break;
         }
-        c->dnn_moved++;
-        lay(c, arg, n0, (int)e->pa.dims[0], pa);
+        if (!whole) c->dnn_moved++, lay(c, arg, n0, (int)e->pa.dims[0], pa);
         if (run(c, e, NULL, w, b, y + sy * n0, pa, epi, NULL)) {
             rc = -1; /* the caller's calls write all of y again */
             break;
@@ -787,16 +790,17 @@ static void lay_up(const cpu_ctx *c, const void *arg, int n0, int n, uint16_t *p
 int cpu_dnn_up_fwd(cpu_ctx *c, const float *x, const float *w, const float *b, float *y, int N, int Ci, int h,
                    int wd, int Co, int k, int s) {
     const up_src u = { x, Ci, h, wd };
-    return laid_fwd(c, N, Ci, 2 * h, 2 * wd, Co, k, s, w, b, y, NULL, lay_up, &u, &c->dnn_ups);
+    return laid_fwd(c, N, Ci, 2 * h, 2 * wd, Co, k, s, w, b, y, NULL, lay_up, &u, NULL, &c->dnn_ups);
 }
 
 /* A convolution of a concatenation, in inference: [xa, xb] laid out for the primitive from its two parts
- * side by side (cpu_nhwc_rows_bf16 channels last, cpu_nhwc_cat_bf16 from NCHW), never made: the same
- * values rounded, the same primitive, so the bits of concat then cpu_dnn_fwd. */
-int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, const float *w, const float *b,
-                    float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
-    const cat_src u = { xa, xb, Ca, Cb, (size_t)H * W };
-    return laid_fwd(c, N, Ca + Cb, H, W, Co, k, s, w, b, y, epi, lay_cat, &u, &c->dnn_cats);
+ * side by side (cpu_nhwc_rows_bf16 channels last, cpu_nhwc_cat_bf16 from NCHW), never made, in the
+ * concatenation's storage u (every image first: laid_fwd's whole): the same values rounded, the same
+ * primitive, so the bits of concat then cpu_dnn_fwd. */
+int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, float *u, const float *w,
+                    const float *b, float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
+    const cat_src src = { xa, xb, Ca, Cb, (size_t)H * W };
+    return laid_fwd(c, N, Ca + Cb, H, W, Co, k, s, w, b, y, epi, lay_cat, &src, u, &c->dnn_cats);
 }
 
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,
@@ -869,8 +873,8 @@ int cpu_dnn_fwd_pro(cpu_ctx *c, const float *x, const float *w, const float *b, 
                     int Co, int k, int s, const cpu_epi *pro) {
     return -1;
 }
-int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, const float *w, const float *b,
-                    float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
+int cpu_dnn_cat_fwd(cpu_ctx *c, const float *xa, int Ca, const float *xb, int Cb, float *u, const float *w,
+                    const float *b, float *y, int N, int H, int W, int Co, int k, int s, const cpu_epi *epi) {
     return -1;
 }
 int cpu_dnn_bwd_data(cpu_ctx *c, const float *dy, const float *w, float *dx, int N, int Ci, int H, int W, int Co,

@@ -216,7 +216,9 @@ static int cat_conv(const fn_net *n, int i) {
  * convolution j that alone reads the normalised output: both run as one conv_bn_conv_fwd_infer call when
  * the backend has it, j with its own batch norm (and ReLU) where it is fused with them (conv_bn_fusable),
  * unless an addition after them takes j's call (conv_bn_add), or op i the concatenation before it
- * (cat_conv). Returns the ops after op i + fuse that the call takes on: 1, or 1 + j's fused ops; else 0. */
+ * (cat_conv: a chained call of U-Net's decoders' pairs, from the concatenation's parts, measured slower,
+ * its calls of fewer images). Returns the ops after op i + fuse that the call takes on: 1, or 1 + j's
+ * fused ops; else 0. */
 static int conv_chainable(const fn_net *n, int i, int fuse) {
     const int j = i + fuse + 1, t = n->O[i + fuse].y;
     if (j >= n->no || n->O[j].type != OP_CONV || n->O[j].x != t || t == n->out || root(n, t) == root(n, n->out))
@@ -414,7 +416,8 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         int pre = 0;
         o->unit = o->chain && n->presid && be->unit_fwd_infer ? res_unit(n, i, o->fuse, o->chain, &pre) : 0;
         if (o->unit && pre) n->O[i - 2].taken = n->O[i - 1].taken = 1;
-        /* a unit that takes the concatenation before it reads that concatenation's inputs at its own time */
+        /* a unit that takes the concatenation before it reads that concatenation's inputs at its own time (all
+         * of them before it writes its output, which may take their storage: backend.h fn_unit) */
         if (o->unit == 2 && !pre && cat_unit(n, i, o->fuse, o->chain)) {
             n->O[i - 1].taken = 1;
             use(vs, ve, root(n, n->O[i - 1].x), i);
@@ -428,7 +431,8 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
             use(vs, ve, root(n, a->y), i);
             use(vs, ve, root(n, addend(n, a, n->O[i + o->fuse].y, o->x)), i);
         }
-        /* a convolution that takes the concatenation before it reads the concatenation's inputs at its own time */
+        /* a convolution that takes the concatenation before it reads the concatenation's inputs at its own time
+         * (all of them before it writes its output, which may take their storage: backend.h) */
         o->catin = !train && n->presid && be->cat_conv_bn_fwd_infer ? cat_conv(n, i) : 0;
         if (o->catin) {
             n->O[i - 1].taken = 1;
