@@ -268,3 +268,20 @@ d = np.concatenate([np.abs(x["pred"] - y["pred"]).ravel() for x, y in zip(a, b)]
 assert 0 < d.mean() < 0.02 and d.max() < 0.25, (d.mean(), d.max())
 PY
 }
+
+@test "--precision bf16: a batch's images get the predictions each gets alone (the primitives' calls cut a batch)" {
+  fn-synth -n 4 --size 256x256 --seed 4 -o big.fns
+  run --separate-stderr fn-infer "${CPU[@]}" --precision bf16 --batch 1 -m "$D/m.safetensors" -o p1.fns big.fns
+  if [[ "$stderr" == *"needs a CPU with bf16"* ]]; then skip "no bf16 instructions on this CPU"; fi
+  assert_success
+  fn-infer "${CPU[@]}" --precision bf16 --batch 4 -m "$D/m.safetensors" -o p4.fns big.fns
+  # at 256x256 the primitives take the batch in calls of a few images; a residual unit once wrote its sum
+  # over its concatenated input's later images (0.71 apart in probability): now the same to rounding
+  py - p1.fns p4.fns <<'PY'
+import sys, fnframes, numpy as np
+a, b = fnframes.read(sys.argv[1]), fnframes.read(sys.argv[2])
+assert len(a) == len(b) == 4
+d = [float(np.abs(x["pred"] - y["pred"]).max()) for x, y in zip(a, b)]
+assert max(d) < 1e-3, d
+PY
+}
