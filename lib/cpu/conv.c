@@ -287,6 +287,15 @@ static int bn_epi(cpu_ctx *c, const float *gamma, const float *beta, const float
     return cpu_bn_infer_coefs(c, &c->epi, &c->epi_cap, gamma, beta, rmean, rvar, eps, Co, relu, epi);
 }
 
+/* the epilogue of conv_bn_conv_fwd_infer's second batch norm over C2 channels (bn2 NULL: none), in c->epi2:
+ * *out = e, or NULL for none; 0, or -1 (out of memory) */
+static int bn2_epi(cpu_ctx *c, const fn_bn_infer *bn2, int C2, cpu_epi *e, const cpu_epi **out) {
+    *out = bn2 ? e : NULL;
+    return bn2 ? cpu_bn_infer_coefs(c, &c->epi2, &c->epi2_cap, bn2->gamma, bn2->beta, bn2->rmean, bn2->rvar,
+                                    bn2->eps, C2, bn2->relu, e)
+               : 0;
+}
+
 /* the batch norm's scale and shift per output channel, then the convolution with them as its epilogue */
 void cpu_conv_bn_fwd_infer(void *ctx, const float *x, const float *w, const float *b, float *y,
                            int N, int Ci, int H, int W, int Co, int k, int s, const float *gamma,
@@ -349,11 +358,8 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
                                 const float *b2, float *y2, int C2, int k2, int s2, const fn_bn_infer *bn2) {
     cpu_ctx *c = ctx;
     cpu_epi epi, epi2;
-    if (bn_epi(c, gamma, beta, rmean, rvar, eps, C1, relu, &epi)) return;
-    if (bn2 && cpu_bn_infer_coefs(c, &c->epi2, &c->epi2_cap, bn2->gamma, bn2->beta, bn2->rmean, bn2->rvar, bn2->eps,
-                                  C2, bn2->relu, &epi2))
-        return;
-    const cpu_epi *e2 = bn2 ? &epi2 : NULL;
+    const cpu_epi *e2;
+    if (bn_epi(c, gamma, beta, rmean, rvar, eps, C1, relu, &epi) || bn2_epi(c, bn2, C2, &epi2, &e2)) return;
     if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, k1) && use_dnn(c, CPU_DNN_FWD_INFER, k2) &&
         !cpu_dnn_fwd2(c, x, w1, b1, N, Ci, H, W, C1, k1, s1, &epi, w2, b2, y2, C2, k2, s2, e2, NULL))
         return;
@@ -371,19 +377,18 @@ void cpu_conv_bn_conv_fwd_infer(void *ctx, const float *x, const float *w1, cons
 void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W) {
     cpu_ctx *c = ctx;
     cpu_epi epi, pre, epi2;
-    const fn_bn_infer *b2 = u->bn2;
+    const cpu_epi *e2;
     if (!c->training && use_dnn(c, CPU_DNN_FWD_INFER, u->k1) && use_dnn(c, CPU_DNN_FWD_INFER, u->k2) &&
         (!u->w3 || use_dnn(c, CPU_DNN_FWD_INFER, u->k3))) {
         if (bn_epi(c, u->gamma, u->beta, u->rmean, u->rvar, u->eps, u->C1, u->relu, &epi) ||
             (u->pre_gamma && cpu_bn_infer_coefs(c, &c->pro, &c->pro_cap, u->pre_gamma, u->pre_beta, u->pre_mean, u->pre_var,
                                       u->eps, Ci, u->pre_relu, &pre)) ||
-            (b2 && cpu_bn_infer_coefs(c, &c->epi2, &c->epi2_cap, b2->gamma, b2->beta, b2->rmean, b2->rvar, b2->eps, u->C2,
-                                      b2->relu, &epi2)))
+            bn2_epi(c, u->bn2, u->C2, &epi2, &e2))
             return;
         const cpu_shortcut sc = { u->w3,  u->b3, u->k3, u->s3, u->y, u->x2, u->x2 ? u->Ci2 : 0, u->xc,
                                   u->pre_gamma ? &pre : NULL };
         if (!cpu_dnn_fwd2(c, u->x, u->w1, u->b1, N, Ci, H, W, u->C1, u->k1, u->s1, &epi, u->w2, u->b2, u->y2, u->C2,
-                          u->k2, u->s2, b2 ? &epi2 : NULL, &sc))
+                          u->k2, u->s2, e2, &sc))
             return;
     }
     const float *x = u->x;
@@ -398,7 +403,7 @@ void cpu_unit_fwd_infer(void *ctx, const fn_unit *u, int N, int Ci, int H, int W
         h = u->h;
     }
     cpu_conv_bn_conv_fwd_infer(c, h, u->w1, u->b1, u->y1, N, Ci, H, W, u->C1, u->k1, u->s1, u->gamma, u->beta, u->rmean,
-                               u->rvar, u->eps, u->relu, u->w2, u->b2, u->y2, u->C2, u->k2, u->s2, b2);
+                               u->rvar, u->eps, u->relu, u->w2, u->b2, u->y2, u->C2, u->k2, u->s2, u->bn2);
     if (u->w3)
         cpu_conv_add_fwd_infer(c, x, u->w3, u->b3, u->y2, u->y, N, Ci, H, W, u->C2, u->k3, u->s3);
     else /* the identity: in is of y2's shape */

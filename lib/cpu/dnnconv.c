@@ -663,21 +663,18 @@ int cpu_dnn_fwd2(cpu_ctx *c, const float *x, const float *w1, const float *b1, i
             rc = -1;
     }
     struct cpu_dnn *d = c->dnn;
+    if (!rc && sc && sc->x2) { /* every image laid out before the first call (laid_fwd's whole) */
+        c->dnn_moved++;
+        const cat_src u = { x, sc->x2, Ci - sc->Ci2, sc->Ci2, (size_t)H * W };
+        lay_cat(c, &u, 0, N, (uint16_t *)sc->xc);
+    }
     for (int n0 = 0; n0 < N && !rc; n0 += per) {
         const int last = N - n0 < per;
         dconv *e = &d->e[i1[last]], *f = &d->e[i2[last]];
         /* conv1: x laid out in buf[0] (the concatenation with x2 laid out in sc->xc, never made in NCHW; or
          * through the prologue), its result in buf[2] */
         const void *given = NULL;
-        if (sc && sc->x2) { /* every image laid out before the first call (laid_fwd's whole) */
-            if (!n0) {
-                c->dnn_moved++;
-                const cat_src u = { x, sc->x2, Ci - sc->Ci2, sc->Ci2, (size_t)H * W };
-                lay_cat(c, &u, 0, N, (uint16_t *)sc->xc);
-            }
-            given = (const uint16_t *)sc->xc + sx * n0;
-            c->dnn_cats++;
-        }
+        if (sc && sc->x2) given = (const uint16_t *)sc->xc + sx * n0, c->dnn_cats++;
         if (run(c, e, given ? NULL : x + sx * n0, w1, b1, NULL, given, po ? epi : NULL, pre ? sc->pre : NULL)) {
             rc = -1; /* the caller's calls write all of their outputs again */
             break;

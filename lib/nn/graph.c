@@ -130,8 +130,9 @@ static int relu_bwd_fused(const fn_net *n, int i) {
  * folds the norm into their backward (conv_bwd_bn: the input made from the norm's input and saved
  * statistics as the backward lays it out) and says it pays (bn_fold_pays): the plan does not keep the
  * output for the backward. The norm's input lives until the norm's backward anyway. 1; 2 where additions
- * read it too (R2U-Net's and RU-Net's recurrent layers' outputs), whose backwards read no values: the output is made in the forward (not in the convolutions' sources: unmade), and still not
- * kept for the backward; else 0. */
+ * read it too (R2U-Net's and RU-Net's recurrent layers' outputs), whose backwards read no values: the
+ * output is made in the forward (not in the convolutions' sources: unmade), and still not kept for the
+ * backward; else 0. */
 static int unkept(const fn_net *n, int i) {
     const fn_backend *be = n->be;
     const fn_op *p = &n->O[i];
@@ -162,9 +163,6 @@ static int conv_bn_fusable(const fn_net *n, int i) {
     return 1 + relu_follows(n, i + 1);
 }
 
-/* Inference: convolution j whose output only the add right after it reads (the residual sum), that add
- * writing neither the convolution's input nor the other addend: both run as one conv_add_fwd_infer
- * call when the backend has it, the convolution's output never stored. 1, else 0. */
 /* the other input z of addition a, one of whose inputs is t, where a fused call that reads x (and t's
  * values as it makes them) can write the sum itself: the sum's storage none of x's, t's or z's; else -1 */
 static int addend(const fn_net *n, const fn_op *a, int t, int x) {
@@ -174,6 +172,9 @@ static int addend(const fn_net *n, const fn_op *a, int t, int x) {
     return z;
 }
 
+/* Inference: convolution j whose output only the add right after it reads (the residual sum), that add
+ * writing neither the convolution's input nor the other addend: both run as one conv_add_fwd_infer
+ * call when the backend has it, the convolution's output never stored. 1, else 0. */
 static int conv_residual(const fn_net *n, int j) {
     const fn_op *o = &n->O[j], *a = j + 1 < n->no ? &n->O[j + 1] : NULL;
     if (o->type != OP_CONV || o->y == n->out || addend(n, a, o->y, o->x) < 0) return 0;
@@ -195,6 +196,11 @@ static int conv_bn_add(const fn_net *n, int i, int fuse) {
             return 0;
     }
     return 1;
+}
+
+/* conv_bn_add where the plan takes it: in the plans with residual sums, on a backend with the call */
+static int takes_add(const fn_net *n, int i, int fuse) {
+    return n->presid && n->be->conv_bn_add_fwd_infer && conv_bn_add(n, i, fuse);
 }
 
 /* Inference: op i reads a concatenation made right before it, which it alone reads: 1, else 0 */
@@ -224,8 +230,7 @@ static int conv_chainable(const fn_net *n, int i, int fuse) {
     if (j >= n->no || n->O[j].type != OP_CONV || n->O[j].x != t || t == n->out || root(n, t) == root(n, n->out))
         return 0;
     const int f2 = conv_bn_fusable(n, j);
-    if (f2 && n->presid && n->be->conv_bn_add_fwd_infer && conv_bn_add(n, j, f2)) return 0;
-    if (f2 && n->presid && n->be->cat_conv_bn_fwd_infer && cat_before(n, i)) return 0;
+    if (f2 && (takes_add(n, j, f2) || (n->presid && n->be->cat_conv_bn_fwd_infer && cat_before(n, i)))) return 0;
     if (root(n, n->O[j + f2].y) == root(n, n->O[i].x)) return 0;
     for (int k = 0; k < n->no; k++) { /* the norm's output, the ReLU's in place, is read by the ReLU and op j only */
         const fn_op *o = &n->O[k];
@@ -425,7 +430,7 @@ int fn_graph_plan(fn_net *n, int N, int H, int W, int train, fn_err *e) {
         }
         /* a convolution that takes the addition after its batch norm writes the sum at its own time, and reads
          * the addend then */
-        o->badd = o->fuse && !o->chain && n->presid && be->conv_bn_add_fwd_infer ? conv_bn_add(n, i, o->fuse) : 0;
+        o->badd = o->fuse && !o->chain && takes_add(n, i, o->fuse);
         if (o->badd) {
             const fn_op *a = &n->O[i + o->fuse + 1];
             use(vs, ve, root(n, a->y), i);
@@ -665,7 +670,7 @@ static int conv_bn_fwd(fn_net *n, int i) {
             .w1 = PAR(o->p0), .b1 = o->p1 >= 0 ? PAR(o->p1) : NULL, .C1 = y->C, .k1 = o->k, .s1 = o->s,
             .gamma = PAR(b->p0), .beta = PAR(b->p1), .rmean = rm, .rvar = rv, .relu = o->fuse == 2, .y1 = V(b->y),
             .w2 = PAR(o2->p0), .b2 = o2->p1 >= 0 ? PAR(o2->p1) : NULL, .C2 = n->T[o2->y].C, .k2 = o2->k, .s2 = o2->s,
-            .bn2 = b2, .y2 = V(o2[b2 != NULL].y), .w3 = o->unit == 2 ? PAR(p->p0) : NULL,
+            .bn2 = b2, .y2 = V((b2 ? o2 + 1 : o2)->y), .w3 = o->unit == 2 ? PAR(p->p0) : NULL,
             .b3 = o->unit == 2 && p->p1 >= 0 ? PAR(p->p1) : NULL, .k3 = p->k, .s3 = p->s, .eps = n->bn_eps,
             .y = V(a->y) };
         n->be->unit_fwd_infer(n->be->ctx, &u, n->pN, in->C, n->pH >> in->lvl, n->pW >> in->lvl);
@@ -678,7 +683,7 @@ static int conv_bn_fwd(fn_net *n, int i) {
         n->be->conv_bn_conv_fwd_infer(n->be->ctx, V(o->x), PAR(o->p0), o->p1 >= 0 ? PAR(o->p1) : NULL, V(b->y),
                                       n->pN, x->C, n->pH >> x->lvl, n->pW >> x->lvl, y->C, o->k, o->s, PAR(b->p0),
                                       PAR(b->p1), rm, rv, n->bn_eps, o->fuse == 2, PAR(o2->p0),
-                                      o2->p1 >= 0 ? PAR(o2->p1) : NULL, V(o2[b2 != NULL].y), n->T[o2->y].C, o2->k,
+                                      o2->p1 >= 0 ? PAR(o2->p1) : NULL, V((b2 ? o2 + 1 : o2)->y), n->T[o2->y].C, o2->k,
                                       o2->s, b2);
         return o->fuse + o->chain;
     }
